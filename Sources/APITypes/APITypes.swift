@@ -1,0 +1,1 @@
+// The `APITypes` target: see DESIGN.md for what it holds.

@@ -1,0 +1,1 @@
+// The `BlobStore` target: see DESIGN.md for what it holds.

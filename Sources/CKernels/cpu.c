@@ -1,0 +1,27 @@
+#include "CKernels.h"
+#include <cpuid.h>
+
+static unsigned long long pg_xgetbv(unsigned idx) {
+    unsigned eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(idx));
+    return ((unsigned long long)edx << 32) | eax;
+}
+
+pg_cpu_features pg_detect_cpu(void) {
+    pg_cpu_features f = {0, 0, 0, 0};
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+    int osxsave = (c >> 27) & 1;
+    int fma = (c >> 12) & 1;
+    if (!osxsave) return f;
+    unsigned long long xcr0 = pg_xgetbv(0);
+    int ymm_os = (xcr0 & 0x6) == 0x6;
+    int zmm_os = (xcr0 & 0xe6) == 0xe6;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return f;
+    int avx2 = (b >> 5) & 1;
+    f.avx2_fma = ymm_os && avx2 && fma;
+    f.avx512f = zmm_os && ((b >> 16) & 1) && ((b >> 30) & 1) /* bw */ && ((b >> 31) & 1) /* vl */;
+    f.avx512fp16 = f.avx512f && ((d >> 23) & 1);
+    f.amx_bf16 = ((d >> 22) & 1) && ((d >> 24) & 1) && ((xcr0 >> 17) & 3) == 3;
+    return f;
+}

@@ -1,0 +1,1 @@
+// The `Client` target: see DESIGN.md for what it holds.

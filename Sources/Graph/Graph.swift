@@ -1,0 +1,1 @@
+// The `Graph` target: see DESIGN.md for what it holds.

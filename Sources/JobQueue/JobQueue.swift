@@ -1,0 +1,1 @@
+// The `JobQueue` target: see DESIGN.md for what it holds.

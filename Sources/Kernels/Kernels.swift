@@ -1,0 +1,1 @@
+// The `Kernels` target: see DESIGN.md for what it holds.

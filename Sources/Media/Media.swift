@@ -1,0 +1,1 @@
+// The `Media` target: see DESIGN.md for what it holds.

@@ -1,0 +1,1 @@
+// The `ModelFormats` target: see DESIGN.md for what it holds.

@@ -1,0 +1,1 @@
+// The `Models` target: see DESIGN.md for what it holds.

@@ -1,0 +1,1 @@
+// The `Runners` target: see DESIGN.md for what it holds.

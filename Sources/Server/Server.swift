@@ -1,0 +1,1 @@
+// The `Server` target: see DESIGN.md for what it holds.

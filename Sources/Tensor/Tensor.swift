@@ -1,0 +1,1 @@
+// The `Tensor` target: see DESIGN.md for what it holds.

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `peregrine` command: server, one-shot runs, models, keys and certificates.
+@main
+struct Peregrine: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peregrine",
+        abstract: "Self-hosted generative-media inference: a fal-compatible queue API over a fast CPU engine.",
+        subcommands: []
+    )
+}
