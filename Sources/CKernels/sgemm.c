@@ -50,8 +50,12 @@ static inline __attribute__((always_inline)) void pg_mk8(
     const int NV, int K, const float *a, const float *b, long ldb, float *c, long ldc,
     int rows, __mmask16 last, int m0, const float *bias, const pg_activation *act, int accumulate,
     int epilogue) {
+    // Every loop below has a constant trip count and is fully unrolled, so `acc` lives in 24 zmm
+    // registers; any runtime index into it would force the compiler to keep it in memory.
     __m512 acc[8][3];
+#pragma clang loop unroll(full)
     for (int i = 0; i < 8; i++)
+#pragma clang loop unroll(full)
         for (int j = 0; j < NV; j++) {
             __mmask16 mk = j == NV - 1 ? last : 0xFFFF;
             acc[i][j] = (accumulate && i < rows) ? _mm512_maskz_loadu_ps(mk, c + i * ldc + 16 * j)
@@ -59,17 +63,21 @@ static inline __attribute__((always_inline)) void pg_mk8(
         }
     for (int k = 0; k < K; k++) {
         __m512 bv[3];
+#pragma clang loop unroll(full)
         for (int j = 0; j < NV; j++) {
             __mmask16 mk = j == NV - 1 ? last : 0xFFFF;
             bv[j] = _mm512_maskz_loadu_ps(mk, b + k * ldb + 16 * j);
         }
+#pragma clang loop unroll(full)
         for (int i = 0; i < 8; i++) {
             __m512 av = _mm512_set1_ps(a[k * 8 + i]);
+#pragma clang loop unroll(full)
             for (int j = 0; j < NV; j++) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
         }
     }
+#pragma clang loop unroll(full)
     for (int i = 0; i < 8; i++) {
-        if (i >= rows) break;
+#pragma clang loop unroll(full)
         for (int j = 0; j < NV; j++) {
             __mmask16 mk = j == NV - 1 ? last : 0xFFFF;
             __m512 v = acc[i][j];
@@ -77,7 +85,7 @@ static inline __attribute__((always_inline)) void pg_mk8(
                 if (bias) v = _mm512_add_ps(v, _mm512_set1_ps(bias[m0 + i]));
                 if (act && act->kind != PG_ACT_NONE) v = pg_act512(v, act, m0 + i);
             }
-            _mm512_mask_storeu_ps(c + i * ldc + 16 * j, mk, v);
+            if (i < rows) _mm512_mask_storeu_ps(c + i * ldc + 16 * j, mk, v);
         }
     }
 }

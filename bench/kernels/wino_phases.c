@@ -42,6 +42,14 @@ int main(int argc, char **argv) {
         if (t1 - t0 < best) best = t1 - t0;
     }
     printf("wino fp32 1 thread: best %.4f s  %.1f GFLOP/s effective\n", best, flops / best / 1e9);
+#ifdef PG_WINO_PROFILE
+    {
+        extern double pg_wino_profile[3];
+        printf("  phases over 8 runs: input %.4f s, gemm %.4f s, output %.4f s (per run %.4f / %.4f / %.4f)\n",
+               pg_wino_profile[0], pg_wino_profile[1], pg_wino_profile[2],
+               pg_wino_profile[0] / 8, pg_wino_profile[1] / 8, pg_wino_profile[2] / 8);
+    }
+#endif
     // GEMM alone at the Winograd shape: M=C, K=C, N=48, 36 positions per 48 tiles.
     int tiles = ((H + 3) / 4) * ((W + 3) / 4);
     float *V = aligned_alloc(64, sizeof(float) * 36 * C * 48), *M = aligned_alloc(64, sizeof(float) * 36 * C * 48);
