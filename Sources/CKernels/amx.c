@@ -10,6 +10,7 @@
 #include "internal.h"
 #include <immintrin.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -124,7 +125,7 @@ typedef struct {
 
 void pg_amx_conv(const uint16_t *buf, const pg_amx_geometry *g, const uint16_t *wpacked, int oc,
                  int kh, int kw, float *out, int OH, int OW, const float *bias,
-                 const pg_activation *act, int ith, int nth) {
+                 const pg_activation *act, int *next_row, int ith, int nth) {
     pg_tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
@@ -143,7 +144,9 @@ void pg_amx_conv(const uint16_t *buf, const pg_amx_geometry *g, const uint16_t *
     size_t plane = (size_t)g->pairs * g->wp * 2;  // bf16 elements per padded row
     size_t obstride = (size_t)kh * kw * cblocks * 512;  // bf16 elements per 16-oc block
     int slow = act && (act->kind == PG_ACT_SIGMOID || act->kind == PG_ACT_SILU);
-    for (int y = y0; y < y1; y++)
+    _Atomic int *claim = (_Atomic int *)next_row;
+    for (int y = claim ? atomic_fetch_add(claim, 1) : y0; y < (claim ? OH : y1);
+         y = claim ? atomic_fetch_add(claim, 1) : y + 1)
     for (int obp = 0; obp < g->oc_padded / 32; obp++)
         for (int xb = 0; xb < xblocks; xb++) {
             int x0 = xb * 32;

@@ -10,6 +10,7 @@
 // V, M and U stay in L2 (about 1.5 MB for 64 -> 64 channels).
 #include "internal.h"
 #include <immintrin.h>
+#include <stdatomic.h>
 #include <string.h>
 
 enum { PG_WINO_CHUNK = 48 };
@@ -216,17 +217,19 @@ static void pg_wino_output(const float *M, int oc, int nb, int nt, float *out, i
 
 void pg_wino43_conv(const float *in, int ic, int H, int W, float *out, int oc, int OH, int OW,
                     int pad_top, int pad_left, const float *U, const float *bias,
-                    const pg_activation *act, float *scratch, int ith, int nth) {
+                    const pg_activation *act, float *scratch, int *next_unit, int ith, int nth) {
     int tiles_y = (OH + 3) / 4, tiles_x = (OW + 3) / 4;
     int chunks = (tiles_x + PG_WINO_CHUNK - 1) / PG_WINO_CHUNK;
     int units = tiles_y * chunks;
     int u0 = (int)((long)units * ith / nth), u1 = (int)((long)units * (ith + 1) / nth);
+    _Atomic int *claim = (_Atomic int *)next_unit;
     size_t bw = pg_wino_buf_width();
     float *buf = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *V = buf + 6 * bw;
     float *M = V + 36 * pg_wino_pos_stride(ic, PG_WINO_CHUNK);
     size_t per = pg_sgemm_packed_size(oc, ic);
-    for (int u = u0; u < u1; u++) {
+    for (int u = claim ? atomic_fetch_add(claim, 1) : u0; u < (claim ? units : u1);
+         u = claim ? atomic_fetch_add(claim, 1) : u + 1) {
         int ty = u / chunks, ch = u % chunks;
         int t0 = ch * PG_WINO_CHUNK;
         int nt = tiles_x - t0 < PG_WINO_CHUNK ? tiles_x - t0 : PG_WINO_CHUNK;

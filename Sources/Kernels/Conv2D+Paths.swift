@@ -9,10 +9,15 @@ extension Conv2D {
         let per = pg_wino43_scratch_size(Int32(p.outputChannels), Int32(p.inputChannels))
         let scratch = Tensor(uninitialized: [per * pool.threadCount])
         let s = scratch.floatPointer, up = u.floatPointer
-        pool.run { ith, nth in
-            pg_wino43_conv(src, Int32(p.inputChannels), Int32(g.h), Int32(g.w), dst, Int32(p.outputChannels),
-                           Int32(g.oh), Int32(g.ow), Int32(p.padding.top), Int32(p.padding.left), up, bias, act,
-                           s + ith * per, Int32(ith), Int32(nth))
+        // Units are claimed from a shared counter: on a busy machine one delayed thread must not
+        // leave the others idle at the end.
+        var next: Int32 = 0
+        withUnsafeMutablePointer(to: &next) { counter in
+            pool.run { ith, nth in
+                pg_wino43_conv(src, Int32(p.inputChannels), Int32(g.h), Int32(g.w), dst, Int32(p.outputChannels),
+                               Int32(g.oh), Int32(g.ow), Int32(p.padding.top), Int32(p.padding.left), up, bias, act,
+                               s + ith * per, counter, Int32(ith), Int32(nth))
+            }
         }
     }
 
@@ -30,9 +35,12 @@ extension Conv2D {
                 pg_amx_conv_pack_input(src, Int32(p.inputChannels), Int32(g.h), Int32(g.w), Int32(p.padding.top),
                                        Int32(p.padding.left), gp, bp, Int32(ith), Int32(nth))
             }
-            pool.run { ith, nth in
-                pg_amx_conv(bp, gp, wp, Int32(p.outputChannels), Int32(p.kernelHeight), Int32(p.kernelWidth),
-                            dst, Int32(g.oh), Int32(g.ow), bias, act, Int32(ith), Int32(nth))
+            var next: Int32 = 0
+            withUnsafeMutablePointer(to: &next) { counter in
+                pool.run { ith, nth in
+                    pg_amx_conv(bp, gp, wp, Int32(p.outputChannels), Int32(p.kernelHeight), Int32(p.kernelWidth),
+                                dst, Int32(g.oh), Int32(g.ow), bias, act, counter, Int32(ith), Int32(nth))
+                }
             }
         }
     }

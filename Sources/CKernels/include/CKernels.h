@@ -81,9 +81,12 @@ size_t pg_wino43_scratch_size(int oc, int ic);
 int pg_wino43_available(void);
 /// Worker `ith` of `nth` of a 3x3 stride-1 convolution of one image (ic x H x W) into
 /// (oc x OH x OW), input padded by pad_top/pad_left (and implicitly zero beyond the bottom/right).
+/// With `next_unit` (a zeroed counter shared by the workers) units are claimed one at a time, so
+/// a worker that the OS delays does not hold up the others; with NULL, worker ith takes the ith
+/// contiguous share.
 void pg_wino43_conv(const float *in, int ic, int H, int W, float *out, int oc, int OH, int OW,
                     int pad_top, int pad_left, const float *U, const float *bias,
-                    const pg_activation *act, float *scratch, int ith, int nth);
+                    const pg_activation *act, float *scratch, int *next_unit, int ith, int nth);
 
 // MARK: Lowering helpers
 
@@ -127,9 +130,9 @@ size_t pg_amx_conv_input_size(const pg_amx_geometry *g);
 void pg_amx_conv_pack_input(const float *in, int ic, int H, int W, int pt, int pl,
                             const pg_amx_geometry *g, uint16_t *buf, int ith, int nth);
 /// Worker ith of nth computes output rows of the convolution into out (oc x OH x OW), adding bias
-/// (may be NULL) and the activation.
+/// (may be NULL) and the activation. `next_row`: as `next_unit` of pg_wino43_conv.
 void pg_amx_conv(const uint16_t *buf, const pg_amx_geometry *g, const uint16_t *wpacked, int oc,
                  int kh, int kw, float *out, int OH, int OW, const float *bias,
-                 const pg_activation *act, int ith, int nth);
+                 const pg_activation *act, int *next_row, int ith, int nth);
 
 #endif
