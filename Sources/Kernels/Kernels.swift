@@ -1,1 +1,0 @@
-// The `Kernels` target: see DESIGN.md for what it holds.
