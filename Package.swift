@@ -36,7 +36,8 @@ let package = Package(
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CLibJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CLibWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
-        .target(name: "Media", dependencies: ["Tensor", "CLibPNG", "CLibJPEG", "CLibWebP"], swiftSettings: kernelSwiftSettings),
+        .target(name: "CMediaShims", dependencies: ["CLibPNG", "CLibJPEG"]),
+        .target(name: "Media", dependencies: ["Tensor", "CLibPNG", "CLibJPEG", "CLibWebP", "CMediaShims"], swiftSettings: kernelSwiftSettings),
         .target(name: "ModelKit"),
         .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media"]),
 
@@ -85,6 +86,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "Tensor"]),
         .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor"], exclude: ["Goldens"]),
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "APITypes"]),
         .testTarget(name: "ServerTests", dependencies: [
