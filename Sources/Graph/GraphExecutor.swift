@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Tensor
 
 /// Arithmetic precision of the heavy layers.
@@ -18,8 +19,10 @@ public enum ComputePrecision: String, Sendable, CaseIterable {
 public final class GraphExecutor: @unchecked Sendable {
     /// The optimized graph being executed.
     public let graph: Graph
+    /// The threads every kernel of this graph runs on.
+    public let pool: ComputePool
     /// Compute threads (the caller's thread included).
-    public let threads: Int
+    public var threads: Int { pool.threadCount }
     /// Precision of the layers that support reduced precision.
     public let precision: ComputePrecision
 
@@ -30,21 +33,27 @@ public final class GraphExecutor: @unchecked Sendable {
     /// Plans kept at once: each holds its activations' buffers.
     private let maxPlans = 3
 
-    /// Prepares a graph for execution.
+    /// Prepares a graph for execution: optimizes it and packs every layer's weights.
     /// - Parameters:
     ///   - graph: the graph; ``Graph/optimize()`` runs on a copy unless `optimize` is false.
-    ///   - threads: compute threads.
+    ///   - pool: the compute threads (share one pool between the graphs of a model).
     ///   - precision: precision of the convolutions.
     ///   - optimize: whether to apply the fusion passes.
-    /// - Throws: ``GraphError`` when the graph is inconsistent.
-    public init(graph: Graph, threads: Int = 1, precision: ComputePrecision = .fp32, optimize: Bool = true) throws {
+    /// - Throws: ``GraphError`` when the graph is inconsistent, `KernelError` when a layer's
+    ///   weights do not fit its geometry.
+    public init(graph: Graph, pool: ComputePool, precision: ComputePrecision = .fp32, optimize: Bool = true) throws {
         var g = graph
         if optimize { g.optimize() }
         try g.validate()
         self.graph = g
-        self.threads = max(1, threads)
+        self.pool = pool
         self.precision = precision
-        self.prepared = g.nodes.map { PreparedNode(node: $0, precision: precision) }
+        self.prepared = try g.nodes.map { try PreparedNode(node: $0, precision: precision) }
+    }
+
+    /// Prepares a graph with a pool of its own (see ``init(graph:pool:precision:optimize:)``).
+    public convenience init(graph: Graph, threads: Int = 1, precision: ComputePrecision = .fp32, optimize: Bool = true) throws {
+        try self.init(graph: graph, pool: ComputePool(threads: max(1, threads)), precision: precision, optimize: optimize)
     }
 
     /// Bytes held by prepared weights.
@@ -71,16 +80,18 @@ public final class GraphExecutor: @unchecked Sendable {
         }
         lock.lock(); defer { lock.unlock() }
         let plan = try plan(for: inputs.map(\.shape))
-        let parallel = Parallel(threads: threads)
-        var pointers = [FloatPointer?](repeating: nil, count: graph.valueNames.count)
-        for (v, t) in zip(graph.inputs, inputs) { pointers[v.index] = FloatPointer(t.floatPointer) }
+        let parallel = Parallel(pool: pool)
+        var tensors = [Tensor?](repeating: nil, count: graph.valueNames.count)
+        for (v, t) in zip(graph.inputs, inputs) { tensors[v.index] = t }
         let outputs = graph.outputs.map { Tensor(zeros: plan.shapes[$0.index]!) }
-        for (v, t) in zip(graph.outputs, outputs) { pointers[v.index] = FloatPointer(t.floatPointer) }
+        for (v, t) in zip(graph.outputs, outputs) { tensors[v.index] = t }
         for (v, slot) in plan.memory.slotOf.enumerated() {
-            if let slot, pointers[v] == nil { pointers[v] = FloatPointer(plan.buffers[slot].pointer.assumingMemoryBound(to: Float.self)) }
+            if let slot, tensors[v] == nil, let shape = plan.shapes[v] {
+                tensors[v] = try Tensor(shape: shape, storage: plan.buffers[slot])
+            }
         }
         for (i, node) in graph.nodes.enumerated() {
-            prepared[i].execute(node: node, pointers: pointers, shapes: plan.shapes, parallel: parallel)
+            try prepared[i].execute(node: node, tensors: tensors, parallel: parallel)
         }
         return outputs
     }

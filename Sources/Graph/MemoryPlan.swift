@@ -1,3 +1,4 @@
+import Kernels
 import Tensor
 
 /// Where each intermediate value lives during one run: values share buffers ("slots") when

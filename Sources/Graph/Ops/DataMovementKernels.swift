@@ -1,3 +1,4 @@
+import Kernels
 import Tensor
 
 /// Ops that move data without arithmetic: pixel shuffle, crop, concatenation.
@@ -172,7 +173,7 @@ enum ReductionKernels {
         }
     }
 
-    static func innerProduct(_ ip: InnerProduct, input: FloatPointer, output: FloatPointer, batch: Int) {
+    static func innerProduct(_ ip: FullyConnected, input: FloatPointer, output: FloatPointer, batch: Int) {
         ip.weights.withUnsafeBufferPointer { w in
             for n in 0..<batch {
                 let x = input.advanced(by: n * ip.inFeatures)

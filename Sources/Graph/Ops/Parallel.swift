@@ -1,33 +1,20 @@
-import Dispatch
+import Kernels
 
-/// Splits independent tasks across threads.
-struct Parallel: Sendable {
-    /// Worker threads, including the caller.
-    let threads: Int
+/// Splits independent tasks over the compute pool's threads.
+struct Parallel: @unchecked Sendable {
+    /// The pool (its threads are dedicated to compute; never Swift's cooperative pool).
+    let pool: ComputePool
 
-    /// Runs `body(0..<count)`, spread over the threads; returns when all are done.
+    /// Threads, the caller's included.
+    var threads: Int { pool.threadCount }
+
+    /// Runs `body(i)` for every `i` in `0..<count` across the pool; returns when all are done.
+    /// Tasks must write disjoint memory.
     func run(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 || threads <= 1 {
             for i in 0..<count { body(i) }
             return
         }
-        let chunks = min(threads, count)
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { t in
-                var i = t
-                while i < count {
-                    box.value(i)
-                    i += chunks
-                }
-            }
-        }
+        pool.parallelFor(count) { range in for i in range { body(i) } }
     }
-}
-
-/// Carries a non-Sendable closure into workers; safe because the closure only writes
-/// disjoint output ranges chosen by task index and outlives the parallel region.
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

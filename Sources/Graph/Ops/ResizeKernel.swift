@@ -1,3 +1,4 @@
+import Kernels
 import Tensor
 
 /// Nearest, bilinear and bicubic resizing with ncnn's `Interp` conventions: half-pixel centers,

@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Kernels
 
 /// Imports an ncnn model (`.param` text + `.bin` weights) into a ``Graph``.
 ///
@@ -86,23 +87,23 @@ public enum NCNNImporter {
                 guard p.int(8, 0) == 0 else { throw unsupported("int8 inner product is not supported") }
                 let w = try weights.readTagged(size, layer: layer.label)
                 let b = p.int(1, 0) != 0 ? try weights.readRaw(out, layer: layer.label) : []
-                emit(.innerProduct(InnerProduct(outFeatures: out, inFeatures: size / out, weights: w, bias: b,
+                emit(.innerProduct(FullyConnected(outFeatures: out, inFeatures: size / out, weights: w, bias: b,
                                                 activation: try activation(layer))))
             case "ReLU":
                 try arity(1, 1)
                 let slope = p.float(0, 0)
-                emit(.activation(slope == 0 ? .relu : .leakyReLU(slope)))
+                emit(.activation(slope == 0 ? .relu : .leakyReLU(slope: slope)))
             case "PReLU":
                 try arity(1, 1)
                 let n = p.int(0, 0)
                 guard n > 0 else { throw unsupported("PReLU without slopes") }
-                emit(.activation(.prelu(try weights.readRaw(n, layer: layer.label))))
+                emit(.activation(.prelu(slopes: try weights.readRaw(n, layer: layer.label))))
             case "Sigmoid":
                 try arity(1, 1)
                 emit(.activation(.sigmoid))
             case "Clip":
                 try arity(1, 1)
-                emit(.activation(.clip(p.float(0, -.greatestFiniteMagnitude), p.float(1, .greatestFiniteMagnitude))))
+                emit(.activation(.clip(min: p.float(0, -.greatestFiniteMagnitude), max: p.float(1, .greatestFiniteMagnitude))))
             case "PixelShuffle":
                 try arity(1, 1)
                 let r = p.int(0, 1)
@@ -186,8 +187,8 @@ public enum NCNNImporter {
         switch p.int(9, 0) {
         case 0: return .none
         case 1: return .relu
-        case 2: return .leakyReLU(args.first ?? 0)
-        case 3: return .clip(args.count > 0 ? args[0] : 0, args.count > 1 ? args[1] : 0)
+        case 2: return .leakyReLU(slope: args.first ?? 0)
+        case 3: return .clip(min: args.count > 0 ? args[0] : 0, max: args.count > 1 ? args[1] : 0)
         case 4: return .sigmoid
         default:
             throw ModelFormatError(.unsupportedLayer, "layer \(layer.label): activation_type \(p.int(9, 0)) is not supported")
