@@ -75,6 +75,18 @@ public final class GraphExecutor: @unchecked Sendable {
     /// - Returns: the graph outputs, in fresh tensors the caller owns.
     /// - Throws: ``GraphError`` when the inputs do not fit the graph.
     public func run(_ inputs: [Tensor]) throws -> [Tensor] {
+        try run(inputs, timings: nil)
+    }
+
+    /// Runs the graph and reports each node's wall time (for finding where time goes).
+    /// - Returns: the outputs and `(node name, op name, seconds)` in execution order.
+    public func profile(_ inputs: [Tensor]) throws -> (outputs: [Tensor], nodes: [(name: String, op: String, seconds: Double)]) {
+        var timings: [(name: String, op: String, seconds: Double)] = []
+        let outputs = try run(inputs, timings: &timings)
+        return (outputs, timings)
+    }
+
+    private func run(_ inputs: [Tensor], timings: UnsafeMutablePointer<[(name: String, op: String, seconds: Double)]>?) throws -> [Tensor] {
         for t in inputs where t.dtype != .f32 {
             throw GraphError(.invalidInput, "graph inputs must be f32, got \(t)")
         }
@@ -91,7 +103,11 @@ public final class GraphExecutor: @unchecked Sendable {
             }
         }
         for (i, node) in graph.nodes.enumerated() {
+            let start = timings == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             try prepared[i].execute(node: node, tensors: tensors, parallel: parallel)
+            if let timings {
+                timings.pointee.append((node.name, node.op.name, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+            }
         }
         return outputs
     }

@@ -50,3 +50,29 @@ struct NCNNGoldenTests {
         #expect(abs(sumSq - golden.header.sum_sq) <= 2e-4 * n * 1.5, "sum of squares \(sumSq) vs \(golden.header.sum_sq)")
     }
 }
+
+/// The bf16 path (AMX tiles, fp32 accumulation) against the same fp32 goldens.
+///
+/// Stated bound, per model: PSNR ≥ 45 dB over the sampled outputs (on the [0, 1] scale, values
+/// clamped as images are) and max abs error ≤ 0.03. bf16 keeps 8 mantissa bits, so each
+/// convolution's inputs carry ~0.4% relative rounding; measured on the 24 goldens: PSNR 54–64 dB,
+/// max abs error 0.002–0.018 (the largest on waifu2x cunet scale2).
+@Suite("ncnn goldens, bf16")
+struct NCNNGoldenBF16Tests {
+    @Test("bf16 graph output stays within the stated bound of ncnn's fp32", arguments: GoldenFile.all())
+    func bf16WithinBound(_ golden: GoldenFile) async throws {
+        let out = try await NCNNGoldenTests.run(golden, precision: .bf16)
+        let values = out.toArray()
+        var maxError: Float = 0
+        var se = 0.0
+        for (k, expected) in golden.samples.enumerated() {
+            let v = values[k * golden.header.sample_stride]
+            maxError = max(maxError, abs(v - expected))
+            let d = Double(min(max(v, 0), 1) - min(max(expected, 0), 1))
+            se += d * d
+        }
+        let psnr = 10 * log10(1 / max(se / Double(golden.samples.count), 1e-20))
+        #expect(psnr >= 45, "PSNR \(psnr) dB")
+        #expect(maxError <= 0.03, "max abs error \(maxError)")
+    }
+}

@@ -159,3 +159,37 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
 }
+
+extension EngineBenchmark {
+    /// Where one run's time goes: seconds per op kind (median of `repeats` runs after a warm-up),
+    /// for each precision.
+    public static func profile(_ config: Configuration) throws -> JSONValue {
+        var out: [JSONValue] = []
+        for model in config.models {
+            let param = config.modelDirectory.appendingPathComponent(model)
+            let graph = try NCNNImporter.importGraph(paramURL: param, binURL: param.deletingPathExtension().appendingPathExtension("bin"))
+            for precision in config.precisions {
+                let e = try GraphExecutor(graph: graph, threads: config.threads, precision: precision)
+                for size in config.sizes {
+                    let input = Tensor(shape: Shape(n: 1, c: 3, h: size, w: size), repeating: 0.5)
+                    _ = try e.run([input])
+                    var perOp: [String: [Double]] = [:]
+                    var totals: [Double] = []
+                    for _ in 0..<max(1, config.repeats) {
+                        let (_, nodes) = try e.profile([input])
+                        var sums: [String: Double] = [:]
+                        for n in nodes { sums[n.op, default: 0] += n.seconds }
+                        for (k, v) in sums { perOp[k, default: []].append(v) }
+                        totals.append(nodes.reduce(0) { $0 + $1.seconds })
+                    }
+                    out.append([
+                        "model": .string(model), "size": .int(Int64(size)), "precision": .string(precision.rawValue),
+                        "total_s": .double(median(totals)), "nodes": .int(Int64(e.graph.nodes.count)),
+                        "seconds_by_op": .object(perOp.mapValues { .double(median($0)) }),
+                    ])
+                }
+            }
+        }
+        return .array(out)
+    }
+}
