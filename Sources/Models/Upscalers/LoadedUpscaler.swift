@@ -114,7 +114,7 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
         let output = try tiler.run(input, beforeTile: { index, total in
             if let context {
                 try context.checkCancellation()
-                context.progress(Progress(fraction: Double(index) / Double(total), step: index + 1, total: total,
+                context.progress(ModelKit.Progress(fraction: Double(index) / Double(total), step: index + 1, total: total,
                                           message: "tile \(index + 1) of \(total)"))
             }
         }, network: { window in
@@ -122,7 +122,7 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
             defer { seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
             return try executor.run([window])[0]
         })
-        context?.progress(Progress(fraction: 1, step: tiler.tileCount(height: h, width: w), total: tiler.tileCount(height: h, width: w)))
+        context?.progress(ModelKit.Progress(fraction: 1, step: tiler.tileCount(height: h, width: w), total: tiler.tileCount(height: h, width: w)))
         var outRGB = ImageTensor.rgb(output)
         let (ow, oh) = (w * scale, h * scale)
         guard ch == 4 else {
