@@ -135,16 +135,18 @@ void pg_amx_conv(const uint16_t *buf, const pg_amx_geometry *g, const uint16_t *
     _tile_loadconfig(&cfg);
     __attribute__((aligned(64))) float cbuf[4][16][16];
     int xblocks = (OW + 31) / 32;
-    int units = OH * xblocks;
-    int u0 = (int)((long)units * ith / nth), u1 = (int)((long)units * (ith + 1) / nth);
+    // Workers own whole output rows; within a row the 32-channel weight slab (36 KB for 64
+    // input channels, 3x3) stays in L1 while the row's pixel blocks stream past it.
+    int y0 = (int)((long)OH * ith / nth), y1 = (int)((long)OH * (ith + 1) / nth);
     int cblocks = g->pairs / 16;
     size_t bstride = (size_t)g->wp * 4;  // bytes between channel pairs
     size_t plane = (size_t)g->pairs * g->wp * 2;  // bf16 elements per padded row
     size_t obstride = (size_t)kh * kw * cblocks * 512;  // bf16 elements per 16-oc block
     int slow = act && (act->kind == PG_ACT_SIGMOID || act->kind == PG_ACT_SILU);
-    for (int u = u0; u < u1; u++) {
-        int y = u / xblocks, x0 = (u % xblocks) * 32;
-        for (int obp = 0; obp < g->oc_padded / 32; obp++) {
+    for (int y = y0; y < y1; y++)
+    for (int obp = 0; obp < g->oc_padded / 32; obp++)
+        for (int xb = 0; xb < xblocks; xb++) {
+            int x0 = xb * 32;
             _tile_zero(0);
             _tile_zero(1);
             _tile_zero(2);
@@ -203,7 +205,6 @@ void pg_amx_conv(const uint16_t *buf, const pg_amx_geometry *g, const uint16_t *
                 }
             }
         }
-    }
     _tile_release();
 }
 

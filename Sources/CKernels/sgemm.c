@@ -4,6 +4,7 @@
 // copy at all. The portable path keeps the same packing and loops in plain C.
 #include "internal.h"
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { PG_KC = 384, PG_NR = 48 };
@@ -49,8 +50,12 @@ static inline __attribute__((always_inline)) void pg_mk8(
     const int NV, int K, const float *a, const float *b, long ldb, float *c, long ldc,
     int rows, __mmask16 last, int m0, const float *bias, const pg_activation *act, int accumulate,
     int epilogue) {
+    // Every loop below has a constant trip count and is fully unrolled, so `acc` lives in 24 zmm
+    // registers; any runtime index into it would force the compiler to keep it in memory.
     __m512 acc[8][3];
+#pragma clang loop unroll(full)
     for (int i = 0; i < 8; i++)
+#pragma clang loop unroll(full)
         for (int j = 0; j < NV; j++) {
             __mmask16 mk = j == NV - 1 ? last : 0xFFFF;
             acc[i][j] = (accumulate && i < rows) ? _mm512_maskz_loadu_ps(mk, c + i * ldc + 16 * j)
@@ -58,17 +63,21 @@ static inline __attribute__((always_inline)) void pg_mk8(
         }
     for (int k = 0; k < K; k++) {
         __m512 bv[3];
+#pragma clang loop unroll(full)
         for (int j = 0; j < NV; j++) {
             __mmask16 mk = j == NV - 1 ? last : 0xFFFF;
             bv[j] = _mm512_maskz_loadu_ps(mk, b + k * ldb + 16 * j);
         }
+#pragma clang loop unroll(full)
         for (int i = 0; i < 8; i++) {
             __m512 av = _mm512_set1_ps(a[k * 8 + i]);
+#pragma clang loop unroll(full)
             for (int j = 0; j < NV; j++) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
         }
     }
+#pragma clang loop unroll(full)
     for (int i = 0; i < 8; i++) {
-        if (i >= rows) break;
+#pragma clang loop unroll(full)
         for (int j = 0; j < NV; j++) {
             __mmask16 mk = j == NV - 1 ? last : 0xFFFF;
             __m512 v = acc[i][j];
@@ -76,7 +85,7 @@ static inline __attribute__((always_inline)) void pg_mk8(
                 if (bias) v = _mm512_add_ps(v, _mm512_set1_ps(bias[m0 + i]));
                 if (act && act->kind != PG_ACT_NONE) v = pg_act512(v, act, m0 + i);
             }
-            _mm512_mask_storeu_ps(c + i * ldc + 16 * j, mk, v);
+            if (i < rows) _mm512_mask_storeu_ps(c + i * ldc + 16 * j, mk, v);
         }
     }
 }
@@ -93,6 +102,12 @@ void pg_sgemm_packed_avx512(int M, int N, int K, const float *packedA, const flo
         }
         return;
     }
+    // B rows far apart (a 1x1 convolution reads whole image planes, ldb = H*W) map to the same
+    // few L1 sets and TLB pages; copying each kc x 48 panel once, reused by all M/8 row panels,
+    // keeps the micro-kernel's loads sequential.
+    static __thread float *panel;
+    int pack = ldb > 2 * PG_NR && M > PG_SGEMM_MR;
+    if (pack && !panel) panel = aligned_alloc(64, sizeof(float) * PG_KC * PG_NR);
     for (int k0 = 0; k0 < K; k0 += PG_KC) {
         int kc = K - k0 < PG_KC ? K - k0 : PG_KC;
         int acc = accumulate || k0 > 0;
@@ -103,13 +118,20 @@ void pg_sgemm_packed_avx512(int M, int N, int K, const float *packedA, const flo
             int rem = nw - 16 * (nv - 1);
             __mmask16 last = (__mmask16)((1u << rem) - 1u);
             const float *bp = B + (size_t)k0 * ldb + n0;
+            long lb = ldb;
+            if (pack) {
+                for (int k = 0; k < kc; k++)
+                    memcpy(panel + (size_t)k * PG_NR, bp + (size_t)k * ldb, sizeof(float) * (size_t)nw);
+                bp = panel;
+                lb = PG_NR;
+            }
             for (int m0 = 0; m0 < M; m0 += 8) {
                 int rows = M - m0 < 8 ? M - m0 : 8;
                 const float *ap = packedA + (size_t)m0 * K + (size_t)k0 * 8;
                 float *cp = C + (size_t)m0 * ldc + n0;
-                if (nv == 3) pg_mk8(3, kc, ap, bp, ldb, cp, ldc, rows, last, m0, bias, fast_act, acc, epi);
-                else if (nv == 2) pg_mk8(2, kc, ap, bp, ldb, cp, ldc, rows, last, m0, bias, fast_act, acc, epi);
-                else pg_mk8(1, kc, ap, bp, ldb, cp, ldc, rows, last, m0, bias, fast_act, acc, epi);
+                if (nv == 3) pg_mk8(3, kc, ap, bp, lb, cp, ldc, rows, last, m0, bias, fast_act, acc, epi);
+                else if (nv == 2) pg_mk8(2, kc, ap, bp, lb, cp, ldc, rows, last, m0, bias, fast_act, acc, epi);
+                else pg_mk8(1, kc, ap, bp, lb, cp, ldc, rows, last, m0, bias, fast_act, acc, epi);
             }
         }
     }

@@ -14,6 +14,20 @@
 
 enum { PG_WINO_CHUNK = 48 };
 
+#ifdef PG_WINO_PROFILE
+// Phase timings for bench/kernels (thread CPU time); compiled out of the library.
+#include <time.h>
+double pg_wino_profile[3];
+static double pg_wino_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+#define PG_WINO_MARK(i, t) do { double n_ = pg_wino_now(); pg_wino_profile[i] += n_ - (t); (t) = n_; } while (0)
+#else
+#define PG_WINO_MARK(i, t) ((void)0)
+#endif
+
 size_t pg_wino43_weight_size(int oc, int ic) { return 36 * pg_sgemm_packed_size(oc, ic); }
 
 void pg_wino43_transform_weights(const float *w, int oc, int ic, float *U) {
@@ -46,8 +60,14 @@ void pg_wino43_transform_weights(const float *w, int oc, int ic, float *U) {
 
 static size_t pg_wino_buf_width(void) { return 4 * PG_WINO_CHUNK + 64 + 32; }
 
+// Distance between the 36 transform positions in V and M. A plain ic*nb stride is a multiple of
+// 4 KiB for 64 channels, which puts all 36 vectors of one tile group in the same L1 set; one
+// extra cache line per position spreads them out.
+static size_t pg_wino_pos_stride(int channels, int nb) { return (size_t)channels * nb + 16; }
+
 size_t pg_wino43_scratch_size(int oc, int ic) {
-    return 6 * pg_wino_buf_width() + 36 * (size_t)ic * PG_WINO_CHUNK + 36 * (size_t)oc * PG_WINO_CHUNK + 64;
+    return 6 * pg_wino_buf_width() + 36 * pg_wino_pos_stride(ic, PG_WINO_CHUNK) +
+           36 * pg_wino_pos_stride(oc, PG_WINO_CHUNK) + 64;
 }
 
 int pg_wino43_available(void) { return pg_cpu()->avx512f; }
@@ -108,6 +128,7 @@ static inline __attribute__((always_inline)) __m512 pg_wino_act(__m512 v, const 
 static void pg_wino_input(const float *in, int ic, int H, int W, int y0, int x0, int nb,
                           float *buf, float *V) {
     const size_t bw = pg_wino_buf_width();
+    const size_t vs = pg_wino_pos_stride(ic, nb);
     const int need = 4 * nb + 64 + 8;  // the shifted phase loads read up to here
     for (int c = 0; c < ic; c++) {
         const float *src = in + (size_t)c * H * W;
@@ -136,7 +157,7 @@ static void pg_wino_input(const float *in, int ic, int H, int W, int y0, int x0,
                 for (int k = 0; k < 6; k++) d[k] = t[k][col];
                 pg_bt6(d, r);
                 for (int row = 0; row < 6; row++)
-                    _mm512_storeu_ps(V + ((size_t)(row * 6 + col) * ic + c) * nb + 16 * v, r[row]);
+                    _mm512_storeu_ps(V + (size_t)(row * 6 + col) * vs + (size_t)c * nb + 16 * v, r[row]);
             }
         }
     }
@@ -145,6 +166,7 @@ static void pg_wino_input(const float *in, int ic, int H, int W, int y0, int x0,
 static void pg_wino_output(const float *M, int oc, int nb, int nt, float *out, int OH, int OW,
                            int y0, int x0, const float *bias, const pg_activation *act) {
     int slow = act && (act->kind == PG_ACT_SIGMOID || act->kind == PG_ACT_SILU);
+    const size_t ms = pg_wino_pos_stride(oc, nb);
     for (int o = 0; o < oc; o++) {
         float *dst = out + (size_t)o * OH * OW;
         __m512 bv = _mm512_set1_ps(bias ? bias[o] : 0.0f);
@@ -155,7 +177,7 @@ static void pg_wino_output(const float *M, int oc, int nb, int nt, float *out, i
             for (int r = 0; r < 6; r++) {
                 __m512 m[6];
                 for (int c = 0; c < 6; c++)
-                    m[c] = _mm512_loadu_ps(M + ((size_t)(r * 6 + c) * oc + o) * nb + 16 * v);
+                    m[c] = _mm512_loadu_ps(M + (size_t)(r * 6 + c) * ms + (size_t)o * nb + 16 * v);
                 pg_at6(m, rows[r]);
             }
             for (int j = 0; j < 4; j++) {
@@ -202,7 +224,7 @@ void pg_wino43_conv(const float *in, int ic, int H, int W, float *out, int oc, i
     size_t bw = pg_wino_buf_width();
     float *buf = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *V = buf + 6 * bw;
-    float *M = V + 36 * (size_t)ic * PG_WINO_CHUNK;
+    float *M = V + 36 * pg_wino_pos_stride(ic, PG_WINO_CHUNK);
     size_t per = pg_sgemm_packed_size(oc, ic);
     for (int u = u0; u < u1; u++) {
         int ty = u / chunks, ch = u % chunks;
@@ -210,11 +232,17 @@ void pg_wino43_conv(const float *in, int ic, int H, int W, float *out, int oc, i
         int nt = tiles_x - t0 < PG_WINO_CHUNK ? tiles_x - t0 : PG_WINO_CHUNK;
         int nb = (nt + 15) / 16 * 16;
         int oy = 4 * ty, ox = 4 * t0;
+#ifdef PG_WINO_PROFILE
+        double t = pg_wino_now();
+#endif
         pg_wino_input(in, ic, H, W, oy - pad_top, ox - pad_left, nb, buf, V);
+        PG_WINO_MARK(0, t);
         for (int pos = 0; pos < 36; pos++)
-            pg_sgemm_packed_avx512(oc, nb, ic, U + pos * per, V + (size_t)pos * ic * nb, nb,
-                                   M + (size_t)pos * oc * nb, nb, NULL, NULL, 0);
+            pg_sgemm_packed_avx512(oc, nb, ic, U + pos * per, V + (size_t)pos * pg_wino_pos_stride(ic, nb), nb,
+                                   M + (size_t)pos * pg_wino_pos_stride(oc, nb), nb, NULL, NULL, 0);
+        PG_WINO_MARK(1, t);
         pg_wino_output(M, oc, nb, nt, out, OH, OW, oy, ox, bias, act);
+        PG_WINO_MARK(2, t);
     }
 }
 

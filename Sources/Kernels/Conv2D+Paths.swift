@@ -7,7 +7,7 @@ extension Conv2D {
                      _ pool: ComputePool) {
         let p = parameters
         let per = pg_wino43_scratch_size(Int32(p.outputChannels), Int32(p.inputChannels))
-        let scratch = Tensor(zeros: [per * pool.threadCount])
+        let scratch = Tensor(uninitialized: [per * pool.threadCount])
         let s = scratch.floatPointer, up = u.floatPointer
         pool.run { ith, nth in
             pg_wino43_conv(src, Int32(p.inputChannels), Int32(g.h), Int32(g.w), dst, Int32(p.outputChannels),
@@ -23,7 +23,7 @@ extension Conv2D {
         var geom = pg_amx_geometry()
         pg_amx_conv_geometry(Int32(p.inputChannels), Int32(p.outputChannels), Int32(p.kernelHeight),
                              Int32(p.kernelWidth), Int32(g.oh), Int32(g.ow), &geom)
-        let buf = Tensor(zeros: [pg_amx_conv_input_size(&geom)], dtype: .bf16)
+        let buf = Tensor(uninitialized: [pg_amx_conv_input_size(&geom)], dtype: .bf16)
         let bp = buf.halfPointer, wp = w.halfPointer
         withUnsafePointer(to: geom) { gp in
             pool.run { ith, nth in
@@ -63,7 +63,7 @@ extension Conv2D {
         // Columns per block: a multiple of the micro-kernel's 48 that keeps the im2col block in L2.
         let block = direct ? 480 : max(48, min(480, (96 * 1024 / max(k, 1)) / 48 * 48))
         let blocks = (n + block - 1) / block
-        let scratch = direct ? nil : Tensor(zeros: [k * block * pool.threadCount])
+        let scratch = direct ? nil : Tensor(uninitialized: [k * block * pool.threadCount])
         let sp = scratch?.floatPointer
         for grp in 0..<p.groups {
             let gin = src + grp * icg * g.h * g.w, gout = dst + grp * ocg * n

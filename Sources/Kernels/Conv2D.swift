@@ -118,7 +118,7 @@ public struct Conv2D: Sendable {
     ///   - pool: threads to run on.
     /// - Throws: ``KernelError`` on shape mismatch.
     public func callAsFunction(_ input: Tensor, precision: Precision = .fp32, pool: ComputePool) throws -> Tensor {
-        let out = Tensor(zeros: try outputShape(for: input.shape))
+        let out = Tensor(uninitialized: try outputShape(for: input.shape))
         try self(input, into: out, precision: precision, pool: pool)
         return out
     }

@@ -73,7 +73,7 @@ public struct Deconv2D: Sendable {
 
     /// Transposed convolution into a new tensor.
     public func callAsFunction(_ input: Tensor, pool: ComputePool) throws -> Tensor {
-        let out = Tensor(zeros: try outputShape(for: input.shape))
+        let out = Tensor(uninitialized: try outputShape(for: input.shape))
         try self(input, into: out, pool: pool)
         return out
     }
@@ -89,7 +89,7 @@ public struct Deconv2D: Sendable {
         let (h, w) = (input.shape.h, input.shape.w), (oh, ow) = (shape.h, shape.w)
         let icg = p.inputChannelsPerGroup, ocg = p.outputChannelsPerGroup, kk = p.kernelHeight * p.kernelWidth
         let rows = ocg * kk, hw = h * w
-        let col = Tensor(zeros: [rows * hw])
+        let col = Tensor(uninitialized: [rows * hw])
         let cp = col.floatPointer, ap = packed.floatPointer
         let biasPtr = bias?.floatPointer
         activation.withC(channels: p.outputChannels) { act in

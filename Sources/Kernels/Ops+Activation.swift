@@ -5,7 +5,7 @@ import Tensor
 extension Ops {
     /// Applies an activation elementwise; channel (for PReLU) is dimension 1 of NCHW.
     public static func activation(_ x: Tensor, _ activation: Activation, pool: ComputePool) throws -> Tensor {
-        let out = Tensor(zeros: x.shape)
+        let out = Tensor(uninitialized: x.shape)
         try self.activation(x, activation, into: out, pool: pool)
         return out
     }
@@ -131,7 +131,7 @@ extension Double {
 extension Ops {
     /// Applies a unary function elementwise, in parallel.
     public static func unary(_ op: UnaryOp, _ x: Tensor, pool: ComputePool) throws -> Tensor {
-        let out = Tensor(zeros: x.shape)
+        let out = Tensor(uninitialized: x.shape)
         try unary(op, x, into: out, pool: pool)
         return out
     }

@@ -59,7 +59,7 @@ extension Ops {
     /// `op(a, b)` with NumPy broadcasting.
     /// - Throws: ``KernelError`` when the shapes do not broadcast.
     public static func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, pool: ComputePool) throws -> Tensor {
-        let out = Tensor(zeros: try broadcastShape(a.shape, b.shape, op: "\(op)"))
+        let out = Tensor(uninitialized: try broadcastShape(a.shape, b.shape, op: "\(op)"))
         try binary(op, a, b, into: out, pool: pool)
         return out
     }

@@ -10,7 +10,7 @@ extension Ops {
         guard ax >= 0, ax < rank else { throw KernelError(.invalidParameter, "softmax: axis \(axis) of \(x.shape)") }
         let outer = x.shape.dims[0..<ax].reduce(1, *), len = x.shape.dims[ax]
         let inner = x.shape.dims[(ax + 1)...].reduce(1, *)
-        let out = Tensor(zeros: x.shape)
+        let out = Tensor(uninitialized: x.shape)
         let src = x.floatPointer, dst = out.floatPointer
         pool.parallelFor(outer * inner, minimumPerPart: max(1, 4096 / max(len, 1))) { r in
             for i in r {
@@ -38,7 +38,7 @@ extension Ops {
         guard groups > 0, c % groups == 0, gamma.map({ $0.count == c }) ?? true, beta.map({ $0.count == c }) ?? true else {
             throw KernelError(.invalidParameter, "groupNorm: \(groups) groups, affine \(gamma?.count ?? 0)/\(beta?.count ?? 0) on \(x.shape)")
         }
-        let out = Tensor(zeros: x.shape)
+        let out = Tensor(uninitialized: x.shape)
         let cg = c / groups, plane = h * w, len = cg * plane
         let src = x.floatPointer, dst = out.floatPointer
         pool.parallelFor(n * groups) { r in
@@ -78,7 +78,7 @@ extension Ops {
               gamma.map({ $0.count == normalizedCount }) ?? true, beta.map({ $0.count == normalizedCount }) ?? true else {
             throw KernelError(.invalidParameter, "layerNorm: \(normalizedCount) on \(x.shape)")
         }
-        let out = Tensor(zeros: x.shape)
+        let out = Tensor(uninitialized: x.shape)
         let rows = x.count / normalizedCount, len = normalizedCount
         let src = x.floatPointer, dst = out.floatPointer
         pool.parallelFor(rows, minimumPerPart: max(1, 4096 / len)) { r in

@@ -9,7 +9,7 @@ extension Ops {
         guard r > 0, c % (r * r) == 0 else {
             throw KernelError(.invalidParameter, "pixelShuffle: \(x.shape) channels not divisible by \(r)²")
         }
-        let out = Tensor(zeros: Shape(n: n, c: c / (r * r), h: h * r, w: w * r))
+        let out = Tensor(uninitialized: Shape(n: n, c: c / (r * r), h: h * r, w: w * r))
         try pixelShuffle(x, factor: r, into: out, pool: pool)
         return out
     }

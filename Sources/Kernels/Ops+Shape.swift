@@ -17,7 +17,7 @@ extension Ops {
             }
             dims[ax] += t.shape.dims[ax]
         }
-        let out = Tensor(zeros: Shape(dims))
+        let out = Tensor(uninitialized: Shape(dims))
         let outer = dims[0..<ax].reduce(1, *), inner = dims[(ax + 1)...].reduce(1, *)
         let outRow = dims[ax] * inner
         let dst = out.floatPointer
@@ -47,7 +47,7 @@ extension Ops {
         let count = t > s ? (t - s + step - 1) / step : 0
         var dims = x.shape.dims
         dims[ax] = count
-        let out = Tensor(zeros: Shape(dims))
+        let out = Tensor(uninitialized: Shape(dims))
         let outer = dims[0..<ax].reduce(1, *), inner = dims[(ax + 1)...].reduce(1, *)
         let src = x.floatPointer, dst = out.floatPointer
         pool.parallelFor(outer * count, minimumPerPart: max(1, 65536 / max(inner, 1))) { r in
@@ -67,7 +67,7 @@ extension Ops {
             throw KernelError(.invalidParameter, "crop: window (\(top), \(left), \(height)x\(width)) of \(x.shape)")
         }
         try checkF32(x, op: "crop")
-        let out = Tensor(zeros: Shape(n: n, c: c, h: height, w: width))
+        let out = Tensor(uninitialized: Shape(n: n, c: c, h: height, w: width))
         let src = x.floatPointer, dst = out.floatPointer
         pool.parallelFor(n * c * height, minimumPerPart: 64) { r in
             for i in r {

@@ -72,7 +72,7 @@ extension Ops {
         guard p.kernelHeight > 0, p.kernelWidth > 0, p.strideY > 0, p.strideX > 0, oh > 0, ow > 0 else {
             throw KernelError(.invalidParameter, "pool2d: \(p) on \(x.shape)")
         }
-        let out = Tensor(zeros: Shape(n: n, c: c, h: oh, w: ow))
+        let out = Tensor(uninitialized: Shape(n: n, c: c, h: oh, w: ow))
         let src = x.floatPointer, dst = out.floatPointer
         pool.parallelFor(n * c * oh, minimumPerPart: 16) { r in
             for i in r {
@@ -101,7 +101,7 @@ extension Ops {
     public static func globalPool(_ x: Tensor, kind: PoolingParameters.Kind, pool: ComputePool) throws -> Tensor {
         try checkF32(x, op: "globalPool")
         let (n, c, h, w) = x.nchw
-        let out = Tensor(zeros: Shape(n: n, c: c, h: 1, w: 1))
+        let out = Tensor(uninitialized: Shape(n: n, c: c, h: 1, w: 1))
         let src = x.floatPointer, dst = out.floatPointer, plane = h * w
         pool.parallelFor(n * c, minimumPerPart: max(1, 16384 / max(plane, 1))) { r in
             for i in r {

@@ -119,7 +119,7 @@ extension Ops {
     ///   - options: sampling and coordinate mapping.
     ///   - pool: threads.
     public static func resize(_ x: Tensor, height: Int, width: Int, options: ResizeOptions, pool: ComputePool) throws -> Tensor {
-        let out = Tensor(zeros: Shape(n: x.shape.n, c: x.shape.c, h: height, w: width))
+        let out = Tensor(uninitialized: Shape(n: x.shape.n, c: x.shape.c, h: height, w: width))
         try resize(x, into: out, options: options, pool: pool)
         return out
     }

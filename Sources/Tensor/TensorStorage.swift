@@ -31,16 +31,19 @@ public final class TensorStorage: @unchecked Sendable {
     public let isWritable: Bool
     let ownership: Ownership
 
-    /// Allocates `byteCount` zeroed bytes aligned to ``alignment``.
-    /// - Parameter byteCount: size in bytes (0 allowed).
-    public init(byteCount: Int) {
+    /// Allocates `byteCount` bytes aligned to ``alignment``, zeroed unless `zeroed` is false
+    /// (for buffers a kernel overwrites completely: skipping the memset saves a pass over memory).
+    /// - Parameters:
+    ///   - byteCount: size in bytes (0 allowed).
+    ///   - zeroed: whether to clear the bytes.
+    public init(byteCount: Int, zeroed: Bool = true) {
         precondition(byteCount >= 0, "TensorStorage: negative size \(byteCount)")
         // Round up so that vector kernels may read a whole trailing cache line.
         let rounded = max(Self.alignment, (byteCount + Self.alignment - 1) / Self.alignment * Self.alignment)
         var raw: UnsafeMutableRawPointer?
         let rc = posix_memalign(&raw, Self.alignment, rounded)
         guard rc == 0, let raw else { fatalError("TensorStorage: cannot allocate \(rounded) bytes") }
-        memset(raw, 0, rounded)
+        if zeroed { memset(raw, 0, rounded) }
         pointer = raw
         self.byteCount = byteCount
         isWritable = true
