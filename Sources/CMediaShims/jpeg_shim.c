@@ -235,7 +235,7 @@ int media_jpeg_encode(const uint8_t *pixels, uint32_t width, uint32_t height, in
                       size_t row_bytes, int32_t quality, int32_t chroma_444, int32_t progressive,
                       uint8_t **output, size_t *output_size, char *message, size_t message_size) {
     if (pixels == NULL || output == NULL || output_size == NULL || width == 0 || height == 0 ||
-        width > JPEG_MAX_DIMENSION || height > JPEG_MAX_DIMENSION || (channels != 1 && channels != 3)) {
+        width > JPEG_MAX_DIMENSION || height > JPEG_MAX_DIMENSION || channels < 1 || channels == 2 || channels > 4) {
         copy_message(message, message_size, "invalid arguments");
         return MEDIA_STATUS_INVALID;
     }
@@ -262,7 +262,7 @@ int media_jpeg_encode(const uint8_t *pixels, uint32_t width, uint32_t height, in
     cinfo->image_width = width;
     cinfo->image_height = height;
     cinfo->input_components = channels;
-    cinfo->in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    cinfo->in_color_space = channels == 1 ? JCS_GRAYSCALE : (channels == 3 ? JCS_RGB : JCS_CMYK);
     jpeg_set_defaults(cinfo);
     jpeg_set_quality(cinfo, quality < 1 ? 1 : (quality > 100 ? 100 : quality), TRUE);
     cinfo->optimize_coding = TRUE;

@@ -47,9 +47,10 @@ enum JPEGCodec {
         return try body(decoder, info)
     }
 
-    /// Encodes gray or RGB at 8 bits; callers convert other layouts first.
-    static func encode(_ image: Image, quality: Int, fullChroma: Bool, progressive: Bool) throws -> [UInt8] {
-        guard case .uint8(let values) = image.samples, image.channels == 1 || image.channels == 3 else {
+    /// Encodes gray or RGB at 8 bits; callers convert other layouts first. With `cmyk`, a
+    /// 4-channel image is written as (Adobe-inverted) CMYK, which only tests need.
+    static func encode(_ image: Image, quality: Int, fullChroma: Bool, progressive: Bool, cmyk: Bool = false) throws -> [UInt8] {
+        guard case .uint8(let values) = image.samples, image.channels == 1 || image.channels == 3 || (cmyk && image.channels == 4) else {
             throw MediaError(.invalidArgument, "jpeg: the encoder takes 8-bit gray or RGB")
         }
         var output: UnsafeMutablePointer<UInt8>?

@@ -72,8 +72,8 @@ int media_jpeg_read_header(media_jpeg_decoder *decoder, const uint8_t *data, siz
 /// Decodes every row into `pixels` as 8-bit gray or RGB (CMYK converted to RGB).
 int media_jpeg_read_pixels(media_jpeg_decoder *decoder, uint8_t *pixels, size_t row_bytes);
 
-/// Encodes 8-bit gray (1 channel) or RGB (3 channels) as a baseline JPEG with optimized Huffman
-/// tables. `quality` is 1...100; `chroma_444` keeps full-resolution chroma instead of 4:2:0.
+/// Encodes 8-bit gray (1 channel), RGB (3 channels) or CMYK (4 channels, stored as given, with
+/// an Adobe marker, i.e. in Adobe's inverted convention) as a JPEG with optimized Huffman tables. `quality` is 1...100; `chroma_444` keeps full-resolution chroma instead of 4:2:0.
 int media_jpeg_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int32_t channels,
                       size_t row_bytes, int32_t quality, int32_t chroma_444, int32_t progressive,
                       uint8_t **output, size_t *output_size, char *message, size_t message_size);
