@@ -32,14 +32,14 @@ let package = Package(
         .target(name: "Tensor", swiftSettings: kernelSwiftSettings),
         .target(name: "Kernels", dependencies: ["Tensor", "CKernels"], swiftSettings: kernelSwiftSettings),
         .target(name: "Graph", dependencies: ["Tensor", "Kernels"], swiftSettings: kernelSwiftSettings),
-        .target(name: "ModelFormats", dependencies: ["Tensor", "Graph"]),
+        .target(name: "ModelFormats", dependencies: ["Tensor", "Kernels", "Graph"]),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CLibJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CLibWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
         .target(name: "CMediaShims", dependencies: ["CLibPNG", "CLibJPEG"], linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
         .target(name: "Media", dependencies: ["Tensor", "CLibPNG", "CLibJPEG", "CLibWebP", "CMediaShims"], swiftSettings: kernelSwiftSettings),
         .target(name: "ModelKit"),
-        .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media"]),
+        .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media", "CLibJPEG"]),
 
         // MARK: Platform
         .target(name: "APITypes", dependencies: ["ModelKit"]),
@@ -79,6 +79,7 @@ let package = Package(
             "APITypes",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
+        .executableTarget(name: "EngineBench", dependencies: ["Models", "Graph", "ModelKit"], path: "bench/ncnn/EngineBench"),
         .executableTarget(name: "peregrine", dependencies: [
             "Server", "Models", "Client", "APITypes", "JobQueue", "Runners", "ModelKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -87,7 +88,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "Tensor"]),
-        .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit"]),
+        .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels"], exclude: ["Goldens"]),
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "APITypes"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "peregrine",
@@ -101,7 +102,7 @@ let package = Package(
 if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-only") {
     let engine: Set<String> = [
         "CKernels", "Tensor", "Kernels", "Graph", "ModelFormats", "CLibPNG", "CLibJPEG", "CLibWebP",
-        "CMediaShims", "Media", "ModelKit", "Models", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests",
+        "CMediaShims", "Media", "ModelKit", "Models", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests", "EngineBench",
     ]
     package.targets.removeAll { !engine.contains($0.name) }
     package.products.removeAll()
