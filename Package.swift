@@ -46,6 +46,7 @@ let package = Package(
         .target(name: "JobQueue", dependencies: [
             "APITypes",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -56,6 +57,7 @@ let package = Package(
             "JobQueue",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -89,7 +91,19 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "Tensor"]),
         .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels"], exclude: ["Goldens"]),
-        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "APITypes"]),
+        .testTarget(name: "JobQueueTests", dependencies: [
+            "JobQueue", "APITypes",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .testTarget(name: "WebhooksTests", dependencies: [
+            "Webhooks", "JobQueue",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .testTarget(name: "BlobStoreTests", dependencies: ["BlobStore"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "peregrine",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
