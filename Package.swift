@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 // Kernel targets are compiled optimized in every configuration: a debug build of the
@@ -117,3 +118,15 @@ let package = Package(
         ]),
     ]
 )
+
+// A checkout with a `.engine-only` file beside this manifest builds and tests the engine
+// alone: no platform targets, no networking packages (fast builds for kernel and model work).
+if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-only") {
+    let engine: Set<String> = [
+        "CKernels", "Tensor", "Kernels", "Graph", "ModelFormats", "CLibPNG", "CLibJPEG", "CLibWebP",
+        "CMediaShims", "Media", "ModelKit", "Models", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests",
+    ]
+    package.targets.removeAll { !engine.contains($0.name) }
+    package.products.removeAll()
+    package.dependencies.removeAll()
+}
