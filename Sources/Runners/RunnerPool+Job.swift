@@ -17,15 +17,21 @@ extension RunnerPool {
         let clock = ContinuousClock()
         let started = clock.now
 
-        let outcome: Result<JSONValue, any Error> = await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.keepLease(id: job.id, owner: owner, handle: handle) }
-            group.addTask { await self.flushLogs(of: context, id: job.id) }
-            group.addTask { await self.watchCancellation(id: job.id, handle: handle) }
-            let outcome = await execute(input: input, loader: loader, context: context, handle: handle)
-            group.cancelAll()
+        let outcome: Result<JSONValue, any Error> = await withTaskGroup(of: Void.self) { flusher in
+            // The flusher is never cancelled (a cancelled store write would lose lines): it ends
+            // when the log stream is closed, after writing what it holds.
+            flusher.addTask { await self.flushLogs(of: context, id: job.id) }
+            let outcome = await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.keepLease(id: job.id, owner: owner, handle: handle) }
+                group.addTask { await self.watchCancellation(id: job.id, handle: handle) }
+                let outcome = await execute(input: input, loader: loader, context: context, handle: handle)
+                group.cancelAll()
+                return outcome
+            }
+            context.closeLogs()
+            await flusher.waitForAll()
             return outcome
         }
-        context.closeLogs()
         let lines = context.drainLogs()
         if !lines.isEmpty {
             do { try await store.appendLogs(id: job.id, lines: lines) } catch {

@@ -26,6 +26,14 @@ public struct APIResponder: HTTPResponder {
     }
 
     public func respond(to request: Request, context: Context) async throws -> Response {
+        var request = request
+        if request.uri.path == "/proxy" || request.uri.path.hasPrefix("/proxy/") {
+            do {
+                request = try ProxyRoute.rewrite(request)
+            } catch let error as APIError {
+                return JSON.response(error.body, status: error.status, headers: error.headers)
+            }
+        }
         let call = APICall(request: request, responder: self)
         do {
             return try await route(call)

@@ -16,8 +16,9 @@ public struct ServerFileAccess: FileAccess {
     let policy: URLPolicy
     /// `https://host:port` of output URLs.
     let publicBase: String
-    /// `host:port` authorities (lowercase) under which this server's files are reachable.
-    let ownAuthorities: Set<String>
+    /// Host names and addresses (lowercase, no brackets) under which this server's files are
+    /// reachable; any port, since proxies and the plain listener change it.
+    let ownHosts: Set<String>
     let maxBytes: Int
     let downloadTimeout: TimeInterval
     let defaultLifetime: TimeInterval
@@ -32,17 +33,11 @@ public struct ServerFileAccess: FileAccess {
         policy = services.urlPolicy
         self.publicBase = publicBase
         let c = services.configuration
-        var hosts = ["127.0.0.1", "localhost", "[::1]"] + c.hostNames.map { $0.contains(":") ? "[\($0)]" : $0 }
-        if c.host != "0.0.0.0", c.host != "::" { hosts.append(c.host.contains(":") ? "[\(c.host)]" : c.host) }
-        var authorities = Set<String>()
-        for host in hosts {
-            for port in [c.port] + (c.httpPort.map { [$0] } ?? []) { authorities.insert("\(host.lowercased()):\(port)") }
-        }
-        if let url = URL(string: publicBase), let host = url.host {
-            let port = url.port ?? (url.scheme == "https" ? 443 : 80)
-            authorities.insert("\((host.contains(":") ? "[\(host)]" : host).lowercased()):\(port)")
-        }
-        ownAuthorities = authorities
+        var hosts: Set<String> = ["127.0.0.1", "localhost", "::1"]
+        for h in c.hostNames { hosts.insert(h.lowercased()) }
+        if c.host != "0.0.0.0", c.host != "::" { hosts.insert(c.host.lowercased()) }
+        if let host = URL(string: publicBase)?.host { hosts.insert(Self.bare(host)) }
+        ownHosts = hosts
         maxBytes = c.maxUploadBytes
         self.downloadTimeout = downloadTimeout
         defaultLifetime = c.resultTTL
@@ -61,16 +56,21 @@ public struct ServerFileAccess: FileAccess {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
             let host = url.host
         else { throw failure("not an http(s) URL or data URI") }
-        let port = url.port ?? (scheme == "https" ? 443 : 80)
-        let authority = "\((host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host).lowercased()):\(port)"
         let segments = url.path.split(separator: "/").map(String.init)
-        if ownAuthorities.contains(authority), segments.count >= 2, segments[0] == "files" {
+        if ownHosts.contains(Self.bare(host)), segments.count >= 2, segments[0] == "files" {
             guard let blob = try await FileLookup.get(segments[1], blobs: blobs, uploads: uploads) else {
                 throw failure("file not found on this server")
             }
             return FetchedFile(data: blob.data, contentType: blob.metadata.contentType, fileName: blob.metadata.fileName)
         }
         return try await download(url: url, text: text, failure: failure)
+    }
+
+    /// Lowercase host without IPv6 brackets.
+    static func bare(_ host: String) -> String {
+        var h = host.lowercased()
+        if h.hasPrefix("["), h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        return h
     }
 
     private func download(url: URL, text: String, failure: (String, Int) -> ModelError) async throws -> FetchedFile {
@@ -111,7 +111,7 @@ public struct ServerFileAccess: FileAccess {
             throw error
         } catch {
             try? await client.shutdown()
-            throw failure("download failed: \(error)", 422)
+            throw failure("download failed", 422)
         }
     }
 }

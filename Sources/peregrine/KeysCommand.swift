@@ -1,3 +1,4 @@
+import APITypes
 import ArgumentParser
 import Foundation
 import JobQueue
@@ -18,20 +19,35 @@ struct KeysCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a key and print it (shown once).")
         @Option(help: "A label for the key.")
         var name = "default"
+        @Flag(help: "Print only id:secret (for FAL_KEY=$(peregrine keys create --quiet)).")
+        var quiet = false
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
             let (key, secret) = try await KeysCommand.store(options).createKey(name: name, now: Date())
+            if !quiet {
+                FileHandle.standardError.write(Data("created key '\(name)'; the secret is shown only now:\n".utf8))
+            }
             print("\(key.id):\(secret)")
         }
     }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List keys (never their secrets).")
+        @Flag(help: "Print JSON.")
+        var json = false
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            for key in try await KeysCommand.store(options).listKeys() {
+            let keys = try await KeysCommand.store(options).listKeys()
+            if json {
+                let infos = keys.map { APIKeyInfo(id: $0.id, name: $0.name, createdAt: $0.createdAt, revokedAt: $0.revokedAt) }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(["keys": infos]), as: UTF8.self))
+                return
+            }
+            for key in keys {
                 let state = key.revokedAt.map { "revoked \($0)" } ?? "active"
                 print("\(key.id)  \(key.name)  created \(key.createdAt)  \(state)")
             }

@@ -107,3 +107,6 @@ func pathOf(_ url: String) -> String {
     guard let u = URL(string: url) else { return url }
     return u.path + (u.query.map { "?\($0)" } ?? "")
 }
+
+/// Hummingbird re-exports `HTTPFields` but not its element type.
+typealias HTTPField = HTTPFields.Element

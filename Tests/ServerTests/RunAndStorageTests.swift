@@ -144,7 +144,8 @@ struct ModelsAndAuthTests {
             let list = try await client.execute(uri: "/models", method: .get)
             #expect(list.status == .ok)
             let models = try #require(try list.json["models"]?.arrayValue)
-            #expect(models.compactMap { $0["id"]?.stringValue }.contains("test/echo"))
+            let ids = models.compactMap { $0["id"]?.stringValue }
+            #expect(ids.contains("test/echo"))
             let echo = try #require(models.first { $0["id"] == "test/echo" })
             #expect(echo["category"] == "text-to-image")
             #expect(echo["input_schema"]?["required"] == ["prompt"])

@@ -50,6 +50,7 @@ struct TLSServerTests {
 
                 // A running request's status stream pings while idle and closes after COMPLETED.
                 let submitted = try await client.submit("test/gated", input: ["name": "p"])
+                #expect(submitted.statusURL == "https://127.0.0.1:\(port)/queue/test/gated/requests/\(submitted.requestID)/status")
                 var startedIterator = started.makeAsyncIterator()
                 _ = await startedIterator.next()
                 var request = HTTPClientRequest(url: submitted.statusURL + "/stream")
