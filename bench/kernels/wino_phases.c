@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/mman.h>
 
 static double now(void) {
     struct timespec ts;
@@ -24,8 +25,13 @@ static double ghz(void) {
 int main(int argc, char **argv) {
     printf("clock %.2f GHz (dependent-add probe)\n", ghz());
     int C = argc > 1 ? atoi(argv[1]) : 64, H = argc > 2 ? atoi(argv[2]) : 256, W = H;
-    float *in = aligned_alloc(64, sizeof(float) * C * H * W);
-    float *out = aligned_alloc(64, sizeof(float) * C * H * W);
+    size_t bytes = ((sizeof(float) * C * H * W) + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+    float *in = aligned_alloc(2u << 20, bytes);
+    float *out = aligned_alloc(2u << 20, bytes);
+    if (getenv("HUGE")) {
+        madvise(in, bytes, MADV_HUGEPAGE);
+        madvise(out, bytes, MADV_HUGEPAGE);
+    }
     float *w = malloc(sizeof(float) * C * C * 9), *bias = calloc(C, sizeof(float));
     for (long i = 0; i < (long)C * H * W; i++) in[i] = (float)rand() / (float)RAND_MAX;
     for (long i = 0; i < (long)C * C * 9; i++) w[i] = (float)rand() / (float)RAND_MAX - 0.5f;
