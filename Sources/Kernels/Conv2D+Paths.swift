@@ -28,18 +28,17 @@ extension Conv2D {
         var geom = pg_amx_geometry()
         pg_amx_conv_geometry(Int32(p.inputChannels), Int32(p.outputChannels), Int32(p.kernelHeight),
                              Int32(p.kernelWidth), Int32(g.oh), Int32(g.ow), &geom)
-        let buf = Tensor(uninitialized: [pg_amx_conv_input_size(&geom)], dtype: .bf16)
-        let bp = buf.halfPointer, wp = w.halfPointer
+        let per = pg_amx_conv_scratch_size(&geom, Int32(p.kernelHeight))
+        let scratch = Tensor(uninitialized: [per * pool.threadCount], dtype: .bf16)
+        let sp = scratch.halfPointer, wp = w.halfPointer
+        var next: Int32 = 0
         withUnsafePointer(to: geom) { gp in
-            pool.run { ith, nth in
-                pg_amx_conv_pack_input(src, Int32(p.inputChannels), Int32(g.h), Int32(g.w), Int32(p.padding.top),
-                                       Int32(p.padding.left), gp, bp, Int32(ith), Int32(nth))
-            }
-            var next: Int32 = 0
             withUnsafeMutablePointer(to: &next) { counter in
                 pool.run { ith, nth in
-                    pg_amx_conv(bp, gp, wp, Int32(p.outputChannels), Int32(p.kernelHeight), Int32(p.kernelWidth),
-                                dst, Int32(g.oh), Int32(g.ow), bias, act, counter, Int32(ith), Int32(nth))
+                    pg_amx_conv(src, Int32(p.inputChannels), Int32(g.h), Int32(g.w), Int32(p.padding.top),
+                                Int32(p.padding.left), gp, wp, Int32(p.outputChannels), Int32(p.kernelHeight),
+                                Int32(p.kernelWidth), dst, Int32(g.oh), Int32(g.ow), bias, act, sp + ith * per,
+                                counter, Int32(ith), Int32(nth))
                 }
             }
         }
