@@ -69,6 +69,12 @@ void pg_sgemm_pack_a(const float *A, long lda, int M, int K, float *packed);
 void pg_sgemm_packed(int M, int N, int K, const float *packedA, const float *B, long ldb,
                      float *C, long ldc, const float *bias, const pg_activation *act, int accumulate);
 
+/// The portable (plain C) path of pg_sgemm_packed, callable directly so that it can be tested on
+/// machines where the dispatcher would pick AVX-512.
+void pg_sgemm_packed_portable(int M, int N, int K, const float *packedA, const float *B, long ldb,
+                              float *C, long ldc, const float *bias, const pg_activation *act,
+                              int accumulate);
+
 // MARK: Winograd F(4x4, 3x3) convolution, stride 1, dilation 1, one group
 
 /// Floats of transformed weights for `oc` x `ic` 3x3 kernels.
