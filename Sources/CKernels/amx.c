@@ -211,12 +211,16 @@ void pg_amx_conv(const float *in, int ic, int H, int W, int pt, int pl, const pg
                         }
                     }
                     float *dst = out + ((size_t)o * OH + y) * OW + xs;
-                    _mm512_mask_storeu_ps(dst, mk, v);
+                    if (n == 16 && !slow && ((uintptr_t)dst & 63) == 0)
+                        _mm512_stream_ps(dst, v);  // no read-for-ownership (see winograd43.c)
+                    else
+                        _mm512_mask_storeu_ps(dst, mk, v);
                     if (slow) pg_bias_activation(dst, (size_t)n, 0, act, o);
                 }
             }
         }
     }
+    _mm_sfence();
     _tile_release();
 }
 

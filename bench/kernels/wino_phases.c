@@ -56,6 +56,14 @@ int main(int argc, char **argv) {
                pg_wino_profile[0] / 8, pg_wino_profile[1] / 8, pg_wino_profile[2] / 8);
     }
 #endif
+    {
+        // A chain of layers ping-ponging between two maps, as a model runs them.
+        double a = now();
+        for (int l = 0; l < 8; l++)
+            pg_wino43_conv(l % 2 ? out : in, C, H, W, l % 2 ? in : out, C, H, W, 1, 1, U, bias, &act, scratch, NULL, 0, 1);
+        double b = now();
+        printf("wino chain of 8 layers: %.4f s per layer, %.1f GFLOP/s effective\n", (b - a) / 8, 8 * flops / (b - a) / 1e9);
+    }
     // GEMM alone at the Winograd shape: M=C, K=C, N=48, 36 positions per 48 tiles.
     int tiles = ((H + 3) / 4) * ((W + 3) / 4);
     float *V = aligned_alloc(64, sizeof(float) * 36 * C * 48), *M = aligned_alloc(64, sizeof(float) * 36 * C * 48);
