@@ -72,6 +72,16 @@ public struct VideoInfo: Sendable, Equatable {
         return denominator == 0 ? 0 : numerator / denominator
     }
 
+    /// Decodes the first video frame (and nothing else) to prove the stream is decodable: a
+    /// cheap check that rejects corrupt streams and codecs the installed ffmpeg lacks before a
+    /// job spends any compute.
+    /// - Throws: `MediaError` with code `corrupt`, naming the codec and ffmpeg's complaint.
+    public func verifyDecodable(path: String) throws {
+        let ffmpeg = try FFmpeg.require(FFmpeg.ffmpegPath, "ffmpeg")
+        _ = try FFmpeg.run(ffmpeg, ["-v", "error", "-xerror", "-nostdin", "-i", path, "-map", "0:v:0", "-frames:v", "1", "-f", "null", "-"],
+                           failure: .corrupt, what: "the \(videoCodec) stream in \(container) does not decode")
+    }
+
     /// Throws `tooLarge` when the video exceeds `limits`, before any frame is decoded.
     public func check(_ limits: VideoLimits) throws {
         if duration > limits.maxDuration {

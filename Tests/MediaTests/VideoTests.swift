@@ -119,6 +119,24 @@ struct VideoTests {
         writer.cancel()
     }
 
+    @Test("a stream with damaged frame data probes but fails the decodability check")
+    func damagedStream() throws {
+        let scratch = try Scratch()
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: scratch.clip)))
+        let info = try VideoInfo.probe(path: scratch.clip)
+        try info.verifyDecodable(path: scratch.clip)
+        // Overwrite the start of the media data (after the `mdat` box header) with garbage.
+        let mdat = try #require((0..<(bytes.count - 4)).first { bytes[$0..<($0 + 4)] == [0x6D, 0x64, 0x61, 0x74] })
+        var generator = SeededGenerator(seed: 42)
+        for i in (mdat + 4)..<min(mdat + 1200, bytes.count) { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
+        let damaged = scratch.directory.appendingPathComponent("damaged.mp4").path
+        #expect(FileManager.default.createFile(atPath: damaged, contents: Data(bytes)))
+        let damagedInfo = try VideoInfo.probe(path: damaged)
+        #expect { try damagedInfo.verifyDecodable(path: damaged) } throws: {
+            ($0 as? MediaError)?.code == .corrupt && ($0 as? MediaError)?.message.contains("h264") == true
+        }
+    }
+
     @Test("rotation metadata: frames come out upright with width and height swapped")
     func rotation() throws {
         let scratch = try Scratch(rotate: 90)
