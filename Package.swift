@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "CMediaShims", dependencies: ["CLibPNG", "CLibJPEG"], linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
         .target(name: "Media", dependencies: ["Tensor", "CLibPNG", "CLibJPEG", "CLibWebP", "CMediaShims"], swiftSettings: kernelSwiftSettings),
         .target(name: "ModelKit"),
-        .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media", "CLibJPEG"]),
+        .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media"]),
 
         // MARK: Platform
         .target(name: "APITypes", dependencies: ["ModelKit"]),
@@ -102,7 +102,7 @@ let package = Package(
 if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-only") {
     let engine: Set<String> = [
         "CKernels", "Tensor", "Kernels", "Graph", "ModelFormats", "CLibPNG", "CLibJPEG", "CLibWebP",
-        "CMediaShims", "Media", "ModelKit", "Models", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests", "EngineBench",
+        "CMediaShims", "Media", "ModelKit", "Models", "EngineBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests", "EngineBench",
     ]
     package.targets.removeAll { !engine.contains($0.name) }
     package.products.removeAll()
