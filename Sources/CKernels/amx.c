@@ -10,6 +10,7 @@
 #include "internal.h"
 #include <immintrin.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -72,46 +73,46 @@ void pg_amx_conv_pack_weights(const float *w, int oc, int ic, int kh, int kw, ui
                         }
 }
 
-size_t pg_amx_conv_input_size(const pg_amx_geometry *g) {
-    return (size_t)g->hp * g->pairs * g->wp * 2 + 64;
+enum { PG_AMX_ROWS = 8 };  // output rows a worker claims at a time
+
+size_t pg_amx_conv_scratch_size(const pg_amx_geometry *g, int kh) {
+    return (size_t)(PG_AMX_ROWS + kh - 1) * g->pairs * g->wp * 2 + 64;
 }
 
 #pragma clang attribute push(__attribute__((target(PG_AMX_TARGET))), apply_to = function)
 
-void pg_amx_conv_pack_input(const float *in, int ic, int H, int W, int pt, int pl,
-                            const pg_amx_geometry *g, uint16_t *buf, int ith, int nth) {
-    int rows = g->hp * g->pairs;
-    int r0 = (int)((long)rows * ith / nth), r1 = (int)((long)rows * (ith + 1) / nth);
+/// Converts padded input rows [yp0, yp0 + nrows) to bf16 in the pair layout dst[row][pair][x][2].
+static void pg_amx_pack_rows(const float *in, int ic, int H, int W, int pt, int pl,
+                             const pg_amx_geometry *g, int yp0, int nrows, uint16_t *dst) {
     const __m512i inter = _mm512_setr_epi32(
         0x00100000, 0x00110001, 0x00120002, 0x00130003, 0x00140004, 0x00150005, 0x00160006, 0x00170007,
         0x00180008, 0x00190009, 0x001a000a, 0x001b000b, 0x001c000c, 0x001d000d, 0x001e000e, 0x001f000f);
-    for (int rr = r0; rr < r1; rr++) {
-        int yp = rr / g->pairs, p = rr % g->pairs;
-        uint16_t *dst = buf + (size_t)rr * g->wp * 2;
-        int y = yp - pt, c0 = 2 * p, c1 = 2 * p + 1;
-        if (y < 0 || y >= H || c0 >= ic) {
-            memset(dst, 0, sizeof(uint16_t) * 2 * (size_t)g->wp);
-            continue;
+    int xa = pl, xe = pl + W;  // [xa, xe) of a buffer row holds image columns 0..W-1
+    if (xe > g->wp) xe = g->wp;
+    for (int r = 0; r < nrows; r++)
+        for (int p = 0; p < g->pairs; p++) {
+            uint16_t *d = dst + ((size_t)r * g->pairs + p) * g->wp * 2;
+            int y = yp0 + r - pt, c0 = 2 * p, c1 = 2 * p + 1;
+            if (y < 0 || y >= H || c0 >= ic) {
+                memset(d, 0, sizeof(uint16_t) * 2 * (size_t)g->wp);
+                continue;
+            }
+            const float *s0 = in + ((size_t)c0 * H + y) * W;
+            const float *s1 = c1 < ic ? in + ((size_t)c1 * H + y) * W : NULL;
+            memset(d, 0, sizeof(uint16_t) * 2 * (size_t)xa);
+            int x = xa;
+            for (; x + 16 <= xe; x += 16) {
+                __m512 a = _mm512_loadu_ps(s0 + (x - pl));
+                __m512 b = s1 ? _mm512_loadu_ps(s1 + (x - pl)) : _mm512_setzero_ps();
+                __m512i ab = (__m512i)_mm512_cvtne2ps_pbh(b, a);  // low half a, high half b
+                _mm512_storeu_si512(d + 2 * (size_t)x, _mm512_permutexvar_epi16(inter, ab));
+            }
+            for (; x < xe; x++) {
+                d[2 * x] = pg_bf16_scalar(s0[x - pl]);
+                d[2 * x + 1] = s1 ? pg_bf16_scalar(s1[x - pl]) : 0;
+            }
+            memset(d + 2 * (size_t)xe, 0, sizeof(uint16_t) * 2 * (size_t)(g->wp - xe));
         }
-        const float *s0 = in + ((size_t)c0 * H + y) * W;
-        const float *s1 = c1 < ic ? in + ((size_t)c1 * H + y) * W : NULL;
-        // x index in buf = input x + pl
-        int xa = pl, xe = pl + W;  // [xa, xe) holds data
-        if (xe > g->wp) xe = g->wp;
-        memset(dst, 0, sizeof(uint16_t) * 2 * (size_t)xa);
-        int x = xa;
-        for (; x + 16 <= xe; x += 16) {
-            __m512 a = _mm512_loadu_ps(s0 + (x - pl));
-            __m512 b = s1 ? _mm512_loadu_ps(s1 + (x - pl)) : _mm512_setzero_ps();
-            __m512i ab = (__m512i)_mm512_cvtne2ps_pbh(b, a);  // low half a, high half b
-            _mm512_storeu_si512(dst + 2 * (size_t)x, _mm512_permutexvar_epi16(inter, ab));
-        }
-        for (; x < xe; x++) {
-            dst[2 * x] = pg_bf16_scalar(s0[x - pl]);
-            dst[2 * x + 1] = s1 ? pg_bf16_scalar(s1[x - pl]) : 0;
-        }
-        memset(dst + 2 * (size_t)xe, 0, sizeof(uint16_t) * 2 * (size_t)(g->wp - xe));
-    }
 }
 
 typedef struct {
@@ -122,9 +123,10 @@ typedef struct {
     uint8_t rows[16];
 } pg_tile_config;
 
-void pg_amx_conv(const uint16_t *buf, const pg_amx_geometry *g, const uint16_t *wpacked, int oc,
-                 int kh, int kw, float *out, int OH, int OW, const float *bias,
-                 const pg_activation *act, int ith, int nth) {
+void pg_amx_conv(const float *in, int ic, int H, int W, int pt, int pl, const pg_amx_geometry *g,
+                 const uint16_t *wpacked, int oc, int kh, int kw, float *out, int OH, int OW,
+                 const float *bias, const pg_activation *act, uint16_t *scratch, int *next_group,
+                 int ith, int nth) {
     pg_tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
@@ -135,15 +137,24 @@ void pg_amx_conv(const uint16_t *buf, const pg_amx_geometry *g, const uint16_t *
     _tile_loadconfig(&cfg);
     __attribute__((aligned(64))) float cbuf[4][16][16];
     int xblocks = (OW + 31) / 32;
-    // Workers own whole output rows; within a row the 32-channel weight slab (36 KB for 64
-    // input channels, 3x3) stays in L1 while the row's pixel blocks stream past it.
-    int y0 = (int)((long)OH * ith / nth), y1 = (int)((long)OH * (ith + 1) / nth);
+    // A worker claims PG_AMX_ROWS output rows, converts the kh - 1 + PG_AMX_ROWS input rows they
+    // read into its own bf16 buffer (L2-resident), then computes them; within a row the 32-channel
+    // weight slab (36 KB for 64 input channels, 3x3) stays in L1 while pixel blocks stream past.
+    int ngroups = (OH + PG_AMX_ROWS - 1) / PG_AMX_ROWS;
+    int g0 = (int)((long)ngroups * ith / nth), g1 = (int)((long)ngroups * (ith + 1) / nth);
     int cblocks = g->pairs / 16;
     size_t bstride = (size_t)g->wp * 4;  // bytes between channel pairs
     size_t plane = (size_t)g->pairs * g->wp * 2;  // bf16 elements per padded row
     size_t obstride = (size_t)kh * kw * cblocks * 512;  // bf16 elements per 16-oc block
     int slow = act && (act->kind == PG_ACT_SIGMOID || act->kind == PG_ACT_SILU);
-    for (int y = y0; y < y1; y++)
+    uint16_t *buf = (uint16_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    _Atomic int *claim = (_Atomic int *)next_group;
+    for (int gi = claim ? atomic_fetch_add(claim, 1) : g0; gi < (claim ? ngroups : g1);
+         gi = claim ? atomic_fetch_add(claim, 1) : gi + 1) {
+    int ybase = gi * PG_AMX_ROWS;
+    int ny = OH - ybase < PG_AMX_ROWS ? OH - ybase : PG_AMX_ROWS;
+    pg_amx_pack_rows(in, ic, H, W, pt, pl, g, ybase, ny + kh - 1, buf);
+    for (int y = ybase; y < ybase + ny; y++)
     for (int obp = 0; obp < g->oc_padded / 32; obp++)
         for (int xb = 0; xb < xblocks; xb++) {
             int x0 = xb * 32;
@@ -154,7 +165,7 @@ void pg_amx_conv(const uint16_t *buf, const pg_amx_geometry *g, const uint16_t *
             const uint16_t *wa = wpacked + (size_t)(2 * obp) * obstride;
             const uint16_t *wb = wa + obstride;
             for (int ky = 0; ky < kh; ky++) {
-                const uint16_t *row = buf + (size_t)(y + ky) * plane;
+                const uint16_t *row = buf + (size_t)(y - ybase + ky) * plane;
                 for (int kx = 0; kx < kw; kx++)
                     for (int cb = 0; cb < cblocks; cb++) {
                         const uint16_t *bp = row + (size_t)cb * 16 * g->wp * 2 + 2 * (size_t)(x0 + kx);
@@ -200,11 +211,16 @@ void pg_amx_conv(const uint16_t *buf, const pg_amx_geometry *g, const uint16_t *
                         }
                     }
                     float *dst = out + ((size_t)o * OH + y) * OW + xs;
-                    _mm512_mask_storeu_ps(dst, mk, v);
+                    if (n == 16 && !slow && ((uintptr_t)dst & 63) == 0)
+                        _mm512_stream_ps(dst, v);  // no read-for-ownership (see winograd43.c)
+                    else
+                        _mm512_mask_storeu_ps(dst, mk, v);
                     if (slow) pg_bias_activation(dst, (size_t)n, 0, act, o);
                 }
             }
         }
+    }
+    _mm_sfence();
     _tile_release();
 }
 

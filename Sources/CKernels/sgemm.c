@@ -141,9 +141,9 @@ void pg_sgemm_packed_avx512(int M, int N, int K, const float *packedA, const flo
 
 #pragma clang attribute pop
 
-static void pg_sgemm_packed_portable(int M, int N, int K, const float *packedA, const float *B,
-                                     long ldb, float *C, long ldc, const float *bias,
-                                     const pg_activation *act, int accumulate) {
+void pg_sgemm_packed_portable(int M, int N, int K, const float *packedA, const float *B, long ldb,
+                              float *C, long ldc, const float *bias, const pg_activation *act,
+                              int accumulate) {
     for (int m = 0; m < M; m++) {
         float *c = C + (size_t)m * ldc;
         if (!accumulate) memset(c, 0, sizeof(float) * (size_t)N);

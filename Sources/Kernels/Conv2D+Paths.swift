@@ -9,10 +9,15 @@ extension Conv2D {
         let per = pg_wino43_scratch_size(Int32(p.outputChannels), Int32(p.inputChannels))
         let scratch = Tensor(uninitialized: [per * pool.threadCount])
         let s = scratch.floatPointer, up = u.floatPointer
-        pool.run { ith, nth in
-            pg_wino43_conv(src, Int32(p.inputChannels), Int32(g.h), Int32(g.w), dst, Int32(p.outputChannels),
-                           Int32(g.oh), Int32(g.ow), Int32(p.padding.top), Int32(p.padding.left), up, bias, act,
-                           s + ith * per, Int32(ith), Int32(nth))
+        // Units are claimed from a shared counter: on a busy machine one delayed thread must not
+        // leave the others idle at the end.
+        var next: Int32 = 0
+        withUnsafeMutablePointer(to: &next) { counter in
+            pool.run { ith, nth in
+                pg_wino43_conv(src, Int32(p.inputChannels), Int32(g.h), Int32(g.w), dst, Int32(p.outputChannels),
+                               Int32(g.oh), Int32(g.ow), Int32(p.padding.top), Int32(p.padding.left), up, bias, act,
+                               s + ith * per, counter, Int32(ith), Int32(nth))
+            }
         }
     }
 
@@ -23,16 +28,18 @@ extension Conv2D {
         var geom = pg_amx_geometry()
         pg_amx_conv_geometry(Int32(p.inputChannels), Int32(p.outputChannels), Int32(p.kernelHeight),
                              Int32(p.kernelWidth), Int32(g.oh), Int32(g.ow), &geom)
-        let buf = Tensor(uninitialized: [pg_amx_conv_input_size(&geom)], dtype: .bf16)
-        let bp = buf.halfPointer, wp = w.halfPointer
+        let per = pg_amx_conv_scratch_size(&geom, Int32(p.kernelHeight))
+        let scratch = Tensor(uninitialized: [per * pool.threadCount], dtype: .bf16)
+        let sp = scratch.halfPointer, wp = w.halfPointer
+        var next: Int32 = 0
         withUnsafePointer(to: geom) { gp in
-            pool.run { ith, nth in
-                pg_amx_conv_pack_input(src, Int32(p.inputChannels), Int32(g.h), Int32(g.w), Int32(p.padding.top),
-                                       Int32(p.padding.left), gp, bp, Int32(ith), Int32(nth))
-            }
-            pool.run { ith, nth in
-                pg_amx_conv(bp, gp, wp, Int32(p.outputChannels), Int32(p.kernelHeight), Int32(p.kernelWidth),
-                            dst, Int32(g.oh), Int32(g.ow), bias, act, Int32(ith), Int32(nth))
+            withUnsafeMutablePointer(to: &next) { counter in
+                pool.run { ith, nth in
+                    pg_amx_conv(src, Int32(p.inputChannels), Int32(g.h), Int32(g.w), Int32(p.padding.top),
+                                Int32(p.padding.left), gp, wp, Int32(p.outputChannels), Int32(p.kernelHeight),
+                                Int32(p.kernelWidth), dst, Int32(g.oh), Int32(g.ow), bias, act, sp + ith * per,
+                                counter, Int32(ith), Int32(nth))
+                }
             }
         }
     }
@@ -58,6 +65,7 @@ extension Conv2D {
         let k = icg * p.kernelHeight * p.kernelWidth
         let n = g.oh * g.ow
         let ap = a.floatPointer
+        let gemm = isa == .best ? pg_sgemm_packed : pg_sgemm_packed_portable
         let direct = p.kernelHeight == 1 && p.kernelWidth == 1 && p.strideY == 1 && p.strideX == 1
             && p.padding == .zero
         // Columns per block: a multiple of the micro-kernel's 48 that keeps the im2col block in L2.
@@ -77,16 +85,14 @@ extension Conv2D {
                     for b in b0..<b1 {
                         let n0 = b * block, nw = min(block, n - n0)
                         if direct {
-                            pg_sgemm_packed(Int32(ocg), Int32(nw), Int32(k), ga, gin + n0, n, gout + n0, n,
-                                            gbias, gactp, 0)
+                            gemm(Int32(ocg), Int32(nw), Int32(k), ga, gin + n0, n, gout + n0, n, gbias, gactp, 0)
                         } else {
                             let col = sp! + ith * k * block
                             pg_im2col(gin, Int32(icg), Int32(g.h), Int32(g.w), Int32(p.kernelHeight),
                                       Int32(p.kernelWidth), Int32(p.strideY), Int32(p.strideX), Int32(p.dilationY),
                                       Int32(p.dilationX), Int32(p.padding.top), Int32(p.padding.left), Int32(g.ow),
                                       n0, Int32(nw), col)
-                            pg_sgemm_packed(Int32(ocg), Int32(nw), Int32(k), ga, col, nw, gout + n0, n,
-                                            gbias, gactp, 0)
+                            gemm(Int32(ocg), Int32(nw), Int32(k), ga, col, nw, gout + n0, n, gbias, gactp, 0)
                         }
                     }
                 }

@@ -27,6 +27,14 @@ public struct Conv2D: Sendable {
     let plan: Plan
     /// AMX-packed bf16 weights, when the layer and CPU allow that path.
     let amxWeights: Tensor?
+    /// Restricts the instruction sets the layer may use (tests force `.portable` to cover the
+    /// fallback on machines that have AVX-512).
+    let isa: InstructionSets
+
+    enum InstructionSets: Sendable {
+        case best
+        case portable
+    }
 
     enum Plan: Sendable {
         case winograd(Tensor)
@@ -44,7 +52,14 @@ public struct Conv2D: Sendable {
     /// - Throws: ``KernelError`` when counts or parameters do not fit.
     public init(weights: Tensor, bias: Tensor?, parameters: ConvolutionParameters,
                 activation: Activation = .none) throws {
+        try self.init(weights: weights, bias: bias, parameters: parameters, activation: activation, isa: .best)
+    }
+
+    init(weights: Tensor, bias: Tensor?, parameters: ConvolutionParameters, activation: Activation,
+         isa: InstructionSets) throws {
         let p = parameters
+        self.isa = isa
+        let fast = isa == .best
         try p.validate(op: "Conv2D")
         try activation.validate(channels: p.outputChannels, op: "Conv2D")
         let icg = p.inputChannelsPerGroup, ocg = p.outputChannelsPerGroup
@@ -62,7 +77,7 @@ public struct Conv2D: Sendable {
         self.bias = bias.map { $0.dtype == .f32 ? $0 : $0.converted(to: .f32) }
         let unitGeometry = p.strideY == 1 && p.strideX == 1 && p.dilationY == 1 && p.dilationX == 1
         if p.kernelHeight == 3 && p.kernelWidth == 3 && unitGeometry && p.groups == 1
-            && p.inputChannels >= 8 && p.outputChannels >= 8 && pg_wino43_available() != 0 {
+            && p.inputChannels >= 8 && p.outputChannels >= 8 && fast && pg_wino43_available() != 0 {
             let u = Tensor(zeros: [pg_wino43_weight_size(Int32(p.outputChannels), Int32(p.inputChannels))])
             pg_wino43_transform_weights(w.floatPointer, Int32(p.outputChannels), Int32(p.inputChannels), u.floatPointer)
             plan = .winograd(u)
@@ -76,7 +91,7 @@ public struct Conv2D: Sendable {
             }
             plan = .gemm(packed, groupStride: per)
         }
-        if unitGeometry && p.groups == 1 && p.inputChannels >= 16 && pg_amx_available() != 0 {
+        if unitGeometry && p.groups == 1 && p.inputChannels >= 16 && fast && pg_amx_available() != 0 {
             let aw = Tensor(zeros: [pg_amx_conv_weight_size(Int32(p.outputChannels), Int32(p.inputChannels),
                                                              Int32(p.kernelHeight), Int32(p.kernelWidth))], dtype: .bf16)
             pg_amx_conv_pack_weights(w.floatPointer, Int32(p.outputChannels), Int32(p.inputChannels),

@@ -25,6 +25,11 @@ public enum ResizeCoordinates: Sendable, Hashable {
 }
 
 /// Resize options; the defaults match PyTorch `interpolate(..., mode, align_corners=False)`.
+///
+/// ncnn's Interp maps as: `resize_type` 1 (nearest) -> `.nearest` with `.asymmetric`;
+/// 2 (bilinear) and 3 (bicubic) -> `.bilinear`/`.bicubic` with `.halfPixel`, or `.alignCorners`
+/// when `align_corner=1`. When Interp is given scale factors instead of an output size it samples
+/// with `1 / scale`: pass that as ``scale``.
 public struct ResizeOptions: Sendable, Hashable {
     /// Sampling kernel.
     public var mode: ResizeMode

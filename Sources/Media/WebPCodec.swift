@@ -34,10 +34,15 @@ enum WebPCodec {
         var frames = 1
         var width = Int(features.width), height = Int(features.height)
         if features.has_animation != 0 {
-            let animation = try withAnimationDecoder(bytes) { _, info in info }
-            frames = Int(animation.frame_count)
-            width = Int(animation.canvas_width)
-            height = Int(animation.canvas_height)
+            // The demuxer only parses the container; the animation decoder would allocate canvases.
+            var data = WebPData(bytes: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), size: bytes.count)
+            guard let demuxer = WebPDemux(&data) else {
+                throw MediaError(.corrupt, "webp: the animation's container is corrupt or truncated")
+            }
+            defer { WebPDemuxDelete(demuxer) }
+            frames = Int(WebPDemuxGetI(demuxer, WEBP_FF_FRAME_COUNT))
+            width = Int(WebPDemuxGetI(demuxer, WEBP_FF_CANVAS_WIDTH))
+            height = Int(WebPDemuxGetI(demuxer, WEBP_FF_CANVAS_HEIGHT))
         }
         return ImageInfo(format: .webp, width: width, height: height, channels: features.has_alpha != 0 ? 4 : 3,
                          bitDepth: .eight, frameCount: frames, orientation: .up)
@@ -45,9 +50,11 @@ enum WebPCodec {
 
     static func decode(_ bytes: UnsafeRawBufferPointer, options: ImageDecodingOptions) throws -> Image {
         let features = try features(bytes)
-        if features.has_animation != 0 { return try decodeFirstFrame(bytes, hasAlpha: features.has_alpha != 0, options: options) }
         let width = Int(features.width), height = Int(features.height)
+        // For an animation these are the canvas's: checked before the animation decoder
+        // allocates its canvas buffers.
         try options.check(width: width, height: height, format: .webp)
+        if features.has_animation != 0 { return try decodeFirstFrame(bytes, hasAlpha: features.has_alpha != 0, options: options) }
         let channels = features.has_alpha != 0 ? 4 : 3
         let count = width * height * channels
         let values = try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in

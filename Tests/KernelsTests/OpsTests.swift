@@ -220,3 +220,25 @@ struct MatrixTests {
         expectClose(try ip(x, pool: testPool), Reference.innerProduct(x, weights: w, bias: b, outputs: outputs, activation: .relu))
     }
 }
+
+@Suite("Transpose and reduce")
+struct TransposeReduceTests {
+    @Test(arguments: [[0, 1, 2, 3], [0, 2, 3, 1], [3, 2, 1, 0], [1, 0, 3, 2], [0, 3, 1, 2]])
+    func transposeMatchesReference(_ permutation: [Int]) throws {
+        let x = randomTensor([2, 3, 5, 7], seed: 81)
+        expectClose(try Ops.transpose(x, permutation: permutation, pool: testPool),
+                    Reference.transpose(x, permutation: permutation))
+        #expect(throws: KernelError.self) { try Ops.transpose(x, permutation: [0, 0, 1, 2], pool: testPool) }
+    }
+
+    @Test(arguments: ReduceOp.allCases)
+    func reduceMatchesReference(_ op: ReduceOp) throws {
+        let x = randomTensor([2, 3, 5, 7], seed: 82)
+        for axes in [[3], [1], [0, 2], [-1, -2], [0, 1, 2, 3]] {
+            for keep in [true, false] {
+                expectClose(try Ops.reduce(op, x, axes: axes, keepDimensions: keep, pool: testPool),
+                            Reference.reduce(op, x, axes: axes, keepDimensions: keep))
+            }
+        }
+    }
+}

@@ -37,6 +37,9 @@ struct WebPTests {
         let info = try Image.info(file)
         #expect(info.frameCount == 3)
         #expect(info.width == 12 && info.height == 9)
+        #expect { try Image.decode(file, options: ImageDecodingOptions(maxPixels: 12 * 9 - 1)) } throws: {
+            ($0 as? MediaError)?.code == .tooLarge
+        }
         let decoded = try Image.decode(file)
         // The animation encoder may change colour under fully transparent pixels; compare the
         // visible ones exactly.

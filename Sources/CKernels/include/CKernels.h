@@ -69,6 +69,12 @@ void pg_sgemm_pack_a(const float *A, long lda, int M, int K, float *packed);
 void pg_sgemm_packed(int M, int N, int K, const float *packedA, const float *B, long ldb,
                      float *C, long ldc, const float *bias, const pg_activation *act, int accumulate);
 
+/// The portable (plain C) path of pg_sgemm_packed, callable directly so that it can be tested on
+/// machines where the dispatcher would pick AVX-512.
+void pg_sgemm_packed_portable(int M, int N, int K, const float *packedA, const float *B, long ldb,
+                              float *C, long ldc, const float *bias, const pg_activation *act,
+                              int accumulate);
+
 // MARK: Winograd F(4x4, 3x3) convolution, stride 1, dilation 1, one group
 
 /// Floats of transformed weights for `oc` x `ic` 3x3 kernels.
@@ -81,9 +87,12 @@ size_t pg_wino43_scratch_size(int oc, int ic);
 int pg_wino43_available(void);
 /// Worker `ith` of `nth` of a 3x3 stride-1 convolution of one image (ic x H x W) into
 /// (oc x OH x OW), input padded by pad_top/pad_left (and implicitly zero beyond the bottom/right).
+/// With `next_unit` (a zeroed counter shared by the workers) units are claimed one at a time, so
+/// a worker that the OS delays does not hold up the others; with NULL, worker ith takes the ith
+/// contiguous share.
 void pg_wino43_conv(const float *in, int ic, int H, int W, float *out, int oc, int OH, int OW,
                     int pad_top, int pad_left, const float *U, const float *bias,
-                    const pg_activation *act, float *scratch, int ith, int nth);
+                    const pg_activation *act, float *scratch, int *next_unit, int ith, int nth);
 
 // MARK: Lowering helpers
 
@@ -121,15 +130,16 @@ void pg_amx_conv_geometry(int ic, int oc, int kh, int kw, int OH, int OW, pg_amx
 size_t pg_amx_conv_weight_size(int oc, int ic, int kh, int kw);
 /// Packs (oc, ic, kh, kw) float weights into bf16 A tiles (round to nearest even).
 void pg_amx_conv_pack_weights(const float *w, int oc, int ic, int kh, int kw, uint16_t *packed);
-/// bf16 elements of the converted input buffer.
-size_t pg_amx_conv_input_size(const pg_amx_geometry *g);
-/// Worker ith of nth converts one image (ic x H x W float) into the padded bf16 pair layout.
-void pg_amx_conv_pack_input(const float *in, int ic, int H, int W, int pt, int pl,
-                            const pg_amx_geometry *g, uint16_t *buf, int ith, int nth);
-/// Worker ith of nth computes output rows of the convolution into out (oc x OH x OW), adding bias
-/// (may be NULL) and the activation.
-void pg_amx_conv(const uint16_t *buf, const pg_amx_geometry *g, const uint16_t *wpacked, int oc,
-                 int kh, int kw, float *out, int OH, int OW, const float *bias,
-                 const pg_activation *act, int ith, int nth);
+/// bf16 elements of one worker's scratch (its converted input rows).
+size_t pg_amx_conv_scratch_size(const pg_amx_geometry *g, int kh);
+/// Worker ith of nth of a stride-1 convolution of one image (ic x H x W float, padded by pt/pl
+/// and implicitly zero beyond the bottom/right) into out (oc x OH x OW), adding bias (may be
+/// NULL) and the activation. Each worker converts the input rows it needs to bf16 in `scratch`
+/// (its own, pg_amx_conv_scratch_size elements). With `next_group` (a zeroed counter shared by
+/// the workers) row groups are claimed one at a time; with NULL worker ith takes the ith share.
+void pg_amx_conv(const float *in, int ic, int H, int W, int pt, int pl, const pg_amx_geometry *g,
+                 const uint16_t *wpacked, int oc, int kh, int kw, float *out, int OH, int OW,
+                 const float *bias, const pg_activation *act, uint16_t *scratch, int *next_group,
+                 int ith, int nth);
 
 #endif

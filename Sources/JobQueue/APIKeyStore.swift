@@ -1,0 +1,30 @@
+import Foundation
+
+/// An API key as stored: the secret is kept only as a salted hash.
+public struct APIKey: Sendable, Equatable {
+    /// Public key id (the part before `:` in `Authorization: Key id:secret`).
+    public var id: String
+    public var name: String
+    public var createdAt: Date
+    public var revokedAt: Date?
+
+    public init(id: String, name: String, createdAt: Date, revokedAt: Date?) {
+        self.id = id
+        self.name = name
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
+}
+
+/// API keys, stored hashed, never in plaintext.
+public protocol APIKeyStore: Sendable {
+    /// Creates a key and returns it with its secret (shown once).
+    func createKey(name: String, now: Date) async throws -> (key: APIKey, secret: String)
+    /// The key when `id` exists, is not revoked and `secret` matches; otherwise `nil`.
+    /// Comparison is constant-time.
+    func verify(id: String, secret: String) async throws -> APIKey?
+    /// All keys, newest first.
+    func listKeys() async throws -> [APIKey]
+    /// Revokes a key; false when there is no such key.
+    func revokeKey(id: String, now: Date) async throws -> Bool
+}

@@ -1,1 +1,0 @@
-// The `JobQueue` target: see DESIGN.md for what it holds.

@@ -1,0 +1,114 @@
+import Foundation
+
+/// The durable job queue. Drivers: SQLite (embedded default) and PostgreSQL (cluster); every
+/// driver passes the same conformance suite.
+///
+/// All transitions out of `running` are guarded by the lease owner, so a runner whose lease
+/// expired (and whose job was re-queued and leased by someone else) cannot overwrite the new
+/// attempt's outcome. Methods that change a job bump its `version` and publish a
+/// `JobNotification`.
+public protocol JobStore: Sendable {
+    /// Inserts a queued job, committed to disk before returning.
+    /// - Throws: `JobStoreError` on a duplicate id or a storage failure.
+    func enqueue(_ job: NewJob) async throws -> Job
+
+    /// The job with this id, or `nil`.
+    func job(id: String) async throws -> Job?
+
+    /// Number of queued jobs that will be leased before this one for the same endpoint
+    /// (0 = next), or `nil` when the job is not queued.
+    func queuePosition(id: String) async throws -> Int?
+
+    /// Leases up to `limit` queued jobs for the given endpoint ids in one statement (priority,
+    /// then enqueue time, then id), marking them running with `attempt + 1`.
+    /// - Parameters:
+    ///   - endpointIDs: endpoints this runner serves.
+    ///   - owner: unique id of the leasing runner (node + runner).
+    ///   - leaseDuration: lease length; the runner extends it while working.
+    func lease(endpointIDs: [String], owner: String, limit: Int, leaseDuration: TimeInterval, now: Date) async throws -> [Job]
+
+    /// Extends a lease; false when the job is no longer running under `owner`.
+    func extendLease(id: String, owner: String, until: Date) async throws -> Bool
+
+    /// Ends a running job (`completed`, `failed` or `cancelled`) with its result, and, in the
+    /// same transaction, writes the webhook outbox row when the job asked for one.
+    /// - Returns: false when the guard failed (not running under `owner`).
+    func finish(id: String, owner: String, state: JobState, result: JobResult, now: Date) async throws -> Bool
+
+    /// An infrastructure failure of a running job: back to `queued` when `retryable` and attempts
+    /// remain, otherwise `failed` with `result`.
+    /// - Returns: the state the job is in now, or `nil` when the guard failed.
+    func release(id: String, owner: String, retryable: Bool, result: JobResult, now: Date) async throws -> JobState?
+
+    /// Cancels a job: a queued one at once (terminal `cancelled`, webhook row written), a running
+    /// one by setting `cancelRequested`.
+    func cancel(id: String, now: Date) async throws -> CancelOutcome
+
+    /// Appends log lines to a job (visible in status with `logs=1`).
+    func appendLogs(id: String, lines: [JobLogLine]) async throws
+
+    /// The job's log lines, oldest first.
+    func logs(id: String) async throws -> [JobLogLine]
+
+    /// Re-queues (or fails, when attempts ran out) running jobs whose lease expired.
+    /// - Returns: the ids affected.
+    func rescueExpiredLeases(now: Date) async throws -> [String]
+
+    /// Ends queued jobs whose start deadline passed with a 504 `request_timeout` result.
+    /// - Returns: the ids affected.
+    func expireStartDeadlines(now: Date) async throws -> [String]
+
+    /// Deletes terminal jobs finished before `finishedBefore` (and their logs).
+    /// - Returns: the ids deleted, so their files can be removed too.
+    func sweep(finishedBefore: Date) async throws -> [String]
+
+    /// Drops input and result payloads of a job whose caller asked not to store them
+    /// (`X-Fal-Store-IO: 0`), once the result was delivered.
+    func dropPayloads(id: String) async throws
+
+    /// Webhook deliveries due at `now`, oldest first.
+    func dueWebhooks(now: Date, limit: Int) async throws -> [WebhookDelivery]
+
+    /// Records the outcome of one delivery attempt: delivered (row done), or failed with the
+    /// next attempt time (`nil` = give up, kept as dead for inspection).
+    func recordWebhookAttempt(id: Int64, delivered: Bool, nextAttemptAt: Date?, error: String?, now: Date) async throws
+
+    /// A stream of notifications from this store (all jobs); each call gets its own stream.
+    func notifications() -> AsyncStream<JobNotification>
+}
+
+/// A failure of the job store.
+public struct JobStoreError: Error, Sendable, CustomStringConvertible {
+    /// The kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case duplicateID = "duplicate_id"
+            case storage = "storage"
+            case corrupt = "corrupt"
+            case invalidArgument = "invalid_argument"
+        }
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+        /// A job with this id exists.
+        public static let duplicateID = Code(.duplicateID)
+        /// The database failed (I/O, locked, connection lost).
+        public static let storage = Code(.storage)
+        /// A row could not be decoded.
+        public static let corrupt = Code(.corrupt)
+        /// The call itself was wrong (a non-terminal state passed to `finish`, a negative limit).
+        public static let invalidArgument = Code(.invalidArgument)
+        public var description: String { base.rawValue }
+    }
+
+    public var code: Code
+    public var message: String
+    public var underlying: (any Error)?
+
+    public init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+    }
+
+    public var description: String { "JobStoreError.\(code): \(message)" }
+}
