@@ -97,12 +97,13 @@ public final class GraphExecutor: @unchecked Sendable {
         for (v, t) in zip(graph.inputs, inputs) { tensors[v.index] = t }
         let outputs = graph.outputs.map { Tensor(zeros: plan.shapes[$0.index]!) }
         for (v, t) in zip(graph.outputs, outputs) { tensors[v.index] = t }
-        for (v, slot) in plan.memory.slotOf.enumerated() {
-            if let slot, tensors[v] == nil, let shape = plan.shapes[v] {
-                tensors[v] = try Tensor(shape: shape, storage: plan.buffers[slot])
-            }
+        for v in tensors.indices where tensors[v] == nil {
+            guard let shape = plan.shapes[v] else { continue }
+            let (root, offset) = plan.memory.root(of: ValueID(v))
+            guard let slot = plan.memory.slotOf[root.index] else { continue }
+            tensors[v] = try Tensor(shape: shape, storage: plan.buffers[slot], byteOffset: offset * 4)
         }
-        for (i, node) in graph.nodes.enumerated() {
+        for (i, node) in graph.nodes.enumerated() where !plan.memory.assembledNodes.contains(i) {
             let start = timings == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             try prepared[i].execute(node: node, tensors: tensors, parallel: parallel)
             if let timings {

