@@ -65,7 +65,14 @@ extension Conv2D {
         let k = icg * p.kernelHeight * p.kernelWidth
         let n = g.oh * g.ow
         let ap = a.floatPointer
-        let gemm = isa == .best ? pg_sgemm_packed : pg_sgemm_packed_portable
+        let gemm: @convention(c) (Int32, Int32, Int32, UnsafePointer<Float>?, UnsafePointer<Float>?, Int,
+                                  UnsafeMutablePointer<Float>?, Int, UnsafePointer<Float>?,
+                                  UnsafePointer<pg_activation>?, Int32) -> Void
+        switch isa {
+        case .best: gemm = pg_sgemm_packed
+        case .avx2: gemm = pg_sgemm_packed_avx2
+        case .portable: gemm = pg_sgemm_packed_portable
+        }
         let direct = p.kernelHeight == 1 && p.kernelWidth == 1 && p.strideY == 1 && p.strideX == 1
             && p.padding == .zero
         // Columns per block: a multiple of the micro-kernel's 48 that keeps the im2col block in L2.

@@ -1,3 +1,4 @@
+import CKernels
 @testable import Kernels
 import Tensor
 import Testing
@@ -69,17 +70,20 @@ struct ConvolutionTests {
         expectClose(into, r)
     }
 
-    /// The plain-C fallback (what a CPU without AVX-512 runs) on the same cases.
+    /// The fallbacks for CPUs without AVX-512 (AVX2 + FMA, and plain C) on the same cases.
     @Test(arguments: convCases)
-    func portablePathMatchesReference(_ t: ConvCase) throws {
+    func fallbackPathsMatchReference(_ t: ConvCase) throws {
         let p = t.parameters
         let x = randomTensor(Shape(n: t.n, c: t.c, h: t.h, w: t.w), seed: 5)
         let w = randomTensor([t.oc, t.c / t.groups, t.k.0, t.k.1], seed: 6, in: -0.3...0.3)
         let b = randomTensor([t.oc], seed: 7)
-        let conv = try Conv2D(weights: w, bias: b, parameters: p, activation: t.activation, isa: .portable)
-        #expect(!conv.hasBF16Path)
-        expectClose(try conv(x, precision: .bf16, pool: testPool),
-                    try Reference.conv2d(x, weights: w, bias: b, parameters: p, activation: t.activation))
+        let r = try Reference.conv2d(x, weights: w, bias: b, parameters: p, activation: t.activation)
+        let sets: [Conv2D.InstructionSets] = pg_detect_cpu().avx2_fma != 0 ? [.avx2, .portable] : [.portable]
+        for isa in sets {
+            let conv = try Conv2D(weights: w, bias: b, parameters: p, activation: t.activation, isa: isa)
+            #expect(!conv.hasBF16Path)
+            expectClose(try conv(x, precision: .bf16, pool: testPool), r)
+        }
     }
 
     /// bf16 rounds each input and weight to 8 significant bits (relative error <= 2^-9 each), so

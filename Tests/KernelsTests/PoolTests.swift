@@ -25,6 +25,23 @@ struct ComputePoolTests {
         #expect(seen.toArray() == [2, 2, 42, 43])
     }
 
+    /// Parts that run longer than the caller's spin make it sleep until the last part wakes it;
+    /// many such rounds in a row would hang on a lost wake-up.
+    @Test func callerSleepsAndIsWokenByTheLastPart() {
+        let pool = ComputePool(threads: 3)
+        let sums = Tensor(zeros: [3])
+        let p = sums.floatPointer
+        for _ in 0..<60 {
+            pool.run { ith, _ in
+                guard ith > 0 else { return }
+                var x: Float = 0
+                for i in 0..<(200_000 * ith) { x += Float(i & 7) }
+                p[ith] += x > 0 ? 1 : 0
+            }
+        }
+        #expect(sums.toArray() == [0, 60, 60])
+    }
+
     /// Concurrent callers are serialized by the pool: each task sees all of its parts run.
     @Test func concurrentCallersDoNotInterleave() async {
         let pool = ComputePool(threads: 2)
