@@ -62,9 +62,12 @@ public enum EngineBenchmark {
             let bin = param.deletingPathExtension().appendingPathExtension("bin")
             let parsed = try NCNNParamFile(text: String(contentsOf: param, encoding: .utf8))
             let inputBlob = parsed.layers.first { $0.type == "Input" }?.outputs.first ?? "data"
+            let loadStart = DispatchTime.now().uptimeNanoseconds
             let graph = try NCNNImporter.importGraph(paramURL: param, binURL: bin)
             let outputBlob = graph.valueNames[graph.outputs[0].index]
             let executors = try config.precisions.map { try GraphExecutor(graph: graph, threads: config.threads, precision: $0) }
+            // Import plus weight packing for every precision: what a model load costs.
+            let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
             for size in config.sizes {
                 var rng = SplitMix64(seed: UInt64(size))
                 let input = Tensor(shape: Shape(n: 1, c: 3, h: size, w: size),
@@ -99,7 +102,7 @@ public enum EngineBenchmark {
                 let ncnnMedian = median(ncnnTimes)
                 var entry: [String: JSONValue] = [
                     "model": .string(model), "size": .int(Int64(size)), "threads": .int(Int64(config.threads)),
-                    "gflop": .double(flops / 1e9),
+                    "gflop": .double(flops / 1e9), "load_s": .double(loadSeconds),
                 ]
                 if !ncnnTimes.isEmpty {
                     entry["ncnn_fp32"] = ["median_s": .double(ncnnMedian), "gflops": .double(flops / ncnnMedian / 1e9),
@@ -119,7 +122,8 @@ public enum EngineBenchmark {
                     }
                     entry["peregrine_\(e.precision.rawValue)"] = .object(r)
                 }
-                log("\(model) \(size)x\(size): \(JSONValue.object(entry).encoded().count) bytes of results")
+                let summary = executors.indices.map { "\(executors[$0].precision.rawValue) \(median(times[$0])) s" }.joined(separator: ", ")
+                log("\(model) \(size)x\(size): peregrine \(summary); ncnn fp32 \(ncnnMedian) s")
                 results.append(.object(entry))
             }
         }
