@@ -3,7 +3,7 @@ import PackageDescription
 
 // Kernel targets are compiled optimized in every configuration: a debug build of the
 // engine is 10-100x slower and would make the model tests unusable.
-let kernelSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"])]
+let kernelSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
 let kernelCSettings: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno"])]
 
 let package = Package(
