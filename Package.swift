@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 // Kernel targets are compiled optimized in every configuration: a debug build of the
@@ -85,6 +86,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),
         .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels"], exclude: ["Goldens"]),
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "APITypes"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "peregrine",
@@ -92,3 +94,15 @@ let package = Package(
         ]),
     ]
 )
+
+// A checkout with a `.engine-only` file beside this manifest builds and tests the engine
+// alone: no platform targets, no networking packages (fast builds for kernel and model work).
+if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-only") {
+    let engine: Set<String> = [
+        "CKernels", "Tensor", "Kernels", "Graph", "ModelFormats", "CLibPNG", "CLibJPEG", "CLibWebP",
+        "CMediaShims", "Media", "ModelKit", "Models", "EngineBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests",
+    ]
+    package.targets.removeAll { !engine.contains($0.name) }
+    package.products.removeAll()
+    package.dependencies.removeAll()
+}

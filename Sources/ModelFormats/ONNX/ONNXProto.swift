@@ -30,7 +30,27 @@ extension ONNX {
         }
 
         /// The lower-case onnx.proto name.
-        public var description: String { "\(self)".lowercased() }
+        public var description: String {
+            switch self {
+            case .undefined: return "undefined"
+            case .float: return "float"
+            case .uint8: return "uint8"
+            case .int8: return "int8"
+            case .uint16: return "uint16"
+            case .int16: return "int16"
+            case .int32: return "int32"
+            case .int64: return "int64"
+            case .string: return "string"
+            case .bool: return "bool"
+            case .float16: return "float16"
+            case .double: return "double"
+            case .uint32: return "uint32"
+            case .uint64: return "uint64"
+            case .complex64: return "complex64"
+            case .complex128: return "complex128"
+            case .bfloat16: return "bfloat16"
+            }
+        }
     }
 
     /// `ModelProto`: the file's root.
