@@ -1,3 +1,4 @@
+import Kernels
 extension Graph {
     /// Runs every rewrite that makes execution cheaper without changing results beyond
     /// float reassociation: activation fusion into producers, residual-add fusion into

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// What a node computes. Tensors are NCHW float32; per-image ops loop over the batch.
 public enum Op: Sendable {
@@ -24,7 +25,7 @@ public enum Op: Sendable {
     /// Spatial pooling.
     case pooling(Pooling)
     /// Fully connected layer over the flattened `C*H*W` of each image; output `[N, O, 1, 1]`.
-    case innerProduct(InnerProduct)
+    case innerProduct(FullyConnected)
     /// `input[0][n,c,y,x] * input[1][n,c]`: per-image, per-channel scaling (squeeze-excitation).
     case channelScale
     /// Fused `pixelShuffle(input[0], r) + nearestUpsample(input[1], r)`: the residual of
@@ -58,35 +59,6 @@ public enum Op: Sendable {
         case .binary: return true
         case .channelScale: return true
         default: return false
-        }
-    }
-}
-
-/// An element-wise activation, applied by itself or fused into a producer's epilogue.
-public enum Activation: Sendable, Equatable {
-    /// Identity.
-    case none
-    /// `max(x, 0)`.
-    case relu
-    /// `x < 0 ? slope * x : x`.
-    case leakyReLU(Float)
-    /// Leaky ReLU with one slope per channel (one entry: shared by all channels).
-    case prelu([Float])
-    /// `1 / (1 + exp(-x))`.
-    case sigmoid
-    /// `min(max(x, lo), hi)`.
-    case clip(Float, Float)
-
-    /// Applies to one value of channel `c`.
-    @inline(__always)
-    public func apply(_ x: Float, channel c: Int) -> Float {
-        switch self {
-        case .none: return x
-        case .relu: return max(x, 0)
-        case .leakyReLU(let s): return x < 0 ? x * s : x
-        case .prelu(let s): return x < 0 ? x * s[s.count == 1 ? 0 : c] : x
-        case .sigmoid: return 1 / (1 + Foundation.exp(-x))
-        case .clip(let lo, let hi): return min(max(x, lo), hi)
         }
     }
 }
@@ -191,33 +163,6 @@ public struct Deconvolution: Sendable {
     }
 }
 
-/// Padding on the four sides of a feature map.
-public struct Padding: Sendable, Equatable {
-    /// Rows above, columns left, rows below, columns right.
-    public var top: Int, left: Int, bottom: Int, right: Int
-
-    /// Creates padding.
-    public init(top: Int, left: Int, bottom: Int, right: Int) {
-        self.top = top
-        self.left = left
-        self.bottom = bottom
-        self.right = right
-    }
-
-    /// No padding.
-    public static let zero = Padding(top: 0, left: 0, bottom: 0, right: 0)
-}
-
-/// Resize interpolation.
-public enum ResizeMode: Sendable, Equatable {
-    /// Nearest neighbour (`floor(x / scale)`).
-    case nearest
-    /// Bilinear, half-pixel centers.
-    case bilinear
-    /// Bicubic with A = -0.75, half-pixel centers, clamped borders, no antialiasing.
-    case bicubic
-}
-
 /// A resize by scale factors (output size `Int(in * scale)`).
 public struct Resize: Sendable, Equatable {
     /// Interpolation.
@@ -318,7 +263,7 @@ public struct Pooling: Sendable, Equatable {
 }
 
 /// Fully connected layer: weights `[out, in]`.
-public struct InnerProduct: Sendable {
+public struct FullyConnected: Sendable {
     /// Outputs.
     public var outFeatures: Int
     /// Inputs (`C*H*W` of the input).

@@ -177,6 +177,9 @@ public struct WebhookDelivery: Sendable, Equatable {
     /// Delivery attempts made so far.
     public var attempts: Int
     public var nextAttemptAt: Date
+    /// The user the job belonged to (its API key id), sent as `X-Fal-Webhook-User-Id`;
+    /// `nil` when the job was submitted without a key.
+    public var userID: String? = nil
 
     public init(id: Int64, requestID: String, url: String, body: Data, attempts: Int, nextAttemptAt: Date) {
         self.id = id

@@ -85,6 +85,7 @@ public struct JobStoreError: Error, Sendable, CustomStringConvertible {
             case duplicateID = "duplicate_id"
             case storage = "storage"
             case corrupt = "corrupt"
+            case invalidArgument = "invalid_argument"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -94,6 +95,8 @@ public struct JobStoreError: Error, Sendable, CustomStringConvertible {
         public static let storage = Code(.storage)
         /// A row could not be decoded.
         public static let corrupt = Code(.corrupt)
+        /// The call itself was wrong (a non-terminal state passed to `finish`, a negative limit).
+        public static let invalidArgument = Code(.invalidArgument)
         public var description: String { base.rawValue }
     }
 

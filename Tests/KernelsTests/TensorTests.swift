@@ -36,12 +36,18 @@ struct TensorTests {
         #expect(t[flat: 0] == 0)
     }
 
-    @Test(arguments: [Float(0), 1, -2.5, 65504, 1e-5, 3.14159, -0.0, .infinity])
+    @Test(arguments: [Float(0), 1, -2.5, 65504, 1e-3, 3.14159, -0.0, 123.456])
     func halfRoundTrips(value: Float) {
         let f16 = HalfConversion.float(fromF16: HalfConversion.f16(from: value))
         #expect(abs(f16 - value) <= abs(value) * 1e-3)
         let bf16 = HalfConversion.float(fromBF16: HalfConversion.bf16(from: value))
         #expect(abs(bf16 - value) <= abs(value) * 4e-3)
+    }
+
+    @Test func infinitiesSurviveConversion() {
+        #expect(HalfConversion.float(fromF16: HalfConversion.f16(from: .infinity)) == .infinity)
+        #expect(HalfConversion.float(fromBF16: HalfConversion.bf16(from: -.infinity)) == -.infinity)
+        #expect(HalfConversion.float(fromF16: HalfConversion.f16(from: 1e6)) == .infinity)
     }
 
     @Test func bf16RoundsToNearestEven() {

@@ -48,7 +48,7 @@ public struct NCNNWeightReader: Sendable {
             // A 256-entry fp32 codebook followed by one uint8 index per weight.
             let table = try readRaw(256, layer: layer)
             let indices = try take((count + 3) / 4 * 4, layer: layer, what: "quantized weight indices")
-            return indices.withUnsafeBytes { raw in (0..<count).map { table[Int(raw[$0])] } }
+            return indices.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in (0..<count).map { table[Int(raw[$0])] } }
         }
     }
 

@@ -1,0 +1,90 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// API keys in the embedded database. A key is `pk_<random>` plus a 32-byte random secret
+/// (base64url); only a per-key random salt and HMAC-SHA256(salt, secret) are stored, and the
+/// check is constant-time.
+public struct SQLiteAPIKeyStore: APIKeyStore {
+    /// The shared database (also used by `SQLiteJobStore`).
+    public let database: SQLiteDatabase
+
+    /// A key store over an open database.
+    public init(database: SQLiteDatabase) {
+        self.database = database
+    }
+
+    public func createKey(name: String, now: Date) async throws -> (key: APIKey, secret: String) {
+        let id = "pk_" + Self.base64URL(Self.randomBytes(12))
+        let secret = Self.base64URL(Self.randomBytes(32))
+        let salt = Self.randomBytes(16)
+        let hash = Self.hash(secret: secret, salt: salt)
+        let createdMS = StoredTime.milliseconds(now)
+        try await database.write { db in
+            try db.execute(
+                sql: "INSERT INTO api_keys (id, name, salt, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [id, name, salt, hash, createdMS])
+        }
+        return (APIKey(id: id, name: name, createdAt: StoredTime.date(createdMS), revokedAt: nil), secret)
+    }
+
+    public func verify(id: String, secret: String) async throws -> APIKey? {
+        let stored = try await database.read { db -> (key: APIKey, salt: Data, hash: Data)? in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id]) else {
+                return nil
+            }
+            return (Self.key(row: row), row["salt"], row["secret_hash"])
+        }
+        guard let stored else {
+            // Same work as a real check, so an unknown id is not told apart by timing.
+            _ = Self.matches(secret: secret, salt: Data(count: 16), hash: Data(count: 32))
+            return nil
+        }
+        guard Self.matches(secret: secret, salt: stored.salt, hash: stored.hash) else { return nil }
+        return stored.key.revokedAt == nil ? stored.key : nil
+    }
+
+    public func listKeys() async throws -> [APIKey] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, name, created_at, revoked_at FROM api_keys ORDER BY created_at DESC, rowid DESC")
+                .map(Self.key(row:))
+        }
+    }
+
+    public func revokeKey(id: String, now: Date) async throws -> Bool {
+        try await database.write { db in
+            try db.execute(
+                sql: "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
+                arguments: [StoredTime.milliseconds(now), id])
+            return db.changesCount > 0
+        }
+    }
+
+    private static func key(row: Row) -> APIKey {
+        let revoked: Int64? = row["revoked_at"]
+        return APIKey(
+            id: row["id"], name: row["name"], createdAt: StoredTime.date(row["created_at"]),
+            revokedAt: revoked.map(StoredTime.date))
+    }
+
+    static func hash(secret: String, salt: Data) -> Data {
+        Data(HMAC<SHA256>.authenticationCode(for: Data(secret.utf8), using: SymmetricKey(data: salt)))
+    }
+
+    /// `isValidAuthenticationCode` compares in constant time.
+    static func matches(secret: String, salt: Data, hash: Data) -> Bool {
+        HMAC<SHA256>.isValidAuthenticationCode(hash, authenticating: Data(secret.utf8), using: SymmetricKey(data: salt))
+    }
+
+    static func randomBytes(_ count: Int) -> Data {
+        var generator = SystemRandomNumberGenerator()
+        return Data((0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+    }
+
+    static func base64URL(_ data: Data) -> String {
+        data.base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

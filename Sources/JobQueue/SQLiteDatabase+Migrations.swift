@@ -1,0 +1,86 @@
+import GRDB
+
+extension SQLiteDatabase {
+    /// The schema, one migration per released change; never edit a registered migration.
+    ///
+    /// Dates are integer milliseconds since 1970 (see `StoredTime`). `seq` is the insertion order:
+    /// it breaks ties between jobs enqueued in the same millisecond, so the queue is FIFO.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: jobs, logs, webhook outbox, api keys") { db in
+            try db.execute(sql: """
+                CREATE TABLE jobs (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL UNIQUE,
+                    endpoint_id TEXT NOT NULL,
+                    input BLOB,
+                    priority INTEGER NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('queued','running','completed','failed','cancelled')),
+                    attempt INTEGER NOT NULL DEFAULT 0,
+                    max_attempts INTEGER NOT NULL,
+                    enqueued_at INTEGER NOT NULL,
+                    started_at INTEGER,
+                    finished_at INTEGER,
+                    start_deadline INTEGER,
+                    lease_owner TEXT,
+                    lease_expires_at INTEGER,
+                    cancel_requested INTEGER NOT NULL DEFAULT 0,
+                    webhook_url TEXT,
+                    store_io INTEGER NOT NULL,
+                    runner_hint TEXT,
+                    api_key_id TEXT,
+                    object_lifetime REAL,
+                    result_status INTEGER,
+                    result_body BLOB,
+                    error_message TEXT,
+                    error_type TEXT,
+                    inference_time REAL,
+                    version INTEGER NOT NULL DEFAULT 1
+                );
+                -- The lease query: queued jobs of some endpoints in lease order.
+                CREATE INDEX jobs_queued ON jobs (endpoint_id, priority, enqueued_at, seq) WHERE state = 'queued';
+                -- The rescuer: running jobs by lease expiry.
+                CREATE INDEX jobs_running_lease ON jobs (lease_expires_at) WHERE state = 'running';
+                -- Start-deadline expiry: queued jobs that have a deadline.
+                CREATE INDEX jobs_start_deadline ON jobs (start_deadline) WHERE state = 'queued' AND start_deadline IS NOT NULL;
+                -- The sweeper: terminal jobs by finish time.
+                CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+
+                CREATE TABLE job_logs (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    job_id TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    level TEXT NOT NULL,
+                    timestamp INTEGER NOT NULL
+                );
+                CREATE INDEX job_logs_job ON job_logs (job_id, seq);
+
+                CREATE TABLE webhook_outbox (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    request_id TEXT NOT NULL,
+                    user_id TEXT,
+                    url TEXT NOT NULL,
+                    body BLOB NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','delivered','dead')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    delivered_at INTEGER,
+                    last_error TEXT
+                );
+                CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id) WHERE state = 'pending';
+                CREATE INDEX webhook_outbox_request ON webhook_outbox (request_id);
+
+                CREATE TABLE api_keys (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    salt BLOB NOT NULL,
+                    secret_hash BLOB NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    revoked_at INTEGER
+                );
+                """)
+        }
+        return migrator
+    }
+}

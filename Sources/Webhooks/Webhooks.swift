@@ -1,1 +1,0 @@
-// The `Webhooks` target: see DESIGN.md for what it holds.

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import JobQueue
+import Server
+
+/// `peregrine keys create|list|revoke`: API keys in `$PEREGRINE_HOME`.
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys", abstract: "Manage API keys.", subcommands: [Create.self, List.self, Revoke.self])
+
+    static func store(_ options: ServerOptions) throws -> SQLiteAPIKeyStore {
+        let c = try options.resolve()
+        try FileManager.default.createDirectory(at: c.home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return SQLiteAPIKeyStore(database: try SQLiteDatabase(path: c.databasePath.path))
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a key and print it (shown once).")
+        @Option(help: "A label for the key.")
+        var name = "default"
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            let (key, secret) = try await KeysCommand.store(options).createKey(name: name, now: Date())
+            print("\(key.id):\(secret)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List keys (never their secrets).")
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            for key in try await KeysCommand.store(options).listKeys() {
+                let state = key.revokedAt.map { "revoked \($0)" } ?? "active"
+                print("\(key.id)  \(key.name)  created \(key.createdAt)  \(state)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a key.")
+        @Argument(help: "The key id (the part before ':').")
+        var id: String
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            guard try await KeysCommand.store(options).revokeKey(id: id, now: Date()) else {
+                throw ValidationError("no key with id \(id)")
+            }
+            print("revoked \(id)")
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import JobQueue
+
+/// A fixed, millisecond-aligned instant, so stored dates read back equal.
+let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+func newJob(
+    _ id: String = UUID().uuidString, endpoint: String = "acme/upscale", priority: JobPriority = .normal,
+    startDeadline: Date? = nil, maxAttempts: Int = 3, webhookURL: String? = nil, storeIO: Bool = true,
+    apiKeyID: String? = nil
+) -> NewJob {
+    NewJob(
+        id: id, endpointID: endpoint, input: Data(#"{"image_url":"data:,x","id":"\#(id)"}"#.utf8),
+        priority: priority, startDeadline: startDeadline, maxAttempts: maxAttempts, webhookURL: webhookURL,
+        storeIO: storeIO, apiKeyID: apiKeyID)
+}
+
+let okResult = JobResult(status: 200, body: Data(#"{"image":{"url":"http://x/y.png"}}"#.utf8), inferenceTime: 0.25)
+let modelError = JobResult(
+    status: 422, body: Data(#"{"detail":"bad image"}"#.utf8), errorMessage: "bad image", errorType: "validation_error")
+
+/// Reads notifications from `stream` until `done` says the collected ones suffice, or the
+/// deadline passes (then returns what it has, and the caller's expectation fails).
+func collect(
+    _ stream: AsyncStream<JobNotification>, deadline: Duration = .seconds(10),
+    until done: @escaping @Sendable ([JobNotification]) -> Bool
+) async -> [JobNotification] {
+    await withTaskGroup(of: [JobNotification]?.self) { group in
+        group.addTask {
+            var seen: [JobNotification] = []
+            for await notification in stream {
+                seen.append(notification)
+                if done(seen) { break }
+            }
+            return seen
+        }
+        group.addTask {
+            try? await Task.sleep(for: deadline)
+            return nil
+        }
+        var result: [JobNotification] = []
+        if let first = await group.next() { result = first ?? [] }
+        group.cancelAll()
+        return result
+    }
+}
+
+/// Waits until `condition` holds, checking every few milliseconds, up to a deadline.
+func waitUntil(deadline: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool) async rethrows
+    -> Bool
+{
+    let end = ContinuousClock.now + deadline
+    while ContinuousClock.now < end {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return try await condition()
+}
+
+/// Parses a JSON object body.
+func jsonObject(_ data: Data) -> [String: Any]? {
+    (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+}
