@@ -11,6 +11,10 @@ extension ONNXOp {
         func intList(_ i: Int) -> [Int]? { optional(i).map { $0.ints.map { Int($0) } } }
 
         switch self {
+        case .unary(.sigmoid):
+            let x = try input(0)
+            if case .float = x.elements { return [try ONNXAccelerated.sigmoid(x)] }
+            return [try ONNXElementwise.unary(.sigmoid, x)]
         case .unary(let k): return [try ONNXElementwise.unary(k, try input(0))]
         case .binary(let k): return [try ONNXElementwise.binary(k, try input(0), try input(1))]
         case .clip: return [try ONNXElementwise.clip(try input(0), optional(1), optional(2))]
@@ -21,7 +25,10 @@ extension ONNXOp {
             return [try ONNXMatrix.gemm(try input(0), try input(1), optional(2), alpha: alpha, beta: beta, transA: ta, transB: tb)]
         case .matMul: return [try ONNXMatrix.matMul(try input(0), try input(1))]
         case .einsum(let eq): return [try eq.evaluate(try inputs.map { try $0.orThrow("Einsum operand missing") })]
-        case .softmax(let axis, let flat): return [try ONNXNormalization.softmax(try input(0), axis: axis, flattened: flat)]
+        case .softmax(let axis, let flat):
+            let x = try input(0)
+            if !flat, !x.shape.isEmpty, ONNXLayout.axis(axis, rank: x.shape.count) != nil { return [try ONNXAccelerated.softmax(x, axis: axis)] }
+            return [try ONNXNormalization.softmax(x, axis: axis, flattened: flat)]
         case .instanceNorm(let eps):
             return [try ONNXNormalization.instanceNorm(try input(0), try input(1), try input(2), epsilon: eps)]
         case .groupNorm(let groups, let eps):

@@ -14,6 +14,8 @@ public struct ONNXPlan: Sendable {
         var outputs: [Int]
         /// Slots no later step or graph output reads once this step is done.
         var release: [Int]
+        /// A convolution whose constant weights were packed at plan time.
+        var preparedConv: ONNXAccelerated.PreparedConv? = nil
     }
 
     /// Inferred shape of every named value.
@@ -91,7 +93,16 @@ public struct ONNXPlan: Sendable {
             let outMetas: [ValueMeta]
             do { outMetas = try node.op.inferOutputs(inMetas, outputCount: node.outputs.count) } catch { throw fail(error) }
             let outs = zip(node.outputs, outMetas).map { name, m in name.isEmpty ? -1 : slot(name, m) }
-            steps.append(Step(name: node.name, opType: node.opType, op: node.op, inputs: ins, outputs: outs, release: []))
+            var step = Step(name: node.name, opType: node.opType, op: node.op, inputs: ins, outputs: outs, release: [])
+            if case .conv(let a) = node.op, let x = inMetas[0], let w = inMetas[1]?.constant,
+               inMetas.count < 3 || inMetas[2] == nil || inMetas[2]?.constant != nil {
+                do {
+                    step.preparedConv = try ONNXAccelerated.prepareConv(a, input: x.shape, weights: w, bias: inMetas.count > 2 ? inMetas[2]?.constant : nil)
+                } catch {
+                    throw fail(error)
+                }
+            }
+            steps.append(step)
         }
 
         var outputSlots: [(String, Int)] = []
@@ -135,7 +146,11 @@ public struct ONNXPlan: Sendable {
             let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let outs: [ONNXTensor]
             do {
-                outs = try step.op.execute(step.inputs.map { $0.flatMap { values[$0] } }, outputCount: step.outputs.count)
+                if let conv = step.preparedConv, let s = step.inputs[0], let x = values[s] {
+                    outs = [try ONNXAccelerated.run(conv, x, outputShape: expectedShapes[step.outputs[0]] ?? [])]
+                } else {
+                    outs = try step.op.execute(step.inputs.map { $0.flatMap { values[$0] } }, outputCount: step.outputs.count)
+                }
             } catch {
                 throw ModelFormatError(.malformed, "onnx: \(step.opType) '\(step.name)': \(error)")
             }

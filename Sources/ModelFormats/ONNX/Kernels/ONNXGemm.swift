@@ -1,14 +1,11 @@
-import Dispatch
+import CKernels
 import Foundation
 
-/// Row-major single-precision matrix multiply used by MatMul, Gemm, Einsum and the
-/// convolutions: `C[m, n] (+)= sum_k A[m, k] * B[k, n]`.
-///
-/// A portable reference implementation in Swift: rows of C are split across threads, and each
-/// thread walks B row by row so the innermost loop is contiguous and vectorizes.
+/// Row-major single-precision matrix multiply used by MatMul, Gemm, Einsum and the reference
+/// convolutions: `C[m, n] (+)= sum_k A[m, k] * B[k, n]`, on the engine's packed SGEMM.
 enum ONNXGemm {
     /// Pointers that the worker threads read and write. `@unchecked Sendable` because each worker
-    /// writes only its own disjoint rows of `c`; `a` and `b` are only read.
+    /// writes only its own disjoint columns of `c`; `a` and `b` are only read.
     struct Operands: @unchecked Sendable {
         let a: UnsafePointer<Float>
         let b: UnsafePointer<Float>
@@ -16,7 +13,8 @@ enum ONNXGemm {
     }
 
     /// Multiplies `a` (`m×k`, row stride `lda`) by `b` (`k×n`, row stride `ldb`) into `c`
-    /// (`m×n`, row stride `ldc`).
+    /// (`m×n`, row stride `ldc`): A is packed into panels once, then column blocks of B run in
+    /// parallel through the engine's SGEMM.
     /// - Parameter accumulate: add to `c` instead of overwriting it.
     static func multiply(m: Int, n: Int, k: Int,
                          a: UnsafePointer<Float>, lda: Int,
@@ -24,57 +22,24 @@ enum ONNXGemm {
                          c: UnsafeMutablePointer<Float>, ldc: Int,
                          accumulate: Bool = false) {
         guard m > 0, n > 0 else { return }
-        let ops = Operands(a: a, b: b, c: c)
-        let work = m * n * max(k, 1)
-        let threads = work < 1 << 16 ? 1 : min(ONNXThreads.count, m)
-        let rowsPer = (m + threads - 1) / threads
-        let kBlock = 256, nBlock = 1024
-        let body: @Sendable (Int) -> Void = { t in
-            let r0 = t * rowsPer, r1 = min(m, r0 + rowsPer)
-            guard r0 < r1 else { return }
-            if !accumulate {
-                for i in r0..<r1 { (ops.c + i * ldc).update(repeating: 0, count: n) }
-            }
-            var j0 = 0
-            while j0 < n {
-                let jn = min(nBlock, n - j0)
-                var p0 = 0
-                while p0 < k {
-                    let pk = min(kBlock, k - p0)
-                    var i = r0
-                    // Four rows of C at a time: each row of B is loaded once for four FMAs.
-                    while i + 4 <= r1 {
-                        let c0 = ops.c + i * ldc + j0, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc
-                        let a0 = ops.a + i * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
-                        for p in p0..<(p0 + pk) {
-                            let bp = ops.b + p * ldb + j0
-                            let x0 = a0[p], x1 = a1[p], x2 = a2[p], x3 = a3[p]
-                            for j in 0..<jn {
-                                let bv = bp[j]
-                                c0[j] += x0 * bv
-                                c1[j] += x1 * bv
-                                c2[j] += x2 * bv
-                                c3[j] += x3 * bv
-                            }
-                        }
-                        i += 4
-                    }
-                    while i < r1 {
-                        let c0 = ops.c + i * ldc + j0
-                        let a0 = ops.a + i * lda
-                        for p in p0..<(p0 + pk) {
-                            let bp = ops.b + p * ldb + j0
-                            let x0 = a0[p]
-                            for j in 0..<jn { c0[j] += x0 * bp[j] }
-                        }
-                        i += 1
-                    }
-                    p0 += pk
-                }
-                j0 += jn
+        guard k > 0 else {
+            if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            return
+        }
+        let packedSize = pg_sgemm_packed_size(Int32(m), Int32(k))
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedSize)
+        defer { packed.deallocate() }
+        pg_sgemm_pack_a(a, lda, Int32(m), Int32(k), packed)
+        let ops = Operands(a: UnsafePointer(packed), b: b, c: c)
+        let block = 256
+        let blocks = (n + block - 1) / block
+        ONNXAccelerated.pool.parallelFor(blocks, minimumPerPart: max(1, (1 << 18) / max(1, m * k * block))) { r in
+            for j in r {
+                let n0 = j * block, nw = min(block, n - n0)
+                pg_sgemm_packed(Int32(m), Int32(nw), Int32(k), ops.a, ops.b + n0, ldb, ops.c + n0, ldc,
+                                nil, nil, accumulate ? 1 : 0)
             }
         }
-        if threads == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: body) }
     }
 
     /// `multiply` over `[Float]` matrices, optionally transposing either operand first.
