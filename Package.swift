@@ -102,6 +102,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "Tensor"]),
         .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels"], exclude: ["Goldens"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels"], exclude: ["Goldens"]),
         .testTarget(name: "JobQueueTests", dependencies: [
             "JobQueue", "APITypes",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
