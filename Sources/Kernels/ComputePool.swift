@@ -69,7 +69,9 @@ public final class ComputePool: @unchecked Sendable {
     /// Runs `body(ith, nth)` once for every `ith` in `0..<nth` on distinct threads and returns when
     /// all parts have finished (their writes are then visible to the caller).
     ///
-    /// The body runs concurrently with itself: parts must write disjoint memory.
+    /// The body runs concurrently with itself: parts must write disjoint memory. A part must not
+    /// call back into the same pool (`run`, an op, a layer): the pool runs one task at a time, so
+    /// that would wait for itself.
     /// - Parameters:
     ///   - parts: number of parts (default: ``threadCount``; capped at it).
     ///   - body: one part's work, given its index and the part count.
