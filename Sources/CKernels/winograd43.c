@@ -240,7 +240,6 @@ void pg_wino43_conv(const float *in, int ic, int H, int W, float *out, int oc, i
     int tiles_y = (OH + 3) / 4, tiles_x = (OW + 3) / 4;
     int chunks = (tiles_x + PG_WINO_CHUNK - 1) / PG_WINO_CHUNK;
     int units = tiles_y * chunks;
-    int u0 = (int)((long)units * ith / nth), u1 = (int)((long)units * (ith + 1) / nth);
     _Atomic int *claim = (_Atomic int *)next_unit;
     size_t bw = pg_wino_buf_width();
     float *buf = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
@@ -248,12 +247,11 @@ void pg_wino43_conv(const float *in, int ic, int H, int W, float *out, int oc, i
     float *M = V + 36 * pg_wino_pos_stride(ic, PG_WINO_CHUNK);
     size_t per = pg_sgemm_packed_size(oc, ic);
     // Units run chunk-major (consecutive tile rows of one column chunk) and are claimed in
-    // groups, so the two input rows that neighbouring tile rows share are still in L2.
+    // groups of four, so neighbouring tile rows, which share two input rows, run back to back
+    // on one thread and find those rows in cache more often.
     enum { GROUP = 4 };
     int groups = (units + GROUP - 1) / GROUP;
     int g0 = (int)((long)groups * ith / nth), g1 = (int)((long)groups * (ith + 1) / nth);
-    (void)u0;
-    (void)u1;
     for (int gi = claim ? atomic_fetch_add(claim, 1) : g0; gi < (claim ? groups : g1);
          gi = claim ? atomic_fetch_add(claim, 1) : gi + 1)
     for (int u = gi * GROUP; u < units && u < (gi + 1) * GROUP; u++) {
