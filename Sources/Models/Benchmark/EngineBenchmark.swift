@@ -31,6 +31,10 @@ public enum EngineBenchmark {
         public var workerScript: URL
         /// Peak fp32 GFLOP/s of one core (AVX-512, 2 FMA units at the measured clock).
         public var peakGFLOPSPerCore: Double
+        /// Extra environment for the ncnn process, e.g. `OMP_WAIT_POLICY=PASSIVE` on a shared
+        /// machine (ncnn's OpenMP threads spin at barriers, which collapses when cores are
+        /// oversubscribed).
+        public var ncnnEnvironment: [String: String] = [:]
 
         /// Creates a configuration with the headline defaults (animevideov3 ×4, 256², 2 threads).
         public init(modelDirectory: URL, models: [String] = ["realesr-animevideov3/realesr-animevideov3-x4.param"],
@@ -53,7 +57,7 @@ public enum EngineBenchmark {
     /// Runs the benchmark and returns its report.
     /// - Throws: `ModelError` when weights are missing, a graph fails to load, or the ncnn worker fails.
     public static func run(_ config: Configuration, log: @Sendable (String) -> Void = { _ in }) throws -> JSONValue {
-        let worker = try config.python.map { try NCNNWorker(python: $0, script: config.workerScript) }
+        let worker = try config.python.map { try NCNNWorker(python: $0, script: config.workerScript, environment: config.ncnnEnvironment) }
         defer { worker?.stop() }
         var results: [JSONValue] = []
         let peak = config.peakGFLOPSPerCore * Double(config.threads)
@@ -127,7 +131,8 @@ public enum EngineBenchmark {
                 results.append(.object(entry))
             }
         }
-        return ["benchmark": "engine-vs-ncnn", "peak_gflops_per_core": .double(config.peakGFLOPSPerCore), "results": .array(results)]
+        return ["benchmark": "engine-vs-ncnn", "peak_gflops_per_core": .double(config.peakGFLOPSPerCore),
+                "ncnn_environment": .object(config.ncnnEnvironment.mapValues { .string($0) }), "results": .array(results)]
     }
 
     static func median(_ xs: [Double]) -> Double {
