@@ -82,8 +82,8 @@ public enum EngineBenchmark {
                 var outputs = [Tensor?](repeating: nil, count: executors.count)
                 var reference: [Float]?
                 let tmp = FileManager.default.temporaryDirectory
-                let inFile = tmp.appendingPathComponent("pg-bench-in-\(size).f32")
-                let outFile = tmp.appendingPathComponent("pg-bench-out-\(size).f32")
+                let inFile = tmp.appendingPathComponent("pg-bench-in-\(UUID().uuidString).f32")
+                let outFile = tmp.appendingPathComponent("pg-bench-out-\(UUID().uuidString).f32")
                 try input.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: inFile)
                 defer { try? FileManager.default.removeItem(at: inFile); try? FileManager.default.removeItem(at: outFile) }
                 for round in 0...config.repeats {
