@@ -25,7 +25,7 @@ struct PreparedNode: Sendable {
                                           stride: (c.stride.h, c.stride.w), dilation: (c.dilation.h, c.dilation.w),
                                           padding: c.padding, groups: c.groups)
             let conv = try Conv2D(weights: c.weights, bias: c.bias.isEmpty ? nil : c.bias, parameters: p, activation: c.activation)
-            if NarrowConvolution.handles(c) && !(precision == .bf16 && conv.hasBF16Path) {
+            if NarrowConvolution.handles(c) {
                 kernel = .narrowConvolution(NarrowConvolution(conv: c))
             } else {
                 // The residual term runs as a row pass after the packed kernel's own bias+activation.
