@@ -13,7 +13,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @Argument(help: "Endpoint id, e.g. peregrine/realesr-animevideov3.")
     var endpoint: String
-    @Option(help: "The input JSON, or @path to read it from a file.")
+    @Option(help: "The input JSON, or @path to read it from a file. A `*_url` field may name a local file (a path or file:// URL).")
     var input: String
     @Option(help: "Directory to write output files to.")
     var out: String?
@@ -37,7 +37,7 @@ struct RunCommand: AsyncParsableCommand {
         do { value = try JSONValue(parsing: Data(text.utf8)) } catch { throw ValidationError("--input is not JSON") }
         let validated: JSONValue
         do {
-            validated = try entry.validator.validate(value)
+            validated = try entry.validator.validate(try Self.inliningLocalFiles(value))
         } catch let error as SchemaValidationError {
             throw ValidationError("invalid input: \(error)")
         }
@@ -75,6 +75,34 @@ struct RunCommand: AsyncParsableCommand {
             output = try await writeFiles(in: output, to: URL(fileURLWithPath: out, isDirectory: true), platform: platform)
         }
         print(String(decoding: output.encoded(pretty: true), as: UTF8.self))
+    }
+
+    /// Turns `*_url` fields that name local files into data URIs: the CLI runs in-process for
+    /// the user who typed the path, so reading it is theirs to ask (the server never does this).
+    static func inliningLocalFiles(_ value: JSONValue) throws -> JSONValue {
+        guard var members = value.objectValue else { return value }
+        for (key, member) in members where key.hasSuffix("_url") {
+            guard let text = member.stringValue, !text.hasPrefix("data:"), !text.hasPrefix("http://"), !text.hasPrefix("https://")
+            else { continue }
+            let path = text.hasPrefix("file://") ? String(text.dropFirst("file://".count)) : text
+            guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(key): no such file '\(path)'") }
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            members[key] = .string("data:\(mimeType(forPath: path));base64,\(data.base64EncodedString())")
+        }
+        return .object(members)
+    }
+
+    static func mimeType(forPath path: String) -> String {
+        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+        case "png": return "image/png"
+        case "jpg", "jpeg": return "image/jpeg"
+        case "webp": return "image/webp"
+        case "gif": return "image/gif"
+        case "mp4", "m4v": return "video/mp4"
+        case "webm": return "video/webm"
+        case "mov": return "video/quicktime"
+        default: return "application/octet-stream"
+        }
     }
 
     /// Replaces every stored-file URL in `value` by the path of a copy written to `directory`.
