@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 // Kernel targets are compiled optimized in every configuration: a debug build of the
 // engine is 10-100x slower and would make the model tests unusable.
-let kernelSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"])]
+let kernelSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
 let kernelCSettings: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno"])]
 
 let package = Package(
@@ -17,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
@@ -31,11 +33,12 @@ let package = Package(
         .target(name: "Tensor", swiftSettings: kernelSwiftSettings),
         .target(name: "Kernels", dependencies: ["Tensor", "CKernels"], swiftSettings: kernelSwiftSettings),
         .target(name: "Graph", dependencies: ["Tensor", "Kernels"], swiftSettings: kernelSwiftSettings),
-        .target(name: "ModelFormats", dependencies: ["Tensor", "Graph"]),
+        .target(name: "ModelFormats", dependencies: ["Tensor", "Kernels", "Graph"]),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CLibJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CLibWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
-        .target(name: "Media", dependencies: ["Tensor", "CLibPNG", "CLibJPEG", "CLibWebP"], swiftSettings: kernelSwiftSettings),
+        .target(name: "CMediaShims", dependencies: ["CLibPNG", "CLibJPEG"], linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+        .target(name: "Media", dependencies: ["Tensor", "CLibPNG", "CLibJPEG", "CLibWebP", "CMediaShims"], swiftSettings: kernelSwiftSettings),
         .target(name: "ModelKit"),
         .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media"]),
 
@@ -69,6 +72,8 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -76,17 +81,28 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Client", dependencies: [
-            "APITypes",
+            "APITypes", "ModelKit",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
+        .executableTarget(name: "EngineBench", dependencies: ["Models", "Graph", "ModelKit"], path: "bench/ncnn/EngineBench"),
         .executableTarget(name: "peregrine", dependencies: [
-            "Server", "Models", "Client", "APITypes", "JobQueue", "Runners", "ModelKit",
+            "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+
+        // A server whose gallery is the test fixtures, driven from outside by SystemTests.
+        .executableTarget(name: "peregrine-test-server", dependencies: ["Server", "Runners", "ModelKit"], path: "Tests/Fixtures/TestServer"),
 
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),
-        .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "Tensor"]),
+        .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels"], exclude: ["Goldens"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels"], exclude: ["Goldens"]),
         .testTarget(name: "JobQueueTests", dependencies: [
             "JobQueue", "APITypes",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -100,9 +116,33 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "BlobStoreTests", dependencies: ["BlobStore"]),
+        .testTarget(name: "SystemTests", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "peregrine",
+            "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "peregrine", "Client",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
     ]
 )
+
+// A checkout with a `.engine-only` file beside this manifest builds and tests the engine
+// alone: no platform targets, no networking packages (fast builds for kernel and model work).
+if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-only") {
+    let engine: Set<String> = [
+        "CKernels", "Tensor", "Kernels", "Graph", "ModelFormats", "CLibPNG", "CLibJPEG", "CLibWebP",
+        "CMediaShims", "Media", "ModelKit", "Models", "EngineBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests",
+    ]
+    package.targets.removeAll { !engine.contains($0.name) }
+    package.products.removeAll()
+    package.dependencies.removeAll()
+}

@@ -6,6 +6,6 @@ struct Peregrine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "peregrine",
         abstract: "Self-hosted generative-media inference: a fal-compatible queue API over a fast CPU engine.",
-        subcommands: []
+        subcommands: [ServeCommand.self, RunCommand.self, ModelsCommand.self, KeysCommand.self, CertCommand.self, BenchCommand.self]
     )
 }

@@ -1,1 +1,0 @@
-// The `APITypes` target: see DESIGN.md for what it holds.

@@ -1,1 +1,0 @@
-// The `Client` target: see DESIGN.md for what it holds.

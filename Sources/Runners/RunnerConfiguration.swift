@@ -1,0 +1,36 @@
+import Foundation
+
+/// Settings of the runner pool.
+public struct RunnerConfiguration: Sendable {
+    /// Unique id of this process among the store's users (lease owner prefix).
+    public var nodeID: String
+    /// Length of a lease; extended every third of it while a job runs.
+    public var leaseDuration: TimeInterval
+    /// How long running jobs may take to finish on shutdown before they are released.
+    public var shutdownGracePeriod: TimeInterval
+    /// Safety re-check of the queue when no notification arrived (jobs re-queued by another
+    /// node whose notification this process could not see).
+    public var idleRecheckInterval: TimeInterval
+    /// Largest file input accepted (data URIs, downloads), in bytes.
+    public var maxInputFileBytes: Int
+    /// Directory and thread count given to models when they load.
+    public var modelDirectory: URL
+    /// Compute threads per loaded model.
+    public var threads: Int
+
+    /// Defaults: 30 s leases, 10 s grace, 5 s re-check, 100 MiB inputs, 2 threads.
+    public init(
+        nodeID: String = "node-\(UUID().uuidString.prefix(8).lowercased())",
+        leaseDuration: TimeInterval = 30, shutdownGracePeriod: TimeInterval = 10,
+        idleRecheckInterval: TimeInterval = 5, maxInputFileBytes: Int = 100 << 20,
+        modelDirectory: URL = FileManager.default.temporaryDirectory, threads: Int = 2
+    ) {
+        self.nodeID = nodeID
+        self.leaseDuration = leaseDuration
+        self.shutdownGracePeriod = shutdownGracePeriod
+        self.idleRecheckInterval = idleRecheckInterval
+        self.maxInputFileBytes = maxInputFileBytes
+        self.modelDirectory = modelDirectory
+        self.threads = threads
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import JobQueue
+import Logging
+import ModelKit
+
+extension RunnerPool {
+    /// Runs one leased job to its end and records the outcome in the store.
+    func runJob(_ job: Job, entry: ModelRegistry.Entry, loader: ModelLoader, owner: String) async {
+        let handle = JobHandle(id: job.id, endpointID: job.endpointID)
+        running.withLock { $0[job.id] = handle }
+        defer { running.withLock { _ = $0.removeValue(forKey: job.id) } }
+
+        let input = job.input.flatMap { try? JSONValue(parsing: $0) } ?? .object([:])
+        let context = JobRunContext(
+            handle: handle, hub: hub, files: files, syncMode: input["sync_mode"]?.boolValue == true,
+            lifetime: job.objectLifetime, maxInputBytes: configuration.maxInputFileBytes)
+        let clock = ContinuousClock()
+        let started = clock.now
+
+        let outcome: Result<JSONValue, any Error> = await withTaskGroup(of: Void.self) { flusher in
+            // The flusher is never cancelled (a cancelled store write would lose lines): it ends
+            // when the log stream is closed, after writing what it holds.
+            flusher.addTask { await self.flushLogs(of: context, id: job.id) }
+            let outcome = await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.keepLease(id: job.id, owner: owner, handle: handle) }
+                group.addTask { await self.watchCancellation(id: job.id, handle: handle) }
+                let outcome = await execute(input: input, loader: loader, context: context, handle: handle)
+                group.cancelAll()
+                return outcome
+            }
+            context.closeLogs()
+            await flusher.waitForAll()
+            return outcome
+        }
+        let lines = context.drainLogs()
+        if !lines.isEmpty {
+            do { try await store.appendLogs(id: job.id, lines: lines) } catch {
+                logger.warning("could not store log lines", metadata: ["request_id": "\(job.id)", "error": "\(error)"])
+            }
+        }
+        let elapsed = clock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        hub.clearProgress(job: job.id)
+        await conclude(job: job, owner: owner, outcome: outcome, reason: handle.stopReason, seconds: seconds)
+    }
+
+    /// Loads the model and runs it on its own task, which `JobHandle.stop` cancels.
+    private func execute(
+        input: JSONValue, loader: ModelLoader, context: JobRunContext, handle: JobHandle
+    ) async -> Result<JSONValue, any Error> {
+        let result = Locked<Result<JSONValue, any Error>>(.failure(CancellationError()))
+        let task = Task {
+            do {
+                let loaded = try await loader.loaded()
+                try context.checkCancellation()
+                let output = try await loaded.run(input: input, context: context)
+                result.withLock { $0 = .success(output) }
+            } catch {
+                result.withLock { $0 = .failure(error) }
+            }
+        }
+        handle.attach(task)
+        await task.value
+        return result.current
+    }
+
+    /// Records how the job ended.
+    private func conclude(job: Job, owner: String, outcome: Result<JSONValue, any Error>, reason: StopReason?, seconds: Double) async {
+        let id = job.id
+        let meta: Logger.Metadata = ["request_id": "\(id)", "endpoint": "\(job.endpointID)"]
+        do {
+            switch (reason, outcome) {
+            case (.leaseLost, _):
+                logger.warning("lease lost; another runner owns the job now", metadata: meta)
+                return
+            case (.shutdown, _):
+                _ = try await store.release(id: id, owner: owner, retryable: true, result: .runnerDisconnected, now: Date())
+                return
+            case (_, .success(let output)):
+                let result = JobResult(status: 200, body: output.encoded(), inferenceTime: seconds)
+                try await finish(id: id, owner: owner, state: .completed, result: result, meta: meta)
+            case (_, .failure(let error as ModelError)):
+                let body = JSONValue.object(["detail": .string(error.message), "error_type": .string(error.code.description)])
+                let result = JobResult(
+                    status: error.status, body: body.encoded(), errorMessage: error.message,
+                    errorType: error.code.description, inferenceTime: seconds)
+                try await finish(id: id, owner: owner, state: .failed, result: result, meta: meta)
+            case (.userCancelled, .failure), (_, .failure(is CancellationError)):
+                var result = JobResult.cancelled
+                result.inferenceTime = seconds
+                try await finish(id: id, owner: owner, state: .cancelled, result: result, meta: meta)
+            case (_, .failure(let error)):
+                // Not the model's own verdict: an infrastructure fault, retried while attempts remain.
+                logger.error("model raised an internal error", metadata: meta.merging(["error": "\(error)"]) { $1 })
+                let body = JSONValue.object(["detail": "Internal error while running the model", "error_type": "internal_error"])
+                let result = JobResult(
+                    status: 500, body: body.encoded(), errorMessage: "Internal error while running the model",
+                    errorType: "internal_error", inferenceTime: seconds)
+                _ = try await store.release(id: id, owner: owner, retryable: true, result: result, now: Date())
+            }
+        } catch {
+            // The lease will expire and the rescuer re-queues the job: at-least-once.
+            logger.error("could not record job outcome", metadata: meta.merging(["error": "\(error)"]) { $1 })
+        }
+    }
+
+    private func finish(id: String, owner: String, state: JobState, result: JobResult, meta: Logger.Metadata) async throws {
+        if try await !store.finish(id: id, owner: owner, state: state, result: result, now: Date()) {
+            logger.warning("job was no longer ours when it finished", metadata: meta)
+        }
+    }
+
+    /// Extends the lease every third of its duration until cancelled.
+    private func keepLease(id: String, owner: String, handle: JobHandle) async {
+        let duration = configuration.leaseDuration
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .seconds(duration / 3)) } catch { return }
+            do {
+                if try await !store.extendLease(id: id, owner: owner, until: Date().addingTimeInterval(duration)) {
+                    handle.stop(.leaseLost)
+                    return
+                }
+            } catch {
+                logger.warning("lease extension failed", metadata: ["request_id": "\(id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Moves log lines into the store in batches as they come.
+    private func flushLogs(of context: JobRunContext, id: String) async {
+        for await _ in context.logWakeups {
+            let lines = context.drainLogs()
+            guard !lines.isEmpty else { continue }
+            do { try await store.appendLogs(id: id, lines: lines) } catch {
+                logger.warning("could not store log lines", metadata: ["request_id": "\(id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Stops the job when its caller asks for cancellation.
+    private func watchCancellation(id: String, handle: JobHandle) async {
+        let changes = hub.changes(of: id)
+        // The request may have been cancelled between the lease and this subscription.
+        if (try? await store.job(id: id))?.cancelRequested == true { handle.stop(.userCancelled); return }
+        for await _ in changes {
+            if (try? await store.job(id: id))?.cancelRequested == true {
+                handle.stop(.userCancelled)
+                return
+            }
+        }
+    }
+}

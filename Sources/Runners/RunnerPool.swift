@@ -1,0 +1,122 @@
+import Foundation
+import JobQueue
+import Logging
+import ModelKit
+import ServiceLifecycle
+
+/// Runs the registered models' jobs: for each model it leases queued jobs when the store says
+/// some were enqueued (never by busy polling), loads the model on first use, runs up to the
+/// manifest's `maxConcurrency` jobs at once, keeps their leases alive and records their outcome.
+///
+/// On graceful shutdown it stops leasing, lets running jobs finish within the grace period and
+/// then stops the rest and releases them back to the queue.
+public final class RunnerPool: Service, Sendable {
+    let registry: ModelRegistry
+    let store: any JobStore
+    let hub: JobEventHub
+    let files: any FileAccess
+    let configuration: RunnerConfiguration
+    let logger: Logger
+    /// Jobs running in this process, by id.
+    let running = Locked<[String: JobHandle]>([:])
+
+    /// - Parameters:
+    ///   - registry: the models to serve.
+    ///   - store: the job queue.
+    ///   - hub: notifications and progress (must run in the same service group, started first).
+    ///   - files: file inputs and outputs.
+    ///   - configuration: leases, grace period, limits.
+    ///   - logger: where the pool logs.
+    public init(
+        registry: ModelRegistry, store: any JobStore, hub: JobEventHub, files: any FileAccess,
+        configuration: RunnerConfiguration = RunnerConfiguration(), logger: Logger = Logger(label: "peregrine.runners")
+    ) {
+        self.registry = registry
+        self.store = store
+        self.hub = hub
+        self.files = files
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Serves every model until graceful shutdown.
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            for entry in registry.entries {
+                group.addTask { await self.serve(entry) }
+            }
+        }
+    }
+
+    /// Number of jobs this process is running now.
+    public var runningCount: Int { running.withLock { $0.count } }
+
+    /// The lease loop of one model.
+    private func serve(_ entry: ModelRegistry.Entry) async {
+        let manifest = entry.model.manifest
+        let endpoint = manifest.endpointID
+        let owner = "\(configuration.nodeID)/\(endpoint)"
+        let limit = max(1, manifest.maxConcurrency)
+        let loader = ModelLoader(
+            model: entry.model,
+            context: LoadContext(modelDirectory: configuration.modelDirectory, threads: configuration.threads))
+        let active = Locked(0)
+        let (kicks, kick) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let enqueued = hub.enqueued(for: [endpoint])
+        let recheck = configuration.idleRecheckInterval
+
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await _ in enqueued.cancelOnGracefulShutdown() { kick.yield() }
+            }
+            group.addTask {
+                try? await cancelWhenGracefulShutdown {
+                    while true {
+                        try await Task.sleep(for: .seconds(recheck))
+                        kick.yield()
+                    }
+                }
+            }
+            kick.yield()  // jobs queued before this process started
+            for await _ in kicks.cancelOnGracefulShutdown() {
+                while active.current < limit {
+                    let wanted = limit - active.current
+                    let jobs: [Job]
+                    do {
+                        jobs = try await store.lease(
+                            endpointIDs: [endpoint], owner: owner, limit: wanted,
+                            leaseDuration: configuration.leaseDuration, now: Date())
+                    } catch {
+                        logger.error("lease failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+                        break
+                    }
+                    for job in jobs {
+                        active.withLock { $0 += 1 }
+                        group.addTask {
+                            await self.runJob(job, entry: entry, loader: loader, owner: owner)
+                            active.withLock { $0 -= 1 }
+                            kick.yield()
+                        }
+                    }
+                    if jobs.count < wanted { break }
+                }
+            }
+            kick.finish()
+            await drain(endpoint: endpoint, active: active)
+        }
+    }
+
+    /// Waits for running jobs of one model up to the grace period, then stops the rest.
+    private func drain(endpoint: String, active: Locked<Int>) async {
+        let deadline = ContinuousClock.now + .seconds(configuration.shutdownGracePeriod)
+        while active.current > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+            // Shutdown only: a short bounded wait is simpler than another signal path.
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let leftover = running.withLock { Array($0.values) }
+        for handle in leftover where handle.endpointID == endpoint {
+            logger.info("releasing job at shutdown", metadata: ["request_id": "\(handle.id)"])
+            handle.stop(.shutdown)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// The `Runners` target: see DESIGN.md for what it holds.

@@ -1,0 +1,54 @@
+import BlobStore
+import Foundation
+import JobQueue
+import Logging
+import Runners
+
+/// Everything the HTTP handlers share: configuration, models, stores, auth, policies.
+public struct APIServices: Sendable {
+    public let configuration: ServerConfiguration
+    public let registry: ModelRegistry
+    public let store: any JobStore
+    public let keys: (any APIKeyStore)?
+    public let blobs: any BlobStore
+    public let hub: JobEventHub
+    let auth: Authenticator
+    let tokens: TokenSigner
+    let uploads: UploadIndex
+    /// Decides which outbound URLs (webhooks, remote inputs) are allowed.
+    let urlPolicy: URLPolicy
+    /// The webhook signing keys as a JWKS document.
+    let jwks: Data
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - configuration: server settings.
+    ///   - registry: served models.
+    ///   - store: the job queue.
+    ///   - keys: API keys (`nil` only with auth off).
+    ///   - blobs: uploaded and produced files.
+    ///   - hub: job notifications (must run as a service).
+    ///   - tokens: signer of storage tokens.
+    ///   - jwks: the webhook public keys (`{"keys": [...]}`).
+    ///   - logger: where the server logs.
+    /// - Throws: file-system errors creating the upload index.
+    public init(
+        configuration: ServerConfiguration, registry: ModelRegistry, store: any JobStore, keys: (any APIKeyStore)?,
+        blobs: any BlobStore, hub: JobEventHub, tokens: TokenSigner, jwks: Data,
+        logger: Logger = Logger(label: "peregrine.server")
+    ) throws {
+        self.configuration = configuration
+        self.registry = registry
+        self.store = store
+        self.keys = keys
+        self.blobs = blobs
+        self.hub = hub
+        self.tokens = tokens
+        self.jwks = jwks
+        self.logger = logger
+        auth = Authenticator(
+            keys: keys, tokens: tokens, enabled: configuration.authEnabled, cacheLifetime: configuration.authCacheLifetime)
+        uploads = try UploadIndex(directory: configuration.home.appendingPathComponent("upload-index", isDirectory: true))
+        urlPolicy = URLPolicy(allowPrivate: configuration.allowPrivateURLs)
+    }
+}

@@ -1,0 +1,110 @@
+import APITypes
+import BlobStore
+import Foundation
+import Hummingbird
+
+/// `/files`: stored files by their unguessable URL (no key needed), and the Python client's
+/// uploads (`POST /files/upload`, `POST /files/upload/multipart`, parts and completion under
+/// `{access_url}/multipart/{upload_id}/...`).
+enum FileRoutes {
+    static func handle(_ call: APICall, services: APIServices) async throws -> Response {
+        let s = Array(call.segments.dropFirst())
+        switch s {
+        case ["upload"]:
+            try call.allow(.post)
+            _ = try await services.auth.authenticate(call.request)
+            return try await upload(call, services: services)
+        case ["upload", "multipart"]:
+            try call.allow(.post)
+            _ = try await services.auth.authenticate(call.request)
+            return try await beginMultipart(call, services: services)
+        default:
+            break
+        }
+        guard s.count >= 1, UploadIndex.isID(s[0]) else { throw APIError.detail(.notFound, "File not found") }
+        // {id}/{name}/multipart/{upload_id}/{n|complete}
+        if s.count == 5, s[2] == "multipart", s[3] == s[0] {
+            if s[4] == "complete" {
+                try call.allow(.post)
+                return try await StorageRoutes.complete(call, uploadID: s[3], services: services)
+            }
+            try call.allow(.put)
+            return try await StorageRoutes.putPart(call, uploadID: s[3], part: s[4], services: services)
+        }
+        guard s.count <= 2 else { throw APIError.detail(.notFound, "File not found") }
+        try call.allow(.get, .head)
+        return try await serve(call, id: s[0], services: services)
+    }
+
+    private static func upload(_ call: APICall, services: APIServices) async throws -> Response {
+        let data = Data(try await call.body(limit: services.configuration.maxUploadBytes).readableBytesView)
+        let name = FileNames.sanitize(call.request.headers[.falFileName] ?? "upload.bin")
+        let contentType = call.request.headers[.contentType] ?? "application/octet-stream"
+        let expires = try StorageRoutes.expiry(call, services: services)
+        let blob = try await StorageRoutes.blobCall {
+            try await services.blobs.put(data, contentType: contentType, fileName: name, expiresAt: expires)
+        }
+        return JSON.response(FileUploadResponse(accessURL: FileNames.url(base: call.base, id: blob.id, name: name)))
+    }
+
+    private static func beginMultipart(_ call: APICall, services: APIServices) async throws -> Response {
+        let name = FileNames.sanitize(call.request.headers[.falFileName] ?? "upload.bin")
+        let contentType = call.request.headers[.contentType] ?? "application/octet-stream"
+        let expires = try StorageRoutes.expiry(call, services: services)
+        let uploadID = try await StorageRoutes.blobCall {
+            try await services.blobs.beginMultipart(contentType: contentType, fileName: name, expiresAt: expires)
+        }
+        return JSON.response(MultipartUploadResponse(accessURL: FileNames.url(base: call.base, id: uploadID, name: name), uploadID: uploadID))
+    }
+
+    /// Streams a stored file with its content type.
+    private static func serve(_ call: APICall, id: String, services: APIServices) async throws -> Response {
+        guard let reader = try await FileLookup.open(id, services: services) else {
+            throw APIError.detail(.notFound, "File not found")
+        }
+        let metadata = reader.metadata
+        var headers = HTTPFields()
+        headers[.contentType] = metadata.contentType
+        headers[.contentLength] = String(metadata.size)
+        headers[.eTag] = "\"\(metadata.sha256)\""
+        headers[.cacheControl] = "private, max-age=3600"
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        if let name = metadata.fileName {
+            headers[.contentDisposition] = "inline; filename=\"\(FileNames.sanitize(name))\""
+        }
+        if call.method == .head {
+            try? await reader.close()
+            return Response(status: .ok, headers: headers, body: ResponseBody())
+        }
+        let body = ResponseBody(contentLength: Int(metadata.size)) { writer in
+            do {
+                while true {
+                    let chunk = try await reader.read(upTo: 1 << 20)
+                    if chunk.isEmpty { break }
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                try await reader.close()
+            } catch {
+                try? await reader.close()
+                throw error
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+}
+
+/// Finds a stored file by the id in its URL: a blob id, or an upload id that became a blob.
+enum FileLookup {
+    static func open(_ id: String, services: APIServices) async throws -> (any BlobReader)? {
+        if let reader = try await services.blobs.open(id: id) { return reader }
+        if let blobID = services.uploads.blobID(for: id) { return try await services.blobs.open(id: blobID) }
+        return nil
+    }
+
+    static func get(_ id: String, blobs: any BlobStore, uploads: UploadIndex) async throws -> Blob? {
+        if let blob = try await blobs.get(id: id) { return blob }
+        if let blobID = uploads.blobID(for: id) { return try await blobs.get(id: blobID) }
+        return nil
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOSSL
+import ServiceLifecycle
+
+/// `peregrine serve`: the embedded platform's services in one `ServiceGroup`, started in
+/// dependency order (store maintenance, event hub, runner pool, webhook sender, HTTP listeners)
+/// and shut down gracefully in reverse on SIGINT/SIGTERM.
+public struct PeregrineServer: Sendable {
+    public let platform: EmbeddedPlatform
+
+    /// - Parameter platform: the opened stores and runners.
+    public init(platform: EmbeddedPlatform) {
+        self.platform = platform
+    }
+
+    /// The TLS configuration: the configured certificate and key, or the self-signed development
+    /// certificate (created on first start).
+    /// - Returns: the configuration and the certificate's path.
+    public static func tlsConfiguration(for configuration: ServerConfiguration) throws -> (TLSConfiguration, certificatePath: String) {
+        let certPath: String
+        let keyPath: String
+        if let cert = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
+            certPath = cert
+            keyPath = key
+        } else {
+            let files = try SelfSignedCertificate.ensure(in: configuration.tlsDirectory, hostNames: configuration.hostNames)
+            certPath = files.certificate.path
+            keyPath = files.key.path
+        }
+        let chain = try NIOSSLCertificate.fromPEMFile(certPath).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        tls.applicationProtocols = ["http/1.1"]
+        return (tls, certPath)
+    }
+
+    /// The HTTPS application (and the plain-HTTP one when configured).
+    public func applications(onServerRunning: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) throws -> [any Service] {
+        let c = platform.configuration
+        let (tls, _) = try Self.tlsConfiguration(for: c)
+        var apps: [any Service] = [
+            Application(
+                responder: APIResponder(services: platform.services, scheme: "https"),
+                server: try .tls(.http1(), tlsConfiguration: tls),
+                configuration: ApplicationConfiguration(address: .hostname(c.host, port: c.port), serverName: nil),
+                onServerRunning: { channel in await onServerRunning("https", channel.localAddress?.port ?? c.port) },
+                logger: platform.logger)
+        ]
+        if let httpPort = c.httpPort {
+            apps.append(
+                Application(
+                    responder: APIResponder(services: platform.services, scheme: "http", trustForwardedHeaders: true),
+                    configuration: ApplicationConfiguration(address: .hostname(c.host, port: httpPort), serverName: nil),
+                    onServerRunning: { channel in await onServerRunning("http", channel.localAddress?.port ?? httpPort) },
+                    logger: platform.logger))
+        }
+        return apps
+    }
+
+    /// The service group, in start order: store maintenance, file sweeper, event hub, runner
+    /// pool, webhook sender, HTTP listeners (shut down in reverse).
+    /// - Parameter signals: whether SIGINT/SIGTERM shut the group down (off for embedding).
+    public func serviceGroup(
+        signals: Bool = true, onServerRunning: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
+    ) throws -> ServiceGroup {
+        let services: [any Service] =
+            [platform.maintenance(), FileSweeper(blobs: platform.blobs, logger: platform.logger), platform.hub, platform.pool,
+             platform.webhookSender()]
+            + (try applications(onServerRunning: onServerRunning))
+        return ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [], logger: platform.logger))
+    }
+
+    /// Runs until SIGINT/SIGTERM.
+    public func run(onServerRunning: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) async throws {
+        try await serviceGroup(onServerRunning: onServerRunning).run()
+    }
+}

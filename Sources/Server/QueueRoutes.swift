@@ -1,0 +1,143 @@
+import APITypes
+import Foundation
+import Hummingbird
+import JobQueue
+import Runners
+
+/// fal's queue contract under `/queue`: submit, status, status stream, result, cancel.
+enum QueueRoutes {
+    static func handle(_ call: APICall, services: APIServices) async throws -> Response {
+        let rest = Array(call.segments.dropFirst())
+        if let r = rest.lastIndex(of: "requests"), r >= 2, r + 1 < rest.count {
+            let app = Array(rest[..<r])
+            let tail = Array(rest[(r + 1)...])
+            let id = tail[0]
+            switch tail.count {
+            case 1:
+                try call.allow(.get)
+                return try await result(call, app: app, id: id, services: services)
+            case 2 where tail[1] == "status":
+                try call.allow(.get)
+                return try await status(call, app: app, id: id, services: services)
+            case 2 where tail[1] == "cancel":
+                try call.allow(.put)
+                return try await cancel(call, app: app, id: id, services: services)
+            case 3 where tail[1] == "status" && tail[2] == "stream":
+                try call.allow(.get)
+                return try await StatusStream.response(call, app: app, id: id, services: services)
+            default:
+                break
+            }
+        }
+        let endpoint = rest.joined(separator: "/")
+        let caller = try await services.auth.authenticate(call.request)
+        guard let entry = services.registry.entry(for: endpoint) else {
+            throw APIError.detail(.notFound, "Endpoint '\(endpoint)' not found")
+        }
+        try call.allow(.post)
+        let job = try await Submission.submit(call, entry: entry, caller: caller, services: services, allowWebhook: true)
+        let position = try await services.store.queuePosition(id: job.id) ?? 0
+        let urls = RequestURLs(base: appBase(call, endpointID: job.endpointID), requestID: job.id)
+        var headers = HTTPFields()
+        headers[.falRequestID] = job.id
+        return JSON.response(SubmitResponse(requestID: job.id, urls: urls, queuePosition: position), headers: headers)
+    }
+
+    /// `https://host/queue/{owner}/{alias}`: queue URLs name the app only, never the full path.
+    static func appBase(_ call: APICall, endpointID: String) -> String {
+        let app = endpointID.split(separator: "/").prefix(2).map { $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? String($0) }
+        return "\(call.base)/queue/\(app.joined(separator: "/"))"
+    }
+
+    /// The job `id`, checked to belong to the app in the path and to the caller.
+    /// - Throws: 401 without credentials, 404 when any check fails.
+    static func job(_ call: APICall, app: [String], id: String, services: APIServices) async throws -> Job {
+        let caller = try await services.auth.authenticate(call.request)
+        call.requestID.withLock { $0 = id }
+        guard id.utf8.count <= 64, let job = try await services.store.job(id: id) else { throw APIError.requestNotFound }
+        let endpoint = job.endpointID.split(separator: "/").map(String.init)
+        // Owner/alias only (what submit hands out) or the full endpoint id.
+        guard app == Array(endpoint.prefix(2)) || app == endpoint else { throw APIError.requestNotFound }
+        if let owner = job.apiKeyID, let me = caller.keyID, owner != me { throw APIError.requestNotFound }
+        return job
+    }
+
+    static func status(_ call: APICall, app: [String], id: String, services: APIServices) async throws -> Response {
+        let job = try await job(call, app: app, id: id, services: services)
+        let withLogs = SubmitOptions.flag(call.query("logs") ?? "0") ?? false
+        let body = try await statusBody(job, call: call, withLogs: withLogs, services: services)
+        var headers = HTTPFields()
+        headers[.falRequestID] = id
+        return JSON.response(body, status: body.status == .completed ? .ok : .accepted, headers: headers)
+    }
+
+    /// The public status of a job.
+    static func statusBody(_ job: Job, call: APICall, withLogs: Bool, services: APIServices) async throws -> QueueStatus {
+        let urls = RequestURLs(base: appBase(call, endpointID: job.endpointID), requestID: job.id)
+        func logs() async throws -> [LogLine]? {
+            guard withLogs else { return nil }
+            return try await services.store.logs(id: job.id).map { LogLine(message: $0.message, level: $0.level, timestamp: $0.timestamp) }
+        }
+        switch job.state {
+        case .queued:
+            let position = try await services.store.queuePosition(id: job.id) ?? 0
+            return .inQueue(requestID: job.id, urls: urls, position: position)
+        case .running:
+            return .inProgress(requestID: job.id, urls: urls, logs: try await logs())
+        case .completed, .failed, .cancelled:
+            let failed = job.state != .completed
+            return .completed(
+                requestID: job.id, urls: urls, logs: try await logs(), inferenceTime: job.result?.inferenceTime,
+                error: failed ? (job.result?.errorMessage ?? "Request failed") : nil,
+                errorType: failed ? (job.result?.errorType ?? "internal_error") : nil)
+        }
+    }
+
+    static func result(_ call: APICall, app: [String], id: String, services: APIServices) async throws -> Response {
+        let job = try await job(call, app: app, id: id, services: services)
+        guard job.state.isTerminal else { throw APIError.detail(.badRequest, "Request is still in progress") }
+        return try await deliver(job, services: services)
+    }
+
+    /// The result response; with `X-Fal-Store-IO: 0` the payloads are dropped once delivered.
+    static func deliver(_ job: Job, services: APIServices) async throws -> Response {
+        let response = try resultResponse(job)
+        if !job.storeIO {
+            do { try await services.store.dropPayloads(id: job.id) } catch {
+                services.logger.warning("could not drop payloads", metadata: ["request_id": "\(job.id)", "error": "\(error)"])
+            }
+        }
+        return response
+    }
+
+    /// The stored outcome of a finished job, exactly as the model (or the queue) produced it.
+    static func resultResponse(_ job: Job) throws -> Response {
+        guard let result = job.result, !result.body.isEmpty else {
+            throw APIError.detail(.notFound, "The result of this request is no longer stored")
+        }
+        var headers = HTTPFields()
+        headers[.falRequestID] = job.id
+        if let type = result.errorType, result.status >= 400 {
+            headers[.falErrorType] = type
+            if type == "request_timeout" { headers[.falRequestTimeoutType] = "user" }
+        }
+        return JSON.response(result.body, status: HTTPResponse.Status(code: result.status), headers: headers)
+    }
+
+    static func cancel(_ call: APICall, app: [String], id: String, services: APIServices) async throws -> Response {
+        var headers = HTTPFields()
+        headers[.falRequestID] = id
+        let outcome: CancelOutcome
+        do {
+            _ = try await job(call, app: app, id: id, services: services)
+            outcome = try await services.store.cancel(id: id, now: Date())
+        } catch let error as APIError where error.status == .notFound {
+            outcome = .notFound
+        }
+        switch outcome {
+        case .cancelled, .requested: return JSON.response(CancelResponse.requested, status: .accepted, headers: headers)
+        case .alreadyCompleted: return JSON.response(CancelResponse.alreadyCompleted, status: .badRequest, headers: headers)
+        case .notFound: return JSON.response(CancelResponse.notFound, status: .notFound, headers: headers)
+        }
+    }
+}

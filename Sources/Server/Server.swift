@@ -1,1 +1,0 @@
-// The `Server` target: see DESIGN.md for what it holds.

@@ -1,0 +1,116 @@
+import Foundation
+
+/// Every setting of `peregrine serve`, with its default. Precedence (applied by the command):
+/// flags > environment (`PEREGRINE_*`) > defaults.
+public struct ServerConfiguration: Sendable, Equatable {
+    /// Address the TLS listener binds (default `127.0.0.1`).
+    public var host: String = "127.0.0.1"
+    /// TLS port (default 8443).
+    public var port: Int = 8443
+    /// Data directory: database, files, certificates, models (default `~/.peregrine`).
+    public var home: URL = ServerConfiguration.defaultHome
+    /// PEM certificate chain to serve instead of the self-signed one.
+    public var tlsCertificatePath: String?
+    /// PEM private key for `tlsCertificatePath`.
+    public var tlsKeyPath: String?
+    /// Scheme, host and port used in output file URLs (default: the TLS listener).
+    public var publicURL: String?
+    /// Extra plain-HTTP port (for use behind a TLS-terminating proxy); off by default.
+    public var httpPort: Int?
+    /// Host names the self-signed certificate names besides 127.0.0.1, ::1 and localhost.
+    public var hostNames: [String] = []
+    /// Require an API key (default on). Off only for local development.
+    public var authEnabled: Bool = true
+    /// Accept webhook and input URLs on private, loopback and link-local addresses.
+    public var allowPrivateURLs: Bool = false
+    /// How long finished requests (and their files) are kept, in seconds (default 7 days).
+    public var resultTTL: TimeInterval = 7 * 24 * 3600
+    /// Largest JSON request body (default 10 MB).
+    public var maxJSONBytes: Int = 10_000_000
+    /// Largest upload (default 100 MiB).
+    public var maxUploadBytes: Int = 100 << 20
+    /// Interval of `: ping` comments on SSE streams (default 15 s).
+    public var ssePingInterval: TimeInterval = 15
+    /// Lifetime of issued storage tokens (default 1 hour).
+    public var storageTokenLifetime: TimeInterval = 3600
+    /// How long a verified API key is trusted without asking the store again (default 10 s).
+    public var authCacheLifetime: TimeInterval = 10
+    /// Delay before the first webhook retry; later ones back off exponentially (10 attempts
+    /// over about 2 hours with the default 15 s).
+    public var webhookRetryInitialDelay: TimeInterval = 15
+
+    /// The defaults.
+    public init() {}
+
+    /// `$PEREGRINE_HOME`, else `~/.peregrine`.
+    public static var defaultHome: URL {
+        if let home = ProcessInfo.processInfo.environment["PEREGRINE_HOME"], !home.isEmpty {
+            return URL(fileURLWithPath: home, isDirectory: true)
+        }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".peregrine", isDirectory: true)
+    }
+
+    /// Applies `PEREGRINE_*` variables over the current values.
+    /// - Throws: `ConfigurationError` naming the variable when a value does not parse.
+    public mutating func apply(environment env: [String: String]) throws {
+        func value(_ name: String) -> String? { env["PEREGRINE_\(name)"].flatMap { $0.isEmpty ? nil : $0 } }
+        func int(_ name: String) throws -> Int? {
+            guard let raw = value(name) else { return nil }
+            guard let v = Int(raw), v >= 0 else { throw ConfigurationError("PEREGRINE_\(name): '\(raw)' is not a non-negative integer") }
+            return v
+        }
+        func bool(_ name: String) throws -> Bool? {
+            guard let raw = value(name) else { return nil }
+            switch raw.lowercased() {
+            case "1", "true", "yes", "on": return true
+            case "0", "false", "no", "off": return false
+            default: throw ConfigurationError("PEREGRINE_\(name): '\(raw)' is not a boolean")
+            }
+        }
+        if let v = value("HOST") { host = v }
+        if let v = try int("PORT") { port = v }
+        if let v = value("HOME") { home = URL(fileURLWithPath: v, isDirectory: true) }
+        if let v = value("TLS_CERT") { tlsCertificatePath = v }
+        if let v = value("TLS_KEY") { tlsKeyPath = v }
+        if let v = try int("HTTP_PORT") { httpPort = v }
+        if let v = value("PUBLIC_URL") { publicURL = v }
+        if let v = value("HOST_NAMES") { hostNames = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        if let v = try bool("NO_AUTH") { authEnabled = !v }
+        if let v = try bool("ALLOW_PRIVATE_URLS") { allowPrivateURLs = v }
+        if let v = try int("RESULT_TTL") { resultTTL = TimeInterval(v) }
+        if let v = try int("MAX_JSON_BYTES") { maxJSONBytes = v }
+        if let v = try int("MAX_UPLOAD_BYTES") { maxUploadBytes = v }
+        if let v = try int("WEBHOOK_RETRY_INITIAL_SECONDS") { webhookRetryInitialDelay = TimeInterval(max(1, v)) }
+    }
+
+    /// Checks combinations that cannot work.
+    /// - Throws: `ConfigurationError` describing the problem.
+    public func validate() throws {
+        // Port 0 asks the system for a free port (tests, benchmarks).
+        guard (0...65535).contains(port) else { throw ConfigurationError("port \(port) is out of range") }
+        if let httpPort, !(0...65535).contains(httpPort) || (httpPort == port && port != 0) {
+            throw ConfigurationError("http port \(httpPort) is out of range or equals the TLS port")
+        }
+        if (tlsCertificatePath == nil) != (tlsKeyPath == nil) {
+            throw ConfigurationError("--tls-cert and --tls-key go together")
+        }
+        guard maxJSONBytes > 0, maxUploadBytes > 0 else { throw ConfigurationError("body limits must be positive") }
+    }
+
+    /// Where the self-signed certificate and key live.
+    public var tlsDirectory: URL { home.appendingPathComponent("tls", isDirectory: true) }
+    /// The SQLite database.
+    public var databasePath: URL { home.appendingPathComponent("peregrine.sqlite") }
+    /// Stored files (uploads and outputs).
+    public var filesDirectory: URL { home.appendingPathComponent("files", isDirectory: true) }
+    /// Model weights cache.
+    public var modelsDirectory: URL { home.appendingPathComponent("models", isDirectory: true) }
+}
+
+/// A setting that cannot be used.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    /// - Parameter message: what is wrong, naming the setting.
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

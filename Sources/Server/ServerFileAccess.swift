@@ -1,0 +1,117 @@
+import AsyncHTTPClient
+import BlobStore
+import Foundation
+import ModelKit
+import NIOCore
+import Runners
+import Webhooks
+
+/// The runners' file access in the server: outputs go to the blob store and are served at
+/// `/files/{id}/{name}` under the public URL; inputs that are this server's own file URLs are
+/// read from the blob store directly, other http(s) URLs are downloaded under the outbound
+/// address policy with size and time limits.
+public struct ServerFileAccess: FileAccess {
+    let blobs: any BlobStore
+    let uploads: UploadIndex
+    let policy: URLPolicy
+    /// `https://host:port` of output URLs.
+    let publicBase: String
+    /// Host names and addresses (lowercase, no brackets) under which this server's files are
+    /// reachable; any port, since proxies and the plain listener change it.
+    let ownHosts: Set<String>
+    let maxBytes: Int
+    let downloadTimeout: TimeInterval
+    let defaultLifetime: TimeInterval
+
+    /// - Parameters:
+    ///   - services: the server's shared state (blob store, policy, configuration).
+    ///   - publicBase: scheme, host and port of output URLs.
+    ///   - downloadTimeout: seconds a remote input may take.
+    public init(services: APIServices, publicBase: String, downloadTimeout: TimeInterval = 60) {
+        blobs = services.blobs
+        uploads = services.uploads
+        policy = services.urlPolicy
+        self.publicBase = publicBase
+        let c = services.configuration
+        var hosts: Set<String> = ["127.0.0.1", "localhost", "::1"]
+        for h in c.hostNames { hosts.insert(h.lowercased()) }
+        if c.host != "0.0.0.0", c.host != "::" { hosts.insert(c.host.lowercased()) }
+        if let host = URL(string: publicBase)?.host { hosts.insert(Self.bare(host)) }
+        ownHosts = hosts
+        maxBytes = c.maxUploadBytes
+        self.downloadTimeout = downloadTimeout
+        defaultLifetime = c.resultTTL
+    }
+
+    public func store(_ data: Data, contentType: String, fileName: String, lifetime: TimeInterval?) async throws -> StoredFile {
+        let name = FileNames.sanitize(fileName)
+        let blob = try await blobs.put(data, contentType: contentType, fileName: name, expiresAt: Date().addingTimeInterval(lifetime ?? defaultLifetime))
+        return StoredFile(url: FileNames.url(base: publicBase, id: blob.id, name: name), contentType: contentType, fileName: name, fileSize: data.count)
+    }
+
+    public func fetch(_ text: String, field: String) async throws -> FetchedFile {
+        func failure(_ why: String, status: Int = 422) -> ModelError {
+            ModelError(.fileDownloadError, "\(field): \(why)", status: status, field: ["body", field])
+        }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            let host = url.host
+        else { throw failure("not an http(s) URL or data URI") }
+        let segments = url.path.split(separator: "/").map(String.init)
+        if ownHosts.contains(Self.bare(host)), segments.count >= 2, segments[0] == "files" {
+            guard let blob = try await FileLookup.get(segments[1], blobs: blobs, uploads: uploads) else {
+                throw failure("file not found on this server")
+            }
+            return FetchedFile(data: blob.data, contentType: blob.metadata.contentType, fileName: blob.metadata.fileName)
+        }
+        return try await download(url: url, text: text, failure: failure)
+    }
+
+    /// Lowercase host without IPv6 brackets.
+    static func bare(_ host: String) -> String {
+        var h = host.lowercased()
+        if h.hasPrefix("["), h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        return h
+    }
+
+    private func download(url: URL, text: String, failure: (String, Int) -> ModelError) async throws -> FetchedFile {
+        let checked: CheckedURL
+        do {
+            checked = try await policy.check(text)
+        } catch let error as OutboundURLError {
+            throw failure("URL not allowed: \(error.message)", 422)
+        }
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(10), read: .seconds(Int64(downloadTimeout))))
+        // Connect to the address that was checked, never to a second resolution of the name.
+        configuration.dnsOverride = checked.dnsOverride
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        do {
+            var request = HTTPClientRequest(url: text)
+            request.method = .GET
+            let response = try await client.execute(request, timeout: .seconds(Int64(downloadTimeout)))
+            guard (200..<300).contains(Int(response.status.code)) else {
+                throw failure("download failed with HTTP \(response.status.code)", 422)
+            }
+            if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > maxBytes {
+                throw failure("file larger than \(maxBytes) bytes", 413)
+            }
+            let buffer: ByteBuffer
+            do {
+                buffer = try await response.body.collect(upTo: maxBytes)
+            } catch is NIOTooManyBytesError {
+                throw failure("file larger than \(maxBytes) bytes", 413)
+            }
+            try await client.shutdown()
+            return FetchedFile(
+                data: Data(buffer.readableBytesView), contentType: response.headers.first(name: "content-type"),
+                fileName: url.lastPathComponent.isEmpty ? nil : url.lastPathComponent)
+        } catch let error as ModelError {
+            try? await client.shutdown()
+            throw error
+        } catch {
+            try? await client.shutdown()
+            throw failure("download failed", 422)
+        }
+    }
+}

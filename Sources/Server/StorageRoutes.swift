@@ -1,0 +1,140 @@
+import APITypes
+import BlobStore
+import Foundation
+import Hummingbird
+
+/// Uploads as fal's clients do them.
+///
+/// JS: `POST /storage/upload/initiate` → `{upload_url, file_url}`, then `PUT upload_url`;
+/// multipart: `POST /storage/upload/initiate-multipart`, `PUT {upload_url}/{n}`,
+/// `POST {upload_url}/complete`. Upload URLs carry an unguessable id and need no key.
+/// Python: `POST /storage/auth/token` → a bearer token for `POST /files/upload` (see `FileRoutes`).
+enum StorageRoutes {
+    static func handle(_ call: APICall, services: APIServices) async throws -> Response {
+        let s = Array(call.segments.dropFirst())
+        switch s {
+        case ["upload", "initiate"], ["upload", "initiate-multipart"]:
+            try call.allow(.post)
+            let caller = try await services.auth.authenticate(call.request)
+            _ = caller
+            return try await initiate(call, services: services)
+        case ["auth", "token"]:
+            try call.allow(.post)
+            let caller = try await services.auth.authenticate(call.request)
+            let expires = Date().addingTimeInterval(services.configuration.storageTokenLifetime)
+            let token = services.tokens.issue(subject: caller.keyID ?? "anonymous", scope: "storage", expiresAt: expires)
+            return JSON.response(StorageToken(token: token, baseURL: call.base, expiresAt: expires))
+        case _ where s.count == 2 && s[0] == "upload":
+            try call.allow(.put)
+            return try await putWhole(call, uploadID: s[1], services: services)
+        case _ where s.count == 3 && s[0] == "upload" && s[2] == "complete":
+            try call.allow(.post)
+            return try await complete(call, uploadID: s[1], services: services)
+        case _ where s.count == 3 && s[0] == "upload":
+            try call.allow(.put)
+            return try await putPart(call, uploadID: s[1], part: s[2], services: services)
+        default:
+            throw APIError.detail(.notFound, "Not Found")
+        }
+    }
+
+    private static func initiate(_ call: APICall, services: APIServices) async throws -> Response {
+        let buffer = try await call.body(limit: 64 * 1024)
+        let request: UploadInitiateRequest
+        do {
+            request = try JSONDecoder().decode(UploadInitiateRequest.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError.validation([.key("body")], "body must be {\"content_type\": str, \"file_name\": str}", type: "value_error.jsondecode")
+        }
+        let fileName = FileNames.sanitize(request.fileName ?? "upload.bin")
+        let contentType = request.contentType ?? "application/octet-stream"
+        let expires = try expiry(call, services: services)
+        let uploadID = try await blobCall { try await services.blobs.beginMultipart(contentType: contentType, fileName: fileName, expiresAt: expires) }
+        return JSON.response(UploadInitiateResponse(
+            uploadURL: "\(call.base)/storage/upload/\(uploadID)",
+            fileURL: FileNames.url(base: call.base, id: uploadID, name: fileName)))
+    }
+
+    /// `PUT upload_url`: the whole file in one request.
+    private static func putWhole(_ call: APICall, uploadID: String, services: APIServices) async throws -> Response {
+        let data = Data(try await call.body(limit: services.configuration.maxUploadBytes).readableBytesView)
+        let blob = try await blobCall {
+            let etag = try await services.blobs.putPart(uploadID: uploadID, partNumber: 1, data: data)
+            return try await services.blobs.completeMultipart(uploadID: uploadID, parts: [BlobPart(partNumber: 1, etag: etag)])
+        }
+        try services.uploads.record(uploadID: uploadID, blobID: blob.id)
+        return JSON.response(FileUploadResponse(accessURL: FileNames.url(base: call.base, id: blob.id, name: blob.fileName ?? "file")))
+    }
+
+    /// `PUT {upload_url}/{n}` (JS) or `PUT {file_url}/multipart/{upload_id}/{n}` (Python).
+    static func putPart(_ call: APICall, uploadID: String, part: String, services: APIServices) async throws -> Response {
+        guard let number = Int(part), number >= 1 else {
+            throw APIError.validation([.key("path"), .key("part_number")], "value is not a valid integer", type: "type_error.integer")
+        }
+        let data = Data(try await call.body(limit: services.configuration.maxUploadBytes).readableBytesView)
+        let etag = try await blobCall { try await services.blobs.putPart(uploadID: uploadID, partNumber: number, data: data) }
+        var headers = HTTPFields()
+        headers[.eTag] = etag
+        return JSON.response(UploadedPart(partNumber: number, etag: etag), headers: headers)
+    }
+
+    /// `POST {upload_url}/complete` with `{"parts": [...]}`.
+    static func complete(_ call: APICall, uploadID: String, services: APIServices) async throws -> Response {
+        let buffer = try await call.body(limit: 4 << 20)
+        let request: MultipartCompleteRequest
+        do {
+            request = try JSONDecoder().decode(MultipartCompleteRequest.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError.validation([.key("body"), .key("parts")], "body must be {\"parts\": [{\"partNumber\": int, \"etag\": str}]}", type: "value_error.jsondecode")
+        }
+        let parts = request.parts.sorted { $0.partNumber < $1.partNumber }.map {
+            // Clients may echo the ETag header with its quotes.
+            BlobPart(partNumber: $0.partNumber, etag: $0.etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
+        }
+        let blob = try await blobCall { try await services.blobs.completeMultipart(uploadID: uploadID, parts: parts) }
+        try services.uploads.record(uploadID: uploadID, blobID: blob.id)
+        return JSON.response(FileUploadResponse(accessURL: FileNames.url(base: call.base, id: blob.id, name: blob.fileName ?? "file")))
+    }
+
+    /// Expiry of an uploaded file: the lifecycle header if sent, else the result TTL.
+    static func expiry(_ call: APICall, services: APIServices) throws -> Date {
+        for name in [HTTPField.Name.falObjectLifecycle, .falObjectLifecycleCDN] {
+            if let raw = call.request.headers[name] {
+                return Date().addingTimeInterval(try SubmitOptions.lifetime(raw, header: name.rawName))
+            }
+        }
+        return Date().addingTimeInterval(services.configuration.resultTTL)
+    }
+
+    /// Runs a blob store call, mapping its errors to fal-shaped answers.
+    static func blobCall<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as BlobStoreError {
+            switch error.code {
+            case .notFound, .invalidID: throw APIError.detail(.notFound, "Upload not found")
+            case .tooLarge: throw APIError.typed(.contentTooLarge, error.message, type: "request_too_large")
+            case .invalidPart: throw APIError.validation([.key("body"), .key("parts")], error.message, type: "value_error.parts")
+            default: throw error
+            }
+        }
+    }
+}
+
+/// File names in URLs.
+enum FileNames {
+    /// A name safe to put in a path segment and a header: no separators or control bytes.
+    static func sanitize(_ name: String) -> String {
+        let cleaned = String(name.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) && $0 != "/" && $0 != "\\" && $0 != "\"" })
+            .trimmingCharacters(in: .whitespaces)
+        let limited = String(cleaned.prefix(200))
+        return limited.isEmpty || limited == "." || limited == ".." ? "file" : limited
+    }
+
+    /// `base/files/{id}/{name}` with the name percent-encoded.
+    static func url(base: String, id: String, name: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "/;?#")
+        return "\(base)/files/\(id)/\(name.addingPercentEncoding(withAllowedCharacters: allowed) ?? "file")"
+    }
+}

@@ -1,0 +1,63 @@
+import APITypes
+import Foundation
+import Hummingbird
+import JobQueue
+import ModelKit
+import Runners
+
+/// Turns a request into a queued job: headers, body, schema validation, webhook policy, insert.
+enum Submission {
+    /// Validates and enqueues a request for `entry`.
+    /// - Parameters:
+    ///   - call: the HTTP request.
+    ///   - entry: the model.
+    ///   - caller: who submits it.
+    ///   - allowWebhook: whether `?fal_webhook=` is honoured (queue submits only).
+    /// - Returns: the job as stored.
+    /// - Throws: `APIError` 413/422 for bad input.
+    static func submit(
+        _ call: APICall, entry: ModelRegistry.Entry, caller: Caller, services: APIServices, allowWebhook: Bool
+    ) async throws -> Job {
+        let options = try SubmitOptions(headers: call.request.headers)
+        var webhook: String?
+        if allowWebhook, let target = call.query("fal_webhook") {
+            if let reason = await services.urlPolicy.refusal(for: target) {
+                throw APIError.validation([.key("query"), .key("fal_webhook")], reason, type: "value_error.url")
+            }
+            webhook = target
+        }
+        let input = try await validatedInput(call, entry: entry, services: services)
+        let id = UUID().uuidString.lowercased()
+        call.requestID.withLock { $0 = id }
+        let job = NewJob(
+            id: id, endpointID: entry.model.manifest.endpointID, input: input.encoded(), priority: options.priority,
+            startDeadline: options.startTimeout.map { Date().addingTimeInterval($0) }, maxAttempts: options.noRetry ? 1 : 3,
+            webhookURL: webhook, storeIO: options.storeIO, runnerHint: options.runnerHint, apiKeyID: caller.keyID,
+            objectLifetime: options.objectLifetime)
+        return try await services.store.enqueue(job)
+    }
+
+    /// The request body parsed and checked against the model's input schema, defaults filled in.
+    static func validatedInput(_ call: APICall, entry: ModelRegistry.Entry, services: APIServices) async throws -> JSONValue {
+        let buffer = try await call.body(limit: services.configuration.maxJSONBytes)
+        let bytes = Data(buffer.readableBytesView)
+        let value: JSONValue
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) {
+            value = .object([:])
+        } else {
+            do {
+                value = try JSONValue(parsing: bytes)
+            } catch {
+                throw APIError.validation([.key("body")], "Invalid JSON: the request body is not a JSON document", type: "value_error.jsondecode")
+            }
+        }
+        guard case .object = value else {
+            throw APIError.validation([.key("body")], "value is not a valid dict", type: "type_error.dict")
+        }
+        do {
+            return try entry.validator.validate(value)
+        } catch let error as SchemaValidationError {
+            throw APIError.validation(error.issues)
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+
+/// Upload ids handed out before their blob exists (a file URL is promised when the upload
+/// starts), mapped to the blob each became once completed. One small file per upload under
+/// `$PEREGRINE_HOME/upload-index`, written atomically.
+struct UploadIndex: Sendable {
+    let directory: URL
+
+    init(directory: URL) throws {
+        self.directory = directory
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    /// Records that upload `uploadID` became blob `blobID`.
+    func record(uploadID: String, blobID: String) throws {
+        guard Self.isID(uploadID), Self.isID(blobID) else { return }
+        try Data(blobID.utf8).write(to: directory.appendingPathComponent(uploadID), options: .atomic)
+    }
+
+    /// The blob a completed upload became, or `nil`.
+    func blobID(for uploadID: String) -> String? {
+        guard Self.isID(uploadID), let data = try? Data(contentsOf: directory.appendingPathComponent(uploadID)) else { return nil }
+        let id = String(decoding: data, as: UTF8.self)
+        return Self.isID(id) ? id : nil
+    }
+
+    /// Blob and upload ids: 32 lowercase hex digits (never a path).
+    static func isID(_ s: String) -> Bool {
+        s.utf8.count == 32 && s.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+}

@@ -1,0 +1,70 @@
+import APITypes
+import ArgumentParser
+import Foundation
+import JobQueue
+import Server
+
+/// `peregrine keys create|list|revoke`: API keys in `$PEREGRINE_HOME`.
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys", abstract: "Manage API keys.", subcommands: [Create.self, List.self, Revoke.self])
+
+    static func store(_ options: ServerOptions) throws -> SQLiteAPIKeyStore {
+        let c = try options.resolve()
+        try FileManager.default.createDirectory(at: c.home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return SQLiteAPIKeyStore(database: try SQLiteDatabase(path: c.databasePath.path))
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a key and print it (shown once).")
+        @Option(help: "A label for the key.")
+        var name = "default"
+        @Flag(help: "Print only id:secret (for FAL_KEY=$(peregrine keys create --quiet)).")
+        var quiet = false
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            let (key, secret) = try await KeysCommand.store(options).createKey(name: name, now: Date())
+            if !quiet {
+                FileHandle.standardError.write(Data("created key '\(name)'; the secret is shown only now:\n".utf8))
+            }
+            print("\(key.id):\(secret)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List keys (never their secrets).")
+        @Flag(help: "Print JSON.")
+        var json = false
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            let keys = try await KeysCommand.store(options).listKeys()
+            if json {
+                let infos = keys.map { APIKeyInfo(id: $0.id, name: $0.name, createdAt: $0.createdAt, revokedAt: $0.revokedAt) }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(["keys": infos]), as: UTF8.self))
+                return
+            }
+            for key in keys {
+                let state = key.revokedAt.map { "revoked \($0)" } ?? "active"
+                print("\(key.id)  \(key.name)  created \(key.createdAt)  \(state)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a key.")
+        @Argument(help: "The key id (the part before ':').")
+        var id: String
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            guard try await KeysCommand.store(options).revokeKey(id: id, now: Date()) else {
+                throw ValidationError("no key with id \(id)")
+            }
+            print("revoked \(id)")
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import JobQueue
+import ModelKit
+import Runners
+import Server
+
+/// `peregrine run ENDPOINT --input JSON|@file [--out DIR]`: runs one request in this process
+/// (a private queue in a temporary directory, so a running server never picks it up), showing
+/// progress, and writes the output files to DIR.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run one request in-process.")
+
+    @Argument(help: "Endpoint id, e.g. peregrine/realesr-animevideov3.")
+    var endpoint: String
+    @Option(help: "The input JSON, or @path to read it from a file.")
+    var input: String
+    @Option(help: "Directory to write output files to.")
+    var out: String?
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        var configuration = try options.resolve()
+        let models = ShippedModels.all(configuration: configuration)
+        let modelsDirectory = configuration.modelsDirectory
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("peregrine-run-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        configuration.home = scratch
+        configuration.authEnabled = false
+        let platform = try EmbeddedPlatform(configuration: configuration, models: models, modelsDirectory: modelsDirectory)
+        guard let entry = platform.services.registry.entry(for: endpoint) else {
+            let known = platform.services.registry.endpointIDs.joined(separator: ", ")
+            throw ValidationError("unknown endpoint '\(endpoint)'; served: \(known.isEmpty ? "none" : known)")
+        }
+        let text = input.hasPrefix("@") ? try String(contentsOfFile: String(input.dropFirst()), encoding: .utf8) : input
+        let value: JSONValue
+        do { value = try JSONValue(parsing: Data(text.utf8)) } catch { throw ValidationError("--input is not JSON") }
+        let validated: JSONValue
+        do {
+            validated = try entry.validator.validate(value)
+        } catch let error as SchemaValidationError {
+            throw ValidationError("invalid input: \(error)")
+        }
+        let id = UUID().uuidString.lowercased()
+        _ = try await platform.store.enqueue(NewJob(id: id, endpointID: endpoint, input: validated.encoded(), maxAttempts: 1))
+        let progress = ProgressPrinter()
+        let job: Job = try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await platform.hub.run() }
+            group.addTask { try await platform.pool.run() }
+            let changes = platform.hub.changes(of: id, includingProgress: true)
+            var iterator = changes.makeAsyncIterator()
+            var shownLogs = 0
+            while true {
+                guard let job = try await platform.store.job(id: id) else { throw ValidationError("the request vanished") }
+                let logs = try await platform.store.logs(id: id)
+                for line in logs.dropFirst(shownLogs) { progress.log("\(line.level) \(line.message)") }
+                shownLogs = logs.count
+                if let p = platform.hub.progress(of: id) { progress.show(p) }
+                if job.state.isTerminal {
+                    group.cancelAll()
+                    progress.finish()
+                    return job
+                }
+                guard await iterator.next() != nil else { throw ValidationError("interrupted") }
+            }
+        }
+        guard let result = job.result else { throw ValidationError("no result") }
+        var output = try JSONValue(parsing: result.body)
+        if result.status != 200 {
+            FileHandle.standardError.write(Data("error (\(result.status)): \(String(decoding: result.body, as: UTF8.self))\n".utf8))
+            throw ExitCode(1)
+        }
+        if let out {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            output = try await writeFiles(in: output, to: URL(fileURLWithPath: out, isDirectory: true), platform: platform)
+        }
+        print(String(decoding: output.encoded(pretty: true), as: UTF8.self))
+    }
+
+    /// Replaces every stored-file URL in `value` by the path of a copy written to `directory`.
+    private func writeFiles(in value: JSONValue, to directory: URL, platform: EmbeddedPlatform) async throws -> JSONValue {
+        switch value {
+        case .object(var o):
+            if let url = o["url"]?.stringValue, let file = try await platform.storedFile(at: url) {
+                let name = (file.fileName ?? URL(string: url)?.lastPathComponent ?? "output").replacingOccurrences(of: "/", with: "_")
+                var target = directory.appendingPathComponent(name)
+                var n = 1
+                while FileManager.default.fileExists(atPath: target.path) {
+                    n += 1
+                    target = directory.appendingPathComponent("\(n)-\(name)")
+                }
+                try file.data.write(to: target)
+                o["url"] = .string(target.path)
+                return .object(o)
+            }
+            var copy: [String: JSONValue] = [:]
+            for (k, v) in o { copy[k] = try await writeFiles(in: v, to: directory, platform: platform) }
+            return .object(copy)
+        case .array(let a):
+            var copy: [JSONValue] = []
+            for v in a { copy.append(try await writeFiles(in: v, to: directory, platform: platform)) }
+            return .array(copy)
+        default:
+            return value
+        }
+    }
+}
+
+/// Progress on stderr: a redrawn bar on a terminal, plain lines otherwise.
+final class ProgressPrinter: Sendable {
+    private let tty = isatty(STDERR_FILENO) == 1
+    private let last = LockedString()
+
+    func show(_ p: ModelKit.Progress) {
+        let fraction = p.fraction ?? p.step.flatMap { s in p.total.map { Double(s) / Double(max($0, 1)) } }
+        let steps = p.step.map { s in p.total.map { " \(s)/\($0)" } ?? " \(s)" } ?? ""
+        let percent = fraction.map { String(format: "%3.0f%%", $0 * 100) } ?? ""
+        if tty {
+            let width = 30
+            let filled = Int((fraction ?? 0) * Double(width))
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: max(0, width - filled))
+            write("\r[\(bar)] \(percent)\(steps) \(p.message ?? "")\u{1B}[K")
+        } else {
+            let line = "progress \(percent)\(steps) \(p.message ?? "")"
+            if last.swap(line) != line { write(line + "\n") }
+        }
+    }
+
+    func log(_ line: String) { write((tty ? "\r\u{1B}[K" : "") + line + "\n") }
+
+    func finish() { if tty { write("\n") } }
+
+    private func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+}
+
+/// The last line printed (plain mode prints only changes).
+final class LockedString: @unchecked Sendable {
+    // Guarded by `lock`; @unchecked because NSLock serializes every access.
+    private let lock = NSLock()
+    private var value = ""
+
+    func swap(_ new: String) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        let old = value
+        value = new
+        return old
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import Server
+
+/// The settings shared by the commands that open `$PEREGRINE_HOME`; flags override
+/// `PEREGRINE_*` variables, which override the defaults.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Address to listen on (default 127.0.0.1).")
+    var host: String?
+    @Option(help: "HTTPS port (default 8443).")
+    var port: Int?
+    @Option(help: "Data directory (default $PEREGRINE_HOME or ~/.peregrine).")
+    var home: String?
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain (default: a self-signed certificate).")
+    var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+    @Option(name: .customLong("http-port"), help: "Also serve plain HTTP on this port (behind a TLS proxy).")
+    var httpPort: Int?
+    @Option(name: .customLong("host-name"), help: "Extra host name or address for the self-signed certificate (repeatable).")
+    var hostNames: [String] = []
+    @Option(name: .customLong("public-url"), help: "Scheme, host and port used in output file URLs.")
+    var publicURL: String?
+    @Flag(name: .customLong("no-auth"), help: "Accept requests without an API key (local development only).")
+    var noAuth = false
+    @Flag(name: .customLong("allow-private-urls"), help: "Allow webhooks and input URLs on private/loopback addresses.")
+    var allowPrivateURLs = false
+    @Option(name: .customLong("result-ttl"), help: "Seconds finished requests and their files are kept (default 604800).")
+    var resultTTL: Int?
+    @Option(name: .customLong("max-json-bytes"), help: "Largest JSON body (default 10000000).")
+    var maxJSONBytes: Int?
+    @Option(name: .customLong("max-upload-bytes"), help: "Largest upload request (default 104857600).")
+    var maxUploadBytes: Int?
+
+    /// Defaults, then the environment, then these flags.
+    func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
+        var c = ServerConfiguration()
+        try c.apply(environment: environment)
+        if let host { c.host = host }
+        if let port { c.port = port }
+        if let home { c.home = URL(fileURLWithPath: home, isDirectory: true) }
+        if let tlsCert { c.tlsCertificatePath = tlsCert }
+        if let tlsKey { c.tlsKeyPath = tlsKey }
+        if let httpPort { c.httpPort = httpPort }
+        if !hostNames.isEmpty { c.hostNames = hostNames }
+        if let publicURL { c.publicURL = publicURL }
+        if noAuth { c.authEnabled = false }
+        if allowPrivateURLs { c.allowPrivateURLs = true }
+        if let resultTTL { c.resultTTL = TimeInterval(resultTTL) }
+        if let maxJSONBytes { c.maxJSONBytes = maxJSONBytes }
+        if let maxUploadBytes { c.maxUploadBytes = maxUploadBytes }
+        try c.validate()
+        return c
+    }
+}

