@@ -91,7 +91,7 @@ public struct FileBlobStore: BlobStore {
         return try await offload { [self] in
             guard let metadata = try readMetadata(id) else { return nil }
             guard let data = FileManager.default.contents(atPath: dataPath(id)) else {
-                throw BlobStoreError(.storage, "blob \(id) has metadata but no content")
+                return try missingContent(id)
             }
             return Blob(metadata: metadata, data: data)
         }
@@ -103,7 +103,7 @@ public struct FileBlobStore: BlobStore {
             guard let metadata = try readMetadata(id) else { return nil }
             let path = dataPath(id)
             guard let handle = FileHandle(forReadingAtPath: path) else {
-                throw BlobStoreError(.storage, "blob \(id) has metadata but no content")
+                return try missingContent(id)
             }
             return FileBlobReader(metadata: metadata, path: path, handle: handle)
         }
@@ -140,6 +140,13 @@ public struct FileBlobStore: BlobStore {
             throw error as? BlobStoreError ?? BlobStoreError(.storage, "cannot store blob", underlying: error)
         }
         return metadata
+    }
+
+    /// The content vanished after the metadata was read: a concurrent `delete` (metadata goes
+    /// first, so it is gone now) means "no such blob"; otherwise the store is damaged.
+    func missingContent<T>(_ id: String) throws -> T? {
+        if !FileManager.default.fileExists(atPath: metadataPath(id)) { return nil }
+        throw BlobStoreError(.storage, "blob \(id) has metadata but no content")
     }
 
     /// The blob's metadata; `nil` when absent or expired (an expired blob is gone even before

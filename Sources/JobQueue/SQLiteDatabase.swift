@@ -4,7 +4,7 @@ import GRDB
 /// The embedded SQLite database behind `SQLiteJobStore` and `SQLiteAPIKeyStore`: one file in
 /// WAL mode, opened once per process and shared by both stores.
 ///
-/// Durability: every connection runs with `synchronous = FULL`, so each commit fsyncs the WAL
+/// Durability: the writer connection runs with `synchronous = FULL`, so each commit fsyncs the WAL
 /// before returning. With `NORMAL`, a commit in WAL mode can be lost on power failure after the
 /// call returned, which would break "a 200 on submit means the job is committed to disk".
 public final class SQLiteDatabase: Sendable {
@@ -22,12 +22,14 @@ public final class SQLiteDatabase: Sendable {
     public init(path: String, busyTimeout: TimeInterval = 5) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         self.path = path
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            // Set on the pool's one writer connection after GRDB's own WAL setup, which chooses
+            // NORMAL (a `prepareDatabase` hook runs before that and would be overridden).
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
             try Self.migrator.migrate(pool)
         } catch {
             throw JobStoreError(.storage, "cannot open database at \(path)", underlying: error)
@@ -40,9 +42,26 @@ public final class SQLiteDatabase: Sendable {
     }
 
     /// Runs `body` in a write transaction off the caller's thread, mapping database errors.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    ///
+    /// - Parameter durable: false for commits whose loss on power failure is harmless because the
+    ///   queue is at-least-once anyway (a lease, a lease extension, a log line, a webhook claim):
+    ///   those skip the fsync (`synchronous = NORMAL` for that one transaction). They still reach
+    ///   the WAL in order, and the next durable commit's fsync covers them too. Everything that an
+    ///   answer promises (enqueue, results, webhook rows, keys) is durable.
+    func write<T: Sendable>(durable: Bool = true, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await pool.write(body)
+            if durable { return try await pool.write(body) }
+            return try await pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                var result: T?
+                try db.inTransaction {
+                    result = try body(db)
+                    return .commit
+                }
+                guard let result else { throw JobStoreError(.storage, "transaction produced no result") }
+                return result
+            }
         } catch let error as DatabaseError {
             throw Self.map(error)
         }

@@ -17,8 +17,9 @@ extension SQLiteJobStore {
         sqlArguments += [nowMS, limit]
         // One statement: concurrent leasers can never take the same job, and a job whose start
         // deadline passed is left for `expireStartDeadlines` instead of being started late.
+        // Not fsynced: a lease lost to power failure leaves the job queued, to be leased again.
         let leaseArguments = sqlArguments
-        let leased = try await database.write { db -> [Job] in
+        let leased = try await database.write(durable: false) { db -> [Job] in
             let rows = try Row.fetchAll(db, sql: """
                 UPDATE jobs
                 SET state = 'running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?,
@@ -45,7 +46,7 @@ extension SQLiteJobStore {
 
     /// Lease extensions do not bump `version`: nothing a status reader sees has changed.
     public func extendLease(id: String, owner: String, until: Date) async throws -> Bool {
-        try await database.write { db in
+        try await database.write(durable: false) { db in
             try db.execute(
                 sql: "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
                 arguments: [StoredTime.milliseconds(until), id, owner])

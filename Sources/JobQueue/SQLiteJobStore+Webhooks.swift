@@ -12,7 +12,8 @@ extension SQLiteJobStore {
     public func dueWebhooks(now: Date, limit: Int) async throws -> [WebhookDelivery] {
         guard limit > 0 else { return [] }
         let nowMS = StoredTime.milliseconds(now)
-        return try await database.write { db in
+        // A lost claim only makes the row due again: not fsynced.
+        return try await database.write(durable: false) { db in
             let due = try Row.fetchAll(db, sql: """
                 SELECT * FROM webhook_outbox
                 WHERE state = 'pending' AND next_attempt_at <= ?
