@@ -33,11 +33,12 @@ let package = Package(
         .target(name: "Tensor", swiftSettings: kernelSwiftSettings),
         .target(name: "Kernels", dependencies: ["Tensor", "CKernels"], swiftSettings: kernelSwiftSettings),
         .target(name: "Graph", dependencies: ["Tensor", "Kernels"], swiftSettings: kernelSwiftSettings),
-        .target(name: "ModelFormats", dependencies: ["Tensor", "Graph"]),
+        .target(name: "ModelFormats", dependencies: ["Tensor", "Kernels", "Graph"]),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CLibJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CLibWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
-        .target(name: "Media", dependencies: ["Tensor", "CLibPNG", "CLibJPEG", "CLibWebP"], swiftSettings: kernelSwiftSettings),
+        .target(name: "CMediaShims", dependencies: ["CLibPNG", "CLibJPEG"], linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+        .target(name: "Media", dependencies: ["Tensor", "CLibPNG", "CLibJPEG", "CLibWebP", "CMediaShims"], swiftSettings: kernelSwiftSettings),
         .target(name: "ModelKit"),
         .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media"]),
 
@@ -86,16 +87,22 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
+        .executableTarget(name: "EngineBench", dependencies: ["Models", "Graph", "ModelKit"], path: "bench/ncnn/EngineBench"),
         .executableTarget(name: "peregrine", dependencies: [
-            "Server", "Models", "Client", "APITypes", "JobQueue", "Runners", "ModelKit",
+            "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        // A server whose gallery is the test fixtures, driven from outside by SystemTests.
+        .executableTarget(name: "peregrine-test-server", dependencies: ["Server", "Runners", "ModelKit"], path: "Tests/Fixtures/TestServer"),
+
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),
-        .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "Tensor"]),
+        .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels"], exclude: ["Goldens"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels"], exclude: ["Goldens"]),
         .testTarget(name: "JobQueueTests", dependencies: [
             "JobQueue", "APITypes",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -109,6 +116,14 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "BlobStoreTests", dependencies: ["BlobStore"]),
+        .testTarget(name: "SystemTests", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "peregrine", "Client",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -126,7 +141,7 @@ let package = Package(
 if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-only") {
     let engine: Set<String> = [
         "CKernels", "Tensor", "Kernels", "Graph", "ModelFormats", "CLibPNG", "CLibJPEG", "CLibWebP",
-        "CMediaShims", "Media", "ModelKit", "Models", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests",
+        "CMediaShims", "Media", "ModelKit", "Models", "EngineBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests",
     ]
     package.targets.removeAll { !engine.contains($0.name) }
     package.products.removeAll()

@@ -1,5 +1,7 @@
 #include "CKernels.h"
+#include "internal.h"
 #include <cpuid.h>
+#include <pthread.h>
 
 static unsigned long long pg_xgetbv(unsigned idx) {
     unsigned eax, edx;
@@ -20,8 +22,22 @@ pg_cpu_features pg_detect_cpu(void) {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return f;
     int avx2 = (b >> 5) & 1;
     f.avx2_fma = ymm_os && avx2 && fma;
-    f.avx512f = zmm_os && ((b >> 16) & 1) && ((b >> 30) & 1) /* bw */ && ((b >> 31) & 1) /* vl */;
+    f.avx512f = zmm_os && ((b >> 16) & 1) && ((b >> 30) & 1) /* bw */ && ((b >> 31) & 1) /* vl */
+        && ((b >> 17) & 1) /* dq */ && fma;
     f.avx512fp16 = f.avx512f && ((d >> 23) & 1);
     f.amx_bf16 = ((d >> 22) & 1) && ((d >> 24) & 1) && ((xcr0 >> 17) & 3) == 3;
     return f;
+}
+
+static pg_cpu_features pg_cached_features;
+static pthread_once_t pg_features_once = PTHREAD_ONCE_INIT;
+static void pg_features_init(void) { pg_cached_features = pg_detect_cpu(); }
+
+const pg_cpu_features *pg_cpu(void) {
+    pthread_once(&pg_features_once, pg_features_init);
+    return &pg_cached_features;
+}
+
+void pg_bias_activation(float *x, size_t n, float bias, const pg_activation *act, int channel) {
+    for (size_t i = 0; i < n; i++) x[i] = pg_act_scalar(x[i] + bias, act, channel);
 }

@@ -78,6 +78,7 @@ public struct EmbeddedPlatform: Sendable {
     public func webhookSender() -> WebhookSender {
         WebhookSender(
             store: store, signer: signer, urlPolicy: OutboundURLPolicy(allowPrivateAddresses: configuration.allowPrivateURLs),
+            configuration: WebhookSenderConfiguration(retry: WebhookRetryPolicy(initialDelay: configuration.webhookRetryInitialDelay)),
             logger: logger)
     }
 }

@@ -35,6 +35,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var storageTokenLifetime: TimeInterval = 3600
     /// How long a verified API key is trusted without asking the store again (default 10 s).
     public var authCacheLifetime: TimeInterval = 10
+    /// Delay before the first webhook retry; later ones back off exponentially (10 attempts
+    /// over about 2 hours with the default 15 s).
+    public var webhookRetryInitialDelay: TimeInterval = 15
 
     /// The defaults.
     public init() {}
@@ -77,6 +80,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try int("RESULT_TTL") { resultTTL = TimeInterval(v) }
         if let v = try int("MAX_JSON_BYTES") { maxJSONBytes = v }
         if let v = try int("MAX_UPLOAD_BYTES") { maxUploadBytes = v }
+        if let v = try int("WEBHOOK_RETRY_INITIAL_SECONDS") { webhookRetryInitialDelay = TimeInterval(max(1, v)) }
     }
 
     /// Checks combinations that cannot work.

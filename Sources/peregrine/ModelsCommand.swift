@@ -2,12 +2,13 @@ import APITypes
 import ArgumentParser
 import Foundation
 import ModelKit
+import Models
 import Server
 
 /// `peregrine models list [--json]`.
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "models", abstract: "Inspect the models this binary serves.", subcommands: [List.self])
+        commandName: "models", abstract: "Inspect the models this binary serves.", subcommands: [List.self, Pull.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List the served models.")
@@ -32,6 +33,32 @@ struct ModelsCommand: AsyncParsableCommand {
             let width = models.map(\.manifest.endpointID.count).max() ?? 0
             for m in models.map(\.manifest) {
                 print("\(m.endpointID.padding(toLength: width, withPad: " ", startingAt: 0))  \(m.category)  \(m.description)")
+            }
+        }
+    }
+
+    /// `peregrine models pull NAME...`: fetches published weights into the model cache.
+    struct Pull: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pull",
+            abstract: "Download and verify a model's published weights into $PEREGRINE_HOME/models.",
+            discussion: "Known names: \(ModelPuller.names.joined(separator: ", ")).")
+
+        @Argument(help: "Weights package names (default: all).")
+        var names: [String] = []
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            let configuration = try options.resolve()
+            let puller = ModelPuller(modelDirectory: configuration.modelsDirectory)
+            for name in names.isEmpty ? ModelPuller.names : names {
+                guard ModelPuller.package(named: name) != nil else {
+                    throw ValidationError("unknown model '\(name)'; known: \(ModelPuller.names.joined(separator: ", "))")
+                }
+                let files = try await puller.pull(name) { line in
+                    FileHandle.standardError.write(Data("\(line)\n".utf8))
+                }
+                print("\(name): \(files.count) file(s) in \(configuration.modelsDirectory.appendingPathComponent(name).path)")
             }
         }
     }

@@ -1,0 +1,134 @@
+import Foundation
+import Kernels
+import Tensor
+
+/// Arithmetic precision of the heavy layers.
+public enum ComputePrecision: String, Sendable, CaseIterable {
+    /// float32 everywhere: matches the reference within float reassociation.
+    case fp32
+    /// bfloat16 multiplies with float32 accumulation in the convolutions that have a bf16
+    /// kernel (AMX); everything else stays float32.
+    case bf16
+}
+
+/// Runs a graph on the compute pool: weights prepared once at construction, one memory plan
+/// (buffers reused across layers) per distinct input shape, kept for the next call with that
+/// shape, which is what tiled inference hits every time.
+///
+/// `run` calls are serialized: a plan's buffers are shared by every call with its shape.
+public final class GraphExecutor: @unchecked Sendable {
+    /// The optimized graph being executed.
+    public let graph: Graph
+    /// The threads every kernel of this graph runs on.
+    public let pool: ComputePool
+    /// Compute threads (the caller's thread included).
+    public var threads: Int { pool.threadCount }
+    /// Precision of the layers that support reduced precision.
+    public let precision: ComputePrecision
+
+    private let prepared: [PreparedNode]
+    private let lock = NSLock()
+    private var plans: [[Shape]: ExecutionPlan] = [:]
+    private var planOrder: [[Shape]] = []
+    /// Plans kept at once: each holds its activations' buffers.
+    private let maxPlans = 3
+
+    /// Prepares a graph for execution: optimizes it and packs every layer's weights.
+    /// - Parameters:
+    ///   - graph: the graph; ``Graph/optimize()`` runs on a copy unless `optimize` is false.
+    ///   - pool: the compute threads (share one pool between the graphs of a model).
+    ///   - precision: precision of the convolutions.
+    ///   - optimize: whether to apply the fusion passes.
+    /// - Throws: ``GraphError`` when the graph is inconsistent, `KernelError` when a layer's
+    ///   weights do not fit its geometry.
+    public init(graph: Graph, pool: ComputePool, precision: ComputePrecision = .fp32, optimize: Bool = true) throws {
+        var g = graph
+        if optimize { g.optimize() }
+        try g.validate()
+        self.graph = g
+        self.pool = pool
+        self.precision = precision
+        self.prepared = try g.nodes.map { try PreparedNode(node: $0, precision: precision) }
+    }
+
+    /// Prepares a graph with a pool of its own (see ``init(graph:pool:precision:optimize:)``).
+    public convenience init(graph: Graph, threads: Int = 1, precision: ComputePrecision = .fp32, optimize: Bool = true) throws {
+        try self.init(graph: graph, pool: ComputePool(threads: max(1, threads)), precision: precision, optimize: optimize)
+    }
+
+    /// Bytes held by prepared weights.
+    public var weightBytes: Int { prepared.reduce(0) { $0 + $1.weightBytes } }
+
+    /// Bytes held by the activation buffers of the cached plans.
+    public var activationBytes: Int {
+        lock.lock(); defer { lock.unlock() }
+        return plans.values.reduce(0) { $0 + $1.memory.totalFloats * 4 }
+    }
+
+    /// Shapes of every value for these input shapes (no execution).
+    public func shapes(for inputShapes: [Shape]) throws -> [Shape?] {
+        try graph.inferShapes(inputShapes)
+    }
+
+    /// Runs the graph.
+    /// - Parameter inputs: one contiguous f32 NCHW tensor per graph input.
+    /// - Returns: the graph outputs, in fresh tensors the caller owns.
+    /// - Throws: ``GraphError`` when the inputs do not fit the graph.
+    public func run(_ inputs: [Tensor]) throws -> [Tensor] {
+        try run(inputs, timings: nil)
+    }
+
+    /// Runs the graph and reports each node's wall time (for finding where time goes).
+    /// - Returns: the outputs and `(node name, op name, seconds)` in execution order.
+    public func profile(_ inputs: [Tensor]) throws -> (outputs: [Tensor], nodes: [(name: String, op: String, seconds: Double)]) {
+        var timings: [(name: String, op: String, seconds: Double)] = []
+        let outputs = try run(inputs, timings: &timings)
+        return (outputs, timings)
+    }
+
+    private func run(_ inputs: [Tensor], timings: UnsafeMutablePointer<[(name: String, op: String, seconds: Double)]>?) throws -> [Tensor] {
+        for t in inputs where t.dtype != .f32 {
+            throw GraphError(.invalidInput, "graph inputs must be f32, got \(t)")
+        }
+        lock.lock(); defer { lock.unlock() }
+        let plan = try plan(for: inputs.map(\.shape))
+        let parallel = Parallel(pool: pool)
+        var tensors = [Tensor?](repeating: nil, count: graph.valueNames.count)
+        for (v, t) in zip(graph.inputs, inputs) { tensors[v.index] = t }
+        let outputs = graph.outputs.map { Tensor(zeros: plan.shapes[$0.index]!) }
+        for (v, t) in zip(graph.outputs, outputs) { tensors[v.index] = t }
+        for v in tensors.indices where tensors[v] == nil {
+            guard let shape = plan.shapes[v] else { continue }
+            let (root, offset) = plan.memory.root(of: ValueID(v))
+            guard let slot = plan.memory.slotOf[root.index] else { continue }
+            tensors[v] = try Tensor(shape: shape, storage: plan.buffers[slot], byteOffset: offset * 4)
+        }
+        for (i, node) in graph.nodes.enumerated() where !plan.memory.assembledNodes.contains(i) {
+            let start = timings == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            try prepared[i].execute(node: node, tensors: tensors, parallel: parallel)
+            if let timings {
+                timings.pointee.append((node.name, node.op.name, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+            }
+        }
+        return outputs
+    }
+
+    private func plan(for inputShapes: [Shape]) throws -> ExecutionPlan {
+        if let p = plans[inputShapes] { return p }
+        let shapes = try graph.inferShapes(inputShapes)
+        let memory = MemoryPlan(graph: graph, shapes: shapes)
+        let plan = ExecutionPlan(shapes: shapes, memory: memory,
+                                 buffers: memory.slotSizes.map { TensorStorage(byteCount: $0 * 4) })
+        plans[inputShapes] = plan
+        planOrder.append(inputShapes)
+        if planOrder.count > maxPlans { plans[planOrder.removeFirst()] = nil }
+        return plan
+    }
+}
+
+/// Shapes and buffers for one input shape.
+struct ExecutionPlan {
+    let shapes: [Shape?]
+    let memory: MemoryPlan
+    let buffers: [TensorStorage]
+}

@@ -1,0 +1,286 @@
+import Foundation
+import Kernels
+
+/// What a node computes. Tensors are NCHW float32; per-image ops loop over the batch.
+public enum Op: Sendable {
+    /// 2-D convolution (with its fused epilogue).
+    case convolution(Convolution)
+    /// 2-D transposed convolution.
+    case deconvolution(Deconvolution)
+    /// An element-wise activation.
+    case activation(Activation)
+    /// Depth-to-space in PyTorch's channel order: channel `c*r*r + i*r + j` goes to
+    /// output channel `c`, row offset `i`, column offset `j`.
+    case pixelShuffle(factor: Int)
+    /// Spatial resize by a scale factor.
+    case resize(Resize)
+    /// `a (op) b` with `b` either the same shape, one value per channel, or one scalar.
+    case binary(BinaryKind)
+    /// `sum(coefficient[i] * input[i])`, or element-wise product / maximum of all inputs.
+    case eltwise(Eltwise)
+    /// Window of the first input at an offset; its size is the second input's or given.
+    case crop(Crop)
+    /// Concatenation along the channel axis.
+    case concat
+    /// Spatial pooling.
+    case pooling(Pooling)
+    /// Fully connected layer over the flattened `C*H*W` of each image; output `[N, O, 1, 1]`.
+    case innerProduct(FullyConnected)
+    /// `input[0][n,c,y,x] * input[1][n,c]`: per-image, per-channel scaling (squeeze-excitation).
+    case channelScale
+    /// Fused `pixelShuffle(input[0], r) + nearestUpsample(input[1], r)`: the residual of
+    /// sub-pixel upscalers, computed without materializing either intermediate.
+    case shuffleAdd(factor: Int)
+
+    /// Short op name for errors and profiles.
+    public var name: String {
+        switch self {
+        case .convolution: return "convolution"
+        case .deconvolution: return "deconvolution"
+        case .activation: return "activation"
+        case .pixelShuffle: return "pixel_shuffle"
+        case .resize: return "resize"
+        case .binary: return "binary"
+        case .eltwise: return "eltwise"
+        case .crop: return "crop"
+        case .concat: return "concat"
+        case .pooling: return "pooling"
+        case .innerProduct: return "inner_product"
+        case .channelScale: return "channel_scale"
+        case .shuffleAdd: return "shuffle_add"
+        }
+    }
+
+    /// Whether output element i depends only on input elements i (same shapes), so the output
+    /// may overwrite the first input's buffer when that input is read by no one else.
+    var isElementwiseInPlace: Bool {
+        switch self {
+        case .activation, .eltwise: return true
+        case .binary: return true
+        case .channelScale: return true
+        default: return false
+        }
+    }
+}
+
+/// Convolution weights `[out, in/groups, kh, kw]` (PyTorch layout) and geometry.
+public struct Convolution: Sendable {
+    /// Output channels.
+    public var outChannels: Int
+    /// Input channels.
+    public var inChannels: Int
+    /// Kernel height and width.
+    public var kernel: (h: Int, w: Int)
+    /// Stride.
+    public var stride: (h: Int, w: Int)
+    /// Dilation.
+    public var dilation: (h: Int, w: Int)
+    /// Zero padding.
+    public var padding: Padding
+    /// Channel groups (`groups == inChannels == outChannels` is depth-wise).
+    public var groups: Int
+    /// `outChannels * inChannels/groups * kh * kw` values.
+    public var weights: [Float]
+    /// One bias per output channel, or empty.
+    public var bias: [Float]
+    /// Applied after the bias.
+    public var activation: Activation
+    /// Optional fused residual: `out = scale * act(conv) + residualScale * input[1]`.
+    public var residual: Residual?
+
+    /// Creates a convolution.
+    public init(outChannels: Int, inChannels: Int, kernel: (h: Int, w: Int), stride: (h: Int, w: Int) = (1, 1),
+                dilation: (h: Int, w: Int) = (1, 1), padding: Padding = .zero, groups: Int = 1,
+                weights: [Float], bias: [Float] = [], activation: Activation = .none) {
+        self.outChannels = outChannels
+        self.inChannels = inChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.dilation = dilation
+        self.padding = padding
+        self.groups = groups
+        self.weights = weights
+        self.bias = bias
+        self.activation = activation
+        self.residual = nil
+    }
+
+    /// Multiply-adds per output pixel.
+    public var macsPerPixel: Int { outChannels * (inChannels / groups) * kernel.h * kernel.w }
+}
+
+/// A fused residual term of a convolution's epilogue.
+public struct Residual: Sendable, Equatable {
+    /// Factor on the convolution's (activated) output.
+    public var scale: Float
+    /// Factor on the residual input.
+    public var residualScale: Float
+
+    /// Creates a residual term.
+    public init(scale: Float, residualScale: Float) {
+        self.scale = scale
+        self.residualScale = residualScale
+    }
+}
+
+/// Transposed convolution. Weights are `[out, in, kh, kw]` (ncnn's layout).
+public struct Deconvolution: Sendable {
+    /// Output channels.
+    public var outChannels: Int
+    /// Input channels.
+    public var inChannels: Int
+    /// Kernel height and width.
+    public var kernel: (h: Int, w: Int)
+    /// Stride.
+    public var stride: (h: Int, w: Int)
+    /// Dilation.
+    public var dilation: (h: Int, w: Int)
+    /// Rows/columns removed from the full output's borders.
+    public var padding: Padding
+    /// Extra rows/columns added at the bottom/right.
+    public var outputPadding: (h: Int, w: Int)
+    /// `outChannels * inChannels * kh * kw` values.
+    public var weights: [Float]
+    /// One bias per output channel, or empty.
+    public var bias: [Float]
+    /// Applied after the bias.
+    public var activation: Activation
+
+    /// Creates a transposed convolution.
+    public init(outChannels: Int, inChannels: Int, kernel: (h: Int, w: Int), stride: (h: Int, w: Int),
+                dilation: (h: Int, w: Int) = (1, 1), padding: Padding = .zero, outputPadding: (h: Int, w: Int) = (0, 0),
+                weights: [Float], bias: [Float] = [], activation: Activation = .none) {
+        self.outChannels = outChannels
+        self.inChannels = inChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.dilation = dilation
+        self.padding = padding
+        self.outputPadding = outputPadding
+        self.weights = weights
+        self.bias = bias
+        self.activation = activation
+    }
+}
+
+/// A resize by scale factors (output size `Int(in * scale)`).
+public struct Resize: Sendable, Equatable {
+    /// Interpolation.
+    public var mode: ResizeMode
+    /// Height factor.
+    public var scaleH: Float
+    /// Width factor.
+    public var scaleW: Float
+
+    /// Creates a resize.
+    public init(mode: ResizeMode, scaleH: Float, scaleW: Float) {
+        self.mode = mode
+        self.scaleH = scaleH
+        self.scaleW = scaleW
+    }
+}
+
+/// Element-wise binary operations.
+public enum BinaryKind: Sendable, Equatable {
+    case add, sub, mul, div, max, min
+    /// `b - a`.
+    case rsub
+    /// `b / a`.
+    case rdiv
+    /// The op with a constant second operand.
+    indirect case withScalar(BinaryKind, Float)
+
+    @inline(__always) func apply(_ a: Float, _ b: Float) -> Float {
+        switch self {
+        case .add: return a + b
+        case .sub: return a - b
+        case .mul: return a * b
+        case .div: return a / b
+        case .max: return Swift.max(a, b)
+        case .min: return Swift.min(a, b)
+        case .rsub: return b - a
+        case .rdiv: return b / a
+        case .withScalar(let k, let s): return k.apply(a, s)
+        }
+    }
+}
+
+/// An n-ary element-wise op.
+public enum Eltwise: Sendable, Equatable {
+    /// Product of all inputs.
+    case product
+    /// Weighted sum; empty coefficients mean all ones.
+    case sum([Float])
+    /// Maximum of all inputs.
+    case max
+}
+
+/// A crop window.
+public struct Crop: Sendable, Equatable {
+    /// Offsets into the first input.
+    public var offsetH: Int, offsetW: Int, offsetC: Int
+    /// Explicit output extents (nil: take them from the second input, or to the end).
+    public var outH: Int?, outW: Int?, outC: Int?
+
+    /// Creates a crop.
+    public init(offsetH: Int, offsetW: Int, offsetC: Int = 0, outH: Int? = nil, outW: Int? = nil, outC: Int? = nil) {
+        self.offsetH = offsetH
+        self.offsetW = offsetW
+        self.offsetC = offsetC
+        self.outH = outH
+        self.outW = outW
+        self.outC = outC
+    }
+}
+
+/// Pooling geometry.
+public struct Pooling: Sendable, Equatable {
+    /// Max or average.
+    public enum Kind: Sendable, Equatable { case max, average }
+    /// Max or average.
+    public var kind: Kind
+    /// Pool over the whole plane (output 1×1).
+    public var global: Bool
+    /// Window.
+    public var kernel: (h: Int, w: Int)
+    /// Step.
+    public var stride: (h: Int, w: Int)
+    /// Padding (ignored by global pooling).
+    public var padding: Padding
+
+    /// Creates pooling.
+    public init(kind: Kind, global: Bool, kernel: (h: Int, w: Int) = (1, 1), stride: (h: Int, w: Int) = (1, 1), padding: Padding = .zero) {
+        self.kind = kind
+        self.global = global
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+    }
+
+    public static func == (a: Pooling, b: Pooling) -> Bool {
+        a.kind == b.kind && a.global == b.global && a.kernel == b.kernel && a.stride == b.stride && a.padding == b.padding
+    }
+}
+
+/// Fully connected layer: weights `[out, in]`.
+public struct FullyConnected: Sendable {
+    /// Outputs.
+    public var outFeatures: Int
+    /// Inputs (`C*H*W` of the input).
+    public var inFeatures: Int
+    /// `outFeatures * inFeatures` values.
+    public var weights: [Float]
+    /// One bias per output, or empty.
+    public var bias: [Float]
+    /// Applied after the bias.
+    public var activation: Activation
+
+    /// Creates a fully connected layer.
+    public init(outFeatures: Int, inFeatures: Int, weights: [Float], bias: [Float] = [], activation: Activation = .none) {
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        self.weights = weights
+        self.bias = bias
+        self.activation = activation
+    }
+}

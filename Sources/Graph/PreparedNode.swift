@@ -1,0 +1,100 @@
+import Kernels
+import Tensor
+
+/// A node with its weights in the form its kernel wants, prepared once per executor:
+/// convolutions and deconvolutions are packed by the Kernels target (Winograd, AMX bf16, SGEMM
+/// panels), so a run does no weight work at all.
+struct PreparedNode: Sendable {
+    enum Kernel: Sendable {
+        case convolution(Conv2D, Epilogue?)
+        case deconvolution(Deconv2D)
+        case resize(ResizeKernel)
+        case other
+    }
+
+    let kernel: Kernel
+    let weightBytes: Int
+    let precision: Precision
+
+    init(node: Node, precision: ComputePrecision) throws {
+        self.precision = precision == .bf16 ? .bf16 : .fp32
+        switch node.op {
+        case .convolution(let c):
+            let p = ConvolutionParameters(inputChannels: c.inChannels, outputChannels: c.outChannels, kernel: (c.kernel.h, c.kernel.w),
+                                          stride: (c.stride.h, c.stride.w), dilation: (c.dilation.h, c.dilation.w),
+                                          padding: c.padding, groups: c.groups)
+            let conv = try Conv2D(weights: c.weights, bias: c.bias.isEmpty ? nil : c.bias, parameters: p, activation: c.activation)
+            // The residual term runs as a row pass after the packed kernel's own bias+activation.
+            kernel = .convolution(conv, c.residual.map { Epilogue(activation: .none, residual: $0) })
+            weightBytes = (c.weights.count + c.bias.count) * 4 * (conv.hasBF16Path ? 2 : 1)
+        case .deconvolution(let d):
+            let p = ConvolutionParameters(inputChannels: d.inChannels, outputChannels: d.outChannels, kernel: (d.kernel.h, d.kernel.w),
+                                          stride: (d.stride.h, d.stride.w), dilation: (d.dilation.h, d.dilation.w),
+                                          padding: d.padding)
+            kernel = .deconvolution(try Deconv2D(weights: d.weights, bias: d.bias.isEmpty ? nil : d.bias, parameters: p,
+                                                 outputPadding: (d.outputPadding.h, d.outputPadding.w), activation: d.activation))
+            weightBytes = (d.weights.count + d.bias.count) * 4
+        case .resize(let r):
+            kernel = .resize(ResizeKernel(resize: r))
+            weightBytes = 0
+        case .innerProduct(let ip):
+            kernel = .other
+            weightBytes = (ip.weights.count + ip.bias.count) * 4
+        default:
+            kernel = .other
+            weightBytes = 0
+        }
+    }
+
+    /// Runs the node; shapes were checked when the plan was made.
+    func execute(node: Node, tensors: [Tensor?], parallel: Parallel) throws {
+        let inputs = node.inputs.map { tensors[$0.index]! }
+        let output = tensors[node.output.index]!
+        let ins = inputs.map { FloatPointer($0.floatPointer) }
+        let inShapes = inputs.map(\.shape)
+        let out = FloatPointer(output.floatPointer)
+        let outShape = output.shape
+        switch (node.op, kernel) {
+        case (.convolution, .convolution(let conv, let epilogue)):
+            try conv(inputs[0], into: output, precision: precision, pool: parallel.pool)
+            if let epilogue {
+                let plane = outShape.h * outShape.w
+                let residual = ins[1]
+                parallel.run(outShape.n * outShape.c) { t in
+                    epilogue.apply(out.advanced(by: t * plane), count: plane, channel: t % outShape.c,
+                                   residual: residual.advanced(by: t * plane))
+                }
+            }
+        case (.deconvolution, .deconvolution(let deconv)):
+            try deconv(inputs[0], into: output, pool: parallel.pool)
+        case (.resize, .resize(let k)):
+            k.run(input: ins[0], inShape: inShapes[0], output: out, outShape: outShape, parallel: parallel)
+        case (.activation(let act), _):
+            ElementwiseKernels.activation(act, input: ins[0], output: out, shape: outShape, parallel: parallel)
+        case (.pixelShuffle(let r), _):
+            DataMovementKernels.pixelShuffle(r, input: ins[0], inShape: inShapes[0], residual: nil,
+                                             output: out, outShape: outShape, parallel: parallel)
+        case (.shuffleAdd(let r), _):
+            DataMovementKernels.pixelShuffle(r, input: ins[0], inShape: inShapes[0], residual: ins[1],
+                                             output: out, outShape: outShape, parallel: parallel)
+        case (.binary(let kind), _):
+            ElementwiseKernels.binary(kind, a: ins[0], aShape: inShapes[0], b: ins.count > 1 ? ins[1] : nil,
+                                      bShape: inShapes.count > 1 ? inShapes[1] : nil,
+                                      output: out, outShape: outShape, parallel: parallel)
+        case (.eltwise(let e), _):
+            ElementwiseKernels.eltwise(e, inputs: ins, output: out, count: outShape.count, parallel: parallel)
+        case (.crop(let c), _):
+            DataMovementKernels.crop(c, input: ins[0], inShape: inShapes[0], output: out, outShape: outShape, parallel: parallel)
+        case (.concat, _):
+            DataMovementKernels.concat(inputs: Array(zip(ins, inShapes)), output: out, outShape: outShape, parallel: parallel)
+        case (.pooling(let p), _):
+            ReductionKernels.pooling(p, input: ins[0], inShape: inShapes[0], output: out, outShape: outShape, parallel: parallel)
+        case (.innerProduct(let ip), _):
+            ReductionKernels.innerProduct(ip, input: ins[0], output: out, batch: outShape.n)
+        case (.channelScale, _):
+            ElementwiseKernels.channelScale(input: ins[0], scale: ins[1], output: out, shape: outShape, parallel: parallel)
+        default:
+            throw GraphError(.invalidGraph, "node \(node.name): no kernel prepared for \(node.op.name)")
+        }
+    }
+}

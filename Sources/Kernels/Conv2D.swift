@@ -1,0 +1,178 @@
+import CKernels
+import Tensor
+
+/// A 2-D convolution with its weights packed once, at load, for the fastest path this CPU has.
+///
+/// Weights are laid out `(outputChannels, inputChannels / groups, kernelHeight, kernelWidth)`
+/// (PyTorch and ncnn). Build one per layer when a model loads, then call it per input:
+///
+/// ```swift
+/// let conv = try Conv2D(weights: w, bias: b, parameters: p, activation: .prelu(slopes: s))
+/// let y = try conv(x, pool: pool)            // allocates the output
+/// try conv(x, into: y, pool: pool)          // reuses a buffer the graph planned
+/// ```
+///
+/// Paths, chosen at init from the geometry and the CPU:
+/// - 3x3, stride 1, dilation 1, one group, >= 8 channels, AVX-512: Winograd F(4x4, 3x3);
+/// - `.bf16` precision on stride-1 single-group layers with AMX: bf16 tiles, fp32 accumulation;
+/// - depthwise (one input channel per group): a direct kernel;
+/// - everything else: im2col (none for 1x1 stride 1) + packed SGEMM.
+/// Bias and activation are fused into each path's epilogue.
+public struct Conv2D: Sendable {
+    /// Geometry.
+    public let parameters: ConvolutionParameters
+    /// Activation fused after the bias.
+    public let activation: Activation
+    let bias: Tensor?
+    let plan: Plan
+    /// AMX-packed bf16 weights, when the layer and CPU allow that path.
+    let amxWeights: Tensor?
+    /// Restricts the instruction sets the layer may use (tests force `.avx2` and `.portable` to
+    /// cover the fallbacks on machines that have AVX-512).
+    let isa: InstructionSets
+
+    enum InstructionSets: Sendable {
+        /// Whatever the CPU has.
+        case best
+        /// AVX2 + FMA SGEMM paths only (no Winograd, no AMX); needs a CPU with AVX2.
+        case avx2
+        /// Plain C only.
+        case portable
+    }
+
+    enum Plan: Sendable {
+        case winograd(Tensor)
+        case gemm(Tensor, groupStride: Int)
+        case depthwise(Tensor)
+    }
+
+    /// Packs weights for repeated calls.
+    /// - Parameters:
+    ///   - weights: `outputChannels * inputChannels/groups * kh * kw` values in (out, in/g, kh, kw)
+    ///     order, any shape with that count, any dtype (converted to f32 once).
+    ///   - bias: `outputChannels` values, or nil.
+    ///   - parameters: geometry.
+    ///   - activation: fused activation.
+    /// - Throws: ``KernelError`` when counts or parameters do not fit.
+    public init(weights: Tensor, bias: Tensor?, parameters: ConvolutionParameters,
+                activation: Activation = .none) throws {
+        try self.init(weights: weights, bias: bias, parameters: parameters, activation: activation, isa: .best)
+    }
+
+    init(weights: Tensor, bias: Tensor?, parameters: ConvolutionParameters, activation: Activation,
+         isa: InstructionSets) throws {
+        let p = parameters
+        self.isa = isa
+        let fast = isa == .best
+        try p.validate(op: "Conv2D")
+        try activation.validate(channels: p.outputChannels, op: "Conv2D")
+        let icg = p.inputChannelsPerGroup, ocg = p.outputChannelsPerGroup
+        let k = icg * p.kernelHeight * p.kernelWidth
+        guard weights.count == p.outputChannels * k else {
+            throw KernelError(.shapeMismatch,
+                "Conv2D: weights \(weights.shape) have \(weights.count) values, expected \(p.outputChannels * k) for \(p)")
+        }
+        if let bias, bias.count != p.outputChannels {
+            throw KernelError(.shapeMismatch, "Conv2D: bias \(bias.shape) for \(p.outputChannels) output channels")
+        }
+        let w = weights.dtype == .f32 ? weights : weights.converted(to: .f32)
+        self.parameters = p
+        self.activation = activation
+        self.bias = bias.map { $0.dtype == .f32 ? $0 : $0.converted(to: .f32) }
+        let unitGeometry = p.strideY == 1 && p.strideX == 1 && p.dilationY == 1 && p.dilationX == 1
+        if p.kernelHeight == 3 && p.kernelWidth == 3 && unitGeometry && p.groups == 1
+            && p.inputChannels >= 8 && p.outputChannels >= 8 && fast && pg_wino43_available() != 0 {
+            let u = Tensor(zeros: [pg_wino43_weight_size(Int32(p.outputChannels), Int32(p.inputChannels))])
+            pg_wino43_transform_weights(w.floatPointer, Int32(p.outputChannels), Int32(p.inputChannels), u.floatPointer)
+            plan = .winograd(u)
+        } else if icg == 1 && p.groups > 1 {
+            plan = .depthwise(w.copy())
+        } else {
+            let per = pg_sgemm_packed_size(Int32(ocg), Int32(k))
+            let packed = Tensor(zeros: [per * p.groups])
+            for g in 0..<p.groups {
+                pg_sgemm_pack_a(w.floatPointer + g * ocg * k, k, Int32(ocg), Int32(k), packed.floatPointer + g * per)
+            }
+            plan = .gemm(packed, groupStride: per)
+        }
+        if unitGeometry && p.groups == 1 && p.inputChannels >= 16 && fast && pg_amx_available() != 0 {
+            let aw = Tensor(zeros: [pg_amx_conv_weight_size(Int32(p.outputChannels), Int32(p.inputChannels),
+                                                             Int32(p.kernelHeight), Int32(p.kernelWidth))], dtype: .bf16)
+            pg_amx_conv_pack_weights(w.floatPointer, Int32(p.outputChannels), Int32(p.inputChannels),
+                                     Int32(p.kernelHeight), Int32(p.kernelWidth), aw.halfPointer)
+            amxWeights = aw
+        } else {
+            amxWeights = nil
+        }
+    }
+
+    /// Packs weights given as arrays (see ``init(weights:bias:parameters:activation:)``).
+    public init(weights: [Float], bias: [Float]?, parameters: ConvolutionParameters,
+                activation: Activation = .none) throws {
+        try self.init(weights: Tensor(shape: [weights.count], values: weights),
+                      bias: bias.map { Tensor(shape: [$0.count], values: $0) },
+                      parameters: parameters, activation: activation)
+    }
+
+    /// Whether `.bf16` calls run on AMX tiles (otherwise they run the fp32 path).
+    public var hasBF16Path: Bool { amxWeights != nil }
+
+    /// The output shape for an NCHW input shape.
+    /// - Throws: ``KernelError`` when the input's channels differ or the output would be empty.
+    public func outputShape(for input: Shape) throws -> Shape {
+        guard input.rank == 4 || input.rank == 3, input.c == parameters.inputChannels else {
+            throw KernelError(.shapeMismatch, "Conv2D: input \(input) for \(parameters.inputChannels) input channels")
+        }
+        let (oh, ow) = parameters.convolutionOutputSize(height: input.h, width: input.w)
+        guard oh > 0, ow > 0 else {
+            throw KernelError(.shapeMismatch, "Conv2D: input \(input) too small for \(parameters)")
+        }
+        return Shape(n: input.n, c: parameters.outputChannels, h: oh, w: ow)
+    }
+
+    /// Convolves an NCHW f32 input into a new tensor.
+    /// - Parameters:
+    ///   - input: `[N, inputChannels, H, W]`.
+    ///   - precision: `.bf16` uses AMX where ``hasBF16Path``; otherwise fp32.
+    ///   - pool: threads to run on.
+    /// - Throws: ``KernelError`` on shape mismatch.
+    public func callAsFunction(_ input: Tensor, precision: Precision = .fp32, pool: ComputePool) throws -> Tensor {
+        let out = Tensor(uninitialized: try outputShape(for: input.shape))
+        try self(input, into: out, precision: precision, pool: pool)
+        return out
+    }
+
+    /// Convolves into a caller-provided output (e.g. a buffer the graph's memory plan reuses).
+    /// The output must not overlap the input.
+    /// - Throws: ``KernelError`` when `output` does not have ``outputShape(for:)``'s element count.
+    public func callAsFunction(_ input: Tensor, into output: Tensor, precision: Precision = .fp32,
+                               pool: ComputePool) throws {
+        let shape = try outputShape(for: input.shape)
+        guard output.count == shape.count, output.dtype == .f32, input.dtype == .f32 else {
+            throw KernelError(.shapeMismatch, "Conv2D: output \(output) for expected \(shape) f32 (input \(input))")
+        }
+        let p = parameters
+        let inPer = p.inputChannels * input.shape.h * input.shape.w
+        let outPer = shape.c * shape.h * shape.w
+        let biasPtr: UnsafePointer<Float>? = bias.map { UnsafePointer($0.floatPointer) }
+        activation.withC(channels: p.outputChannels) { act in
+            for n in 0..<shape.n {
+                let src = input.floatPointer + n * inPer, dst = output.floatPointer + n * outPer
+                let geom = Geometry(h: input.shape.h, w: input.shape.w, oh: shape.h, ow: shape.w)
+                if precision == .bf16, let amxWeights {
+                    runAMX(src, dst, geom, amxWeights, biasPtr, act, pool)
+                    continue
+                }
+                switch plan {
+                case .winograd(let u): runWinograd(src, dst, geom, u, biasPtr, act, pool)
+                case .depthwise(let w): runDepthwise(src, dst, geom, w, biasPtr, act, pool)
+                case .gemm(let a, let stride): runGEMM(src, dst, geom, a, stride, biasPtr, act, pool)
+                }
+            }
+        }
+    }
+
+    struct Geometry {
+        var h, w, oh, ow: Int
+    }
+}

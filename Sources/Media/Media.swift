@@ -1,1 +1,0 @@
-// The `Media` target: see DESIGN.md for what it holds.

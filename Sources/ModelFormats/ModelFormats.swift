@@ -1,1 +1,0 @@
-// The `ModelFormats` target: see DESIGN.md for what it holds.

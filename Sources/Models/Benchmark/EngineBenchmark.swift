@@ -1,0 +1,205 @@
+import Foundation
+import Graph
+import ModelFormats
+import ModelKit
+import Tensor
+
+/// Side-by-side benchmark of the engine and the official ncnn runtime on the same inputs.
+///
+/// For each model and size, runs Peregrine (fp32, and bf16 when asked) and ncnn (fp32, through
+/// `bench/ncnn/ncnn_worker.py` in a long-lived Python process) alternately, `repeats` times each
+/// after one warm-up, and reports medians, the ratio to ncnn, GFLOP/s, the fraction of the fp32
+/// peak, and the accuracy of each Peregrine path against ncnn's output (max abs error, PSNR).
+public enum EngineBenchmark {
+    /// What to measure.
+    public struct Configuration: Sendable {
+        /// Model cache holding pulled weights.
+        public var modelDirectory: URL
+        /// `.param` paths relative to the model cache, e.g. `realesr-animevideov3/realesr-animevideov3-x4.param`.
+        public var models: [String]
+        /// Square input sides.
+        public var sizes: [Int]
+        /// Compute threads for both engines.
+        public var threads: Int
+        /// Timed runs per engine and case (after one warm-up).
+        public var repeats: Int
+        /// Peregrine precisions to measure.
+        public var precisions: [ComputePrecision]
+        /// Python interpreter with `ncnn` and `numpy` installed; nil skips ncnn.
+        public var python: String?
+        /// The worker script.
+        public var workerScript: URL
+        /// Peak fp32 GFLOP/s of one core (AVX-512, 2 FMA units at the measured clock).
+        public var peakGFLOPSPerCore: Double
+
+        /// Creates a configuration with the headline defaults (animevideov3 ×4, 256², 2 threads).
+        public init(modelDirectory: URL, models: [String] = ["realesr-animevideov3/realesr-animevideov3-x4.param"],
+                    sizes: [Int] = [256], threads: Int = 2, repeats: Int = 5,
+                    precisions: [ComputePrecision] = [.fp32, .bf16], python: String? = "python3",
+                    workerScript: URL = URL(fileURLWithPath: "bench/ncnn/ncnn_worker.py"),
+                    peakGFLOPSPerCore: Double = 175) {
+            self.modelDirectory = modelDirectory
+            self.models = models
+            self.sizes = sizes
+            self.threads = threads
+            self.repeats = repeats
+            self.precisions = precisions
+            self.python = python
+            self.workerScript = workerScript
+            self.peakGFLOPSPerCore = peakGFLOPSPerCore
+        }
+    }
+
+    /// Runs the benchmark and returns its report.
+    /// - Throws: `ModelError` when weights are missing, a graph fails to load, or the ncnn worker fails.
+    public static func run(_ config: Configuration, log: @Sendable (String) -> Void = { _ in }) throws -> JSONValue {
+        let worker = try config.python.map { try NCNNWorker(python: $0, script: config.workerScript) }
+        defer { worker?.stop() }
+        var results: [JSONValue] = []
+        let peak = config.peakGFLOPSPerCore * Double(config.threads)
+        for model in config.models {
+            let param = config.modelDirectory.appendingPathComponent(model)
+            let bin = param.deletingPathExtension().appendingPathExtension("bin")
+            let parsed = try NCNNParamFile(text: String(contentsOf: param, encoding: .utf8))
+            let inputBlob = parsed.layers.first { $0.type == "Input" }?.outputs.first ?? "data"
+            let loadStart = DispatchTime.now().uptimeNanoseconds
+            let graph = try NCNNImporter.importGraph(paramURL: param, binURL: bin)
+            let outputBlob = graph.valueNames[graph.outputs[0].index]
+            let executors = try config.precisions.map { try GraphExecutor(graph: graph, threads: config.threads, precision: $0) }
+            // Import plus weight packing for every precision: what a model load costs.
+            let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
+            for size in config.sizes {
+                var rng = SplitMix64(seed: UInt64(size))
+                let input = Tensor(shape: Shape(n: 1, c: 3, h: size, w: size),
+                                   values: (0..<(3 * size * size)).map { _ in Float(rng.next() % 256) / 255 })
+                let flops = executors[0].graph.flops(shapes: try executors[0].shapes(for: [input.shape]))
+                var times = [[Double]](repeating: [], count: executors.count)
+                var ncnnTimes: [Double] = []
+                var outputs = [Tensor?](repeating: nil, count: executors.count)
+                var reference: [Float]?
+                let tmp = FileManager.default.temporaryDirectory
+                let inFile = tmp.appendingPathComponent("pg-bench-in-\(size).f32")
+                let outFile = tmp.appendingPathComponent("pg-bench-out-\(size).f32")
+                try input.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: inFile)
+                defer { try? FileManager.default.removeItem(at: inFile); try? FileManager.default.removeItem(at: outFile) }
+                for round in 0...config.repeats {
+                    for (k, e) in executors.enumerated() {
+                        let start = DispatchTime.now().uptimeNanoseconds
+                        let out = try e.run([input])[0]
+                        let t = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                        if round > 0 { times[k].append(t) } else { outputs[k] = out }
+                    }
+                    if let worker {
+                        let t = try worker.run(param: param.path, bin: bin.path, inputBlob: inputBlob, outputBlob: outputBlob,
+                                               input: inFile.path, shape: [3, size, size], output: round == 0 ? outFile.path : nil,
+                                               threads: config.threads)
+                        if round > 0 { ncnnTimes.append(t) } else {
+                            let data = try Data(contentsOf: outFile)
+                            reference = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                        }
+                    }
+                }
+                let ncnnMedian = median(ncnnTimes)
+                var entry: [String: JSONValue] = [
+                    "model": .string(model), "size": .int(Int64(size)), "threads": .int(Int64(config.threads)),
+                    "gflop": .double(flops / 1e9), "load_s": .double(loadSeconds),
+                ]
+                if !ncnnTimes.isEmpty {
+                    entry["ncnn_fp32"] = ["median_s": .double(ncnnMedian), "gflops": .double(flops / ncnnMedian / 1e9),
+                                          "fraction_of_peak": .double(flops / ncnnMedian / 1e9 / peak)]
+                }
+                for (k, e) in executors.enumerated() {
+                    let m = median(times[k])
+                    var r: [String: JSONValue] = [
+                        "median_s": .double(m), "gflops": .double(flops / m / 1e9),
+                        "fraction_of_peak": .double(flops / m / 1e9 / peak),
+                    ]
+                    if !ncnnTimes.isEmpty { r["ratio_to_ncnn"] = .double(m / ncnnMedian) }
+                    if let reference, let out = outputs[k] {
+                        let (maxError, psnr) = accuracy(out.toArray(), reference)
+                        r["max_abs_error_vs_ncnn"] = .double(Double(maxError))
+                        r["psnr_db_vs_ncnn"] = .double(psnr)
+                    }
+                    entry["peregrine_\(e.precision.rawValue)"] = .object(r)
+                }
+                let summary = executors.indices.map { "\(executors[$0].precision.rawValue) \(median(times[$0])) s" }.joined(separator: ", ")
+                log("\(model) \(size)x\(size): peregrine \(summary); ncnn fp32 \(ncnnMedian) s")
+                results.append(.object(entry))
+            }
+        }
+        return ["benchmark": "engine-vs-ncnn", "peak_gflops_per_core": .double(config.peakGFLOPSPerCore), "results": .array(results)]
+    }
+
+    static func median(_ xs: [Double]) -> Double {
+        guard !xs.isEmpty else { return .nan }
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// Max abs error and PSNR (peak 1.0, values clamped to [0, 1] as the images are).
+    static func accuracy(_ a: [Float], _ b: [Float]) -> (Float, Double) {
+        guard a.count == b.count, !a.isEmpty else { return (.infinity, 0) }
+        var maxError: Float = 0
+        var se = 0.0
+        for i in a.indices {
+            maxError = max(maxError, abs(a[i] - b[i]))
+            let d = Double(min(max(a[i], 0), 1) - min(max(b[i], 0), 1))
+            se += d * d
+        }
+        let mse = se / Double(a.count)
+        return (maxError, mse == 0 ? .infinity : 10 * log10(1 / mse))
+    }
+}
+
+/// A deterministic generator for benchmark inputs.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension EngineBenchmark {
+    /// Where one run's time goes: seconds per op kind (median of `repeats` runs after a warm-up),
+    /// for each precision.
+    public static func profile(_ config: Configuration) throws -> JSONValue {
+        var out: [JSONValue] = []
+        for model in config.models {
+            let param = config.modelDirectory.appendingPathComponent(model)
+            let graph = try NCNNImporter.importGraph(paramURL: param, binURL: param.deletingPathExtension().appendingPathExtension("bin"))
+            for precision in config.precisions {
+                let e = try GraphExecutor(graph: graph, threads: config.threads, precision: precision)
+                for size in config.sizes {
+                    let input = Tensor(shape: Shape(n: 1, c: 3, h: size, w: size), repeating: 0.5)
+                    _ = try e.run([input])
+                    var perOp: [String: [Double]] = [:]
+                    var totals: [Double] = []
+                    for _ in 0..<max(1, config.repeats) {
+                        let (_, nodes) = try e.profile([input])
+                        var sums: [String: Double] = [:]
+                        for n in nodes { sums[n.op, default: 0] += n.seconds }
+                        for (k, v) in sums { perOp[k, default: []].append(v) }
+                        totals.append(nodes.reduce(0) { $0 + $1.seconds })
+                    }
+                    var perNode: [String: [Double]] = [:]
+                    for _ in 0..<2 {
+                        for n in try e.profile([input]).nodes { perNode[n.name, default: []].append(n.seconds) }
+                    }
+                    let slowest = perNode.mapValues { median($0) }.sorted { $0.value > $1.value }.prefix(6)
+                    out.append([
+                        "slowest_nodes": .object(Dictionary(uniqueKeysWithValues: slowest.map { ($0.key, JSONValue.double($0.value)) })),
+                        "model": .string(model), "size": .int(Int64(size)), "precision": .string(precision.rawValue),
+                        "total_s": .double(median(totals)), "nodes": .int(Int64(e.graph.nodes.count)),
+                        "seconds_by_op": .object(perOp.mapValues { .double(median($0)) }),
+                    ])
+                }
+            }
+        }
+        return .array(out)
+    }
+}

@@ -1,1 +1,0 @@
-// The `Models` target: see DESIGN.md for what it holds.
