@@ -20,6 +20,7 @@ public struct FileSweeper: Service {
         self.logger = logger
     }
 
+    /// Runs until graceful shutdown.
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {

@@ -9,6 +9,7 @@ import ServiceLifecycle
 /// dependency order (store maintenance, event hub, runner pool, webhook sender, HTTP listeners)
 /// and shut down gracefully in reverse on SIGINT/SIGTERM.
 public struct PeregrineServer: Sendable {
+    /// The opened stores, runners and configuration.
     public let platform: EmbeddedPlatform
 
     /// - Parameter platform: the opened stores and runners.
