@@ -68,7 +68,7 @@ public struct PeregrineServer: Sendable {
         signals: Bool = true, onServerRunning: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
     ) throws -> ServiceGroup {
         let services: [any Service] =
-            [platform.maintenance(), FileSweeper(blobs: platform.blobs, logger: platform.logger), platform.hub, platform.pool,
+            [platform.maintenance(), FileSweeper(blobs: platform.blobs, uploads: platform.services.uploads, logger: platform.logger), platform.hub, platform.pool,
              platform.webhookSender()]
             + (try applications(onServerRunning: onServerRunning))
         return ServiceGroup(
