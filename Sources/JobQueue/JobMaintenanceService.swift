@@ -85,19 +85,25 @@ public struct JobMaintenanceService: Service {
         do {
             report.rescued = try await store.rescueExpiredLeases(now: now)
         } catch {
-            logger.error("rescuing expired leases failed", metadata: ["error": "\(error)"])
+            log(error, "rescuing expired leases failed")
         }
         do {
             report.expired = try await store.expireStartDeadlines(now: now)
         } catch {
-            logger.error("expiring start deadlines failed", metadata: ["error": "\(error)"])
+            log(error, "expiring start deadlines failed")
         }
         do {
             report.swept = try await store.sweep(finishedBefore: now.addingTimeInterval(-configuration.resultTTL))
             if !report.swept.isEmpty { await onSwept(report.swept) }
         } catch {
-            logger.error("sweeping finished jobs failed", metadata: ["error": "\(error)"])
+            log(error, "sweeping finished jobs failed")
         }
         return report
+    }
+
+    /// A pass interrupted by shutdown is not a failure worth reporting.
+    private func log(_ error: any Error, _ message: Logger.Message) {
+        guard !(error is CancellationError) else { return }
+        logger.error(message, metadata: ["error": "\(error)"])
     }
 }

@@ -17,7 +17,7 @@ public enum WebhookPayload {
         out.append(jsonString(requestID))
         out.append(Data(#","gateway_request_id":"#.utf8))
         out.append(jsonString(requestID))
-        out.append(Data(ok ? #","status":"OK""# .utf8 : #","status":"ERROR""#.utf8))
+        out.append(Data(ok ? #","status":"OK""#.utf8 : #","status":"ERROR""#.utf8))
         out.append(Data(#","payload":"#.utf8))
         if result.body.isEmpty {
             out.append(Data("null".utf8))

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import JobQueue
 
 /// How the conformance suite gets a store: every driver adds one factory to `all`, and the
