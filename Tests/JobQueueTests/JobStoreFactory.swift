@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import JobQueue
+import Testing
 
 /// How the conformance suite gets a store: every driver adds one factory to `all`, and the
 /// suite runs unchanged against each.

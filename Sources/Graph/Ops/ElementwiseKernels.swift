@@ -25,7 +25,10 @@ enum ElementwiseKernels {
             chunks(outShape.count, parallel) { s, e in for i in s..<e { output[i] = kind.apply(a[i], 0) } }
             return
         }
-        if aShape == bShape {
+        if aShape == bShape, kind == .add {
+            let (pa, pb, po) = (a.p, b.p, output.p)
+            chunks(outShape.count, parallel) { s, e in for i in s..<e { po[i] = pa[i] + pb[i] } }
+        } else if aShape == bShape {
             chunks(outShape.count, parallel) { s, e in for i in s..<e { output[i] = kind.apply(a[i], b[i]) } }
         } else if bShape.count == 1 {
             let v = b[0]
@@ -50,31 +53,51 @@ enum ElementwiseKernels {
     }
 
     static func eltwise(_ e: Eltwise, inputs: [FloatPointer], output: FloatPointer, count: Int, parallel: Parallel) {
+        let ptrs = inputs.map(\.p)
+        let out = output.p
+        let coefficients: [Float]
+        if case .sum(let k) = e, !k.isEmpty { coefficients = k } else { coefficients = [Float](repeating: 1, count: inputs.count) }
         chunks(count, parallel) { s, end in
+            let n = end - s
+            let o = out + s
             switch e {
-            case .sum(let k):
-                let c0: Float = k.isEmpty ? 1 : k[0]
-                for i in s..<end { output[i] = c0 * inputs[0][i] }
-                for j in 1..<inputs.count {
-                    let cj: Float = k.isEmpty ? 1 : k[j]
-                    let src = inputs[j]
-                    for i in s..<end { output[i] += cj * src[i] }
+            case .sum:
+                // One pass for the common two-input case (residual sums), plain loops the
+                // compiler vectorizes.
+                let a = ptrs[0] + s, c0 = coefficients[0]
+                if ptrs.count == 2 {
+                    let b = ptrs[1] + s, c1 = coefficients[1]
+                    if c0 == 1 && c1 == 1 {
+                        for i in 0..<n { o[i] = a[i] + b[i] }
+                    } else {
+                        for i in 0..<n { o[i] = c0 * a[i] + c1 * b[i] }
+                    }
+                    return
+                }
+                for i in 0..<n { o[i] = c0 * a[i] }
+                for j in 1..<ptrs.count {
+                    let src = ptrs[j] + s, cj = coefficients[j]
+                    for i in 0..<n { o[i] += cj * src[i] }
                 }
             case .product:
-                for i in s..<end { output[i] = inputs[0][i] }
-                for j in 1..<inputs.count { for i in s..<end { output[i] *= inputs[j][i] } }
+                let a = ptrs[0] + s
+                for i in 0..<n { o[i] = a[i] }
+                for j in 1..<ptrs.count { let src = ptrs[j] + s; for i in 0..<n { o[i] *= src[i] } }
             case .max:
-                for i in s..<end { output[i] = inputs[0][i] }
-                for j in 1..<inputs.count { for i in s..<end { output[i] = max(output[i], inputs[j][i]) } }
+                let a = ptrs[0] + s
+                for i in 0..<n { o[i] = a[i] }
+                for j in 1..<ptrs.count { let src = ptrs[j] + s; for i in 0..<n { o[i] = max(o[i], src[i]) } }
             }
         }
     }
 
     static func channelScale(input: FloatPointer, scale: FloatPointer, output: FloatPointer, shape: Shape, parallel: Parallel) {
         let plane = shape.h * shape.w
+        let (src, dst) = (input.p, output.p)
         parallel.run(shape.n * shape.c) { t in
             let s = scale[t]
-            for i in t * plane..<(t + 1) * plane { output[i] = input[i] * s }
+            let a = src + t * plane, o = dst + t * plane
+            for i in 0..<plane { o[i] = a[i] * s }
         }
     }
 }
