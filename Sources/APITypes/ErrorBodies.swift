@@ -2,6 +2,7 @@ import ModelKit
 
 /// `{"detail": "..."}`: fal's plain error body (401, 404, 400 "still in progress", 413, ...).
 public struct ErrorDetail: Sendable, Codable, Equatable {
+    /// Human-readable message (or the validation issues).
     public var detail: String
 
     /// - Parameter detail: the message.
@@ -11,7 +12,9 @@ public struct ErrorDetail: Sendable, Codable, Equatable {
 /// `{"detail": "...", "error_type": "..."}`: a typed error (model failures, timeouts,
 /// infrastructure), also sent as the `X-Fal-Error-Type` header.
 public struct TypedErrorDetail: Sendable, Codable, Equatable {
+    /// Human-readable message (or the validation issues).
     public var detail: String
+    /// fal's `error_type`.
     public var errorType: String
 
     /// - Parameters:
@@ -30,6 +33,7 @@ public struct TypedErrorDetail: Sendable, Codable, Equatable {
 
 /// 422 `{"detail": [{"loc": [...], "msg": ..., "type": ...}]}`: input validation failures.
 public struct ValidationErrorBody: Sendable, Codable, Equatable {
+    /// Human-readable message (or the validation issues).
     public var detail: [ValidationIssue]
 
     /// - Parameter detail: the issues, each with its location.

@@ -5,11 +5,16 @@ import ModelKit
 public struct ModelInfo: Sendable, Codable, Equatable {
     /// Endpoint id `owner/alias[/path]`.
     public var id: String
+    /// Model version.
     public var version: String
+    /// Gallery category (`image-to-image`, ...).
     public var category: String
+    /// Human-readable name.
     public var displayName: String
     public var description: String
+    /// JSON Schema of the request body.
     public var inputSchema: JSONValue
+    /// JSON Schema of the output.
     public var outputSchema: JSONValue
 
     /// Describes a manifest.
@@ -33,6 +38,7 @@ public struct ModelInfo: Sendable, Codable, Equatable {
 
 /// `GET /models`: `{"models": [...]}`.
 public struct ModelList: Sendable, Codable, Equatable {
+    /// The models.
     public var models: [ModelInfo]
 
     /// - Parameter models: the served models.
@@ -41,7 +47,9 @@ public struct ModelList: Sendable, Codable, Equatable {
 
 /// An API key as listed (never with its secret).
 public struct APIKeyInfo: Sendable, Codable, Equatable {
+    /// Public id.
     public var id: String
+    /// Label.
     public var name: String
     /// ISO-8601.
     public var createdAt: String
@@ -69,7 +77,9 @@ public struct APIKeyInfo: Sendable, Codable, Equatable {
 
 /// A newly created key: the only time its secret is shown.
 public struct CreatedAPIKey: Sendable, Codable, Equatable {
+    /// Public id.
     public var id: String
+    /// Label.
     public var name: String
     /// `id:secret`, the value of `Authorization: Key ...` and of `FAL_KEY`.
     public var key: String
@@ -89,8 +99,11 @@ public struct CreatedAPIKey: Sendable, Codable, Equatable {
 public struct RunProgressEvent: Sendable, Codable, Equatable {
     /// `IN_QUEUE` or `IN_PROGRESS`.
     public var status: QueueStatusKind
+    /// The request id.
     public var requestID: String
+    /// Jobs ahead of this one (0 = next).
     public var queuePosition: Int?
+    /// The model's last progress report.
     public var progress: ModelKit.Progress?
 
     /// - Parameters:

@@ -2,6 +2,7 @@ import Foundation
 
 /// One log line of a request, in fal's shape.
 public struct LogLine: Sendable, Codable, Equatable {
+    /// What went wrong, naming the setting or value.
     public var message: String
     /// `INFO|WARN|ERROR|DEBUG|STDOUT|STDERR`.
     public var level: String

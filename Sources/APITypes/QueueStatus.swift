@@ -40,13 +40,19 @@ public struct StatusMetrics: Sendable, Codable, Equatable {
 
 /// The body of `GET .../requests/{id}/status` and of each event of `status/stream`.
 public struct QueueStatus: Sendable, Equatable {
+    /// `IN_QUEUE`, `IN_PROGRESS` or `COMPLETED`.
     public var status: QueueStatusKind
+    /// The request id.
     public var requestID: String
+    /// `GET` here for the result.
     public var responseURL: String
+    /// `GET` here for the status.
     public var statusURL: String
+    /// `PUT` here to cancel.
     public var cancelURL: String
     /// Jobs ahead of this one (0 = next); required while `IN_QUEUE`.
     public var queuePosition: Int?
+    /// Whether and how `logs` appears.
     public var logs: StatusLogs
     /// Present when `COMPLETED`.
     public var metrics: StatusMetrics?

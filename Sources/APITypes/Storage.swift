@@ -2,7 +2,9 @@ import Foundation
 
 /// Body of `POST /storage/upload/initiate` (JS client).
 public struct UploadInitiateRequest: Sendable, Codable, Equatable {
+    /// MIME type.
     public var contentType: String?
+    /// File name.
     public var fileName: String?
 
     /// - Parameters:
@@ -22,7 +24,9 @@ public struct UploadInitiateRequest: Sendable, Codable, Equatable {
 /// Answer of `initiate` and `initiate-multipart`: where to `PUT` the bytes and the URL the file
 /// will have.
 public struct UploadInitiateResponse: Sendable, Codable, Equatable {
+    /// Where to `PUT` the bytes (no key needed).
     public var uploadURL: String
+    /// URL of the file once uploaded.
     public var fileURL: String
 
     /// - Parameters:
@@ -41,7 +45,9 @@ public struct UploadInitiateResponse: Sendable, Codable, Equatable {
 
 /// One uploaded part: the answer to a part `PUT` and an element of the completion body.
 public struct UploadedPart: Sendable, Codable, Equatable {
+    /// 1-based part number.
     public var partNumber: Int
+    /// Entity tag of the part.
     public var etag: String
 
     /// - Parameters:
@@ -55,6 +61,7 @@ public struct UploadedPart: Sendable, Codable, Equatable {
 
 /// Body of a multipart completion: `{"parts": [{"partNumber", "etag"}]}`.
 public struct MultipartCompleteRequest: Sendable, Codable, Equatable {
+    /// The uploaded parts.
     public var parts: [UploadedPart]
 
     /// - Parameter parts: every part, in any order.
@@ -63,6 +70,7 @@ public struct MultipartCompleteRequest: Sendable, Codable, Equatable {
 
 /// Answer of `POST /storage/auth/token` (Python client).
 public struct StorageToken: Sendable, Codable, Equatable {
+    /// The signed bearer token.
     public var token: String
     /// Always `Bearer`.
     public var tokenType: String
@@ -92,6 +100,7 @@ public struct StorageToken: Sendable, Codable, Equatable {
 
 /// Answer of `POST /files/upload`: `{"access_url"}`.
 public struct FileUploadResponse: Sendable, Codable, Equatable {
+    /// URL of the stored file.
     public var accessURL: String
 
     /// - Parameter accessURL: URL of the stored file.
@@ -103,7 +112,9 @@ public struct FileUploadResponse: Sendable, Codable, Equatable {
 /// Answer of `POST /files/upload/multipart`: `{"access_url", "uploadId"}`; parts go to
 /// `{access_url}/multipart/{uploadId}/{n}`.
 public struct MultipartUploadResponse: Sendable, Codable, Equatable {
+    /// URL of the stored file.
     public var accessURL: String
+    /// Id of the multipart upload.
     public var uploadID: String
 
     /// - Parameters:

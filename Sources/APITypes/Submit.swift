@@ -2,10 +2,15 @@
 public struct SubmitResponse: Sendable, Codable, Equatable {
     /// Always `IN_QUEUE`.
     public var status: QueueStatusKind
+    /// The request id.
     public var requestID: String
+    /// `GET` here for the result.
     public var responseURL: String
+    /// `GET` here for the status.
     public var statusURL: String
+    /// `PUT` here to cancel.
     public var cancelURL: String
+    /// Jobs ahead of this one (0 = next).
     public var queuePosition: Int
     /// fal's id of the gateway request; the request id here.
     public var gatewayRequestID: String
@@ -38,6 +43,7 @@ public struct SubmitResponse: Sendable, Codable, Equatable {
 /// The body of a cancel answer: `CANCELLATION_REQUESTED` (202), `ALREADY_COMPLETED` (400) or
 /// `NOT_FOUND` (404).
 public struct CancelResponse: Sendable, Codable, Equatable {
+    /// fal's status name.
     public var status: String
 
     /// - Parameter status: one of fal's cancel outcomes.

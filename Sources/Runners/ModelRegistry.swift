@@ -4,6 +4,7 @@ import ModelKit
 public struct ModelRegistry: Sendable {
     /// One registered model.
     public struct Entry: Sendable {
+        /// The model.
         public let model: any Model
         /// Validates request bodies against `model.manifest.inputSchema`.
         public let validator: SchemaValidator
@@ -44,6 +45,7 @@ public struct ModelRegistry: Sendable {
 
 /// A model list that cannot be served.
 public struct ModelRegistryError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, naming the setting or value.
     public var message: String
     public var description: String { message }
 }

@@ -87,7 +87,10 @@ public final class RunnerPool: Service, Sendable {
                             endpointIDs: [endpoint], owner: owner, limit: wanted,
                             leaseDuration: configuration.leaseDuration, now: Date())
                     } catch {
-                        logger.error("lease failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+                        // Cancelled at shutdown: not a failure worth reporting.
+                        if !(error is CancellationError) && !Task.isCancelled {
+                            logger.error("lease failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+                        }
                         break
                     }
                     for job in jobs {

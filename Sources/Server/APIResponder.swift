@@ -25,6 +25,7 @@ public struct APIResponder: HTTPResponder {
         self.trustForwardedHeaders = trustForwardedHeaders
     }
 
+    /// Answers one request (routing, auth, fal-shaped errors).
     public func respond(to request: Request, context: Context) async throws -> Response {
         var request = request
         if request.uri.path == "/proxy" || request.uri.path.hasPrefix("/proxy/") {

@@ -6,11 +6,17 @@ import Runners
 
 /// Everything the HTTP handlers share: configuration, models, stores, auth, policies.
 public struct APIServices: Sendable {
+    /// Server settings.
     public let configuration: ServerConfiguration
+    /// The served models.
     public let registry: ModelRegistry
+    /// The job queue.
     public let store: any JobStore
+    /// API keys (`nil` only when auth is off).
     public let keys: (any APIKeyStore)?
+    /// Uploaded and produced files.
     public let blobs: any BlobStore
+    /// Job notifications and progress for waiters.
     public let hub: JobEventHub
     let auth: Authenticator
     let tokens: TokenSigner

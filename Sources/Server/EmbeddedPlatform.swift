@@ -10,15 +10,25 @@ import Webhooks
 /// disk, the webhook signing key, the storage-token key, and the runner-side plumbing (event hub,
 /// file access, runner pool) for a set of models.
 public struct EmbeddedPlatform: Sendable {
+    /// Server settings.
     public let configuration: ServerConfiguration
+    /// The job queue.
     public let store: SQLiteJobStore
+    /// API keys (`nil` only when auth is off).
     public let keys: SQLiteAPIKeyStore
+    /// Uploaded and produced files.
     public let blobs: FileBlobStore
+    /// The webhook signing key.
     public let signer: WebhookSigner
+    /// Job notifications and progress for waiters.
     public let hub: JobEventHub
+    /// Shared state of the HTTP handlers.
     public let services: APIServices
+    /// File inputs and outputs of running models.
     public let files: ServerFileAccess
+    /// The runner pool serving the models.
     public let pool: RunnerPool
+    /// Where the platform logs.
     public let logger: Logger
 
     /// Opens (creating on first use) everything under `configuration.home`.

@@ -72,16 +72,40 @@ enum FileRoutes {
         if let name = metadata.fileName {
             headers[.contentDisposition] = "inline; filename=\"\(FileNames.sanitize(name))\""
         }
+        headers[.acceptRanges] = "bytes"
+        let size = Int(metadata.size)
+        var range = 0..<size
+        var status = HTTPResponse.Status.ok
+        if let raw = call.request.headers[.range] {
+            guard let r = ByteRange.parse(raw, size: size) else {
+                try? await reader.close()
+                var h = HTTPFields()
+                h[.contentRange] = "bytes */\(size)"
+                throw APIError(status: .rangeNotSatisfiable, body: JSON.encode(ErrorDetail("Range not satisfiable")), headers: h)
+            }
+            range = r
+            status = .partialContent
+            headers[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound - 1)/\(size)"
+            headers[.contentLength] = String(r.count)
+        }
         if call.method == .head {
             try? await reader.close()
-            return Response(status: .ok, headers: headers, body: ResponseBody())
+            return Response(status: status, headers: headers, body: ResponseBody())
         }
-        let body = ResponseBody(contentLength: Int(metadata.size)) { writer in
+        let wanted = range
+        let body = ResponseBody(contentLength: wanted.count) { writer in
             do {
-                while true {
+                var offset = 0
+                while offset < wanted.upperBound {
                     let chunk = try await reader.read(upTo: 1 << 20)
                     if chunk.isEmpty { break }
-                    try await writer.write(ByteBuffer(bytes: chunk))
+                    let chunkRange = offset..<(offset + chunk.count)
+                    offset += chunk.count
+                    let lower = max(chunkRange.lowerBound, wanted.lowerBound)
+                    let upper = min(chunkRange.upperBound, wanted.upperBound)
+                    guard lower < upper else { continue }
+                    let start = chunk.startIndex + (lower - chunkRange.lowerBound)
+                    try await writer.write(ByteBuffer(bytes: chunk[start..<(start + upper - lower)]))
                 }
                 try await reader.close()
             } catch {
@@ -90,7 +114,29 @@ enum FileRoutes {
             }
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: headers, body: body)
+        return Response(status: status, headers: headers, body: body)
+    }
+}
+
+/// One `Range: bytes=...` request header (single ranges only; a multi-range request is
+/// answered as unsatisfiable).
+enum ByteRange {
+    /// The byte range asked for within a file of `size` bytes, or `nil` when unsatisfiable.
+    static func parse(_ header: String, size: Int) -> Range<Int>? {
+        let h = header.trimmingCharacters(in: .whitespaces)
+        guard h.lowercased().hasPrefix("bytes="), size > 0 else { return nil }
+        let spec = h.dropFirst(6)
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
+        let first = spec[..<dash].trimmingCharacters(in: .whitespaces)
+        let last = spec[spec.index(after: dash)...].trimmingCharacters(in: .whitespaces)
+        if first.isEmpty {
+            guard let n = Int(last), n > 0 else { return nil }
+            return max(0, size - n)..<size
+        }
+        guard let start = Int(first), start >= 0, start < size else { return nil }
+        if last.isEmpty { return start..<size }
+        guard let end = Int(last), end >= start else { return nil }
+        return start..<min(size, end + 1)
     }
 }
 

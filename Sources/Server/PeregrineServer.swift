@@ -9,6 +9,7 @@ import ServiceLifecycle
 /// dependency order (store maintenance, event hub, runner pool, webhook sender, HTTP listeners)
 /// and shut down gracefully in reverse on SIGINT/SIGTERM.
 public struct PeregrineServer: Sendable {
+    /// The opened stores, runners and configuration.
     public let platform: EmbeddedPlatform
 
     /// - Parameter platform: the opened stores and runners.
@@ -67,7 +68,7 @@ public struct PeregrineServer: Sendable {
         signals: Bool = true, onServerRunning: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
     ) throws -> ServiceGroup {
         let services: [any Service] =
-            [platform.maintenance(), FileSweeper(blobs: platform.blobs, logger: platform.logger), platform.hub, platform.pool,
+            [platform.maintenance(), FileSweeper(blobs: platform.blobs, uploads: platform.services.uploads, logger: platform.logger), platform.hub, platform.pool,
              platform.webhookSender()]
             + (try applications(onServerRunning: onServerRunning))
         return ServiceGroup(

@@ -9,7 +9,9 @@ import X509
 public enum SelfSignedCertificate {
     /// Paths of a certificate and its key.
     public struct Files: Sendable, Equatable {
+        /// PEM certificate.
         public var certificate: URL
+        /// PEM private key (mode 0600).
         public var key: URL
     }
 

@@ -109,6 +109,7 @@ public struct ServerConfiguration: Sendable, Equatable {
 
 /// A setting that cannot be used.
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, naming the setting or value.
     public var message: String
     /// - Parameter message: what is wrong, naming the setting.
     public init(_ message: String) { self.message = message }

@@ -43,12 +43,14 @@ public struct ServerFileAccess: FileAccess {
         defaultLifetime = c.resultTTL
     }
 
+    /// Stores an output in the blob store; answers its `/files/{id}/{name}` URL.
     public func store(_ data: Data, contentType: String, fileName: String, lifetime: TimeInterval?) async throws -> StoredFile {
         let name = FileNames.sanitize(fileName)
         let blob = try await blobs.put(data, contentType: contentType, fileName: name, expiresAt: Date().addingTimeInterval(lifetime ?? defaultLifetime))
         return StoredFile(url: FileNames.url(base: publicBase, id: blob.id, name: name), contentType: contentType, fileName: name, fileSize: data.count)
     }
 
+    /// Reads an input URL: this server's own files locally, others downloaded under the policy.
     public func fetch(_ text: String, field: String) async throws -> FetchedFile {
         func failure(_ why: String, status: Int = 422) -> ModelError {
             ModelError(.fileDownloadError, "\(field): \(why)", status: status, field: ["body", field])

@@ -10,6 +10,7 @@ public struct TokenSigner: Sendable {
         public var subject: String
         /// What the token may be used for (`storage`).
         public var scope: String
+        /// When the token stops being accepted.
         public var expiresAt: Date
     }
 

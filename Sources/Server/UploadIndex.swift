@@ -28,4 +28,16 @@ struct UploadIndex: Sendable {
     static func isID(_ s: String) -> Bool {
         s.utf8.count == 32 && s.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
+
+    /// Removes entries whose blob no longer exists (swept or deleted).
+    /// - Returns: how many were removed.
+    func prune(blobExists: (String) async throws -> Bool) async -> Int {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        var removed = 0
+        for uploadID in files where Self.isID(uploadID) {
+            guard let blobID = blobID(for: uploadID), (try? await blobExists(blobID)) == false else { continue }
+            if (try? FileManager.default.removeItem(at: directory.appendingPathComponent(uploadID))) != nil { removed += 1 }
+        }
+        return removed
+    }
 }
