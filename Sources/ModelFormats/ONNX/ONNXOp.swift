@@ -35,6 +35,8 @@ enum ONNXOp: Sendable {
     enum UnaryKind: String, Sendable {
         case sigmoid, tanh, erf, sin, cos, exp, log, sqrt, reciprocal, neg, abs, relu, floor, ceil
         case identity, gelu, geluTanh, not, softplus
+        /// `x * sigmoid(x)`: never parsed, fused from Sigmoid followed by Mul at plan time.
+        case silu
     }
 
     enum BinaryKind: String, Sendable {

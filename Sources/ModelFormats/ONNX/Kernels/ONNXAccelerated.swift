@@ -2,7 +2,7 @@ import Kernels
 import Tensor
 
 /// The engine's optimized kernels (Kernels target) behind the ONNX operators that dominate
-/// model time: convolution (Winograd / packed SGEMM / AMX), softmax and sigmoid.
+/// model time: convolution (Winograd / packed SGEMM / AMX) and softmax over inner axes.
 enum ONNXAccelerated {
     /// The compute pool the ONNX executor runs its parallel kernels on.
     static let pool = ComputePool(threads: ONNXThreads.count)
@@ -38,12 +38,5 @@ enum ONNXAccelerated {
     static func softmax(_ x: ONNXTensor, axis: Int) throws -> ONNXTensor {
         let y = try Ops.softmax(Tensor(shape: Shape(x.shape), values: x.floats), axis: axis, pool: pool)
         return ONNXTensor(shape: x.shape, floats: y.toArray(), type: x.elementType)
-    }
-
-    /// Sigmoid on the compute pool (the engine's C activation).
-    static func sigmoid(_ x: ONNXTensor) throws -> ONNXTensor {
-        let t = Tensor(shape: Shape(x.shape.isEmpty ? [1] : x.shape), values: x.floats)
-        try Ops.activation(t, .sigmoid, into: t, pool: pool)
-        return ONNXTensor(shape: x.shape, floats: t.toArray(), type: x.elementType)
     }
 }

@@ -48,6 +48,7 @@ enum ONNXElementwise {
         case .gelu: return { x in 0.5 * x * (1 + Foundation.erf(x * 0.70710678118654752)) }
         case .geluTanh:
             return { x in 0.5 * x * (1 + Foundation.tanh(0.79788456080286536 * (x + 0.044715 * x * x * x))) }
+        case .silu: return { x in x / (1 + Foundation.exp(-x)) }
         case .identity, .not: return { $0 }
         }
     }
