@@ -170,6 +170,11 @@ public struct ONNXPlan: Sendable {
         }
         for step in steps {
             let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            if runInPlace(step, &values) {
+                for s in step.release { values[s] = nil }
+                if let profile { profile(step.opType, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+                continue
+            }
             let outs: [ONNXTensor]
             do {
                 if let conv = step.preparedConv, let s = step.inputs[0], let x = values[s] {
