@@ -217,6 +217,20 @@ def cases():
          helper.make_node("Concat", ["s", "minus1"], ["t"], axis=0),
          helper.make_node("Reshape", ["x", "t"], ["y"])],
         [("x", f32(2, 3, 4, 5))], ["y"], consts={"minus1": np.array([-1], np.int64)})
+    # Initializers in every supported element type, cast to float.
+    typed = {"d": np.array([1.25, -2.5], np.float64), "h": np.array([0.1, -3.0], np.float16),
+             "i8": np.array([-7, 5], np.int8), "i16": np.array([300, -2], np.int16), "i32": np.array([70000, -1], np.int32),
+             "u8": np.array([200, 3], np.uint8), "bo": np.array([True, False])}
+    bf = helper.make_tensor("bf", TensorProto.BFLOAT16, [2], [1.5, -0.25])
+    nodes = [helper.make_node("Cast", [n], [n + "_f"], to=TensorProto.FLOAT) for n in list(typed) + ["bf"]]
+    nodes.append(helper.make_node("Concat", [n + "_f" for n in list(typed) + ["bf"]], ["cat"], axis=0))
+    nodes.append(helper.make_node("Add", ["cat", "x"], ["y"]))
+    model, ins = chain(nodes, [("x", f32(16))], ["y"], consts=typed)
+    model.graph.initializer.append(bf)
+    c["initializer_types_cast"] = (model, ins)
+    c["fp16_weights_matmul"] = chain(
+        [helper.make_node("Cast", ["w"], ["wf"], to=TensorProto.FLOAT), helper.make_node("MatMul", ["x", "wf"], ["y"])],
+        [("x", f32(3, 8))], ["y"], consts={"w": f32(8, 4).astype(np.float16)})
     # The consistency UNet's time embedding: sin/cos of a scaled log-sigma.
     c["timestep_embedding"] = chain(
         [helper.make_node("Log", ["sigma"], ["ls"]),
@@ -306,7 +320,13 @@ def main():
     all_cases = cases()
     for name, (model, inputs) in sorted(all_cases.items()):
         write_case(os.path.join(ops_dir, name), model, inputs)
-    print(f"wrote {len(all_cases)} operator cases to {ops_dir}")
+    # Weights in an external data file beside the model.
+    model, inputs = single("Conv", [("x", f32(1, 3, 6, 6))], consts={"w": f32(4, 3, 3, 3), "b": f32(4)}, pads=[1, 1, 1, 1])
+    ext = os.path.join(ops_dir, "conv_external_data")
+    write_case(ext, model, inputs)
+    onnx.save_model(onnx.load(os.path.join(ext, "model.onnx")), os.path.join(ext, "model.onnx"),
+                    save_as_external_data=True, all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+    print(f"wrote {len(all_cases) + 1} operator cases to {ops_dir}")
     if not args.skip_terrain:
         write_terrain(args.terrain_model or pull_terrain_model())
 
