@@ -231,6 +231,26 @@ def cases():
     c["fp16_weights_matmul"] = chain(
         [helper.make_node("Cast", ["w"], ["wf"], to=TensorProto.FLOAT), helper.make_node("MatMul", ["x", "wf"], ["y"])],
         [("x", f32(3, 8))], ["y"], consts={"w": f32(8, 4).astype(np.float16)})
+    # Comparisons and logic (boolean output).
+    ia, ib = np.array([[1, 5, 3], [4, 4, 0]], np.int64), np.array([[2, 5, 1], [4, 0, 0]], np.int64)
+    c["logic_chain"] = chain(
+        [helper.make_node("Greater", ["a", "b"], ["g"]), helper.make_node("GreaterOrEqual", ["a", "b"], ["ge"]),
+         helper.make_node("LessOrEqual", ["a", "b"], ["le"]), helper.make_node("Equal", ["a", "b"], ["eq"]),
+         helper.make_node("And", ["g", "ge"], ["x1"]), helper.make_node("Or", ["le", "eq"], ["x2"]),
+         helper.make_node("Xor", ["x1", "x2"], ["x3"]), helper.make_node("Not", ["x3"], ["y"])],
+        [("a", ia), ("b", ib)], ["y"], out_type=TensorProto.BOOL)
+    c["mod_int_floor"] = single("Mod", [("a", np.array([7, -7, 7, -7], np.int64)), ("b", np.array([3, 3, -3, -3], np.int64))],
+                                out_type=TensorProto.INT64)
+    c["mod_int_fmod"] = single("Mod", [("a", np.array([7, -7, 7, -7], np.int64)), ("b", np.array([3, 3, -3, -3], np.int64))],
+                               fmod=1, out_type=TensorProto.INT64)
+    c["mod_float_fmod"] = single("Mod", [("a", f32(2, 5, scale=4)), ("b", np.abs(f32(5)) + 0.5)], fmod=1)
+    for op in ["ReduceMax", "ReduceMin", "ReduceProd"]:
+        c[op.lower()] = single(op, [("x", f32(2, 3, 4))], consts={"axes": np.array([1], np.int64)}, keepdims=0)
+    c["reducesum_opset13"] = single("ReduceSum", [("x", f32(2, 3, 4))], consts={"axes": np.array([0, 2], np.int64)}, opset=13)
+    c["globalmaxpool"] = single("GlobalMaxPool", [("x", f32(2, 3, 4, 5))])
+    c["dropout_inference"] = single("Dropout", [("x", f32(3, 4))])
+    c["upsample_opset9"] = single("Upsample", [("x", f32(1, 1, 2, 3))], consts={"s": np.array([1, 1, 2, 3], np.float32)},
+                                  opset=9, mode="nearest")
     # The consistency UNet's time embedding: sin/cos of a scaled log-sigma.
     c["timestep_embedding"] = chain(
         [helper.make_node("Log", ["sigma"], ["ls"]),
