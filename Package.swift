@@ -128,7 +128,7 @@ let package = Package(
 if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-only") {
     let engine: Set<String> = [
         "CKernels", "Tensor", "Kernels", "Graph", "ModelFormats", "CLibPNG", "CLibJPEG", "CLibWebP",
-        "CMediaShims", "Media", "ModelKit", "Models", "EngineBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests", "EngineBench",
+        "CMediaShims", "Media", "ModelKit", "Models", "EngineBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests",
     ]
     package.targets.removeAll { !engine.contains($0.name) }
     package.products.removeAll()

@@ -91,6 +91,7 @@ static int failure_status(const struct media_png_decoder *decoder) {
 }
 
 int media_png_read_header(media_png_decoder *decoder, const uint8_t *data, size_t size,
+                          uint32_t max_side, uint64_t max_pixels, int32_t header_only,
                           media_image_info *info) {
     if (decoder == NULL || data == NULL || info == NULL || decoder->header_read) return MEDIA_STATUS_INVALID;
     decoder->data = data;
@@ -100,37 +101,47 @@ int media_png_read_header(media_png_decoder *decoder, const uint8_t *data, size_
     png_structp png = decoder->png;
     png_infop pinfo = decoder->info;
     png_set_read_fn(png, decoder, read_from_memory);
-    // The caller enforces its own pixel limit; libpng's 1,000,000 per side default would reject
+    // The caller enforces its own limits below; libpng's 1,000,000 per side default would reject
     // legitimate panoramas first, so allow what PNG itself allows.
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
     png_read_info(png, pinfo);
-    decoder->header_read = 1;
 
     int color_type = png_get_color_type(png, pinfo);
     int bit_depth = png_get_bit_depth(png, pinfo);
     int interlace = png_get_interlace_type(png, pinfo);
+    int has_trns = png_get_valid(png, pinfo, PNG_INFO_tRNS) != 0;
+    info->width = png_get_image_width(png, pinfo);
+    info->height = png_get_image_height(png, pinfo);
+    info->interlaced = interlace != PNG_INTERLACE_NONE;
+    info->cmyk = 0;
+    // What the transforms below deliver: palettes and colour keys become alpha, low-bit gray 8-bit.
+    switch (color_type) {
+    case PNG_COLOR_TYPE_PALETTE: info->channels = 3 + has_trns; break;
+    case PNG_COLOR_TYPE_GRAY: info->channels = 1 + has_trns; break;
+    case PNG_COLOR_TYPE_GRAY_ALPHA: info->channels = 2; break;
+    case PNG_COLOR_TYPE_RGB: info->channels = 3 + has_trns; break;
+    default: info->channels = 4; break;
+    }
+    info->bit_depth = bit_depth == 16 ? 16 : 8;
+    if (header_only) return MEDIA_STATUS_OK;
+    if (info->width > max_side || info->height > max_side ||
+        (uint64_t)info->width * info->height > max_pixels) {
+        return MEDIA_STATUS_TOO_LARGE;
+    }
+    decoder->header_read = 1;
+
     // Deliver raw sample values (no gamma or colour-space handling): models were trained on the
     // stored values, and a round trip must be lossless.
     if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-    if (png_get_valid(png, pinfo, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
+    if (has_trns) png_set_tRNS_to_alpha(png);
     if (bit_depth == 16 && host_is_little_endian()) png_set_swap(png);  // PNG is big-endian; hand out native samples.
     if (interlace != PNG_INTERLACE_NONE) png_set_interlace_handling(png);
     png_read_update_info(png, pinfo);
 
-    info->width = png_get_image_width(png, pinfo);
-    info->height = png_get_image_height(png, pinfo);
-    info->channels = png_get_channels(png, pinfo);
-    info->bit_depth = png_get_bit_depth(png, pinfo);
-    info->interlaced = interlace != PNG_INTERLACE_NONE;
-    info->cmyk = 0;
     decoder->height = info->height;
-    if (info->bit_depth != 8 && info->bit_depth != 16) {
-        set_message(decoder->message, sizeof decoder->message, "unexpected bit depth after expansion");
-        return MEDIA_STATUS_UNSUPPORTED;
-    }
-    if (info->channels < 1 || info->channels > 4) {
-        set_message(decoder->message, sizeof decoder->message, "unexpected channel count");
+    if ((int32_t)png_get_channels(png, pinfo) != info->channels || png_get_bit_depth(png, pinfo) != info->bit_depth) {
+        set_message(decoder->message, sizeof decoder->message, "unexpected layout after expansion");
         return MEDIA_STATUS_UNSUPPORTED;
     }
     return MEDIA_STATUS_OK;

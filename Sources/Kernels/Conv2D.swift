@@ -27,12 +27,16 @@ public struct Conv2D: Sendable {
     let plan: Plan
     /// AMX-packed bf16 weights, when the layer and CPU allow that path.
     let amxWeights: Tensor?
-    /// Restricts the instruction sets the layer may use (tests force `.portable` to cover the
-    /// fallback on machines that have AVX-512).
+    /// Restricts the instruction sets the layer may use (tests force `.avx2` and `.portable` to
+    /// cover the fallbacks on machines that have AVX-512).
     let isa: InstructionSets
 
     enum InstructionSets: Sendable {
+        /// Whatever the CPU has.
         case best
+        /// AVX2 + FMA SGEMM paths only (no Winograd, no AMX); needs a CPU with AVX2.
+        case avx2
+        /// Plain C only.
         case portable
     }
 

@@ -3,8 +3,10 @@
 /// How to write an image file.
 public enum ImageEncoding: Sendable, Equatable {
     /// PNG, lossless, at the image's own bit depth (8 or 16) and layout. `compressionLevel` is
-    /// zlib's 0...9 (6 is the usual trade-off).
-    case png(compressionLevel: Int = 6)
+    /// zlib's 0...9. The default 3 is about 3× faster than zlib's usual 6 for files about 5%
+    /// larger (measured on a 1-megapixel photo-like image): outputs are encoded on the request's
+    /// critical path.
+    case png(compressionLevel: Int = 3)
     /// JPEG at `quality` 1...100. `fullChroma` keeps 4:4:4 colour instead of 4:2:0. Alpha is
     /// dropped and 16-bit samples are rounded to 8 bits (JPEG holds neither).
     case jpeg(quality: Int = 90, fullChroma: Bool = false, progressive: Bool = false)

@@ -79,7 +79,8 @@ extension Image {
             @inline(__always) func quantize(_ v: Float) -> T {
                 // NaN fails both comparisons and lands on 0.
                 let clamped = v > 1 ? 1 : (v >= 0 ? v : 0)
-                return T((clamped * maxValue).rounded())
+                // Half away from zero, as `rounded()`, without the libm call (clamped ≥ 0).
+                return T(clamped * maxValue + 0.5)
             }
             return [T](unsafeUninitializedCapacity: count) { out, initialized in
                 for p in 0..<plane {

@@ -12,6 +12,8 @@ enum PNGCodec {
             return MediaError(.outOfMemory, "\(format): out of memory while \(doing)")
         case Int32(MEDIA_STATUS_UNSUPPORTED):
             return MediaError(.unsupportedFeature, "\(format): \(message)")
+        case Int32(MEDIA_STATUS_TOO_LARGE):
+            return MediaError(.tooLarge, "\(format): the image is larger than the configured limits")
         case Int32(MEDIA_STATUS_INVALID):
             return MediaError(.invalidArgument, "\(format): \(message) while \(doing)")
         default:
@@ -20,16 +22,15 @@ enum PNGCodec {
     }
 
     static func info(_ bytes: UnsafeRawBufferPointer) throws -> ImageInfo {
-        try withHeader(bytes) { _, info in
+        try withHeader(bytes, limits: nil) { _, info in
             ImageInfo(format: .png, width: Int(info.width), height: Int(info.height), channels: Int(info.channels),
                       bitDepth: info.bit_depth == 16 ? .sixteen : .eight, frameCount: 1, orientation: .up)
         }
     }
 
     static func decode(_ bytes: UnsafeRawBufferPointer, options: ImageDecodingOptions) throws -> Image {
-        try withHeader(bytes) { decoder, info in
+        try withHeader(bytes, limits: options) { decoder, info in
             let width = Int(info.width), height = Int(info.height), channels = Int(info.channels)
-            try options.check(width: width, height: height, format: .png)
             let count = width * height * channels
             func read(_ base: UnsafeMutableRawPointer, sampleSize: Int) throws {
                 let status = media_png_read_pixels(decoder, base.assumingMemoryBound(to: UInt8.self), width * channels * sampleSize)
@@ -52,15 +53,23 @@ enum PNGCodec {
         }
     }
 
+    /// Reads the header; with `limits`, refuses oversized images before libpng allocates rows
+    /// and prepares the decoder for pixels, without, only describes the file.
     private static func withHeader<R>(
-        _ bytes: UnsafeRawBufferPointer, _ body: (OpaquePointer, media_image_info) throws -> R
+        _ bytes: UnsafeRawBufferPointer, limits: ImageDecodingOptions?, _ body: (OpaquePointer, media_image_info) throws -> R
     ) throws -> R {
         guard let decoder = media_png_decoder_create() else {
             throw MediaError(.outOfMemory, "png: could not create a decoder")
         }
         defer { media_png_decoder_destroy(decoder) }
         var info = media_image_info()
-        let status = media_png_read_header(decoder, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count, &info)
+        let status = media_png_read_header(
+            decoder, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count,
+            UInt32(clamping: limits?.maxDimension ?? Int(UInt32.max)), UInt64(clamping: limits?.maxPixels ?? Int.max),
+            limits == nil ? 1 : 0, &info)
+        if status == MEDIA_STATUS_TOO_LARGE, let limits {
+            try limits.check(width: Int(info.width), height: Int(info.height), format: .png)
+        }
         guard status == MEDIA_STATUS_OK else {
             throw error(status, String(cString: media_png_decoder_message(decoder)), format: "png", doing: "reading the header")
         }

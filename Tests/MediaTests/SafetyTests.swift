@@ -45,6 +45,9 @@ struct SafetyTests {
         let file = writer.data(declaredWidth: 100_000, declaredHeight: 100_000)
         #expect(Self.code { try Image.decode(file) } == .tooLarge)
         #expect(try Image.info(file).width == 100_000)
+        // PNG's largest width on one row: refused before libpng would size a row buffer for it.
+        let row = writer.data(declaredWidth: 0x7FFF_FFFF, declaredHeight: 1)
+        #expect(Self.code { try Image.decode(row) } == .tooLarge)
         // Within the side limit but over the pixel limit.
         let wide = writer.data(declaredWidth: 9000, declaredHeight: 9000)
         #expect(Self.code { try Image.decode(wide) } == .tooLarge)
@@ -64,6 +67,13 @@ struct SafetyTests {
             i += 1
         }
         #expect(Self.code { try Image.decode(file) } == .tooLarge)
+    }
+
+    @Test("a progressive JPEG with more scans than allowed is refused")
+    func scanLimit() throws {
+        let file = try Self.sample(.jpeg)  // libjpeg's simple progression writes 10 scans
+        #expect(Self.code { try Image.decode(file, options: ImageDecodingOptions(maxJPEGScans: 3)) } == .corrupt)
+        #expect(try Image.decode(file, options: ImageDecodingOptions(maxJPEGScans: 10)).width == 40)
     }
 
     @Test("limits are configurable", arguments: ImageFormat.allCases)

@@ -21,6 +21,8 @@ enum {
     MEDIA_STATUS_UNSUPPORTED = 4,
     /// The caller passed bad arguments (or called the functions out of order).
     MEDIA_STATUS_INVALID = 5,
+    /// The header declares an image over the caller's limits (`info` holds its size).
+    MEDIA_STATUS_TOO_LARGE = 6,
 };
 
 /// What a decoder will deliver, known after the header is read.
@@ -45,8 +47,12 @@ media_png_decoder *media_png_decoder_create(void);
 void media_png_decoder_destroy(media_png_decoder *decoder);
 /// The message of the last failure (never NULL).
 const char *media_png_decoder_message(const media_png_decoder *decoder);
-/// Reads the header; `data` must stay valid until the decoder is destroyed.
+/// Reads the header; `data` must stay valid until the decoder is destroyed. An image wider or
+/// taller than `max_side`, or with more than `max_pixels` pixels, is refused before libpng sets
+/// up any row buffers. With `header_only`, the decoder is not prepared for `read_pixels` (and no
+/// limit applies): enough to describe the file.
 int media_png_read_header(media_png_decoder *decoder, const uint8_t *data, size_t size,
+                          uint32_t max_side, uint64_t max_pixels, int32_t header_only,
                           media_image_info *info);
 /// Decodes every row into `pixels` (height rows of `row_bytes` bytes each).
 int media_png_read_pixels(media_png_decoder *decoder, uint8_t *pixels, size_t row_bytes);

@@ -3,7 +3,7 @@ import Graph
 import ModelKit
 import Models
 
-/// `swift run EngineBench [--sizes 256,128] [--models all|x4|a.param,b.param] [--threads 2] [--repeats 5] [--profile]`:
+/// `swift run EngineBench [--sizes 256,128] [--models all|x4|a.param,b.param] [--threads 2] [--repeats 5] [--profile] [--omp-passive]`:
 /// pulls the weights if needed, runs Peregrine and ncnn side by side and prints JSON.
 @main
 struct EngineBenchMain {
@@ -35,9 +35,10 @@ struct EngineBenchMain {
         where chosen.contains(where: { $0.hasPrefix(name + "/") }) {
             try await puller.pull(name) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         }
-        let config = EngineBenchmark.Configuration(
+        var config = EngineBenchmark.Configuration(
             modelDirectory: models, models: chosen, sizes: sizes, threads: threads, repeats: repeats,
             python: python, workerScript: root.appendingPathComponent("bench/ncnn/ncnn_worker.py"))
+        if args.contains("--omp-passive") { config.ncnnEnvironment["OMP_WAIT_POLICY"] = "PASSIVE" }
         if args.contains("--profile") {
             FileHandle.standardOutput.write(try EngineBenchmark.profile(config).encoded(pretty: true) + Data("\n".utf8))
             return

@@ -1,0 +1,137 @@
+// What a video file holds, read by ffprobe before any work starts.
+
+import Foundation
+
+/// A video file's streams as ffprobe reports them.
+public struct VideoInfo: Sendable, Equatable {
+    /// The container, as ffprobe names it (e.g. `mov,mp4,m4a,3gp,3g2,mj2`, `matroska,webm`, `gif`).
+    public var container: String
+    /// The video codec (e.g. `h264`, `vp9`, `gif`).
+    public var videoCodec: String
+    /// Display width: after the rotation is applied (what `VideoReader` delivers).
+    public var width: Int
+    /// Display height: after the rotation is applied.
+    public var height: Int
+    /// The display rotation in degrees, 0..<360, in ffprobe's display-matrix convention
+    /// (counter-clockwise). `VideoReader` delivers frames already turned.
+    public var rotation: Int
+    /// The average frame rate as a fraction string (`30000/1001`), exact for passing on to ffmpeg.
+    public var frameRate: String
+    /// Frames per second as a number.
+    public var framesPerSecond: Double
+    /// Frames, from the container when it says, else estimated from duration × rate.
+    public var frameCount: Int
+    /// Seconds.
+    public var duration: Double
+    /// The first audio stream's codec, if the file has audio.
+    public var audioCodec: String?
+
+    /// Whether the file has an audio stream.
+    public var hasAudio: Bool { audioCodec != nil }
+
+    /// Probes a file with ffprobe (reads headers; decodes nothing).
+    /// - Throws: `MediaError` — `unsupportedFeature` when ffprobe is missing, `unsupportedFormat`
+    ///   when the file is not a video ffprobe understands or has no video stream, `corrupt` for
+    ///   nonsense stream parameters.
+    public static func probe(path: String) throws -> VideoInfo {
+        let ffprobe = try FFmpeg.require(FFmpeg.ffprobePath, "ffprobe")
+        let data = try FFmpeg.run(ffprobe, ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", path],
+                                  failure: .unsupportedFormat, what: "ffprobe could not read \(URL(fileURLWithPath: path).lastPathComponent)")
+        let report: ProbeReport
+        do { report = try JSONDecoder().decode(ProbeReport.self, from: data) } catch {
+            throw MediaError(.corrupt, "video: unreadable ffprobe report", underlying: error)
+        }
+        guard let video = report.streams.first(where: { $0.codec_type == "video" }) else {
+            throw MediaError(.unsupportedFormat, "video: the file has no video stream")
+        }
+        guard let codedWidth = video.width, let codedHeight = video.height, codedWidth > 0, codedHeight > 0 else {
+            throw MediaError(.corrupt, "video: the video stream has no frame size")
+        }
+        let rotationValue = video.side_data_list?.compactMap(\.rotation).first ?? video.tags?["rotate"].flatMap(Double.init) ?? 0
+        let rotation = (Int(rotationValue.rounded()) % 360 + 360) % 360
+        let swaps = rotation == 90 || rotation == 270
+        var rate = video.avg_frame_rate ?? "0/0"
+        var fps = Self.fraction(rate)
+        if fps <= 0 {
+            rate = video.r_frame_rate ?? "0/0"
+            fps = Self.fraction(rate)
+        }
+        guard fps > 0, fps.isFinite else { throw MediaError(.corrupt, "video: the video stream has no frame rate") }
+        let duration = Double(video.duration ?? "") ?? Double(report.format.duration ?? "") ?? 0
+        let frames = Int(video.nb_frames ?? "") ?? Int((duration * fps).rounded())
+        return VideoInfo(container: report.format.format_name ?? "unknown", videoCodec: video.codec_name ?? "unknown",
+                         width: swaps ? codedHeight : codedWidth, height: swaps ? codedWidth : codedHeight, rotation: rotation,
+                         frameRate: rate, framesPerSecond: fps, frameCount: frames, duration: duration,
+                         audioCodec: report.streams.first(where: { $0.codec_type == "audio" })?.codec_name)
+    }
+
+    static func fraction(_ text: String) -> Double {
+        let parts = text.split(separator: "/")
+        guard let numerator = Double(parts.first ?? "") else { return 0 }
+        guard parts.count == 2, let denominator = Double(parts[1]) else { return numerator }
+        return denominator == 0 ? 0 : numerator / denominator
+    }
+
+    /// Decodes the first video frame (and nothing else) to prove the stream is decodable: a
+    /// cheap check that rejects corrupt streams and codecs the installed ffmpeg lacks before a
+    /// job spends any compute.
+    /// - Throws: `MediaError` with code `corrupt`, naming the codec and ffmpeg's complaint.
+    public func verifyDecodable(path: String) throws {
+        let ffmpeg = try FFmpeg.require(FFmpeg.ffmpegPath, "ffmpeg")
+        _ = try FFmpeg.run(ffmpeg, ["-v", "error", "-xerror", "-nostdin", "-i", path, "-map", "0:v:0", "-frames:v", "1", "-f", "null", "-"],
+                           failure: .corrupt, what: "the \(videoCodec) stream in \(container) does not decode")
+    }
+
+    /// Throws `tooLarge` when the video exceeds `limits`, before any frame is decoded.
+    public func check(_ limits: VideoLimits) throws {
+        if duration > limits.maxDuration {
+            throw MediaError(.tooLarge, "video: \(duration) s is longer than the limit of \(limits.maxDuration) s")
+        }
+        if width * height > limits.maxPixels {
+            throw MediaError(.tooLarge, "video: \(width)x\(height) frames exceed the limit of \(limits.maxPixels) pixels")
+        }
+        if frameCount > limits.maxFrames {
+            throw MediaError(.tooLarge, "video: \(frameCount) frames exceed the limit of \(limits.maxFrames)")
+        }
+    }
+}
+
+/// Limits on the videos a service accepts.
+public struct VideoLimits: Sendable, Equatable {
+    /// Longest duration in seconds. Default 600.
+    public var maxDuration: Double
+    /// Most pixels per frame. Default 3840 × 2160.
+    public var maxPixels: Int
+    /// Most frames. Default 36,000.
+    public var maxFrames: Int
+
+    /// Limits with defaults.
+    public init(maxDuration: Double = 600, maxPixels: Int = 3840 * 2160, maxFrames: Int = 36_000) {
+        self.maxDuration = maxDuration
+        self.maxPixels = maxPixels
+        self.maxFrames = maxFrames
+    }
+}
+
+/// The parts of ffprobe's JSON report that are read.
+private struct ProbeReport: Decodable {
+    struct Stream: Decodable {
+        struct SideData: Decodable { var rotation: Double? }
+        var codec_type: String?
+        var codec_name: String?
+        var width: Int?
+        var height: Int?
+        var avg_frame_rate: String?
+        var r_frame_rate: String?
+        var nb_frames: String?
+        var duration: String?
+        var side_data_list: [SideData]?
+        var tags: [String: String]?
+    }
+    struct Format: Decodable {
+        var format_name: String?
+        var duration: String?
+    }
+    var streams: [Stream]
+    var format: Format
+}
