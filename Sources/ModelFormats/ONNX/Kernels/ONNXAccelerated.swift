@@ -30,7 +30,13 @@ enum ONNXAccelerated {
 
     static func run(_ prepared: PreparedConv, _ x: ONNXTensor, outputShape: [Int]) throws -> ONNXTensor {
         let dims = prepared.spatial == 2 ? x.shape : [x.shape[0], x.shape[1], 1, x.shape[2]]
-        let y = try prepared.conv(Tensor(shape: Shape(dims), values: x.floats), pool: pool)
+        let values = x.floats
+        // The input is viewed in place (no copy) for the duration of the call.
+        let y = try values.withUnsafeBufferPointer { buffer -> Tensor in
+            let storage = TensorStorage(borrowing: UnsafeMutableRawPointer(mutating: buffer.baseAddress!),
+                                        byteCount: buffer.count * 4, isWritable: false)
+            return try prepared.conv(try Tensor(shape: Shape(dims), storage: storage), pool: pool)
+        }
         return ONNXTensor(shape: outputShape, floats: y.toArray(), type: x.elementType)
     }
 

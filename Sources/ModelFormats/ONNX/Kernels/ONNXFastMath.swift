@@ -11,7 +11,9 @@ enum ONNXFastMath {
 
     @inline(__always)
     static func exp(_ x: V) -> V {
-        let xc = pointwiseMin(pointwiseMax(x, V(repeating: -87.3)), V(repeating: 88.7))
+        // Mask-and-blend clamping: pointwiseMin/Max handle NaN lane by lane and do not vectorize.
+        var xc = x.replacing(with: -87.3, where: x .< -87.3)
+        xc = xc.replacing(with: 88.7, where: xc .> 88.7)
         // Adding 1.5 * 2^23 rounds to the nearest integer and leaves it in the low mantissa bits.
         let t = xc * 1.442_695_04 + 12_582_912.0
         let n = t - 12_582_912.0
@@ -84,7 +86,8 @@ enum ONNXFastMath {
                         var vm = V(repeating: -.infinity)
                         var i = 0
                         while i + 8 <= len {
-                            vm = pointwiseMax(vm, sr.loadUnaligned(fromByteOffset: i * 4, as: V.self))
+                            let v = sr.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+                            vm = vm.replacing(with: v, where: v .> vm)
                             i += 8
                         }
                         m = vm.max()
