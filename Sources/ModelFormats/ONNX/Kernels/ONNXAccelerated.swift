@@ -4,8 +4,9 @@ import Tensor
 /// The engine's optimized kernels (Kernels target) behind the ONNX operators that dominate
 /// model time: convolution (Winograd / packed SGEMM / AMX) and softmax over inner axes.
 enum ONNXAccelerated {
-    /// The compute pool the ONNX executor runs its parallel kernels on.
-    static let pool = ComputePool(threads: ONNXThreads.count)
+    /// The compute pool the ONNX executor runs its parallel kernels on: the engine's shared pool,
+    /// or one of `PEREGRINE_THREADS` threads when that is set (benchmarks pin the thread count).
+    static let pool: ComputePool = ONNXThreads.isPinned ? ComputePool(threads: ONNXThreads.count) : .shared
 
     /// A convolution with its weights packed once at plan time.
     struct PreparedConv: Sendable {
