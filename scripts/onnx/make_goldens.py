@@ -251,6 +251,28 @@ def cases():
     c["dropout_inference"] = single("Dropout", [("x", f32(3, 4))])
     c["upsample_opset9"] = single("Upsample", [("x", f32(1, 1, 2, 3))], consts={"s": np.array([1, 1, 2, 3], np.float32)},
                                   opset=9, mode="nearest")
+    # A small CNN that lowers to the engine's graph IR (ONNXTests also runs it on GraphExecutor).
+    c["cnn_engine_graph"] = chain(
+        [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+         helper.make_node("Relu", ["c1"], ["r"]),
+         helper.make_node("Conv", ["r", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+         helper.make_node("Add", ["c2", "r"], ["a"]),
+         helper.make_node("Sigmoid", ["a"], ["sg"]),
+         helper.make_node("Mul", ["a", "sg"], ["silu"]),
+         helper.make_node("Resize", ["silu", "", "up"], ["u"], mode="nearest",
+                          coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+         helper.make_node("AveragePool", ["u"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+         helper.make_node("Concat", ["p", "r"], ["cat"], axis=1),
+         helper.make_node("MaxPool", ["cat"], ["mx"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+         helper.make_node("Clip", ["mx", "zero", "six"], ["cl"]),
+         helper.make_node("Mul", ["cl", "half"], ["h"]),
+         helper.make_node("ConvTranspose", ["h", "wt", "bt"], ["ct"], strides=[2, 2], pads=[1, 1, 1, 1]),
+         helper.make_node("Resize", ["ct", "", "down"], ["y"], mode="linear")],
+        [("x", f32(1, 3, 12, 10))], ["y"],
+        consts={"w1": f32(8, 3, 3, 3, scale=0.3), "b1": f32(8), "w2": f32(8, 8, 3, 3, scale=0.2),
+                "up": np.array([1, 1, 2, 2], np.float32), "zero": np.array(0, np.float32), "six": np.array(6, np.float32),
+                "half": np.array(0.5, np.float32), "wt": f32(16, 4, 4, 4, scale=0.2), "bt": f32(4),
+                "down": np.array([1, 1, 0.5, 0.5], np.float32)})
     # The consistency UNet's time embedding: sin/cos of a scaled log-sigma.
     c["timestep_embedding"] = chain(
         [helper.make_node("Log", ["sigma"], ["ls"]),
