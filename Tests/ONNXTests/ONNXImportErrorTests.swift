@@ -73,3 +73,28 @@ import Testing
         }
     }
 }
+
+@Suite struct ONNXSupportedOperatorTests {
+    /// Every operator the issue lists is importable.
+    @Test func coversTheRequiredOperators() {
+        let required = ["Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum", "Softmax", "InstanceNormalization",
+                        "GroupNormalization", "LayerNormalization", "Resize", "AveragePool", "MaxPool", "Sigmoid", "Mul",
+                        "Tanh", "Erf", "Gelu", "Sin", "Cos", "Exp", "Log", "Sqrt", "Pow", "Add", "Sub", "Div", "Where",
+                        "Reshape", "Transpose", "Split", "Concat", "Slice", "Gather", "Unsqueeze", "Squeeze", "Expand",
+                        "Constant", "ConstantOfShape", "Shape", "Cast", "Range"]
+        let missing = required.filter { !ONNXModel.supportedOperators.contains($0) }
+        #expect(missing.isEmpty, "missing \(missing)")
+    }
+
+    /// Each supported operator type has at least one onnxruntime golden exercising it.
+    @Test func everySupportedOperatorHasAGolden() throws {
+        var covered = Set<String>()
+        for name in Goldens.operatorCases() {
+            let path = Goldens.directory.appendingPathComponent("ops/\(name)/model.onnx").path
+            let proto = try ONNX.ModelProto(contentsOf: path)
+            covered.formUnion(proto.graph.nodes.map(\.opType))
+        }
+        let uncovered = ONNXModel.supportedOperators.subtracting(covered)
+        #expect(uncovered.isEmpty, "no golden for \(uncovered.sorted())")
+    }
+}

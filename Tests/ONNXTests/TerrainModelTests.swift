@@ -56,3 +56,18 @@ import Testing
         #expect(diff <= Self.tolerance, "max abs error \(diff)")
     }
 }
+
+extension TerrainModelTests {
+    /// The symbolic batch folds for any batch size: shape subgraphs become constants per plan.
+    @Test func plansForOtherBatchSizes() throws {
+        let model = try ONNXModel(contentsOf: try TerrainModel.path())
+        for batch in [2, 3] {
+            let plan = try model.plan(inputShapes: ["noisy": [batch, 1, 128, 128], "sigma": [batch], "difficulty": [batch]])
+            #expect(plan.shapes["denoised"] == [batch, 1, 128, 128])
+            #expect(plan.foldedNodeCount >= 140)
+        }
+        #expect(throws: ModelFormatError.self) {
+            try model.plan(inputShapes: ["noisy": [1, 1, 64, 128], "sigma": [1], "difficulty": [1]])
+        }
+    }
+}

@@ -217,6 +217,62 @@ def cases():
          helper.make_node("Concat", ["s", "minus1"], ["t"], axis=0),
          helper.make_node("Reshape", ["x", "t"], ["y"])],
         [("x", f32(2, 3, 4, 5))], ["y"], consts={"minus1": np.array([-1], np.int64)})
+    # Initializers in every supported element type, cast to float.
+    typed = {"d": np.array([1.25, -2.5], np.float64), "h": np.array([0.1, -3.0], np.float16),
+             "i8": np.array([-7, 5], np.int8), "i16": np.array([300, -2], np.int16), "i32": np.array([70000, -1], np.int32),
+             "u8": np.array([200, 3], np.uint8), "bo": np.array([True, False])}
+    bf = helper.make_tensor("bf", TensorProto.BFLOAT16, [2], [1.5, -0.25])
+    nodes = [helper.make_node("Cast", [n], [n + "_f"], to=TensorProto.FLOAT) for n in list(typed) + ["bf"]]
+    nodes.append(helper.make_node("Concat", [n + "_f" for n in list(typed) + ["bf"]], ["cat"], axis=0))
+    nodes.append(helper.make_node("Add", ["cat", "x"], ["y"]))
+    model, ins = chain(nodes, [("x", f32(16))], ["y"], consts=typed)
+    model.graph.initializer.append(bf)
+    c["initializer_types_cast"] = (model, ins)
+    c["fp16_weights_matmul"] = chain(
+        [helper.make_node("Cast", ["w"], ["wf"], to=TensorProto.FLOAT), helper.make_node("MatMul", ["x", "wf"], ["y"])],
+        [("x", f32(3, 8))], ["y"], consts={"w": f32(8, 4).astype(np.float16)})
+    # Comparisons and logic (boolean output).
+    ia, ib = np.array([[1, 5, 3], [4, 4, 0]], np.int64), np.array([[2, 5, 1], [4, 0, 0]], np.int64)
+    c["logic_chain"] = chain(
+        [helper.make_node("Greater", ["a", "b"], ["g"]), helper.make_node("GreaterOrEqual", ["a", "b"], ["ge"]),
+         helper.make_node("LessOrEqual", ["a", "b"], ["le"]), helper.make_node("Equal", ["a", "b"], ["eq"]),
+         helper.make_node("And", ["g", "ge"], ["x1"]), helper.make_node("Or", ["le", "eq"], ["x2"]),
+         helper.make_node("Xor", ["x1", "x2"], ["x3"]), helper.make_node("Not", ["x3"], ["y"])],
+        [("a", ia), ("b", ib)], ["y"], out_type=TensorProto.BOOL)
+    c["mod_int_floor"] = single("Mod", [("a", np.array([7, -7, 7, -7], np.int64)), ("b", np.array([3, 3, -3, -3], np.int64))],
+                                out_type=TensorProto.INT64)
+    c["mod_int_fmod"] = single("Mod", [("a", np.array([7, -7, 7, -7], np.int64)), ("b", np.array([3, 3, -3, -3], np.int64))],
+                               fmod=1, out_type=TensorProto.INT64)
+    c["mod_float_fmod"] = single("Mod", [("a", f32(2, 5, scale=4)), ("b", np.abs(f32(5)) + 0.5)], fmod=1)
+    for op in ["ReduceMax", "ReduceMin", "ReduceProd"]:
+        c[op.lower()] = single(op, [("x", f32(2, 3, 4))], consts={"axes": np.array([1], np.int64)}, keepdims=0)
+    c["reducesum_opset13"] = single("ReduceSum", [("x", f32(2, 3, 4))], consts={"axes": np.array([0, 2], np.int64)}, opset=13)
+    c["globalmaxpool"] = single("GlobalMaxPool", [("x", f32(2, 3, 4, 5))])
+    c["dropout_inference"] = single("Dropout", [("x", f32(3, 4))])
+    c["upsample_opset9"] = single("Upsample", [("x", f32(1, 1, 2, 3))], consts={"s": np.array([1, 1, 2, 3], np.float32)},
+                                  opset=9, mode="nearest")
+    # A small CNN that lowers to the engine's graph IR (ONNXTests also runs it on GraphExecutor).
+    c["cnn_engine_graph"] = chain(
+        [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+         helper.make_node("Relu", ["c1"], ["r"]),
+         helper.make_node("Conv", ["r", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+         helper.make_node("Add", ["c2", "r"], ["a"]),
+         helper.make_node("Sigmoid", ["a"], ["sg"]),
+         helper.make_node("Mul", ["a", "sg"], ["silu"]),
+         helper.make_node("Resize", ["silu", "", "up"], ["u"], mode="nearest",
+                          coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+         helper.make_node("AveragePool", ["u"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+         helper.make_node("Concat", ["p", "r"], ["cat"], axis=1),
+         helper.make_node("MaxPool", ["cat"], ["mx"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+         helper.make_node("Clip", ["mx", "zero", "six"], ["cl"]),
+         helper.make_node("Mul", ["cl", "half"], ["h"]),
+         helper.make_node("ConvTranspose", ["h", "wt", "bt"], ["ct"], strides=[2, 2], pads=[1, 1, 1, 1]),
+         helper.make_node("Resize", ["ct", "", "down"], ["y"], mode="linear")],
+        [("x", f32(1, 3, 12, 10))], ["y"],
+        consts={"w1": f32(8, 3, 3, 3, scale=0.3), "b1": f32(8), "w2": f32(8, 8, 3, 3, scale=0.2),
+                "up": np.array([1, 1, 2, 2], np.float32), "zero": np.array(0, np.float32), "six": np.array(6, np.float32),
+                "half": np.array(0.5, np.float32), "wt": f32(16, 4, 4, 4, scale=0.2), "bt": f32(4),
+                "down": np.array([1, 1, 0.5, 0.5], np.float32)})
     # The consistency UNet's time embedding: sin/cos of a scaled log-sigma.
     c["timestep_embedding"] = chain(
         [helper.make_node("Log", ["sigma"], ["ls"]),
@@ -306,7 +362,13 @@ def main():
     all_cases = cases()
     for name, (model, inputs) in sorted(all_cases.items()):
         write_case(os.path.join(ops_dir, name), model, inputs)
-    print(f"wrote {len(all_cases)} operator cases to {ops_dir}")
+    # Weights in an external data file beside the model.
+    model, inputs = single("Conv", [("x", f32(1, 3, 6, 6))], consts={"w": f32(4, 3, 3, 3), "b": f32(4)}, pads=[1, 1, 1, 1])
+    ext = os.path.join(ops_dir, "conv_external_data")
+    write_case(ext, model, inputs)
+    onnx.save_model(onnx.load(os.path.join(ext, "model.onnx")), os.path.join(ext, "model.onnx"),
+                    save_as_external_data=True, all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+    print(f"wrote {len(all_cases) + 1} operator cases to {ops_dir}")
     if not args.skip_terrain:
         write_terrain(args.terrain_model or pull_terrain_model())
 

@@ -75,6 +75,9 @@ public struct ONNXModel: Sendable {
         nodes = imported
     }
 
+    /// The default-domain operator types this importer implements (attributes are checked per node).
+    public static var supportedOperators: Set<String> { ONNXOp.supportedTypes }
+
     /// How many nodes use each operator type.
     public var operatorCounts: [String: Int] {
         nodes.reduce(into: [:]) { $0[$1.opType, default: 0] += 1 }

@@ -11,10 +11,10 @@ extension ONNXOp {
         func intList(_ i: Int) -> [Int]? { optional(i).map { $0.ints.map { Int($0) } } }
 
         switch self {
-        case .unary(.sigmoid):
+        case .unary(let k) where k == .sigmoid || k == .silu:
             let x = try input(0)
-            if case .float = x.elements { return [try ONNXAccelerated.sigmoid(x)] }
-            return [try ONNXElementwise.unary(.sigmoid, x)]
+            guard case .float(let v) = x.elements else { return [try ONNXElementwise.unary(k, x)] }
+            return [ONNXTensor(shape: x.shape, floats: k == .sigmoid ? ONNXFastMath.sigmoid(v) : ONNXFastMath.silu(v), type: x.elementType)]
         case .unary(let k): return [try ONNXElementwise.unary(k, try input(0))]
         case .binary(let k): return [try ONNXElementwise.binary(k, try input(0), try input(1))]
         case .clip: return [try ONNXElementwise.clip(try input(0), optional(1), optional(2))]
@@ -27,7 +27,12 @@ extension ONNXOp {
         case .einsum(let eq): return [try eq.evaluate(try inputs.map { try $0.orThrow("Einsum operand missing") })]
         case .softmax(let axis, let flat):
             let x = try input(0)
-            if !flat, !x.shape.isEmpty, ONNXLayout.axis(axis, rank: x.shape.count) != nil { return [try ONNXAccelerated.softmax(x, axis: axis)] }
+            if !flat, let ax = ONNXLayout.axis(axis, rank: x.shape.count) {
+                if ax == x.shape.count - 1 {
+                    return [ONNXTensor(shape: x.shape, floats: ONNXFastMath.softmaxRows(x.floats, len: x.shape[ax]), type: x.elementType)]
+                }
+                return [try ONNXAccelerated.softmax(x, axis: axis)]
+            }
             return [try ONNXNormalization.softmax(x, axis: axis, flattened: flat)]
         case .instanceNorm(let eps):
             return [try ONNXNormalization.instanceNorm(try input(0), try input(1), try input(2), epsilon: eps)]
@@ -70,11 +75,16 @@ extension ONNXOp {
         case .squeeze(let axes):
             let x = try input(0)
             return [x.reshaped(try ONNXShapeOps.squeezeShape(x.shape, axes: axes ?? intList(1)))]
-        case .expand: return [try ONNXShapeOps.expand(try input(0), to: try input(1).ints.map { Int($0) })]
+        case .expand:
+            let target = try input(1).ints.map { Int($0) }
+            guard target.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else { throw ONNXRuntimeError("extents \(target) out of range") }
+            return [try ONNXShapeOps.expand(try input(0), to: target)]
         case .constant(let t): return [t]
         case .constantOfShape(let value):
             let shape = try input(0).ints.map { Int($0) }
-            guard shape.allSatisfy({ $0 >= 0 }) else { throw ONNXRuntimeError("negative extent in \(shape)") }
+            guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }), shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) < 1 << 31 else {
+                throw ONNXRuntimeError("extents \(shape) out of range")
+            }
             let v = value ?? ONNXTensor(shape: [1], floats: [0])
             let n = shape.reduce(1, *)
             switch v.elements {

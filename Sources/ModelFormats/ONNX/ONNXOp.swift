@@ -35,10 +35,14 @@ enum ONNXOp: Sendable {
     enum UnaryKind: String, Sendable {
         case sigmoid, tanh, erf, sin, cos, exp, log, sqrt, reciprocal, neg, abs, relu, floor, ceil
         case identity, gelu, geluTanh, not, softplus
+        /// `x * sigmoid(x)`: never parsed, fused from Sigmoid followed by Mul at plan time.
+        case silu
     }
 
     enum BinaryKind: String, Sendable {
         case add, sub, mul, div, pow, max, min, mod
+        /// Mod with `fmod=1`: the remainder takes the dividend's sign (C `fmod`).
+        case fmod
         case equal, less, greater, lessOrEqual, greaterOrEqual, and, or, xor
 
         var isComparison: Bool {
@@ -104,6 +108,17 @@ extension ONNXOp {
         return op
     }
 
+    /// Operator types (default domain) the importer implements.
+    static var supportedTypes: Set<String> {
+        Set(unaryOps.keys).union(binaryOps.keys).union([
+            "Mod", "Gelu", "Dropout", "Clip", "Where", "Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum", "Softmax",
+            "InstanceNormalization", "GroupNormalization", "LayerNormalization", "Resize", "Upsample", "AveragePool",
+            "MaxPool", "GlobalAveragePool", "GlobalMaxPool", "Reshape", "Transpose", "Split", "Concat", "Slice", "Gather",
+            "Unsqueeze", "Squeeze", "Expand", "Constant", "ConstantOfShape", "Shape", "Cast", "Range", "Flatten",
+            "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
+        ])
+    }
+
     private static let unaryOps: [String: UnaryKind] = [
         "Sigmoid": .sigmoid, "Tanh": .tanh, "Erf": .erf, "Sin": .sin, "Cos": .cos, "Exp": .exp, "Log": .log,
         "Sqrt": .sqrt, "Reciprocal": .reciprocal, "Neg": .neg, "Abs": .abs, "Relu": .relu, "Floor": .floor,
@@ -122,7 +137,7 @@ extension ONNXOp {
         case "Mod":
             let fmod = try a.int("fmod", 0)
             try a.require("fmod", fmod, in: [0, 1])
-            return .binary(.mod)
+            return .binary(fmod == 1 ? .fmod : .mod)
         case "Gelu":
             let approx = try a.string("approximate", "none")
             try a.require("approximate", approx, in: ["none", "tanh"])

@@ -105,6 +105,7 @@ public struct ONNXPlan: Sendable {
             steps.append(step)
         }
 
+        steps = Self.fuseSiLU(steps, keep: Set(model.outputs.compactMap { slots[$0.name] }))
         var outputSlots: [(String, Int)] = []
         for o in model.outputs {
             guard let s = slots[o.name] else { throw ModelFormatError(.malformed, "onnx: graph output '\(o.name)' is never produced") }
@@ -128,6 +129,31 @@ public struct ONNXPlan: Sendable {
         shapes = slots.mapValues { metas[$0].shape }
     }
 
+    /// Rewrites `s = Sigmoid(x); y = Mul(x, s)` (either operand order) into `y = SiLU(x)` when
+    /// nothing else reads `s`: one pass over the tensor instead of two.
+    static func fuseSiLU(_ steps: [Step], keep: Set<Int>) -> [Step] {
+        var readers: [Int: Int] = [:]
+        for step in steps { for s in step.inputs.compactMap({ $0 }) { readers[s, default: 0] += 1 } }
+        var producer: [Int: Int] = [:]
+        for (i, step) in steps.enumerated() { for o in step.outputs where o >= 0 { producer[o] = i } }
+        var out = steps
+        var removed = Set<Int>()
+        for (i, step) in steps.enumerated() {
+            guard case .binary(.mul) = step.op, step.inputs.count == 2,
+                  let a = step.inputs[0], let b = step.inputs[1] else { continue }
+            for (x, s) in [(a, b), (b, a)] {
+                guard let p = producer[s], case .unary(.sigmoid) = steps[p].op, steps[p].inputs.first == x,
+                      readers[s] == 1, !keep.contains(s), !removed.contains(p) else { continue }
+                out[i].op = .unary(.silu)
+                out[i].opType = "SiLU"
+                out[i].inputs = [x]
+                removed.insert(p)
+                break
+            }
+        }
+        return out.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
     /// Runs the plan.
     /// - Parameters:
     ///   - feeds: one tensor per graph input, shaped as planned.
@@ -144,6 +170,11 @@ public struct ONNXPlan: Sendable {
         }
         for step in steps {
             let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            if runInPlace(step, &values) {
+                for s in step.release { values[s] = nil }
+                if let profile { profile(step.opType, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+                continue
+            }
             let outs: [ONNXTensor]
             do {
                 if let conv = step.preparedConv, let s = step.inputs[0], let x = values[s] {

@@ -2,10 +2,11 @@ import Kernels
 import Tensor
 
 /// The engine's optimized kernels (Kernels target) behind the ONNX operators that dominate
-/// model time: convolution (Winograd / packed SGEMM / AMX), softmax and sigmoid.
+/// model time: convolution (Winograd / packed SGEMM / AMX) and softmax over inner axes.
 enum ONNXAccelerated {
-    /// The compute pool the ONNX executor runs its parallel kernels on.
-    static let pool = ComputePool(threads: ONNXThreads.count)
+    /// The compute pool the ONNX executor runs its parallel kernels on: the engine's shared pool,
+    /// or one of `PEREGRINE_THREADS` threads when that is set (benchmarks pin the thread count).
+    static let pool: ComputePool = ONNXThreads.isPinned ? ComputePool(threads: ONNXThreads.count) : .shared
 
     /// A convolution with its weights packed once at plan time.
     struct PreparedConv: Sendable {
@@ -30,7 +31,13 @@ enum ONNXAccelerated {
 
     static func run(_ prepared: PreparedConv, _ x: ONNXTensor, outputShape: [Int]) throws -> ONNXTensor {
         let dims = prepared.spatial == 2 ? x.shape : [x.shape[0], x.shape[1], 1, x.shape[2]]
-        let y = try prepared.conv(Tensor(shape: Shape(dims), values: x.floats), pool: pool)
+        let values = x.floats
+        // The input is viewed in place (no copy) for the duration of the call.
+        let y = try values.withUnsafeBufferPointer { buffer -> Tensor in
+            let storage = TensorStorage(borrowing: UnsafeMutableRawPointer(mutating: buffer.baseAddress!),
+                                        byteCount: buffer.count * 4, isWritable: false)
+            return try prepared.conv(try Tensor(shape: Shape(dims), storage: storage), pool: pool)
+        }
         return ONNXTensor(shape: outputShape, floats: y.toArray(), type: x.elementType)
     }
 
@@ -38,12 +45,5 @@ enum ONNXAccelerated {
     static func softmax(_ x: ONNXTensor, axis: Int) throws -> ONNXTensor {
         let y = try Ops.softmax(Tensor(shape: Shape(x.shape), values: x.floats), axis: axis, pool: pool)
         return ONNXTensor(shape: x.shape, floats: y.toArray(), type: x.elementType)
-    }
-
-    /// Sigmoid on the compute pool (the engine's C activation).
-    static func sigmoid(_ x: ONNXTensor) throws -> ONNXTensor {
-        let t = Tensor(shape: Shape(x.shape.isEmpty ? [1] : x.shape), values: x.floats)
-        try Ops.activation(t, .sigmoid, into: t, pool: pool)
-        return ONNXTensor(shape: x.shape, floats: t.toArray(), type: x.elementType)
     }
 }

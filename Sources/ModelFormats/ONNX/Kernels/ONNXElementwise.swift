@@ -48,6 +48,7 @@ enum ONNXElementwise {
         case .gelu: return { x in 0.5 * x * (1 + Foundation.erf(x * 0.70710678118654752)) }
         case .geluTanh:
             return { x in 0.5 * x * (1 + Foundation.tanh(0.79788456080286536 * (x + 0.044715 * x * x * x))) }
+        case .silu: return { x in x / (1 + Foundation.exp(-x)) }
         case .identity, .not: return { $0 }
         }
     }
@@ -104,6 +105,7 @@ enum ONNXElementwise {
         case .div: return { $1 == 0 ? 0 : $0 / $1 }
         case .max: return { Swift.max($0, $1) }
         case .min: return { Swift.min($0, $1) }
+        case .fmod: return { b, m in m == 0 ? 0 : b % m }
         case .mod: return { b, m in
             guard m != 0 else { return 0 }
             let r = b % m
@@ -130,7 +132,12 @@ enum ONNXElementwise {
         case .div: return broadcastMap(x, xs, y, ys, shape, /)
         case .max: return broadcastMap(x, xs, y, ys, shape) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
         case .min: return broadcastMap(x, xs, y, ys, shape) { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) }
-        case .mod: return broadcastMap(x, xs, y, ys, shape) { Foundation.fmod($0, $1) }
+        case .fmod: return broadcastMap(x, xs, y, ys, shape) { Foundation.fmod($0, $1) }
+        case .mod:
+            return broadcastMap(x, xs, y, ys, shape) { a, m in
+                let r = Foundation.fmod(a, m)
+                return r != 0 && (r < 0) != (m < 0) ? r + m : r
+            }
         case .pow:
             return broadcastMap(x, xs, y, ys, shape) { b, e in
                 e == 2 ? b * b : e == 0.5 ? b.squareRoot() : e == 1 ? b : Foundation.pow(b, e)

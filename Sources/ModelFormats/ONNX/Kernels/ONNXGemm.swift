@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import Kernels
 
 /// Row-major single-precision matrix multiply used by MatMul, Gemm, Einsum and the reference
 /// convolutions: `C[m, n] (+)= sum_k A[m, k] * B[k, n]`, on the engine's packed SGEMM.
@@ -62,8 +63,8 @@ enum ONNXGemm {
 
 /// How many threads the ONNX kernels split work over: `PEREGRINE_THREADS`, or every active core.
 enum ONNXThreads {
-    static let count: Int = {
-        if let s = ProcessInfo.processInfo.environment["PEREGRINE_THREADS"], let n = Int(s), n > 0 { return n }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
-    }()
+    private static let pinned: Int? = ProcessInfo.processInfo.environment["PEREGRINE_THREADS"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+    /// Whether `PEREGRINE_THREADS` fixes the count.
+    static var isPinned: Bool { pinned != nil }
+    static var count: Int { pinned ?? ComputePool.shared.threadCount }
 }

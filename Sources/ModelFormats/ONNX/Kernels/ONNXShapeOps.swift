@@ -251,17 +251,23 @@ enum ONNXShapeOps {
         return shape.enumerated().filter { !normalized.contains($0.offset) }.map(\.element)
     }
 
+    /// Element count of a Range, refusing absurd sizes (a malformed model must not exhaust memory).
+    static func rangeCount(_ steps: Double) throws -> Int {
+        guard steps.isFinite, steps < Double(1 << 31) else { throw ONNXRuntimeError("Range of \(steps) elements") }
+        return max(0, Int(steps.rounded(.up)))
+    }
+
     static func range(_ start: ONNXTensor, _ limit: ONNXTensor, _ delta: ONNXTensor) throws -> ONNXTensor {
         switch start.elements {
         case .float:
             let s = start.floats[0], l = limit.floats[0], d = delta.floats[0]
             guard d != 0 else { throw ONNXRuntimeError("Range with delta 0") }
-            let n = max(0, Int((Double(l - s) / Double(d)).rounded(.up)))
+            let n = try rangeCount(Double(l - s) / Double(d))
             return ONNXTensor(shape: [n], floats: (0..<n).map { s + Float($0) * d }, type: start.elementType)
         default:
             let s = start.ints[0], l = limit.ints[0], d = delta.ints[0]
             guard d != 0 else { throw ONNXRuntimeError("Range with delta 0") }
-            let n = max(0, Int((Double(l - s) / Double(d)).rounded(.up)))
+            let n = try rangeCount((Double(l) - Double(s)) / Double(d))
             return ONNXTensor(shape: [n], ints: (0..<n).map { s + Int64($0) * d }, type: start.elementType)
         }
     }

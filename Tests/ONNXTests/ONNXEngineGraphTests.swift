@@ -1,0 +1,36 @@
+import Foundation
+import Graph
+import Testing
+@testable import ModelFormats
+import Tensor
+
+/// Convolutional ONNX models lower to the engine's graph IR and run on its executor.
+@Suite struct ONNXEngineGraphTests {
+    @Test func convolutionalModelRunsOnGraphExecutor() throws {
+        let dir = Goldens.directory.appendingPathComponent("ops/cnn_engine_graph")
+        let model = try ONNXModel(contentsOf: dir.appendingPathComponent("model.onnx").path)
+        let input = try #require(try Goldens.tensors(in: dir, prefix: "input").first)
+        let want = try #require(try Goldens.tensors(in: dir, prefix: "output").first).tensor
+        let graph = try model.engineGraph(inputShapes: [input.name: input.tensor.shape])
+        #expect(graph.nodes.contains { if case .deconvolution = $0.op { true } else { false } })
+        let executor = try GraphExecutor(graph: graph, threads: 1)
+        let out = try #require(try executor.run([input.tensor.toTensor()]).first)
+        #expect(out.shape.dims == want.shape)
+        let got = ONNXTensor(out)
+        let diff = try #require(Goldens.maxAbsDifference(got, want))
+        #expect(diff <= 1e-4 * max(1, want.floats.map(abs).max() ?? 1), "max abs error \(diff)")
+    }
+
+    @Test func unsupportedNodeIsNamed() throws {
+        let dir = Goldens.directory.appendingPathComponent("ops/instancenorm")
+        let model = try ONNXModel(contentsOf: dir.appendingPathComponent("model.onnx").path)
+        do {
+            _ = try model.engineGraph(inputShapes: ["x": [2, 4, 5, 6]])
+            Issue.record("lowered InstanceNormalization")
+        } catch let e as ModelFormatError {
+            #expect(e.code == .unsupportedLayer)
+            #expect(e.message.contains("InstanceNormalization"))
+            #expect(e.message.contains("instancenormalization_node"))
+        }
+    }
+}
