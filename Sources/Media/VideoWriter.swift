@@ -50,8 +50,8 @@ public final class VideoWriter: @unchecked Sendable {
         /// takes it (no generation loss, no work), else re-encoded (AAC or Opus). `nil`
         /// re-encodes.
         public var audioCodec: String?
-        /// Display rotation to record, counter-clockwise degrees as `VideoInfo.rotation` reports
-        /// it (0, 90, 180, 270); only containers that `keepsRotation`.
+        /// Display rotation to record, in degrees as `VideoInfo.rotation` reports it (0, 90,
+        /// 180, 270); only containers that `keepsRotation`.
         public var rotation: Int
         /// libx264 preset (`ultrafast` ... `veryslow`); ignored for VP9.
         public var preset: String
@@ -85,6 +85,9 @@ public final class VideoWriter: @unchecked Sendable {
     public let height: Int
     private let path: String
     private let temporaryPath: String
+    private let ffmpeg: String
+    /// The `rotate` tag `finish()` records (0: none).
+    private var rotationTag = 0
     private let process: Process
     private let input: FileHandle
     private let errors: TemporaryFile
@@ -95,6 +98,7 @@ public final class VideoWriter: @unchecked Sendable {
     public init(path: String, width: Int, height: Int, configuration: Configuration) throws {
         guard width > 0, height > 0 else { throw MediaError(.invalidArgument, "video: frame size \(width)x\(height)") }
         let ffmpeg = try FFmpeg.require(FFmpeg.ffmpegPath, "ffmpeg")
+        self.ffmpeg = ffmpeg
         _ = FFmpeg.ignoreBrokenPipes
         self.width = width
         self.height = height
@@ -105,6 +109,7 @@ public final class VideoWriter: @unchecked Sendable {
         var arguments = ["-v", "error", "-nostdin", "-y",
                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", "\(width)x\(height)",
                          "-framerate", configuration.frameRate, "-i", "pipe:0"]
+        var rotation = 0
         let copy = configuration.audioSource != nil && configuration.audioCodec.map(configuration.container.canCopyAudio) == true
         copiesAudio = copy
         if let audio = configuration.audioSource { arguments += ["-i", audio, "-map", "0:v:0", "-map", "1:a:0?"] }
@@ -116,13 +121,9 @@ public final class VideoWriter: @unchecked Sendable {
             arguments += ["-c:v", "libx264", "-preset", configuration.preset, "-crf", String(configuration.quality ?? 18),
                           "-pix_fmt", "yuv420p"]
             arguments += copy ? ["-c:a", "copy"] : ["-c:a", "aac", "-b:a", "192k"]
-            let rotation = ((configuration.rotation % 360) + 360) % 360
-            if rotation != 0 {
-                // ffmpeg 5.1's MP4 muxer turns a stream's `rotate` tag (clockwise degrees) into
-                // the display matrix; VideoInfo's rotation is counter-clockwise.
-                arguments += ["-metadata:s:v:0", "rotate=\((360 - rotation) % 360)"]
-            }
-            arguments += ["-movflags", "+faststart", "-f", "mp4"]
+            rotation = ((configuration.rotation % 360) + 360) % 360
+            // With a rotation to record, `finish()` remuxes the file and puts the index first then.
+            arguments += (rotation == 0 ? ["-movflags", "+faststart"] : []) + ["-f", "mp4"]
         case .webm:
             arguments += ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", String(configuration.quality ?? 31), "-row-mt", "1",
                           "-pix_fmt", "yuv420p"]
@@ -130,6 +131,7 @@ public final class VideoWriter: @unchecked Sendable {
             arguments += ["-f", "webm"]
         }
         arguments.append(temporaryPath)
+        rotationTag = rotation
         process = Process()
         process.executableURL = URL(fileURLWithPath: ffmpeg)
         process.arguments = arguments
@@ -173,9 +175,32 @@ public final class VideoWriter: @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: temporaryPath)
             throw MediaError(.encodingFailed, "video: encoding failed: \(errors.text())")
         }
+        if rotationTag != 0 { try recordRotation() }
         guard rename(temporaryPath, path) == 0 else {
             try? FileManager.default.removeItem(atPath: temporaryPath)
             throw MediaError(.io, "video: could not move the output to \(path) (errno \(errno))")
+        }
+    }
+
+    /// Rewrites the encoded file with the rotation recorded. ffmpeg 5.1 applies a stream's
+    /// `rotate` tag (in ffprobe's degrees, which `VideoInfo.rotation` reports) only when it
+    /// copies a stream, not when it encodes one, so this is a second pass that copies the
+    /// streams (disk speed, no decoding) and puts the index first (`+faststart`).
+    private func recordRotation() throws {
+        let rotated = temporaryPath + ".rotated"
+        do {
+            _ = try FFmpeg.run(ffmpeg, ["-v", "error", "-nostdin", "-y", "-i", temporaryPath, "-map", "0", "-c", "copy",
+                                        "-metadata:s:v:0", "rotate=\(rotationTag)", "-movflags", "+faststart", "-f", "mp4", rotated],
+                               failure: .encodingFailed, what: "recording the rotation")
+        } catch {
+            try? FileManager.default.removeItem(atPath: rotated)
+            try? FileManager.default.removeItem(atPath: temporaryPath)
+            throw error
+        }
+        guard rename(rotated, temporaryPath) == 0 else {
+            try? FileManager.default.removeItem(atPath: rotated)
+            try? FileManager.default.removeItem(atPath: temporaryPath)
+            throw MediaError(.io, "video: could not replace \(temporaryPath) (errno \(errno))")
         }
     }
 
