@@ -6,7 +6,8 @@ import Foundation
 public struct VideoInfo: Sendable, Equatable {
     /// The container, as ffprobe names it (e.g. `mov,mp4,m4a,3gp,3g2,mj2`, `matroska,webm`, `gif`).
     public var container: String
-    /// The video codec (e.g. `h264`, `vp9`, `gif`).
+    /// The video codec (e.g. `h264`, `vp9`, `gif`); for a codec ffmpeg does not know, its
+    /// container tag (`unknown codec (tag xvid)`), so that errors can name it.
     public var videoCodec: String
     /// Display width: after the rotation is applied (what `VideoReader` delivers).
     public var width: Int
@@ -73,7 +74,7 @@ public struct VideoInfo: Sendable, Equatable {
         let duration = Double(video.duration ?? "") ?? Double(report.format.duration ?? "") ?? 0
         let declared = Int(video.nb_frames ?? "")
         let frames = Int(video.nb_read_packets ?? "") ?? declared ?? Int((duration * fps).rounded())
-        return VideoInfo(container: report.format.format_name ?? "unknown", videoCodec: video.codec_name ?? "unknown",
+        return VideoInfo(container: report.format.format_name ?? "unknown", videoCodec: video.codec_name ?? "unknown codec (tag \(video.codec_tag_string ?? "none"))",
                          width: swaps ? codedHeight : codedWidth, height: swaps ? codedWidth : codedHeight, rotation: rotation,
                          frameRate: rate, framesPerSecond: fps, frameCount: frames, declaredFrameCount: declared, duration: duration,
                          audioCodec: report.streams.first(where: { $0.codec_type == "audio" })?.codec_name)
@@ -144,6 +145,7 @@ private struct ProbeReport: Decodable {
         struct SideData: Decodable { var rotation: Double? }
         var codec_type: String?
         var codec_name: String?
+        var codec_tag_string: String?
         var width: Int?
         var height: Int?
         var avg_frame_rate: String?

@@ -84,4 +84,15 @@ struct VideoBadInputTests {
         let output = try await Self.rejection(clip, configuration: .init(maxOutputPixels: 100 * 100))
         #expect(output?.status == 422 && output?.field == ["body", "scale"])
     }
+
+    @Test("a codec ffmpeg cannot decode is refused and named by its tag")
+    func unknownCodec() async throws {
+        var bytes = [UInt8](try Self.clipData(extra: ["-movflags", "+faststart"]))
+        // Rename the sample entry `avc1` in the `stsd` box to a codec nobody knows.
+        let stsd = try #require((0..<(bytes.count - 4)).first { bytes[$0..<($0 + 4)] == Array("stsd".utf8)[...] })
+        let entry = try #require((stsd..<(bytes.count - 4)).first { bytes[$0..<($0 + 4)] == Array("avc1".utf8)[...] })
+        bytes.replaceSubrange(entry..<(entry + 4), with: Array("zzz9".utf8))
+        let error = try await Self.rejection(Data(bytes))
+        #expect(error?.status == 422 && error?.message.contains("zzz9") == true, "\(String(describing: error))")
+    }
 }
