@@ -9,11 +9,13 @@ ffmpeg decodes to raw RGB on a pipe (a reader thread keeps up to 3 frames ready)
 frame padded by `context` replicated pixels on every side (the same window Peregrine's tiler
 feeds for a one-tile frame), the core is cropped and written to a second ffmpeg that encodes
 H.264 (yuv420p, +faststart, the audio stream copied) through a writer thread. Prints one JSON
-line: frames, wall seconds, seconds inside ncnn's extract().
+line: frames, wall seconds, seconds inside ncnn's extract(), CPU seconds of this process and its
+ffmpeg children (model loading included, as in Peregrine's count).
 """
 import argparse
 import json
 import queue
+import resource
 import subprocess
 import threading
 import time
@@ -91,5 +93,9 @@ for t in threads:
     t.join()
 decoder.wait()
 encoder.wait()
+cpu = 0.0
+for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+    usage = resource.getrusage(who)
+    cpu += usage.ru_utime + usage.ru_stime
 print(json.dumps({"frames": frames, "wall_seconds": time.perf_counter() - start, "ncnn_seconds": inside,
-                  "encoder_status": encoder.returncode}))
+                  "cpu_seconds": cpu, "encoder_status": encoder.returncode}))

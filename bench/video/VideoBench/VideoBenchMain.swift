@@ -51,8 +51,10 @@ struct VideoBenchMain {
             let clip = try makeClip(in: work, width: width, height: height, frames: frames)
             log("\(width)x\(height) x\(scale), \(frames) frames: peregrine")
             let t0 = Date()
+            let cpu0 = cpuSeconds()
             let out = try await upscale(loaded, clip: clip, scale: scale, work: work)
             let peregrineSeconds = Date().timeIntervalSince(t0)
+            let peregrineCPU = cpuSeconds() - cpu0
             log("\(width)x\(height) x\(scale): ncnn + ffmpeg")
             let stem = models.appendingPathComponent("realesr-animevideov3/realesr-animevideov3-x\(scale)").path
             let peer = try run(python, [script, "--param", stem + ".param", "--bin", stem + ".bin", "--input", clip,
@@ -62,14 +64,18 @@ struct VideoBenchMain {
             let peerJSON = try JSONSerialization.jsonObject(with: Data(peer.utf8)) as! [String: Any]
             let peerSeconds = peerJSON["wall_seconds"] as! Double
             let peerFrames = peerJSON["frames"] as! Int
+            let peerCPU = peerJSON["cpu_seconds"] as! Double
             cases.append([
                 "input": "\(width)x\(height)", "scale": scale, "frames": frames, "threads": threads,
                 "peregrine": ["fps": Double(frames) / peregrineSeconds, "wall_seconds": peregrineSeconds,
                               "network_seconds": out["timings"]?["inference"]?.doubleValue ?? -1,
-                              "output_frames": out["video"]?["frame_count"]?.intValue ?? -1],
+                              "output_frames": out["video"]?["frame_count"]?.intValue ?? -1,
+                              "cpu_seconds_per_frame": peregrineCPU / Double(frames)],
                 "ncnn_ffmpeg": ["fps": Double(peerFrames) / peerSeconds, "wall_seconds": peerSeconds,
-                                "network_seconds": peerJSON["ncnn_seconds"] as! Double, "output_frames": peerFrames],
+                                "network_seconds": peerJSON["ncnn_seconds"] as! Double, "output_frames": peerFrames,
+                                "cpu_seconds_per_frame": peerCPU / Double(peerFrames)],
                 "peregrine_over_ncnn_fps": (Double(frames) / peregrineSeconds) / (Double(peerFrames) / peerSeconds),
+                "ncnn_over_peregrine_cpu_per_frame": (peerCPU / Double(peerFrames)) / (peregrineCPU / Double(frames)),
             ])
         }
         let pipe = try pipeCost(in: work, frames: 120)
@@ -127,6 +133,20 @@ struct VideoBenchMain {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw CocoaError(.executableLoad) }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// CPU seconds (user + system) of this process and of its children that have ended (the
+    /// ffmpeg programs): on a shared machine, a measure of work that other load does not inflate
+    /// the way it inflates wall time.
+    static func cpuSeconds() -> Double {
+        var total = 0.0
+        for who in [RUSAGE_SELF, RUSAGE_CHILDREN].map({ Int32(truncatingIfNeeded: $0.rawValue) }) {
+            var usage = rusage()
+            getrusage(who, &usage)
+            total += Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            total += Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        }
+        return total
     }
 
     /// A line of /proc/self/status in KiB.
