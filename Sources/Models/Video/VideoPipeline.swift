@@ -21,8 +21,10 @@ struct VideoPipeline {
 
     /// What a finished run did.
     struct Report: Sendable {
-        /// Frames encoded.
+        /// Input frames processed.
         var frames: Int
+        /// Frames encoded.
+        var framesWritten: Int
         /// Seconds spent in the transform.
         var transformSeconds: Double
         /// Seconds from start to the encoder's end.
@@ -43,6 +45,14 @@ struct VideoPipeline {
     ///   the reader's or writer's `MediaError`.
     func run(reader: VideoReader, writer: VideoWriter, expectedFrames: Int, context: (any RunContext)?,
              transform: (Image) throws -> Image) throws -> Report {
+        try run(reader: reader, writer: writer, expectedFrames: expectedFrames, context: context, expand: { [try transform($0)] })
+    }
+
+    /// Runs the pipeline with a transform that turns each input frame into any number of
+    /// output frames (frame interpolation: the frame between the previous one and this, then
+    /// this one). Progress and cancellation count input frames.
+    func run(reader: VideoReader, writer: VideoWriter, expectedFrames: Int, context: (any RunContext)?,
+             expand transform: (Image) throws -> [Image]) throws -> Report {
         let start = DispatchTime.now().uptimeNanoseconds
         let decoded = FrameQueue<Image>(capacity: configuration.framesInFlight)
         let encoded = FrameQueue<Image>(capacity: configuration.framesInFlight)
@@ -90,16 +100,20 @@ struct VideoPipeline {
         }
 
         var frames = 0
+        var written = 0
         var transformSeconds = 0.0
         do {
             while let frame = try decoded.pop() {
                 try context?.checkCancellation()
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                let output = try transform(frame)
+                let outputs = try transform(frame)
                 transformSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-                guard encoded.push(output) else {
-                    // The encoder failed; its error is the one to report.
-                    throw encoderResult.error ?? MediaError(.encodingFailed, "video: the encoder stopped")
+                for output in outputs {
+                    guard encoded.push(output) else {
+                        // The encoder failed; its error is the one to report.
+                        throw encoderResult.error ?? MediaError(.encodingFailed, "video: the encoder stopped")
+                    }
+                    written += 1
                 }
                 frames += 1
                 report(frames: frames, expected: expectedFrames, seconds: transformSeconds, context: context)
@@ -116,8 +130,8 @@ struct VideoPipeline {
         decoderDone.wait()
         if let error = encoderResult.error { throw error }
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        context?.log("encoded \(frames) frames in \(String(format: "%.2f", wall)) s", level: .info)
-        return Report(frames: frames, transformSeconds: transformSeconds, wallSeconds: wall)
+        context?.log("encoded \(written) frames in \(String(format: "%.2f", wall)) s", level: .info)
+        return Report(frames: frames, framesWritten: written, transformSeconds: transformSeconds, wallSeconds: wall)
     }
 
     private func report(frames: Int, expected: Int, seconds: Double, context: (any RunContext)?) {
