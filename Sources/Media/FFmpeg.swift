@@ -12,10 +12,10 @@
 // - the program already does what a pipeline needs: autorotation, audio stream copy or
 //   re-encode, muxing with `+faststart`, encoder threading.
 // The cost is one copy of each raw frame through a pipe, read straight into the frame's buffer.
-// bench/video measures it (`pipe_cost`): 120 frames of 854x480 H.264 decoded into this process
-// took 0.96-1.03 s against 0.52-0.80 s for ffmpeg decoding and converting them to /dev/null, so
-// 2-4 ms per 1.2 MB frame (about 140 MiB/s on a busy 2-core machine), while realesr-animevideov3
-// spends seconds on each such frame: well under 0.1% of a job.
+// bench/video measures it (`pipe_cost`, three runs on a busy 2-core machine): 120 frames of
+// 854x480 H.264 decoded into this process took 0.96-1.51 s against 0.52-1.00 s for ffmpeg
+// decoding and converting them to /dev/null: 2-4 ms per 1.2 MB frame (90-150 MiB/s), while
+// realesr-animevideov3 x2 spends seconds on each such frame, so well under 1% of a job.
 
 import Foundation
 
