@@ -123,6 +123,69 @@ typedef struct {
     uint8_t rows[16];
 } pg_tile_config;
 
+/// What the epilogue needs: output geometry, bias and the activation reduced to one of three
+/// shapes (clip, a negative-part slope covering none/ReLU/leaky/PReLU, or the scalar exp path).
+typedef struct {
+    float *out;
+    int oc, OH, OW;
+    const float *bias;
+    const pg_activation *act;
+    int slow, clip, leaky;
+    float slope;
+    const float *slopes;
+    float lo, hi;
+} pg_amx_epilogue_args;
+
+static void pg_amx_epilogue_setup(pg_amx_epilogue_args *e, float *out, int oc, int OH, int OW,
+                                  const float *bias, const pg_activation *act) {
+    int kind = act ? act->kind : PG_ACT_NONE;
+    e->out = out;
+    e->oc = oc;
+    e->OH = OH;
+    e->OW = OW;
+    e->bias = bias;
+    e->act = act;
+    e->slow = kind == PG_ACT_SIGMOID || kind == PG_ACT_SILU;
+    e->clip = kind == PG_ACT_CLIP;
+    e->leaky = kind == PG_ACT_RELU || kind == PG_ACT_LEAKY || kind == PG_ACT_PRELU;
+    e->slope = kind == PG_ACT_LEAKY ? act->alpha : 0.0f;
+    e->slopes = kind == PG_ACT_PRELU ? act->slopes : NULL;
+    e->lo = e->clip ? act->alpha : 0.0f;
+    e->hi = e->clip ? act->beta : 0.0f;
+}
+
+/// Bias, activation and store of one unit's four C tiles (32 channels x 32 pixels of row y).
+static void pg_amx_epilogue(const pg_amx_epilogue_args *e, float c[4][16][16], int y, int obp, int x0) {
+    size_t cstride = (size_t)e->OH * e->OW;
+    for (int t = 0; t < 4; t++) {
+        int xs = x0 + 16 * (t & 1);
+        int n = e->OW - xs;
+        if (n <= 0) continue;
+        if (n > 16) n = 16;
+        __mmask16 mk = (__mmask16)((1u << n) - 1u);
+        int obase = obp * 32 + (t >> 1) * 16;
+        int rows = e->oc - obase < 16 ? e->oc - obase : 16;
+        float *dst = e->out + ((size_t)obase * e->OH + y) * e->OW + xs;
+        int aligned = n == 16 && !e->slow && ((uintptr_t)dst & 63) == 0 && (cstride & 15) == 0;
+        for (int r = 0; r < rows; r++, dst += cstride) {
+            int o = obase + r;
+            __m512 v = _mm512_add_ps(_mm512_load_ps(c[t][r]), _mm512_set1_ps(e->bias ? e->bias[o] : 0.0f));
+            if (e->clip) {
+                v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(e->lo)), _mm512_set1_ps(e->hi));
+            } else if (e->leaky) {
+                // none, ReLU, leaky and PReLU are all "negative part times a slope".
+                __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+                v = _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(e->slopes ? e->slopes[o] : e->slope));
+            }
+            if (aligned)
+                _mm512_stream_ps(dst, v);  // no read-for-ownership (see winograd43.c)
+            else
+                _mm512_mask_storeu_ps(dst, mk, v);
+            if (e->slow) pg_bias_activation(dst, (size_t)n, 0, e->act, o);
+        }
+    }
+}
+
 void pg_amx_conv(const float *in, int ic, int H, int W, int pt, int pl, const pg_amx_geometry *g,
                  const uint16_t *wpacked, int oc, int kh, int kw, float *out, int OH, int OW,
                  const float *bias, const pg_activation *act, uint16_t *scratch, int *next_group,
@@ -135,7 +198,8 @@ void pg_amx_conv(const float *in, int ic, int H, int W, int pt, int pl, const pg
         cfg.colsb[t] = 64;
     }
     _tile_loadconfig(&cfg);
-    __attribute__((aligned(64))) float cbuf[4][16][16];
+    __attribute__((aligned(64))) float cbuf[2][4][16][16];
+    int have_prev = 0, prev_y = 0, prev_obp = 0, prev_x0 = 0, cur = 0;
     int xblocks = (OW + 31) / 32;
     // A worker claims PG_AMX_ROWS output rows, converts the kh - 1 + PG_AMX_ROWS input rows they
     // read into its own bf16 buffer (L2-resident), then computes them; within a row the 32-channel
@@ -146,7 +210,8 @@ void pg_amx_conv(const float *in, int ic, int H, int W, int pt, int pl, const pg
     size_t bstride = (size_t)g->wp * 4;  // bytes between channel pairs
     size_t plane = (size_t)g->pairs * g->wp * 2;  // bf16 elements per padded row
     size_t obstride = (size_t)kh * kw * cblocks * 512;  // bf16 elements per 16-oc block
-    int slow = act && (act->kind == PG_ACT_SIGMOID || act->kind == PG_ACT_SILU);
+    pg_amx_epilogue_args ep;
+    pg_amx_epilogue_setup(&ep, out, oc, OH, OW, bias, act);
     uint16_t *buf = (uint16_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     _Atomic int *claim = (_Atomic int *)next_group;
     for (int gi = claim ? atomic_fetch_add(claim, 1) : g0; gi < (claim ? ngroups : g1);
@@ -180,46 +245,21 @@ void pg_amx_conv(const float *in, int ic, int H, int W, int pt, int pl, const pg
                         _tile_dpbf16ps(3, 5, 7);
                     }
             }
-            _tile_stored(0, cbuf[0], 64);
-            _tile_stored(1, cbuf[1], 64);
-            _tile_stored(2, cbuf[2], 64);
-            _tile_stored(3, cbuf[3], 64);
-            for (int t = 0; t < 4; t++) {
-                int xs = x0 + 16 * (t & 1);
-                int n = OW - xs;
-                if (n <= 0) continue;
-                if (n > 16) n = 16;
-                __mmask16 mk = (__mmask16)((1u << n) - 1u);
-                for (int r = 0; r < 16; r++) {
-                    int o = obp * 32 + (t >> 1) * 16 + r;
-                    if (o >= oc) break;
-                    __m512 v = _mm512_add_ps(_mm512_load_ps(cbuf[t][r]), _mm512_set1_ps(bias ? bias[o] : 0.0f));
-                    if (act && !slow) {
-                        switch (act->kind) {
-                        case PG_ACT_RELU: v = _mm512_max_ps(v, _mm512_setzero_ps()); break;
-                        case PG_ACT_LEAKY:
-                        case PG_ACT_PRELU: {
-                            float s = act->kind == PG_ACT_LEAKY ? act->alpha : act->slopes[o];
-                            __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-                            v = _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(s));
-                            break;
-                        }
-                        case PG_ACT_CLIP:
-                            v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(act->alpha)), _mm512_set1_ps(act->beta));
-                            break;
-                        default: break;
-                        }
-                    }
-                    float *dst = out + ((size_t)o * OH + y) * OW + xs;
-                    if (n == 16 && !slow && ((uintptr_t)dst & 63) == 0)
-                        _mm512_stream_ps(dst, v);  // no read-for-ownership (see winograd43.c)
-                    else
-                        _mm512_mask_storeu_ps(dst, mk, v);
-                    if (slow) pg_bias_activation(dst, (size_t)n, 0, act, o);
-                }
-            }
+            // The previous unit's epilogue runs here, after this unit's tile multiplies were
+            // issued and before its results are stored: the AVX-512 work overlaps the AMX work.
+            if (have_prev) pg_amx_epilogue(&ep, cbuf[cur ^ 1], prev_y, prev_obp, prev_x0);
+            _tile_stored(0, cbuf[cur][0], 64);
+            _tile_stored(1, cbuf[cur][1], 64);
+            _tile_stored(2, cbuf[cur][2], 64);
+            _tile_stored(3, cbuf[cur][3], 64);
+            have_prev = 1;
+            prev_y = y;
+            prev_obp = obp;
+            prev_x0 = x0;
+            cur ^= 1;
         }
     }
+    if (have_prev) pg_amx_epilogue(&ep, cbuf[cur ^ 1], prev_y, prev_obp, prev_x0);
     _mm_sfence();
     _tile_release();
 }

@@ -10,12 +10,34 @@ void pg_im2col(const float *in, int C, int H, int W, int kh, int kw, int sy, int
         for (int ky = 0; ky < kh; ky++)
             for (int kx = 0; kx < kw; kx++) {
                 float *dst = col + ((size_t)(c * kh + ky) * kw + kx) * nw;
-                long oy = n0 / OW, ox = n0 % OW;
-                for (int j = 0; j < nw; j++) {
+                // Walk the block one output-row segment at a time: along a segment the source
+                // column advances by sx, so the in-image span is one contiguous range.
+                long j = 0;
+                while (j < nw) {
+                    long p = n0 + j, oy = p / OW, ox0 = p % OW;
+                    long len = OW - ox0 < nw - j ? OW - ox0 : nw - j;
                     long iy = oy * sy - pt + (long)ky * dy;
-                    long ix = ox * sx - pl + (long)kx * dx;
-                    dst[j] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? src[iy * W + ix] : 0.0f;
-                    if (++ox == OW) { ox = 0; oy++; }
+                    float *d = dst + j;
+                    if (iy < 0 || iy >= H) {
+                        memset(d, 0, sizeof(float) * (size_t)len);
+                    } else {
+                        const float *srow = src + iy * W;
+                        long off = (long)kx * dx - pl;  // ix = ox * sx + off
+                        // ox in [lo, hi) has 0 <= ix < W
+                        long lo = off >= 0 ? 0 : (-off + sx - 1) / sx;
+                        long hi = (W - off + sx - 1) / sx;
+                        if (lo < ox0) lo = ox0;
+                        if (hi > ox0 + len) hi = ox0 + len;
+                        if (hi < lo) hi = lo;
+                        for (long ox = ox0; ox < lo; ox++) d[ox - ox0] = 0.0f;
+                        if (sx == 1) {
+                            if (hi > lo) memcpy(d + (lo - ox0), srow + lo + off, sizeof(float) * (size_t)(hi - lo));
+                        } else {
+                            for (long ox = lo; ox < hi; ox++) d[ox - ox0] = srow[ox * sx + off];
+                        }
+                        for (long ox = hi; ox < ox0 + len; ox++) d[ox - ox0] = 0.0f;
+                    }
+                    j += len;
                 }
             }
     }

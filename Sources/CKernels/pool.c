@@ -23,6 +23,8 @@ struct pg_pool {
     pthread_mutex_t run_lock;   // serializes callers; never taken inside a task
     pthread_mutex_t wake_lock;  // guards sleeping on `wake`
     pthread_cond_t wake;
+    pthread_cond_t done;        // the caller sleeps on it (under wake_lock) once spinning is over
+    _Atomic int caller_sleeping;
     _Atomic unsigned generation;
     _Atomic int pending;
     _Atomic int stop;
@@ -58,7 +60,14 @@ static void *pg_worker_main(void *raw) {
         seen = g;
         if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
         if (arg.ith < p->nth) p->fn(p->ctx, arg.ith, p->nth);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+        // seq_cst pairs with the caller's store of caller_sleeping / load of pending: either the
+        // caller sees pending == 0 or this worker sees the caller asleep and wakes it.
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_seq_cst) == 1 &&
+            atomic_load_explicit(&p->caller_sleeping, memory_order_seq_cst)) {
+            pthread_mutex_lock(&p->wake_lock);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->wake_lock);
+        }
     }
     return NULL;
 }
@@ -71,6 +80,8 @@ pg_pool *pg_pool_create(int nthreads) {
     pthread_mutex_init(&p->run_lock, NULL);
     pthread_mutex_init(&p->wake_lock, NULL);
     pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    atomic_init(&p->caller_sleeping, 0);
     atomic_init(&p->generation, 0);
     atomic_init(&p->pending, 0);
     atomic_init(&p->stop, 0);
@@ -98,12 +109,20 @@ static void pg_pool_publish(pg_pool *p) {
     pthread_mutex_unlock(&p->wake_lock);
 }
 
+// Spins briefly (the other parts usually finish within microseconds of the caller's), then
+// sleeps: on a machine with more runnable threads than cores, a spinning caller would take CPU
+// from the very worker it waits for.
 static void pg_pool_wait_workers(pg_pool *p) {
-    int spins = 0;
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) {
-        if (++spins < PG_SPIN_ITERATIONS) PG_PAUSE();
-        else sched_yield();
+    for (int spins = 0; spins < PG_SPIN_ITERATIONS; spins++) {
+        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
+        PG_PAUSE();
     }
+    pthread_mutex_lock(&p->wake_lock);
+    atomic_store_explicit(&p->caller_sleeping, 1, memory_order_seq_cst);
+    while (atomic_load_explicit(&p->pending, memory_order_seq_cst) != 0)
+        pthread_cond_wait(&p->done, &p->wake_lock);
+    atomic_store_explicit(&p->caller_sleeping, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&p->wake_lock);
 }
 
 void pg_pool_run(pg_pool *p, pg_task_fn fn, void *ctx, int nth) {
@@ -135,6 +154,7 @@ void pg_pool_destroy(pg_pool *p) {
     pthread_mutex_destroy(&p->run_lock);
     pthread_mutex_destroy(&p->wake_lock);
     pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
     free(p->threads);
     free(p);
 }

@@ -141,6 +141,86 @@ void pg_sgemm_packed_avx512(int M, int N, int K, const float *packedA, const flo
 
 #pragma clang attribute pop
 
+// AVX2 + FMA path for CPUs without AVX-512 (e.g. AMD Zen 2/3 servers): 16 ymm registers hold a
+// 4 x 24 block of C (12 accumulators, 3 B vectors, 1 broadcast); the packed A panel's 8 rows are
+// taken as two halves.
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+
+static inline __attribute__((always_inline)) __m256 pg_act256(__m256 v, const pg_activation *act, int m) {
+    const __m256 zero = _mm256_setzero_ps();
+    switch (act->kind) {
+    case PG_ACT_RELU: return _mm256_max_ps(v, zero);
+    case PG_ACT_LEAKY:
+    case PG_ACT_PRELU: {
+        __m256 s = _mm256_set1_ps(act->kind == PG_ACT_LEAKY ? act->alpha : act->slopes[m]);
+        return _mm256_blendv_ps(v, _mm256_mul_ps(v, s), _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
+    }
+    case PG_ACT_CLIP:
+        return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(act->alpha)), _mm256_set1_ps(act->beta));
+    default: return v;
+    }
+}
+
+/// C block (4 rows from `half` of an 8-row panel x 24 columns) = a * b (+ C); only full blocks.
+static inline __attribute__((always_inline)) void pg_mk4x24_avx2(
+    int K, const float *a, const float *b, long ldb, float *c, long ldc, int rows, int m0,
+    const float *bias, const pg_activation *act, int accumulate, int epilogue) {
+    __m256 acc[4][3];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 4; i++)
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 3; j++)
+            acc[i][j] = (accumulate && i < rows) ? _mm256_loadu_ps(c + i * ldc + 8 * j) : _mm256_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        __m256 b0 = _mm256_loadu_ps(b + k * ldb), b1 = _mm256_loadu_ps(b + k * ldb + 8);
+        __m256 b2 = _mm256_loadu_ps(b + k * ldb + 16);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 4; i++) {
+            __m256 av = _mm256_broadcast_ss(a + k * 8 + i);
+            acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
+            acc[i][2] = _mm256_fmadd_ps(av, b2, acc[i][2]);
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 4; i++)
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 3; j++) {
+            __m256 v = acc[i][j];
+            if (epilogue) {
+                if (bias) v = _mm256_add_ps(v, _mm256_set1_ps(bias[m0 + i]));
+                if (act && act->kind != PG_ACT_NONE) v = pg_act256(v, act, m0 + i);
+            }
+            if (i < rows) _mm256_storeu_ps(c + i * ldc + 8 * j, v);
+        }
+}
+
+void pg_sgemm_packed_avx2(int M, int N, int K, const float *packedA, const float *B, long ldb,
+                          float *C, long ldc, const float *bias, const pg_activation *act,
+                          int accumulate) {
+    int full = N / 24 * 24;
+    int slow_act = act && (act->kind == PG_ACT_SIGMOID || act->kind == PG_ACT_SILU);
+    const pg_activation *fast_act = slow_act ? NULL : act;
+    for (int k0 = 0; k0 < K; k0 += PG_KC) {
+        int kc = K - k0 < PG_KC ? K - k0 : PG_KC;
+        int acc = accumulate || k0 > 0;
+        int epi = k0 + kc == K;
+        for (int n0 = 0; n0 < full; n0 += 24)
+            for (int m0 = 0; m0 < M; m0 += 4) {
+                int rows = M - m0 < 4 ? M - m0 : 4;
+                const float *ap = packedA + (size_t)(m0 / 8) * 8 * K + (size_t)k0 * 8 + (m0 % 8);
+                pg_mk4x24_avx2(kc, ap, B + (size_t)k0 * ldb + n0, ldb, C + (size_t)m0 * ldc + n0, ldc, rows, m0,
+                               bias, fast_act, acc, epi);
+            }
+    }
+    if (full < N)  // the last columns through the portable loops (they handle the whole K)
+        pg_sgemm_packed_portable(M, N - full, K, packedA, B + full, ldb, C + full, ldc, bias, act, accumulate);
+    if (slow_act)
+        for (int m = 0; m < M; m++) pg_bias_activation(C + (size_t)m * ldc, (size_t)full, 0, act, m);
+}
+
+#pragma clang attribute pop
+
 void pg_sgemm_packed_portable(int M, int N, int K, const float *packedA, const float *B, long ldb,
                               float *C, long ldc, const float *bias, const pg_activation *act,
                               int accumulate) {
@@ -162,6 +242,8 @@ void pg_sgemm_packed(int M, int N, int K, const float *packedA, const float *B, 
     if (M <= 0 || N <= 0) return;
     if (pg_cpu()->avx512f)
         pg_sgemm_packed_avx512(M, N, K, packedA, B, ldb, C, ldc, bias, act, accumulate);
+    else if (pg_cpu()->avx2_fma)
+        pg_sgemm_packed_avx2(M, N, K, packedA, B, ldb, C, ldc, bias, act, accumulate);
     else
         pg_sgemm_packed_portable(M, N, K, packedA, B, ldb, C, ldc, bias, act, accumulate);
 }

@@ -59,15 +59,13 @@ void pg_wino43_transform_weights(const float *w, int oc, int ic, float *U) {
     __builtin_free(plain);
 }
 
-static size_t pg_wino_buf_width(void) { return 4 * PG_WINO_CHUNK + 64 + 32; }
-
 // Distance between the 36 transform positions in V and M. A plain ic*nb stride is a multiple of
 // 4 KiB for 64 channels, which puts all 36 vectors of one tile group in the same L1 set; one
 // extra cache line per position spreads them out.
 static size_t pg_wino_pos_stride(int channels, int nb) { return (size_t)channels * nb + 16; }
 
 size_t pg_wino43_scratch_size(int oc, int ic) {
-    return 6 * pg_wino_buf_width() + 36 * pg_wino_pos_stride(ic, PG_WINO_CHUNK) +
+    return 36 * pg_wino_pos_stride(ic, PG_WINO_CHUNK) +
            36 * pg_wino_pos_stride(oc, PG_WINO_CHUNK) + 64;
 }
 
@@ -75,10 +73,17 @@ int pg_wino43_available(void) { return pg_cpu()->avx512f; }
 
 #pragma clang attribute push(__attribute__((target(PG_AVX512))), apply_to = function)
 
-/// Splits 64 floats into their 4 phases: out[p][t] = q[4t + p].
-static inline __attribute__((always_inline)) void pg_deinterleave4(const float *q, __m512 out[4]) {
-    __m512 a = _mm512_loadu_ps(q), b = _mm512_loadu_ps(q + 16);
-    __m512 c = _mm512_loadu_ps(q + 32), d = _mm512_loadu_ps(q + 48);
+/// Lanes i of a 16-float load at column x that lie inside [0, W).
+static inline __mmask16 pg_span_mask(int x, int W) {
+    int lo = x < 0 ? -x : 0, hi = W - x;
+    if (hi > 16) hi = 16;
+    if (hi <= lo) return 0;
+    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+/// Splits 64 floats (a, b, c, d) into their 4 phases: out[p][t] = q[4t + p].
+static inline __attribute__((always_inline)) void pg_deinterleave4(__m512 a, __m512 b, __m512 c, __m512 d,
+                                                                   __m512 out[4]) {
     for (int p = 0; p < 4; p++) {
         __m512i idx = _mm512_setr_epi32(p, p + 4, p + 8, p + 12, p + 16, p + 20, p + 24, p + 28,
                                         p, p + 4, p + 8, p + 12, p + 16, p + 20, p + 24, p + 28);
@@ -126,44 +131,45 @@ static inline __attribute__((always_inline)) __m512 pg_wino_act(__m512 v, const 
     }
 }
 
-static void pg_wino_input(const float *in, int ic, int H, int W, int y0, int x0, int nb,
-                          float *buf, float *V) {
-    const size_t bw = pg_wino_buf_width();
+/// Input transform of one unit. The 6 input rows of each channel are read straight from the
+/// image with masked loads: lanes left of column 0, right of column W-1 or in rows outside the
+/// image read as zero, which is the convolution's zero padding (no staging copy).
+static void pg_wino_input(const float *in, int ic, int H, int W, int y0, int x0, int nb, float *V) {
     const size_t vs = pg_wino_pos_stride(ic, nb);
-    const int need = 4 * nb + 64 + 8;  // the shifted phase loads read up to here
-    int xa = x0 < 0 ? -x0 : 0;  // first buf index inside the image
-    int xe = W - x0;            // one past the last
-    if (xe > need) xe = need;
+    const int groups = nb / 16;
+    // Masks of the 8 loads per 16-tile group: columns x0 + 64v + {0,16,32,48} and the same + 4.
+    __mmask16 masks[PG_WINO_CHUNK / 16][8];
+    for (int v = 0; v < groups; v++)
+        for (int j = 0; j < 8; j++) masks[v][j] = pg_span_mask(x0 + 64 * v + 16 * (j & 3) + 4 * (j >> 2), W);
+    int xa = x0 < 0 ? 0 : x0, xe = x0 + 4 * nb + 2 < W ? x0 + 4 * nb + 2 : W;
     for (int c = 0; c < ic; c++) {
         const float *src = in + (size_t)c * H * W;
-        // The input planes come from memory (a 64-channel 256x256 map is 16 MiB): fetch the next
+        // The input planes come from memory (a 64-channel 256x256 map is 16 MiB): fetch a later
         // channel's rows while this one is transformed.
         if (c + 1 < ic && xe > xa)
             for (int k = 0; k < 6; k++) {
                 int y = y0 + k;
                 if (y < 0 || y >= H) continue;
-                const char *p = (const char *)(src + (size_t)(c + 2 < ic ? 2 : 1) * H * W + (size_t)y * W + x0 + xa);
+                const char *p = (const char *)(src + (size_t)(c + 2 < ic ? 2 : 1) * H * W + (size_t)y * W + xa);
                 for (int off = 0; off < (xe - xa) * 4; off += 64) _mm_prefetch(p + off, _MM_HINT_T1);
             }
-        for (int k = 0; k < 6; k++) {
-            float *row = buf + k * bw;
-            int y = y0 + k;
-            if (y < 0 || y >= H || xe <= xa) {
-                memset(row, 0, sizeof(float) * (size_t)need);
-                continue;
-            }
-            // Zero only the padding around the copied span.
-            if (xa > 0) memset(row, 0, sizeof(float) * (size_t)xa);
-            memcpy(row + xa, src + (size_t)y * W + x0 + xa, sizeof(float) * (size_t)(xe - xa));
-            if (xe < need) memset(row + xe, 0, sizeof(float) * (size_t)(need - xe));
-        }
-        for (int v = 0; v < nb / 16; v++) {
+        for (int v = 0; v < groups; v++) {
             __m512 t[6][6];
+            const __mmask16 *mk = masks[v];
             for (int k = 0; k < 6; k++) {
                 __m512 d[6], ph[4], sh[4];
-                const float *q = buf + k * bw + 64 * v;
-                pg_deinterleave4(q, ph);
-                pg_deinterleave4(q + 4, sh);
+                int y = y0 + k;
+                if (y < 0 || y >= H) {
+                    for (int i = 0; i < 6; i++) t[k][i] = _mm512_setzero_ps();
+                    continue;
+                }
+                // Lanes outside the image are masked off, so the (possibly out-of-range) address
+                // is never dereferenced for them.
+                const float *q = src + (size_t)y * W + (x0 + 64 * v);
+                pg_deinterleave4(_mm512_maskz_loadu_ps(mk[0], q), _mm512_maskz_loadu_ps(mk[1], q + 16),
+                                 _mm512_maskz_loadu_ps(mk[2], q + 32), _mm512_maskz_loadu_ps(mk[3], q + 48), ph);
+                pg_deinterleave4(_mm512_maskz_loadu_ps(mk[4], q + 4), _mm512_maskz_loadu_ps(mk[5], q + 20),
+                                 _mm512_maskz_loadu_ps(mk[6], q + 36), _mm512_maskz_loadu_ps(mk[7], q + 52), sh);
                 d[0] = ph[0]; d[1] = ph[1]; d[2] = ph[2]; d[3] = ph[3]; d[4] = sh[0]; d[5] = sh[1];
                 pg_bt6(d, t[k]);
             }
@@ -240,20 +246,16 @@ void pg_wino43_conv(const float *in, int ic, int H, int W, float *out, int oc, i
     int tiles_y = (OH + 3) / 4, tiles_x = (OW + 3) / 4;
     int chunks = (tiles_x + PG_WINO_CHUNK - 1) / PG_WINO_CHUNK;
     int units = tiles_y * chunks;
-    int u0 = (int)((long)units * ith / nth), u1 = (int)((long)units * (ith + 1) / nth);
     _Atomic int *claim = (_Atomic int *)next_unit;
-    size_t bw = pg_wino_buf_width();
-    float *buf = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    float *V = buf + 6 * bw;
+    float *V = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *M = V + 36 * pg_wino_pos_stride(ic, PG_WINO_CHUNK);
     size_t per = pg_sgemm_packed_size(oc, ic);
     // Units run chunk-major (consecutive tile rows of one column chunk) and are claimed in
-    // groups, so the two input rows that neighbouring tile rows share are still in L2.
+    // groups of four, so neighbouring tile rows, which share two input rows, run back to back
+    // on one thread and find those rows in cache more often.
     enum { GROUP = 4 };
     int groups = (units + GROUP - 1) / GROUP;
     int g0 = (int)((long)groups * ith / nth), g1 = (int)((long)groups * (ith + 1) / nth);
-    (void)u0;
-    (void)u1;
     for (int gi = claim ? atomic_fetch_add(claim, 1) : g0; gi < (claim ? groups : g1);
          gi = claim ? atomic_fetch_add(claim, 1) : gi + 1)
     for (int u = gi * GROUP; u < units && u < (gi + 1) * GROUP; u++) {
@@ -265,7 +267,7 @@ void pg_wino43_conv(const float *in, int ic, int H, int W, float *out, int oc, i
 #ifdef PG_WINO_PROFILE
         double t = pg_wino_now();
 #endif
-        pg_wino_input(in, ic, H, W, oy - pad_top, ox - pad_left, nb, buf, V);
+        pg_wino_input(in, ic, H, W, oy - pad_top, ox - pad_left, nb, V);
         PG_WINO_MARK(0, t);
         for (int pos = 0; pos < 36; pos++)
             pg_sgemm_packed_avx512(oc, nb, ic, U + pos * per, V + (size_t)pos * pg_wino_pos_stride(ic, nb), nb,

@@ -95,7 +95,8 @@ public final class GraphExecutor: @unchecked Sendable {
         let parallel = Parallel(pool: pool)
         var tensors = [Tensor?](repeating: nil, count: graph.valueNames.count)
         for (v, t) in zip(graph.inputs, inputs) { tensors[v.index] = t }
-        let outputs = graph.outputs.map { Tensor(zeros: plan.shapes[$0.index]!) }
+        // Every op writes its whole output, so the result needs no zero fill.
+        let outputs = graph.outputs.map { Tensor(uninitialized: plan.shapes[$0.index]!) }
         for (v, t) in zip(graph.outputs, outputs) { tensors[v.index] = t }
         for v in tensors.indices where tensors[v] == nil {
             guard let shape = plan.shapes[v] else { continue }

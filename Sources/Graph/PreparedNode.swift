@@ -7,6 +7,7 @@ import Tensor
 struct PreparedNode: Sendable {
     enum Kernel: Sendable {
         case convolution(Conv2D, Epilogue?)
+        case narrowConvolution(NarrowConvolution)
         case deconvolution(Deconv2D)
         case resize(ResizeKernel)
         case other
@@ -24,8 +25,12 @@ struct PreparedNode: Sendable {
                                           stride: (c.stride.h, c.stride.w), dilation: (c.dilation.h, c.dilation.w),
                                           padding: c.padding, groups: c.groups)
             let conv = try Conv2D(weights: c.weights, bias: c.bias.isEmpty ? nil : c.bias, parameters: p, activation: c.activation)
-            // The residual term runs as a row pass after the packed kernel's own bias+activation.
-            kernel = .convolution(conv, c.residual.map { Epilogue(activation: .none, residual: $0) })
+            if NarrowConvolution.handles(c) {
+                kernel = .narrowConvolution(NarrowConvolution(conv: c))
+            } else {
+                // The residual term runs as a row pass after the packed kernel's own bias+activation.
+                kernel = .convolution(conv, c.residual.map { Epilogue(activation: .none, residual: $0) })
+            }
             weightBytes = (c.weights.count + c.bias.count) * 4 * (conv.hasBF16Path ? 2 : 1)
         case .deconvolution(let d):
             let p = ConvolutionParameters(inputChannels: d.inChannels, outputChannels: d.outChannels, kernel: (d.kernel.h, d.kernel.w),
@@ -59,12 +64,15 @@ struct PreparedNode: Sendable {
             try conv(inputs[0], into: output, precision: precision, pool: parallel.pool)
             if let epilogue {
                 let plane = outShape.h * outShape.w
-                let residual = ins[1]
+                let residual = ins[1], second = ins.count > 2 ? ins[2] : nil
                 parallel.run(outShape.n * outShape.c) { t in
                     epilogue.apply(out.advanced(by: t * plane), count: plane, channel: t % outShape.c,
-                                   residual: residual.advanced(by: t * plane))
+                                   residual: residual.advanced(by: t * plane), second: second?.advanced(by: t * plane))
                 }
             }
+        case (.convolution, .narrowConvolution(let k)):
+            k.run(input: ins[0], inShape: inShapes[0], output: out, outShape: outShape,
+                  residual: ins.count > 1 ? ins[1] : nil, second: ins.count > 2 ? ins[2] : nil, parallel: parallel)
         case (.deconvolution, .deconvolution(let deconv)):
             try deconv(inputs[0], into: output, pool: parallel.pool)
         case (.resize, .resize(let k)):

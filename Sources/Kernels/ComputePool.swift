@@ -13,10 +13,16 @@ import Darwin
 /// runs part 0, so a one-thread pool starts no thread. Threads are plain pthreads, never the
 /// Swift cooperative pool or NIO event loops, so a long convolution never starves async code.
 ///
-/// `@unchecked Sendable`: the only state is an opaque C pool whose `run` serializes concurrent
-/// callers with a mutex; tasks from different callers never overlap.
+/// `@unchecked Sendable`: the state is an opaque C pool whose `run` serializes concurrent callers
+/// with a mutex (tasks from different callers never overlap), and a scratch workspace guarded by
+/// its own mutex.
 public final class ComputePool: @unchecked Sendable {
     let pool: OpaquePointer
+    /// Scratch reused across kernel calls: a fresh multi-megabyte allocation per layer would cost
+    /// hundreds of page faults every time.
+    private var workspace: UnsafeMutableRawPointer?
+    private var workspaceBytes = 0
+    private var workspaceLock = pthread_mutex_t()
     /// Threads that run a task, counting the caller.
     public let threadCount: Int
 
@@ -33,16 +39,39 @@ public final class ComputePool: @unchecked Sendable {
     public init(threads: Int = ComputePool.defaultThreadCount) {
         threadCount = max(1, threads)
         pool = pg_pool_create(Int32(threadCount))
+        pthread_mutex_init(&workspaceLock, nil)
     }
 
     deinit {
         pg_pool_destroy(pool)
+        free(workspace)
+        pthread_mutex_destroy(&workspaceLock)
+    }
+
+    /// Lends the pool's scratch workspace (at least `bytes`, 64-byte aligned, contents undefined)
+    /// for the duration of `body`; concurrent callers wait for each other.
+    func withWorkspace<R>(bytes: Int, _ body: (UnsafeMutableRawPointer) throws -> R) rethrows -> R {
+        pthread_mutex_lock(&workspaceLock)
+        defer { pthread_mutex_unlock(&workspaceLock) }
+        if bytes > workspaceBytes || workspace == nil {
+            free(workspace)
+            let size = max(bytes, 64)
+            var raw: UnsafeMutableRawPointer?
+            guard posix_memalign(&raw, 64, size) == 0, let raw else {
+                fatalError("ComputePool: cannot allocate a \(size)-byte workspace")
+            }
+            workspace = raw
+            workspaceBytes = size
+        }
+        return try body(workspace!)
     }
 
     /// Runs `body(ith, nth)` once for every `ith` in `0..<nth` on distinct threads and returns when
     /// all parts have finished (their writes are then visible to the caller).
     ///
-    /// The body runs concurrently with itself: parts must write disjoint memory.
+    /// The body runs concurrently with itself: parts must write disjoint memory. A part must not
+    /// call back into the same pool (`run`, an op, a layer): the pool runs one task at a time, so
+    /// that would wait for itself.
     /// - Parameters:
     ///   - parts: number of parts (default: ``threadCount``; capped at it).
     ///   - body: one part's work, given its index and the part count.

@@ -16,8 +16,12 @@ import Tensor
 /// - 3x3, stride 1, dilation 1, one group, >= 8 channels, AVX-512: Winograd F(4x4, 3x3);
 /// - `.bf16` precision on stride-1 single-group layers with AMX: bf16 tiles, fp32 accumulation;
 /// - depthwise (one input channel per group): a direct kernel;
-/// - everything else: im2col (none for 1x1 stride 1) + packed SGEMM.
-/// Bias and activation are fused into each path's epilogue.
+/// - everything else: im2col (none for 1x1 stride 1) + packed SGEMM (AVX-512, else AVX2 + FMA,
+///   else plain C).
+/// Bias and activation are fused into each path's epilogue. fp32 paths agree with
+/// ``Reference/conv2d(_:weights:bias:parameters:activation:)`` to within about 1e-5 of the
+/// output's largest magnitude (Winograd's transforms add a little rounding); `.bf16` stays
+/// within 2^-7 * sum|w*x| of it.
 public struct Conv2D: Sendable {
     /// Geometry.
     public let parameters: ConvolutionParameters
@@ -27,12 +31,16 @@ public struct Conv2D: Sendable {
     let plan: Plan
     /// AMX-packed bf16 weights, when the layer and CPU allow that path.
     let amxWeights: Tensor?
-    /// Restricts the instruction sets the layer may use (tests force `.portable` to cover the
-    /// fallback on machines that have AVX-512).
+    /// Restricts the instruction sets the layer may use (tests force `.avx2` and `.portable` to
+    /// cover the fallbacks on machines that have AVX-512).
     let isa: InstructionSets
 
     enum InstructionSets: Sendable {
+        /// Whatever the CPU has.
         case best
+        /// AVX2 + FMA SGEMM paths only (no Winograd, no AMX); needs a CPU with AVX2.
+        case avx2
+        /// Plain C only.
         case portable
     }
 

@@ -60,14 +60,15 @@ public struct PeregrineServer: Sendable {
         return apps
     }
 
-    /// The service group, in start order: maintenance, event hub, runner pool, webhook sender,
-    /// HTTP listeners (shut down in reverse).
+    /// The service group, in start order: store maintenance, file sweeper, event hub, runner
+    /// pool, webhook sender, HTTP listeners (shut down in reverse).
     /// - Parameter signals: whether SIGINT/SIGTERM shut the group down (off for embedding).
     public func serviceGroup(
         signals: Bool = true, onServerRunning: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
     ) throws -> ServiceGroup {
         let services: [any Service] =
-            [platform.maintenance(), platform.hub, platform.pool, platform.webhookSender()]
+            [platform.maintenance(), FileSweeper(blobs: platform.blobs, logger: platform.logger), platform.hub, platform.pool,
+             platform.webhookSender()]
             + (try applications(onServerRunning: onServerRunning))
         return ServiceGroup(
             configuration: ServiceGroupConfiguration(

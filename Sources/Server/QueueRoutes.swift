@@ -96,7 +96,18 @@ enum QueueRoutes {
     static func result(_ call: APICall, app: [String], id: String, services: APIServices) async throws -> Response {
         let job = try await job(call, app: app, id: id, services: services)
         guard job.state.isTerminal else { throw APIError.detail(.badRequest, "Request is still in progress") }
-        return try resultResponse(job)
+        return try await deliver(job, services: services)
+    }
+
+    /// The result response; with `X-Fal-Store-IO: 0` the payloads are dropped once delivered.
+    static func deliver(_ job: Job, services: APIServices) async throws -> Response {
+        let response = try resultResponse(job)
+        if !job.storeIO {
+            do { try await services.store.dropPayloads(id: job.id) } catch {
+                services.logger.warning("could not drop payloads", metadata: ["request_id": "\(job.id)", "error": "\(error)"])
+            }
+        }
+        return response
     }
 
     /// The stored outcome of a finished job, exactly as the model (or the queue) produced it.

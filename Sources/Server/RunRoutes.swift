@@ -27,7 +27,7 @@ enum RunRoutes {
             var iterator = wakeups.makeAsyncIterator()
             repeat {
                 guard let job = try await services.store.job(id: id) else { throw APIError.requestNotFound }
-                if job.state.isTerminal { return try QueueRoutes.resultResponse(job) }
+                if job.state.isTerminal { return try await QueueRoutes.deliver(job, services: services) }
             } while await iterator.next() != nil
             throw APIError.typed(.serviceUnavailable, "Server is shutting down", type: "runner_disconnected")
         }

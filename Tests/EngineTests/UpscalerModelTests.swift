@@ -1,5 +1,7 @@
 import Foundation
+import Graph
 import Media
+import ModelFormats
 import ModelKit
 import Models
 import Testing
@@ -60,12 +62,31 @@ struct UpscalerModelTests {
         _ = try await loaded.run(input: ["image_url": "in.png", "scale": 2, "tile_size": 32], context: tiled)
         let a = try Self.decode(whole), b = try Self.decode(tiled)
         guard case .uint8(let pa) = a.samples, case .uint8(let pb) = b.samples else { Issue.record("not 8-bit"); return }
-        // The context (18 px) covers the receptive field, so only float reassociation differs.
-        let maxDiff = zip(pa, pb).map { abs(Int($0) - Int($1)) }.max() ?? 0
-        #expect(maxDiff <= 1)
+        let diffs = zip(pa, pb).map { abs(Int($0) - Int($1)) }
+        // 18 px of context covers the receptive field, so only float reassociation differs.
+        #expect((diffs.max() ?? 0) <= 1)
         let tileReports = tiled.progressReports.filter { $0.total == 6 }
         #expect(tileReports.count >= 6, "3x2 tiles of 32 px")
         #expect(tiled.progressReports.last?.fraction == 1)
+    }
+
+    @Test("one tile reproduces Real-ESRGAN-ncnn-vulkan: replicate-pad 10, run, crop, v*255+0.5")
+    func realESRGANPrePostProcessing() async throws {
+        let (w, h) = (21, 14)
+        let png = try Self.pngImage(width: w, height: h)
+        let loaded = try await Self.load(RealESRAnimeVideoV3())
+        let ctx = RecordingRunContext(files: ["in.png": png])
+        _ = try await loaded.run(input: ["image_url": "in.png", "scale": 4], context: ctx)
+        let out = try Self.decode(ctx)
+        guard case .uint8(let got) = out.samples, case .uint8(let src) = try Image.decode(png).samples else {
+            Issue.record("not 8-bit"); return
+        }
+        let param = TestWeights.modelDirectory.appendingPathComponent("realesr-animevideov3/realesr-animevideov3-x4.param")
+        let graph = try NCNNImporter.importGraph(paramURL: param, binURL: param.deletingPathExtension().appendingPathExtension("bin"))
+        let padded = ImageTensor.replicatePadded(ImageTensor.tensor(rgb: src, width: w, height: h), top: 10, left: 10, bottom: 10, right: 10)
+        let net = try GraphExecutor(graph: graph, threads: 2).run([padded])[0]
+        let expected = ImageTensor.rgb(net, y0: 40, x0: 40, height: 4 * h, width: 4 * w)
+        #expect(zip(got, expected).map { abs(Int($0) - Int($1)) }.max() ?? 99 <= 1)
     }
 
     @Test("cancellation between tiles throws CancellationError")

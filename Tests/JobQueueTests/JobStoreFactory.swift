@@ -1,5 +1,6 @@
 import Foundation
 import JobQueue
+import Testing
 
 /// How the conformance suite gets a store: every driver adds one factory to `all`, and the
 /// suite runs unchanged against each.

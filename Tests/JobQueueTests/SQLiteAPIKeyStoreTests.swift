@@ -50,7 +50,7 @@ struct SQLiteAPIKeyStoreTests {
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [key.id]) else {
                 return nil
             }
-            let texts = row.columnNames.map { (row[$0] as DatabaseValue).description }
+            let texts = Array(row.columnNames.map { (row[$0] as DatabaseValue).description })
             return (row["salt"], row["secret_hash"], texts)
         }
         let (salt, hash, texts) = try #require(stored)

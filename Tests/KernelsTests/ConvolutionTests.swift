@@ -1,3 +1,4 @@
+import CKernels
 @testable import Kernels
 import Tensor
 import Testing
@@ -69,27 +70,34 @@ struct ConvolutionTests {
         expectClose(into, r)
     }
 
-    /// The plain-C fallback (what a CPU without AVX-512 runs) on the same cases.
+    /// The fallbacks for CPUs without AVX-512 (AVX2 + FMA, and plain C) on the same cases.
     @Test(arguments: convCases)
-    func portablePathMatchesReference(_ t: ConvCase) throws {
+    func fallbackPathsMatchReference(_ t: ConvCase) throws {
         let p = t.parameters
         let x = randomTensor(Shape(n: t.n, c: t.c, h: t.h, w: t.w), seed: 5)
         let w = randomTensor([t.oc, t.c / t.groups, t.k.0, t.k.1], seed: 6, in: -0.3...0.3)
         let b = randomTensor([t.oc], seed: 7)
-        let conv = try Conv2D(weights: w, bias: b, parameters: p, activation: t.activation, isa: .portable)
-        #expect(!conv.hasBF16Path)
-        expectClose(try conv(x, precision: .bf16, pool: testPool),
-                    try Reference.conv2d(x, weights: w, bias: b, parameters: p, activation: t.activation))
+        let r = try Reference.conv2d(x, weights: w, bias: b, parameters: p, activation: t.activation)
+        let sets: [Conv2D.InstructionSets] = pg_detect_cpu().avx2_fma != 0 ? [.avx2, .portable] : [.portable]
+        for isa in sets {
+            let conv = try Conv2D(weights: w, bias: b, parameters: p, activation: t.activation, isa: isa)
+            #expect(!conv.hasBF16Path)
+            expectClose(try conv(x, precision: .bf16, pool: testPool), r)
+        }
     }
 
     /// bf16 rounds each input and weight to 8 significant bits (relative error <= 2^-9 each), so
     /// every product is within about 2^-8 of exact and the sum within 2^-8 * sum|w||x| (fp32
-    /// accumulation adds far less). The test allows 2^-7 * sum|w||x| + 1e-5.
+    /// accumulation adds far less). The test allows 2^-7 * sum|w||x| + 1e-5 (the activations
+    /// used are at most about 1.1-Lipschitz, well inside the factor of 2).
     @Test(arguments: [
         ConvCase(c: 64, h: 12, w: 40, oc: 64, activation: .prelu(slopes: (0..<64).map { Float($0) / 64 })),
         ConvCase(n: 2, c: 16, h: 5, w: 7, oc: 48),
         ConvCase(c: 40, h: 3, w: 33, oc: 20, k: (1, 1), pad: .zero, activation: .relu),
         ConvCase(c: 17, h: 9, w: 9, oc: 5, k: (5, 5), pad: Padding(top: 2, left: 1, bottom: 2, right: 3)),
+        ConvCase(c: 32, h: 6, w: 70, oc: 40, activation: .clip(min: -0.5, max: 0.5)),
+        ConvCase(c: 24, h: 7, w: 18, oc: 33, activation: .leakyReLU(slope: 0.2)),
+        ConvCase(c: 16, h: 4, w: 21, oc: 16, activation: .silu),
     ])
     func bf16StaysWithinBound(_ t: ConvCase) throws {
         let p = t.parameters
@@ -153,5 +161,48 @@ struct DeconvolutionTests {
         let deconv = try Deconv2D(weights: w, bias: nil, parameters: p)
         let y = try deconv(Tensor(shape: [1, 2, 1, 1], values: [1, 0.5]), pool: testPool)
         #expect(y.toArray() == [6, 12, 18, 24])
+    }
+}
+
+/// Random geometries beyond the hand-picked cases: any kernel, stride, dilation, padding and
+/// group count that gives a non-empty output.
+@Suite("Convolution, random geometries")
+struct RandomConvolutionTests {
+    static func randomCase(_ seed: UInt64) -> ConvCase {
+        var rng = SplitMix64(seed: seed)
+        func pick(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(rng.next() % UInt64(r.count)) }
+        let groups = [1, 1, 1, 2, 3][pick(0...4)]
+        let depthwise = pick(0...5) == 0
+        let c = depthwise ? pick(1...12) : groups * pick(1...24)
+        let oc = depthwise ? c * pick(1...2) : groups * pick(1...24)
+        let acts: [Activation] = [.none, .relu, .leakyReLU(slope: 0.1), .prelu(slopes: [0.3]), .sigmoid, .clip(min: -0.4, max: 0.6)]
+        var t = ConvCase(n: pick(1...2), c: c, h: pick(1...23), w: pick(1...37), oc: oc)
+        t.k = (pick(1...5), pick(1...5))
+        t.stride = (pick(1...3), pick(1...3))
+        t.dilation = (pick(1...2), pick(1...2))
+        t.pad = Padding(top: pick(0...2), left: pick(0...2), bottom: pick(0...2), right: pick(0...2))
+        t.groups = depthwise ? c : groups
+        t.activation = acts[pick(0...(acts.count - 1))]
+        return t
+    }
+
+    @Test(arguments: 0..<40)
+    func randomGeometryMatchesReference(_ seed: Int) throws {
+        let t = Self.randomCase(UInt64(seed) &+ 1000)
+        let p = t.parameters
+        let (oh, ow) = p.convolutionOutputSize(height: t.h, width: t.w)
+        guard oh > 0, ow > 0 else { return }
+        let x = randomTensor(Shape(n: t.n, c: t.c, h: t.h, w: t.w), seed: UInt64(seed))
+        let w = randomTensor([t.oc, t.c / t.groups, t.k.0, t.k.1], seed: UInt64(seed) + 1, in: -0.3...0.3)
+        let b = randomTensor([t.oc], seed: UInt64(seed) + 2)
+        let conv = try Conv2D(weights: w, bias: b, parameters: p, activation: t.activation)
+        expectClose(try conv(x, pool: testPool),
+                    try Reference.conv2d(x, weights: w, bias: b, parameters: p, activation: t.activation))
+        let deconv = try Deconv2D(weights: w, bias: b, parameters: ConvolutionParameters(
+            inputChannels: t.c, outputChannels: t.oc, kernel: t.k, stride: t.stride, dilation: t.dilation,
+            padding: .zero, groups: t.groups), activation: t.activation)
+        let dp = deconv.parameters
+        expectClose(try deconv(x, pool: testPool),
+                    try Reference.deconv2d(x, weights: w, bias: b, parameters: dp, activation: t.activation))
     }
 }

@@ -25,6 +25,23 @@ struct ComputePoolTests {
         #expect(seen.toArray() == [2, 2, 42, 43])
     }
 
+    /// Parts that run longer than the caller's spin make it sleep until the last part wakes it;
+    /// many such rounds in a row would hang on a lost wake-up.
+    @Test func callerSleepsAndIsWokenByTheLastPart() {
+        let pool = ComputePool(threads: 3)
+        let sums = Tensor(zeros: [3])
+        let p = sums.floatPointer
+        for _ in 0..<60 {
+            pool.run { ith, _ in
+                guard ith > 0 else { return }
+                var x: Float = 0
+                for i in 0..<(200_000 * ith) { x += Float(i & 7) }
+                p[ith] += x > 0 ? 1 : 0
+            }
+        }
+        #expect(sums.toArray() == [0, 60, 60])
+    }
+
     /// Concurrent callers are serialized by the pool: each task sees all of its parts run.
     @Test func concurrentCallersDoNotInterleave() async {
         let pool = ComputePool(threads: 2)
@@ -54,5 +71,13 @@ struct KernelBenchmarkTests {
         #expect(seconds > 0)
         #expect(abs(gflops * seconds - 2 * Double(16 * 16 * 9 * 8 * 12) / 1e9) < 1e-9)
         #expect(r["threads"] == 2)
+        let cpu = try #require(r["cpuSeconds"])
+        #expect(cpu > 0)
+    }
+
+    @Test func sgemmReportsConsistentNumbers() throws {
+        let r = try KernelBenchmark.sgemm(size: 33, iterations: 1, pool: testPool)
+        let seconds = try #require(r["seconds"]), gflops = try #require(r["gflops"])
+        #expect(abs(gflops * seconds - 2 * Double(33 * 33 * 33) / 1e9) < 1e-9)
     }
 }

@@ -69,6 +69,13 @@ struct SafetyTests {
         #expect(Self.code { try Image.decode(file) } == .tooLarge)
     }
 
+    @Test("a progressive JPEG with more scans than allowed is refused")
+    func scanLimit() throws {
+        let file = try Self.sample(.jpeg)  // libjpeg's simple progression writes 10 scans
+        #expect(Self.code { try Image.decode(file, options: ImageDecodingOptions(maxJPEGScans: 3)) } == .corrupt)
+        #expect(try Image.decode(file, options: ImageDecodingOptions(maxJPEGScans: 10)).width == 40)
+    }
+
     @Test("limits are configurable", arguments: ImageFormat.allCases)
     func configurableLimit(format: ImageFormat) throws {
         let file = try Self.sample(format)

@@ -19,10 +19,10 @@ struct DurabilityTests {
         ]
         let receiver = WebhookReceiver()
         try await receiver.run { hook in
-            var server = try ServerProcess(home: home, port: port, extraEnvironment: environment)
-            let certificate = try server.waitUntilListening()
-            let http = try TestHTTP(base: "https://127.0.0.1:\(port)", certificate: certificate)
-            defer { server.stop() }
+            let first = try ServerProcess(home: home, port: port, extraEnvironment: environment)
+            defer { first.stop() }
+            let certificate = try first.waitUntilListening()
+            let (finished, running, queued) = try await withHTTP(base: "https://127.0.0.1:\(port)", certificate: certificate) { http in
             let query = "?fal_webhook=" + hook.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
 
             // Finished before the crash; their webhooks fail (500) and stay pending.
@@ -51,14 +51,16 @@ struct DurabilityTests {
                 return try await status("slow", running) == "IN_PROGRESS" && failedDeliveries >= finished.count
             }
             for id in queued { #expect(try await status("slow", id) == "IN_QUEUE") }
+            return (finished, running, queued)
+            }
 
-            server.kill()
-            try await http.shutdown()
+            first.kill()
             await receiver.recorder.setStatus(200)
 
-            server = try ServerProcess(home: home, port: port, extraEnvironment: environment)
-            let certificate2 = try server.waitUntilListening()
-            let http2 = try TestHTTP(base: "https://127.0.0.1:\(port)", certificate: certificate2)
+            let second = try ServerProcess(home: home, port: port, extraEnvironment: environment)
+            defer { second.stop() }
+            let certificate2 = try second.waitUntilListening()
+            try await withHTTP(base: "https://127.0.0.1:\(port)", certificate: certificate2) { http2 in
             func status2(_ endpoint: String, _ id: String) async throws -> String? {
                 try await http2.send(.GET, "/queue/peregrine-test/\(endpoint)/requests/\(id)/status").body?["status"] as? String
             }
@@ -97,7 +99,7 @@ struct DurabilityTests {
                 let signature = Data(hexString: h["x-fal-webhook-signature"] ?? "")
                 #expect(keys.contains { $0.isValidSignature(signature, for: Data(message.utf8)) }, "bad signature: \(h)")
             }
-            try await http2.shutdown()
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 
 /// A small HTTPS client for the system tests, trusting the server's self-signed certificate.
@@ -38,6 +39,19 @@ struct TestHTTP: Sendable {
     }
 
     func shutdown() async throws { try await client.shutdown() }
+}
+
+/// Runs `body` with a client and shuts the client down whether `body` returns or throws.
+func withHTTP<T>(base: String, certificate: String, _ body: (TestHTTP) async throws -> T) async throws -> T {
+    let http = try TestHTTP(base: base, certificate: certificate)
+    do {
+        let result = try await body(http)
+        try await http.shutdown()
+        return result
+    } catch {
+        try? await http.shutdown()
+        throw error
+    }
 }
 
 /// Polls `condition` until it holds or `timeout` passes; the deadline makes a hang a failure.

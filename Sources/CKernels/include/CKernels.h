@@ -75,6 +75,11 @@ void pg_sgemm_packed_portable(int M, int N, int K, const float *packedA, const f
                               float *C, long ldc, const float *bias, const pg_activation *act,
                               int accumulate);
 
+/// The AVX2 + FMA path of pg_sgemm_packed (CPUs without AVX-512). Requires avx2_fma.
+void pg_sgemm_packed_avx2(int M, int N, int K, const float *packedA, const float *B, long ldb,
+                          float *C, long ldc, const float *bias, const pg_activation *act,
+                          int accumulate);
+
 // MARK: Winograd F(4x4, 3x3) convolution, stride 1, dilation 1, one group
 
 /// Floats of transformed weights for `oc` x `ic` 3x3 kernels.

@@ -1,7 +1,7 @@
 import Kernels
 
 /// Splits independent tasks over the compute pool's threads.
-struct Parallel: @unchecked Sendable {
+struct Parallel: Sendable {
     /// The pool (its threads are dedicated to compute; never Swift's cooperative pool).
     let pool: ComputePool
 

@@ -31,6 +31,10 @@ public enum EngineBenchmark {
         public var workerScript: URL
         /// Peak fp32 GFLOP/s of one core (AVX-512, 2 FMA units at the measured clock).
         public var peakGFLOPSPerCore: Double
+        /// Extra environment for the ncnn process, e.g. `OMP_WAIT_POLICY=PASSIVE` on a shared
+        /// machine (ncnn's OpenMP threads spin at barriers, which collapses when cores are
+        /// oversubscribed).
+        public var ncnnEnvironment: [String: String] = [:]
 
         /// Creates a configuration with the headline defaults (animevideov3 ×4, 256², 2 threads).
         public init(modelDirectory: URL, models: [String] = ["realesr-animevideov3/realesr-animevideov3-x4.param"],
@@ -53,7 +57,7 @@ public enum EngineBenchmark {
     /// Runs the benchmark and returns its report.
     /// - Throws: `ModelError` when weights are missing, a graph fails to load, or the ncnn worker fails.
     public static func run(_ config: Configuration, log: @Sendable (String) -> Void = { _ in }) throws -> JSONValue {
-        let worker = try config.python.map { try NCNNWorker(python: $0, script: config.workerScript) }
+        let worker = try config.python.map { try NCNNWorker(python: $0, script: config.workerScript, environment: config.ncnnEnvironment) }
         defer { worker?.stop() }
         var results: [JSONValue] = []
         let peak = config.peakGFLOPSPerCore * Double(config.threads)
@@ -62,9 +66,17 @@ public enum EngineBenchmark {
             let bin = param.deletingPathExtension().appendingPathExtension("bin")
             let parsed = try NCNNParamFile(text: String(contentsOf: param, encoding: .utf8))
             let inputBlob = parsed.layers.first { $0.type == "Input" }?.outputs.first ?? "data"
+            let loadStart = DispatchTime.now().uptimeNanoseconds
             let graph = try NCNNImporter.importGraph(paramURL: param, binURL: bin)
+            let importSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
             let outputBlob = graph.valueNames[graph.outputs[0].index]
-            let executors = try config.precisions.map { try GraphExecutor(graph: graph, threads: config.threads, precision: $0) }
+            var prepareSeconds: [String: JSONValue] = [:]
+            let executors = try config.precisions.map { precision in
+                let start = DispatchTime.now().uptimeNanoseconds
+                let e = try GraphExecutor(graph: graph, threads: config.threads, precision: precision)
+                prepareSeconds[precision.rawValue] = .double(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                return e
+            }
             for size in config.sizes {
                 var rng = SplitMix64(seed: UInt64(size))
                 let input = Tensor(shape: Shape(n: 1, c: 3, h: size, w: size),
@@ -75,8 +87,8 @@ public enum EngineBenchmark {
                 var outputs = [Tensor?](repeating: nil, count: executors.count)
                 var reference: [Float]?
                 let tmp = FileManager.default.temporaryDirectory
-                let inFile = tmp.appendingPathComponent("pg-bench-in-\(size).f32")
-                let outFile = tmp.appendingPathComponent("pg-bench-out-\(size).f32")
+                let inFile = tmp.appendingPathComponent("pg-bench-in-\(UUID().uuidString).f32")
+                let outFile = tmp.appendingPathComponent("pg-bench-out-\(UUID().uuidString).f32")
                 try input.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: inFile)
                 defer { try? FileManager.default.removeItem(at: inFile); try? FileManager.default.removeItem(at: outFile) }
                 for round in 0...config.repeats {
@@ -100,6 +112,7 @@ public enum EngineBenchmark {
                 var entry: [String: JSONValue] = [
                     "model": .string(model), "size": .int(Int64(size)), "threads": .int(Int64(config.threads)),
                     "gflop": .double(flops / 1e9),
+                    "load_s": ["import": .double(importSeconds), "prepare": .object(prepareSeconds)],
                 ]
                 if !ncnnTimes.isEmpty {
                     entry["ncnn_fp32"] = ["median_s": .double(ncnnMedian), "gflops": .double(flops / ncnnMedian / 1e9),
@@ -119,11 +132,13 @@ public enum EngineBenchmark {
                     }
                     entry["peregrine_\(e.precision.rawValue)"] = .object(r)
                 }
-                log("\(model) \(size)x\(size): \(JSONValue.object(entry).encoded().count) bytes of results")
+                let summary = executors.indices.map { "\(executors[$0].precision.rawValue) \(median(times[$0])) s" }.joined(separator: ", ")
+                log("\(model) \(size)x\(size): peregrine \(summary); ncnn fp32 \(ncnnMedian) s")
                 results.append(.object(entry))
             }
         }
-        return ["benchmark": "engine-vs-ncnn", "peak_gflops_per_core": .double(config.peakGFLOPSPerCore), "results": .array(results)]
+        return ["benchmark": "engine-vs-ncnn", "peak_gflops_per_core": .double(config.peakGFLOPSPerCore),
+                "ncnn_environment": .object(config.ncnnEnvironment.mapValues { .string($0) }), "results": .array(results)]
     }
 
     static func median(_ xs: [Double]) -> Double {

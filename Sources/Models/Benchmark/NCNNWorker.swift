@@ -9,9 +9,12 @@ final class NCNNWorker: @unchecked Sendable {
     private let output = Pipe()
     private var buffer = Data()
 
-    init(python: String, script: URL) throws {
+    init(python: String, script: URL, environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [python, script.path]
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.standardInput = input
         process.standardOutput = output
         do { try process.run() } catch {

@@ -1,10 +1,15 @@
 import Tensor
 
-/// Runs an upscaling network over an image tile by tile, the way the upstream ncnn tools
-/// (Real-ESRGAN-ncnn-vulkan, waifu2x-ncnn-vulkan) do: each tile is fed with `context` extra
-/// pixels on every side, taken from the image with edge clamping (so the image border is
-/// replicated), and only the tile's own output is kept. With enough context the stitched output
-/// equals one pass over the whole image, and one tile reproduces the tools' whole-image result.
+/// Runs an upscaling network over an image tile by tile, reproducing the upstream ncnn tools'
+/// whole-image results (Real-ESRGAN-ncnn-vulkan, waifu2x-ncnn-vulkan).
+///
+/// - Valid-convolution networks (waifu2x) shrink their input by the context: each tile is fed
+///   `context` extra pixels per side, read with edge clamping (the image border is replicated),
+///   and the output is exactly the tile's. This is waifu2x-ncnn-vulkan's scheme and is seamless.
+/// - Zero-padded networks (Real-ESRGAN) see the image with `borderPad` replicated pixels around
+///   it (the tool's prepadding). Each tile takes `context` pixels of that padded image around
+///   its core (fewer at the padded image's edge) and keeps its core's output, so with a context
+///   covering the receptive field the stitched result equals one pass over the padded image.
 struct ContextTiler: Sendable {
     /// Largest core tile side, in input pixels (a multiple of `alignment`).
     let tileSize: Int
@@ -15,12 +20,13 @@ struct ContextTiler: Sendable {
     let alignment: Int
     /// Output pixels per input pixel.
     let scale: Int
-    /// Whether the network shrinks its input by the context (valid convolutions, waifu2x): then
-    /// a window's output starts at the core; otherwise (zero-padded convolutions) the core's
-    /// output starts `context * scale` pixels in.
+    /// Whether the network shrinks its input by the context (valid convolutions, waifu2x).
     let shrinksByContext: Bool
+    /// Replicated pixels around the image for zero-padded networks (the tool's prepadding).
+    let borderPad: Int
 
-    init(tileSize: Int, context: Int, alignment: Int = 1, scale: Int, shrinksByContext: Bool) {
+    init(tileSize: Int, context: Int, alignment: Int = 1, scale: Int, shrinksByContext: Bool, borderPad: Int = 0) {
+        self.borderPad = borderPad
         self.alignment = max(1, alignment)
         self.tileSize = max(self.alignment, tileSize / self.alignment * self.alignment)
         self.context = context
@@ -50,14 +56,21 @@ struct ContextTiler: Sendable {
                 let x0 = tx * tileSize, x1 = min(w, x0 + tileSize)
                 let extraH = (alignment - (y1 - y0) % alignment) % alignment
                 let extraW = (alignment - (x1 - x0) % alignment) % alignment
-                let window = Self.clampedWindow(image, y0: y0 - context, x0: x0 - context,
-                                                height: y1 - y0 + 2 * context + extraH,
-                                                width: x1 - x0 + 2 * context + extraW)
+                // Window in image coordinates (outside the image: replicated edge pixels).
+                let wy0: Int, wy1: Int, wx0: Int, wx1: Int
+                if shrinksByContext {
+                    (wy0, wy1) = (y0 - context, y1 + context + extraH)
+                    (wx0, wx1) = (x0 - context, x1 + context + extraW)
+                } else {
+                    (wy0, wy1) = (max(y0 - context, -borderPad), min(y1 + context, h + borderPad))
+                    (wx0, wx1) = (max(x0 - context, -borderPad), min(x1 + context, w + borderPad))
+                }
+                let window = Self.clampedWindow(image, y0: wy0, x0: wx0, height: wy1 - wy0, width: wx1 - wx0)
                 let result = try network(window)
-                let offset = shrinksByContext ? 0 : context * scale
+                let (offY, offX) = shrinksByContext ? (0, 0) : ((y0 - wy0) * scale, (x0 - wx0) * scale)
                 let out = output ?? Tensor(zeros: Shape(n: 1, c: result.shape.c, h: h * scale, w: w * scale))
                 output = out
-                Self.copy(result, fromY: offset, fromX: offset, into: out, toY: y0 * scale, toX: x0 * scale,
+                Self.copy(result, fromY: offY, fromX: offX, into: out, toY: y0 * scale, toX: x0 * scale,
                           height: (y1 - y0) * scale, width: (x1 - x0) * scale)
             }
         }

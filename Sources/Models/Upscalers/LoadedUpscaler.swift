@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Kernels
 import Media
 import ModelFormats
 import ModelKit
@@ -9,7 +10,8 @@ import Tensor
 /// tile by tile on a dedicated thread with progress and cancellation between tiles.
 final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
     let modelDirectory: URL
-    let threads: Int
+    /// One pool for every graph of this model: its threads are the model's compute budget.
+    let pool: ComputePool
     let precision: ComputePrecision
     let scales: [Int]
     let defaultScale: Int
@@ -23,7 +25,7 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
     init(modelDirectory: URL, threads: Int, precision: ComputePrecision, scales: [Int], defaultScale: Int,
          defaultModel: String = "", variantFor: @escaping @Sendable (UpscaleRequest) throws -> UpscalerVariant) {
         self.modelDirectory = modelDirectory
-        self.threads = threads
+        self.pool = ComputePool(threads: max(1, threads))
         self.precision = precision
         self.scales = scales
         self.defaultScale = defaultScale
@@ -49,11 +51,14 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
         }
         do {
             let graph = try NCNNImporter.importGraph(paramURL: param, binURL: bin, outputs: [variant.outputBlob])
-            let e = try GraphExecutor(graph: graph, threads: threads, precision: precision)
+            let e = try GraphExecutor(graph: graph, pool: pool, precision: precision)
             executors[variant] = e
             return e
         } catch let error as ModelFormatError {
             throw ModelError(.weightsInvalid, "\(variant.param): \(error.message)")
+        } catch {
+            // Shape or packing errors mean the files do not describe the network we expect.
+            throw ModelError(.weightsInvalid, "\(variant.param): \(error)")
         }
     }
 
@@ -109,7 +114,8 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
         for i in 0..<(w * h) { for c in 0..<3 { rgb[i * 3 + c] = samples[i * ch + c] } }
         let input = ImageTensor.tensor(rgb: rgb, width: w, height: h)
         let tiler = ContextTiler(tileSize: tileSize, context: variant.context, alignment: variant.alignment,
-                                 scale: variant.scale, shrinksByContext: variant.shrinksByContext)
+                                 scale: variant.scale, shrinksByContext: variant.shrinksByContext,
+                                 borderPad: variant.borderPad)
         var seconds = 0.0
         let output = try tiler.run(input, beforeTile: { index, total in
             if let context {

@@ -34,11 +34,12 @@ public struct RealESRAnimeVideoV3: Model {
         return loaded
     }
 
-    /// The network for a scale (its receptive field is 18 input pixels: 18 3x3 convolutions).
+    /// The network for a scale: Real-ESRGAN-ncnn-vulkan's replicated border of 10 pixels, and
+    /// 18 pixels of tile context (the receptive field of 18 3x3 convolutions: seamless tiles).
     static func variant(scale: Int) -> UpscalerVariant {
         UpscalerVariant(param: "realesr-animevideov3/realesr-animevideov3-x\(scale).param", inputBlob: "data",
                         outputBlob: "output", scale: scale, context: 18, alignment: 1,
-                        shrinksByContext: false)
+                        shrinksByContext: false, borderPad: 10)
     }
 }
 
@@ -79,7 +80,8 @@ public struct RealESRGANx4Plus: Model {
 
     public func load(context: LoadContext) async throws -> any LoadedModel {
         let variant = UpscalerVariant(param: "\(flavor.rawValue)/\(flavor.rawValue).param", inputBlob: "data",
-                                      outputBlob: "output", scale: 4, context: 10, alignment: 1, shrinksByContext: false)
+                                      outputBlob: "output", scale: 4, context: 16, alignment: 1, shrinksByContext: false,
+                                      borderPad: 10)
         let loaded = LoadedUpscaler(modelDirectory: context.modelDirectory, threads: context.threads, precision: precision,
                                     scales: [4], defaultScale: 4) { _ in variant }
         _ = try loaded.executor(for: variant)

@@ -14,6 +14,8 @@ struct UpscalerVariant: Sendable, Hashable {
     var alignment: Int
     /// Whether the network uses valid convolutions (its output shrinks by the context).
     var shrinksByContext: Bool
+    /// Replicated border around the image for zero-padded networks (the tool's prepadding).
+    var borderPad: Int = 0
 
     /// `.bin` path relative to the model directory.
     var bin: String { String(param.dropLast(".param".count)) + ".bin" }

@@ -23,8 +23,8 @@ struct TestServerMain {
         let (_, certificate) = try PeregrineServer.tlsConfiguration(for: configuration)
         try await server.run { scheme, port in
             guard scheme == "https" else { return }
-            print("LISTENING \(port) \(certificate)")
-            fflush(stdout)
+            // Unbuffered write: the parent process waits for this line on a pipe.
+            FileHandle.standardOutput.write(Data("LISTENING \(port) \(certificate)\n".utf8))
         }
     }
 }

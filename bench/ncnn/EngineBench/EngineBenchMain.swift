@@ -3,11 +3,20 @@ import Graph
 import ModelKit
 import Models
 
-/// `swift run EngineBench [--sizes 256,128] [--models all|x4|a.param,b.param] [--threads 2] [--repeats 5] [--profile]`:
+/// `swift run EngineBench [--sizes 256,128] [--models all|x4|a.param,b.param] [--threads 2] [--repeats 5] [--profile] [--omp-passive]`:
 /// pulls the weights if needed, runs Peregrine and ncnn side by side and prints JSON.
 @main
 struct EngineBenchMain {
-    static func main() async throws {
+    static func main() async {
+        do {
+            try await run()
+        } catch {
+            FileHandle.standardError.write(Data("EngineBench: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    static func run() async throws {
         var args = Array(CommandLine.arguments.dropFirst())
         func value(_ flag: String) -> String? {
             guard let i = args.firstIndex(of: flag), i + 1 < args.count else { return nil }
@@ -35,9 +44,10 @@ struct EngineBenchMain {
         where chosen.contains(where: { $0.hasPrefix(name + "/") }) {
             try await puller.pull(name) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         }
-        let config = EngineBenchmark.Configuration(
+        var config = EngineBenchmark.Configuration(
             modelDirectory: models, models: chosen, sizes: sizes, threads: threads, repeats: repeats,
             python: python, workerScript: root.appendingPathComponent("bench/ncnn/ncnn_worker.py"))
+        if args.contains("--omp-passive") { config.ncnnEnvironment["OMP_WAIT_POLICY"] = "PASSIVE" }
         if args.contains("--profile") {
             FileHandle.standardOutput.write(try EngineBenchmark.profile(config).encoded(pretty: true) + Data("\n".utf8))
             return

@@ -1,0 +1,173 @@
+import Foundation
+
+/// An ONNX model specialized to fixed input shapes: shapes inferred, shape subgraphs and other
+/// constant expressions folded, the remaining nodes in order with buffers released after their
+/// last reader.
+public struct ONNXPlan: Sendable {
+    /// One node left to run.
+    struct Step: Sendable {
+        var name: String
+        var opType: String
+        var op: ONNXOp
+        /// Slot per input; nil for an omitted optional input.
+        var inputs: [Int?]
+        var outputs: [Int]
+        /// Slots no later step or graph output reads once this step is done.
+        var release: [Int]
+        /// A convolution whose constant weights were packed at plan time.
+        var preparedConv: ONNXAccelerated.PreparedConv? = nil
+    }
+
+    /// Inferred shape of every named value.
+    public let shapes: [String: [Int]]
+    /// Nodes evaluated at plan time.
+    public let foldedNodeCount: Int
+    /// Nodes left to run.
+    public var stepCount: Int { steps.count }
+
+    let steps: [Step]
+    let slotCount: Int
+    let constantSlots: [(Int, ONNXTensor)]
+    let inputSlots: [(name: String, slot: Int, shape: [Int])]
+    let outputSlots: [(name: String, slot: Int)]
+    let expectedShapes: [Int: [Int]]
+
+    init(model: ONNXModel, inputShapes: [String: [Int]]) throws {
+        var slots: [String: Int] = [:]
+        var metas: [ValueMeta] = []
+        func slot(_ name: String, _ meta: ValueMeta) -> Int {
+            metas.append(meta)
+            slots[name] = metas.count - 1
+            return metas.count - 1
+        }
+        for (name, t) in model.initializers { _ = slot(name, ValueMeta(t)) }
+        var inputSlots: [(String, Int, [Int])] = []
+        for info in model.inputs {
+            guard let shape = inputShapes[info.name] else {
+                throw ModelFormatError(.malformed, "onnx: no shape given for input '\(info.name)'")
+            }
+            if let declared = info.shape {
+                guard declared.count == shape.count, zip(declared, shape).allSatisfy({ d, s in
+                    if case .value(let v) = d { return Int(v) == s }
+                    return true
+                }) else {
+                    throw ModelFormatError(.malformed, "onnx: input '\(info.name)' is declared \(declared), got \(shape)")
+                }
+            }
+            let type = ONNX.DataType(rawValue: info.elementType) ?? .float
+            inputSlots.append((info.name, slot(info.name, ValueMeta(shape: shape, type: type)), shape))
+        }
+        for name in inputShapes.keys where !model.inputs.contains(where: { $0.name == name }) {
+            throw ModelFormatError(.malformed, "onnx: the model has no input '\(name)'")
+        }
+
+        var steps: [Step] = []
+        var folded = 0
+        for node in model.nodes {
+            let ins: [Int?] = node.inputs.map { $0.isEmpty ? nil : slots[$0] }
+            let inMetas = ins.map { $0.map { metas[$0] } }
+            func fail(_ e: Error) -> ModelFormatError {
+                if let m = e as? ModelFormatError { return m }
+                let shapes = inMetas.map { $0.map { "\($0.type)\($0.shape)" } ?? "-" }.joined(separator: ", ")
+                return ModelFormatError(.malformed, "onnx: \(node.opType) '\(node.name)': \(e) (inputs \(shapes))")
+            }
+            let allConstant = inMetas.allSatisfy { $0 == nil || $0!.constant != nil }
+            var isShape = false
+            if case .shape = node.op { isShape = true }
+            if allConstant || isShape {
+                do {
+                    let outs = try node.op.execute(inMetas.map { $0?.placeholder }, outputCount: node.outputs.count)
+                    for (name, t) in zip(node.outputs, outs) where !name.isEmpty { _ = slot(name, ValueMeta(t)) }
+                    folded += 1
+                    continue
+                } catch {
+                    throw fail(error)
+                }
+            }
+            for i in node.op.shapeDefiningInputs where i < inMetas.count {
+                if let m = inMetas[i], m.constant == nil {
+                    throw ModelFormatError(.unsupportedLayer,
+                        "onnx: \(node.opType) '\(node.name)': input \(i) ('\(node.inputs[i])') decides the output shape but is not a constant")
+                }
+            }
+            let outMetas: [ValueMeta]
+            do { outMetas = try node.op.inferOutputs(inMetas, outputCount: node.outputs.count) } catch { throw fail(error) }
+            let outs = zip(node.outputs, outMetas).map { name, m in name.isEmpty ? -1 : slot(name, m) }
+            var step = Step(name: node.name, opType: node.opType, op: node.op, inputs: ins, outputs: outs, release: [])
+            if case .conv(let a) = node.op, let x = inMetas[0], let w = inMetas[1]?.constant,
+               inMetas.count < 3 || inMetas[2] == nil || inMetas[2]?.constant != nil {
+                do {
+                    step.preparedConv = try ONNXAccelerated.prepareConv(a, input: x.shape, weights: w, bias: inMetas.count > 2 ? inMetas[2]?.constant : nil)
+                } catch {
+                    throw fail(error)
+                }
+            }
+            steps.append(step)
+        }
+
+        var outputSlots: [(String, Int)] = []
+        for o in model.outputs {
+            guard let s = slots[o.name] else { throw ModelFormatError(.malformed, "onnx: graph output '\(o.name)' is never produced") }
+            outputSlots.append((o.name, s))
+        }
+        // Release each computed value after its last reader.
+        var lastUse: [Int: Int] = [:]
+        for (i, step) in steps.enumerated() {
+            for s in step.inputs.compactMap({ $0 }) where metas[s].constant == nil { lastUse[s] = i }
+        }
+        let kept = Set(outputSlots.map(\.1))
+        for (s, i) in lastUse where !kept.contains(s) { steps[i].release.append(s) }
+
+        self.steps = steps
+        foldedNodeCount = folded
+        slotCount = metas.count
+        constantSlots = metas.enumerated().compactMap { i, m in m.constant.map { (i, $0) } }
+        self.inputSlots = inputSlots
+        self.outputSlots = outputSlots
+        expectedShapes = Dictionary(uniqueKeysWithValues: metas.enumerated().map { ($0.offset, $0.element.shape) })
+        shapes = slots.mapValues { metas[$0].shape }
+    }
+
+    /// Runs the plan.
+    /// - Parameters:
+    ///   - feeds: one tensor per graph input, shaped as planned.
+    ///   - profile: called after each step with its op type and seconds taken.
+    /// - Returns: the graph outputs by name.
+    /// - Throws: ``ModelFormatError`` naming the node and op that failed, or the input that does not fit.
+    public func run(_ feeds: [String: ONNXTensor], profile: ((String, Double) -> Void)? = nil) throws -> [String: ONNXTensor] {
+        var values = [ONNXTensor?](repeating: nil, count: slotCount)
+        for (s, t) in constantSlots { values[s] = t }
+        for (name, s, shape) in inputSlots {
+            guard let t = feeds[name] else { throw ModelFormatError(.malformed, "onnx: input '\(name)' is missing") }
+            guard t.shape == shape else { throw ModelFormatError(.malformed, "onnx: input '\(name)' is \(t.shape), planned for \(shape)") }
+            values[s] = t
+        }
+        for step in steps {
+            let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            let outs: [ONNXTensor]
+            do {
+                if let conv = step.preparedConv, let s = step.inputs[0], let x = values[s] {
+                    outs = [try ONNXAccelerated.run(conv, x, outputShape: expectedShapes[step.outputs[0]] ?? [])]
+                } else {
+                    outs = try step.op.execute(step.inputs.map { $0.flatMap { values[$0] } }, outputCount: step.outputs.count)
+                }
+            } catch {
+                throw ModelFormatError(.malformed, "onnx: \(step.opType) '\(step.name)': \(error)")
+            }
+            for (s, t) in zip(step.outputs, outs) where s >= 0 {
+                guard t.shape == expectedShapes[s] else {
+                    throw ModelFormatError(.malformed,
+                        "onnx: \(step.opType) '\(step.name)' produced \(t.shape), shape inference said \(expectedShapes[s] ?? [])")
+                }
+                values[s] = t
+            }
+            for s in step.release { values[s] = nil }
+            if let profile {
+                profile(step.opType, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+        }
+        var result: [String: ONNXTensor] = [:]
+        for (name, s) in outputSlots { result[name] = values[s] }
+        return result
+    }
+}

@@ -1,0 +1,2 @@
+B
+difficultyJϐ?

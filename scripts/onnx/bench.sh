@@ -1,0 +1,26 @@
+#!/bin/sh
+# Benchmarks the terrain UNet: Peregrine's ONNX importer (optimized build of the ONNX sources)
+# and onnxruntime on the same input with the same thread count. Prints one JSON line each.
+#   scripts/onnx/bench.sh [THREADS] [RUNS]
+set -e
+cd "$(dirname "$0")/../.."
+THREADS=${1:-2}
+RUNS=${2:-3}
+MODEL=${PEREGRINE_HOME:-$HOME/.peregrine}/models/adaptive-terrain-diffusion-0.4.2/terrain_consistency_unet_difficulty100.onnx
+GOLDEN=Tests/ONNXTests/Goldens/terrain
+OUT=.build-onnx-bench
+mkdir -p $OUT/cmod
+# CKernels (C, per-function ISA targets), then Tensor and Kernels as Swift modules, as the package builds them.
+printf 'module CKernels {\n  header "%s"\n  export *\n}\n' "$PWD/Sources/CKernels/include/CKernels.h" > $OUT/cmod/module.modulemap
+for f in Sources/CKernels/*.c; do
+    clang -O3 -fno-math-errno -ISources/CKernels/include -c "$f" -o $OUT/$(basename "$f" .c).o
+done
+ar rcs $OUT/libCKernels.a $OUT/*.o
+swiftc -Ounchecked -wmo -parse-as-library -module-name Tensor -emit-module -emit-module-path $OUT/Tensor.swiftmodule \
+    -emit-library -static -o $OUT/libTensor.a Sources/Tensor/*.swift
+swiftc -Ounchecked -wmo -parse-as-library -module-name Kernels -I $OUT -I $OUT/cmod -emit-module \
+    -emit-module-path $OUT/Kernels.swiftmodule -emit-library -static -o $OUT/libKernels.a Sources/Kernels/*.swift
+swiftc -O -wmo -module-name ONNXBench -I $OUT -I $OUT/cmod -L $OUT -lKernels -lTensor -lCKernels -o $OUT/onnx-bench \
+    Sources/ModelFormats/ModelFormatError.swift $(find Sources/ModelFormats/ONNX -name '*.swift') scripts/onnx/bench/main.swift
+PEREGRINE_THREADS=$THREADS $OUT/onnx-bench "$MODEL" $GOLDEN $RUNS
+.venv-onnx/bin/python scripts/onnx/bench_ort.py "$MODEL" $GOLDEN --threads $THREADS --runs $RUNS

@@ -1,0 +1,59 @@
+// Benchmark driver: runs an ONNX model through Peregrine's importer and prints JSON
+// (per-run seconds, per-operator-type seconds, max abs error against a golden output).
+// Built by scripts/onnx/bench.sh with the ONNX sources compiled into this module, optimized.
+import Foundation
+
+func readTensors(_ dir: String, _ prefix: String) throws -> [(String, ONNXTensor)] {
+    var out: [(String, ONNXTensor)] = []
+    var i = 0
+    while let data = FileManager.default.contents(atPath: "\(dir)/\(prefix)_\(i).pb") {
+        let proto = try ONNX.TensorProto(serialized: [UInt8](data))
+        out.append((proto.name, try ONNXTensor(proto: proto)))
+        i += 1
+    }
+    return out
+}
+
+let args = CommandLine.arguments
+guard args.count >= 3 else {
+    print("usage: onnx-bench MODEL.onnx GOLDEN_DIR [RUNS]")
+    exit(2)
+}
+let runs = args.count > 3 ? Int(args[3]) ?? 3 : 3
+let t0 = Date()
+let model = try ONNXModel(contentsOf: args[1])
+let loadSeconds = Date().timeIntervalSince(t0)
+let inputs = try readTensors(args[2], "input")
+let expected = try readTensors(args[2], "output")
+let feeds = Dictionary(uniqueKeysWithValues: inputs.map { ($0.0, $0.1) })
+let t1 = Date()
+let plan = try model.plan(inputShapes: feeds.mapValues(\.shape))
+let planSeconds = Date().timeIntervalSince(t1)
+var times: [Double] = []
+var perOp: [String: Double] = [:]
+var maxError: Float = 0
+for r in 0..<runs {
+    var ops: [String: Double] = [:]
+    let s = Date()
+    let out = try plan.run(feeds) { op, seconds in ops[op, default: 0] += seconds }
+    times.append(Date().timeIntervalSince(s))
+    if r == runs - 1 { perOp = ops }
+    for (i, o) in model.outputs.enumerated() where i < expected.count {
+        let got = out[o.name]!.floats, want = expected[i].1.floats
+        for (a, b) in zip(got, want) { maxError = max(maxError, abs(a - b)) }
+    }
+}
+let result: [String: Any] = [
+    "engine": "peregrine",
+    "threads": ONNXThreads.count,
+    "load_s": loadSeconds,
+    "plan_s": planSeconds,
+    "folded_nodes": plan.foldedNodeCount,
+    "steps": plan.stepCount,
+    "run_s": times,
+    "best_s": times.min() ?? 0,
+    "per_op_s": perOp,
+    "max_abs_error": Double(maxError),
+]
+let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+print(String(decoding: json, as: UTF8.self))
