@@ -88,6 +88,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(name: "EngineBench", dependencies: ["Models", "Graph", "ModelKit"], path: "bench/ncnn/EngineBench"),
+        .executableTarget(name: "VideoBench", dependencies: ["Models", "Media", "ModelKit"], path: "bench/video/VideoBench"),
         .executableTarget(name: "peregrine", dependencies: [
             "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -101,6 +102,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "Tensor"]),
+        .testTarget(name: "VideoTests", dependencies: ["Models", "Media", "ModelKit", "Tensor"]),
         .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels"], exclude: ["Goldens"]),
         .testTarget(name: "ONNXTests", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels"], exclude: ["Goldens"]),
         .testTarget(name: "JobQueueTests", dependencies: [
@@ -142,7 +144,7 @@ let package = Package(
 if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-only") {
     let engine: Set<String> = [
         "CKernels", "Tensor", "Kernels", "Graph", "ModelFormats", "CLibPNG", "CLibJPEG", "CLibWebP",
-        "CMediaShims", "Media", "ModelKit", "Models", "EngineBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests",
+        "CMediaShims", "Media", "ModelKit", "Models", "EngineBench", "VideoBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests", "VideoTests",
     ]
     package.targets.removeAll { !engine.contains($0.name) }
     package.products.removeAll()

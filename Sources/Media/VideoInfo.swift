@@ -6,12 +6,17 @@ import Foundation
 public struct VideoInfo: Sendable, Equatable {
     /// The container, as ffprobe names it (e.g. `mov,mp4,m4a,3gp,3g2,mj2`, `matroska,webm`, `gif`).
     public var container: String
-    /// The video codec (e.g. `h264`, `vp9`, `gif`).
+    /// The video codec (e.g. `h264`, `vp9`, `gif`); for a codec ffmpeg does not know, its
+    /// container tag (`unknown codec (tag xvid)`), so that errors can name it.
     public var videoCodec: String
     /// Display width: after the rotation is applied (what `VideoReader` delivers).
     public var width: Int
     /// Display height: after the rotation is applied.
     public var height: Int
+    /// Width as stored in the stream, before rotation (what `VideoReader(autorotate: false)` delivers).
+    public var codedWidth: Int { rotation == 90 || rotation == 270 ? height : width }
+    /// Height as stored in the stream, before rotation.
+    public var codedHeight: Int { rotation == 90 || rotation == 270 ? width : height }
     /// The display rotation in degrees, 0..<360, in ffprobe's display-matrix convention
     /// (counter-clockwise). `VideoReader` delivers frames already turned.
     public var rotation: Int
@@ -19,23 +24,32 @@ public struct VideoInfo: Sendable, Equatable {
     public var frameRate: String
     /// Frames per second as a number.
     public var framesPerSecond: Double
-    /// Frames, from the container when it says, else estimated from duration × rate.
+    /// Frames: the video packets actually present in the file (counted by demuxing, which
+    /// decodes nothing), else the container's count, else duration × rate.
     public var frameCount: Int
+    /// The frame count the container's index declares, when it has one (MP4 and MOV do, WebM
+    /// and GIF do not). More declared frames than packets present means a truncated file.
+    public var declaredFrameCount: Int?
     /// Seconds.
     public var duration: Double
     /// The first audio stream's codec, if the file has audio.
     public var audioCodec: String?
 
+    /// Whether the file is a still image (ffmpeg reads PNG, JPEG, WebP, ... as one-frame
+    /// "videos" through its image demuxers), which a video service should refuse.
+    public var isStillImage: Bool { container == "image2" || container.hasSuffix("_pipe") }
+
     /// Whether the file has an audio stream.
     public var hasAudio: Bool { audioCodec != nil }
 
-    /// Probes a file with ffprobe (reads headers; decodes nothing).
+    /// Probes a file with ffprobe: reads the headers and demuxes the packets to count them
+    /// (decodes nothing; on a long file this reads it once at disk speed).
     /// - Throws: `MediaError` — `unsupportedFeature` when ffprobe is missing, `unsupportedFormat`
     ///   when the file is not a video ffprobe understands or has no video stream, `corrupt` for
     ///   nonsense stream parameters.
     public static func probe(path: String) throws -> VideoInfo {
         let ffprobe = try FFmpeg.require(FFmpeg.ffprobePath, "ffprobe")
-        let data = try FFmpeg.run(ffprobe, ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", path],
+        let data = try FFmpeg.run(ffprobe, ["-v", "error", "-count_packets", "-print_format", "json", "-show_streams", "-show_format", path],
                                   failure: .unsupportedFormat, what: "ffprobe could not read \(URL(fileURLWithPath: path).lastPathComponent)")
         let report: ProbeReport
         do { report = try JSONDecoder().decode(ProbeReport.self, from: data) } catch {
@@ -58,10 +72,11 @@ public struct VideoInfo: Sendable, Equatable {
         }
         guard fps > 0, fps.isFinite else { throw MediaError(.corrupt, "video: the video stream has no frame rate") }
         let duration = Double(video.duration ?? "") ?? Double(report.format.duration ?? "") ?? 0
-        let frames = Int(video.nb_frames ?? "") ?? Int((duration * fps).rounded())
-        return VideoInfo(container: report.format.format_name ?? "unknown", videoCodec: video.codec_name ?? "unknown",
+        let declared = Int(video.nb_frames ?? "")
+        let frames = Int(video.nb_read_packets ?? "") ?? declared ?? Int((duration * fps).rounded())
+        return VideoInfo(container: report.format.format_name ?? "unknown", videoCodec: video.codec_name ?? "unknown codec (tag \(video.codec_tag_string ?? "none"))",
                          width: swaps ? codedHeight : codedWidth, height: swaps ? codedWidth : codedHeight, rotation: rotation,
-                         frameRate: rate, framesPerSecond: fps, frameCount: frames, duration: duration,
+                         frameRate: rate, framesPerSecond: fps, frameCount: frames, declaredFrameCount: declared, duration: duration,
                          audioCodec: report.streams.first(where: { $0.codec_type == "audio" })?.codec_name)
     }
 
@@ -74,9 +89,20 @@ public struct VideoInfo: Sendable, Equatable {
 
     /// Decodes the first video frame (and nothing else) to prove the stream is decodable: a
     /// cheap check that rejects corrupt streams and codecs the installed ffmpeg lacks before a
-    /// job spends any compute.
-    /// - Throws: `MediaError` with code `corrupt`, naming the codec and ffmpeg's complaint.
+    /// job spends any compute. Still images, and files whose index lists more frames than they
+    /// hold (cut short after the header), are refused first, without running anything.
+    /// - Throws: `MediaError` with code `corrupt` naming the codec and ffmpeg's complaint,
+    ///   `truncated`, or `unsupportedFormat` for a still image.
     public func verifyDecodable(path: String) throws {
+        if isStillImage {
+            throw MediaError(.unsupportedFormat, "video: the file is a still image (\(videoCodec)), not a video")
+        }
+        if frameCount == 0 {
+            throw MediaError(.corrupt, "video: the \(videoCodec) stream in \(container) holds no frames")
+        }
+        if let declared = declaredFrameCount, declared > frameCount {
+            throw MediaError(.truncated, "video: the file is truncated: its index lists \(declared) frames, \(frameCount) are present")
+        }
         let ffmpeg = try FFmpeg.require(FFmpeg.ffmpegPath, "ffmpeg")
         _ = try FFmpeg.run(ffmpeg, ["-v", "error", "-xerror", "-nostdin", "-i", path, "-map", "0:v:0", "-frames:v", "1", "-f", "null", "-"],
                            failure: .corrupt, what: "the \(videoCodec) stream in \(container) does not decode")
@@ -119,11 +145,13 @@ private struct ProbeReport: Decodable {
         struct SideData: Decodable { var rotation: Double? }
         var codec_type: String?
         var codec_name: String?
+        var codec_tag_string: String?
         var width: Int?
         var height: Int?
         var avg_frame_rate: String?
         var r_frame_rate: String?
         var nb_frames: String?
+        var nb_read_packets: String?
         var duration: String?
         var side_data_list: [SideData]?
         var tags: [String: String]?

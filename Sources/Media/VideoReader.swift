@@ -2,14 +2,21 @@
 
 import Foundation
 
-/// Reads a video's frames, upright (rotation applied), as 8-bit RGB images, one at a time.
+/// Reads a video's frames as 8-bit RGB images, one at a time.
 ///
-/// ffmpeg decodes in a child process and writes raw RGB frames into a pipe; at most one frame
-/// (plus the pipe's buffer) is in memory here whatever the video's length. Not thread-safe:
-/// use a reader from one task at a time.
-public final class VideoReader {
+/// ffmpeg decodes in a child process and writes raw RGB frames into a pipe, which this reads
+/// straight into each frame's buffer; at most one frame (plus the pipe's buffer) is in memory
+/// here whatever the video's length.
+///
+/// A reader is used from one thread at a time; it may be handed to another thread (a decoding
+/// stage of a pipeline), hence `@unchecked Sendable`.
+public final class VideoReader: @unchecked Sendable {
     /// What the file holds.
     public let info: VideoInfo
+    /// Width of the frames delivered: display width when autorotating, else the coded width.
+    public let width: Int
+    /// Height of the frames delivered.
+    public let height: Int
     private let process: Process
     private let frames: FileHandle
     private let errors: TemporaryFile
@@ -20,18 +27,24 @@ public final class VideoReader {
     /// - Parameters:
     ///   - path: the video file.
     ///   - info: a probe result, when the caller already has one.
+    ///   - autorotate: deliver frames turned upright by the rotation metadata (the default), or
+    ///     as stored, for a caller that writes the rotation metadata back into its output.
+    ///   - scratchDirectory: where ffmpeg's message log goes (default: the system's temporary
+    ///     directory); it is removed when the reader finishes or closes.
     /// - Throws: `MediaError` from probing, or `io` when ffmpeg cannot start.
-    public init(path: String, info: VideoInfo? = nil) throws {
+    public init(path: String, info: VideoInfo? = nil, autorotate: Bool = true, scratchDirectory: URL? = nil) throws {
         let ffmpeg = try FFmpeg.require(FFmpeg.ffmpegPath, "ffmpeg")
         let info = try info ?? VideoInfo.probe(path: path)
         self.info = info
-        frameBytes = info.width * info.height * 3
-        errors = try TemporaryFile(suffix: ".log")
+        width = autorotate ? info.width : info.codedWidth
+        height = autorotate ? info.height : info.codedHeight
+        frameBytes = width * height * 3
+        errors = try TemporaryFile(suffix: ".log", in: scratchDirectory)
         process = Process()
         process.executableURL = URL(fileURLWithPath: ffmpeg)
         // One output frame per decoded frame (no duplication or dropping to a constant rate).
-        process.arguments = ["-v", "error", "-nostdin", "-i", path, "-map", "0:v:0", "-fps_mode", "passthrough",
-                             "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        process.arguments = ["-v", "error", "-nostdin"] + (autorotate ? [] : ["-noautorotate"])
+            + ["-i", path, "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = try FileHandle(forWritingTo: errors.url)
@@ -45,40 +58,50 @@ public final class VideoReader {
 
     /// The next frame, or `nil` after the last one.
     /// - Throws: `MediaError` with code `corrupt` when ffmpeg fails (its message included, e.g.
-    ///   a codec it cannot decode) or the stream ends inside a frame.
+    ///   a codec it cannot decode) or `truncated` when the stream ends inside a frame.
     public func nextFrame() throws -> Image? {
         if finished { return nil }
-        var buffer = [UInt8]()
-        buffer.reserveCapacity(frameBytes)
-        while buffer.count < frameBytes {
-            let chunk = try frames.read(upToCount: frameBytes - buffer.count) ?? Data()
-            if chunk.isEmpty { break }
-            buffer.append(contentsOf: chunk)
+        let fd = frames.fileDescriptor
+        var got = 0
+        var readError: Error?
+        let buffer = [UInt8](unsafeUninitializedCapacity: frameBytes) { storage, initialized in
+            do { got = try PipeIO.read(fd, into: UnsafeMutableRawBufferPointer(storage), count: frameBytes) } catch { readError = error }
+            // Bytes past `got` are never read: a short frame is an error below.
+            initialized = got
         }
-        if buffer.count == frameBytes {
-            return Image(uncheckedWidth: info.width, height: info.height, channels: 3, samples: .uint8(buffer))
+        if let readError { close(); throw readError }
+        if got == frameBytes {
+            return Image(uncheckedWidth: width, height: height, channels: 3, samples: .uint8(buffer))
         }
         finished = true
+        try? frames.close()
         process.waitUntilExit()
         defer { errors.remove() }
         if process.terminationStatus != 0 {
             throw MediaError(.corrupt, "video: decoding failed (\(info.videoCodec) in \(info.container)): \(errors.text())")
         }
-        if !buffer.isEmpty {
-            throw MediaError(.truncated, "video: the stream ended inside a frame (\(buffer.count) of \(frameBytes) bytes)")
+        if got > 0 {
+            throw MediaError(.truncated, "video: the stream ended inside a frame (\(got) of \(frameBytes) bytes)")
         }
         return nil
     }
 
     /// Stops decoding and ends the child process (also done on deinit).
     public func close() {
+        guard !finished else { return }
+        finished = true
+        // Closing the pipe first makes a blocked ffmpeg fail its write at once (EPIPE); a
+        // SIGTERM alone may be retried away inside a blocked write.
+        try? frames.close()
         if process.isRunning { process.terminate() }
-        if !finished {
-            finished = true
-            try? frames.close()
-            process.waitUntilExit()
-            errors.remove()
-        }
+        process.waitUntilExit()
+        errors.remove()
+    }
+
+    /// Kills the decoder at once, from any thread: a `nextFrame` blocked on a slow or hung
+    /// decoder then returns (with an error), and the thread that owns the reader closes it.
+    public func abort() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     deinit { close() }

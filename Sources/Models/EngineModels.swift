@@ -11,6 +11,7 @@ public enum EngineModels {
             RealESRGANx4Plus(flavor: .photo, precision: precision),
             RealESRGANx4Plus(flavor: .anime, precision: precision),
             Waifu2x(precision: precision),
+            VideoUpscale(precision: precision),
         ]
     }
 }

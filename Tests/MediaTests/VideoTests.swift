@@ -146,4 +146,74 @@ struct VideoTests {
         let frame = try #require(try VideoReader(path: scratch.clip).nextFrame())
         #expect(frame.width == 48 && frame.height == 64)
     }
+
+    @Test("MP4/H.264, WebM/VP9, MOV and animated GIF decode frame by frame; the probe counts their frames",
+          arguments: ["mp4", "webm", "mov", "gif"])
+    func containers(kind: String) throws {
+        let scratch = try Scratch()
+        let path = scratch.directory.appendingPathComponent("in.\(kind)").path
+        var arguments = ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=40x30:rate=12", "-frames:v", "12"]
+        switch kind {
+        case "webm": arguments += ["-c:v", "libvpx-vp9", "-deadline", "realtime"]
+        case "gif": break
+        default: arguments += ["-c:v", "libx264", "-pix_fmt", "yuv420p"]
+        }
+        _ = try FFmpeg.run(FFmpeg.ffmpegPath!, arguments + [path], failure: .io, what: "making a \(kind) clip")
+        let info = try VideoInfo.probe(path: path)
+        #expect(info.frameCount == 12, "\(kind): \(info)")
+        #expect(!info.isStillImage)
+        try info.verifyDecodable(path: path)
+        let reader = try VideoReader(path: path, info: info)
+        var frames = 0
+        while let frame = try reader.nextFrame() {
+            #expect(frame.width == 40 && frame.height == 30)
+            frames += 1
+        }
+        #expect(frames == 12)
+    }
+
+    @Test("a file cut short after its index is refused without decoding")
+    func truncated() throws {
+        let scratch = try Scratch()
+        let faststart = scratch.directory.appendingPathComponent("fs.mp4").path
+        _ = try FFmpeg.run(FFmpeg.ffmpegPath!, ["-v", "error", "-y", "-i", scratch.clip, "-c", "copy", "-movflags", "+faststart", faststart],
+                           failure: .io, what: "faststart copy")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: faststart))
+        let cut = scratch.directory.appendingPathComponent("cut.mp4").path
+        #expect(FileManager.default.createFile(atPath: cut, contents: bytes.prefix(bytes.count / 2)))
+        let info = try VideoInfo.probe(path: cut)
+        #expect(info.declaredFrameCount == 10 && info.frameCount < 10)
+        #expect { try info.verifyDecodable(path: cut) } throws: { ($0 as? MediaError)?.code == .truncated }
+    }
+
+    @Test("audio is copied when the container takes the codec, re-encoded otherwise")
+    func audioCopy() throws {
+        let scratch = try Scratch()
+        let reader = try VideoReader(path: scratch.clip)
+        var frames: [Image] = []
+        while let frame = try reader.nextFrame() { frames.append(frame) }
+        for (container, copies, codec) in [(VideoWriter.Container.mp4, true, "aac"), (.webm, false, "opus")] {
+            let output = scratch.directory.appendingPathComponent("audio.\(container.rawValue)").path
+            let writer = try VideoWriter(path: output, width: 64, height: 48,
+                                         configuration: .init(container: container, frameRate: "10", audioSource: scratch.clip, audioCodec: "aac"))
+            #expect(writer.copiesAudio == copies)
+            for frame in frames { try writer.write(frame) }
+            try writer.finish()
+            #expect(try VideoInfo.probe(path: output).audioCodec == codec)
+        }
+    }
+
+    @Test("an MP4 written with the source's rotation reads back with the same rotation")
+    func rotationWritten() throws {
+        let scratch = try Scratch(rotate: 90)
+        let info = try VideoInfo.probe(path: scratch.clip)
+        let reader = try VideoReader(path: scratch.clip, info: info, autorotate: false)
+        #expect(reader.width == 64 && reader.height == 48)
+        let output = scratch.directory.appendingPathComponent("rotated-out.mp4").path
+        let writer = try VideoWriter(path: output, width: 64, height: 48, configuration: .init(frameRate: info.frameRate, rotation: info.rotation))
+        while let frame = try reader.nextFrame() { try writer.write(frame) }
+        try writer.finish()
+        let written = try VideoInfo.probe(path: output)
+        #expect(written.rotation == info.rotation && written.width == 48 && written.height == 64)
+    }
 }
