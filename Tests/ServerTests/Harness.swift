@@ -31,7 +31,7 @@ struct Harness: Sendable {
         ]
         let platform = try EmbeddedPlatform(
             configuration: configuration, models: models,
-            runnerConfiguration: RunnerConfiguration(leaseDuration: 5, shutdownGracePeriod: 1))
+            runnerConfiguration: RunnerConfiguration(leaseDuration: 60, shutdownGracePeriod: 1))
         return Harness(platform: platform, gate: gate, started: started)
     }
 

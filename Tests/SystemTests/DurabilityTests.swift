@@ -17,6 +17,7 @@ struct DurabilityTests {
             "PEREGRINE_NO_AUTH": "1", "PEREGRINE_ALLOW_PRIVATE_URLS": "1",
             "PEREGRINE_TEST_LEASE_SECONDS": "2", "PEREGRINE_WEBHOOK_RETRY_INITIAL_SECONDS": "1",
         ]
+        let release = home.appendingPathComponent("release-the-running-job")
         let receiver = WebhookReceiver()
         try await receiver.run { hook in
             let first = try ServerProcess(home: home, port: port, extraEnvironment: environment)
@@ -32,8 +33,9 @@ struct DurabilityTests {
                 try #require(r.status == 200, "submit: \(String(describing: r.body))")
                 finished.append(r.body?["request_id"] as! String)
             }
-            // Running at the crash (the slow model serves one request at a time) ...
-            let long = try await http.send(.POST, "/queue/peregrine-test/slow\(query)", json: ["steps": 200, "step_ms": 25])
+            // Running at the crash, held until the test releases it (the slow model serves one
+            // request at a time) ...
+            let long = try await http.send(.POST, "/queue/peregrine-test/slow\(query)", json: ["steps": 2, "step_ms": 5, "hold_file": release.path])
             let running = long.body?["request_id"] as! String
             // ... and queued behind it.
             var queued: [String] = []
@@ -45,7 +47,7 @@ struct DurabilityTests {
             func status(_ endpoint: String, _ id: String) async throws -> String? {
                 try await http.send(.GET, "/queue/peregrine-test/\(endpoint)/requests/\(id)/status").body?["status"] as? String
             }
-            try await eventually(timeout: 60, "pre-crash states") {
+            try await eventually(timeout: 180, "pre-crash states") {
                 for id in finished where try await status("echo", id) != "COMPLETED" { return false }
                 let failedDeliveries = await receiver.recorder.deliveries.filter { $0.answered == 500 }.count
                 return try await status("slow", running) == "IN_PROGRESS" && failedDeliveries >= finished.count
@@ -60,12 +62,13 @@ struct DurabilityTests {
             let second = try ServerProcess(home: home, port: port, extraEnvironment: environment)
             defer { second.stop() }
             let certificate2 = try second.waitUntilListening()
+            _ = FileManager.default.createFile(atPath: release.path, contents: Data())
             try await withHTTP(base: "https://127.0.0.1:\(port)", certificate: certificate2) { http2 in
             func status2(_ endpoint: String, _ id: String) async throws -> String? {
                 try await http2.send(.GET, "/queue/peregrine-test/\(endpoint)/requests/\(id)/status").body?["status"] as? String
             }
             let all = finished.map { ("echo", $0) } + ([running] + queued).map { ("slow", $0) }
-            try await eventually(timeout: 120, "all jobs completed after restart") {
+            try await eventually(timeout: 180, "all jobs completed after restart") {
                 for (endpoint, id) in all where try await status2(endpoint, id) != "COMPLETED" { return false }
                 return true
             }
@@ -87,7 +90,7 @@ struct DurabilityTests {
                 x += String(repeating: "=", count: (4 - x.count % 4) % 4)
                 return try Curve25519.Signing.PublicKey(rawRepresentation: Data(base64Encoded: x)!)
             }
-            try await eventually(timeout: 60, "a successful delivery per job") {
+            try await eventually(timeout: 180, "a successful delivery per job") {
                 let ok = await receiver.recorder.deliveries.filter { $0.answered == 200 }
                 let ids = Set(ok.compactMap { try? JSONSerialization.jsonObject(with: $0.body) as? [String: Any] }.compactMap { $0["request_id"] as? String })
                 return Set(all.map(\.1)).isSubset(of: ids)

@@ -39,7 +39,8 @@ struct EchoFixture: Model {
 }
 
 /// `peregrine-test/slow`: `steps` steps of `step_ms` each, with progress, a log line per step
-/// and a cancellation check between steps.
+/// and a cancellation check between steps. With `hold_file`, it first waits until that file
+/// exists, so a test decides exactly when a running job may finish.
 struct SlowFixture: Model {
     var manifest: ModelManifest {
         ModelManifest(
@@ -50,6 +51,7 @@ struct SlowFixture: Model {
                 "properties": [
                     "steps": ["type": "integer", "minimum": 1, "maximum": 100_000, "default": 5],
                     "step_ms": ["type": "integer", "minimum": 0, "maximum": 60_000, "default": 50],
+                    "hold_file": ["type": "string"],
                 ],
             ],
             outputSchema: ["type": "object", "properties": ["steps_done": ["type": "integer"]]],
@@ -63,6 +65,13 @@ struct SlowFixture: Model {
         func run(input: JSONValue, context: any RunContext) async throws -> JSONValue {
             let steps = Int(input["steps"]?.intValue ?? 5)
             let stepMS = Int(input["step_ms"]?.intValue ?? 50)
+            if let hold = input["hold_file"]?.stringValue {
+                context.log("holding until \(hold) exists")
+                while !FileManager.default.fileExists(atPath: hold) {
+                    try context.checkCancellation()
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
             for step in 1...steps {
                 try context.checkCancellation()
                 try await Task.sleep(for: .milliseconds(stepMS))
