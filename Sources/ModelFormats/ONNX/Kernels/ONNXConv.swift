@@ -41,6 +41,10 @@ enum ONNXConv {
             g.pads = (0, 0, 0, 0)
         }
         _ = transposed
+        guard g.stride.0 > 0, g.stride.1 > 0, g.dilation.0 > 0, g.dilation.1 > 0, kernel.0 > 0, kernel.1 > 0,
+              g.pads.0 >= 0, g.pads.1 >= 0, g.pads.2 >= 0, g.pads.3 >= 0 else {
+            throw ONNXRuntimeError("invalid geometry: kernel \(kernel), strides \(g.stride), dilations \(g.dilation), pads \(g.pads)")
+        }
         return g
     }
 
