@@ -44,7 +44,8 @@ extension Graph {
     }
 
     /// Folds `a*conv(x) + b*r` (an eltwise sum or a binary add of two same-shaped values) into
-    /// the convolution's epilogue when nothing else reads the convolution's output.
+    /// the convolution's epilogue when nothing else reads the convolution's output; a second
+    /// such sum on an already fused convolution folds in as a second residual.
     public mutating func fuseResidualAdds() {
         var counts = consumerCounts()
         var producer = producers()
@@ -62,7 +63,7 @@ extension Graph {
             var candidates: [(conv: Int, other: Int, scale: Float, otherScale: Float)] = []
             for (k, v) in node.inputs.enumerated() {
                 guard counts[v.index] == 1, let p = producer[v.index], !removed.contains(p),
-                      case .convolution(let c) = nodes[p].op, c.residual == nil else { continue }
+                      case .convolution(let c) = nodes[p].op, c.residual?.secondScale == nil else { continue }
                 let other = node.inputs[1 - k]
                 guard other != v else { continue }
                 // The residual must exist before the convolution runs.
@@ -73,7 +74,13 @@ extension Graph {
             guard case .convolution(var c) = nodes[pick.conv].op else { continue }
             // Shapes must agree; binary add could broadcast, which the epilogue does not do.
             if case .binary = node.op, !sameShapeKnown(node.inputs) { continue }
-            c.residual = Residual(scale: pick.scale, residualScale: pick.otherScale)
+            if let r = c.residual {
+                // k0 * (s * act + rs * r1) + k1 * r2: fold the second sum into the same pass.
+                c.residual = Residual(scale: pick.scale * r.scale, residualScale: pick.scale * r.residualScale,
+                                      secondScale: pick.otherScale)
+            } else {
+                c.residual = Residual(scale: pick.scale, residualScale: pick.otherScale)
+            }
             nodes[pick.conv].op = .convolution(c)
             nodes[pick.conv].inputs.append(node.inputs[pick.other])
             let convOut = nodes[pick.conv].output

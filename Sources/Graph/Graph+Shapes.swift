@@ -41,13 +41,14 @@ extension Node {
         let a = ins.first ?? Shape([0, 0, 0, 0])
         switch op {
         case .convolution(let conv):
-            try need(conv.residual == nil ? 1 : 2)
+            let residuals = conv.residual == nil ? 0 : (conv.residual?.secondScale == nil ? 1 : 2)
+            try need(1 + residuals)
             guard a.c == conv.inChannels else { throw fail("expects \(conv.inChannels) input channels") }
             let hp = a.h + conv.padding.top + conv.padding.bottom - conv.dilation.h * (conv.kernel.h - 1) - 1
             let wp = a.w + conv.padding.left + conv.padding.right - conv.dilation.w * (conv.kernel.w - 1) - 1
             guard hp >= 0, wp >= 0 else { throw fail("input smaller than the \(conv.kernel.h)x\(conv.kernel.w) kernel") }
             let out = Shape(n: a.n, c: conv.outChannels, h: hp / conv.stride.h + 1, w: wp / conv.stride.w + 1)
-            if conv.residual != nil, ins[1] != out { throw fail("residual must have the output shape \(out)") }
+            if ins.dropFirst().contains(where: { $0 != out }) { throw fail("residuals must have the output shape \(out)") }
             return out
         case .deconvolution(let d):
             try need(1)

@@ -85,7 +85,8 @@ public struct Convolution: Sendable {
     public var bias: [Float]
     /// Applied after the bias.
     public var activation: Activation
-    /// Optional fused residual: `out = scale * act(conv) + residualScale * input[1]`.
+    /// Optional fused residual: `out = scale * act(conv) + residualScale * input[1]`
+    /// (`+ secondScale * input[2]` when a second sum was folded in).
     public var residual: Residual?
 
     /// Creates a convolution.
@@ -115,11 +116,14 @@ public struct Residual: Sendable, Equatable {
     public var scale: Float
     /// Factor on the residual input.
     public var residualScale: Float
+    /// Factor on a second residual input (RRDB's outer skip after its last dense block).
+    public var secondScale: Float?
 
     /// Creates a residual term.
-    public init(scale: Float, residualScale: Float) {
+    public init(scale: Float, residualScale: Float, secondScale: Float? = nil) {
         self.scale = scale
         self.residualScale = residualScale
+        self.secondScale = secondScale
     }
 }
 

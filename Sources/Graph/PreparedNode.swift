@@ -25,7 +25,7 @@ struct PreparedNode: Sendable {
                                           stride: (c.stride.h, c.stride.w), dilation: (c.dilation.h, c.dilation.w),
                                           padding: c.padding, groups: c.groups)
             let conv = try Conv2D(weights: c.weights, bias: c.bias.isEmpty ? nil : c.bias, parameters: p, activation: c.activation)
-            if NarrowConvolution.handles(c) && !(precision == .bf16 && conv.hasBF16Path) {
+            if NarrowConvolution.handles(c) {
                 kernel = .narrowConvolution(NarrowConvolution(conv: c))
             } else {
                 // The residual term runs as a row pass after the packed kernel's own bias+activation.
@@ -64,15 +64,15 @@ struct PreparedNode: Sendable {
             try conv(inputs[0], into: output, precision: precision, pool: parallel.pool)
             if let epilogue {
                 let plane = outShape.h * outShape.w
-                let residual = ins[1]
+                let residual = ins[1], second = ins.count > 2 ? ins[2] : nil
                 parallel.run(outShape.n * outShape.c) { t in
                     epilogue.apply(out.advanced(by: t * plane), count: plane, channel: t % outShape.c,
-                                   residual: residual.advanced(by: t * plane))
+                                   residual: residual.advanced(by: t * plane), second: second?.advanced(by: t * plane))
                 }
             }
         case (.convolution, .narrowConvolution(let k)):
             k.run(input: ins[0], inShape: inShapes[0], output: out, outShape: outShape,
-                  residual: ins.count > 1 ? ins[1] : nil, parallel: parallel)
+                  residual: ins.count > 1 ? ins[1] : nil, second: ins.count > 2 ? ins[2] : nil, parallel: parallel)
         case (.deconvolution, .deconvolution(let deconv)):
             try deconv(inputs[0], into: output, pool: parallel.pool)
         case (.resize, .resize(let k)):

@@ -82,9 +82,10 @@ extension Ops {
         }
         let batch = max(batchA, batchB)
         let outDims = (batchA >= batchB ? Array(a.shape.dims.dropLast(2)) : Array(b.shape.dims.dropLast(2))) + [m, n]
-        let out = Tensor(zeros: Shape(outDims))
+        // Both buffers are written completely (packing zero-fills its padding rows).
+        let out = Tensor(uninitialized: Shape(outDims))
         let packedSize = pg_sgemm_packed_size(Int32(m), Int32(k))
-        let packed = Tensor(zeros: [packedSize * batchA])
+        let packed = Tensor(uninitialized: [packedSize * batchA])
         for i in 0..<batchA {
             pg_sgemm_pack_a(a.floatPointer + i * m * k, k, Int32(m), Int32(k), packed.floatPointer + i * packedSize)
         }

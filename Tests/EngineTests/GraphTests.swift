@@ -50,20 +50,26 @@ struct GraphTests {
         #expect(zip(a, b).map { abs($0 - $1) }.max()! < 1e-5)
     }
 
-    @Test("a residual sum right after a convolution fuses into its epilogue")
+    @Test("residual sums right after a convolution fuse into its epilogue (two levels, as in RRDB)")
     func residualFusion() throws {
         var g = Graph()
         let x = g.addValue(named: "x"), y = g.addValue(named: "y"), z = g.addValue(named: "z")
+        let skip = g.addValue(named: "skip"), out = g.addValue(named: "out")
         g.inputs = [x]
         g.nodes = [
+            Node(name: "pre", op: .activation(.sigmoid), inputs: [x], output: skip),
             Node(name: "conv", op: .convolution(Convolution(outChannels: 4, inChannels: 4, kernel: (1, 1),
                  weights: (0..<16).map { Float($0) / 16 }, bias: [0, 1, 2, 3])), inputs: [x], output: y),
             Node(name: "sum", op: .eltwise(.sum([0.2, 1])), inputs: [y, x], output: z),
+            // RRDB's outer skip: a second scaled sum on the fused result.
+            Node(name: "outer", op: .eltwise(.sum([0.2, 1])), inputs: [z, skip], output: out),
         ]
-        g.outputs = [z]
+        g.outputs = [out]
         var o = g
         o.optimize()
-        #expect(o.nodes.count == 1)
+        #expect(o.nodes.count == 2)
+        guard case .convolution(let c) = o.nodes[1].op else { Issue.record("expected the fused convolution"); return }
+        #expect(abs((c.residual?.scale ?? 0) - 0.04) < 1e-6 && c.residual?.residualScale == 0.2 && c.residual?.secondScale == 1)
         let input = Self.input(n: 1, c: 4, h: 3, w: 5, seed: 3)
         let a = try GraphExecutor(graph: g, optimize: false).run([input])[0].toArray()
         let b = try GraphExecutor(graph: g).run([input])[0].toArray()

@@ -7,7 +7,8 @@ struct Epilogue: Sendable {
     let residual: Residual?
 
     @inline(__always)
-    func apply(_ p: UnsafeMutablePointer<Float>, count: Int, channel: Int, residual r: UnsafeMutablePointer<Float>?) {
+    func apply(_ p: UnsafeMutablePointer<Float>, count: Int, channel: Int, residual r: UnsafeMutablePointer<Float>?,
+               second r2: UnsafeMutablePointer<Float>? = nil) {
         switch activation {
         case .none: break
         case .relu: for x in 0..<count { p[x] = max(p[x], 0) }
@@ -17,7 +18,10 @@ struct Epilogue: Sendable {
             for x in 0..<count { let v = p[x]; p[x] = v < 0 ? v * s : v }
         default: for x in 0..<count { p[x] = activation.apply(p[x], channel: channel) }
         }
-        if let res = residual, let r {
+        if let res = residual, let r, let c = res.secondScale, let r2 {
+            let a = res.scale, b = res.residualScale
+            for x in 0..<count { p[x] = a * p[x] + b * r[x] + c * r2[x] }
+        } else if let res = residual, let r {
             let a = res.scale, b = res.residualScale
             if a == 1 {
                 for x in 0..<count { p[x] += b * r[x] }

@@ -16,7 +16,8 @@ struct NarrowConvolution: Sendable {
             && conv.inChannels >= 8
     }
 
-    func run(input: FloatPointer, inShape: Shape, output: FloatPointer, outShape: Shape, residual: FloatPointer?, parallel: Parallel) {
+    func run(input: FloatPointer, inShape: Shape, output: FloatPointer, outShape: Shape, residual: FloatPointer?,
+             second: FloatPointer?, parallel: Parallel) {
         let c = conv
         let (ih, iw, oh, ow) = (inShape.h, inShape.w, outShape.h, outShape.w)
         let (oc, ic, kh, kw) = (c.outChannels, c.inChannels, c.kernel.h, c.kernel.w)
@@ -52,7 +53,8 @@ struct NarrowConvolution: Sendable {
                     }
                     for o in 0..<oc {
                         let off = outBase + (o * oh + y) * ow
-                        epilogue.apply(dst + off, count: ow, channel: o, residual: residual.map { $0.p + off })
+                        epilogue.apply(dst + off, count: ow, channel: o, residual: residual.map { $0.p + off },
+                                       second: second.map { $0.p + off })
                     }
                 }
             }

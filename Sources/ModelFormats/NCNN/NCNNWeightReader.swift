@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Reads an ncnn `.bin` front to back, in the order the layers ask for their weights.
 ///
@@ -37,8 +38,11 @@ public struct NCNNWeightReader: Sendable {
         switch tag {
         case Self.fp16Tag:
             let bytes = try take((count * 2 + 3) / 4 * 4, layer: layer, what: "fp16 weights")
-            return bytes.withUnsafeBytes { raw in
-                (0..<count).map { Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self))) }
+            var halves = [UInt16](repeating: 0, count: count)
+            halves.withUnsafeMutableBytes { dst in bytes.withUnsafeBytes { dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(count * 2))) } }
+            return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+                halves.withUnsafeBufferPointer { HalfConversion.convert(f16: $0.baseAddress!, to: out.baseAddress!, count: count) }
+                initialized = count
             }
         case Self.int8Tag:
             throw ModelFormatError(.unsupportedLayer, "\(fileName): \(layer): int8 weights are not supported")
@@ -56,9 +60,14 @@ public struct NCNNWeightReader: Sendable {
     /// - Throws: ``ModelFormatError`` `.weightsSize` when the file ends early.
     public mutating func readRaw(_ count: Int, layer: String) throws -> [Float] {
         let bytes = try take(count * 4, layer: layer, what: "\(count) fp32 values")
-        return bytes.withUnsafeBytes { raw in
-            (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-        }
+        // One copy of the whole array (model loads are dominated by this): the file is
+        // little-endian, like every host this runs on.
+        var values = [Float](repeating: 0, count: count)
+        values.withUnsafeMutableBytes { dst in bytes.withUnsafeBytes { dst.copyMemory(from: $0) } }
+        #if _endian(big)
+        values = values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) }
+        #endif
+        return values
     }
 
     /// Checks that every byte was consumed: a reader that stops early or runs past the end

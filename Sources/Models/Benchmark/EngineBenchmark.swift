@@ -68,10 +68,15 @@ public enum EngineBenchmark {
             let inputBlob = parsed.layers.first { $0.type == "Input" }?.outputs.first ?? "data"
             let loadStart = DispatchTime.now().uptimeNanoseconds
             let graph = try NCNNImporter.importGraph(paramURL: param, binURL: bin)
+            let importSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
             let outputBlob = graph.valueNames[graph.outputs[0].index]
-            let executors = try config.precisions.map { try GraphExecutor(graph: graph, threads: config.threads, precision: $0) }
-            // Import plus weight packing for every precision: what a model load costs.
-            let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
+            var prepareSeconds: [String: JSONValue] = [:]
+            let executors = try config.precisions.map { precision in
+                let start = DispatchTime.now().uptimeNanoseconds
+                let e = try GraphExecutor(graph: graph, threads: config.threads, precision: precision)
+                prepareSeconds[precision.rawValue] = .double(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                return e
+            }
             for size in config.sizes {
                 var rng = SplitMix64(seed: UInt64(size))
                 let input = Tensor(shape: Shape(n: 1, c: 3, h: size, w: size),
@@ -82,8 +87,8 @@ public enum EngineBenchmark {
                 var outputs = [Tensor?](repeating: nil, count: executors.count)
                 var reference: [Float]?
                 let tmp = FileManager.default.temporaryDirectory
-                let inFile = tmp.appendingPathComponent("pg-bench-in-\(size).f32")
-                let outFile = tmp.appendingPathComponent("pg-bench-out-\(size).f32")
+                let inFile = tmp.appendingPathComponent("pg-bench-in-\(UUID().uuidString).f32")
+                let outFile = tmp.appendingPathComponent("pg-bench-out-\(UUID().uuidString).f32")
                 try input.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: inFile)
                 defer { try? FileManager.default.removeItem(at: inFile); try? FileManager.default.removeItem(at: outFile) }
                 for round in 0...config.repeats {
@@ -106,7 +111,8 @@ public enum EngineBenchmark {
                 let ncnnMedian = median(ncnnTimes)
                 var entry: [String: JSONValue] = [
                     "model": .string(model), "size": .int(Int64(size)), "threads": .int(Int64(config.threads)),
-                    "gflop": .double(flops / 1e9), "load_s": .double(loadSeconds),
+                    "gflop": .double(flops / 1e9),
+                    "load_s": ["import": .double(importSeconds), "prepare": .object(prepareSeconds)],
                 ]
                 if !ncnnTimes.isEmpty {
                     entry["ncnn_fp32"] = ["median_s": .double(ncnnMedian), "gflops": .double(flops / ncnnMedian / 1e9),

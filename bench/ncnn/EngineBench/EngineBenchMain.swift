@@ -7,7 +7,16 @@ import Models
 /// pulls the weights if needed, runs Peregrine and ncnn side by side and prints JSON.
 @main
 struct EngineBenchMain {
-    static func main() async throws {
+    static func main() async {
+        do {
+            try await run()
+        } catch {
+            FileHandle.standardError.write(Data("EngineBench: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    static func run() async throws {
         var args = Array(CommandLine.arguments.dropFirst())
         func value(_ flag: String) -> String? {
             guard let i = args.firstIndex(of: flag), i + 1 < args.count else { return nil }
