@@ -21,6 +21,6 @@ swiftc -Ounchecked -wmo -parse-as-library -module-name Tensor -emit-module -emit
 swiftc -Ounchecked -wmo -parse-as-library -module-name Kernels -I $OUT -I $OUT/cmod -emit-module \
     -emit-module-path $OUT/Kernels.swiftmodule -emit-library -static -o $OUT/libKernels.a Sources/Kernels/*.swift
 swiftc -O -wmo -module-name ONNXBench -I $OUT -I $OUT/cmod -L $OUT -lKernels -lTensor -lCKernels -o $OUT/onnx-bench \
-    Sources/ModelFormats/ModelFormatError.swift $(find Sources/ModelFormats/ONNX -name '*.swift') scripts/onnx/bench/main.swift
+    Sources/ModelFormats/ModelFormatError.swift $(find Sources/ModelFormats/ONNX -name '*.swift' ! -name 'ONNXPlan+Graph.swift') scripts/onnx/bench/main.swift
 PEREGRINE_THREADS=$THREADS $OUT/onnx-bench "$MODEL" $GOLDEN $RUNS
 .venv-onnx/bin/python scripts/onnx/bench_ort.py "$MODEL" $GOLDEN --threads $THREADS --runs $RUNS

@@ -77,12 +77,16 @@ extension ONNXOp {
             return [x.reshaped(try ONNXShapeOps.squeezeShape(x.shape, axes: axes ?? intList(1)))]
         case .expand:
             let target = try input(1).ints.map { Int($0) }
-            guard target.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else { throw ONNXRuntimeError("extents \(target) out of range") }
+            guard target.allSatisfy({ $0 >= 0 && $0 <= ONNXPlan.maximumElements }),
+                  target.reduce(1, { min($0 * $1, ONNXPlan.maximumElements + 1) }) <= ONNXPlan.maximumElements else {
+                throw ONNXRuntimeError("extents \(target) out of range")
+            }
             return [try ONNXShapeOps.expand(try input(0), to: target)]
         case .constant(let t): return [t]
         case .constantOfShape(let value):
             let shape = try input(0).ints.map { Int($0) }
-            guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }), shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) < 1 << 31 else {
+            guard shape.allSatisfy({ $0 >= 0 && $0 <= ONNXPlan.maximumElements }),
+                  shape.reduce(1, { min($0 * $1, ONNXPlan.maximumElements + 1) }) <= ONNXPlan.maximumElements else {
                 throw ONNXRuntimeError("extents \(shape) out of range")
             }
             let v = value ?? ONNXTensor(shape: [1], floats: [0])

@@ -58,7 +58,7 @@ extension ONNXPlan {
             switch step.op {
             case .conv(let a):
                 guard let w = constant(1), inShape.count == 4 else { throw fail("weights must be constant, input NCHW") }
-                let g = try ONNXConv.geometry(a, input: inShape, kernel: (w.shape[2], w.shape[3]), transposed: false)
+                let g = try ONNXConv.geometry(a, input: inShape, kernel: (w.shape[2], w.shape[3]))
                 result = emit(.convolution(Convolution(
                     outChannels: w.shape[0], inChannels: inShape[1], kernel: (w.shape[2], w.shape[3]),
                     stride: (g.stride.0, g.stride.1), dilation: (g.dilation.0, g.dilation.1),
@@ -67,7 +67,7 @@ extension ONNXPlan {
             case .convTranspose(let a):
                 guard let w = constant(1), a.group == 1, inShape.count == 4 else { throw fail("needs constant weights and one group") }
                 let (ic, oc, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
-                let g = try ONNXConv.geometry(a, input: inShape, kernel: (kh, kw), transposed: true)
+                let g = try ONNXConv.geometry(a, input: inShape, kernel: (kh, kw))
                 let op = try ONNXConv.pair(a.outputPadding, 0, spatial: 2)
                 // ONNX stores (in, out, kh, kw); the graph's deconvolution takes (out, in, kh, kw).
                 let weights = ONNXLayout.permute(w.floats, shape: w.shape, perm: [1, 0, 2, 3])
@@ -112,7 +112,7 @@ extension ONNXPlan {
                     let conv = ConvAttributes(kernel: p.kernel, strides: p.strides, dilations: p.dilations, pads: p.pads,
                                               outputPadding: nil, group: 1, autoPad: p.autoPad)
                     let k = try ONNXConv.pair(p.kernel, 1, spatial: 2)
-                    let g = try ONNXConv.geometry(conv, input: inShape, kernel: k, transposed: false)
+                    let g = try ONNXConv.geometry(conv, input: inShape, kernel: k)
                     guard !p.ceilMode, g.dilation == (1, 1), p.isMax || g.pads == (0, 0, 0, 0) else {
                         throw fail("ceil_mode, dilation or padded averaging")
                     }

@@ -18,6 +18,10 @@ public struct ONNXPlan: Sendable {
         var preparedConv: ONNXAccelerated.PreparedConv? = nil
     }
 
+    /// The most elements one intermediate tensor may have (1 GiB of floats): larger shapes come
+    /// from malformed models, not from any network this engine runs.
+    public static let maximumElements = 1 << 28
+
     /// Inferred shape of every named value.
     public let shapes: [String: [Int]]
     /// Nodes evaluated at plan time.
@@ -92,6 +96,14 @@ public struct ONNXPlan: Sendable {
             }
             let outMetas: [ValueMeta]
             do { outMetas = try node.op.inferOutputs(inMetas, outputCount: node.outputs.count) } catch { throw fail(error) }
+            for m in outMetas {
+                // A malformed model must not make the executor allocate absurd buffers.
+                let (count, overflow) = m.shape.reduce((1, false)) { acc, d in
+                    let (p, o) = acc.0.multipliedReportingOverflow(by: max(d, 0))
+                    return (p, acc.1 || o || d < 0)
+                }
+                guard !overflow, count <= Self.maximumElements else { throw fail(ONNXRuntimeError("output shape \(m.shape) is out of range")) }
+            }
             let outs = zip(node.outputs, outMetas).map { name, m in name.isEmpty ? -1 : slot(name, m) }
             var step = Step(name: node.name, opType: node.opType, op: node.op, inputs: ins, outputs: outs, release: [])
             if case .conv(let a) = node.op, let x = inMetas[0], let w = inMetas[1]?.constant,

@@ -20,7 +20,7 @@ enum ONNXAccelerated {
         let spatial = input.count - 2
         guard spatial == 1 || spatial == 2, weights.shape.count == input.count else { return nil }
         let kh = spatial == 2 ? weights.shape[2] : 1, kw = weights.shape[weights.shape.count - 1]
-        let g = try ONNXConv.geometry(a, input: input, kernel: (kh, kw), transposed: false)
+        let g = try ONNXConv.geometry(a, input: input, kernel: (kh, kw))
         let p = ConvolutionParameters(
             inputChannels: input[1], outputChannels: weights.shape[0], kernel: (kh, kw),
             stride: g.stride, dilation: g.dilation,

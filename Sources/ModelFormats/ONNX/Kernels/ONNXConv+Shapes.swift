@@ -8,7 +8,7 @@ extension ONNXConv {
         guard a.group > 0, x[1] == w[1] * a.group, w[0] % a.group == 0 else {
             throw ONNXRuntimeError("input channels \(x[1]), weights \(w), group \(a.group) do not fit")
         }
-        let g = try geometry(a, input: x, kernel: (kh, kw), transposed: false)
+        let g = try geometry(a, input: x, kernel: (kh, kw))
         let oh = (h + g.pads.0 + g.pads.2 - g.dilation.0 * (kh - 1) - 1) / g.stride.0 + 1
         let ow = (wd + g.pads.1 + g.pads.3 - g.dilation.1 * (kw - 1) - 1) / g.stride.1 + 1
         guard oh > 0, ow > 0 else { throw ONNXRuntimeError("input \(x) smaller than kernel \(kh)x\(kw)") }
@@ -23,7 +23,7 @@ extension ONNXConv {
         guard a.group > 0, w[0] == x[1], x[1] % a.group == 0 else {
             throw ONNXRuntimeError("input channels \(x[1]), weights \(w), group \(a.group) do not fit")
         }
-        let g = try geometry(a, input: x, kernel: (kh, kw), transposed: true)
+        let g = try geometry(a, input: x, kernel: (kh, kw))
         let op = try pair(a.outputPadding, 0, spatial: spatial)
         let oh = (h - 1) * g.stride.0 - g.pads.0 - g.pads.2 + g.dilation.0 * (kh - 1) + 1 + op.0
         let ow = (wd - 1) * g.stride.1 - g.pads.1 - g.pads.3 + g.dilation.1 * (kw - 1) + 1 + op.1
@@ -40,7 +40,7 @@ extension ONNXConv {
         let k = try pair(p.kernel, 1, spatial: spatial)
         let conv = ConvAttributes(kernel: p.kernel, strides: p.strides, dilations: p.dilations, pads: p.pads,
                                   outputPadding: nil, group: 1, autoPad: p.autoPad)
-        let g = try geometry(conv, input: x, kernel: k, transposed: false)
+        let g = try geometry(conv, input: x, kernel: k)
         let oh = poolExtent(h, g.pads.0, g.pads.2, k.0, g.stride.0, g.dilation.0, ceil: p.ceilMode)
         let ow = poolExtent(w, g.pads.1, g.pads.3, k.1, g.stride.1, g.dilation.1, ceil: p.ceilMode)
         guard oh > 0, ow > 0 else { throw ONNXRuntimeError("input \(x) smaller than the window") }

@@ -15,7 +15,7 @@ enum ONNXConv {
         return spatial == 1 ? (1, v[0]) : (v[0], v[1])
     }
 
-    static func geometry(_ a: ConvAttributes, input: [Int], kernel: (Int, Int), transposed: Bool) throws -> Geometry {
+    static func geometry(_ a: ConvAttributes, input: [Int], kernel: (Int, Int)) throws -> Geometry {
         let spatial = input.count - 2
         guard spatial == 1 || spatial == 2 else { throw ONNXRuntimeError("only 1-D and 2-D convolutions are supported, input \(input)") }
         if let k = a.kernel {
@@ -40,7 +40,10 @@ enum ONNXConv {
         } else if a.autoPad == "VALID" {
             g.pads = (0, 0, 0, 0)
         }
-        _ = transposed
+        guard g.stride.0 > 0, g.stride.1 > 0, g.dilation.0 > 0, g.dilation.1 > 0, kernel.0 > 0, kernel.1 > 0,
+              g.pads.0 >= 0, g.pads.1 >= 0, g.pads.2 >= 0, g.pads.3 >= 0 else {
+            throw ONNXRuntimeError("invalid geometry: kernel \(kernel), strides \(g.stride), dilations \(g.dilation), pads \(g.pads)")
+        }
         return g
     }
 
@@ -55,7 +58,7 @@ enum ONNXConv {
         guard groups > 0, c == icg * groups, oc % groups == 0 else {
             throw ONNXRuntimeError("input channels \(c), weights \(w.shape), group \(groups) do not fit")
         }
-        let g = try geometry(a, input: x.shape, kernel: (kh, kw), transposed: false)
+        let g = try geometry(a, input: x.shape, kernel: (kh, kw))
         let oh = (h + g.pads.0 + g.pads.2 - g.dilation.0 * (kh - 1) - 1) / g.stride.0 + 1
         let ow = (wd + g.pads.1 + g.pads.3 - g.dilation.1 * (kw - 1) - 1) / g.stride.1 + 1
         guard oh > 0, ow > 0 else { throw ONNXRuntimeError("input \(x.shape) smaller than kernel \(kh)x\(kw)") }
@@ -149,7 +152,7 @@ enum ONNXConv {
             throw ONNXRuntimeError("input channels \(c), weights \(w.shape), group \(groups) do not fit")
         }
         let icg = c / groups
-        let g = try geometry(a, input: x.shape, kernel: (kh, kw), transposed: true)
+        let g = try geometry(a, input: x.shape, kernel: (kh, kw))
         let op = try pair(a.outputPadding, 0, spatial: spatial)
         let oh = (h - 1) * g.stride.0 - g.pads.0 - g.pads.2 + g.dilation.0 * (kh - 1) + 1 + op.0
         let ow = (wd - 1) * g.stride.1 - g.pads.1 - g.pads.3 + g.dilation.1 * (kw - 1) + 1 + op.1
@@ -215,7 +218,7 @@ enum ONNXConv {
         let k = try pair(p.kernel, 1, spatial: spatial)
         let conv = ConvAttributes(kernel: p.kernel, strides: p.strides, dilations: p.dilations, pads: p.pads,
                                   outputPadding: nil, group: 1, autoPad: p.autoPad)
-        let g = try geometry(conv, input: x.shape, kernel: k, transposed: false)
+        let g = try geometry(conv, input: x.shape, kernel: k)
         let oh = poolExtent(h, g.pads.0, g.pads.2, k.0, g.stride.0, g.dilation.0, ceil: p.ceilMode)
         let ow = poolExtent(w, g.pads.1, g.pads.3, k.1, g.stride.1, g.dilation.1, ceil: p.ceilMode)
         guard oh > 0, ow > 0 else { throw ONNXRuntimeError("input \(x.shape) smaller than the window") }

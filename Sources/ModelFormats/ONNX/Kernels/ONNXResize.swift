@@ -6,10 +6,15 @@ enum ONNXResize {
     /// The output extents: from `sizes`, or `floor(in * scale)`.
     static func outputShape(_ input: [Int], scales: [Float]?, sizes: [Int]?) throws -> [Int] {
         if let sizes, !sizes.isEmpty {
-            guard sizes.count == input.count else { throw ONNXRuntimeError("sizes \(sizes) for rank \(input.count)") }
+            guard sizes.count == input.count, sizes.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else {
+                throw ONNXRuntimeError("sizes \(sizes) for rank \(input.count)")
+            }
             return sizes
         }
-        guard let scales, scales.count == input.count else { throw ONNXRuntimeError("scales \(scales ?? []) for rank \(input.count)") }
+        guard let scales, scales.count == input.count,
+              zip(input, scales).allSatisfy({ $1.isFinite && $1 > 0 && Float($0) * $1 < Float(1 << 31) }) else {
+            throw ONNXRuntimeError("scales \(scales ?? []) for input \(input)")
+        }
         return zip(input, scales).map { Int((Float($0) * $1).rounded(.down)) }
     }
 
@@ -65,7 +70,9 @@ enum ONNXResize {
 
     static func taps(inSize: Int, outSize: Int, scale: Float, _ r: ResizeAttributes) -> [Taps] {
         (0..<outSize).map { o in
-            let c = sourceCoordinate(o, inSize: inSize, outSize: outSize, scale: scale, r.coordinateMode)
+            let raw = sourceCoordinate(o, inSize: inSize, outSize: outSize, scale: scale, r.coordinateMode)
+            // Degenerate scales map far outside the image; every index is clamped anyway.
+            let c = raw.isNaN ? 0 : min(max(raw, -1e9), 1e9)
             let clampIndex = { (i: Int) in min(max(i, 0), inSize - 1) }
             switch r.mode {
             case "nearest":

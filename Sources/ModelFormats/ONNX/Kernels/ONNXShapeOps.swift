@@ -122,18 +122,21 @@ enum ONNXShapeOps {
         var shape = x.shape
         for i in 0..<axes.count {
             guard let a = ONNXLayout.axis(axes[i], rank: rank) else { throw ONNXRuntimeError("axis \(axes[i]) out of range") }
-            let dim = x.shape[a], s = steps[i]
-            guard s != 0 else { throw ONNXRuntimeError("step 0") }
+            let dim = x.shape[a]
+            guard steps[i] != 0 else { throw ONNXRuntimeError("step 0") }
+            // A step longer than the axis selects one element either way; clamping keeps offsets small.
+            let s = max(min(steps[i], max(dim, 1)), -max(dim, 1))
+            guard ends[i] > Int.min / 2, starts[i] > Int.min / 2 else { throw ONNXRuntimeError("slice bounds out of range") }
             var st = starts[i] < 0 ? starts[i] + dim : starts[i]
             var en = ends[i] < 0 ? ends[i] + dim : ends[i]
             if s > 0 {
                 st = min(max(st, 0), dim)
                 en = min(max(en, 0), dim)
-                shape[a] = max(0, (en - st + s - 1) / s)
+                shape[a] = en > st ? (en - st - 1) / s + 1 : 0
             } else {
                 st = min(max(st, -1), dim - 1)
                 en = min(max(en, -1), dim - 1)
-                shape[a] = max(0, (st - en + (-s) - 1) / (-s))
+                shape[a] = st > en ? (st - en - 1) / (-s) + 1 : 0
             }
             begin[a] = st
             step[a] = s
@@ -253,7 +256,7 @@ enum ONNXShapeOps {
 
     /// Element count of a Range, refusing absurd sizes (a malformed model must not exhaust memory).
     static func rangeCount(_ steps: Double) throws -> Int {
-        guard steps.isFinite, steps < Double(1 << 31) else { throw ONNXRuntimeError("Range of \(steps) elements") }
+        guard steps.isFinite, steps <= Double(ONNXPlan.maximumElements) else { throw ONNXRuntimeError("Range of \(steps) elements") }
         return max(0, Int(steps.rounded(.up)))
     }
 
