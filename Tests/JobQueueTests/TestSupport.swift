@@ -22,7 +22,7 @@ let modelError = JobResult(
 /// Reads notifications from `stream` until `done` says the collected ones suffice, or the
 /// deadline passes (then returns what it has, and the caller's expectation fails).
 func collect(
-    _ stream: AsyncStream<JobNotification>, deadline: Duration = .seconds(10),
+    _ stream: AsyncStream<JobNotification>, deadline: Duration = .seconds(120),
     until done: @escaping @Sendable ([JobNotification]) -> Bool
 ) async -> [JobNotification] {
     await withTaskGroup(of: [JobNotification]?.self) { group in
@@ -46,7 +46,7 @@ func collect(
 }
 
 /// Waits until `condition` holds, checking every few milliseconds, up to a deadline.
-func waitUntil(deadline: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool) async rethrows
+func waitUntil(deadline: Duration = .seconds(120), _ condition: @Sendable () async throws -> Bool) async rethrows
     -> Bool
 {
     let end = ContinuousClock.now + deadline

@@ -30,7 +30,7 @@ func finishedJobWithWebhook(store: any JobStore, id: String, url: String, apiKey
 }
 
 /// Waits until `condition` holds, checking every few milliseconds, up to a deadline.
-func waitUntil(deadline: Duration = .seconds(20), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
+func waitUntil(deadline: Duration = .seconds(120), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
     let end = ContinuousClock.now + deadline
     while ContinuousClock.now < end {
         if try await condition() { return true }
