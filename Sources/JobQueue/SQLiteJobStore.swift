@@ -51,6 +51,19 @@ public struct SQLiteJobStore: JobStore {
         }
     }
 
+    /// Selects every column but `input` and `result_body`.
+    public func jobWithoutPayloads(id: String) async throws -> Job? {
+        try await database.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT seq, id, endpoint_id, priority, state, attempt, max_attempts, enqueued_at, started_at,
+                    finished_at, start_deadline, lease_owner, lease_expires_at, cancel_requested, webhook_url,
+                    store_io, runner_hint, api_key_id, object_lifetime, result_status, error_message, error_type,
+                    inference_time, version
+                FROM jobs WHERE id = ?
+                """, arguments: [id]).map(Job.init(row:))
+        }
+    }
+
     public func queuePosition(id: String) async throws -> Int? {
         try await database.read { db in
             // Counts the queued jobs of the same endpoint that sort before this one in the lease
