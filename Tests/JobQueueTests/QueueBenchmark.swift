@@ -27,7 +27,7 @@ struct QueueBenchmark {
         let readStart = ContinuousClock.now
         for i in 0..<reads {
             let id = "q\(i % count)"
-            _ = try await store.job(id: id)
+            _ = try await store.jobWithoutPayloads(id: id)
             _ = try await store.queuePosition(id: id)
         }
         let readSeconds = (ContinuousClock.now - readStart).milliseconds / 1000
