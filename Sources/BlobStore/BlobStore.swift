@@ -56,13 +56,17 @@ public protocol BlobStore: Sendable {
 public struct BlobMetadata: Sendable, Equatable, Codable {
     /// 32 lowercase hex digits (128 random bits).
     public var id: String
+    /// MIME type given when the blob was stored.
     public var contentType: String
+    /// The client's file name, if it gave one.
     public var fileName: String?
     /// Size in bytes.
     public var size: Int64
     /// Hex SHA-256 of the content (a strong entity tag).
     public var sha256: String
+    /// When the blob was stored.
     public var createdAt: Date
+    /// When `sweepExpired` may delete it; `nil` keeps it.
     public var expiresAt: Date?
 
     /// Creates metadata; stores build these, callers read them.
@@ -82,7 +86,9 @@ public struct BlobMetadata: Sendable, Equatable, Codable {
 
 /// A blob read whole.
 public struct Blob: Sendable, Equatable {
+    /// What is known about the blob.
     public var metadata: BlobMetadata
+    /// The content.
     public var data: Data
 
     /// A blob with its content.

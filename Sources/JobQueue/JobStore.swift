@@ -15,6 +15,10 @@ public protocol JobStore: Sendable {
     /// The job with this id, or `nil`.
     func job(id: String) async throws -> Job?
 
+    /// The job without its payloads (`input` nil, result `body` empty), or `nil`: what status
+    /// polls need, and cheap to read even when inputs or outputs are large data URIs.
+    func jobWithoutPayloads(id: String) async throws -> Job?
+
     /// Number of queued jobs that will be leased before this one for the same endpoint
     /// (0 = next), or `nil` when the job is not queued.
     func queuePosition(id: String) async throws -> Int?
@@ -75,6 +79,16 @@ public protocol JobStore: Sendable {
 
     /// A stream of notifications from this store (all jobs); each call gets its own stream.
     func notifications() -> AsyncStream<JobNotification>
+}
+
+extension JobStore {
+    /// Reads the whole job and drops the payloads; drivers override it with a leaner query.
+    public func jobWithoutPayloads(id: String) async throws -> Job? {
+        guard var job = try await job(id: id) else { return nil }
+        job.input = nil
+        job.result?.body = Data()
+        return job
+    }
 }
 
 /// A failure of the job store.

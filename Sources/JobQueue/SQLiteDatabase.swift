@@ -76,7 +76,7 @@ public final class SQLiteDatabase: Sendable {
         }
     }
 
-    private static func map(_ error: DatabaseError) -> JobStoreError {
+    static func map(_ error: DatabaseError) -> JobStoreError {
         if error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
             || error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
         {

@@ -20,12 +20,17 @@ public struct JWKS: Sendable, Codable, Equatable {
 
 /// One Ed25519 public key as a JWK: `{"kty":"OKP","crv":"Ed25519","x":<base64url>,"kid","alg":"EdDSA","use":"sig"}`.
 public struct JWK: Sendable, Codable, Equatable {
+    /// Key type: `OKP` (octet key pair).
     public var kty: String
+    /// Curve: `Ed25519`.
     public var crv: String
     /// The 32 public key bytes, base64url without padding.
     public var x: String
+    /// Key id, matched by receivers that hold several keys.
     public var kid: String
+    /// Algorithm: `EdDSA`.
     public var alg: String?
+    /// Intended use: `sig`.
     public var use: String?
 
     /// The JWK of an Ed25519 public key.

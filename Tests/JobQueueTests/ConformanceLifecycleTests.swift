@@ -31,6 +31,10 @@ struct ConformanceLifecycleTests {
         #expect(abs(job.enqueuedAt.timeIntervalSinceNow) < 60)
         #expect(try await store.job(id: "req-1") == job)
         #expect(try await store.job(id: "missing") == nil)
+        var lean = job
+        lean.input = nil
+        #expect(try await store.jobWithoutPayloads(id: "req-1") == lean)
+        #expect(try await store.jobWithoutPayloads(id: "missing") == nil)
     }
 
     @Test(arguments: JobStoreFactory.all)
@@ -69,6 +73,10 @@ struct ConformanceLifecycleTests {
         #expect(done.finishedAt == finishedAt)
         #expect(done.version > running.version)
         #expect(try await store.queuePosition(id: "j1") == nil)
+        var lean = done
+        lean.input = nil
+        lean.result?.body = Data()
+        #expect(try await store.jobWithoutPayloads(id: "j1") == lean)
     }
 
     @Test(arguments: JobStoreFactory.all)

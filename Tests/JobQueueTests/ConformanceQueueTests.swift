@@ -63,6 +63,44 @@ struct ConformanceQueueTests {
     }
 
     @Test(arguments: JobStoreFactory.all)
+    func concurrentEnqueuesAreAllStoredAndDuplicatesRefusedAlone(factory: JobStoreFactory) async throws {
+        let store = try factory.make().store
+        _ = try await store.enqueue(newJob("taken"))
+        let outcomes = try await withThrowingTaskGroup(of: [(id: String, stored: Bool)].self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    var mine: [(id: String, stored: Bool)] = []
+                    for i in 0..<25 {
+                        // Each task tries the taken id once, in the middle of its run.
+                        let id = i == 12 ? "taken" : "t\(task)-\(i)"
+                        do {
+                            let job = try await store.enqueue(newJob(id))
+                            #expect(job.id == id && job.state == .queued)
+                            mine.append((id, true))
+                        } catch let error as JobStoreError where error.code == .duplicateID {
+                            mine.append((id, false))
+                        }
+                    }
+                    return mine
+                }
+            }
+            var all: [(id: String, stored: Bool)] = []
+            for try await outcome in group { all += outcome }
+            return all
+        }
+        #expect(outcomes.filter { !$0.stored }.map(\.id) == Array(repeating: "taken", count: 8))
+        let stored = outcomes.filter(\.stored).map(\.id)
+        #expect(stored.count == 8 * 24)
+        for id in stored { #expect(try await store.job(id: id)?.state == .queued) }
+        // Every stored job is in the queue exactly once.
+        var leased: [String] = []
+        while case let jobs = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 50, leaseDuration: 30, now: t0), !jobs.isEmpty {
+            leased += jobs.map(\.id)
+        }
+        #expect(Set(leased) == Set(stored + ["taken"]) && leased.count == stored.count + 1)
+    }
+
+    @Test(arguments: JobStoreFactory.all)
     func concurrentLeasersNeverShareAJob(factory: JobStoreFactory) async throws {
         let store = try factory.make().store
         let total = 60
