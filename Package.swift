@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media", "Tensor"]),
         .testTarget(name: "VideoTests", dependencies: ["Models", "Media", "ModelKit", "Tensor"]),
         .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels"], exclude: ["Goldens"]),
-        .testTarget(name: "ONNXTests", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels"], exclude: ["Goldens"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels", "Models", "ModelKit", "Media"], exclude: ["Goldens"]),
         .testTarget(name: "JobQueueTests", dependencies: [
             "JobQueue", "APITypes",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

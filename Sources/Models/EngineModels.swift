@@ -12,6 +12,7 @@ public enum EngineModels {
             RealESRGANx4Plus(flavor: .anime, precision: precision),
             Waifu2x(precision: precision),
             VideoUpscale(precision: precision),
+            TerrainDiffusion(),
         ]
     }
 }

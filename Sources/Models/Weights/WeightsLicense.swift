@@ -42,6 +42,24 @@ public struct WeightsLicense: Sendable, Equatable {
         \(mit(holder: "2019 nihui"))
         """)
 
+    /// adaptive-terrain-diffusion (MIT, Youwei Yu), whose model builds on OpenAI's consistency
+    /// models code (MIT, OpenAI).
+    public static let terrainDiffusion = WeightsLicense(
+        spdx: "MIT (Youwei Yu) AND MIT (OpenAI)",
+        notice: """
+        This file is the terrain consistency model in the ONNX format, taken unmodified from the
+        Python package adaptive-terrain-diffusion 0.4.2.
+
+        adaptive-terrain-diffusion: Copyright (c) 2024 Youwei Yu. Licensed under the MIT License:
+
+        \(mit(holder: "2024 Youwei Yu"))
+
+        The package also ships the license of OpenAI's consistency models code, on which the
+        model builds: Copyright (c) 2023 OpenAI. Licensed under the MIT License:
+
+        \(mit(holder: "2023 OpenAI"))
+        """)
+
     static func mit(holder: String) -> String {
         """
         Copyright (c) \(holder)

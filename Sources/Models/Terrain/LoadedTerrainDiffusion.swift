@@ -1,0 +1,58 @@
+import Foundation
+import Media
+import ModelFormats
+import ModelKit
+
+/// The terrain network planned for one 128×128 terrain per call.
+struct LoadedTerrainDiffusion: LoadedModel {
+    /// The graph specialized to batch 1 (planned once at load; a run only executes it).
+    let plan: ONNXPlan
+    let footprintBytes: Int
+
+    func run(input: JSONValue, context: RunContext) async throws -> JSONValue {
+        let size = TerrainDiffusion.nativeSize
+        let difficulty = Float(input["difficulty"]?.doubleValue ?? 0.5)
+        let count = Int(input["num_images"]?.intValue ?? 1)
+        let steps = Int(input["num_inference_steps"]?.intValue ?? 1)
+        guard (0...1).contains(difficulty), (1...4).contains(count), steps == 1 else {
+            throw ModelError(.invalidInput, "difficulty must be in [0, 1], num_images in 1...4 and num_inference_steps 1")
+        }
+        let seed = input["seed"]?.intValue.map { UInt64($0) } ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        var noise = TerrainNoise(seed: seed)
+        var images: [JSONValue] = [], previews: [JSONValue] = []
+        var inference = 0.0
+        for index in 0..<count {
+            try context.checkCancellation()
+            context.progress(Progress(fraction: Double(index) / Double(count), step: index + 1, total: count,
+                                      message: "terrain \(index + 1) of \(count)"))
+            let noisy = noise.normals(count: size * size).map { $0 * TerrainDiffusion.sigmaMax }
+            let feeds: [String: ONNXTensor] = [
+                "noisy": ONNXTensor(shape: [1, 1, size, size], floats: noisy),
+                "sigma": ONNXTensor(shape: [1], floats: [TerrainDiffusion.sigmaMax]),
+                "difficulty": ONNXTensor(shape: [1], floats: [difficulty]),
+            ]
+            let plan = self.plan
+            let start = Date()
+            let denoised = try await ComputeThread.run { () throws -> [Float] in
+                guard let out = try plan.run(feeds)["denoised"] else {
+                    throw ModelError(.internalError, "the terrain graph has no output named denoised")
+                }
+                return out.floats
+            }
+            inference += Date().timeIntervalSince(start)
+            let heights = TerrainRelief.heights(fromModel: denoised)
+            let heightmap = try TerrainRelief.heightmap(heights, width: size, height: size).encoded(as: .png())
+            let preview = try TerrainRelief.preview(heights, width: size, height: size).encoded(as: .png())
+            let extra: [String: JSONValue] = ["width": .int(Int64(size)), "height": .int(Int64(size))]
+            let stored = try await context.store(Data(heightmap), contentType: "image/png", fileName: "terrain-\(seed)-\(index).png")
+            images.append(stored.json(extra: extra.merging(["max_height_m": .double(Double(TerrainRelief.heightRange))]) { $1 }))
+            let shaded = try await context.store(Data(preview), contentType: "image/png", fileName: "terrain-\(seed)-\(index)-relief.png")
+            previews.append(shaded.json(extra: extra))
+        }
+        context.progress(Progress(fraction: 1, step: count, total: count, message: "done"))
+        return [
+            "images": .array(images), "previews": .array(previews), "seed": .int(Int64(seed)),
+            "timings": ["inference": .double(inference)],
+        ]
+    }
+}

@@ -1,0 +1,57 @@
+// The consistency-model terrain generator of adaptive-terrain-diffusion 0.4.2 (MIT, Youwei Yu),
+// run from its published ONNX file by the engine's ONNX importer.
+import Foundation
+import Media
+import ModelFormats
+import ModelKit
+
+/// `peregrine/terrain-diffusion`: difficulty-conditioned 128×128 terrain heightmaps.
+///
+/// The gallery has no heightmap category; the endpoint is filed under `text-to-image`, the
+/// convention for generators that make images from parameters alone.
+///
+/// Sampling is the package's `TerrainGenerator.generate` for one native-size terrain: noise
+/// x ~ N(0, 1) of shape 1×1×128×128, `noisy = 80·x` (σ_max = 80), one network call with
+/// σ = 80 and the difficulty label. The exported graph already contains the consistency
+/// preconditioning (c_skip, c_out, c_in with σ_data = 0.5, σ_min = 0.002), which is why the
+/// package feeds it the noisy sample and σ and uses its output as the denoised terrain as is;
+/// this endpoint does the same. Only the noise differs: it comes from ``TerrainNoise`` instead
+/// of numpy, so that seeds are reproducible bit for bit here without numpy.
+public struct TerrainDiffusion: Model {
+    /// Side of the terrains the network produces.
+    static let nativeSize = 128
+    /// Noise level the one-step sampler starts from (the package's `sigma_max`).
+    static let sigmaMax: Float = 80
+
+    /// Creates the model.
+    public init() {}
+
+    public var manifest: ModelManifest {
+        ModelManifest(
+            endpointID: "peregrine/terrain-diffusion", version: "1.0.0", category: "text-to-image",
+            displayName: "Adaptive Terrain Diffusion",
+            description: "Difficulty-conditioned 128×128 terrain heightmaps (16-bit PNG) with shaded relief previews, from the one-step consistency model of adaptive-terrain-diffusion 0.4.2.",
+            inputSchema: TerrainSchema.input, outputSchema: TerrainSchema.output, schemaName: "TerrainDiffusion",
+            weights: WeightsCatalog.terrainDiffusion.weightsFiles,
+            memoryEstimateBytes: 64 << 20, maxConcurrency: 1)
+    }
+
+    public func load(context: LoadContext) async throws -> any LoadedModel {
+        guard let file = WeightsCatalog.terrainDiffusion.files.first else {
+            throw ModelError(.internalError, "terrain-diffusion has no weights file in the catalog")
+        }
+        let url = context.modelDirectory.appendingPathComponent(file.path)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ModelError(.weightsMissing, "weights \(file.path) are not in \(context.modelDirectory.path); run `peregrine models pull terrain-diffusion`")
+        }
+        let plan = try await ComputeThread.run {
+            do {
+                let model = try ONNXModel(contentsOf: url.path)
+                return try model.plan(inputShapes: ["noisy": [1, 1, Self.nativeSize, Self.nativeSize], "sigma": [1], "difficulty": [1]])
+            } catch let error as ModelFormatError {
+                throw ModelError(.weightsInvalid, "\(file.path): \(error)")
+            }
+        }
+        return LoadedTerrainDiffusion(plan: plan, footprintBytes: (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0)
+    }
+}
