@@ -119,6 +119,25 @@ enum TerrainEndpoint {
         #expect(ctx.stored.map(\.data) == again.stored.map(\.data))
     }
 
+    @Test func difficultyConditionsTheTerrain() async throws {
+        let easy = try TerrainRunContext(), hard = try TerrainRunContext()
+        _ = try await TerrainEndpoint.run(["seed": 3, "difficulty": 0], context: easy)
+        _ = try await TerrainEndpoint.run(["seed": 3, "difficulty": 1], context: hard)
+        #expect(easy.stored[0].data != hard.stored[0].data)
+    }
+
+    @Test func unvalidatedSeedOutOfRangeIsAnInputError() async throws {
+        let model = try await TerrainEndpoint.loaded.value
+        let ctx = try TerrainRunContext()
+        do {
+            _ = try await model.run(input: ["seed": -1, "difficulty": 0.5, "num_images": 1, "num_inference_steps": 1], context: ctx)
+            Issue.record("a negative seed was accepted")
+        } catch let error as ModelError {
+            #expect(error.code == .invalidInput && error.status == 422 && error.field == ["body", "seed"])
+        }
+        #expect(ctx.stored.isEmpty)
+    }
+
     @Test func cancelledRequestStopsBeforeTheNetwork() async throws {
         let ctx = try TerrainRunContext(cancelled: true)
         await #expect(throws: CancellationError.self) {

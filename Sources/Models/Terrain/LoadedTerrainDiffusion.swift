@@ -17,7 +17,15 @@ struct LoadedTerrainDiffusion: LoadedModel {
         guard (0...1).contains(difficulty), (1...4).contains(count), steps == 1 else {
             throw ModelError(.invalidInput, "difficulty must be in [0, 1], num_images in 1...4 and num_inference_steps 1")
         }
-        let seed = input["seed"]?.intValue.map { UInt64($0) } ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        let seed: UInt64
+        if let given = input["seed"] {
+            guard let value = given.intValue, let exact = UInt64(exactly: value), exact <= UInt64(UInt32.max) else {
+                throw ModelError(.invalidInput, "seed must be an integer in 0...4294967295", field: ["body", "seed"])
+            }
+            seed = exact
+        } else {
+            seed = UInt64.random(in: 0...UInt64(UInt32.max))
+        }
         var noise = TerrainNoise(seed: seed)
         var images: [JSONValue] = [], previews: [JSONValue] = []
         var inference = 0.0

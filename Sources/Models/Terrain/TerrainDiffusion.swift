@@ -13,10 +13,13 @@ import ModelKit
 /// Sampling is the package's `TerrainGenerator.generate` for one native-size terrain: noise
 /// x ~ N(0, 1) of shape 1×1×128×128, `noisy = 80·x` (σ_max = 80), one network call with
 /// σ = 80 and the difficulty label. The exported graph already contains the consistency
-/// preconditioning (c_skip, c_out, c_in with σ_data = 0.5, σ_min = 0.002), which is why the
-/// package feeds it the noisy sample and σ and uses its output as the denoised terrain as is;
-/// this endpoint does the same. Only the noise differs: it comes from ``TerrainNoise`` instead
-/// of numpy, so that seeds are reproducible bit for bit here without numpy.
+/// preconditioning with σ_data = 0.5 and σ_min = 0.002 (read from the graph:
+/// c_skip = σ_data² / ((σ − σ_min)² + σ_data²), c_out = (σ − σ_min)·σ_data / √(σ² + σ_data²),
+/// c_in = 1 / √(σ² + σ_data²), noise embedding of 250·ln σ), which is why the package feeds it
+/// the noisy sample and σ and uses its output as the denoised terrain as is; this endpoint does
+/// the same. Only the noise differs: it comes from ``TerrainNoise`` instead of numpy, so that
+/// seeds are reproducible bit for bit here without numpy. The package's 0.4.2 generator
+/// rejects more than one sampling step, so `num_inference_steps` accepts only 1.
 public struct TerrainDiffusion: Model {
     /// Side of the terrains the network produces.
     static let nativeSize = 128

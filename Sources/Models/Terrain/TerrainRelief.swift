@@ -32,10 +32,13 @@ enum TerrainRelief {
     }
 
     /// A shaded relief picture: Lambertian hillshade lit from the north-west, 45° above the
-    /// horizon, from central-difference gradients (edges clamped), with heights exaggerated
-    /// ×`zFactor` per pixel, tinted from green (low) to brown-white (high).
-    static func preview(_ heights: [Float], width: Int, height: Int, zFactor: Float = 8) throws -> Image {
+    /// horizon, from central-difference gradients (edges clamped), tinted from green (low) to
+    /// pale brown (high). Terrains span from centimetres to metres, so the vertical scale is
+    /// exaggerated per terrain until its height span equals half the image width in pixels:
+    /// every preview shows its shape, and the heightmap carries the true heights.
+    static func preview(_ heights: [Float], width: Int, height: Int) throws -> Image {
         let top = max(heights.max() ?? 0, 1e-6)
+        let zFactor = 0.5 * Float(width) / top
         let azimuth = Float.pi * 315 / 180, altitude = Float.pi / 4
         let light = (x: cos(altitude) * sin(azimuth), y: -cos(altitude) * cos(azimuth), z: sin(altitude))
         var rgb = [UInt8](repeating: 0, count: width * height * 3)
