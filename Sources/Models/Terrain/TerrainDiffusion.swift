@@ -29,6 +29,7 @@ public struct TerrainDiffusion: Model {
     /// Creates the model.
     public init() {}
 
+    /// The gallery entry: schemas of ``TerrainSchema``, the pinned ONNX file as weights.
     public var manifest: ModelManifest {
         ModelManifest(
             endpointID: "peregrine/terrain-diffusion", version: "1.0.0", category: "text-to-image",
@@ -39,6 +40,9 @@ public struct TerrainDiffusion: Model {
             memoryEstimateBytes: 64 << 20, maxConcurrency: 1)
     }
 
+    /// Reads the ONNX file and plans the graph for one 128×128 terrain per call.
+    /// - Throws: `ModelError` `.weightsMissing` (503) when the file was not pulled,
+    ///   `.weightsInvalid` when the importer cannot read or plan it.
     public func load(context: LoadContext) async throws -> any LoadedModel {
         guard let file = WeightsCatalog.terrainDiffusion.files.first else {
             throw ModelError(.internalError, "terrain-diffusion has no weights file in the catalog")
