@@ -70,6 +70,9 @@ public final class RunnerPool: Service, Sendable {
         }
     }
 
+    /// A copy of the residency state (resident models, waiting and running requests, counters).
+    public var residencySnapshot: ResidencyStateMachine { residency.snapshot }
+
     /// Number of jobs this process is running now.
     public var runningCount: Int { running.withLock { $0.count } }
 
