@@ -12,6 +12,10 @@ actor ModelLoader {
         self.context = context
     }
 
+    /// Drops the loaded instance so that its memory is freed once running requests release it;
+    /// the next `loaded()` loads again.
+    func unload() { loading = nil }
+
     /// The loaded model, loading it when needed (concurrent callers share one load).
     func loaded() async throws -> any LoadedModel {
         if let loading { return try await loading.value }

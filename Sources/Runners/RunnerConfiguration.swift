@@ -18,12 +18,21 @@ public struct RunnerConfiguration: Sendable {
     /// Compute threads per loaded model.
     public var threads: Int
 
-    /// Defaults: 30 s leases, 10 s grace, 5 s re-check, 100 MiB inputs, 2 threads.
+    /// Memory all loaded models may hold together, in bytes; least-recently-used idle models
+    /// are unloaded to stay under it.
+    public var memoryBudgetBytes: Int
+    /// How long an idle model stays loaded after its last request, in seconds.
+    public var modelKeepAlive: TimeInterval
+
+    /// Defaults: 30 s leases, 10 s grace, 5 s re-check, 100 MiB inputs, 2 threads, three
+    /// quarters of physical memory for models, 5 minutes keep-alive.
     public init(
         nodeID: String = "node-\(UUID().uuidString.prefix(8).lowercased())",
         leaseDuration: TimeInterval = 30, shutdownGracePeriod: TimeInterval = 10,
         idleRecheckInterval: TimeInterval = 5, maxInputFileBytes: Int = 100 << 20,
-        modelDirectory: URL = FileManager.default.temporaryDirectory, threads: Int = 2
+        modelDirectory: URL = FileManager.default.temporaryDirectory, threads: Int = 2,
+        memoryBudgetBytes: Int = Int(min(ProcessInfo.processInfo.physicalMemory / 4 * 3, UInt64(Int.max))),
+        modelKeepAlive: TimeInterval = 300
     ) {
         self.nodeID = nodeID
         self.leaseDuration = leaseDuration
@@ -32,5 +41,7 @@ public struct RunnerConfiguration: Sendable {
         self.maxInputFileBytes = maxInputFileBytes
         self.modelDirectory = modelDirectory
         self.threads = threads
+        self.memoryBudgetBytes = memoryBudgetBytes
+        self.modelKeepAlive = modelKeepAlive
     }
 }

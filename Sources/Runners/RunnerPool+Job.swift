@@ -51,6 +51,9 @@ extension RunnerPool {
         let result = Locked<Result<JSONValue, any Error>>(.failure(CancellationError()))
         let task = Task {
             do {
+                // Waits until the model is resident and has a free slot under the memory budget.
+                try await residency.acquire(handle.endpointID)
+                defer { residency.release(handle.endpointID) }
                 let loaded = try await loader.loaded()
                 try context.checkCancellation()
                 let output = try await loaded.run(input: input, context: context)

@@ -19,6 +19,10 @@ public final class RunnerPool: Service, Sendable {
     let logger: Logger
     /// Jobs running in this process, by id.
     let running = Locked<[String: JobHandle]>([:])
+    /// Each model's loader, by endpoint id.
+    let loaders: [String: ModelLoader]
+    /// Decides which models stay loaded under the memory budget.
+    let residency: ResidencyController
 
     /// - Parameters:
     ///   - registry: the models to serve.
@@ -37,16 +41,37 @@ public final class RunnerPool: Service, Sendable {
         self.files = files
         self.configuration = configuration
         self.logger = logger
+        var models: [String: (loader: ModelLoader, settings: ResidencySettings)] = [:]
+        for entry in registry.entries {
+            let manifest = entry.model.manifest
+            let loader = ModelLoader(
+                model: entry.model,
+                context: LoadContext(modelDirectory: configuration.modelDirectory, threads: configuration.threads))
+            let settings = ResidencySettings(
+                estimatedBytes: manifest.memoryEstimateBytes,
+                keepAlive: .milliseconds(Int64(configuration.modelKeepAlive * 1000)),
+                maxConcurrency: max(1, manifest.maxConcurrency))
+            models[manifest.endpointID] = (loader, settings)
+        }
+        loaders = models.mapValues(\.loader)
+        residency = ResidencyController(budget: configuration.memoryBudgetBytes, models: models)
     }
 
     /// Serves every model until graceful shutdown.
     public func run() async throws {
         await withDiscardingTaskGroup { group in
-            for entry in registry.entries {
-                group.addTask { await self.serve(entry) }
+            group.addTask { await self.residency.run() }
+            await withDiscardingTaskGroup { serving in
+                for entry in registry.entries {
+                    serving.addTask { await self.serve(entry) }
+                }
             }
+            residency.finish()
         }
     }
+
+    /// A copy of the residency state (resident models, waiting and running requests, counters).
+    public var residencySnapshot: ResidencyStateMachine { residency.snapshot }
 
     /// Number of jobs this process is running now.
     public var runningCount: Int { running.withLock { $0.count } }
@@ -57,9 +82,7 @@ public final class RunnerPool: Service, Sendable {
         let endpoint = manifest.endpointID
         let owner = "\(configuration.nodeID)/\(endpoint)"
         let limit = max(1, manifest.maxConcurrency)
-        let loader = ModelLoader(
-            model: entry.model,
-            context: LoadContext(modelDirectory: configuration.modelDirectory, threads: configuration.threads))
+        let loader = loaders[endpoint]!
         let active = Locked(0)
         let (kicks, kick) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let enqueued = hub.enqueued(for: [endpoint])

@@ -61,6 +61,10 @@ public struct APIResponder: HTTPResponder {
         case "models"?, "openapi"?:
             _ = try await services.auth.authenticate(call.request)
             return try ModelRoutes.handle(call, services: services)
+        case "metrics"? where s.count == 1:
+            try call.allow(.get, .head)
+            _ = try await services.auth.authenticate(call.request)
+            return MetricsRoute.response(services: services)
         case "queue"?:
             return try await QueueRoutes.handle(call, services: services)
         case "run"?:

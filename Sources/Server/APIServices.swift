@@ -26,6 +26,8 @@ public struct APIServices: Sendable {
     /// The webhook signing keys as a JWKS document.
     let jwks: Data
     let logger: Logger
+    /// Reads the runner pool's residency state for `/metrics`; set once the pool exists.
+    let residency = Locked<(@Sendable () -> ResidencyStateMachine)?>(nil)
 
     /// - Parameters:
     ///   - configuration: server settings.

@@ -64,6 +64,7 @@ public struct EmbeddedPlatform: Sendable {
         runner.modelDirectory = modelsDirectory ?? configuration.modelsDirectory
         runner.maxInputFileBytes = configuration.maxUploadBytes
         pool = RunnerPool(registry: registry, store: store, hub: hub, files: files, configuration: runner, logger: logger)
+        services.residency.withLock { [pool] in $0 = { pool.residencySnapshot } }
         self.configuration = configuration
         self.logger = logger
     }

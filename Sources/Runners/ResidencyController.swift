@@ -1,0 +1,164 @@
+import ModelKit
+
+/// The I/O shell around `ResidencyStateMachine`: jobs wait in `acquire` until their model is
+/// resident and has a free slot, loads and unloads happen on the controller's own task (`run`),
+/// and keep-alive deadlines are honoured by sleeping until the machine's next deadline.
+final class ResidencyController: Sendable {
+    private struct Waiter {
+        let id: UInt64
+        let continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var machine: ResidencyStateMachine
+        var waiters: [String: [Waiter]] = [:]
+        var loadErrors: [String: any Error] = [:]
+        var nextID: UInt64 = 0
+    }
+
+    /// Work for the controller's task.
+    private enum Work {
+        case load(String)
+        case unload(String)
+        case wake
+    }
+
+    private let loaders: [String: ModelLoader]
+    private let state: Locked<State>
+    private let work: AsyncStream<Work>
+    private let workQueue: AsyncStream<Work>.Continuation
+    private let clock = ContinuousClock()
+
+    /// - Parameters:
+    ///   - budget: bytes all loaded models may hold together.
+    ///   - models: each model's loader and settings, by endpoint id.
+    init(budget: Int, models: [String: (loader: ModelLoader, settings: ResidencySettings)]) {
+        loaders = models.mapValues(\.loader)
+        state = Locked(State(machine: ResidencyStateMachine(budget: budget)))
+        (work, workQueue) = AsyncStream<Work>.makeStream()
+        for (id, model) in models.sorted(by: { $0.key < $1.key }) {
+            mutate { $0.machine.register(id, settings: model.settings, now: $1) }
+        }
+    }
+
+    /// A snapshot of the residency state, for metrics.
+    var snapshot: ResidencyStateMachine { state.withLock { $0.machine } }
+
+    /// Waits until `model` is loaded and may start one more request. After it returns, the
+    /// caller must call `release(model)` exactly once. Throws when the request cannot run here
+    /// (the model does not fit, or its load failed) or the task is cancelled while waiting.
+    func acquire(_ model: String) async throws {
+        let id = state.withLock { state -> UInt64 in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                mutate { state, now in
+                    state.waiters[model, default: []].append(Waiter(id: id, continuation: continuation))
+                    return state.machine.jobQueued(model, now: now)
+                }
+                if Task.isCancelled { withdraw(model, id: id) }
+            }
+        } onCancel: {
+            withdraw(model, id: id)
+        }
+    }
+
+    /// One request of `model` that `acquire` admitted has ended.
+    func release(_ model: String) {
+        mutate { $0.machine.runFinished(model, now: $1) }
+    }
+
+    /// Carries out loads and unloads, and ticks the machine at its deadlines, until cancelled.
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.tickLoop() }
+            for await item in work {
+                switch item {
+                case .load(let model):
+                    group.addTask { await self.load(model) }
+                case .unload(let model):
+                    await loaders[model]?.unload()
+                case .wake:
+                    break
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Ends `run`.
+    func finish() { workQueue.finish() }
+
+    private func tickLoop() async {
+        while !Task.isCancelled {
+            let deadline = state.withLock { $0.machine.nextDeadline(after: clock.now) }
+            // Without a deadline nothing is time-driven; re-check at a slow pace for safety.
+            let until = deadline ?? clock.now + .seconds(5)
+            do { try await clock.sleep(until: until) } catch { return }
+            mutate { $0.machine.tick(now: $1) }
+        }
+    }
+
+    private func load(_ model: String) async {
+        guard let loader = loaders[model] else { return }
+        do {
+            let loaded = try await loader.loaded()
+            let bytes = loaded.footprintBytes
+            mutate { $0.machine.loadFinished(model, bytes: bytes, now: $1) }
+        } catch {
+            state.withLock { $0.loadErrors[model] = error }
+            mutate { $0.machine.loadFailed(model, message: "\(error)", now: $1) }
+        }
+    }
+
+    private func withdraw(_ model: String, id: UInt64) {
+        var removed: Waiter?
+        mutate { state, now in
+            guard let index = state.waiters[model]?.firstIndex(where: { $0.id == id }) else { return [] }
+            removed = state.waiters[model]!.remove(at: index)
+            // Not yet started: the machine still counts it as queued.
+            return state.machine.jobWithdrawn(model, now: now)
+        }
+        removed?.continuation.resume(throwing: CancellationError())
+    }
+
+    /// Changes the machine under the lock and settles the waiters its actions start or fail in
+    /// the same critical section (so a withdrawal cannot race a start), then resumes them and
+    /// hands loads and unloads to `run`.
+    private func mutate(_ body: (inout State, ContinuousClock.Instant) -> [ResidencyStateMachine.Action]) {
+        let now = clock.now
+        let (resumptions, jobs) = state.withLock { state -> ([(Waiter, (any Error)?)], [Work]) in
+            let actions = body(&state, now)
+            var resumptions: [(Waiter, (any Error)?)] = []
+            var jobs: [Work] = []
+            for action in actions {
+                switch action {
+                case .load(let model): jobs.append(.load(model))
+                case .unload(let model, _): jobs.append(.unload(model))
+                case .start(let model, let count):
+                    resumptions += Self.take(&state, model, count).map { ($0, nil) }
+                case .fail(let model, let count, let failure):
+                    let error: any Error =
+                        switch failure {
+                        case .loadFailed: state.loadErrors[model] ?? ModelError(.internalError, failure.description)
+                        default: ModelError(.internalError, failure.description, status: 503)
+                        }
+                    resumptions += Self.take(&state, model, count).map { ($0, error) }
+                }
+            }
+            return (resumptions, jobs)
+        }
+        for (waiter, error) in resumptions {
+            if let error { waiter.continuation.resume(throwing: error) } else { waiter.continuation.resume() }
+        }
+        for job in jobs { workQueue.yield(job) }
+    }
+
+    private static func take(_ state: inout State, _ model: String, _ count: Int) -> [Waiter] {
+        let taken = Array((state.waiters[model] ?? []).prefix(count))
+        state.waiters[model]?.removeFirst(taken.count)
+        return taken
+    }
+}
