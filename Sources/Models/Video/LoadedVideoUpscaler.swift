@@ -28,19 +28,10 @@ final class LoadedVideoUpscaler: LoadedModel, @unchecked Sendable {
             return (variant, try denoiser.executor(for: variant))
         }
 
-        let file = try await context.fetch(request.videoURL, field: "video_url")
-        guard file.data.count <= configuration.maxFileBytes else {
-            throw ModelError(.invalidInput, "video_url: the file has \(file.data.count) bytes, the limit is \(configuration.maxFileBytes)",
-                             field: ["body", "video_url"])
-        }
-        let scratch = try JobScratch(in: configuration.scratchDirectory)
+        let staged = try await StagedVideoInput.stage(request.videoURL, context: context, configuration: configuration)
+        let scratch = staged.scratch
         defer { scratch.remove() }
-        let inputPath = scratch.url.appendingPathComponent("input").path
-        do { try file.data.write(to: URL(fileURLWithPath: inputPath)) } catch {
-            throw ModelError(.internalError, "could not stage the input video: \(error.localizedDescription)")
-        }
-        let limits = configuration.limits
-        let info = try await ComputeThread.run { try Self.inspect(inputPath, limits: limits) }
+        let (inputPath, info) = (staged.path, staged.info)
         let (outWidth, outHeight) = ((info.width * request.scale + 1) / 2 * 2, (info.height * request.scale + 1) / 2 * 2)
         guard outWidth * outHeight <= configuration.maxOutputPixels else {
             throw ModelError(.invalidInput, "a \(info.width)x\(info.height) video at scale \(request.scale) exceeds \(configuration.maxOutputPixels) output pixels per frame",

@@ -72,19 +72,10 @@ final class LoadedRIFEInterpolation: LoadedModel, @unchecked Sendable {
         guard let container = VideoWriter.Container(rawValue: input["output_format"]?.stringValue ?? "mp4") else {
             throw ModelError(.invalidInput, "output_format must be mp4 or webm", field: ["body", "output_format"])
         }
-        let file = try await context.fetch(url, field: "video_url")
-        guard file.data.count <= configuration.maxFileBytes else {
-            throw ModelError(.invalidInput, "video_url: the file has \(file.data.count) bytes, the limit is \(configuration.maxFileBytes)",
-                             field: ["body", "video_url"])
-        }
-        let scratch = try JobScratch(in: configuration.scratchDirectory)
+        let staged = try await StagedVideoInput.stage(url, context: context, configuration: configuration)
+        let scratch = staged.scratch
         defer { scratch.remove() }
-        let inputPath = scratch.url.appendingPathComponent("input").path
-        do { try file.data.write(to: URL(fileURLWithPath: inputPath)) } catch {
-            throw ModelError(.internalError, "could not stage the input video: \(error.localizedDescription)")
-        }
-        let limits = configuration.limits
-        let info = try await ComputeThread.run { try LoadedVideoUpscaler.inspect(inputPath, limits: limits) }
+        let (inputPath, info) = (staged.path, staged.info)
         let probeSeconds = LoadedVideoUpscaler.seconds(since: start)
         try context.checkCancellation()
         let outputPath = scratch.url.appendingPathComponent("output.\(container.rawValue)").path
