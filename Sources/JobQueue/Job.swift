@@ -40,11 +40,16 @@ public struct NewJob: Sendable, Equatable {
     public var apiKeyID: String?
     /// Lifetime of output files (`X-Fal-Object-Lifecycle-Preference`), if the caller chose one.
     public var objectLifetime: TimeInterval?
+    /// The most queued jobs `apiKeyID` may have, this one included; beyond it the insert fails
+    /// with `JobStoreError.Code.queueLimit`. Checked in the insert's transaction, so concurrent
+    /// submits cannot overshoot. `nil` (or no key): no limit.
+    public var maxQueuedForKey: Int?
 
     public init(
         id: String, endpointID: String, input: Data, priority: JobPriority = .normal,
         startDeadline: Date? = nil, maxAttempts: Int = 3, webhookURL: String? = nil, storeIO: Bool = true,
-        runnerHint: String? = nil, apiKeyID: String? = nil, objectLifetime: TimeInterval? = nil
+        runnerHint: String? = nil, apiKeyID: String? = nil, objectLifetime: TimeInterval? = nil,
+        maxQueuedForKey: Int? = nil
     ) {
         self.id = id
         self.endpointID = endpointID
@@ -57,6 +62,7 @@ public struct NewJob: Sendable, Equatable {
         self.runnerHint = runnerHint
         self.apiKeyID = apiKeyID
         self.objectLifetime = objectLifetime
+        self.maxQueuedForKey = maxQueuedForKey
     }
 }
 

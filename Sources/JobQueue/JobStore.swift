@@ -20,11 +20,18 @@ public protocol JobStore: Sendable {
     func jobWithoutPayloads(id: String) async throws -> Job?
 
     /// Number of queued jobs that will be leased before this one for the same endpoint
-    /// (0 = next), or `nil` when the job is not queued.
+    /// (0 = next) if nothing else arrives, in the fair lease order, or `nil` when the job is not
+    /// queued.
     func queuePosition(id: String) async throws -> Int?
 
-    /// Leases up to `limit` queued jobs for the given endpoint ids in one statement (priority,
-    /// then enqueue time, then id), marking them running with `attempt + 1`.
+    /// Leases up to `limit` queued jobs for the given endpoint ids in one transaction, marking
+    /// them running with `attempt + 1`.
+    ///
+    /// The order is fair between API keys: priority first; then each job's turn, which is the
+    /// number of jobs its key has running on these endpoints plus the number of its key's queued
+    /// jobs ahead of it (round robin between keys, so a key that floods the queue cannot starve
+    /// another); then enqueue time, then insertion order. Jobs without a key share one turn
+    /// sequence.
     /// - Parameters:
     ///   - endpointIDs: endpoints this runner serves.
     ///   - owner: unique id of the leasing runner (node + runner).
@@ -100,6 +107,7 @@ public struct JobStoreError: Error, Sendable, CustomStringConvertible {
             case storage = "storage"
             case corrupt = "corrupt"
             case invalidArgument = "invalid_argument"
+            case queueLimit = "queue_limit"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -111,6 +119,8 @@ public struct JobStoreError: Error, Sendable, CustomStringConvertible {
         public static let corrupt = Code(.corrupt)
         /// The call itself was wrong (a non-terminal state passed to `finish`, a negative limit).
         public static let invalidArgument = Code(.invalidArgument)
+        /// The submitting key already has as many queued jobs as `NewJob.maxQueuedForKey` allows.
+        public static let queueLimit = Code(.queueLimit)
         public var description: String { base.rawValue }
     }
 

@@ -81,6 +81,21 @@ extension SQLiteDatabase {
                 );
                 """)
         }
+        migrator.registerMigration("v2: fairness between keys") { db in
+            // Fair leasing ranks queued jobs by key and counts each key's running jobs; submits
+            // count a key's queued jobs against its limit. `key_turns` remembers when each key
+            // was last served per endpoint (a lease counter), so keys whose turn ties are served
+            // least recently served first: round robin over time, not only within one lease.
+            try db.execute(sql: """
+                CREATE INDEX jobs_key_active ON jobs (api_key_id, state) WHERE state IN ('queued', 'running');
+                CREATE TABLE key_turns (
+                    endpoint_id TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    last_served INTEGER NOT NULL,
+                    PRIMARY KEY (endpoint_id, key)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -44,8 +44,8 @@ public struct SQLiteJobStore: JobStore {
         }
     }
 
-    /// Inserts the jobs in one transaction, each in its own savepoint so a duplicate id fails only
-    /// that job. Runs to completion even if the leading caller is cancelled: the other callers'
+    /// Inserts the jobs in one transaction, each in its own savepoint so a duplicate id or a full
+    /// per-key queue fails only that job. Runs to completion even if the leading caller is cancelled: the other callers'
     /// jobs depend on it.
     private func insertGroup(_ jobs: [NewJob]) async -> [Result<Job, any Error>] {
         let enqueuedAt = StoredTime.milliseconds(Date())
@@ -62,6 +62,8 @@ public struct SQLiteJobStore: JobStore {
                         return .success(inserted)
                     } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                         return .failure(SQLiteDatabase.map(error))
+                    } catch let error as JobStoreError where error.code == .queueLimit {
+                        return .failure(error)
                     }
                 }
             }, completion: { _, result in continuation.resume(returning: result) })
@@ -76,7 +78,14 @@ public struct SQLiteJobStore: JobStore {
     }
 
     private static func insert(_ job: NewJob, enqueuedAt: Int64, _ db: Database) throws -> Job? {
-        try Row.fetchOne(db, sql: """
+        if let limit = job.maxQueuedForKey, let key = job.apiKeyID {
+            let queued = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM jobs WHERE api_key_id = ? AND state = 'queued'", arguments: [key]) ?? 0
+            if queued >= limit {
+                throw JobStoreError(.queueLimit, "this key already has \(queued) queued requests (limit \(limit))")
+            }
+        }
+        return try Row.fetchOne(db, sql: """
             INSERT INTO jobs (id, endpoint_id, input, priority, state, max_attempts, enqueued_at,
                 start_deadline, webhook_url, store_io, runner_hint, api_key_id, object_lifetime)
             VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)
@@ -111,19 +120,51 @@ public struct SQLiteJobStore: JobStore {
 
     public func queuePosition(id: String) async throws -> Int? {
         try await database.read { db in
-            // Counts the queued jobs of the same endpoint that sort before this one in the lease
-            // order (priority, enqueued_at, seq), so position 0 is the next job leased.
-            try Int.fetchOne(db, sql: """
-                SELECT (SELECT COUNT(*) FROM jobs o
-                        WHERE o.state = 'queued' AND o.endpoint_id = j.endpoint_id
-                          AND (o.priority < j.priority
-                               OR (o.priority = j.priority
-                                   AND (o.enqueued_at < j.enqueued_at
-                                        OR (o.enqueued_at = j.enqueued_at AND o.seq < j.seq)))))
-                FROM jobs j WHERE j.id = ? AND j.state = 'queued'
-                """, arguments: [id])
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT endpoint_id FROM jobs WHERE id = ? AND state = 'queued'", arguments: [id])
+            else { return nil }
+            let endpoint: String = row["endpoint_id"]
+            // Counts the queued jobs of the same endpoint that sort before this one in the fair
+            // lease order, so position 0 is the next job leased.
+            return try Int.fetchOne(db, sql: """
+                WITH \(Self.fairOrderCTE(endpointCount: 1))
+                SELECT COUNT(*) FROM ranked o, ranked me
+                WHERE me.id = ? AND (o.priority, o.turn, o.served, o.enqueued_at, o.seq)
+                    < (me.priority, me.turn, me.served, me.enqueued_at, me.seq)
+                """, arguments: [endpoint, endpoint, StoredTime.milliseconds(Date()), id]) ?? 0
         }
     }
+
+    /// The common table expressions `running` and `ranked` of the fair lease order over the
+    /// queued jobs of some endpoints. Arguments, in order: the endpoint ids (for `running`), the
+    /// endpoint ids again and the start-deadline cut-off in milliseconds (for `ranked`).
+    ///
+    /// `turn` is the number of jobs the job's key has running on these endpoints plus its rank
+    /// among that key's queued jobs of the same priority; `served` is when the key was last
+    /// served on the job's endpoint (0: never). Ordering by priority, turn, served, enqueue time
+    /// and insertion order serves keys in turn.
+    static func fairOrderCTE(endpointCount: Int) -> String {
+        let placeholders = Array(repeating: "?", count: endpointCount).joined(separator: ", ")
+        return """
+            running AS (
+                SELECT COALESCE(api_key_id, '') AS key, COUNT(*) AS n FROM jobs
+                WHERE state = 'running' AND endpoint_id IN (\(placeholders))
+                GROUP BY key),
+            ranked AS (
+                SELECT q.seq, q.id, q.priority, q.enqueued_at, q.endpoint_id, COALESCE(q.api_key_id, '') AS key,
+                    ROW_NUMBER() OVER (PARTITION BY q.priority, COALESCE(q.api_key_id, '')
+                                       ORDER BY q.enqueued_at, q.seq) - 1
+                    + COALESCE((SELECT n FROM running r WHERE r.key = COALESCE(q.api_key_id, '')), 0) AS turn,
+                    COALESCE((SELECT t.last_served FROM key_turns t
+                              WHERE t.endpoint_id = q.endpoint_id AND t.key = COALESCE(q.api_key_id, '')), 0) AS served
+                FROM jobs q
+                WHERE q.state = 'queued' AND q.endpoint_id IN (\(placeholders))
+                  AND (q.start_deadline IS NULL OR q.start_deadline > ?))
+            """
+    }
+
+    /// The fair lease order over `ranked` (see `fairOrderCTE`).
+    static let fairOrder = "priority, turn, served, enqueued_at, seq"
 
     public func appendLogs(id: String, lines: [JobLogLine]) async throws {
         guard !lines.isEmpty else { return }

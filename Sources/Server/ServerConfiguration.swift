@@ -38,6 +38,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Delay before the first webhook retry; later ones back off exponentially (10 attempts
     /// over about 2 hours with the default 15 s).
     public var webhookRetryInitialDelay: TimeInterval = 15
+    /// Most requests one API key may have waiting in the queue (default 10,000; 0: no limit).
+    /// Submits beyond it are answered 429, which fal's clients retry. Keys are also served in
+    /// turn (see `JobStore.lease`), so the limit protects memory, not fairness.
+    public var maxQueuedPerKey: Int = 10_000
 
     /// The defaults.
     public init() {}
@@ -81,6 +85,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try int("MAX_JSON_BYTES") { maxJSONBytes = v }
         if let v = try int("MAX_UPLOAD_BYTES") { maxUploadBytes = v }
         if let v = try int("WEBHOOK_RETRY_INITIAL_SECONDS") { webhookRetryInitialDelay = TimeInterval(max(1, v)) }
+        if let v = try int("MAX_QUEUED_PER_KEY") { maxQueuedPerKey = v }
     }
 
     /// Checks combinations that cannot work.
@@ -95,6 +100,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             throw ConfigurationError("--tls-cert and --tls-key go together")
         }
         guard maxJSONBytes > 0, maxUploadBytes > 0 else { throw ConfigurationError("body limits must be positive") }
+        guard maxQueuedPerKey >= 0 else { throw ConfigurationError("the per-key queue limit must not be negative") }
     }
 
     /// Where the self-signed certificate and key live.

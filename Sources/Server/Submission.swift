@@ -14,7 +14,7 @@ enum Submission {
     ///   - caller: who submits it.
     ///   - allowWebhook: whether `?fal_webhook=` is honoured (queue submits only).
     /// - Returns: the job as stored.
-    /// - Throws: `APIError` 413/422 for bad input.
+    /// - Throws: `APIError` 413/422 for bad input, 429 when the key's queue is full.
     static func submit(
         _ call: APICall, entry: ModelRegistry.Entry, caller: Caller, services: APIServices, allowWebhook: Bool
     ) async throws -> Job {
@@ -33,8 +33,17 @@ enum Submission {
             id: id, endpointID: entry.model.manifest.endpointID, input: input.encoded(), priority: options.priority,
             startDeadline: options.startTimeout.map { Date().addingTimeInterval($0) }, maxAttempts: options.noRetry ? 1 : 3,
             webhookURL: webhook, storeIO: options.storeIO, runnerHint: options.runnerHint, apiKeyID: caller.keyID,
-            objectLifetime: options.objectLifetime)
-        return try await services.store.enqueue(job)
+            objectLifetime: options.objectLifetime,
+            maxQueuedForKey: services.configuration.maxQueuedPerKey > 0 ? services.configuration.maxQueuedPerKey : nil)
+        do {
+            return try await services.store.enqueue(job)
+        } catch let error as JobStoreError where error.code == .queueLimit {
+            var refusal = APIError.typed(
+                .tooManyRequests, "Too many queued requests for this key: \(error.message). Retry later.",
+                type: "rate_limited")
+            refusal.headers[.retryAfter] = "1"
+            throw refusal
+        }
     }
 
     /// The request body parsed and checked against the model's input schema, defaults filled in.

@@ -31,6 +31,8 @@ struct ServerOptions: ParsableArguments {
     var maxJSONBytes: Int?
     @Option(name: .customLong("max-upload-bytes"), help: "Largest upload request (default 104857600).")
     var maxUploadBytes: Int?
+    @Option(name: .customLong("max-queued-per-key"), help: "Most queued requests per API key before 429 (default 10000; 0: no limit).")
+    var maxQueuedPerKey: Int?
 
     /// Defaults, then the environment, then these flags.
     func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
@@ -49,6 +51,7 @@ struct ServerOptions: ParsableArguments {
         if let resultTTL { c.resultTTL = TimeInterval(resultTTL) }
         if let maxJSONBytes { c.maxJSONBytes = maxJSONBytes }
         if let maxUploadBytes { c.maxUploadBytes = maxUploadBytes }
+        if let maxQueuedPerKey { c.maxQueuedPerKey = maxQueuedPerKey }
         try c.validate()
         return c
     }
