@@ -14,7 +14,7 @@ public struct SQLiteAPIKeyStore: APIKeyStore {
         self.database = database
     }
 
-    public func createKey(name: String, now: Date) async throws -> (key: APIKey, secret: String) {
+    public func createKey(name: String, isAdmin: Bool, now: Date) async throws -> (key: APIKey, secret: String) {
         let id = "pk_" + Self.base64URL(Self.randomBytes(12))
         let secret = Self.base64URL(Self.randomBytes(32))
         let salt = Self.randomBytes(16)
@@ -22,10 +22,10 @@ public struct SQLiteAPIKeyStore: APIKeyStore {
         let createdMS = StoredTime.milliseconds(now)
         try await database.write { db in
             try db.execute(
-                sql: "INSERT INTO api_keys (id, name, salt, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [id, name, salt, hash, createdMS])
+                sql: "INSERT INTO api_keys (id, name, salt, secret_hash, created_at, admin) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [id, name, salt, hash, createdMS, isAdmin])
         }
-        return (APIKey(id: id, name: name, createdAt: StoredTime.date(createdMS), revokedAt: nil), secret)
+        return (APIKey(id: id, name: name, createdAt: StoredTime.date(createdMS), revokedAt: nil, isAdmin: isAdmin), secret)
     }
 
     public func verify(id: String, secret: String) async throws -> APIKey? {
@@ -46,7 +46,7 @@ public struct SQLiteAPIKeyStore: APIKeyStore {
 
     public func listKeys() async throws -> [APIKey] {
         try await database.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, created_at, revoked_at FROM api_keys ORDER BY created_at DESC, rowid DESC")
+            try Row.fetchAll(db, sql: "SELECT id, name, created_at, revoked_at, admin FROM api_keys ORDER BY created_at DESC, rowid DESC")
                 .map(Self.key(row:))
         }
     }
@@ -64,7 +64,7 @@ public struct SQLiteAPIKeyStore: APIKeyStore {
         let revoked: Int64? = row["revoked_at"]
         return APIKey(
             id: row["id"], name: row["name"], createdAt: StoredTime.date(row["created_at"]),
-            revokedAt: revoked.map(StoredTime.date))
+            revokedAt: revoked.map(StoredTime.date), isAdmin: row["admin"] ?? false)
     }
 
     static func hash(secret: String, salt: Data) -> Data {

@@ -96,6 +96,22 @@ extension SQLiteDatabase {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v3: runtime model settings, admin api keys") { db in
+            try db.execute(sql: """
+                -- Per-model overrides of the manifest's runtime settings; NULL keeps the default.
+                CREATE TABLE model_settings (
+                    endpoint_id TEXT PRIMARY KEY,
+                    keep_alive REAL,
+                    min_concurrency INTEGER,
+                    max_concurrency INTEGER,
+                    concurrency_buffer INTEGER,
+                    startup_timeout REAL,
+                    updated_at INTEGER NOT NULL
+                );
+                -- Admin keys may change runtime settings (`/admin/...`).
+                ALTER TABLE api_keys ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 }

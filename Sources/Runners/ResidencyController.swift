@@ -24,7 +24,11 @@ final class ResidencyController: Sendable {
     }
 
     private let loaders: [String: ModelLoader]
+    private let metrics: PoolMetrics
     private let state: Locked<State>
+    /// The tick loop's current sleep and its deadline: a change that brings the machine's next
+    /// deadline earlier (a load with a startup timeout) cuts the sleep short.
+    private let sleeper = Locked<(deadline: ContinuousClock.Instant, task: Task<Void, Never>)?>(nil)
     private let work: AsyncStream<Work>
     private let workQueue: AsyncStream<Work>.Continuation
     private let clock = ContinuousClock()
@@ -32,8 +36,10 @@ final class ResidencyController: Sendable {
     /// - Parameters:
     ///   - budget: bytes all loaded models may hold together.
     ///   - models: each model's loader and settings, by endpoint id.
-    init(budget: Int, models: [String: (loader: ModelLoader, settings: ResidencySettings)]) {
+    ///   - metrics: where load times go.
+    init(budget: Int, models: [String: (loader: ModelLoader, settings: ResidencySettings)], metrics: PoolMetrics) {
         loaders = models.mapValues(\.loader)
+        self.metrics = metrics
         state = Locked(State(machine: ResidencyStateMachine(budget: budget)))
         (work, workQueue) = AsyncStream<Work>.makeStream()
         for (id, model) in models.sorted(by: { $0.key < $1.key }) {
@@ -44,17 +50,27 @@ final class ResidencyController: Sendable {
     /// A snapshot of the residency state, for metrics.
     var snapshot: ResidencyStateMachine { state.withLock { $0.machine } }
 
+    /// Changes a model's settings at runtime (keep-alive, pinning, concurrency, buffer, startup
+    /// timeout); the machine acts on them at once.
+    func update(_ model: String, settings: ResidencySettings) {
+        mutate { $0.machine.register(model, settings: settings, now: $1) }
+    }
+
     /// Waits until `model` is loaded and may start one more request. After it returns, the
     /// caller must call `release(model)` exactly once. Throws when the request cannot run here
     /// (the model does not fit, or its load failed) or the task is cancelled while waiting.
-    func acquire(_ model: String) async throws {
+    /// - Returns: whether the start was cold (the model was not loaded when the request came).
+    @discardableResult
+    func acquire(_ model: String) async throws -> Bool {
         let id = state.withLock { state -> UInt64 in
             state.nextID += 1
             return state.nextID
         }
+        let cold = Locked(false)
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 mutate { state, now in
+                    cold.withLock { $0 = state.machine.models[model]?.isLoaded != true }
                     state.waiters[model, default: []].append(Waiter(id: id, continuation: continuation))
                     return state.machine.jobQueued(model, now: now)
                 }
@@ -63,6 +79,7 @@ final class ResidencyController: Sendable {
         } onCancel: {
             withdraw(model, id: id)
         }
+        return cold.current
     }
 
     /// One request of `model` that `acquire` admitted has ended.
@@ -92,19 +109,28 @@ final class ResidencyController: Sendable {
     func finish() { workQueue.finish() }
 
     private func tickLoop() async {
+        let clock = self.clock
         while !Task.isCancelled {
             let deadline = state.withLock { $0.machine.nextDeadline(after: clock.now) }
             // Without a deadline nothing is time-driven; re-check at a slow pace for safety.
             let until = deadline ?? clock.now + .seconds(5)
-            do { try await clock.sleep(until: until) } catch { return }
+            let nap = Task { _ = try? await clock.sleep(until: until) }
+            sleeper.withLock { $0 = (until, nap) }
+            // A change between reading the deadline and registering the sleep is not missed.
+            if let next = state.withLock({ $0.machine.nextDeadline(after: clock.now) }), next < until { nap.cancel() }
+            await withTaskCancellationHandler { await nap.value } onCancel: { nap.cancel() }
+            if Task.isCancelled { return }
             mutate { $0.machine.tick(now: $1) }
         }
     }
 
     private func load(_ model: String) async {
         guard let loader = loaders[model] else { return }
+        let started = clock.now
         do {
             let loaded = try await loader.loaded()
+            let elapsed = clock.now - started
+            metrics.observeLoad(model: model, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
             let bytes = loaded.footprintBytes
             mutate { $0.machine.loadFinished(model, bytes: bytes, now: $1) }
         } catch {
@@ -143,12 +169,16 @@ final class ResidencyController: Sendable {
                     let error: any Error =
                         switch failure {
                         case .loadFailed: state.loadErrors[model] ?? ModelError(.internalError, failure.description)
+                        case .startupTimeout: RunnerFailure(errorType: "startup_timeout", status: 504, message: failure.description)
                         default: ModelError(.internalError, failure.description, status: 503)
                         }
                     resumptions += Self.take(&state, model, count).map { ($0, error) }
                 }
             }
             return (resumptions, jobs)
+        }
+        if let next = state.withLock({ $0.machine.nextDeadline(after: now) }), let current = sleeper.current, next < current.deadline {
+            current.task.cancel()
         }
         for (waiter, error) in resumptions {
             if let error { waiter.continuation.resume(throwing: error) } else { waiter.continuation.resume() }

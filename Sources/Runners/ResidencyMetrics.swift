@@ -19,6 +19,7 @@ extension ResidencyStateMachine {
         family("peregrine_model_evictions_total", "counter", "Unloads to make room for another model.") { $0.counters.evictions }
         family("peregrine_model_expirations_total", "counter", "Unloads after the keep-alive.") { $0.counters.expirations }
         family("peregrine_model_refused_requests_total", "counter", "Requests failed because the model cannot load here.") { $0.counters.failedRequests }
+        family("peregrine_model_startup_timeouts_total", "counter", "Loads that outlasted the startup timeout.") { $0.counters.startupTimeouts }
         out += "# HELP peregrine_resident_bytes Memory held by all loaded and loading models.\n# TYPE peregrine_resident_bytes gauge\n"
         out += "peregrine_resident_bytes \(residentBytes)\n"
         out += "# HELP peregrine_memory_budget_bytes Memory all models may hold together.\n# TYPE peregrine_memory_budget_bytes gauge\n"
@@ -27,7 +28,7 @@ extension ResidencyStateMachine {
     }
 
     /// Escapes a label value as the text format requires (backslash, double quote, newline).
-    static func escapeLabel(_ value: String) -> String {
+    public static func escapeLabel(_ value: String) -> String {
         value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "\n", with: "\\n")
     }

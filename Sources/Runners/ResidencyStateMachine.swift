@@ -8,6 +8,12 @@
 /// - Pinned models (`minConcurrency > 0`) load as soon as they fit and never unload.
 /// - An idle model unloads after its keep-alive.
 /// - A model larger than the whole budget never loads: its requests fail with a clear error.
+/// - A warm-buffered model (`concurrencyBuffer > 0`) loads ahead of demand when it fits without
+///   evicting anything and no model with requests waits for room; it does not expire, and it is
+///   evicted only after idle unbuffered models.
+/// - A load that outlasts `startupTimeout` fails the model's waiting requests (and any that
+///   arrive before it ends) with `startup_timeout`; its memory stays reserved until the loader
+///   reports, and a late load is kept only when a pinned or buffered model wants it.
 /// - No starvation: once the longest-waiting model has waited `fairnessQuantum`, the
 ///   least-recently-used busy models that must go for it to fit stop starting new requests,
 ///   unload when their running requests end, and no later model takes the room it waits for.
@@ -61,6 +67,10 @@ public struct ResidencyStateMachine: Sendable {
         public var draining = false
         /// The last load failed (a pinned model waits for a request or new settings to retry).
         public var loadFailed = false
+        /// When the current load began, while loading.
+        public var loadStartedAt: Instant?
+        /// The current load outlasted the startup timeout.
+        public var loadTimedOut = false
         /// Counters for metrics.
         public var counters = ResidencyCounters()
 
@@ -75,7 +85,14 @@ public struct ResidencyStateMachine: Sendable {
         }
         var isLoaded: Bool { if case .loaded = phase { true } else { false } }
         var wantsLoad: Bool { phase == .unloaded && (queued > 0 || (settings.isPinned && !loadFailed)) }
+        var wantsWarm: Bool { phase == .unloaded && settings.concurrencyBuffer > 0 && !loadFailed }
         var isEvictable: Bool { isLoaded && running == 0 && !settings.isPinned }
+        var expires: Bool { isEvictable && queued == 0 && settings.concurrencyBuffer == 0 }
+        /// When the current load times out, if it can.
+        var startupDeadline: Instant? {
+            guard case .loading = phase, !loadTimedOut, let started = loadStartedAt, let limit = settings.startupTimeout else { return nil }
+            return started + limit
+        }
     }
 
     /// Memory all resident models may hold together, in bytes.
@@ -104,8 +121,9 @@ public struct ResidencyStateMachine: Sendable {
     public func nextDeadline(after now: Instant) -> Instant? {
         var deadlines: [Instant] = []
         for state in models.values {
-            if state.isEvictable && state.queued == 0 { deadlines.append(state.lastUsed + state.settings.keepAlive) }
+            if state.expires { deadlines.append(state.lastUsed + state.settings.keepAlive) }
             if let since = state.waitingSince { deadlines.append(since + fairnessQuantum) }
+            if let deadline = state.startupDeadline { deadlines.append(deadline) }
         }
         return deadlines.filter { $0 > now }.min()
     }
@@ -146,6 +164,9 @@ public struct ResidencyStateMachine: Sendable {
     public mutating func loadFinished(_ model: String, bytes: Int, now: Instant) -> [Action] {
         guard var state = models[model], case .loading = state.phase else { return [] }
         let since = state.waitingSince ?? now
+        let late = state.loadTimedOut
+        state.loadTimedOut = false
+        state.loadStartedAt = nil
         state.phase = .loaded(bytes: bytes)
         state.loadFailed = false
         state.measuredBytes = bytes
@@ -154,7 +175,11 @@ public struct ResidencyStateMachine: Sendable {
         state.counters.loads += 1
         models[model] = state
         var actions: [Action] = []
-        if bytes > budget {
+        if late && state.queued == 0 && !state.settings.isPinned && state.settings.concurrencyBuffer == 0 {
+            // Its requests already failed: nothing wants it.
+            models[model]!.phase = .unloaded
+            actions.append(.unload(model: model, reason: .startupTimeout))
+        } else if bytes > budget {
             models[model]!.phase = .unloaded
             actions.append(.unload(model: model, reason: .tooLarge))
             refreshWaiting(model, now: now)
@@ -178,6 +203,8 @@ public struct ResidencyStateMachine: Sendable {
     public mutating func loadFailed(_ model: String, message: String, now: Instant) -> [Action] {
         guard var state = models[model], case .loading = state.phase else { return [] }
         state.phase = .unloaded
+        state.loadTimedOut = false
+        state.loadStartedAt = nil
         state.counters.loadFailures += 1
         var actions: [Action] = []
         if state.queued > 0 {
@@ -223,29 +250,75 @@ public struct ResidencyStateMachine: Sendable {
         switch reason {
         case .evicted: state.counters.evictions += 1
         case .keepAliveExpired: state.counters.expirations += 1
-        case .overBudget, .tooLarge: break
+        case .overBudget, .tooLarge, .startupTimeout: break
         }
         models[model] = state
         return .unload(model: model, reason: reason)
     }
 
-    /// Idle, unpinned loaded models, least recently used first.
+    /// Idle, unpinned loaded models: unbuffered before warm-buffered, each least recently used first.
     private func evictionOrder(excluding: String) -> [String] {
         models.filter { $0.key != excluding && $0.value.isEvictable }
-            .sorted { ($0.value.lastUsed, $0.key) < ($1.value.lastUsed, $1.key) }
+            .sorted {
+                ($0.value.settings.concurrencyBuffer > 0 ? 1 : 0, $0.value.lastUsed, $0.key)
+                    < ($1.value.settings.concurrencyBuffer > 0 ? 1 : 0, $1.value.lastUsed, $1.key)
+            }
             .map(\.key)
     }
 
     private mutating func schedule(now: Instant) -> [Action] {
-        var actions = startWork(now: now)
+        var actions = failTimedOutLoads(now: now)
+        actions += startWork(now: now)
         // Keep-alive.
         for (model, state) in models.sorted(by: { $0.key < $1.key })
-        where state.isEvictable && state.queued == 0 && now - state.lastUsed >= state.settings.keepAlive {
+        where state.expires && now - state.lastUsed >= state.settings.keepAlive {
             actions.append(unload(model, reason: .keepAliveExpired))
         }
         actions += placeWaiting(now: now)
+        actions += preloadWarm(now: now)
         actions += startWork(now: now)
         for model in models.keys { refreshWaiting(model, now: now) }
+        return actions
+    }
+
+    /// Fails the waiting requests of loads past their startup timeout (the load keeps its
+    /// reservation until the loader reports).
+    private mutating func failTimedOutLoads(now: Instant) -> [Action] {
+        var actions: [Action] = []
+        for model in models.keys.sorted() {
+            var state = models[model]!
+            guard case .loading = state.phase, let started = state.loadStartedAt, let limit = state.settings.startupTimeout else { continue }
+            if !state.loadTimedOut {
+                guard now - started >= limit else { continue }
+                state.loadTimedOut = true
+                state.waitingSince = nil
+                state.counters.startupTimeouts += 1
+                // A pinned model does not retry in a tight loop either.
+                state.loadFailed = true
+            }
+            if state.queued > 0 {
+                let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) * 1e-18
+                actions.append(.fail(model: model, count: state.queued, failure: .startupTimeout(model: model, seconds: seconds)))
+                state.counters.failedRequests += state.queued
+                state.queued = 0
+            }
+            models[model] = state
+        }
+        return actions
+    }
+
+    /// Loads warm-buffered models ahead of demand when they fit without evicting anything and no
+    /// model with requests or a pin is still waiting for room.
+    private mutating func preloadWarm(now: Instant) -> [Action] {
+        guard !models.values.contains(where: \.wantsLoad) else { return [] }
+        var actions: [Action] = []
+        for model in models.keys.sorted() where models[model]!.wantsWarm {
+            let need = models[model]!.expectedBytes
+            guard need <= budget - residentBytes else { continue }
+            models[model]!.phase = .loading(bytes: need)
+            models[model]!.loadStartedAt = now
+            actions.append(.load(model: model))
+        }
         return actions
     }
 
@@ -313,6 +386,7 @@ public struct ResidencyStateMachine: Sendable {
             }
             if need <= free {
                 models[model]!.phase = .loading(bytes: need)
+                models[model]!.loadStartedAt = now
                 actions.append(.load(model: model))
                 continue
             }

@@ -10,16 +10,32 @@ public struct ResidencySettings: Sendable, Equatable {
     /// Most requests the loaded model runs at once.
     public var maxConcurrency: Int
 
+    /// Warm capacity kept ahead of demand. An in-process model is one instance whose slots share
+    /// its memory, so any value above zero keeps that instance warm: it loads ahead of demand
+    /// when it fits without evicting anything, and does not expire after `keepAlive`; unlike a
+    /// pinned model it still yields its memory to a model with requests waiting.
+    public var concurrencyBuffer: Int
+    /// How long a load may take; past it the model's waiting requests fail with
+    /// `startup_timeout` (`nil`: no limit).
+    public var startupTimeout: Duration?
+
     /// - Parameters:
     ///   - estimatedBytes: expected footprint (the manifest's estimate).
     ///   - keepAlive: idle time before the model is unloaded (default 5 minutes).
     ///   - minConcurrency: above zero pins the model (default 0).
     ///   - maxConcurrency: concurrent requests, at least 1 (default 1).
-    public init(estimatedBytes: Int, keepAlive: Duration = .seconds(300), minConcurrency: Int = 0, maxConcurrency: Int = 1) {
+    ///   - concurrencyBuffer: above zero keeps the model warm ahead of demand (default 0).
+    ///   - startupTimeout: longest load before waiting requests fail (default none).
+    public init(
+        estimatedBytes: Int, keepAlive: Duration = .seconds(300), minConcurrency: Int = 0, maxConcurrency: Int = 1,
+        concurrencyBuffer: Int = 0, startupTimeout: Duration? = nil
+    ) {
         self.estimatedBytes = max(0, estimatedBytes)
         self.keepAlive = keepAlive
         self.minConcurrency = max(0, minConcurrency)
         self.maxConcurrency = max(1, maxConcurrency)
+        self.concurrencyBuffer = max(0, concurrencyBuffer)
+        self.startupTimeout = startupTimeout
     }
 
     /// Whether the model must stay loaded.
@@ -37,6 +53,8 @@ public enum UnloadReason: Sendable, Equatable {
     case overBudget
     /// Its measured footprint is larger than the whole budget.
     case tooLarge
+    /// Its load finished after the startup timeout and nothing waits for it any more.
+    case startupTimeout
 }
 
 /// Why queued requests of a model are failed without running.
@@ -49,6 +67,8 @@ public enum ResidencyFailure: Sendable, Equatable, CustomStringConvertible {
     case loadFailed(model: String, message: String)
     /// The model is not registered.
     case unknownModel(String)
+    /// The model's load took longer than its startup timeout (seconds).
+    case startupTimeout(model: String, seconds: Double)
 
     /// A message fit for the request's error body.
     public var description: String {
@@ -59,6 +79,7 @@ public enum ResidencyFailure: Sendable, Equatable, CustomStringConvertible {
             "model \(model) needs \(bytes) bytes of memory but models kept always loaded leave only \(available) bytes"
         case .loadFailed(let model, let message): "model \(model) failed to load: \(message)"
         case .unknownModel(let model): "model \(model) is not served here"
+        case .startupTimeout(let model, let seconds): "model \(model) did not start within its startup timeout of \(seconds) s"
         }
     }
 }
@@ -73,8 +94,10 @@ public struct ResidencyCounters: Sendable, Equatable {
     public var evictions = 0
     /// Unloads after keep-alive.
     public var expirations = 0
-    /// Requests failed without running (too large, load failed).
+    /// Requests failed without running (too large, load failed, startup timeout).
     public var failedRequests = 0
+    /// Loads that exceeded the startup timeout.
+    public var startupTimeouts = 0
 
     /// All zero.
     public init() {}

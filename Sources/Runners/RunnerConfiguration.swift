@@ -23,16 +23,19 @@ public struct RunnerConfiguration: Sendable {
     public var memoryBudgetBytes: Int
     /// How long an idle model stays loaded after its last request, in seconds.
     public var modelKeepAlive: TimeInterval
+    /// How long a model may take to load before its waiting requests fail with
+    /// `startup_timeout`, in seconds (`nil`: no limit). Per-model settings override it.
+    public var startupTimeout: TimeInterval?
 
     /// Defaults: 30 s leases, 10 s grace, 5 s re-check, 100 MiB inputs, 2 threads, three
-    /// quarters of physical memory for models, 5 minutes keep-alive.
+    /// quarters of physical memory for models, 5 minutes keep-alive, 10 minutes startup timeout.
     public init(
         nodeID: String = "node-\(UUID().uuidString.prefix(8).lowercased())",
         leaseDuration: TimeInterval = 30, shutdownGracePeriod: TimeInterval = 10,
         idleRecheckInterval: TimeInterval = 5, maxInputFileBytes: Int = 100 << 20,
         modelDirectory: URL = FileManager.default.temporaryDirectory, threads: Int = 2,
         memoryBudgetBytes: Int = Int(min(ProcessInfo.processInfo.physicalMemory / 4 * 3, UInt64(Int.max))),
-        modelKeepAlive: TimeInterval = 300
+        modelKeepAlive: TimeInterval = 300, startupTimeout: TimeInterval? = 600
     ) {
         self.nodeID = nodeID
         self.leaseDuration = leaseDuration
@@ -43,5 +46,6 @@ public struct RunnerConfiguration: Sendable {
         self.threads = threads
         self.memoryBudgetBytes = memoryBudgetBytes
         self.modelKeepAlive = modelKeepAlive
+        self.startupTimeout = startupTimeout
     }
 }

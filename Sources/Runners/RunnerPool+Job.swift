@@ -16,6 +16,7 @@ extension RunnerPool {
             lifetime: job.objectLifetime, maxInputBytes: configuration.maxInputFileBytes)
         let clock = ContinuousClock()
         let started = clock.now
+        let timing = RunTiming()
 
         let outcome: Result<JSONValue, any Error> = await withTaskGroup(of: Void.self) { flusher in
             // The flusher is never cancelled (a cancelled store write would lose lines): it ends
@@ -24,7 +25,7 @@ extension RunnerPool {
             let outcome = await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.keepLease(id: job.id, owner: owner, handle: handle) }
                 group.addTask { await self.watchCancellation(id: job.id, handle: handle) }
-                let outcome = await execute(input: input, loader: loader, context: context, handle: handle)
+                let outcome = await execute(input: input, loader: loader, context: context, handle: handle, timing: timing)
                 group.cancelAll()
                 return outcome
             }
@@ -39,23 +40,32 @@ extension RunnerPool {
             }
         }
         let elapsed = clock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        // The model's own time when it ran; otherwise (refused, cancelled while waiting) the
+        // time this runner held the job.
+        let seconds = timing.inferenceSeconds ?? Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         hub.clearProgress(job: job.id)
+        if let start = timing.startedAt {
+            metrics.observe(.queueWait, model: job.endpointID, seconds: start.timeIntervalSince(job.enqueuedAt))
+        }
+        if let inference = timing.inferenceSeconds { metrics.observe(.inference, model: job.endpointID, seconds: inference) }
         await conclude(job: job, owner: owner, outcome: outcome, reason: handle.stopReason, seconds: seconds)
     }
 
     /// Loads the model and runs it on its own task, which `JobHandle.stop` cancels.
     private func execute(
-        input: JSONValue, loader: ModelLoader, context: JobRunContext, handle: JobHandle
+        input: JSONValue, loader: ModelLoader, context: JobRunContext, handle: JobHandle, timing: RunTiming
     ) async -> Result<JSONValue, any Error> {
         let result = Locked<Result<JSONValue, any Error>>(.failure(CancellationError()))
         let task = Task {
             do {
                 // Waits until the model is resident and has a free slot under the memory budget.
-                try await residency.acquire(handle.endpointID)
+                let cold = try await residency.acquire(handle.endpointID)
                 defer { residency.release(handle.endpointID) }
                 let loaded = try await loader.loaded()
                 try context.checkCancellation()
+                metrics.recordStart(model: handle.endpointID, cold: cold)
+                timing.start()
+                defer { timing.end() }
                 let output = try await loaded.run(input: input, context: context)
                 result.withLock { $0 = .success(output) }
             } catch {
@@ -71,6 +81,12 @@ extension RunnerPool {
     private func conclude(job: Job, owner: String, outcome: Result<JSONValue, any Error>, reason: StopReason?, seconds: Double) async {
         let id = job.id
         let meta: Logger.Metadata = ["request_id": "\(id)", "endpoint": "\(job.endpointID)"]
+        defer {
+            if reason != .leaseLost && reason != .shutdown {
+                metrics.observe(.endToEnd, model: job.endpointID, seconds: Date().timeIntervalSince(job.enqueuedAt))
+                if let type = Self.errorType(outcome: outcome, reason: reason) { metrics.recordError(model: job.endpointID, type: type) }
+            }
+        }
         do {
             switch (reason, outcome) {
             case (.leaseLost, _):
@@ -88,6 +104,12 @@ extension RunnerPool {
                     status: error.status, body: body.encoded(), errorMessage: error.message,
                     errorType: error.code.description, inferenceTime: seconds)
                 try await finish(id: id, owner: owner, state: .failed, result: result, meta: meta)
+            case (_, .failure(let error as RunnerFailure)):
+                let body = JSONValue.object(["detail": .string(error.message), "error_type": .string(error.errorType)])
+                let result = JobResult(
+                    status: error.status, body: body.encoded(), errorMessage: error.message,
+                    errorType: error.errorType, inferenceTime: seconds)
+                try await finish(id: id, owner: owner, state: .failed, result: result, meta: meta)
             case (.userCancelled, .failure), (_, .failure(is CancellationError)):
                 var result = JobResult.cancelled
                 result.inferenceTime = seconds
@@ -104,6 +126,17 @@ extension RunnerPool {
         } catch {
             // The lease will expire and the rescuer re-queues the job: at-least-once.
             logger.error("could not record job outcome", metadata: meta.merging(["error": "\(error)"]) { $1 })
+        }
+    }
+
+    /// The `error_type` an outcome is reported with, or `nil` for a success.
+    static func errorType(outcome: Result<JSONValue, any Error>, reason: StopReason?) -> String? {
+        switch (reason, outcome) {
+        case (_, .success): nil
+        case (_, .failure(let error as ModelError)): error.code.description
+        case (_, .failure(let error as RunnerFailure)): error.errorType
+        case (.userCancelled, .failure), (_, .failure(is CancellationError)): JobResult.cancelled.errorType
+        case (_, .failure): "internal_error"
         }
     }
 
@@ -152,4 +185,27 @@ extension RunnerPool {
             }
         }
     }
+}
+
+/// When the model's run of one job started and how long it took (set from the job's task, read
+/// after it ended).
+final class RunTiming: Sendable {
+    private let state = Locked<(started: Date?, clock: ContinuousClock.Instant?, seconds: Double?)>((nil, nil, nil))
+
+    /// The model starts.
+    func start() { state.withLock { $0 = (Date(), ContinuousClock.now, nil) } }
+
+    /// The model returned or threw.
+    func end() {
+        state.withLock { s in
+            guard let begun = s.clock else { return }
+            let d = ContinuousClock.now - begun
+            s.seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        }
+    }
+
+    /// When the model started, if it did.
+    var startedAt: Date? { state.current.started }
+    /// The model's run time, once it ended.
+    var inferenceSeconds: Double? { state.current.seconds }
 }

@@ -23,6 +23,16 @@ public final class RunnerPool: Service, Sendable {
     let loaders: [String: ModelLoader]
     /// Decides which models stay loaded under the memory budget.
     let residency: ResidencyController
+    /// Latency, load, start and error metrics.
+    public let metrics = PoolMetrics()
+    /// Each model's settings from its manifest and the configuration, before runtime overrides.
+    let defaults: [String: ResidencySettings]
+    /// Settings in force, by endpoint id (defaults with the runtime overrides applied).
+    let current: Locked<[String: ResidencySettings]>
+    /// Wakes a model's lease loop (its concurrency limit changed), by endpoint id.
+    let kicks = Locked<[String: AsyncStream<Void>.Continuation]>([:])
+    /// Persisted runtime settings, applied when `run` starts.
+    let settingsStore: (any ModelSettingsStore)?
 
     /// - Parameters:
     ///   - registry: the models to serve.
@@ -30,10 +40,12 @@ public final class RunnerPool: Service, Sendable {
     ///   - hub: notifications and progress (must run in the same service group, started first).
     ///   - files: file inputs and outputs.
     ///   - configuration: leases, grace period, limits.
+    ///   - settingsStore: persisted runtime settings, applied over the defaults when `run` starts.
     ///   - logger: where the pool logs.
     public init(
         registry: ModelRegistry, store: any JobStore, hub: JobEventHub, files: any FileAccess,
-        configuration: RunnerConfiguration = RunnerConfiguration(), logger: Logger = Logger(label: "peregrine.runners")
+        configuration: RunnerConfiguration = RunnerConfiguration(), settingsStore: (any ModelSettingsStore)? = nil,
+        logger: Logger = Logger(label: "peregrine.runners")
     ) {
         self.registry = registry
         self.store = store
@@ -41,6 +53,7 @@ public final class RunnerPool: Service, Sendable {
         self.files = files
         self.configuration = configuration
         self.logger = logger
+        self.settingsStore = settingsStore
         var models: [String: (loader: ModelLoader, settings: ResidencySettings)] = [:]
         for entry in registry.entries {
             let manifest = entry.model.manifest
@@ -50,15 +63,19 @@ public final class RunnerPool: Service, Sendable {
             let settings = ResidencySettings(
                 estimatedBytes: manifest.memoryEstimateBytes,
                 keepAlive: .milliseconds(Int64(configuration.modelKeepAlive * 1000)),
-                maxConcurrency: max(1, manifest.maxConcurrency))
+                maxConcurrency: max(1, manifest.maxConcurrency),
+                startupTimeout: configuration.startupTimeout.map { .milliseconds(Int64($0 * 1000)) })
             models[manifest.endpointID] = (loader, settings)
         }
         loaders = models.mapValues(\.loader)
-        residency = ResidencyController(budget: configuration.memoryBudgetBytes, models: models)
+        defaults = models.mapValues(\.settings)
+        current = Locked(defaults)
+        residency = ResidencyController(budget: configuration.memoryBudgetBytes, models: models, metrics: metrics)
     }
 
     /// Serves every model until graceful shutdown.
     public func run() async throws {
+        await applyStoredSettings()
         await withDiscardingTaskGroup { group in
             group.addTask { await self.residency.run() }
             await withDiscardingTaskGroup { serving in
@@ -81,10 +98,12 @@ public final class RunnerPool: Service, Sendable {
         let manifest = entry.model.manifest
         let endpoint = manifest.endpointID
         let owner = "\(configuration.nodeID)/\(endpoint)"
-        let limit = max(1, manifest.maxConcurrency)
+        // Read on every pass: `max_concurrency` changes at runtime.
+        var limit: Int { current.withLock { $0[endpoint]?.maxConcurrency ?? 1 } }
         let loader = loaders[endpoint]!
         let active = Locked(0)
         let (kicks, kick) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.kicks.withLock { $0[endpoint] = kick }
         let enqueued = hub.enqueued(for: [endpoint])
         let recheck = configuration.idleRecheckInterval
 
@@ -104,6 +123,7 @@ public final class RunnerPool: Service, Sendable {
             for await _ in kicks.cancelOnGracefulShutdown() {
                 while active.current < limit {
                     let wanted = limit - active.current
+                    guard wanted > 0 else { break }
                     let jobs: [Job]
                     do {
                         jobs = try await store.lease(

@@ -64,7 +64,9 @@ public struct APIResponder: HTTPResponder {
         case "metrics"? where s.count == 1:
             try call.allow(.get, .head)
             _ = try await services.auth.authenticate(call.request)
-            return MetricsRoute.response(services: services)
+            return await MetricsRoute.response(services: services)
+        case "admin"?:
+            return try await AdminRoutes.handle(call, services: services)
         case "queue"?:
             return try await QueueRoutes.handle(call, services: services)
         case "run"?:

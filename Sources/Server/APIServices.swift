@@ -28,6 +28,10 @@ public struct APIServices: Sendable {
     let logger: Logger
     /// Reads the runner pool's residency state for `/metrics`; set once the pool exists.
     let residency = Locked<(@Sendable () -> ResidencyStateMachine)?>(nil)
+    /// The runner pool, for the admin API and `/metrics`; set once the pool exists.
+    let pool = Locked<RunnerPool?>(nil)
+    /// Persisted runtime model settings, for the admin API.
+    let modelSettings = Locked<(any ModelSettingsStore)?>(nil)
 
     /// - Parameters:
     ///   - configuration: server settings.

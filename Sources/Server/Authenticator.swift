@@ -5,6 +5,8 @@ import JobQueue
 /// Who is calling: the API key id, or `nil` when auth is off.
 struct Caller: Sendable, Equatable {
     var keyID: String?
+    /// An admin key (may change runtime settings); everyone is when auth is off.
+    var isAdmin = false
 }
 
 /// Checks `Authorization: Key id:secret` against the key store and `Bearer <token>` against the
@@ -13,6 +15,7 @@ struct Caller: Sendable, Equatable {
 final class Authenticator: Sendable {
     private struct CacheEntry {
         var keyID: String?
+        var isAdmin: Bool
         var expires: ContinuousClock.Instant
     }
 
@@ -33,28 +36,41 @@ final class Authenticator: Sendable {
     /// The caller of `request`.
     /// - Throws: `APIError` 401 when auth is on and the credentials are missing or wrong.
     func authenticate(_ request: Request) async throws -> Caller {
-        guard enabled else { return Caller(keyID: nil) }
+        // Without auth (local development) every caller may administer the server.
+        guard enabled else { return Caller(keyID: nil, isAdmin: true) }
         guard let header = request.headers[.authorization]?.trimmingCharacters(in: .whitespaces), !header.isEmpty else {
             throw APIError.unauthorized
         }
         let now = ContinuousClock.now
         if let hit = cache.withLock({ $0[header] }), hit.expires > now {
             guard let id = hit.keyID else { throw APIError.unauthorized }
-            return Caller(keyID: id)
+            return Caller(keyID: id, isAdmin: hit.isAdmin)
         }
-        let keyID = try await verify(header)
+        let verified = try await verify(header)
         cache.withLock { c in
             if c.count >= Self.maxCacheEntries { c = c.filter { $0.value.expires > now } }
-            if c.count < Self.maxCacheEntries { c[header] = CacheEntry(keyID: keyID, expires: now + cacheLifetime) }
+            if c.count < Self.maxCacheEntries {
+                c[header] = CacheEntry(keyID: verified?.id, isAdmin: verified?.isAdmin ?? false, expires: now + cacheLifetime)
+            }
         }
-        guard let keyID else { throw APIError.unauthorized }
-        return Caller(keyID: keyID)
+        guard let verified else { throw APIError.unauthorized }
+        return Caller(keyID: verified.id, isAdmin: verified.isAdmin)
+    }
+
+    /// The caller of `request`, who must hold an admin key.
+    /// - Throws: `APIError` 401 without valid credentials, 403 for a non-admin key.
+    func authenticateAdmin(_ request: Request) async throws -> Caller {
+        let caller = try await authenticate(request)
+        guard caller.isAdmin else {
+            throw APIError.detail(.forbidden, "This call needs an admin API key (peregrine keys create --admin).")
+        }
+        return caller
     }
 
     /// Drops cached verdicts (after a key is revoked in this process).
     func invalidate() { cache.withLock { $0.removeAll() } }
 
-    private func verify(_ header: String) async throws -> String? {
+    private func verify(_ header: String) async throws -> (id: String, isAdmin: Bool)? {
         let scheme = header.prefix { $0 != " " }.lowercased()
         let credentials = header.drop { $0 != " " }.trimmingCharacters(in: .whitespaces)
         switch scheme {
@@ -64,12 +80,13 @@ final class Authenticator: Sendable {
             let secret = String(credentials[credentials.index(after: colon)...])
             guard !id.isEmpty, !secret.isEmpty else { return nil }
             do {
-                return try await keys.verify(id: id, secret: secret)?.id
+                return try await keys.verify(id: id, secret: secret).map { ($0.id, $0.isAdmin) }
             } catch {
                 throw APIError.typed(.serviceUnavailable, "Credential store unavailable", type: "runner_scheduling_failure")
             }
         case "bearer":
-            return tokens.verify(credentials)?.subject
+            // Storage tokens never carry admin rights.
+            return tokens.verify(credentials).map { ($0.subject, false) }
         default:
             return nil
         }

@@ -28,6 +28,8 @@ public struct EmbeddedPlatform: Sendable {
     public let files: ServerFileAccess
     /// The runner pool serving the models.
     public let pool: RunnerPool
+    /// Runtime model settings (admin API, `peregrine models scale`).
+    public let modelSettings: SQLiteModelSettingsStore
     /// Where the platform logs.
     public let logger: Logger
 
@@ -49,6 +51,7 @@ public struct EmbeddedPlatform: Sendable {
         let database = try SQLiteDatabase(path: configuration.databasePath.path)
         store = SQLiteJobStore(database: database)
         keys = SQLiteAPIKeyStore(database: database)
+        modelSettings = SQLiteModelSettingsStore(database: database)
         blobs = try FileBlobStore(root: configuration.filesDirectory.path)
         let secrets = configuration.home.appendingPathComponent("keys", isDirectory: true)
         try fm.createDirectory(at: secrets, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -63,8 +66,12 @@ public struct EmbeddedPlatform: Sendable {
         var runner = runnerConfiguration ?? RunnerConfiguration()
         runner.modelDirectory = modelsDirectory ?? configuration.modelsDirectory
         runner.maxInputFileBytes = configuration.maxUploadBytes
-        pool = RunnerPool(registry: registry, store: store, hub: hub, files: files, configuration: runner, logger: logger)
+        pool = RunnerPool(
+            registry: registry, store: store, hub: hub, files: files, configuration: runner, settingsStore: modelSettings,
+            logger: logger)
         services.residency.withLock { [pool] in $0 = { pool.residencySnapshot } }
+        services.pool.withLock { [pool] in $0 = pool }
+        services.modelSettings.withLock { [modelSettings] in $0 = modelSettings }
         self.configuration = configuration
         self.logger = logger
     }

@@ -21,12 +21,14 @@ struct KeysCommand: AsyncParsableCommand {
         var name = "default"
         @Flag(help: "Print only id:secret (for FAL_KEY=$(peregrine keys create --quiet)).")
         var quiet = false
+        @Flag(help: "An admin key: may also change runtime model settings (/admin API, peregrine models scale).")
+        var admin = false
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            let (key, secret) = try await KeysCommand.store(options).createKey(name: name, now: Date())
+            let (key, secret) = try await KeysCommand.store(options).createKey(name: name, isAdmin: admin, now: Date())
             if !quiet {
-                FileHandle.standardError.write(Data("created key '\(name)'; the secret is shown only now:\n".utf8))
+                FileHandle.standardError.write(Data("created \(admin ? "admin " : "")key '\(name)'; the secret is shown only now:\n".utf8))
             }
             print("\(key.id):\(secret)")
         }
@@ -49,7 +51,7 @@ struct KeysCommand: AsyncParsableCommand {
             }
             for key in keys {
                 let state = key.revokedAt.map { "revoked \($0)" } ?? "active"
-                print("\(key.id)  \(key.name)  created \(key.createdAt)  \(state)")
+                print("\(key.id)  \(key.name)\(key.isAdmin ? "  admin" : "")  created \(key.createdAt)  \(state)")
             }
         }
     }

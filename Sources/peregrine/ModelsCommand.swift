@@ -8,7 +8,7 @@ import Server
 /// `peregrine models list [--json]`.
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "models", abstract: "Inspect the models this binary serves.", subcommands: [List.self, Pull.self])
+        commandName: "models", abstract: "Inspect the models this binary serves.", subcommands: [List.self, Pull.self, Scale.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List the served models.")
