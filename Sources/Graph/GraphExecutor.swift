@@ -27,6 +27,8 @@ public final class GraphExecutor: @unchecked Sendable {
     public let precision: ComputePrecision
 
     private let prepared: [PreparedNode]
+    /// bf16 only: runs of convolutions that pass bf16 activations to each other.
+    private let chains: ConvolutionChains
     private let lock = NSLock()
     private var plans: [[Shape]: ExecutionPlan] = [:]
     private var planOrder: [[Shape]] = []
@@ -48,7 +50,15 @@ public final class GraphExecutor: @unchecked Sendable {
         self.graph = g
         self.pool = pool
         self.precision = precision
-        self.prepared = try g.nodes.map { try PreparedNode(node: $0, precision: precision) }
+        let prepared = try g.nodes.map { try PreparedNode(node: $0, precision: precision) }
+        self.prepared = prepared
+        chains = precision == .bf16 ? try ConvolutionChains(graph: g, prepared: prepared) : ConvolutionChains()
+    }
+
+    /// Convolution chains this executor runs with bf16 activations between layers, as
+    /// (first node, last node) index pairs into ``graph``'s nodes (empty at fp32 or without AMX).
+    public var convolutionChains: [(first: Int, last: Int)] {
+        chains.runs.values.map { ($0.first, $0.last) }.sorted { $0.first < $1.first }
     }
 
     /// Prepares a graph with a pool of its own (see ``init(graph:pool:precision:optimize:)``).
@@ -104,11 +114,20 @@ public final class GraphExecutor: @unchecked Sendable {
             guard let slot = plan.memory.slotOf[root.index] else { continue }
             tensors[v] = try Tensor(shape: shape, storage: plan.buffers[slot], byteOffset: offset * 4)
         }
-        for (i, node) in graph.nodes.enumerated() where !plan.memory.assembledNodes.contains(i) {
+        for (i, node) in graph.nodes.enumerated()
+        where !plan.memory.assembledNodes.contains(i) && !chains.covered.contains(i) {
             let start = timings == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            try prepared[i].execute(node: node, tensors: tensors, parallel: parallel)
+            let chain = chains.runs[i]
+            if let chain {
+                // The chain reads its input completely before it writes its output, so the
+                // memory plan may give the output the input's buffer.
+                try chain.chain(tensors[node.inputs[0].index]!, into: tensors[graph.nodes[chain.last].output.index]!, pool: pool)
+            } else {
+                try prepared[i].execute(node: node, tensors: tensors, parallel: parallel)
+            }
             if let timings {
-                timings.pointee.append((node.name, node.op.name, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+                timings.pointee.append((node.name, chain == nil ? node.op.name : "convolution_chain",
+                                        Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
             }
         }
         return outputs
