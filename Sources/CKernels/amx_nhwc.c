@@ -218,6 +218,9 @@ void pg_amx_nhwc_conv(const uint16_t *in, const pg_nhwc_layout *il, int H, int W
             cur_ch[1] = pg_nhwc_load_channels(&ep, obp * 32 + 16);
             const uint16_t *wa = wpacked + (size_t)(2 * obp) * obstride;
             const uint16_t *wb = wa + obstride;
+            // With an odd number of 16-channel blocks the last pair's second block is all
+            // padding: its multiplies are skipped (its tiles stay zero).
+            int both = obp * 32 + 16 < oc;
             for (int y = ybase; y < yend; y++)
                 for (int xb = 0; xb < xblocks; xb++) {
                     int x0 = xb * 32;
@@ -232,14 +235,14 @@ void pg_amx_nhwc_conv(const uint16_t *in, const pg_nhwc_layout *il, int H, int W
                     int cb = 0, kx = 0, ky = 0;
                     _tile_loadd(4, base, pstride);
                     _tile_loadd(6, wa, 64);
-                    _tile_loadd(7, wb, 64);
+                    if (both) _tile_loadd(7, wb, 64);
                     _tile_loadd(5, base + 16 * (size_t)cp, pstride);
                     for (int st = 1; st <= nsteps; st++) {
                         _tile_dpbf16ps(0, 4, 6);
-                        _tile_dpbf16ps(1, 4, 7);
+                        if (both) _tile_dpbf16ps(1, 4, 7);
                         if (st == nsteps) {
                             _tile_dpbf16ps(2, 5, 6);
-                            _tile_dpbf16ps(3, 5, 7);
+                            if (both) _tile_dpbf16ps(3, 5, 7);
                             break;
                         }
                         if (++cb == cblocks) {
@@ -253,8 +256,10 @@ void pg_amx_nhwc_conv(const uint16_t *in, const pg_nhwc_layout *il, int H, int W
                         _tile_loadd(4, a, pstride);
                         _tile_dpbf16ps(2, 5, 6);
                         _tile_loadd(6, wa + (size_t)st * 512, 64);
-                        _tile_dpbf16ps(3, 5, 7);
-                        _tile_loadd(7, wb + (size_t)st * 512, 64);
+                        if (both) {
+                            _tile_dpbf16ps(3, 5, 7);
+                            _tile_loadd(7, wb + (size_t)st * 512, 64);
+                        }
                         _tile_loadd(5, a + 16 * (size_t)cp, pstride);
                     }
                     // The previous unit's epilogue runs while this unit's multiplies are in
