@@ -41,9 +41,13 @@ public final class GraphExecutor: @unchecked Sendable {
     ///   - pool: the compute threads (share one pool between the graphs of a model).
     ///   - precision: precision of the convolutions.
     ///   - optimize: whether to apply the fusion passes.
+    ///   - chainConvolutions: at `.bf16`, whether runs of convolutions pass bf16 activations to
+    ///     each other (``ConvolutionChain``); false runs every layer on its own (f32 between
+    ///     layers), which benchmarks use to show what chaining saves.
     /// - Throws: ``GraphError`` when the graph is inconsistent, `KernelError` when a layer's
     ///   weights do not fit its geometry.
-    public init(graph: Graph, pool: ComputePool, precision: ComputePrecision = .fp32, optimize: Bool = true) throws {
+    public init(graph: Graph, pool: ComputePool, precision: ComputePrecision = .fp32, optimize: Bool = true,
+                chainConvolutions: Bool = true) throws {
         var g = graph
         if optimize { g.optimize() }
         try g.validate()
@@ -52,7 +56,7 @@ public final class GraphExecutor: @unchecked Sendable {
         self.precision = precision
         let prepared = try g.nodes.map { try PreparedNode(node: $0, precision: precision) }
         self.prepared = prepared
-        chains = precision == .bf16 ? try ConvolutionChains(graph: g, prepared: prepared) : ConvolutionChains()
+        chains = precision == .bf16 && chainConvolutions ? try ConvolutionChains(graph: g, prepared: prepared) : ConvolutionChains()
     }
 
     /// Convolution chains this executor runs with bf16 activations between layers, as
@@ -61,9 +65,12 @@ public final class GraphExecutor: @unchecked Sendable {
         chains.runs.values.map { ($0.first, $0.last) }.sorted { $0.first < $1.first }
     }
 
-    /// Prepares a graph with a pool of its own (see ``init(graph:pool:precision:optimize:)``).
-    public convenience init(graph: Graph, threads: Int = 1, precision: ComputePrecision = .fp32, optimize: Bool = true) throws {
-        try self.init(graph: graph, pool: ComputePool(threads: max(1, threads)), precision: precision, optimize: optimize)
+    /// Prepares a graph with a pool of its own (see
+    /// ``init(graph:pool:precision:optimize:chainConvolutions:)``).
+    public convenience init(graph: Graph, threads: Int = 1, precision: ComputePrecision = .fp32, optimize: Bool = true,
+                            chainConvolutions: Bool = true) throws {
+        try self.init(graph: graph, pool: ComputePool(threads: max(1, threads)), precision: precision, optimize: optimize,
+                      chainConvolutions: chainConvolutions)
     }
 
     /// Bytes held by prepared weights.
