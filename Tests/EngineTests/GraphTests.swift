@@ -129,6 +129,28 @@ struct GraphTests {
         }
     }
 
+    @Test("an output the caller still holds is never reused; a dropped one is")
+    func outputStorageReuse() throws {
+        let g = Self.chain(depth: 2, channels: 8)
+        let e = try GraphExecutor(graph: g, threads: 2)
+        let a = Self.input(n: 1, c: 8, h: 6, w: 9, seed: 1), b = Self.input(n: 1, c: 8, h: 6, w: 9, seed: 2)
+        let expectedA = try GraphExecutor(graph: g, threads: 1).run([a])[0].toArray()
+        let expectedB = try GraphExecutor(graph: g, threads: 1).run([b])[0].toArray()
+        let held = try e.run([a])[0]
+        let second = try e.run([b])[0]
+        #expect(held.storage !== second.storage)
+        #expect(held.toArray() == expectedA)
+        #expect(second.toArray() == expectedB)
+        let address = UInt(bitPattern: second.storage.pointer)
+        _ = consume second
+        var again = try e.run([a])[0]
+        #expect(UInt(bitPattern: again.storage.pointer) == address)
+        #expect(again.toArray() == expectedA)
+        #expect(held.toArray() == expectedA)
+        again = try e.run([b])[0]
+        #expect(again.toArray() == expectedB)
+    }
+
     @Test("shape errors name the node and the shapes")
     func shapeErrors() {
         let g = Self.chain(depth: 1, channels: 8)
