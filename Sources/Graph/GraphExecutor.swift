@@ -27,6 +27,8 @@ public final class GraphExecutor: @unchecked Sendable {
     public let precision: ComputePrecision
 
     private let prepared: [PreparedNode]
+    /// bf16 only: runs of convolutions that pass bf16 activations to each other.
+    private let chains: ConvolutionChains
     private let lock = NSLock()
     private var plans: [[Shape]: ExecutionPlan] = [:]
     private var planOrder: [[Shape]] = []
@@ -39,21 +41,36 @@ public final class GraphExecutor: @unchecked Sendable {
     ///   - pool: the compute threads (share one pool between the graphs of a model).
     ///   - precision: precision of the convolutions.
     ///   - optimize: whether to apply the fusion passes.
+    ///   - chainConvolutions: at `.bf16`, whether runs of convolutions pass bf16 activations to
+    ///     each other (``ConvolutionChain``); false runs every layer on its own (f32 between
+    ///     layers), which benchmarks use to show what chaining saves.
     /// - Throws: ``GraphError`` when the graph is inconsistent, `KernelError` when a layer's
     ///   weights do not fit its geometry.
-    public init(graph: Graph, pool: ComputePool, precision: ComputePrecision = .fp32, optimize: Bool = true) throws {
+    public init(graph: Graph, pool: ComputePool, precision: ComputePrecision = .fp32, optimize: Bool = true,
+                chainConvolutions: Bool = true) throws {
         var g = graph
         if optimize { g.optimize() }
         try g.validate()
         self.graph = g
         self.pool = pool
         self.precision = precision
-        self.prepared = try g.nodes.map { try PreparedNode(node: $0, precision: precision) }
+        let prepared = try g.nodes.map { try PreparedNode(node: $0, precision: precision) }
+        self.prepared = prepared
+        chains = precision == .bf16 && chainConvolutions ? try ConvolutionChains(graph: g, prepared: prepared) : ConvolutionChains()
     }
 
-    /// Prepares a graph with a pool of its own (see ``init(graph:pool:precision:optimize:)``).
-    public convenience init(graph: Graph, threads: Int = 1, precision: ComputePrecision = .fp32, optimize: Bool = true) throws {
-        try self.init(graph: graph, pool: ComputePool(threads: max(1, threads)), precision: precision, optimize: optimize)
+    /// Convolution chains this executor runs with bf16 activations between layers, as
+    /// (first node, last node) index pairs into ``graph``'s nodes (empty at fp32 or without AMX).
+    public var convolutionChains: [(first: Int, last: Int)] {
+        chains.runs.values.map { ($0.first, $0.last) }.sorted { $0.first < $1.first }
+    }
+
+    /// Prepares a graph with a pool of its own (see
+    /// ``init(graph:pool:precision:optimize:chainConvolutions:)``).
+    public convenience init(graph: Graph, threads: Int = 1, precision: ComputePrecision = .fp32, optimize: Bool = true,
+                            chainConvolutions: Bool = true) throws {
+        try self.init(graph: graph, pool: ComputePool(threads: max(1, threads)), precision: precision, optimize: optimize,
+                      chainConvolutions: chainConvolutions)
     }
 
     /// Bytes held by prepared weights.
@@ -96,7 +113,9 @@ public final class GraphExecutor: @unchecked Sendable {
         var tensors = [Tensor?](repeating: nil, count: graph.valueNames.count)
         for (v, t) in zip(graph.inputs, inputs) { tensors[v.index] = t }
         // Every op writes its whole output, so the result needs no zero fill.
-        let outputs = graph.outputs.map { Tensor(uninitialized: plan.shapes[$0.index]!) }
+        let outputs = try graph.outputs.enumerated().map { k, v in
+            try outputTensor(k, shape: plan.shapes[v.index]!, plan: plan)
+        }
         for (v, t) in zip(graph.outputs, outputs) { tensors[v.index] = t }
         for v in tensors.indices where tensors[v] == nil {
             guard let shape = plan.shapes[v] else { continue }
@@ -104,14 +123,40 @@ public final class GraphExecutor: @unchecked Sendable {
             guard let slot = plan.memory.slotOf[root.index] else { continue }
             tensors[v] = try Tensor(shape: shape, storage: plan.buffers[slot], byteOffset: offset * 4)
         }
-        for (i, node) in graph.nodes.enumerated() where !plan.memory.assembledNodes.contains(i) {
+        for (i, node) in graph.nodes.enumerated()
+        where !plan.memory.assembledNodes.contains(i) && !chains.covered.contains(i) {
             let start = timings == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            try prepared[i].execute(node: node, tensors: tensors, parallel: parallel)
+            let chain = chains.runs[i]
+            if let chain {
+                // The chain reads its input completely before it writes its output, so the
+                // memory plan may give the output the input's buffer.
+                try chain.chain(tensors[node.inputs[0].index]!, into: tensors[graph.nodes[chain.last].output.index]!, pool: pool)
+            } else {
+                try prepared[i].execute(node: node, tensors: tensors, parallel: parallel)
+            }
             if let timings {
-                timings.pointee.append((node.name, node.op.name, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+                timings.pointee.append((node.name, chain == nil ? node.op.name : "convolution_chain",
+                                        Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
             }
         }
         return outputs
+    }
+
+    /// A fresh tensor for graph output k. Its storage is the one handed out last time when the
+    /// caller has since dropped every reference to it: a new multi-megabyte block would be
+    /// page-faulted in again on every run (measured: about 15% of a 256² ×4 upscale).
+    private func outputTensor(_ k: Int, shape: Shape, plan: ExecutionPlan) throws -> Tensor {
+        let bytes = shape.count * 4
+        if var spare = plan.spareOutputs[k] {
+            plan.spareOutputs[k] = nil
+            if isKnownUniquelyReferenced(&spare), spare.byteCount >= bytes {
+                plan.spareOutputs[k] = spare
+                return try Tensor(shape: shape, storage: spare, byteOffset: 0)
+            }
+        }
+        let t = Tensor(uninitialized: shape)
+        plan.spareOutputs[k] = t.storage
+        return t
     }
 
     private func plan(for inputShapes: [Shape]) throws -> ExecutionPlan {
@@ -119,7 +164,7 @@ public final class GraphExecutor: @unchecked Sendable {
         let shapes = try graph.inferShapes(inputShapes)
         let memory = MemoryPlan(graph: graph, shapes: shapes)
         let plan = ExecutionPlan(shapes: shapes, memory: memory,
-                                 buffers: memory.slotSizes.map { TensorStorage(byteCount: $0 * 4) })
+                                 buffers: memory.slotSizes.map { TensorStorage(byteCount: $0 * 4) }, outputs: graph.outputs.count)
         plans[inputShapes] = plan
         planOrder.append(inputShapes)
         if planOrder.count > maxPlans { plans[planOrder.removeFirst()] = nil }
@@ -127,9 +172,18 @@ public final class GraphExecutor: @unchecked Sendable {
     }
 }
 
-/// Shapes and buffers for one input shape.
-struct ExecutionPlan {
+/// Shapes and buffers for one input shape, and the output storage last handed out (reused once
+/// the caller lets go of it). Mutated only under the executor's lock.
+final class ExecutionPlan {
     let shapes: [Shape?]
     let memory: MemoryPlan
     let buffers: [TensorStorage]
+    var spareOutputs: [TensorStorage?]
+
+    init(shapes: [Shape?], memory: MemoryPlan, buffers: [TensorStorage], outputs: Int) {
+        self.shapes = shapes
+        self.memory = memory
+        self.buffers = buffers
+        spareOutputs = Array(repeating: nil, count: outputs)
+    }
 }

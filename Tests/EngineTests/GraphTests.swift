@@ -108,6 +108,49 @@ struct GraphTests {
         #expect(zip(out, ra + rb).map { abs($0 - $1) }.max()! < 1e-5)
     }
 
+    @Test("at bf16, consecutive convolutions run as one chain (bf16 between layers) within the bf16 bound of fp32")
+    func bf16ConvolutionChains() throws {
+        let c = 24
+        let g = Self.chain(depth: 5, channels: c)
+        let bf16 = try GraphExecutor(graph: g, threads: 2, precision: .bf16)
+        let probe = try Conv2D(weights: [Float](repeating: 0, count: c * c * 9), bias: nil,
+                               parameters: ConvolutionParameters(inputChannels: c, outputChannels: c, kernel: (3, 3), padding: Padding(1)))
+        if probe.hasBF16Path {
+            // After fusion: five convolutions, the last one carrying the residual (not chained).
+            #expect(bf16.convolutionChains.map { [$0.first, $0.last] } == [[0, 3]])
+        }
+        #expect(try GraphExecutor(graph: g, threads: 2).convolutionChains.isEmpty)
+        let fp32 = try GraphExecutor(graph: g, threads: 2)
+        for (n, h, w) in [(1, 13, 40), (2, 5, 9), (1, 13, 40)] {
+            let x = Self.input(n: n, c: c, h: h, w: w, seed: h)
+            let a = try bf16.run([x])[0].toArray(), b = try fp32.run([x])[0].toArray()
+            let scale = max(1, b.map(abs).max()!)
+            #expect(zip(a, b).map { abs($0 - $1) }.max()! <= 2e-2 * scale)
+        }
+    }
+
+    @Test("an output the caller still holds is never reused; a dropped one is")
+    func outputStorageReuse() throws {
+        let g = Self.chain(depth: 2, channels: 8)
+        let e = try GraphExecutor(graph: g, threads: 2)
+        let a = Self.input(n: 1, c: 8, h: 6, w: 9, seed: 1), b = Self.input(n: 1, c: 8, h: 6, w: 9, seed: 2)
+        let expectedA = try GraphExecutor(graph: g, threads: 1).run([a])[0].toArray()
+        let expectedB = try GraphExecutor(graph: g, threads: 1).run([b])[0].toArray()
+        let held = try e.run([a])[0]
+        let second = try e.run([b])[0]
+        #expect(held.storage !== second.storage)
+        #expect(held.toArray() == expectedA)
+        #expect(second.toArray() == expectedB)
+        let address = UInt(bitPattern: second.storage.pointer)
+        _ = consume second
+        var again = try e.run([a])[0]
+        #expect(UInt(bitPattern: again.storage.pointer) == address)
+        #expect(again.toArray() == expectedA)
+        #expect(held.toArray() == expectedA)
+        again = try e.run([b])[0]
+        #expect(again.toArray() == expectedB)
+    }
+
     @Test("shape errors name the node and the shapes")
     func shapeErrors() {
         let g = Self.chain(depth: 1, channels: 8)

@@ -147,4 +147,40 @@ void pg_amx_conv(const float *in, int ic, int H, int W, int pt, int pl, const pg
                  const float *bias, const pg_activation *act, uint16_t *scratch, int *next_group,
                  int ith, int nth);
 
+// MARK: AMX bf16 convolution on bf16 NHWC activations (chains of layers)
+
+/// A bf16 activation buffer in NHWC order with a zero border: pixel (y, x) channel c of an
+/// H x W image lives at ((y + border) * row_pixels + x + border) * channels_padded + c. Rows are
+/// padded to a multiple of 32 pixels and channels to a multiple of 32; everything outside the
+/// image stays zero (allocate zeroed; kernels never write there).
+typedef struct {
+    int channels_padded;
+    int border;
+    int row_pixels;
+    int rows;
+} pg_nhwc_layout;
+
+/// Fills `l` for `channels` x H x W with `border` zero pixels on every side.
+void pg_nhwc_layout_make(int channels, int H, int W, int border, pg_nhwc_layout *l);
+/// bf16 elements of a buffer with layout `l`.
+size_t pg_nhwc_size(const pg_nhwc_layout *l);
+/// Converts rows [y0, y1) of a float NCHW image (C x H x W) into `dst` (layout `l`, channels
+/// beyond C written as zero). Needs AVX-512 BF16 (check pg_amx_available).
+void pg_nhwc_pack(const float *in, int C, int H, int W, const pg_nhwc_layout *l, uint16_t *dst, int y0, int y1);
+/// bf16 elements of weights packed for pg_amx_nhwc_conv.
+size_t pg_amx_nhwc_weight_size(int oc, int ic, int kh, int kw);
+/// Packs (oc, ic, kh, kw) float weights into bf16 B tiles (round to nearest even).
+void pg_amx_nhwc_pack_weights(const float *w, int oc, int ic, int kh, int kw, uint16_t *packed);
+/// Worker ith of nth of a stride-1 convolution whose output has the input's H x W (padding
+/// pt/pl on the top/left, at most the input border; the bottom/right padding likewise), reading
+/// `in` (layout `il`) and adding bias (may be NULL) and the activation (none, ReLU, leaky, PReLU
+/// or clip). Writes bf16 into `out_nhwc` (layout `ol`, same H x W, must not be `in`) or, when
+/// that is NULL, float NCHW into `out_nchw` (oc x H x W). With `next_group` (a zeroed counter
+/// shared by the workers) row groups are claimed one at a time; with NULL worker ith takes the
+/// ith share.
+void pg_amx_nhwc_conv(const uint16_t *in, const pg_nhwc_layout *il, int H, int W, int pt, int pl,
+                      const uint16_t *wpacked, int oc, int kh, int kw, const float *bias,
+                      const pg_activation *act, uint16_t *out_nhwc, const pg_nhwc_layout *ol,
+                      float *out_nchw, int *next_group, int ith, int nth);
+
 #endif

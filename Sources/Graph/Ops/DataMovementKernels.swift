@@ -8,21 +8,24 @@ enum DataMovementKernels {
     static func pixelShuffle(_ r: Int, input: FloatPointer, inShape: Shape, residual: FloatPointer?,
                              output: FloatPointer, outShape: Shape, parallel: Parallel) {
         let (ih, iw, oc, oh, ow) = (inShape.h, inShape.w, outShape.c, outShape.h, outShape.w)
-        parallel.run(outShape.n * oc) { task in
-            let n = task / oc, c = task % oc
+        let plane = ih * iw
+        // One task per input row: images have few channels (3), and per-channel tasks left one
+        // of two threads with twice the work. Each output row is written front to back.
+        parallel.run(outShape.n * oc * ih) { task in
+            let y = task % ih, c = (task / ih) % oc, n = task / (ih * oc)
             let dst = output.advanced(by: (n * oc + c) * oh * ow)
-            let res = residual.map { $0.advanced(by: (n * oc + c) * ih * iw) }
-            for y in 0..<ih {
-                for i in 0..<r {
-                    let drow = dst + (y * r + i) * ow
-                    for j in 0..<r {
-                        let src = input.advanced(by: ((n * inShape.c + c * r * r + i * r + j) * ih + y) * iw)
-                        if let res {
-                            let rrow = res + y * iw
-                            for x in 0..<iw { drow[x * r + j] = src[x] + rrow[x] }
-                        } else {
-                            for x in 0..<iw { drow[x * r + j] = src[x] }
-                        }
+            let rrow = residual.map { $0.advanced(by: ((n * oc + c) * ih + y) * iw) }
+            for i in 0..<r {
+                let drow = dst + (y * r + i) * ow
+                let src = input.advanced(by: ((n * inShape.c + c * r * r + i * r) * ih + y) * iw)
+                if let rrow {
+                    for x in 0..<iw {
+                        let rv = rrow[x]
+                        for j in 0..<r { drow[x * r + j] = src[j * plane + x] + rv }
+                    }
+                } else {
+                    for x in 0..<iw {
+                        for j in 0..<r { drow[x * r + j] = src[j * plane + x] }
                     }
                 }
             }

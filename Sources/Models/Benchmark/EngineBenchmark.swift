@@ -25,6 +25,9 @@ public enum EngineBenchmark {
         public var repeats: Int
         /// Peregrine precisions to measure.
         public var precisions: [ComputePrecision]
+        /// Also measure bf16 with every layer on its own (no convolution chains), reported as
+        /// `peregrine_bf16_layerwise`, to show what chaining saves in the same run.
+        public var layerwiseBF16 = false
         /// Python interpreter with `ncnn` and `numpy` installed; nil skips ncnn.
         public var python: String?
         /// The worker script.
@@ -71,10 +74,12 @@ public enum EngineBenchmark {
             let importSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
             let outputBlob = graph.valueNames[graph.outputs[0].index]
             var prepareSeconds: [String: JSONValue] = [:]
-            let executors = try config.precisions.map { precision in
+            var variants = config.precisions.map { (label: $0.rawValue, precision: $0, chains: true) }
+            if config.layerwiseBF16 { variants.append((label: "bf16_layerwise", precision: .bf16, chains: false)) }
+            let executors = try variants.map { v in
                 let start = DispatchTime.now().uptimeNanoseconds
-                let e = try GraphExecutor(graph: graph, threads: config.threads, precision: precision)
-                prepareSeconds[precision.rawValue] = .double(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                let e = try GraphExecutor(graph: graph, threads: config.threads, precision: v.precision, chainConvolutions: v.chains)
+                prepareSeconds[v.label] = .double(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                 return e
             }
             for size in config.sizes {
@@ -118,7 +123,7 @@ public enum EngineBenchmark {
                     entry["ncnn_fp32"] = ["median_s": .double(ncnnMedian), "gflops": .double(flops / ncnnMedian / 1e9),
                                           "fraction_of_peak": .double(flops / ncnnMedian / 1e9 / peak)]
                 }
-                for (k, e) in executors.enumerated() {
+                for k in executors.indices {
                     let m = median(times[k])
                     var r: [String: JSONValue] = [
                         "median_s": .double(m), "gflops": .double(flops / m / 1e9),
@@ -130,9 +135,9 @@ public enum EngineBenchmark {
                         r["max_abs_error_vs_ncnn"] = .double(Double(maxError))
                         r["psnr_db_vs_ncnn"] = .double(psnr)
                     }
-                    entry["peregrine_\(e.precision.rawValue)"] = .object(r)
+                    entry["peregrine_\(variants[k].label)"] = .object(r)
                 }
-                let summary = executors.indices.map { "\(executors[$0].precision.rawValue) \(median(times[$0])) s" }.joined(separator: ", ")
+                let summary = executors.indices.map { "\(variants[$0].label) \(median(times[$0])) s" }.joined(separator: ", ")
                 log("\(model) \(size)x\(size): peregrine \(summary); ncnn fp32 \(ncnnMedian) s")
                 results.append(.object(entry))
             }

@@ -3,7 +3,7 @@ import Graph
 import ModelKit
 import Models
 
-/// `swift run EngineBench [--sizes 256,128] [--models all|x4|a.param,b.param] [--threads 2] [--repeats 5] [--profile] [--omp-passive]`:
+/// `swift run EngineBench [--sizes 256,128] [--models all|x4|a.param,b.param] [--threads 2] [--repeats 5] [--profile] [--omp-passive] [--layerwise-bf16]`:
 /// pulls the weights if needed, runs Peregrine and ncnn side by side and prints JSON.
 @main
 struct EngineBenchMain {
@@ -48,6 +48,7 @@ struct EngineBenchMain {
             modelDirectory: models, models: chosen, sizes: sizes, threads: threads, repeats: repeats,
             python: python, workerScript: root.appendingPathComponent("bench/ncnn/ncnn_worker.py"))
         if args.contains("--omp-passive") { config.ncnnEnvironment["OMP_WAIT_POLICY"] = "PASSIVE" }
+        config.layerwiseBF16 = args.contains("--layerwise-bf16")
         if args.contains("--profile") {
             FileHandle.standardOutput.write(try EngineBenchmark.profile(config).encoded(pretty: true) + Data("\n".utf8))
             return

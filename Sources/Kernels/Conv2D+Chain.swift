@@ -1,0 +1,200 @@
+import CKernels
+import Foundation
+import Tensor
+
+/// Consecutive bf16 convolutions that hand their activations to each other in bf16, in the
+/// layout the AMX kernel reads (zero-bordered NHWC), instead of in f32 NCHW.
+///
+/// Run layer by layer in f32 NCHW, every bf16 layer converts its whole input to bf16 and
+/// regroups it (a pass over 16 MB for 64 channels at 256²) and writes 16 MB of f32 back; a chain
+/// converts its input once, each layer writes half the bytes, already in the next layer's
+/// layout, and only the last layer writes f32 NCHW. Numerically it is the same as running each
+/// layer at `.bf16` (inputs were rounded to bf16 there too), so the bf16 accuracy bound of
+/// ``Conv2D`` holds per layer.
+///
+/// ```swift
+/// let layers = try (0..<16).map { try Conv2D(weights: w[$0], bias: b[$0], parameters: p, activation: .prelu(slopes: s[$0])) }
+/// guard layers.allSatisfy(ConvolutionChain.accepts) else { ... }
+/// let chain = try ConvolutionChain(layers)
+/// try chain(x, into: y, pool: pool)
+/// ```
+///
+/// `@unchecked Sendable`: the activation buffers (cached per input size) are touched only under
+/// `lock`, which a call holds from start to end; everything else is immutable.
+public final class ConvolutionChain: @unchecked Sendable {
+    /// The layers, in order.
+    public let layers: [Conv2D]
+    /// Zero pixels around every activation buffer: the largest padding of any layer.
+    let border: Int
+    /// Per layer: bf16 weights in B-tile order.
+    let packedWeights: [Tensor]
+    /// Per layer: PReLU slopes expanded to one per output channel (kept alive for `activations`).
+    let slopes: [Tensor?]
+    /// Per layer: the C activation (its `slopes` point into `slopes`).
+    let activations: [pg_activation]
+
+    private let lock = NSLock()
+    /// Two ping-pong buffers for one image size, and the channel padding each one's contents
+    /// were written with (its zero border and padding hold only for that layout).
+    private var cache: (h: Int, w: Int, buffers: [TensorStorage], layout: [Int32])?
+
+    /// Whether a layer can be part of a chain on this CPU: AMX available; stride 1, dilation 1,
+    /// one group; padding that keeps the spatial size; at least 16 input channels (fewer would
+    /// mostly multiply zero padding); an activation the kernel's epilogue applies (none, ReLU,
+    /// leaky ReLU, PReLU, clip).
+    public static func accepts(_ conv: Conv2D) -> Bool {
+        let p = conv.parameters
+        guard pg_amx_available() != 0, conv.isa == .best, p.groups == 1, p.strideY == 1, p.strideX == 1,
+              p.dilationY == 1, p.dilationX == 1, p.inputChannels >= 16,
+              p.padding.top + p.padding.bottom == p.kernelHeight - 1,
+              p.padding.left + p.padding.right == p.kernelWidth - 1 else { return false }
+        switch conv.activation {
+        case .none, .relu, .leakyReLU, .prelu, .clip: return true
+        case .sigmoid, .silu: return false
+        }
+    }
+
+    /// Packs the layers' weights for the chain's kernel.
+    /// - Parameter layers: at least one layer, each accepted by ``accepts(_:)``, each reading the
+    ///   previous one's output channels.
+    /// - Throws: ``KernelError`` when a layer is not accepted or the channels do not line up.
+    public init(_ layers: [Conv2D]) throws {
+        guard !layers.isEmpty else { throw KernelError(.invalidParameter, "ConvolutionChain: no layers") }
+        for (i, l) in layers.enumerated() {
+            guard Self.accepts(l) else {
+                throw KernelError(.invalidParameter, "ConvolutionChain: layer \(i) (\(l.parameters), \(l.activation)) cannot be chained here")
+            }
+            if i > 0, layers[i - 1].parameters.outputChannels != l.parameters.inputChannels {
+                throw KernelError(.shapeMismatch,
+                    "ConvolutionChain: layer \(i) reads \(l.parameters.inputChannels) channels, layer \(i - 1) writes \(layers[i - 1].parameters.outputChannels)")
+            }
+        }
+        self.layers = layers
+        border = layers.map { max($0.parameters.padding.top, $0.parameters.padding.left,
+                                  $0.parameters.padding.bottom, $0.parameters.padding.right) }.max()!
+        packedWeights = layers.map { l in
+            let p = l.parameters
+            let oc = Int32(p.outputChannels), ic = Int32(p.inputChannels)
+            let kh = Int32(p.kernelHeight), kw = Int32(p.kernelWidth)
+            let t = Tensor(zeros: [pg_amx_nhwc_weight_size(oc, ic, kh, kw)], dtype: .bf16)
+            pg_amx_nhwc_pack_weights(l.weights.floatPointer, oc, ic, kh, kw, t.halfPointer)
+            return t
+        }
+        var slopes: [Tensor?] = []
+        var activations: [pg_activation] = []
+        for l in layers {
+            var a = pg_activation(kind: Int32(PG_ACT_NONE), alpha: 0, beta: 0, slopes: nil)
+            var s: Tensor?
+            switch l.activation {
+            case .none, .sigmoid, .silu: break
+            case .relu: a.kind = Int32(PG_ACT_RELU)
+            case .leakyReLU(let k): a.kind = Int32(PG_ACT_LEAKY); a.alpha = k
+            case .clip(let lo, let hi): a.kind = Int32(PG_ACT_CLIP); a.alpha = lo; a.beta = hi
+            case .prelu(let v):
+                let n = l.parameters.outputChannels
+                let t = Tensor(shape: [n], values: v.count == 1 ? [Float](repeating: v[0], count: n) : v)
+                a.kind = Int32(PG_ACT_PRELU)
+                a.slopes = UnsafePointer(t.floatPointer)
+                s = t
+            }
+            slopes.append(s)
+            activations.append(a)
+        }
+        self.slopes = slopes
+        self.activations = activations
+    }
+
+    /// The output shape for an NCHW input shape (the input's size, the last layer's channels).
+    /// - Throws: ``KernelError`` when the input's channels differ from the first layer's.
+    public func outputShape(for input: Shape) throws -> Shape {
+        var s = input
+        for l in layers { s = try l.outputShape(for: s) }
+        return s
+    }
+
+    /// Runs the chain into a new tensor.
+    /// - Throws: ``KernelError`` on shape mismatch.
+    public func callAsFunction(_ input: Tensor, pool: ComputePool) throws -> Tensor {
+        let out = Tensor(uninitialized: try outputShape(for: input.shape))
+        try self(input, into: out, pool: pool)
+        return out
+    }
+
+    /// Runs the chain: f32 NCHW `[N, C, H, W]` in, f32 NCHW out (must not overlap the input).
+    /// - Throws: ``KernelError`` when `output` does not have ``outputShape(for:)``'s element count.
+    public func callAsFunction(_ input: Tensor, into output: Tensor, pool: ComputePool) throws {
+        let shape = try outputShape(for: input.shape)
+        guard output.count == shape.count, output.dtype == .f32, input.dtype == .f32 else {
+            throw KernelError(.shapeMismatch, "ConvolutionChain: output \(output) for expected \(shape) f32 (input \(input))")
+        }
+        let h = input.shape.h, w = input.shape.w, c = input.shape.c
+        lock.lock()
+        defer { lock.unlock() }
+        let buffers = prepareBuffers(h: h, w: w)
+        for n in 0..<shape.n {
+            let src = input.floatPointer + n * c * h * w
+            let dst = output.floatPointer + n * shape.c * h * w
+            var layout = makeLayout(channels: c, h: h, w: w)
+            useBuffer(0, for: layout)
+            let first = buffers[0].pointer.assumingMemoryBound(to: UInt16.self)
+            withUnsafePointer(to: layout) { lp in
+                pool.parallelFor(h, minimumPerPart: 8) { r in
+                    pg_nhwc_pack(src, Int32(c), Int32(h), Int32(w), lp, first, Int32(r.lowerBound), Int32(r.upperBound))
+                }
+            }
+            for (i, l) in layers.enumerated() {
+                let p = l.parameters
+                let last = i == layers.count - 1
+                let from = buffers[i % 2].pointer.assumingMemoryBound(to: UInt16.self)
+                let to = buffers[(i + 1) % 2].pointer.assumingMemoryBound(to: UInt16.self)
+                let outLayout = makeLayout(channels: p.outputChannels, h: h, w: w)
+                if !last { useBuffer((i + 1) % 2, for: outLayout) }
+                let weights = UnsafePointer(packedWeights[i].halfPointer)
+                let bias: UnsafePointer<Float>? = l.bias.map { UnsafePointer($0.floatPointer) }
+                var next: Int32 = 0
+                withUnsafePointer(to: layout) { ip in
+                    withUnsafePointer(to: outLayout) { op in
+                        withUnsafePointer(to: activations[i]) { act in
+                            withUnsafeMutablePointer(to: &next) { counter in
+                                pool.run { ith, nth in
+                                    pg_amx_nhwc_conv(from, ip, Int32(h), Int32(w), Int32(p.padding.top), Int32(p.padding.left),
+                                                     weights, Int32(p.outputChannels), Int32(p.kernelHeight), Int32(p.kernelWidth),
+                                                     bias, act, last ? nil : to, last ? nil : op, last ? dst : nil,
+                                                     counter, Int32(ith), Int32(nth))
+                                }
+                            }
+                        }
+                    }
+                }
+                layout = outLayout
+            }
+        }
+    }
+
+    private func makeLayout(channels: Int, h: Int, w: Int) -> pg_nhwc_layout {
+        var l = pg_nhwc_layout()
+        pg_nhwc_layout_make(Int32(channels), Int32(h), Int32(w), Int32(border), &l)
+        return l
+    }
+
+    /// The two activation buffers for an h x w image, allocated zeroed on first use of that size.
+    private func prepareBuffers(h: Int, w: Int) -> [TensorStorage] {
+        if let cache, cache.h == h, cache.w == w { return cache.buffers }
+        var channels = layers[0].parameters.inputChannels
+        for l in layers.dropLast() { channels = max(channels, l.parameters.outputChannels) }
+        var largest = makeLayout(channels: channels, h: h, w: w)
+        let bytes = pg_nhwc_size(&largest) * 2
+        let buffers = [TensorStorage(byteCount: bytes), TensorStorage(byteCount: bytes)]
+        cache = (h, w, buffers, [0, 0])  // 0: freshly zeroed, right for any layout
+        return buffers
+    }
+
+    /// Makes buffer `k` ready to be written with `layout`: kernels write only the image, so a
+    /// buffer last written with another channel padding is cleared to restore the zero border.
+    private func useBuffer(_ k: Int, for layout: pg_nhwc_layout) {
+        guard var c = cache, c.layout[k] != layout.channels_padded else { return }
+        if c.layout[k] != 0 { memset(c.buffers[k].pointer, 0, c.buffers[k].byteCount) }
+        c.layout[k] = layout.channels_padded
+        cache = c
+    }
+}
