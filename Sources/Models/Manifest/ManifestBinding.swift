@@ -9,9 +9,6 @@ enum ManifestBinding {
     static func check(_ manifest: ONNXManifest, model: ONNXModel) throws -> [String: ONNX.DataType] {
         let graphInputs = Dictionary(model.inputs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let graphOutputs = Set(model.outputs.map(\.name))
-        for g in model.inputs where !manifest.inputs.contains(where: { $0.tensor == g.name }) {
-            throw ManifestError(field: "inputs", "graph input '\(g.name)' \(describe(g)) is not mapped by any entry")
-        }
         var types: [String: ONNX.DataType] = [:]
         for input in manifest.inputs {
             guard let g = graphInputs[input.tensor] else {
@@ -31,6 +28,9 @@ enum ManifestBinding {
                     throw ManifestError(field: "\(input.path).shape", "\(input.shape) does not fit graph input '\(g.name)' \(describe(g))")
                 }
             }
+        }
+        for g in model.inputs where !manifest.inputs.contains(where: { $0.tensor == g.name }) {
+            throw ManifestError(field: "inputs", "graph input '\(g.name)' \(describe(g)) is not mapped by any entry")
         }
         for output in manifest.outputs {
             guard graphOutputs.contains(output.tensor) else {

@@ -146,7 +146,7 @@ public struct ONNXManifest: Sendable, Equatable {
         outputs = try outputItems.map { try Self.output($0, path: $1) }
         if let t = r.value("tiling") {
             var tr = try ManifestReader(t, path: "tiling")
-            guard let tile = try tr.int("tile", in: 16...8192) else { throw tr.error("tile", "is required") }
+            guard let tile = try tr.int("tile", in: 4...8192) else { throw tr.error("tile", "is required") }
             tiling = Tiling(tile: tile, context: try tr.int("context", in: 0...1024) ?? 0,
                             scale: try tr.int("scale", in: 1...16) ?? 1, alignment: try tr.int("alignment", in: 1...256) ?? 1)
             try tr.finish()
