@@ -181,8 +181,8 @@ public struct ONNXManifest: Sendable, Equatable {
         }
         if let tiling {
             guard inputs.filter({ $0.kind == "image" }).count == 1, !inputs.contains(where: { $0.kind == "seed_noise" }),
-                  outputs.allSatisfy({ $0.kind == "image" }) else {
-                throw ManifestError(field: "tiling", "tiling needs exactly one image input, no seed_noise input and only image outputs")
+                  outputs.count == 1, outputs[0].kind == "image" else {
+                throw ManifestError(field: "tiling", "tiling needs exactly one image input, no seed_noise input and one image output")
             }
             if let image = inputs.first(where: { $0.kind == "image" }), image.resize?.mode == "stretch" {
                 throw ManifestError(field: "\(image.path).resize.mode", "stretch cannot be combined with tiling")
