@@ -71,6 +71,25 @@ void pg_softmax_rows_portable(const float *x, float *y, size_t rows, size_t len)
     }
 }
 
+void pg_normalize_rows_portable(const float *x, float *y, size_t rows, size_t len, float epsilon,
+                                const float *scale, const float *bias) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *s = x + r * len;
+        float *d = y + r * len;
+        double sum = 0, sq = 0;
+        for (size_t i = 0; i < len; i++) sum += s[i];
+        double mean = sum / (double)len;
+        for (size_t i = 0; i < len; i++) {
+            double t = s[i] - mean;
+            sq += t * t;
+        }
+        float inv = (float)(1.0 / sqrt(sq / (double)len + epsilon));
+        float m = (float)mean;
+        float sc = scale ? scale[r] : 1.0f, bi = bias ? bias[r] : 0.0f;
+        for (size_t i = 0; i < len; i++) d[i] = (s[i] - m) * inv * sc + bi;
+    }
+}
+
 // MARK: AVX-512
 
 #pragma clang attribute push(__attribute__((target(PG_AVX512))), apply_to = function)
@@ -150,6 +169,49 @@ static void softmax_avx512(const float *x, float *y, size_t rows, size_t len) {
     }
 }
 
+static void normalize_avx512(const float *x, float *y, size_t rows, size_t len, float epsilon,
+                             const float *scale, const float *bias) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *s = x + r * len;
+        float *d = y + r * len;
+        __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+        size_t i = 0;
+        for (; i + 16 <= len; i += 16) {
+            __m512 v = _mm512_loadu_ps(s + i);
+            s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+            s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+        }
+        double sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+        for (; i < len; i++) sum += s[i];
+        double mean = sum / (double)len;
+        __m512d vm = _mm512_set1_pd(mean);
+        s0 = _mm512_setzero_pd();
+        s1 = _mm512_setzero_pd();
+        for (i = 0; i + 16 <= len; i += 16) {
+            __m512 v = _mm512_loadu_ps(s + i);
+            __m512d a = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), vm);
+            __m512d b = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), vm);
+            s0 = _mm512_fmadd_pd(a, a, s0);
+            s1 = _mm512_fmadd_pd(b, b, s1);
+        }
+        double sq = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+        for (; i < len; i++) {
+            double t = s[i] - mean;
+            sq += t * t;
+        }
+        float inv = (float)(1.0 / sqrt(sq / (double)len + epsilon));
+        float sc = scale ? scale[r] : 1.0f, bi = bias ? bias[r] : 0.0f;
+        // (x - m) * inv * sc + bi in the portable path's order of operations.
+        __m512 m = _mm512_set1_ps((float)mean), vi = _mm512_set1_ps(inv), vs = _mm512_set1_ps(sc), vb = _mm512_set1_ps(bi);
+        for (i = 0; i < len; i += 16) {
+            size_t left = len - i;
+            __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+            __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + i), m), vi), vs);
+            _mm512_mask_storeu_ps(d + i, k, _mm512_add_ps(v, vb));
+        }
+    }
+}
+
 #pragma clang attribute pop
 
 // MARK: Dispatch
@@ -169,4 +231,11 @@ void pg_vsilu(const float *x, float *y, size_t n) {
 void pg_softmax_rows(const float *x, float *y, size_t rows, size_t len) {
     if (len == 0) return;
     if (pg_cpu()->avx512f) softmax_avx512(x, y, rows, len); else pg_softmax_rows_portable(x, y, rows, len);
+}
+
+void pg_normalize_rows(const float *x, float *y, size_t rows, size_t len, float epsilon,
+                       const float *scale, const float *bias) {
+    if (len == 0) return;
+    if (pg_cpu()->avx512f) normalize_avx512(x, y, rows, len, epsilon, scale, bias);
+    else pg_normalize_rows_portable(x, y, rows, len, epsilon, scale, bias);
 }

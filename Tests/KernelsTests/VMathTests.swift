@@ -88,6 +88,42 @@ import Testing
         }
     }
 
+    @Test(arguments: [true, false])
+    func normalizeRowsMatchReference(portable: Bool) {
+        let kernel = portable ? pg_normalize_rows_portable : pg_normalize_rows
+        for len in Self.lengths where len > 0 {
+            for affine in [false, true] {
+                let rows = 3
+                // An offset mean makes the variance pass depend on subtracting the mean first.
+                let x = Self.values(rows * len, range: 4, seed: UInt64(len) + 5).map { $0 + 100 }
+                let scale: [Float] = [0.5, -2, 1], bias: [Float] = [0.25, 3, -1]
+                var y = [Float](repeating: .nan, count: x.count)
+                x.withUnsafeBufferPointer { s in
+                    y.withUnsafeMutableBufferPointer { d in
+                        if affine {
+                            kernel(s.baseAddress, d.baseAddress, rows, len, 1e-5, scale, bias)
+                        } else {
+                            kernel(s.baseAddress, d.baseAddress, rows, len, 1e-5, nil, nil)
+                        }
+                    }
+                }
+                var worst = 0.0
+                for r in 0..<rows {
+                    let row = x[(r * len)..<((r + 1) * len)].map(Double.init)
+                    let mean = row.reduce(0, +) / Double(len)
+                    let variance = row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(len)
+                    for (j, v) in row.enumerated() {
+                        var want = (v - mean) / (variance + 1e-5).squareRoot()
+                        if affine { want = want * Double(scale[r]) + Double(bias[r]) }
+                        worst = max(worst, abs(Double(y[r * len + j]) - want))
+                    }
+                }
+                // Inputs near 100 carry float rounding of ~4e-6 into values of unit scale.
+                #expect(worst <= 2e-4, "len \(len) affine \(affine): \(worst)")
+            }
+        }
+    }
+
     @Test func dispatchedAndPortablePathsAgree() {
         let x = Self.values(1000, range: 60, seed: 3)
         var a = [Float](repeating: 0, count: 1000), b = a

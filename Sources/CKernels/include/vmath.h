@@ -15,6 +15,11 @@ void pg_vsilu(const float *x, float *y, size_t n);
 /// Softmax of each of `rows` contiguous rows of `len` values: y = exp(x - max) / sum (x and y
 /// may alias).
 void pg_softmax_rows(const float *x, float *y, size_t rows, size_t len);
+/// Normalizes each of `rows` contiguous rows of `len` values to zero mean and unit (biased)
+/// variance, statistics accumulated in double: y = (x - mean) / sqrt(var + epsilon), then
+/// y * scale[r] + bias[r] when `scale` and `bias` (one per row) are given (x and y may alias).
+void pg_normalize_rows(const float *x, float *y, size_t rows, size_t len, float epsilon,
+                       const float *scale, const float *bias);
 
 /// The portable paths of the four kernels above, callable directly so that tests compare both
 /// paths on machines where the dispatcher picks AVX-512.
@@ -22,4 +27,6 @@ void pg_vexp_portable(const float *x, float *y, size_t n);
 void pg_vsigmoid_portable(const float *x, float *y, size_t n);
 void pg_vsilu_portable(const float *x, float *y, size_t n);
 void pg_softmax_rows_portable(const float *x, float *y, size_t rows, size_t len);
+void pg_normalize_rows_portable(const float *x, float *y, size_t rows, size_t len, float epsilon,
+                                const float *scale, const float *bias);
 #endif

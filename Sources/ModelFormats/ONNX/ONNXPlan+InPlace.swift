@@ -35,6 +35,20 @@ extension ONNXPlan {
                 if !p.isEmpty { ONNXFastMath.map(p.baseAddress!, p.baseAddress!, p.count, kind == .silu ? .silu : .sigmoid) }
             }
             x.elements = .float(v)
+        case .instanceNorm(let epsilon):
+            guard step.inputs.count == 3, let ss = step.inputs[1], let bs = step.inputs[2], ss != s0, bs != s0,
+                  let scale = values[ss], let bias = values[bs] else { return false }
+            values[s0] = nil
+            var v = x.takeFloats()
+            do {
+                try ONNXNormalization.instanceNormInPlace(&v, shape: x.shape, scale, bias, epsilon: epsilon)
+            } catch {
+                // Give the input back and let the normal path report the error with the node's name.
+                x.elements = .float(v)
+                values[s0] = x
+                return false
+            }
+            x.elements = .float(v)
         case .softmax(let axis, false) where ONNXLayout.axis(axis, rank: x.shape.count) == x.shape.count - 1:
             values[s0] = nil
             var v = x.takeFloats()
