@@ -6,7 +6,7 @@ set -e
 cd "$(dirname "$0")/../.."
 THREADS=${1:-2}
 RUNS=${2:-3}
-MODEL=${PEREGRINE_HOME:-$HOME/.peregrine}/models/adaptive-terrain-diffusion-0.4.2/terrain_consistency_unet_difficulty100.onnx
+MODEL=${PEREGRINE_HOME:-$HOME/.peregrine}/models/terrain-diffusion/terrain_consistency_unet_difficulty100.onnx
 GOLDEN=Tests/ONNXTests/Goldens/terrain
 OUT=.build-onnx-bench
 mkdir -p $OUT/cmod

@@ -5,6 +5,7 @@
 // caller (Swift `ComputePool`) splits work by index (ith of nth), so kernels take no locks.
 #include <stdint.h>
 #include <stddef.h>
+#include "vmath.h"
 
 /// CPU features relevant to kernel selection.
 typedef struct {

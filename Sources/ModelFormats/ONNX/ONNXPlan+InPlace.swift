@@ -1,5 +1,3 @@
-import Foundation
-
 extension ONNXPlan {
     /// Runs an element-wise float step in the buffer of its first input when this step is that
     /// value's last reader and the output has its shape: no fresh allocation (and no page faults)
@@ -34,13 +32,29 @@ extension ONNXPlan {
             values[s0] = nil
             var v = x.takeFloats()
             v.withUnsafeMutableBufferPointer { p in
-                if kind == .silu {
-                    ONNXFastMath.map(p.baseAddress!, p.baseAddress!, p.count, { v in v / (1 + ONNXFastMath.exp(-v)) },
-                                     { $0 / (1 + Foundation.exp(-$0)) })
-                } else {
-                    ONNXFastMath.map(p.baseAddress!, p.baseAddress!, p.count, { v in 1 / (1 + ONNXFastMath.exp(-v)) },
-                                     { 1 / (1 + Foundation.exp(-$0)) })
-                }
+                if !p.isEmpty { ONNXFastMath.map(p.baseAddress!, p.baseAddress!, p.count, kind == .silu ? .silu : .sigmoid) }
+            }
+            x.elements = .float(v)
+        case .instanceNorm(let epsilon):
+            guard step.inputs.count == 3, let ss = step.inputs[1], let bs = step.inputs[2], ss != s0, bs != s0,
+                  let scale = values[ss], let bias = values[bs] else { return false }
+            values[s0] = nil
+            var v = x.takeFloats()
+            do {
+                try ONNXNormalization.instanceNormInPlace(&v, shape: x.shape, scale, bias, epsilon: epsilon)
+            } catch {
+                // Give the input back and let the normal path report the error with the node's name.
+                x.elements = .float(v)
+                values[s0] = x
+                return false
+            }
+            x.elements = .float(v)
+        case .softmax(let axis, false) where ONNXLayout.axis(axis, rank: x.shape.count) == x.shape.count - 1:
+            values[s0] = nil
+            var v = x.takeFloats()
+            let len = x.shape[x.shape.count - 1]
+            v.withUnsafeMutableBufferPointer { p in
+                if !p.isEmpty, len > 0 { ONNXFastMath.softmaxRows(p.baseAddress!, p.baseAddress!, count: p.count, len: len) }
             }
             x.elements = .float(v)
         default:

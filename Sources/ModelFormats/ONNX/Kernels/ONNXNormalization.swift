@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Softmax, the normalizations (instance, group, layer) and reductions.
@@ -30,43 +31,47 @@ enum ONNXNormalization {
         return ONNXTensor(shape: x.shape, floats: v, type: x.elementType)
     }
 
-    /// Normalizes each of `groups` consecutive blocks of `len` elements to zero mean and unit
-    /// variance (biased), in place; statistics accumulate in Double.
-    static func normalizeBlocks(_ p: UnsafeMutableBufferPointer<Float>, blocks: Int, len: Int, epsilon: Float) {
-        for b in 0..<blocks {
-            let base = p.baseAddress! + b * len
-            var sum: Double = 0
-            for i in 0..<len { sum += Double(base[i]) }
-            let mean = sum / Double(len)
-            var sq: Double = 0
-            for i in 0..<len {
-                let d = Double(base[i]) - mean
-                sq += d * d
+    /// Normalizes each of `blocks` consecutive blocks of `len` elements to zero mean and unit
+    /// variance (biased), in place, then `scale[b]`, `bias[b]` per block when given; statistics
+    /// accumulate in double. Blocks are split across the compute pool.
+    static func normalizeBlocks(_ p: UnsafeMutableBufferPointer<Float>, blocks: Int, len: Int, epsilon: Float,
+                                scale: [Float]? = nil, bias: [Float]? = nil) {
+        guard blocks > 0, len > 0 else { return }
+        let base = p.baseAddress!
+        let io = ONNXGemm.Operands(a: base, b: base, c: base)
+        scale.withUnsafeBufferPointerOrNil { sp in
+            bias.withUnsafeBufferPointerOrNil { bp in
+                let affine = ONNXGemm.Operands(a: sp ?? UnsafePointer(base), b: bp ?? UnsafePointer(base), c: base)
+                let hasAffine = sp != nil && bp != nil
+                ONNXAccelerated.pool.parallelFor(blocks, minimumPerPart: max(1, 16384 / len)) { r in
+                    let off = r.lowerBound * len
+                    pg_normalize_rows(io.a + off, io.c + off, r.count, len, epsilon,
+                                      hasAffine ? affine.a + r.lowerBound : nil, hasAffine ? affine.b + r.lowerBound : nil)
+                }
             }
-            let inv = Float(1 / (sq / Double(len) + Double(epsilon)).squareRoot())
-            let m = Float(mean)
-            for i in 0..<len { base[i] = (base[i] - m) * inv }
         }
     }
 
     /// InstanceNormalization: per (image, channel) over the spatial axes, then `scale[c]`, `bias[c]`.
     static func instanceNorm(_ x: ONNXTensor, _ scale: ONNXTensor, _ bias: ONNXTensor, epsilon: Float) throws -> ONNXTensor {
-        guard x.shape.count >= 2 else { throw ONNXRuntimeError("input \(x.shape) has no channel axis") }
-        let n = x.shape[0], c = x.shape[1], len = x.shape[2...].reduce(1, *)
+        var v = x.floats
+        try instanceNormInPlace(&v, shape: x.shape, scale, bias, epsilon: epsilon)
+        return ONNXTensor(shape: x.shape, floats: v, type: x.elementType)
+    }
+
+    /// InstanceNormalization of `v` (shaped `shape`) in its own buffer.
+    static func instanceNormInPlace(_ v: inout [Float], shape: [Int], _ scale: ONNXTensor, _ bias: ONNXTensor, epsilon: Float) throws {
+        guard shape.count >= 2 else { throw ONNXRuntimeError("input \(shape) has no channel axis") }
+        let n = shape[0], c = shape[1], len = shape[2...].reduce(1, *)
         let s = scale.floats, b = bias.floats
         guard s.count == c, b.count == c else { throw ONNXRuntimeError("scale/bias of \(s.count)/\(b.count) for \(c) channels") }
-        var v = x.floats
+        // The identity affine of the GroupNorm export pattern (scale 1, bias 0) is skipped.
+        let identity = s.allSatisfy { $0 == 1 } && b.allSatisfy { $0 == 0 }
+        let rowScale = identity ? nil : (0..<(n * c)).map { s[$0 % c] }
+        let rowBias = identity ? nil : (0..<(n * c)).map { b[$0 % c] }
         v.withUnsafeMutableBufferPointer { p in
-            normalizeBlocks(p, blocks: n * c, len: len, epsilon: epsilon)
-            for i in 0..<(n * c) {
-                let sc = s[i % c], bi = b[i % c]
-                // The identity affine of the GroupNorm export pattern (scale 1, bias 0) is skipped.
-                if sc == 1 && bi == 0 { continue }
-                let base = p.baseAddress! + i * len
-                for j in 0..<len { base[j] = base[j] * sc + bi }
-            }
+            normalizeBlocks(p, blocks: n * c, len: len, epsilon: epsilon, scale: rowScale, bias: rowBias)
         }
-        return ONNXTensor(shape: x.shape, floats: v, type: x.elementType)
     }
 
     /// GroupNormalization: statistics per (image, group); scale and bias per channel (opset 21)
@@ -142,5 +147,15 @@ enum ONNXNormalization {
         }
         let shape = keepDims ? kept : x.shape.enumerated().filter { !ax.contains($0.offset) }.map(\.element)
         return ONNXTensor(shape: shape, floats: out, type: x.elementType)
+    }
+}
+
+extension Optional where Wrapped == [Float] {
+    /// The array's elements, or nil, for the duration of `body`.
+    func withUnsafeBufferPointerOrNil<R>(_ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
+        switch self {
+        case .some(let a): return try a.withUnsafeBufferPointer { try body($0.baseAddress) }
+        case .none: return try body(nil)
+        }
     }
 }
