@@ -1,0 +1,219 @@
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One runner's operating-system process.
+///
+/// Spawned in its own process group (a Ctrl-C on `peregrine serve` does not reach it; stopping
+/// it also stops whatever it started), with default signal dispositions, stdin a pipe Peregrine
+/// holds open (end of file tells the runner that Peregrine is gone) and stdout/stderr forwarded
+/// line by line to Peregrine's log, the last lines kept for error messages.
+final class RunnerProcess: Sendable {
+    /// The process id, also its process group id.
+    let pid: pid_t
+    private let stdinFD: Locked<Int32>
+    private let exit = ExitLatch()
+    private let output: OutputTail
+
+    private init(pid: pid_t, stdinFD: Int32, output: OutputTail) {
+        self.pid = pid
+        self.stdinFD = Locked(stdinFD)
+        self.output = output
+    }
+
+    /// Starts `executable` (looked up on `PATH` when it has no slash).
+    /// - Throws: `ExternalRunnerError.spawnFailed` when the process cannot be created.
+    static func spawn(
+        executable: String, arguments: [String], environment: [String: String], workingDirectory: String,
+        logger: Logger
+    ) throws -> RunnerProcess {
+        var input: [Int32] = [-1, -1]
+        var out: [Int32] = [-1, -1]
+        guard pipe2(&input, O_CLOEXEC) == 0 else { throw ExternalRunnerError.spawnFailed("pipe: \(String(cString: strerror(errno)))") }
+        guard pipe2(&out, O_CLOEXEC) == 0 else {
+            close(input[0]); close(input[1])
+            throw ExternalRunnerError.spawnFailed("pipe: \(String(cString: strerror(errno)))")
+        }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, input[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, out[1], 2)
+        posix_spawn_file_actions_addchdir_np(&actions, workingDirectory)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Peregrine's own process ignores or blocks signals for its graceful shutdown; the
+        // runner must start with the defaults so that SIGTERM stops it.
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for p in argv { free(p) }
+            for p in envp { free(p) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, executable, &actions, &attributes, argv, envp)
+        close(input[0])
+        close(out[1])
+        guard rc == 0 else {
+            close(input[1])
+            close(out[0])
+            throw ExternalRunnerError.spawnFailed("\(executable): \(String(cString: strerror(rc)))")
+        }
+        let process = RunnerProcess(pid: pid, stdinFD: input[1], output: OutputTail(limit: 40))
+        process.startThreads(outputFD: out[0], logger: logger)
+        return process
+    }
+
+    private func startThreads(outputFD: Int32, logger: Logger) {
+        let output = self.output
+        let reader = Thread {
+            var buffer = [UInt8](repeating: 0, count: 16384)
+            var pending = Data()
+            while true {
+                let n = read(outputFD, &buffer, buffer.count)
+                if n < 0, errno == EINTR { continue }
+                if n <= 0 { break }
+                pending.append(contentsOf: buffer[0..<n])
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                    pending.removeSubrange(pending.startIndex...newline)
+                    output.append(line)
+                    logger.info("\(line)")
+                }
+            }
+            if !pending.isEmpty { output.append(String(decoding: pending, as: UTF8.self)) }
+            close(outputFD)
+        }
+        reader.name = "peregrine-runner-output-\(pid)"
+        reader.start()
+
+        let pid = self.pid
+        let exit = self.exit
+        let waiter = Thread {
+            var status: Int32 = 0
+            while true {
+                let r = waitpid(pid, &status, 0)
+                if r == pid { break }
+                if r < 0, errno == EINTR { continue }
+                // Reaped elsewhere: the process is gone, its status unknown.
+                status = -1
+                break
+            }
+            exit.finish(RunnerProcess.describe(status: status))
+        }
+        waiter.name = "peregrine-runner-wait-\(pid)"
+        waiter.start()
+    }
+
+    private static func describe(status: Int32) -> String {
+        if status == -1 { return "exited" }
+        let signal = status & 0x7f
+        if signal == 0 { return "exited with status \((status >> 8) & 0xff)" }
+        return "killed by signal \(signal)"
+    }
+
+    /// How the process ended (`exited with status 3`, `killed by signal 9`), or `nil` while it runs.
+    var exitDescription: String? { exit.value }
+
+    /// Waits until the process has ended and answers how.
+    func waitForExit() async -> String { await exit.wait() }
+
+    /// The last lines the process wrote to stdout/stderr.
+    var recentOutput: [String] { output.lines }
+
+    /// Sends `signal` to the whole process group.
+    func signal(_ signal: Int32) {
+        guard exit.value == nil else { return }
+        if kill(-pid, signal) != 0 { _ = kill(pid, signal) }
+    }
+
+    /// Stops the process: SIGTERM to its group, SIGKILL after `grace`; returns once it ended.
+    func terminate(grace: Duration) async {
+        closeStdin()
+        guard exit.value == nil else { return }
+        signal(SIGTERM)
+        let killer = Task {
+            try? await Task.sleep(for: grace)
+            if !Task.isCancelled { self.signal(SIGKILL) }
+        }
+        _ = await exit.wait()
+        killer.cancel()
+    }
+
+    /// Closes the runner's stdin (it sees end of file).
+    func closeStdin() {
+        stdinFD.withLock { fd in
+            if fd >= 0 { close(fd); fd = -1 }
+        }
+    }
+
+    deinit {
+        closeStdin()
+    }
+}
+
+/// Set once when the process ends; any number of tasks wait for it.
+final class ExitLatch: Sendable {
+    private struct State {
+        var value: String?
+        var waiters: [CheckedContinuation<String, Never>] = []
+    }
+    private let state = Locked(State())
+
+    var value: String? { state.withLock { $0.value } }
+
+    func finish(_ description: String) {
+        let waiters = state.withLock { s -> [CheckedContinuation<String, Never>] in
+            s.value = description
+            defer { s.waiters.removeAll() }
+            return s.waiters
+        }
+        for w in waiters { w.resume(returning: description) }
+    }
+
+    func wait() async -> String {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { s -> String? in
+                if let v = s.value { return v }
+                s.waiters.append(continuation)
+                return nil
+            }
+            if let done { continuation.resume(returning: done) }
+        }
+    }
+}
+
+/// The last lines of a process's output.
+final class OutputTail: Sendable {
+    private let limit: Int
+    private let storage = Locked<[String]>([])
+
+    init(limit: Int) { self.limit = limit }
+
+    func append(_ line: String) {
+        storage.withLock {
+            $0.append(line)
+            if $0.count > limit { $0.removeFirst($0.count - limit) }
+        }
+    }
+
+    var lines: [String] { storage.current }
+}
