@@ -34,6 +34,9 @@ final class RunnerProcess: Sendable {
     ) throws -> RunnerProcess {
         var input: [Int32] = [-1, -1]
         var out: [Int32] = [-1, -1]
+        guard let pipe2 = LibC.pipe2, let addchdir = LibC.addchdir else {
+            throw ExternalRunnerError.spawnFailed("this C library lacks pipe2 or posix_spawn_file_actions_addchdir_np")
+        }
         guard pipe2(&input, O_CLOEXEC) == 0 else { throw ExternalRunnerError.spawnFailed("pipe: \(String(cString: strerror(errno)))") }
         guard pipe2(&out, O_CLOEXEC) == 0 else {
             close(input[0]); close(input[1])
@@ -46,7 +49,7 @@ final class RunnerProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, input[0], 0)
         posix_spawn_file_actions_adddup2(&actions, out[1], 1)
         posix_spawn_file_actions_adddup2(&actions, out[1], 2)
-        posix_spawn_file_actions_addchdir_np(&actions, workingDirectory)
+        _ = addchdir(&actions, workingDirectory)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -167,6 +170,24 @@ final class RunnerProcess: Sendable {
 
     deinit {
         closeStdin()
+    }
+}
+
+/// C library functions outside the portable headers Swift imports (glibc declares them only
+/// under `_GNU_SOURCE`): looked up at run time.
+enum LibC {
+    typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32
+    typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, UnsafePointer<CChar>?) -> Int32
+
+    /// `pipe2(2)`: a pipe whose ends are close-on-exec from the start, so that no other child
+    /// spawned meanwhile inherits them (which would keep the runner's stdin from reaching EOF).
+    static let pipe2: Pipe2? = symbol("pipe2")
+    /// `posix_spawn_file_actions_addchdir_np(3)`: the child's working directory.
+    static let addchdir: AddChdir? = symbol("posix_spawn_file_actions_addchdir_np")
+
+    private static func symbol<F>(_ name: String) -> F? {
+        guard let handle = dlopen(nil, RTLD_NOW), let address = dlsym(handle, name) else { return nil }
+        return unsafeBitCast(address, to: F.self)
     }
 }
 

@@ -18,7 +18,7 @@ struct ExternalRunnerServingTests {
         let model = try #require(models.first { $0.manifest.endpointID == "examples/mandelbrot" })
         let server = try RunnerPlatform(models: [model])
         try await server.test { client in
-            let id = try await server.submit(client, "examples/mandelbrot", ["width": 96, "height": 64, "max_iterations": 120])
+            let id = try await server.submit(client, "examples/mandelbrot", ["width": 256, "height": 160, "max_iterations": 300])
             let progress = Locked<[ModelKit.Progress]>([])
             let job = try await server.waitForJob(id, progress: progress) { $0.state.isTerminal }
             #expect(job.state == .completed, "\(String(decoding: job.result?.body ?? Data(), as: UTF8.self))")
@@ -28,8 +28,8 @@ struct ExternalRunnerServingTests {
             let result = try await server.get(client, "/queue/examples/mandelbrot/requests/\(id)")
             let image = try #require(result["image"])
             #expect(image["content_type"] == "image/png")
-            #expect(image["width"] == 96)
-            #expect(image["height"] == 64)
+            #expect(image["width"] == 256)
+            #expect(image["height"] == 160)
             let inside = try #require(result["inside_fraction"]?.doubleValue)
             #expect(inside > 0.05 && inside < 0.6, "part of the default view lies inside the set")
 
@@ -39,10 +39,10 @@ struct ExternalRunnerServingTests {
             #expect(Array(file.data.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
             // IHDR: width and height, big-endian, at bytes 16..<24.
             let header = Array(file.data[16..<24])
-            #expect(header == [0, 0, 0, 96, 0, 0, 0, 64])
+            #expect(header == [0, 0, 1, 0, 0, 0, 0, 160])
 
             let logs = try await server.store.logs(id: id)
-            #expect(logs.contains { $0.message.contains("rendered 96x64") })
+            #expect(logs.contains { $0.message.contains("rendered 256x160") })
         }
         await model.shutdown()
     }
