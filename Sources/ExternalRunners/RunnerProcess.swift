@@ -18,6 +18,7 @@ final class RunnerProcess: Sendable {
     let pid: pid_t
     private let stdinFD: Locked<Int32>
     private let exit = ExitLatch()
+    private let outputEnded = ExitLatch()
     private let output: OutputTail
 
     private init(pid: pid_t, stdinFD: Int32, output: OutputTail) {
@@ -87,6 +88,7 @@ final class RunnerProcess: Sendable {
 
     private func startThreads(outputFD: Int32, logger: Logger) {
         let output = self.output
+        let outputEnded = self.outputEnded
         let reader = Thread {
             var buffer = [UInt8](repeating: 0, count: 16384)
             var pending = Data()
@@ -104,6 +106,7 @@ final class RunnerProcess: Sendable {
             }
             if !pending.isEmpty { output.append(String(decoding: pending, as: UTF8.self)) }
             close(outputFD)
+            outputEnded.finish("closed")
         }
         reader.name = "peregrine-runner-output-\(pid)"
         reader.start()
@@ -141,6 +144,17 @@ final class RunnerProcess: Sendable {
 
     /// The last lines the process wrote to stdout/stderr.
     var recentOutput: [String] { output.lines }
+
+    /// The last lines of output of an ended process, once its output pipe is drained (or
+    /// `limit` passed: something it started may still hold the pipe).
+    func finalOutput(limit: Duration = .seconds(1)) async -> [String] {
+        let deadline = ContinuousClock.now + limit
+        while outputEnded.value == nil, ContinuousClock.now < deadline {
+            // The reader thread is usually a few microseconds behind the exit.
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return output.lines
+    }
 
     /// Sends `signal` to the whole process group.
     func signal(_ signal: Int32) {

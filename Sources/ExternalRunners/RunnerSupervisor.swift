@@ -143,7 +143,7 @@ actor RunnerSupervisor {
         let deadline = ContinuousClock.now + .seconds(manifest.startupTimeout)
         while ContinuousClock.now < deadline {
             if let exit = process.exitDescription {
-                let tail = process.recentOutput.suffix(5).joined(separator: "\n")
+                let tail = await process.finalOutput().suffix(5).joined(separator: "\n")
                 throw ModelError(
                     .runnerStartFailed,
                     "\(manifest.model.endpointID): runner \(exit) before it was healthy" + (tail.isEmpty ? "" : ":\n\(tail)"))

@@ -45,6 +45,10 @@ class Context:
     def cancel(self):
         self._cancelled.set()
 
+    def wait_cancelled(self, timeout=None):
+        """Blocks until the request is cancelled or `timeout` seconds pass; True if cancelled."""
+        return self._cancelled.wait(timeout)
+
     def check_cancelled(self):
         """Raises `Cancelled` when the request was cancelled; call it between steps."""
         if self._cancelled.is_set():

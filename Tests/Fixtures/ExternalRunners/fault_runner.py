@@ -17,7 +17,6 @@ import hashlib
 import os
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.environ["PEREGRINE_PYTHON_LIB"])
 
@@ -64,8 +63,7 @@ class Fault(Runner):
             os._exit(3)
         if mode in ("wait", "ignore_cancel"):
             mark("waiting-%s" % ctx.request_id)
-            while not ctx.cancelled:
-                ctx._cancelled.wait(0.05)
+            ctx.wait_cancelled()
             mark("cancelled-%s" % ctx.request_id)
             ctx.log("cancel received")
             if mode == "wait":
