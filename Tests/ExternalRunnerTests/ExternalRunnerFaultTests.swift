@@ -10,6 +10,7 @@ struct ExternalRunnerFaultTests {
     @Test("a runner crashing mid-request fails the job with runner_disconnected and is restarted")
     func crashMidRequest() async throws {
         let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
+        defer { try? FileManager.default.removeItem(at: marks) }
         let model = ExternalModel(runner: try RunnerFixtures.faultManifest(endpoint: "test/fault", marks: marks))
         let server = try RunnerPlatform(models: [model])
         try await server.test { client in
@@ -43,6 +44,7 @@ struct ExternalRunnerFaultTests {
     @Test("a runner that never answers its health check fails the job with startup_timeout")
     func startupHang() async throws {
         let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
+        defer { try? FileManager.default.removeItem(at: marks) }
         let model = ExternalModel(runner: try RunnerFixtures.faultManifest(
             endpoint: "test/hang", marks: marks, startup: "hang", extra: ["startup_timeout": 1]))
         let server = try RunnerPlatform(models: [model])
@@ -60,6 +62,7 @@ struct ExternalRunnerFaultTests {
     @Test("a runner exiting at startup fails the job with runner_start_failed and its own words")
     func startupExit() async throws {
         let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
+        defer { try? FileManager.default.removeItem(at: marks) }
         let model = ExternalModel(runner: try RunnerFixtures.faultManifest(endpoint: "test/exit", marks: marks, startup: "exit"))
         let server = try RunnerPlatform(models: [model])
         try await server.test { client in
@@ -76,6 +79,7 @@ struct ExternalRunnerFaultTests {
     @Test("cancelling a running request reaches the runner, which stops it")
     func cancelReachesRunner() async throws {
         let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
+        defer { try? FileManager.default.removeItem(at: marks) }
         let model = ExternalModel(runner: try RunnerFixtures.faultManifest(endpoint: "test/fault", marks: marks))
         let server = try RunnerPlatform(models: [model])
         try await server.test { client in
@@ -99,6 +103,7 @@ struct ExternalRunnerFaultTests {
     @Test("a runner ignoring cancellation is killed after the grace period and restarted")
     func cancelIgnored() async throws {
         let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
+        defer { try? FileManager.default.removeItem(at: marks) }
         let model = ExternalModel(runner: try RunnerFixtures.faultManifest(endpoint: "test/fault", marks: marks))
         let server = try RunnerPlatform(models: [model])
         try await server.test { client in

@@ -50,6 +50,7 @@ struct ExternalRunnerServingTests {
     @Test("file inputs are fetched by the platform and handed over; output files become URLs")
     func files() async throws {
         let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
+        defer { try? FileManager.default.removeItem(at: marks) }
         let model = ExternalModel(runner: try RunnerFixtures.faultManifest(endpoint: "test/fault", marks: marks))
         let server = try RunnerPlatform(models: [model])
         let bytes = Data((0..<5000).map { UInt8($0 % 251) })
@@ -81,6 +82,7 @@ struct ExternalRunnerServingTests {
     @Test("a runner's own error reaches the caller with its error_type, status and field")
     func runnerError() async throws {
         let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
+        defer { try? FileManager.default.removeItem(at: marks) }
         let model = ExternalModel(runner: try RunnerFixtures.faultManifest(endpoint: "test/fault", marks: marks))
         let server = try RunnerPlatform(models: [model])
         try await server.test { client in
@@ -97,6 +99,7 @@ struct ExternalRunnerServingTests {
     @Test("stopping the model ends its runner process")
     func shutdownStopsProcess() async throws {
         let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
+        defer { try? FileManager.default.removeItem(at: marks) }
         let model = ExternalModel(runner: try RunnerFixtures.faultManifest(endpoint: "test/fault", marks: marks))
         let loaded = try await model.load(context: LoadContext(modelDirectory: marks, threads: 1))
         #expect(loaded.footprintBytes >= 1 << 20, "at least what setup reported")

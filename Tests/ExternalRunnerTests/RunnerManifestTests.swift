@@ -8,6 +8,7 @@ struct RunnerManifestTests {
     @Test("paths are relative to the manifest; ${NAME} and ${NAME:-default} expand")
     func expansion() throws {
         let dir = try RunnerFixtures.temporaryDirectory("manifests")
+        defer { try? FileManager.default.removeItem(at: dir) }
         let json: JSONValue = [
             "endpoint_id": "acme/thing-2x",
             "command": "${RUNNER_BIN:-python3}",
@@ -35,6 +36,7 @@ struct RunnerManifestTests {
     @Test("a manifest without a command or with a wrong field is refused, naming it")
     func invalid() throws {
         let dir = try RunnerFixtures.temporaryDirectory("manifests")
+        defer { try? FileManager.default.removeItem(at: dir) }
         #expect(throws: ExternalRunnerError.invalidManifest("m: 'command' is required")) {
             try RunnerManifest(json: ["endpoint_id": "a/b"], directory: dir, source: "m")
         }
@@ -46,6 +48,7 @@ struct RunnerManifestTests {
     @Test("a runners directory yields its *.json files and */peregrine-runner.json; a missing one none")
     func directory() throws {
         let dir = try RunnerFixtures.temporaryDirectory("runners.d")
+        defer { try? FileManager.default.removeItem(at: dir) }
         try Data(#"{"endpoint_id": "a/one", "command": "x"}"#.utf8).write(to: dir.appendingPathComponent("one.json"))
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("two"), withIntermediateDirectories: true)
         try Data(#"{"endpoint_id": "a/two", "command": "x"}"#.utf8).write(to: dir.appendingPathComponent("two/peregrine-runner.json"))
