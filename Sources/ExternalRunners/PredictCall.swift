@@ -43,14 +43,14 @@ final class PredictCall: Sendable {
                 }
             }
         } catch {
-            throw disconnected("the connection to the runner broke mid-request (\(error))")
+            throw await disconnected("the connection to the runner broke mid-request (\(error))")
         }
         if answer.status != 200 {
             throw ModelError(
                 ExternalModel.code(named: answer.body["error_type"]?.stringValue) ?? .internalError,
                 answer.body["message"]?.stringValue ?? "runner answered HTTP \(answer.status)")
         }
-        guard let event = final.current else { throw disconnected("the runner ended the request without a result") }
+        guard let event = final.current else { throw await disconnected("the runner ended the request without a result") }
         if event["type"]?.stringValue == "error" {
             let type = event["error_type"]?.stringValue
             if type == "cancelled" { throw CancellationError() }
@@ -64,9 +64,9 @@ final class PredictCall: Sendable {
     }
 
     /// A cancelled request ends as cancelled even when the runner had to be killed.
-    private func disconnected(_ why: String) -> any Error {
+    private func disconnected(_ why: String) async -> any Error {
         if cancelRequested.current { return CancellationError() }
-        let how = instance.process.exitDescription.map { " (runner \($0))" } ?? ""
+        let how = await instance.process.exitDescription(waitingUpTo: .seconds(1)).map { " (runner \($0))" } ?? ""
         return ModelError(.runnerDisconnected, "\(why)\(how)")
     }
 

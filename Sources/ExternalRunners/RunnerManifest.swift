@@ -26,6 +26,12 @@ public struct RunnerManifest: Sendable, Equatable {
     public var cancelGrace: Double
     /// Seconds between SIGTERM and SIGKILL when the runner is stopped.
     public var stopGrace: Double
+    /// Seconds between liveness checks (`GET /health`) of a running runner.
+    public var healthInterval: Double
+    /// Seconds one liveness check may take.
+    public var healthTimeout: Double
+    /// Consecutive failed liveness checks after which the runner is killed and restarted.
+    public var healthFailures: Int
     /// First delay before restarting a crashed runner; doubles per consecutive crash.
     public var restartInitialDelay: Double
     /// Longest delay between restarts.
@@ -110,6 +116,9 @@ public struct RunnerManifest: Sendable, Equatable {
         setupTimeout = try number("setup_timeout", default: 600)
         cancelGrace = try number("cancel_grace", default: 5)
         stopGrace = try number("stop_grace", default: 5)
+        healthInterval = try number("health_interval", default: 10)
+        healthTimeout = try number("health_timeout", default: 5)
+        healthFailures = Int(try number("health_failures", default: 3))
         let restart = o["restart"]?.objectValue ?? [:]
         restartInitialDelay = restart["initial_delay"]?.doubleValue ?? 0.5
         restartMaxDelay = restart["max_delay"]?.doubleValue ?? 30

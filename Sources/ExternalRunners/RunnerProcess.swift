@@ -139,6 +139,16 @@ final class RunnerProcess: Sendable {
     /// How the process ended (`exited with status 3`, `killed by signal 9`), or `nil` while it runs.
     var exitDescription: String? { exit.value }
 
+    /// How the process ended, waiting up to `limit` for it to end (a broken connection is
+    /// usually noticed a moment before the exit is).
+    func exitDescription(waitingUpTo limit: Duration) async -> String? {
+        let deadline = ContinuousClock.now + limit
+        while exit.value == nil, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return exit.value
+    }
+
     /// Waits until the process has ended and answers how.
     func waitForExit() async -> String { await exit.wait() }
 

@@ -128,6 +128,7 @@ actor RunnerSupervisor {
             starting = nil
             logger.info("runner ready", metadata: ["endpoint": "\(manifest.model.endpointID)", "pid": "\(process.pid)"])
             Task { await self.watch(started) }
+            Task { await self.monitor(started) }
             return started
         } catch {
             consecutiveFailures += 1
@@ -174,6 +175,31 @@ actor RunnerSupervisor {
             _ = try await launch(after: .milliseconds(Int64(seconds * 1000)))
         } catch {
             logger.error("runner restart failed", metadata: ["endpoint": "\(manifest.model.endpointID)", "error": "\(error)"])
+        }
+    }
+
+    /// Checks a running instance's health every `health_interval`; kills it (the watcher then
+    /// restarts it) after `health_failures` consecutive failures: a hung runner would otherwise
+    /// hold its requests forever.
+    private func monitor(_ watched: RunnerInstance) async {
+        var failures = 0
+        while true {
+            try? await Task.sleep(for: .milliseconds(Int64(manifest.healthInterval * 1000)))
+            guard instance?.generation == watched.generation, !stopped else { return }
+            if await watched.client.healthy(timeout: .milliseconds(Int64(manifest.healthTimeout * 1000))) {
+                failures = 0
+                continue
+            }
+            // The instance may have ended or been replaced while the check ran.
+            guard instance?.generation == watched.generation, !stopped else { return }
+            failures += 1
+            if failures >= manifest.healthFailures {
+                logger.warning(
+                    "runner failed \(failures) health checks; killing it",
+                    metadata: ["endpoint": "\(manifest.model.endpointID)", "pid": "\(watched.process.pid)"])
+                watched.process.signal(SIGKILL)
+                return
+            }
         }
     }
 

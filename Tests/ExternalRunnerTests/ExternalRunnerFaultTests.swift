@@ -23,6 +23,7 @@ struct ExternalRunnerFaultTests {
             #expect(job.state == .failed)
             #expect(job.result?.errorType == "runner_disconnected")
             #expect(job.result?.status == 503)
+            #expect(job.result?.errorMessage?.contains("exited with status 3") == true)
             #expect(RunnerFixtures.marks(in: marks).contains("crashed-\(firstPID)"))
 
             // The supervisor brings up a new process; the next request is served by it.
@@ -116,6 +117,31 @@ struct ExternalRunnerFaultTests {
             let restarted = await RunnerFixtures.eventually {
                 guard let s = await model.status() else { return false }
                 return s.restarts == 1 && s.pid != nil && s.pid != pid
+            }
+            #expect(restarted)
+            let next = try await server.submit(client, "test/fault", ["mode": "echo"])
+            #expect(try await server.waitForJob(next) { $0.state.isTerminal }.state == .completed)
+        }
+        await model.shutdown()
+    }
+
+    @Test("a runner that stops answering health checks is killed and restarted; its request fails cleanly")
+    func hungRunner() async throws {
+        let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
+        defer { try? FileManager.default.removeItem(at: marks) }
+        let model = ExternalModel(runner: try RunnerFixtures.faultManifest(
+            endpoint: "test/fault", marks: marks, extra: ["health_interval": 0.1, "health_timeout": 0.5, "health_failures": 2]))
+        let server = try RunnerPlatform(models: [model])
+        try await server.test { client in
+            let id = try await server.submit(client, "test/fault", ["mode": "freeze"])
+            let job = try await server.waitForJob(id) { $0.state.isTerminal }
+            #expect(job.state == .failed)
+            #expect(job.result?.errorType == "runner_disconnected")
+            #expect(job.result?.errorMessage?.contains("killed by signal 9") == true)
+            #expect(RunnerFixtures.marks(in: marks).contains { $0.hasPrefix("frozen-") })
+            let restarted = await RunnerFixtures.eventually {
+                guard let s = await model.status() else { return false }
+                return s.restarts == 1 && s.pid != nil
             }
             #expect(restarted)
             let next = try await server.submit(client, "test/fault", ["mode": "echo"])

@@ -11,6 +11,8 @@ Input `mode`:
   "wait"          reports progress, then waits until cancelled (records "cancelled-<id>").
   "ignore_cancel" reports progress, records cancellation but never stops.
   "fail"          raises a RunnerError (invalid_input, 422).
+  "freeze"        reports progress, then hangs, and so does every later health check: alive
+                  but not answering.
 """
 
 import hashlib
@@ -21,6 +23,7 @@ import threading
 sys.path.insert(0, os.environ["PEREGRINE_PYTHON_LIB"])
 
 from peregrine_runner import Runner, RunnerError, serve  # noqa: E402
+from peregrine_runner import server as runner_server  # noqa: E402
 
 startup = os.environ.get("FAULT_STARTUP", "")
 if startup == "hang":
@@ -68,6 +71,10 @@ class Fault(Runner):
             ctx.log("cancel received")
             if mode == "wait":
                 ctx.check_cancelled()
+            threading.Event().wait()
+        if mode == "freeze":
+            mark("frozen-%d" % os.getpid())
+            runner_server._Handler.do_GET = lambda handler: threading.Event().wait()
             threading.Event().wait()
         if mode == "fail":
             raise RunnerError("text must not be empty", error_type="invalid_input", status=422, field=["body", "text"])
