@@ -82,6 +82,13 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "ExternalRunners", dependencies: [
+            "ModelKit",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Client", dependencies: [
             "APITypes", "ModelKit",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -95,7 +102,7 @@ let package = Package(
             name: "PoolBench", dependencies: ["Server", "Runners", "JobQueue", "Models", "Graph", "ModelFormats", "Tensor", "Media", "ModelKit"],
             path: "bench/pool/PoolBench"),
         .executableTarget(name: "peregrine", dependencies: [
-            "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit",
+            "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit", "ExternalRunners",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -131,6 +138,14 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .testTarget(name: "ExternalRunnerTests", dependencies: [
+            "ExternalRunners", "Server", "Runners", "JobQueue", "ModelKit",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "Models", "Media", "peregrine", "Client",

@@ -23,6 +23,9 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The external-runner tests start the example Python runner, which computes with numpy.
+python3 -c "import numpy" 2>/dev/null || python3 -m pip install -q numpy 2>/dev/null || python3 -m pip install -q --break-system-packages numpy
+
 if ! command -v swift >/dev/null; then
     echo "setup: Swift 6 toolchain not found on PATH (https://www.swift.org/install/linux/)" >&2
     exit 1

@@ -9,6 +9,9 @@ public struct ModelError: Error, Sendable, CustomStringConvertible {
             case weightsMissing = "weights_missing"
             case weightsInvalid = "weights_invalid"
             case internalError = "internal_error"
+            case runnerDisconnected = "runner_disconnected"
+            case startupTimeout = "startup_timeout"
+            case runnerStartFailed = "runner_start_failed"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -25,6 +28,12 @@ public struct ModelError: Error, Sendable, CustomStringConvertible {
         public static let weightsInvalid = Code(.weightsInvalid)
         /// Anything else inside the model: 500.
         public static let internalError = Code(.internalError)
+        /// The separate process serving the model went away mid-request: 503.
+        public static let runnerDisconnected = Code(.runnerDisconnected)
+        /// The model's runner process did not answer its health check in time: 503.
+        public static let startupTimeout = Code(.startupTimeout)
+        /// The model's runner process exited or refused to set up while starting: 503.
+        public static let runnerStartFailed = Code(.runnerStartFailed)
 
         /// fal's `error_type` string.
         public var description: String { base.rawValue }
@@ -47,7 +56,7 @@ public struct ModelError: Error, Sendable, CustomStringConvertible {
         } else {
             switch code {
             case .invalidInput, .fileDownloadError, .unsupportedMedia: self.status = 422
-            case .weightsMissing: self.status = 503
+            case .weightsMissing, .runnerDisconnected, .startupTimeout, .runnerStartFailed: self.status = 503
             default: self.status = 500
             }
         }

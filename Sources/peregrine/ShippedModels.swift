@@ -8,7 +8,7 @@ import Server
 /// takes them from here, so adding a family is one line.
 enum ShippedModels {
     static func all(configuration: ServerConfiguration) -> [any Model] {
-        EngineModels.all(precision: configuration.enginePrecision)
+        EngineModels.all(precision: configuration.enginePrecision) + ExternalRunnerModels.all(configuration: configuration)
     }
 }
 
