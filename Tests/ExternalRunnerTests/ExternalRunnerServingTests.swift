@@ -109,6 +109,27 @@ struct ExternalRunnerServingTests {
         #expect(kill(pid, 0) != 0, "the process is gone (and reaped) once shutdown returns")
         #expect(await model.status() == nil)
     }
+
+    @Test("an idle runner is stopped when its model is unloaded after the keep-alive, and started again on demand")
+    func evictionStopsRunner() async throws {
+        let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
+        defer { try? FileManager.default.removeItem(at: marks) }
+        let model = ExternalModel(runner: try RunnerFixtures.faultManifest(endpoint: "test/fault", marks: marks))
+        let server = try RunnerPlatform(models: [model], keepAlive: 0.2)
+        try await server.test { client in
+            let first = try await server.submit(client, "test/fault", ["mode": "echo"])
+            #expect(try await server.waitForJob(first) { $0.state.isTerminal }.state == .completed)
+            let pid = Int32(try #require(try await server.get(client, "/queue/test/fault/requests/\(first)")["pid"]?.intValue))
+            let gone = await RunnerFixtures.eventually { kill(pid, 0) != 0 }
+            #expect(gone, "the unloaded model's process ended")
+
+            let second = try await server.submit(client, "test/fault", ["mode": "echo"])
+            #expect(try await server.waitForJob(second) { $0.state.isTerminal }.state == .completed)
+            let again = try await server.get(client, "/queue/test/fault/requests/\(second)")["pid"]?.intValue
+            #expect(again != nil && again != Int64(pid))
+        }
+        await model.shutdown()
+    }
 }
 
 /// Lowercase hex sha256.
