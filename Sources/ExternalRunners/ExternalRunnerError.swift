@@ -7,6 +7,7 @@ public enum ExternalRunnerError: Error, Sendable, CustomStringConvertible, Equat
     /// The runner answered something the protocol does not allow.
     case protocolViolation(String)
 
+    /// The failure in words, naming the manifest or program.
     public var description: String {
         switch self {
         case .invalidManifest(let m): "invalid runner manifest: \(m)"

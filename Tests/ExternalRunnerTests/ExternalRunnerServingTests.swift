@@ -109,6 +109,51 @@ struct ExternalRunnerServingTests {
         #expect(kill(pid, 0) != 0, "the process is gone (and reaped) once shutdown returns")
         #expect(await model.status() == nil)
     }
+
+    @Test("an idle runner is stopped when its model is unloaded after the keep-alive, and started again on demand")
+    func evictionStopsRunner() async throws {
+        let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
+        defer { try? FileManager.default.removeItem(at: marks) }
+        let model = ExternalModel(runner: try RunnerFixtures.faultManifest(endpoint: "test/fault", marks: marks))
+        let server = try RunnerPlatform(models: [model], keepAlive: 0.2)
+        try await server.test { client in
+            let first = try await server.submit(client, "test/fault", ["mode": "echo"])
+            #expect(try await server.waitForJob(first) { $0.state.isTerminal }.state == .completed)
+            let pid = Int32(try #require(try await server.get(client, "/queue/test/fault/requests/\(first)")["pid"]?.intValue))
+            let gone = await RunnerFixtures.eventually { kill(pid, 0) != 0 }
+            #expect(gone, "the unloaded model's process ended")
+
+            let second = try await server.submit(client, "test/fault", ["mode": "echo"])
+            #expect(try await server.waitForJob(second) { $0.state.isTerminal }.state == .completed)
+            let again = try await server.get(client, "/queue/test/fault/requests/\(second)")["pid"]?.intValue
+            #expect(again != nil && again != Int64(pid))
+        }
+        await model.shutdown()
+    }
+
+    @Test("one runner serves max_concurrency requests at once")
+    func concurrentRequests() async throws {
+        let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
+        defer { try? FileManager.default.removeItem(at: marks) }
+        let model = ExternalModel(runner: try RunnerFixtures.faultManifest(endpoint: "test/fault", marks: marks, extra: ["max_concurrency": 2]))
+        let server = try RunnerPlatform(models: [model])
+        try await server.test { client in
+            let a = try await server.submit(client, "test/fault", ["mode": "wait"])
+            let b = try await server.submit(client, "test/fault", ["mode": "wait"])
+            // Both are inside the same process's predict at once, each waiting for its cancel.
+            let both = await RunnerFixtures.eventually { RunnerFixtures.marks(in: marks).filter { $0.hasPrefix("waiting-") }.count == 2 }
+            #expect(both)
+            #expect(await model.status()?.starts == 1)
+            for id in [a, b] {
+                _ = try await client.execute(uri: "/queue/test/fault/requests/\(id)/cancel", method: .put, headers: [:], body: nil)
+            }
+            for id in [a, b] {
+                #expect(try await server.waitForJob(id) { $0.state.isTerminal }.state == .cancelled)
+            }
+            #expect(RunnerFixtures.marks(in: marks).filter { $0.hasPrefix("cancelled-") }.count == 2)
+        }
+        await model.shutdown()
+    }
 }
 
 /// Lowercase hex sha256.

@@ -73,13 +73,13 @@ enum RunnerFixtures {
 struct RunnerPlatform: Sendable {
     let platform: EmbeddedPlatform
 
-    init(models: [any Model]) throws {
+    init(models: [any Model], keepAlive: TimeInterval = 300) throws {
         var configuration = ServerConfiguration()
         configuration.home = FileManager.default.temporaryDirectory.appendingPathComponent("peregrine-ext-\(UUID().uuidString)")
         configuration.authEnabled = false
         platform = try EmbeddedPlatform(
             configuration: configuration, models: models,
-            runnerConfiguration: RunnerConfiguration(leaseDuration: 60, shutdownGracePeriod: 1))
+            runnerConfiguration: RunnerConfiguration(leaseDuration: 60, shutdownGracePeriod: 1, modelKeepAlive: keepAlive))
     }
 
     var store: SQLiteJobStore { platform.store }

@@ -151,14 +151,14 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
 
 
-def _exit_with_parent():
+def _exit_with_parent(stop):
     """Peregrine holds the write end of our stdin: end of file means it is gone."""
     try:
         while sys.stdin.buffer.read(4096):
             pass
     except OSError:
         pass
-    os._exit(0)
+    stop(None, None)
 
 
 def serve(runner, socket_path=None):
@@ -182,7 +182,7 @@ def serve(runner, socket_path=None):
 
     signal.signal(signal.SIGTERM, stop)
     if os.environ.get("PEREGRINE_RUNNER_SOCKET") and not sys.stdin.isatty():
-        threading.Thread(target=_exit_with_parent, daemon=True).start()
+        threading.Thread(target=_exit_with_parent, args=(stop,), daemon=True).start()
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
