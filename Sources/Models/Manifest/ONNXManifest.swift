@@ -236,7 +236,7 @@ public struct ONNXManifest: Sendable, Equatable {
             if let rv = r.value("resize") {
                 var rr = try ManifestReader(rv, path: r.field("resize"))
                 let mode = try rr.choice("mode", ["none", "stretch", "pad"], default: "none")!
-                let resize = Resize(mode: mode, width: try rr.int("width", in: 1...16384), height: try rr.int("height", in: 1...16384),
+                let resize = Resize(mode: mode, width: try rr.int("width", in: 1...8192), height: try rr.int("height", in: 1...8192),
                                     multiple: try rr.int("multiple", in: 1...1024) ?? 1,
                                     filter: try rr.choice("filter", ["nearest", "bilinear", "bicubic"], default: "bicubic")!)
                 try rr.finish()
