@@ -123,6 +123,10 @@ import Testing
         #expect(try registrationError(m)?.field == "outputs[0].field")
 
         m = ManifestFixtures.filterManifest()
+        m["inputs"] = [["kind": "image", "tensor": "image"], ["kind": "constant", "tensor": "c", "shape": [65536, 65536], "values": [0]]]
+        #expect(try registrationError(m)?.field == "inputs[1].shape")
+
+        m = ManifestFixtures.filterManifest()
         m["endpoint_id"] = "no-owner"
         #expect(try registrationError(m)?.field == "endpoint_id")
 

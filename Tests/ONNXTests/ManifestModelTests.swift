@@ -2,6 +2,7 @@ import Foundation
 import Media
 import ModelKit
 @testable import Models
+import Tensor
 import Testing
 
 /// Models registered from a manifest alone, run end to end and compared with onnxruntime.
@@ -149,5 +150,73 @@ import Testing
         // equal up to float rounding, so at most one sample step apart.
         #expect(zip(sa, sb).map { abs(Int($0) - Int($1)) }.max() ?? 99 <= 1)
         #expect(a.progressReports.contains { $0.total == 9 })
+    }
+}
+
+/// The pixel vocabulary on its own: each mapping and its inverse.
+@Suite struct ManifestPixelTests {
+    private func mapping(_ range: String, mean: [Double] = [0], std: [Double] = [1], layout: String = "NCHW",
+                         channels: String = "rgb") -> ONNXManifest.PixelMapping {
+        ONNXManifest.PixelMapping(range: range, mean: mean, std: std, layout: layout, channels: channels)
+    }
+
+    /// A 1×3×2×3 image whose sample (c, y, x) is (c + 1) · 0.1 + y · 0.2 + x · 0.05.
+    private var planes: Tensor {
+        var values: [Float] = []
+        for c in 0..<3 { for y in 0..<2 { for x in 0..<3 { values.append(Float(c + 1) * 0.1 + Float(y) * 0.2 + Float(x) * 0.05) } } }
+        return Tensor(shape: Shape(n: 1, c: 3, h: 2, w: 3), values: values)
+    }
+
+    @Test func forwardAppliesRangeMeanStdOrderAndLayout() {
+        let m = mapping("symmetric", mean: [0.5, 0, -0.5], std: [2, 1, 0.5], layout: "NHWC", channels: "bgr")
+        let (shape, values) = ManifestPixels.forward(planes, m)
+        #expect(shape == [1, 2, 3, 3])
+        // Tensor channel 0 is blue (source channel 2); pixel (y 1, x 2) sits at (1·3 + 2)·3.
+        let blue = Float(0.3 + 0.2 + 0.1), red = Float(0.1 + 0.2 + 0.1)
+        #expect(abs(values[(1 * 3 + 2) * 3 + 0] - ((blue * 2 - 1) - 0.5) / 2) < 1e-6)
+        #expect(abs(values[(1 * 3 + 2) * 3 + 2] - ((red * 2 - 1) + 0.5) / 0.5) < 1e-6)
+    }
+
+    @Test(arguments: ["unit", "symmetric", "byte"])
+    func inverseUndoesForward(range: String) throws {
+        for layout in ["NCHW", "NHWC"] {
+            for channels in ["rgb", "bgr"] {
+                let m = mapping(range, mean: [0.1, 0.2, 0.3], std: [0.5, 2, 1], layout: layout, channels: channels)
+                let (shape, values) = ManifestPixels.forward(planes, m)
+                let back = try ManifestPixels.inverse(values, shape: shape, m, name: "x")
+                let worst = zip(back.toArray(), planes.toArray()).map { abs($0 - $1) }.max() ?? 1
+                #expect(worst < 1e-5, "\(range) \(layout) \(channels)")
+            }
+        }
+    }
+
+    @Test func inverseClampsAndRejectsWrongShapes() throws {
+        let m = mapping("unit", channels: "gray")
+        let out = try ManifestPixels.inverse([-1, 0.5, 2, .nan], shape: [1, 1, 2, 2], m, name: "y")
+        #expect(out.toArray() == [0, 0.5, 1, 0])
+        #expect(throws: ModelError.self) { try ManifestPixels.inverse([0, 0, 0], shape: [1, 3, 1, 1], m, name: "y") }
+        #expect(throws: ModelError.self) { try ManifestPixels.inverse([0, 0], shape: [2, 1], m, name: "y") }
+    }
+}
+
+/// `pad` resizing: the graph sees a multiple of the requested extent, the caller the original size.
+@Suite struct ManifestPadTests {
+    @Test func paddedFilterIsCroppedBackAndAgreesInside() async throws {
+        var manifest = try ManifestFixtures.json("models.d/tiny-filter.json").objectValue!
+        manifest["model"] = ["file": .string(ManifestFixtures.directory.appendingPathComponent("tiny-filter.onnx").path)]
+        manifest["inputs"] = [["kind": "image", "tensor": "image", "resize": ["mode": "pad", "multiple": 8]]]
+        let padded = try ONNXManifestModel(contentsOf: try ManifestFixtures.write(.object(manifest)))
+        let whole = try #require(try ManifestDirectory.scan(directory: ManifestFixtures.models).models.first)
+        let input = ManifestFixtures.directory.appendingPathComponent("tiny-filter-input.png")
+        let a = ManifestRunContext(), b = ManifestRunContext()
+        let out = try await ManifestFixtures.run(padded, ["image_url": .string(input.absoluteString)], context: a)
+        _ = try await ManifestFixtures.run(whole, ["image_url": .string(input.absoluteString)], context: b)
+        #expect(out["image"]?["width"] == 23 && out["image"]?["height"] == 17)
+        let pa = try Image.decode(try #require(a.stored("image.png"))), pb = try Image.decode(try #require(b.stored("image.png")))
+        guard case .uint8(let sa) = pa.samples, case .uint8(let sb) = pb.samples else { Issue.record("expected 8-bit"); return }
+        // Away from the right and bottom edges (the receptive radius is 2) padding changes nothing.
+        var worst = 0
+        for y in 0..<15 { for x in 0..<21 { for c in 0..<3 { worst = max(worst, abs(Int(sa[(y * 23 + x) * 3 + c]) - Int(sb[(y * 23 + x) * 3 + c]))) } } }
+        #expect(worst <= 1)
     }
 }

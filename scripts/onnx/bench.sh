@@ -1,11 +1,14 @@
 #!/bin/sh
 # Benchmarks the terrain UNet: Peregrine's ONNX importer (optimized build of the ONNX sources)
 # and onnxruntime on the same input with the same thread count. Prints one JSON line each.
-#   scripts/onnx/bench.sh [THREADS] [RUNS]
+#   scripts/onnx/bench.sh [THREADS] [RUNS] [ROUNDS]
+# ROUNDS > 1 alternates the two engines ROUNDS times (one JSON line per engine and round), so
+# that on a shared machine both see the same background load.
 set -e
 cd "$(dirname "$0")/../.."
 THREADS=${1:-2}
 RUNS=${2:-3}
+ROUNDS=${3:-1}
 MODEL=${PEREGRINE_HOME:-$HOME/.peregrine}/models/terrain-diffusion/terrain_consistency_unet_difficulty100.onnx
 GOLDEN=Tests/ONNXTests/Goldens/terrain
 OUT=.build-onnx-bench
@@ -22,5 +25,7 @@ swiftc -Ounchecked -wmo -parse-as-library -module-name Kernels -I $OUT -I $OUT/c
     -emit-module-path $OUT/Kernels.swiftmodule -emit-library -static -o $OUT/libKernels.a Sources/Kernels/*.swift
 swiftc -O -wmo -module-name ONNXBench -I $OUT -I $OUT/cmod -L $OUT -lKernels -lTensor -lCKernels -o $OUT/onnx-bench \
     Sources/ModelFormats/ModelFormatError.swift $(find Sources/ModelFormats/ONNX -name '*.swift' ! -name 'ONNXPlan+Graph.swift') scripts/onnx/bench/main.swift
-PEREGRINE_THREADS=$THREADS $OUT/onnx-bench "$MODEL" $GOLDEN $RUNS
-.venv-onnx/bin/python scripts/onnx/bench_ort.py "$MODEL" $GOLDEN --threads $THREADS --runs $RUNS
+for _ in $(seq "$ROUNDS"); do
+    PEREGRINE_THREADS=$THREADS $OUT/onnx-bench "$MODEL" $GOLDEN $RUNS
+    .venv-onnx/bin/python scripts/onnx/bench_ort.py "$MODEL" $GOLDEN --threads $THREADS --runs $RUNS
+done

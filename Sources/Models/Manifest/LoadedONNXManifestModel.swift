@@ -73,15 +73,12 @@ struct LoadedONNXManifestModel: LoadedModel {
         let run = try await ComputeThread.run { [self, feeds, images] () throws -> (JSONValueParts, Double) in
             try execute(feeds: feeds, images: images, context: context)
         }
-        var result = run.0.files
-        for (field, value) in run.0.values { result[field] = value }
-        var stored: [String: JSONValue] = [:]
-        for (field, file) in run.0.images {
+        var result = run.0.values
+        for (field, file) in run.0.images.sorted(by: { $0.key < $1.key }) {
             let f = file.format
             let saved = try await context.store(Data(file.bytes), contentType: f.mimeType, fileName: "\(field).\(f.fileExtension)")
-            stored[field] = saved.json(extra: ["width": .int(Int64(file.width)), "height": .int(Int64(file.height))])
+            result[field] = saved.json(extra: ["width": .int(Int64(file.width)), "height": .int(Int64(file.height))])
         }
-        for (k, v) in stored { result[k] = v }
         if let seed { result["seed"] = .int(Int64(seed)) }
         result["timings"] = ["inference": .double(run.1)]
         context.progress(Progress(fraction: 1, message: "done"))
@@ -90,8 +87,9 @@ struct LoadedONNXManifestModel: LoadedModel {
 
     /// What a run produces before files are stored.
     private struct JSONValueParts: Sendable {
-        var files: [String: JSONValue] = [:]
+        /// Tensor outputs, ready for the response.
         var values: [String: JSONValue] = [:]
+        /// Image outputs, encoded, to be stored.
         var images: [String: EncodedImage] = [:]
     }
 

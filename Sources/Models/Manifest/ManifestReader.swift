@@ -83,12 +83,19 @@ struct ManifestReader {
     mutating func shape(_ key: String) throws -> [Int]? {
         guard let v = value(key) else { return nil }
         guard let items = v.arrayValue else { throw error(key, "must be an array of extents") }
-        return try items.enumerated().map { i, item in
+        let shape = try items.enumerated().map { i, item in
             guard let d = item.intValue, d >= 1, d <= 1 << 24 else {
                 throw ManifestError(field: "\(field(key))[\(i)]", "must be an integer extent in 1...16777216")
             }
             return Int(d)
         }
+        // The engine's limit on one tensor; checked here so that no request can allocate more.
+        var count = 1
+        for d in shape {
+            count = count.multipliedReportingOverflow(by: d).partialValue
+            guard count <= 1 << 28 else { throw error(key, "\(shape) has more than 2^28 elements") }
+        }
+        return shape
     }
 
     /// Members of an array member, each with its path.

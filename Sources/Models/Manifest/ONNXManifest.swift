@@ -31,8 +31,11 @@ public struct ONNXManifest: Sendable, Equatable {
         /// `none` (as is), `stretch` (to `width`×`height`) or `pad` (edge-replicated up to a
         /// multiple of `multiple`; the output image is cropped back).
         public var mode: String
+        /// Target width for `stretch` (default: the graph's fixed width).
         public var width: Int?
+        /// Target height for `stretch` (default: the graph's fixed height).
         public var height: Int?
+        /// The extent multiple for `pad`.
         public var multiple: Int
         /// `nearest`, `bilinear` or `bicubic` (for `stretch`).
         public var filter: String
@@ -46,17 +49,23 @@ public struct ONNXManifest: Sendable, Equatable {
         public var tensor: String
         /// The request field (none for `constant`).
         public var field: String?
+        /// Schema title of the request field.
         public var title: String?
+        /// Schema description of the request field.
         public var description: String?
         /// Tensor shape for `number`, `integer`, `seed_noise` and `constant`.
         public var shape: [Int]
+        /// Smallest accepted value (`number`, `integer`).
         public var minimum: Double?
+        /// Largest accepted value (`number`, `integer`).
         public var maximum: Double?
+        /// Value when the request omits the field; without one the field is required.
         public var defaultValue: Double?
         /// `constant` values (one value fills the shape); `seed_noise` uses [mean, std].
         public var values: [Double]
         /// Pixel mapping for `image`.
         public var pixels: PixelMapping?
+        /// How the image is brought to the graph's size (`image`).
         public var resize: Resize?
         /// The manifest path of this entry, for errors found later.
         public var path: String
@@ -66,9 +75,13 @@ public struct ONNXManifest: Sendable, Equatable {
     public struct Output: Sendable, Equatable {
         /// `image` or `tensor`.
         public var kind: String
+        /// The graph output's name.
         public var tensor: String
+        /// The response field.
         public var field: String
+        /// Schema title of the response field.
         public var title: String?
+        /// Schema description of the response field.
         public var description: String?
         /// Inverse pixel mapping for `image`.
         public var pixels: PixelMapping?
@@ -76,6 +89,7 @@ public struct ONNXManifest: Sendable, Equatable {
         public var format: String
         /// 8 or 16.
         public var bitDepth: Int
+        /// The manifest path of this entry, for errors found later.
         public var path: String
     }
 
@@ -91,20 +105,33 @@ public struct ONNXManifest: Sendable, Equatable {
         public var alignment: Int
     }
 
+    /// Endpoint id `owner/alias[/path]`.
     public var endpointID: String
+    /// Gallery version, default `1.0.0`.
     public var version: String
+    /// Gallery display name.
     public var title: String
+    /// Gallery description.
     public var description: String
+    /// Gallery category (default from the inputs: `image-to-image` or `text-to-image`).
     public var category: String
+    /// SPDX id and holder of the weights.
     public var license: String
     /// The ONNX file, relative to the manifest's directory (or absolute).
     public var modelFile: String
+    /// Expected sha256 of the ONNX file (lowercase hex), checked at load.
     public var sha256: String?
+    /// Where the ONNX file comes from.
     public var source: String?
+    /// Resident memory estimate in bytes, when the manifest gives one.
     public var memoryEstimateBytes: Int?
+    /// Requests one loaded instance serves at once.
     public var maxConcurrency: Int
+    /// Graph inputs and their sources.
     public var inputs: [Input]
+    /// Graph outputs and what the response makes of them.
     public var outputs: [Output]
+    /// Tile-by-tile inference, when set.
     public var tiling: Tiling?
 
     /// Parses a manifest, rejecting unknown fields and values.
@@ -209,7 +236,7 @@ public struct ONNXManifest: Sendable, Equatable {
             if let rv = r.value("resize") {
                 var rr = try ManifestReader(rv, path: r.field("resize"))
                 let mode = try rr.choice("mode", ["none", "stretch", "pad"], default: "none")!
-                let resize = Resize(mode: mode, width: try rr.int("width", in: 1...16384), height: try rr.int("height", in: 1...16384),
+                let resize = Resize(mode: mode, width: try rr.int("width", in: 1...8192), height: try rr.int("height", in: 1...8192),
                                     multiple: try rr.int("multiple", in: 1...1024) ?? 1,
                                     filter: try rr.choice("filter", ["nearest", "bilinear", "bicubic"], default: "bicubic")!)
                 try rr.finish()
