@@ -170,7 +170,7 @@ final class ResidencyController: Sendable {
                         switch failure {
                         case .loadFailed: state.loadErrors[model] ?? ModelError(.internalError, failure.description)
                         case .startupTimeout: RunnerFailure(errorType: "startup_timeout", status: 504, message: failure.description)
-                        default: ModelError(.internalError, failure.description, status: 503)
+                        default: RunnerFailure(errorType: "runner_scheduling_failure", status: 503, message: failure.description)
                         }
                     resumptions += Self.take(&state, model, count).map { ($0, error) }
                 }

@@ -26,6 +26,16 @@ extension RunnerPool {
         return settings
     }
 
+    /// Stops a job this process is running because its caller cancelled it (the store already
+    /// records the request); the model sees the cancellation at its next check.
+    /// - Returns: whether the job was running here.
+    @discardableResult
+    public func stopRunning(id: String) -> Bool {
+        guard let handle = running.withLock({ $0[id] }) else { return false }
+        handle.stop(.userCancelled)
+        return true
+    }
+
     /// Applies the persisted overrides; `run` calls it before leasing any job.
     public func applyStoredSettings() async {
         guard let settingsStore else { return }

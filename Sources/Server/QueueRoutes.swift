@@ -131,6 +131,9 @@ enum QueueRoutes {
         do {
             _ = try await job(call, app: app, id: id, services: services)
             outcome = try await services.store.cancel(id: id, now: Date())
+            // A job running in this process stops at its next check at once, without waiting
+            // for the store's notification to reach the runner (which it does anyway).
+            if outcome == .requested { services.pool.current?.stopRunning(id: id) }
         } catch let error as APIError where error.status == .notFound {
             outcome = .notFound
         }

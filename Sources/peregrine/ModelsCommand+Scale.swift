@@ -102,6 +102,7 @@ extension ModelsCommand {
             guard let model = ShippedModels.all(configuration: configuration).first(where: { $0.manifest.endpointID == name }) else {
                 throw ValidationError("unknown model '\(name)'")
             }
+            try FileManager.default.createDirectory(at: configuration.home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let database = try SQLiteDatabase(path: configuration.databasePath.path)
             let store = SQLiteModelSettingsStore(database: database)
             let defaults = RunnerConfiguration()

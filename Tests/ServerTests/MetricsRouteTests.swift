@@ -48,6 +48,8 @@ struct MetricsRouteTests {
             let id = try #require(try await client.send(.post, "/queue/test/echo", json: ["prompt": "hi"]).json["request_id"]?.stringValue)
             let job = try await h.waitForJob(id) { $0.state == .failed }
             #expect(job.result?.errorMessage?.contains("memory budget is \(1 << 20) bytes") == true, "\(String(describing: job.result))")
+            #expect(job.result?.errorType == "runner_scheduling_failure")
+            #expect(job.result?.status == 503)
             let metrics = try await client.send(.get, "/metrics").text
             #expect(metrics.contains("peregrine_model_refused_requests_total{model=\"test/echo\"} 1\n"))
             #expect(metrics.contains("peregrine_resident_bytes 0\n"))

@@ -42,8 +42,8 @@ struct RealModelCancellationTests {
         let h = Harness(platform: platform, gate: Gate(), started: started)
         let endpoint = "peregrine/realesr-animevideov3"
         try await h.test { client in
-            // 384x384 in 96-pixel tiles: 16 tiles.
-            let input: JSONValue = ["image_url": .string(try pngDataURI(width: 384, height: 384)), "scale": 2, "tile_size": 96]
+            // 512x512 in 128-pixel tiles: 16 tiles.
+            let input: JSONValue = ["image_url": .string(try pngDataURI(width: 512, height: 512)), "scale": 2, "tile_size": 128]
             let id = try #require(try await client.send(.post, "/queue/\(endpoint)", json: input).json["request_id"]?.stringValue)
             var updates = platform.hub.changes(of: id, includingProgress: true).makeAsyncIterator()
             var stepAtCancel: Int?
@@ -53,9 +53,11 @@ struct RealModelCancellationTests {
                 if let p = platform.hub.progress(of: id), let step = p.step {
                     highest = max(highest, step)
                     total = p.total ?? total
-                    if stepAtCancel == nil && step >= 3 {
-                        stepAtCancel = step
+                    if stepAtCancel == nil && step >= 2 {
                         #expect(try await client.send(.put, "/queue/\(endpoint)/requests/\(id)/cancel").status == .accepted)
+                        // The tile running when the cancellation was recorded.
+                        stepAtCancel = max(step, platform.hub.progress(of: id)?.step ?? step)
+                        highest = max(highest, stepAtCancel ?? 0)
                     }
                 }
                 if try await platform.store.job(id: id)?.state.isTerminal == true { break }
