@@ -55,21 +55,25 @@ public struct APIKeyInfo: Sendable, Codable, Equatable {
     public var createdAt: String
     /// ISO-8601, when revoked.
     public var revokedAt: String?
+    /// Whether the key may use the admin API.
+    public var admin: Bool
 
     /// - Parameters:
     ///   - id: public key id.
     ///   - name: label.
     ///   - createdAt: creation time.
     ///   - revokedAt: revocation time, if revoked.
-    public init(id: String, name: String, createdAt: Date, revokedAt: Date?) {
+    ///   - admin: whether the key may use the admin API.
+    public init(id: String, name: String, createdAt: Date, revokedAt: Date?, admin: Bool = false) {
         self.id = id
         self.name = name
         self.createdAt = ISO8601.string(from: createdAt)
         self.revokedAt = revokedAt.map(ISO8601.string(from:))
+        self.admin = admin
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name
+        case id, name, admin
         case createdAt = "created_at"
         case revokedAt = "revoked_at"
     }

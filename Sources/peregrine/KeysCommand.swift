@@ -43,7 +43,7 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let keys = try await KeysCommand.store(options).listKeys()
             if json {
-                let infos = keys.map { APIKeyInfo(id: $0.id, name: $0.name, createdAt: $0.createdAt, revokedAt: $0.revokedAt) }
+                let infos = keys.map { APIKeyInfo(id: $0.id, name: $0.name, createdAt: $0.createdAt, revokedAt: $0.revokedAt, admin: $0.isAdmin) }
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print(String(decoding: try encoder.encode(["keys": infos]), as: UTF8.self))
