@@ -92,18 +92,31 @@ public final class GraphExecutor: @unchecked Sendable {
     /// - Returns: the graph outputs, in fresh tensors the caller owns.
     /// - Throws: ``GraphError`` when the inputs do not fit the graph.
     public func run(_ inputs: [Tensor]) throws -> [Tensor] {
-        try run(inputs, timings: nil)
+        try run(inputs, timings: nil, checkpoint: {})
+    }
+
+    /// Runs the graph, calling `checkpoint` before each node (or convolution chain), so a long
+    /// run can stop between layers: whatever `checkpoint` throws ends the run and is rethrown.
+    /// The executor stays usable afterwards. Request cancellation uses it to free the compute
+    /// within one layer instead of one whole tile.
+    /// - Parameters:
+    ///   - inputs: one contiguous f32 NCHW tensor per graph input.
+    ///   - checkpoint: called on the running thread between steps; cheap checks only.
+    /// - Returns: the graph outputs, in fresh tensors the caller owns.
+    public func run(_ inputs: [Tensor], checkpoint: () throws -> Void) throws -> [Tensor] {
+        try run(inputs, timings: nil, checkpoint: checkpoint)
     }
 
     /// Runs the graph and reports each node's wall time (for finding where time goes).
     /// - Returns: the outputs and `(node name, op name, seconds)` in execution order.
     public func profile(_ inputs: [Tensor]) throws -> (outputs: [Tensor], nodes: [(name: String, op: String, seconds: Double)]) {
         var timings: [(name: String, op: String, seconds: Double)] = []
-        let outputs = try run(inputs, timings: &timings)
+        let outputs = try run(inputs, timings: &timings, checkpoint: {})
         return (outputs, timings)
     }
 
-    private func run(_ inputs: [Tensor], timings: UnsafeMutablePointer<[(name: String, op: String, seconds: Double)]>?) throws -> [Tensor] {
+    private func run(_ inputs: [Tensor], timings: UnsafeMutablePointer<[(name: String, op: String, seconds: Double)]>?,
+                     checkpoint: () throws -> Void) throws -> [Tensor] {
         for t in inputs where t.dtype != .f32 {
             throw GraphError(.invalidInput, "graph inputs must be f32, got \(t)")
         }
@@ -125,6 +138,7 @@ public final class GraphExecutor: @unchecked Sendable {
         }
         for (i, node) in graph.nodes.enumerated()
         where !plan.memory.assembledNodes.contains(i) && !chains.covered.contains(i) {
+            try checkpoint()
             let start = timings == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let chain = chains.runs[i]
             if let chain {

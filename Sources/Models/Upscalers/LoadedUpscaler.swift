@@ -126,7 +126,8 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
         }, network: { window in
             let start = DispatchTime.now().uptimeNanoseconds
             defer { seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-            return try executor.run([window])[0]
+            // Cancellation is checked between layers too: one tile of a large model takes seconds.
+            return try executor.run([window], checkpoint: { try context?.checkCancellation() })[0]
         })
         context?.progress(ModelKit.Progress(fraction: 1, step: tiler.tileCount(height: h, width: w), total: tiler.tileCount(height: h, width: w)))
         var outRGB = ImageTensor.rgb(output)
