@@ -1,3 +1,4 @@
+import Models
 import Runners
 import Testing
 
@@ -147,7 +148,7 @@ struct ResidencyStateMachineTests {
     @Test("random events never break the invariants")
     func randomized() {
         for seed in UInt64(1)...40 {
-            var random = SplitMix64(seed: seed)
+            var random = TerrainNoise(seed: seed)
             var simulation = Simulation(budget: 1000, quantum: .seconds(5), random: random)
             let count = 3 + Int(random.next() % 5)
             for index in 0..<count {
@@ -183,19 +184,6 @@ private func serve(_ machine: inout ResidencyStateMachine, _ model: String, from
     _ = machine.runFinished(model, now: at(start + 1))
 }
 
-/// A deterministic generator for reproducible random sequences.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Drives the state machine as a runner would, on a manual clock: loads take 0.5 s and measure
 /// their footprint (sometimes above the estimate), requests take 1 s. Records every broken
 /// invariant instead of stopping.
@@ -205,10 +193,10 @@ private struct Simulation {
     var served: [String: Int] = [:]
     var violations: [String] = []
     private var pending: [(time: Double, model: String, isLoad: Bool)] = []
-    private var random: SplitMix64
+    private var random: TerrainNoise
     private var requeue = false
 
-    init(budget: Int, quantum: Duration, random: SplitMix64 = SplitMix64(seed: 0)) {
+    init(budget: Int, quantum: Duration, random: TerrainNoise = TerrainNoise(seed: 0)) {
         machine = ResidencyStateMachine(budget: budget, fairnessQuantum: quantum)
         self.random = random
     }

@@ -121,13 +121,14 @@ enum MixedWorkload {
 
     /// When each request arrives and what it asks for.
     static func schedule(kinds: [Kind], options: Options) -> [(at: Double, kind: Kind)] {
-        var rng = SplitMix64(seed: options.seed)
+        // The terrain model's seeded stream (SplitMix64): every run draws the same requests.
+        var rng = TerrainNoise(seed: options.seed)
         var plan: [(at: Double, kind: Kind)] = []
         var t = 0.0
         let totalWeight = kinds.reduce(0) { $0 + $1.weight }
         for _ in 0..<options.requests {
-            t += -log(1 - rng.nextUnit()) / options.rate
-            var pick = rng.nextUnit() * totalWeight
+            t += -log(1 - rng.unit()) / options.rate
+            var pick = rng.unit() * totalWeight
             var chosen = kinds[0]
             for kind in kinds {
                 pick -= kind.weight
@@ -184,19 +185,4 @@ enum MixedWorkload {
         guard !s.isEmpty else { return 0 }
         return s[min(s.count - 1, Int((Double(s.count - 1) * p).rounded()))]
     }
-}
-
-/// A small seeded generator (SplitMix64), so every run draws the same stream.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
