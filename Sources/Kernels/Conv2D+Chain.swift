@@ -19,8 +19,8 @@ import Tensor
 /// try chain(x, into: y, pool: pool)
 /// ```
 ///
-/// `@unchecked Sendable`: the activation buffers (cached per input size) are touched only under
-/// `lock`, which a call holds from start to end; everything else is immutable.
+/// `@unchecked Sendable`: the activation buffers (cached per input size, up to three sizes) are
+/// touched only under `lock`, which a call holds from start to end; everything else is immutable.
 public final class ConvolutionChain: @unchecked Sendable {
     /// The layers, in order.
     public let layers: [Conv2D]
@@ -34,9 +34,25 @@ public final class ConvolutionChain: @unchecked Sendable {
     let activations: [pg_activation]
 
     private let lock = NSLock()
+    /// Activation buffers per image size, most recently used last (at most ``maxSizes``).
+    private var cache: [BufferSet] = []
+    /// Image sizes whose buffers are kept at once (tiled inference alternates between a full
+    /// tile and edge tiles; the executor keeps as many memory plans).
+    let maxSizes = 3
+
     /// Two ping-pong buffers for one image size, and the channel padding each one's contents
-    /// were written with (its zero border and padding hold only for that layout).
-    private var cache: (h: Int, w: Int, buffers: [TensorStorage], layout: [Int32])?
+    /// were written with (its zero border and padding hold only for that layout; 0: fresh).
+    final class BufferSet {
+        let h: Int, w: Int
+        let buffers: [TensorStorage]
+        var layout: [Int32] = [0, 0]
+
+        init(h: Int, w: Int, bytes: Int) {
+            self.h = h
+            self.w = w
+            buffers = [TensorStorage(byteCount: bytes), TensorStorage(byteCount: bytes)]
+        }
+    }
 
     /// Whether a layer can be part of a chain on this CPU: AMX available; stride 1, dilation 1,
     /// one group; padding that keeps the spatial size; at least 16 input channels (fewer would
@@ -130,12 +146,13 @@ public final class ConvolutionChain: @unchecked Sendable {
         let h = input.shape.h, w = input.shape.w, c = input.shape.c
         lock.lock()
         defer { lock.unlock() }
-        let buffers = prepareBuffers(h: h, w: w)
+        let set = buffers(h: h, w: w)
+        let buffers = set.buffers
         for n in 0..<shape.n {
             let src = input.floatPointer + n * c * h * w
             let dst = output.floatPointer + n * shape.c * h * w
             var layout = makeLayout(channels: c, h: h, w: w)
-            useBuffer(0, for: layout)
+            use(set, 0, for: layout)
             let first = buffers[0].pointer.assumingMemoryBound(to: UInt16.self)
             withUnsafePointer(to: layout) { lp in
                 pool.parallelFor(h, minimumPerPart: 8) { r in
@@ -148,7 +165,7 @@ public final class ConvolutionChain: @unchecked Sendable {
                 let from = buffers[i % 2].pointer.assumingMemoryBound(to: UInt16.self)
                 let to = buffers[(i + 1) % 2].pointer.assumingMemoryBound(to: UInt16.self)
                 let outLayout = makeLayout(channels: p.outputChannels, h: h, w: w)
-                if !last { useBuffer((i + 1) % 2, for: outLayout) }
+                if !last { use(set, (i + 1) % 2, for: outLayout) }
                 let weights = UnsafePointer(packedWeights[i].halfPointer)
                 let bias: UnsafePointer<Float>? = l.bias.map { UnsafePointer($0.floatPointer) }
                 var next: Int32 = 0
@@ -177,24 +194,27 @@ public final class ConvolutionChain: @unchecked Sendable {
         return l
     }
 
-    /// The two activation buffers for an h x w image, allocated zeroed on first use of that size.
-    private func prepareBuffers(h: Int, w: Int) -> [TensorStorage] {
-        if let cache, cache.h == h, cache.w == w { return cache.buffers }
+    /// The activation buffers for an h x w image, allocated zeroed on first use of that size.
+    private func buffers(h: Int, w: Int) -> BufferSet {
+        if let i = cache.firstIndex(where: { $0.h == h && $0.w == w }) {
+            let set = cache.remove(at: i)
+            cache.append(set)
+            return set
+        }
         var channels = layers[0].parameters.inputChannels
         for l in layers.dropLast() { channels = max(channels, l.parameters.outputChannels) }
         var largest = makeLayout(channels: channels, h: h, w: w)
-        let bytes = pg_nhwc_size(&largest) * 2
-        let buffers = [TensorStorage(byteCount: bytes), TensorStorage(byteCount: bytes)]
-        cache = (h, w, buffers, [0, 0])  // 0: freshly zeroed, right for any layout
-        return buffers
+        let set = BufferSet(h: h, w: w, bytes: pg_nhwc_size(&largest) * 2)
+        cache.append(set)
+        if cache.count > maxSizes { cache.removeFirst() }
+        return set
     }
 
-    /// Makes buffer `k` ready to be written with `layout`: kernels write only the image, so a
-    /// buffer last written with another channel padding is cleared to restore the zero border.
-    private func useBuffer(_ k: Int, for layout: pg_nhwc_layout) {
-        guard var c = cache, c.layout[k] != layout.channels_padded else { return }
-        if c.layout[k] != 0 { memset(c.buffers[k].pointer, 0, c.buffers[k].byteCount) }
-        c.layout[k] = layout.channels_padded
-        cache = c
+    /// Makes buffer `k` of `set` ready to be written with `layout`: kernels write only the image,
+    /// so a buffer last written with another channel padding is cleared to restore the zeros.
+    private func use(_ set: BufferSet, _ k: Int, for layout: pg_nhwc_layout) {
+        guard set.layout[k] != layout.channels_padded else { return }
+        if set.layout[k] != 0 { memset(set.buffers[k].pointer, 0, set.buffers[k].byteCount) }
+        set.layout[k] = layout.channels_padded
     }
 }
