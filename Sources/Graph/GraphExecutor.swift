@@ -74,7 +74,9 @@ public final class GraphExecutor: @unchecked Sendable {
     }
 
     /// Bytes held by prepared weights.
-    public var weightBytes: Int { prepared.reduce(0) { $0 + $1.weightBytes } }
+    public var weightBytes: Int {
+        prepared.reduce(0) { $0 + $1.weightBytes } + chains.runs.values.reduce(0) { $0 + $1.chain.weightBytes }
+    }
 
     /// Bytes held by the activation buffers of the cached plans.
     public var activationBytes: Int {

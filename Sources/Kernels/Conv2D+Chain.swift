@@ -15,7 +15,7 @@ import Tensor
 /// ```swift
 /// let layers = try (0..<16).map { try Conv2D(weights: w[$0], bias: b[$0], parameters: p, activation: .prelu(slopes: s[$0])) }
 /// guard layers.allSatisfy(ConvolutionChain.accepts) else { ... }
-/// let chain = try ConvolutionChain(layers)
+/// let chain = try ConvolutionChain(layers, weights: w)
 /// try chain(x, into: y, pool: pool)
 /// ```
 ///
@@ -71,11 +71,18 @@ public final class ConvolutionChain: @unchecked Sendable {
     }
 
     /// Packs the layers' weights for the chain's kernel.
-    /// - Parameter layers: at least one layer, each accepted by ``accepts(_:)``, each reading the
-    ///   previous one's output channels.
-    /// - Throws: ``KernelError`` when a layer is not accepted or the channels do not line up.
-    public init(_ layers: [Conv2D]) throws {
+    /// - Parameters:
+    ///   - layers: at least one layer, each accepted by ``accepts(_:)``, each reading the previous
+    ///     one's output channels.
+    ///   - weights: each layer's weights as given to its ``Conv2D`` (any dtype; a layer keeps only
+    ///     its packed forms, so the chain packs its own from these).
+    /// - Throws: ``KernelError`` when a layer is not accepted, the channels do not line up or a
+    ///   weight count does not fit its layer.
+    public init(_ layers: [Conv2D], weights: [Tensor]) throws {
         guard !layers.isEmpty else { throw KernelError(.invalidParameter, "ConvolutionChain: no layers") }
+        guard weights.count == layers.count else {
+            throw KernelError(.shapeMismatch, "ConvolutionChain: \(weights.count) weight tensors for \(layers.count) layers")
+        }
         for (i, l) in layers.enumerated() {
             guard Self.accepts(l) else {
                 throw KernelError(.invalidParameter, "ConvolutionChain: layer \(i) (\(l.parameters), \(l.activation)) cannot be chained here")
@@ -84,16 +91,21 @@ public final class ConvolutionChain: @unchecked Sendable {
                 throw KernelError(.shapeMismatch,
                     "ConvolutionChain: layer \(i) reads \(l.parameters.inputChannels) channels, layer \(i - 1) writes \(layers[i - 1].parameters.outputChannels)")
             }
+            let p = l.parameters
+            guard weights[i].count == p.outputChannels * p.inputChannels * p.kernelHeight * p.kernelWidth else {
+                throw KernelError(.shapeMismatch, "ConvolutionChain: layer \(i) weights \(weights[i].shape) for \(p)")
+            }
         }
         self.layers = layers
         border = layers.map { max($0.parameters.padding.top, $0.parameters.padding.left,
                                   $0.parameters.padding.bottom, $0.parameters.padding.right) }.max()!
-        packedWeights = layers.map { l in
+        packedWeights = zip(layers, weights).map { l, given in
+            let w = given.dtype == .f32 ? given : given.converted(to: .f32)
             let p = l.parameters
             let oc = Int32(p.outputChannels), ic = Int32(p.inputChannels)
             let kh = Int32(p.kernelHeight), kw = Int32(p.kernelWidth)
             let t = Tensor(zeros: [pg_amx_nhwc_weight_size(oc, ic, kh, kw)], dtype: .bf16)
-            pg_amx_nhwc_pack_weights(l.weights.floatPointer, oc, ic, kh, kw, t.halfPointer)
+            pg_amx_nhwc_pack_weights(w.floatPointer, oc, ic, kh, kw, t.halfPointer)
             return t
         }
         var slopes: [Tensor?] = []
@@ -119,6 +131,9 @@ public final class ConvolutionChain: @unchecked Sendable {
         self.slopes = slopes
         self.activations = activations
     }
+
+    /// Bytes of the chain's own packed weights (its activation buffers come per image size).
+    public var weightBytes: Int { packedWeights.reduce(0) { $0 + $1.count * 2 } }
 
     /// The output shape for an NCHW input shape (the input's size, the last layer's channels).
     /// - Throws: ``KernelError`` when the input's channels differ from the first layer's.

@@ -28,8 +28,6 @@ public struct Conv2D: Sendable {
     /// Activation fused after the bias.
     public let activation: Activation
     let bias: Tensor?
-    /// The f32 weights as given, kept so that a ``ConvolutionChain`` can pack them for its layout.
-    let weights: Tensor
     let plan: Plan
     /// AMX-packed bf16 weights, when the layer and CPU allow that path.
     let amxWeights: Tensor?
@@ -84,7 +82,6 @@ public struct Conv2D: Sendable {
         let w = weights.dtype == .f32 ? weights : weights.converted(to: .f32)
         self.parameters = p
         self.activation = activation
-        self.weights = w
         self.bias = bias.map { $0.dtype == .f32 ? $0 : $0.converted(to: .f32) }
         let unitGeometry = p.strideY == 1 && p.strideX == 1 && p.dilationY == 1 && p.dilationX == 1
         if p.kernelHeight == 3 && p.kernelWidth == 3 && unitGeometry && p.groups == 1

@@ -67,7 +67,7 @@ struct ConvolutionChainTests {
         let (layers, n, c, h, w) = Self.randomChain(UInt64(seed))
         let convs = try layers.map { try Conv2D(weights: $0.weights, bias: $0.bias, parameters: $0.parameters, activation: $0.activation) }
         #expect(convs.allSatisfy(ConvolutionChain.accepts))
-        let chain = try ConvolutionChain(convs)
+        let chain = try ConvolutionChain(convs, weights: layers.map(\.weights))
         let x = randomTensor(Shape(n: n, c: c, h: h, w: w), seed: UInt64(seed) + 5)
         let y = try chain(x, pool: testPool)
         let r = try Self.modeledReference(layers, x)
@@ -96,7 +96,7 @@ struct ConvolutionChainTests {
             convs.append(try Conv2D(weights: l.weights, bias: l.bias, parameters: p, activation: l.activation))
         }
         let x = randomTensor(Shape(n: 1, c: c, h: h, w: w), seed: 3, in: 0...1)
-        let y = try ConvolutionChain(convs)(x, pool: testPool)
+        let y = try ConvolutionChain(convs, weights: layers.map(\.weights))(x, pool: testPool)
         var exact = x
         for l in layers {
             exact = try Reference.conv2d(exact, weights: l.weights, bias: l.bias, parameters: p, activation: l.activation)
@@ -108,8 +108,8 @@ struct ConvolutionChainTests {
         #expect(psnr >= 45, "PSNR \(psnr) dB at peak \(peak)")
         // Per layer: run the chain truncated to k layers and k + 1 layers on the same input.
         for k in [1, 7, 15] {
-            let before = try ConvolutionChain(Array(convs[0..<k]))(x, pool: testPool)
-            let after = try ConvolutionChain(Array(convs[0...k]))(x, pool: testPool)
+            let before = try ConvolutionChain(Array(convs[0..<k]), weights: layers[0..<k].map(\.weights))(x, pool: testPool)
+            let after = try ConvolutionChain(Array(convs[0...k]), weights: layers[0...k].map(\.weights))(x, pool: testPool)
             let l = layers[k]
             let r = try Reference.conv2d(before, weights: l.weights, bias: l.bias, parameters: p, activation: l.activation)
             let absX = Tensor(shape: before.shape, values: before.toArray().map(abs))
@@ -128,20 +128,21 @@ struct ConvolutionChainTests {
         let x = randomTensor(Shape(n: n, c: c, h: h, w: w), seed: 78)
         var v = x
         for conv in convs { v = try conv(v, precision: .bf16, pool: testPool) }
-        expectClose(try ConvolutionChain(convs)(x, pool: testPool), v, relative: 4e-3)
+        expectClose(try ConvolutionChain(convs, weights: layers.map(\.weights))(x, pool: testPool), v, relative: 4e-3)
     }
 
     /// Buffers are cached per image size and reused; a buffer that held a different channel
     /// padding is cleared, so results never depend on what ran before.
     @Test func reuseAcrossSizesAndCallsGivesFreshResults() throws {
         let spec: [(Int, Int)] = [(40, 20), (20, 70), (70, 16), (16, 33)]
+        let weights = spec.enumerated().map { i, io in randomTensor([io.1, io.0, 3, 3], seed: 60 + UInt64(i), in: -0.1...0.1) }
         let convs = try spec.enumerated().map { i, io in
-            try Conv2D(weights: randomTensor([io.1, io.0, 3, 3], seed: 60 + UInt64(i), in: -0.1...0.1),
+            try Conv2D(weights: weights[i],
                        bias: randomTensor([io.1], seed: 70 + UInt64(i)),
                        parameters: ConvolutionParameters(inputChannels: io.0, outputChannels: io.1, kernel: (3, 3), padding: Padding(1)),
                        activation: .leakyReLU(slope: 0.1))
         }
-        let chain = try ConvolutionChain(convs)
+        let chain = try ConvolutionChain(convs, weights: weights)
         // Four sizes cycle through a cache of three, so every size is also re-allocated.
         let inputs = [(9, 35), (17, 12), (1, 64), (5, 5)].enumerated().map { k, hw in
             randomTensor(Shape(n: 1, c: 40, h: hw.0, w: hw.1), seed: UInt64(k))
@@ -151,7 +152,7 @@ struct ConvolutionChainTests {
             for (x, y) in zip(inputs, first) { #expect(try chain(x, pool: testPool).toArray() == y) }
             #expect(try chain(inputs[1], pool: testPool).toArray() == first[1])
         }
-        #expect(try ConvolutionChain(convs)(inputs[1], pool: testPool).toArray() == first[1])
+        #expect(try ConvolutionChain(convs, weights: weights)(inputs[1], pool: testPool).toArray() == first[1])
     }
 
     @Test func acceptsOnlyWhatTheKernelComputes() throws {
@@ -176,9 +177,12 @@ struct ConvolutionChainTests {
         p.inputChannels = 8
         #expect(!ConvolutionChain.accepts(try conv(p)))
         let wide = ConvolutionParameters(inputChannels: 16, outputChannels: 24, kernel: (3, 3), padding: Padding(1))
-        #expect(throws: KernelError.self) { try ConvolutionChain([try conv(wide), try conv(wide)]) }
-        #expect(throws: KernelError.self) { try ConvolutionChain([]) }
-        let chain = try ConvolutionChain([try conv(same)])
+        let w16 = Tensor(zeros: [16, 16, 3, 3]), w24 = Tensor(zeros: [24, 16, 3, 3])
+        #expect(throws: KernelError.self) { try ConvolutionChain([try conv(wide), try conv(wide)], weights: [w24, w24]) }
+        #expect(throws: KernelError.self) { try ConvolutionChain([], weights: []) }
+        #expect(throws: KernelError.self) { try ConvolutionChain([try conv(same)], weights: [w24]) }
+        #expect(throws: KernelError.self) { try ConvolutionChain([try conv(same)], weights: []) }
+        let chain = try ConvolutionChain([try conv(same)], weights: [w16])
         #expect(throws: KernelError.self) { try chain(Tensor(zeros: [1, 15, 4, 4]), pool: testPool) }
         #expect(throws: KernelError.self) { try chain(Tensor(zeros: [1, 16, 4, 4]), into: Tensor(zeros: [1, 16, 4, 3]), pool: testPool) }
     }
