@@ -183,11 +183,12 @@ public final class ConvolutionChain: @unchecked Sendable {
                 if !last { use(set, (i + 1) % 2, for: outLayout) }
                 let weights = UnsafePointer(packedWeights[i].halfPointer)
                 let bias: UnsafePointer<Float>? = l.bias.map { UnsafePointer($0.floatPointer) }
-                var next: Int32 = 0
+                var counters = [Int32](repeating: 0, count: pool.threadCount)
                 withUnsafePointer(to: layout) { ip in
                     withUnsafePointer(to: outLayout) { op in
                         withUnsafePointer(to: activations[i]) { act in
-                            withUnsafeMutablePointer(to: &next) { counter in
+                            counters.withUnsafeMutableBufferPointer { cp in
+                                let counter = cp.baseAddress
                                 pool.run { ith, nth in
                                     pg_amx_nhwc_conv(from, ip, Int32(h), Int32(w), Int32(p.padding.top), Int32(p.padding.left),
                                                      weights, Int32(p.outputChannels), Int32(p.kernelHeight), Int32(p.kernelWidth),
