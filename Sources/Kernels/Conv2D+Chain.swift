@@ -151,12 +151,20 @@ public final class ConvolutionChain: @unchecked Sendable {
         return out
     }
 
-    /// Runs the chain: f32 NCHW `[N, C, H, W]` in, f32 NCHW out (must not overlap the input).
+    /// Runs the chain: f32 NCHW `[N, C, H, W]` in, f32 NCHW out. The output may share memory
+    /// with the input (a memory plan may hand the chain's output the buffer of its input, which
+    /// nothing reads afterwards).
     /// - Throws: ``KernelError`` when `output` does not have ``outputShape(for:)``'s element count.
     public func callAsFunction(_ input: Tensor, into output: Tensor, pool: ComputePool) throws {
         let shape = try outputShape(for: input.shape)
         guard output.count == shape.count, output.dtype == .f32, input.dtype == .f32 else {
             throw KernelError(.shapeMismatch, "ConvolutionChain: output \(output) for expected \(shape) f32 (input \(input))")
+        }
+        // Each image is read completely (converted to bf16) before its output is written, so one
+        // image in place is safe; with a batch, image k's output could overwrite image k+1's input.
+        let inStart = UInt(bitPattern: input.rawPointer), outStart = UInt(bitPattern: output.rawPointer)
+        if shape.n > 1, inStart < outStart + UInt(output.count * 4), outStart < inStart + UInt(input.count * 4) {
+            return try self(input.copy(), into: output, pool: pool)
         }
         let h = input.shape.h, w = input.shape.w, c = input.shape.c
         lock.lock()

@@ -155,6 +155,26 @@ struct ConvolutionChainTests {
         #expect(try ConvolutionChain(convs, weights: weights)(inputs[1], pool: testPool).toArray() == first[1])
     }
 
+    /// A memory plan may give the chain's output its input's buffer; with a batch and more output
+    /// than input channels, image 0's output covers image 1's input.
+    @Test func outputMayShareTheInputBuffer() throws {
+        let (c, oc, h, w) = (16, 40, 7, 19)
+        let weights = [randomTensor([24, c, 3, 3], seed: 41, in: -0.2...0.2), randomTensor([oc, 24, 1, 1], seed: 42, in: -0.2...0.2)]
+        let convs = [
+            try Conv2D(weights: weights[0], bias: nil, parameters: ConvolutionParameters(inputChannels: c, outputChannels: 24, kernel: (3, 3), padding: Padding(1)), activation: .relu),
+            try Conv2D(weights: weights[1], bias: nil, parameters: ConvolutionParameters(inputChannels: 24, outputChannels: oc, kernel: (1, 1))),
+        ]
+        let chain = try ConvolutionChain(convs, weights: weights)
+        let x = randomTensor(Shape(n: 2, c: c, h: h, w: w), seed: 43)
+        let expected = try chain(x, pool: testPool).toArray()
+        let storage = TensorStorage(byteCount: 2 * oc * h * w * 4)
+        let input = try Tensor(shape: x.shape, storage: storage, byteOffset: 0)
+        input.floatPointer.update(from: x.floatPointer, count: x.count)
+        let output = try Tensor(shape: Shape(n: 2, c: oc, h: h, w: w), storage: storage, byteOffset: 0)
+        try chain(input, into: output, pool: testPool)
+        #expect(output.toArray() == expected)
+    }
+
     @Test func acceptsOnlyWhatTheKernelComputes() throws {
         func conv(_ p: ConvolutionParameters, _ a: Activation = .none) throws -> Conv2D {
             try Conv2D(weights: Tensor(zeros: [p.outputChannels * p.inputChannelsPerGroup * p.kernelHeight * p.kernelWidth]),
