@@ -14,7 +14,8 @@ import Tensor
 ///
 /// Paths, chosen at init from the geometry and the CPU:
 /// - 3x3, stride 1, dilation 1, one group, >= 8 channels, AVX-512: Winograd F(4x4, 3x3);
-/// - `.bf16` precision on stride-1 single-group layers with AMX: bf16 tiles, fp32 accumulation;
+/// - `.bf16` precision on stride-1 single-group layers with AMX: bf16 tiles, fp32 accumulation
+///   (runs of such layers are faster as a ``ConvolutionChain``, which keeps activations in bf16);
 /// - depthwise (one input channel per group): a direct kernel;
 /// - everything else: im2col (none for 1x1 stride 1) + packed SGEMM (AVX-512, else AVX2 + FMA,
 ///   else plain C).
