@@ -184,10 +184,31 @@ static void pg_nhwc_epilogue_run(const pg_nhwc_epilogue *e, float c[4][16][16], 
 
 enum { PG_NHWC_ROWS = 4 };  // output rows a worker claims at a time
 
+/// The next row group for worker ith, or -1 when all are taken. Worker j's share is the j-th
+/// contiguous range of groups, claimed front to back through counters[j]: consecutive groups
+/// share kh - 1 input rows, which are then still in this core's L2 (about 5% faster per layer
+/// than interleaving groups between workers). A worker done with its share takes groups from
+/// the others' (`*owner` walks the shares from its own on), so a worker the OS delays does not
+/// hold up the layer. With counters NULL each worker does its own share (`*owner` then counts
+/// the groups done).
+static int pg_nhwc_claim(int *counters, int ngroups, int ith, int nth, int *owner) {
+    if (!counters) {
+        int g = (int)((long)ngroups * ith / nth) + (*owner)++;
+        return g < (int)((long)ngroups * (ith + 1) / nth) ? g : -1;
+    }
+    for (; *owner < ith + nth; ++*owner) {
+        int j = *owner % nth;
+        int g0 = (int)((long)ngroups * j / nth), g1 = (int)((long)ngroups * (j + 1) / nth);
+        int g = g0 + atomic_fetch_add((_Atomic int *)&counters[j], 1);
+        if (g < g1) return g;
+    }
+    return -1;
+}
+
 void pg_amx_nhwc_conv(const uint16_t *in, const pg_nhwc_layout *il, int H, int W, int pt, int pl,
                       const uint16_t *wpacked, int oc, int kh, int kw, const float *bias,
                       const pg_activation *act, uint16_t *out_nhwc, const pg_nhwc_layout *ol,
-                      float *out_nchw, int *next_group, int ith, int nth) {
+                      float *out_nchw, int *counters, int ith, int nth) {
     pg_nhwc_tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
@@ -205,10 +226,8 @@ void pg_amx_nhwc_conv(const uint16_t *in, const pg_nhwc_layout *il, int H, int W
     size_t pstride = (size_t)cp * 2;  // bytes between pixels
     size_t obstride = (size_t)kh * kw * cblocks * 512;  // bf16 elements per 16-channel block
     int ngroups = (H + PG_NHWC_ROWS - 1) / PG_NHWC_ROWS;
-    int g0 = (int)((long)ngroups * ith / nth), g1 = (int)((long)ngroups * (ith + 1) / nth);
-    _Atomic int *claim = (_Atomic int *)next_group;
-    for (int gi = claim ? atomic_fetch_add(claim, 1) : g0; gi < (claim ? ngroups : g1);
-         gi = claim ? atomic_fetch_add(claim, 1) : gi + 1) {
+    int owner = counters ? ith : 0, gi;
+    while ((gi = pg_nhwc_claim(counters, ngroups, ith, nth, &owner)) >= 0) {
         int ybase = gi * PG_NHWC_ROWS;
         int yend = H < ybase + PG_NHWC_ROWS ? H : ybase + PG_NHWC_ROWS;
         // Output-channel blocks outermost: one block's weights (36 KB for 64 channels, 3x3)

@@ -1,4 +1,5 @@
 import Kernels
+import Tensor
 
 /// Runs of convolutions that execute as one ``ConvolutionChain`` (bf16 activations between
 /// them) instead of node by node.
@@ -50,7 +51,12 @@ struct ConvolutionChains: Sendable {
                 j += 1
             }
             if j > i {
-                runs[i] = Run(first: i, last: j, chain: try ConvolutionChain(layers))
+                // The layers keep only packed weights; the chain packs its own from the graph's.
+                let weights = (i...j).map { k -> Tensor in
+                    guard case .convolution(let c) = graph.nodes[k].op else { preconditionFailure("checked by layer(_:)") }
+                    return Tensor(shape: [c.weights.count], values: c.weights)
+                }
+                runs[i] = Run(first: i, last: j, chain: try ConvolutionChain(layers, weights: weights))
                 covered.formUnion((i + 1)...j)
             }
             i = j + 1

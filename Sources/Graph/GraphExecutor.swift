@@ -7,7 +7,9 @@ public enum ComputePrecision: String, Sendable, CaseIterable {
     /// float32 everywhere: matches the reference within float reassociation.
     case fp32
     /// bfloat16 multiplies with float32 accumulation in the convolutions that have a bf16
-    /// kernel (AMX); everything else stays float32.
+    /// kernel (AMX); everything else stays float32. Runs of such convolutions hand their
+    /// activations to each other in bf16 (``ConvolutionChain``), which rounds nothing that the
+    /// next layer would not have rounded anyway.
     case bf16
 }
 
@@ -74,7 +76,9 @@ public final class GraphExecutor: @unchecked Sendable {
     }
 
     /// Bytes held by prepared weights.
-    public var weightBytes: Int { prepared.reduce(0) { $0 + $1.weightBytes } }
+    public var weightBytes: Int {
+        prepared.reduce(0) { $0 + $1.weightBytes } + chains.runs.values.reduce(0) { $0 + $1.chain.weightBytes }
+    }
 
     /// Bytes held by the activation buffers of the cached plans.
     public var activationBytes: Int {

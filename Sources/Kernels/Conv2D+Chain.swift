@@ -15,12 +15,12 @@ import Tensor
 /// ```swift
 /// let layers = try (0..<16).map { try Conv2D(weights: w[$0], bias: b[$0], parameters: p, activation: .prelu(slopes: s[$0])) }
 /// guard layers.allSatisfy(ConvolutionChain.accepts) else { ... }
-/// let chain = try ConvolutionChain(layers)
+/// let chain = try ConvolutionChain(layers, weights: w)
 /// try chain(x, into: y, pool: pool)
 /// ```
 ///
-/// `@unchecked Sendable`: the activation buffers (cached per input size) are touched only under
-/// `lock`, which a call holds from start to end; everything else is immutable.
+/// `@unchecked Sendable`: the activation buffers (cached per input size, up to three sizes) are
+/// touched only under `lock`, which a call holds from start to end; everything else is immutable.
 public final class ConvolutionChain: @unchecked Sendable {
     /// The layers, in order.
     public let layers: [Conv2D]
@@ -34,9 +34,25 @@ public final class ConvolutionChain: @unchecked Sendable {
     let activations: [pg_activation]
 
     private let lock = NSLock()
+    /// Activation buffers per image size, most recently used last (at most ``maxSizes``).
+    private var cache: [BufferSet] = []
+    /// Image sizes whose buffers are kept at once (tiled inference alternates between a full
+    /// tile and edge tiles; the executor keeps as many memory plans).
+    let maxSizes = 3
+
     /// Two ping-pong buffers for one image size, and the channel padding each one's contents
-    /// were written with (its zero border and padding hold only for that layout).
-    private var cache: (h: Int, w: Int, buffers: [TensorStorage], layout: [Int32])?
+    /// were written with (its zero border and padding hold only for that layout; 0: fresh).
+    final class BufferSet {
+        let h: Int, w: Int
+        let buffers: [TensorStorage]
+        var layout: [Int32] = [0, 0]
+
+        init(h: Int, w: Int, bytes: Int) {
+            self.h = h
+            self.w = w
+            buffers = [TensorStorage(byteCount: bytes), TensorStorage(byteCount: bytes)]
+        }
+    }
 
     /// Whether a layer can be part of a chain on this CPU: AMX available; stride 1, dilation 1,
     /// one group; padding that keeps the spatial size; at least 16 input channels (fewer would
@@ -55,11 +71,18 @@ public final class ConvolutionChain: @unchecked Sendable {
     }
 
     /// Packs the layers' weights for the chain's kernel.
-    /// - Parameter layers: at least one layer, each accepted by ``accepts(_:)``, each reading the
-    ///   previous one's output channels.
-    /// - Throws: ``KernelError`` when a layer is not accepted or the channels do not line up.
-    public init(_ layers: [Conv2D]) throws {
+    /// - Parameters:
+    ///   - layers: at least one layer, each accepted by ``accepts(_:)``, each reading the previous
+    ///     one's output channels.
+    ///   - weights: each layer's weights as given to its ``Conv2D`` (any dtype; a layer keeps only
+    ///     its packed forms, so the chain packs its own from these).
+    /// - Throws: ``KernelError`` when a layer is not accepted, the channels do not line up or a
+    ///   weight count does not fit its layer.
+    public init(_ layers: [Conv2D], weights: [Tensor]) throws {
         guard !layers.isEmpty else { throw KernelError(.invalidParameter, "ConvolutionChain: no layers") }
+        guard weights.count == layers.count else {
+            throw KernelError(.shapeMismatch, "ConvolutionChain: \(weights.count) weight tensors for \(layers.count) layers")
+        }
         for (i, l) in layers.enumerated() {
             guard Self.accepts(l) else {
                 throw KernelError(.invalidParameter, "ConvolutionChain: layer \(i) (\(l.parameters), \(l.activation)) cannot be chained here")
@@ -68,16 +91,21 @@ public final class ConvolutionChain: @unchecked Sendable {
                 throw KernelError(.shapeMismatch,
                     "ConvolutionChain: layer \(i) reads \(l.parameters.inputChannels) channels, layer \(i - 1) writes \(layers[i - 1].parameters.outputChannels)")
             }
+            let p = l.parameters
+            guard weights[i].count == p.outputChannels * p.inputChannels * p.kernelHeight * p.kernelWidth else {
+                throw KernelError(.shapeMismatch, "ConvolutionChain: layer \(i) weights \(weights[i].shape) for \(p)")
+            }
         }
         self.layers = layers
         border = layers.map { max($0.parameters.padding.top, $0.parameters.padding.left,
                                   $0.parameters.padding.bottom, $0.parameters.padding.right) }.max()!
-        packedWeights = layers.map { l in
+        packedWeights = zip(layers, weights).map { l, given in
+            let w = given.dtype == .f32 ? given : given.converted(to: .f32)
             let p = l.parameters
             let oc = Int32(p.outputChannels), ic = Int32(p.inputChannels)
             let kh = Int32(p.kernelHeight), kw = Int32(p.kernelWidth)
             let t = Tensor(zeros: [pg_amx_nhwc_weight_size(oc, ic, kh, kw)], dtype: .bf16)
-            pg_amx_nhwc_pack_weights(l.weights.floatPointer, oc, ic, kh, kw, t.halfPointer)
+            pg_amx_nhwc_pack_weights(w.floatPointer, oc, ic, kh, kw, t.halfPointer)
             return t
         }
         var slopes: [Tensor?] = []
@@ -104,6 +132,9 @@ public final class ConvolutionChain: @unchecked Sendable {
         self.activations = activations
     }
 
+    /// Bytes of the chain's own packed weights (its activation buffers come per image size).
+    public var weightBytes: Int { packedWeights.reduce(0) { $0 + $1.count * 2 } }
+
     /// The output shape for an NCHW input shape (the input's size, the last layer's channels).
     /// - Throws: ``KernelError`` when the input's channels differ from the first layer's.
     public func outputShape(for input: Shape) throws -> Shape {
@@ -120,22 +151,31 @@ public final class ConvolutionChain: @unchecked Sendable {
         return out
     }
 
-    /// Runs the chain: f32 NCHW `[N, C, H, W]` in, f32 NCHW out (must not overlap the input).
+    /// Runs the chain: f32 NCHW `[N, C, H, W]` in, f32 NCHW out. The output may share memory
+    /// with the input (a memory plan may hand the chain's output the buffer of its input, which
+    /// nothing reads afterwards).
     /// - Throws: ``KernelError`` when `output` does not have ``outputShape(for:)``'s element count.
     public func callAsFunction(_ input: Tensor, into output: Tensor, pool: ComputePool) throws {
         let shape = try outputShape(for: input.shape)
         guard output.count == shape.count, output.dtype == .f32, input.dtype == .f32 else {
             throw KernelError(.shapeMismatch, "ConvolutionChain: output \(output) for expected \(shape) f32 (input \(input))")
         }
+        // Each image is read completely (converted to bf16) before its output is written, so one
+        // image in place is safe; with a batch, image k's output could overwrite image k+1's input.
+        let inStart = UInt(bitPattern: input.rawPointer), outStart = UInt(bitPattern: output.rawPointer)
+        if shape.n > 1, inStart < outStart + UInt(output.count * 4), outStart < inStart + UInt(input.count * 4) {
+            return try self(input.copy(), into: output, pool: pool)
+        }
         let h = input.shape.h, w = input.shape.w, c = input.shape.c
         lock.lock()
         defer { lock.unlock() }
-        let buffers = prepareBuffers(h: h, w: w)
+        let set = buffers(h: h, w: w)
+        let buffers = set.buffers
         for n in 0..<shape.n {
             let src = input.floatPointer + n * c * h * w
             let dst = output.floatPointer + n * shape.c * h * w
             var layout = makeLayout(channels: c, h: h, w: w)
-            useBuffer(0, for: layout)
+            use(set, 0, for: layout)
             let first = buffers[0].pointer.assumingMemoryBound(to: UInt16.self)
             withUnsafePointer(to: layout) { lp in
                 pool.parallelFor(h, minimumPerPart: 8) { r in
@@ -148,14 +188,15 @@ public final class ConvolutionChain: @unchecked Sendable {
                 let from = buffers[i % 2].pointer.assumingMemoryBound(to: UInt16.self)
                 let to = buffers[(i + 1) % 2].pointer.assumingMemoryBound(to: UInt16.self)
                 let outLayout = makeLayout(channels: p.outputChannels, h: h, w: w)
-                if !last { useBuffer((i + 1) % 2, for: outLayout) }
+                if !last { use(set, (i + 1) % 2, for: outLayout) }
                 let weights = UnsafePointer(packedWeights[i].halfPointer)
                 let bias: UnsafePointer<Float>? = l.bias.map { UnsafePointer($0.floatPointer) }
-                var next: Int32 = 0
+                var counters = [Int32](repeating: 0, count: pool.threadCount)
                 withUnsafePointer(to: layout) { ip in
                     withUnsafePointer(to: outLayout) { op in
                         withUnsafePointer(to: activations[i]) { act in
-                            withUnsafeMutablePointer(to: &next) { counter in
+                            counters.withUnsafeMutableBufferPointer { cp in
+                                let counter = cp.baseAddress
                                 pool.run { ith, nth in
                                     pg_amx_nhwc_conv(from, ip, Int32(h), Int32(w), Int32(p.padding.top), Int32(p.padding.left),
                                                      weights, Int32(p.outputChannels), Int32(p.kernelHeight), Int32(p.kernelWidth),
@@ -177,24 +218,27 @@ public final class ConvolutionChain: @unchecked Sendable {
         return l
     }
 
-    /// The two activation buffers for an h x w image, allocated zeroed on first use of that size.
-    private func prepareBuffers(h: Int, w: Int) -> [TensorStorage] {
-        if let cache, cache.h == h, cache.w == w { return cache.buffers }
+    /// The activation buffers for an h x w image, allocated zeroed on first use of that size.
+    private func buffers(h: Int, w: Int) -> BufferSet {
+        if let i = cache.firstIndex(where: { $0.h == h && $0.w == w }) {
+            let set = cache.remove(at: i)
+            cache.append(set)
+            return set
+        }
         var channels = layers[0].parameters.inputChannels
         for l in layers.dropLast() { channels = max(channels, l.parameters.outputChannels) }
         var largest = makeLayout(channels: channels, h: h, w: w)
-        let bytes = pg_nhwc_size(&largest) * 2
-        let buffers = [TensorStorage(byteCount: bytes), TensorStorage(byteCount: bytes)]
-        cache = (h, w, buffers, [0, 0])  // 0: freshly zeroed, right for any layout
-        return buffers
+        let set = BufferSet(h: h, w: w, bytes: pg_nhwc_size(&largest) * 2)
+        cache.append(set)
+        if cache.count > maxSizes { cache.removeFirst() }
+        return set
     }
 
-    /// Makes buffer `k` ready to be written with `layout`: kernels write only the image, so a
-    /// buffer last written with another channel padding is cleared to restore the zero border.
-    private func useBuffer(_ k: Int, for layout: pg_nhwc_layout) {
-        guard var c = cache, c.layout[k] != layout.channels_padded else { return }
-        if c.layout[k] != 0 { memset(c.buffers[k].pointer, 0, c.buffers[k].byteCount) }
-        c.layout[k] = layout.channels_padded
-        cache = c
+    /// Makes buffer `k` of `set` ready to be written with `layout`: kernels write only the image,
+    /// so a buffer last written with another channel padding is cleared to restore the zeros.
+    private func use(_ set: BufferSet, _ k: Int, for layout: pg_nhwc_layout) {
+        guard set.layout[k] != layout.channels_padded else { return }
+        if set.layout[k] != 0 { memset(set.buffers[k].pointer, 0, set.buffers[k].byteCount) }
+        set.layout[k] = layout.channels_padded
     }
 }

@@ -14,7 +14,8 @@ import Tensor
 ///
 /// Paths, chosen at init from the geometry and the CPU:
 /// - 3x3, stride 1, dilation 1, one group, >= 8 channels, AVX-512: Winograd F(4x4, 3x3);
-/// - `.bf16` precision on stride-1 single-group layers with AMX: bf16 tiles, fp32 accumulation;
+/// - `.bf16` precision on stride-1 single-group layers with AMX: bf16 tiles, fp32 accumulation
+///   (runs of such layers are faster as a ``ConvolutionChain``, which keeps activations in bf16);
 /// - depthwise (one input channel per group): a direct kernel;
 /// - everything else: im2col (none for 1x1 stride 1) + packed SGEMM (AVX-512, else AVX2 + FMA,
 ///   else plain C).
@@ -28,8 +29,6 @@ public struct Conv2D: Sendable {
     /// Activation fused after the bias.
     public let activation: Activation
     let bias: Tensor?
-    /// The f32 weights as given, kept so that a ``ConvolutionChain`` can pack them for its layout.
-    let weights: Tensor
     let plan: Plan
     /// AMX-packed bf16 weights, when the layer and CPU allow that path.
     let amxWeights: Tensor?
@@ -84,7 +83,6 @@ public struct Conv2D: Sendable {
         let w = weights.dtype == .f32 ? weights : weights.converted(to: .f32)
         self.parameters = p
         self.activation = activation
-        self.weights = w
         self.bias = bias.map { $0.dtype == .f32 ? $0 : $0.converted(to: .f32) }
         let unitGeometry = p.strideY == 1 && p.strideX == 1 && p.dilationY == 1 && p.dilationX == 1
         if p.kernelHeight == 3 && p.kernelWidth == 3 && unitGeometry && p.groups == 1

@@ -67,7 +67,7 @@ struct ConvolutionChainTests {
         let (layers, n, c, h, w) = Self.randomChain(UInt64(seed))
         let convs = try layers.map { try Conv2D(weights: $0.weights, bias: $0.bias, parameters: $0.parameters, activation: $0.activation) }
         #expect(convs.allSatisfy(ConvolutionChain.accepts))
-        let chain = try ConvolutionChain(convs)
+        let chain = try ConvolutionChain(convs, weights: layers.map(\.weights))
         let x = randomTensor(Shape(n: n, c: c, h: h, w: w), seed: UInt64(seed) + 5)
         let y = try chain(x, pool: testPool)
         let r = try Self.modeledReference(layers, x)
@@ -96,7 +96,7 @@ struct ConvolutionChainTests {
             convs.append(try Conv2D(weights: l.weights, bias: l.bias, parameters: p, activation: l.activation))
         }
         let x = randomTensor(Shape(n: 1, c: c, h: h, w: w), seed: 3, in: 0...1)
-        let y = try ConvolutionChain(convs)(x, pool: testPool)
+        let y = try ConvolutionChain(convs, weights: layers.map(\.weights))(x, pool: testPool)
         var exact = x
         for l in layers {
             exact = try Reference.conv2d(exact, weights: l.weights, bias: l.bias, parameters: p, activation: l.activation)
@@ -108,8 +108,8 @@ struct ConvolutionChainTests {
         #expect(psnr >= 45, "PSNR \(psnr) dB at peak \(peak)")
         // Per layer: run the chain truncated to k layers and k + 1 layers on the same input.
         for k in [1, 7, 15] {
-            let before = try ConvolutionChain(Array(convs[0..<k]))(x, pool: testPool)
-            let after = try ConvolutionChain(Array(convs[0...k]))(x, pool: testPool)
+            let before = try ConvolutionChain(Array(convs[0..<k]), weights: layers[0..<k].map(\.weights))(x, pool: testPool)
+            let after = try ConvolutionChain(Array(convs[0...k]), weights: layers[0...k].map(\.weights))(x, pool: testPool)
             let l = layers[k]
             let r = try Reference.conv2d(before, weights: l.weights, bias: l.bias, parameters: p, activation: l.activation)
             let absX = Tensor(shape: before.shape, values: before.toArray().map(abs))
@@ -128,28 +128,51 @@ struct ConvolutionChainTests {
         let x = randomTensor(Shape(n: n, c: c, h: h, w: w), seed: 78)
         var v = x
         for conv in convs { v = try conv(v, precision: .bf16, pool: testPool) }
-        expectClose(try ConvolutionChain(convs)(x, pool: testPool), v, relative: 4e-3)
+        expectClose(try ConvolutionChain(convs, weights: layers.map(\.weights))(x, pool: testPool), v, relative: 4e-3)
     }
 
     /// Buffers are cached per image size and reused; a buffer that held a different channel
     /// padding is cleared, so results never depend on what ran before.
     @Test func reuseAcrossSizesAndCallsGivesFreshResults() throws {
         let spec: [(Int, Int)] = [(40, 20), (20, 70), (70, 16), (16, 33)]
+        let weights = spec.enumerated().map { i, io in randomTensor([io.1, io.0, 3, 3], seed: 60 + UInt64(i), in: -0.1...0.1) }
         let convs = try spec.enumerated().map { i, io in
-            try Conv2D(weights: randomTensor([io.1, io.0, 3, 3], seed: 60 + UInt64(i), in: -0.1...0.1),
+            try Conv2D(weights: weights[i],
                        bias: randomTensor([io.1], seed: 70 + UInt64(i)),
                        parameters: ConvolutionParameters(inputChannels: io.0, outputChannels: io.1, kernel: (3, 3), padding: Padding(1)),
                        activation: .leakyReLU(slope: 0.1))
         }
-        let chain = try ConvolutionChain(convs)
-        let a = randomTensor(Shape(n: 1, c: 40, h: 9, w: 35), seed: 1)
-        let b = randomTensor(Shape(n: 1, c: 40, h: 17, w: 12), seed: 2)
-        let ya = try chain(a, pool: testPool), yb = try chain(b, pool: testPool)
-        for _ in 0..<2 {
-            #expect(try chain(a, pool: testPool).toArray() == ya.toArray())
-            #expect(try chain(b, pool: testPool).toArray() == yb.toArray())
+        let chain = try ConvolutionChain(convs, weights: weights)
+        // Four sizes cycle through a cache of three, so every size is also re-allocated.
+        let inputs = [(9, 35), (17, 12), (1, 64), (5, 5)].enumerated().map { k, hw in
+            randomTensor(Shape(n: 1, c: 40, h: hw.0, w: hw.1), seed: UInt64(k))
         }
-        #expect(try ConvolutionChain(convs)(b, pool: testPool).toArray() == yb.toArray())
+        let first = try inputs.map { try chain($0, pool: testPool).toArray() }
+        for _ in 0..<2 {
+            for (x, y) in zip(inputs, first) { #expect(try chain(x, pool: testPool).toArray() == y) }
+            #expect(try chain(inputs[1], pool: testPool).toArray() == first[1])
+        }
+        #expect(try ConvolutionChain(convs, weights: weights)(inputs[1], pool: testPool).toArray() == first[1])
+    }
+
+    /// A memory plan may give the chain's output its input's buffer; with a batch and more output
+    /// than input channels, image 0's output covers image 1's input.
+    @Test func outputMayShareTheInputBuffer() throws {
+        let (c, oc, h, w) = (16, 40, 7, 19)
+        let weights = [randomTensor([24, c, 3, 3], seed: 41, in: -0.2...0.2), randomTensor([oc, 24, 1, 1], seed: 42, in: -0.2...0.2)]
+        let convs = [
+            try Conv2D(weights: weights[0], bias: nil, parameters: ConvolutionParameters(inputChannels: c, outputChannels: 24, kernel: (3, 3), padding: Padding(1)), activation: .relu),
+            try Conv2D(weights: weights[1], bias: nil, parameters: ConvolutionParameters(inputChannels: 24, outputChannels: oc, kernel: (1, 1))),
+        ]
+        let chain = try ConvolutionChain(convs, weights: weights)
+        let x = randomTensor(Shape(n: 2, c: c, h: h, w: w), seed: 43)
+        let expected = try chain(x, pool: testPool).toArray()
+        let storage = TensorStorage(byteCount: 2 * oc * h * w * 4)
+        let input = try Tensor(shape: x.shape, storage: storage, byteOffset: 0)
+        input.floatPointer.update(from: x.floatPointer, count: x.count)
+        let output = try Tensor(shape: Shape(n: 2, c: oc, h: h, w: w), storage: storage, byteOffset: 0)
+        try chain(input, into: output, pool: testPool)
+        #expect(output.toArray() == expected)
     }
 
     @Test func acceptsOnlyWhatTheKernelComputes() throws {
@@ -174,9 +197,12 @@ struct ConvolutionChainTests {
         p.inputChannels = 8
         #expect(!ConvolutionChain.accepts(try conv(p)))
         let wide = ConvolutionParameters(inputChannels: 16, outputChannels: 24, kernel: (3, 3), padding: Padding(1))
-        #expect(throws: KernelError.self) { try ConvolutionChain([try conv(wide), try conv(wide)]) }
-        #expect(throws: KernelError.self) { try ConvolutionChain([]) }
-        let chain = try ConvolutionChain([try conv(same)])
+        let w16 = Tensor(zeros: [16, 16, 3, 3]), w24 = Tensor(zeros: [24, 16, 3, 3])
+        #expect(throws: KernelError.self) { try ConvolutionChain([try conv(wide), try conv(wide)], weights: [w24, w24]) }
+        #expect(throws: KernelError.self) { try ConvolutionChain([], weights: []) }
+        #expect(throws: KernelError.self) { try ConvolutionChain([try conv(same)], weights: [w24]) }
+        #expect(throws: KernelError.self) { try ConvolutionChain([try conv(same)], weights: []) }
+        let chain = try ConvolutionChain([try conv(same)], weights: [w16])
         #expect(throws: KernelError.self) { try chain(Tensor(zeros: [1, 15, 4, 4]), pool: testPool) }
         #expect(throws: KernelError.self) { try chain(Tensor(zeros: [1, 16, 4, 4]), into: Tensor(zeros: [1, 16, 4, 3]), pool: testPool) }
     }

@@ -176,12 +176,12 @@ void pg_amx_nhwc_pack_weights(const float *w, int oc, int ic, int kh, int kw, ui
 /// pt/pl on the top/left, at most the input border; the bottom/right padding likewise), reading
 /// `in` (layout `il`) and adding bias (may be NULL) and the activation (none, ReLU, leaky, PReLU
 /// or clip). Writes bf16 into `out_nhwc` (layout `ol`, same H x W, must not be `in`) or, when
-/// that is NULL, float NCHW into `out_nchw` (oc x H x W). With `next_group` (a zeroed counter
-/// shared by the workers) row groups are claimed one at a time; with NULL worker ith takes the
-/// ith share.
+/// that is NULL, float NCHW into `out_nchw` (oc x H x W). Worker ith owns the ith contiguous
+/// share of row groups; with `counters` (nth zeroed ints shared by the workers) a worker that
+/// finishes its share takes groups left in the others'; with NULL each does only its own.
 void pg_amx_nhwc_conv(const uint16_t *in, const pg_nhwc_layout *il, int H, int W, int pt, int pl,
                       const uint16_t *wpacked, int oc, int kh, int kw, const float *bias,
                       const pg_activation *act, uint16_t *out_nhwc, const pg_nhwc_layout *ol,
-                      float *out_nchw, int *next_group, int ith, int nth);
+                      float *out_nchw, int *counters, int ith, int nth);
 
 #endif
