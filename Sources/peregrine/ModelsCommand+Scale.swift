@@ -99,7 +99,7 @@ extension ModelsCommand {
         }
 
         private func runOffline(_ configuration: ServerConfiguration, body: JSONValue) async throws -> JSONValue {
-            guard let model = ShippedModels.all(configuration: configuration).first(where: { $0.manifest.endpointID == name }) else {
+            guard let model = try ShippedModels.all(configuration: configuration).first(where: { $0.manifest.endpointID == name }) else {
                 throw ValidationError("unknown model '\(name)'")
             }
             try FileManager.default.createDirectory(at: configuration.home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

@@ -18,7 +18,7 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            let models = ShippedModels.all(configuration: try options.resolve())
+            let models = try ShippedModels.all(configuration: try options.resolve())
             if json {
                 let list = ModelList(models: models.map { ModelInfo(manifest: $0.manifest) })
                 let encoder = JSONEncoder()

@@ -21,7 +21,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         var configuration = try options.resolve()
-        let models = ShippedModels.all(configuration: configuration)
+        let models = try ShippedModels.all(configuration: configuration)
         let modelsDirectory = configuration.modelsDirectory
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("peregrine-run-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }

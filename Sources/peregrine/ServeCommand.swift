@@ -10,7 +10,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.resolve()
-        let platform = try EmbeddedPlatform(configuration: configuration, models: ShippedModels.all(configuration: configuration))
+        let platform = try EmbeddedPlatform(configuration: configuration, models: try ShippedModels.all(configuration: configuration))
         let server = PeregrineServer(platform: platform)
         let (_, certificate) = try PeregrineServer.tlsConfiguration(for: configuration)
         let auth = configuration.authEnabled ? "on (create a key: peregrine keys create)" : "OFF"
