@@ -16,6 +16,10 @@ public struct ONNXPlan: Sendable {
         var release: [Int]
         /// A convolution whose constant weights were packed at plan time.
         var preparedConv: ONNXAccelerated.PreparedConv? = nil
+        /// Inputs are (q, k, v) of a fused softmax attention (see ``fuseAttention(_:keep:shape:)``).
+        var attention = false
+        /// A normalization fused with the per-channel steps after it (see ``fuseNormChains(_:keep:shape:)``).
+        var normChain: ONNXNormChain? = nil
     }
 
     /// The most elements one intermediate tensor may have (1 GiB of floats): larger shapes come
@@ -117,7 +121,13 @@ public struct ONNXPlan: Sendable {
             steps.append(step)
         }
 
-        steps = Self.fuseSiLU(steps, keep: Set(model.outputs.compactMap { slots[$0.name] }))
+        let graphOutputs = Set(model.outputs.compactMap { slots[$0.name] })
+        steps = Self.fuseSiLU(steps, keep: graphOutputs)
+        let shapeOf = metas.map(\.shape)
+        steps = Self.fuseAttention(steps, keep: graphOutputs) { $0 >= 0 && $0 < shapeOf.count ? shapeOf[$0] : nil }
+        if ProcessInfo.processInfo.environment["PEREGRINE_ONNX_NO_NORM_FUSION"] == nil {
+        steps = Self.fuseNormChains(steps, keep: graphOutputs) { $0 >= 0 && $0 < shapeOf.count ? shapeOf[$0] : nil }
+        }
         var outputSlots: [(String, Int)] = []
         for o in model.outputs {
             guard let s = slots[o.name] else { throw ModelFormatError(.malformed, "onnx: graph output '\(o.name)' is never produced") }
@@ -173,6 +183,11 @@ public struct ONNXPlan: Sendable {
     /// - Returns: the graph outputs by name.
     /// - Throws: ``ModelFormatError`` naming the node and op that failed, or the input that does not fit.
     public func run(_ feeds: [String: ONNXTensor], profile: ((String, Double) -> Void)? = nil) throws -> [String: ONNXTensor] {
+        try run(feeds, stepProfile: profile.map { report in { step, seconds in report(step.opType, seconds) } })
+    }
+
+    /// Runs the plan, reporting each step (with its slots, for shape breakdowns) and its seconds.
+    func run(_ feeds: [String: ONNXTensor], stepProfile profile: ((Step, Double) -> Void)?) throws -> [String: ONNXTensor] {
         var values = [ONNXTensor?](repeating: nil, count: slotCount)
         for (s, t) in constantSlots { values[s] = t }
         for (name, s, shape) in inputSlots {
@@ -184,12 +199,17 @@ public struct ONNXPlan: Sendable {
             let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             if runInPlace(step, &values) {
                 for s in step.release { values[s] = nil }
-                if let profile { profile(step.opType, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+                if let profile { profile(step, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
                 continue
             }
             let outs: [ONNXTensor]
             do {
-                if let conv = step.preparedConv, let s = step.inputs[0], let x = values[s] {
+                if let chain = step.normChain {
+                    outs = [try runNormChain(chain, step, &values)]
+                } else if step.attention, let q = step.inputs[0].flatMap({ values[$0] }), let k = step.inputs[1].flatMap({ values[$0] }),
+                   let v = step.inputs[2].flatMap({ values[$0] }) {
+                    outs = [try ONNXAttention.run(q: q, k: k, v: v)]
+                } else if let conv = step.preparedConv, let s = step.inputs[0], let x = values[s] {
                     outs = [try ONNXAccelerated.run(conv, x, outputShape: expectedShapes[step.outputs[0]] ?? [])]
                 } else {
                     outs = try step.op.execute(step.inputs.map { $0.flatMap { values[$0] } }, outputCount: step.outputs.count)
@@ -206,7 +226,7 @@ public struct ONNXPlan: Sendable {
             }
             for s in step.release { values[s] = nil }
             if let profile {
-                profile(step.opType, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                profile(step, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
         }
         var result: [String: ONNXTensor] = [:]
