@@ -25,14 +25,15 @@ import Testing
 
     @Test func wholeImageGEMMConvolutionMatchesReference() throws {
         var rng = Noise(state: 7)
-        for trial in 0..<60 {
+        for trial in 0..<80 {
             let ic = rng.int(1...40), oc = rng.int(1...40)
             let k = [1, 3, 5][rng.int(0...2)]
             let h = rng.int(1...20), w = rng.int(1...20)
-            let stride = rng.int(1...2), dilation = rng.int(1...2), pad = rng.int(0...2)
-            guard (h + 2 * pad - dilation * (k - 1) - 1) >= 0, (w + 2 * pad - dilation * (k - 1) - 1) >= 0 else { continue }
+            let stride = rng.int(1...2), dilation = rng.int(1...2)
+            let pads = (0..<4).map { _ in rng.int(0...2) }, pad = pads.map(String.init).joined(separator: ",")
+            guard (h + pads[0] + pads[2] - dilation * (k - 1) - 1) >= 0, (w + pads[1] + pads[3] - dilation * (k - 1) - 1) >= 0 else { continue }
             let attrs = ConvAttributes(kernel: [k, k], strides: [stride, stride], dilations: [dilation, dilation],
-                                       pads: [pad, pad, pad, pad], outputPadding: nil, group: 1, autoPad: "NOTSET")
+                                       pads: pads, outputPadding: nil, group: 1, autoPad: "NOTSET")
             let x = ONNXTensor(shape: [1, ic, h, w], floats: rng.floats(ic * h * w))
             let wt = ONNXTensor(shape: [oc, ic, k, k], floats: rng.floats(oc * ic * k * k))
             let b = ONNXTensor(shape: [oc], floats: rng.floats(oc))
@@ -52,6 +53,17 @@ import Testing
                 let expected = accumulate ? zip(want.floats, residual).map { $0 + $1 } : want.floats
                 let diff = Self.maxDifference(out, expected)
                 #expect(diff <= 1e-4, "trial \(trial): ic \(ic) oc \(oc) k \(k) \(h)x\(w) s\(stride) d\(dilation) p\(pad) acc \(accumulate): \(diff)")
+                guard ONNXConvTaps.accepts(g) else { continue }
+                let taps = ONNXConvTaps(weights: wt.floats, bias: b.floats, inputChannels: ic, outputChannels: oc, geometry: g)
+                var tapped = accumulate ? residual : [Float](repeating: .nan, count: oc * oh * ow)
+                x.floats.withUnsafeBufferPointer { px in
+                    tapped.withUnsafeMutableBufferPointer { po in
+                        taps.run(px.baseAddress!, h: h, w: w, po.baseAddress!, oh: oh, ow: ow, accumulate: accumulate,
+                                 pool: ONNXAccelerated.pool)
+                    }
+                }
+                let tapDiff = Self.maxDifference(tapped, expected)
+                #expect(tapDiff <= 1e-4, "taps, trial \(trial): ic \(ic) oc \(oc) k \(k) \(h)x\(w) p\(pad) acc \(accumulate): \(tapDiff)")
             }
         }
     }
@@ -127,5 +139,88 @@ import Testing
         let want = try EinsumEquation("bts,bcs->bct").evaluate([p, v])
         #expect(got.shape == [2, 5, 70])
         #expect(Self.maxDifference(got.floats, want.floats) <= 1e-5)
+    }
+
+    /// GroupNorm as exported (Reshape, InstanceNormalization, Reshape), then per-channel Mul, Add,
+    /// a per-image Mul, a Sub with the chain on the right and SiLU: planned as one step, equal to
+    /// the math written out.
+    @Test func normalizationChainIsFusedAndExact() throws {
+        func node(_ op: String, _ ins: [String], _ out: String, _ attrs: [ONNX.AttributeProto] = []) -> ONNX.NodeProto {
+            var n = ONNX.NodeProto()
+            n.name = out + "_node"
+            n.opType = op
+            n.inputs = ins
+            n.outputs = [out]
+            n.attributes = attrs
+            return n
+        }
+        func constant(_ name: String, _ dims: [Int], floats: [Float] = [], ints: [Int64] = []) -> ONNX.TensorProto {
+            var t = ONNX.TensorProto()
+            t.name = name
+            t.dims = dims.map(Int64.init)
+            t.dataTypeRaw = ints.isEmpty ? 1 : 7
+            t.floatData = floats
+            t.int64Data = ints
+            return t
+        }
+        let (n, c, h, w, groups) = (2, 8, 4, 5, 4)
+        var rng = Noise(state: 5)
+        let scale = rng.floats(groups), bias = rng.floats(groups)
+        let weight = rng.floats(c), shift = rng.floats(c), perImage = rng.floats(n * c), minuend = rng.floats(c)
+        var epsilon = ONNX.AttributeProto()
+        epsilon.name = "epsilon"
+        epsilon.kind = .float
+        epsilon.f = 1e-5
+        var m = ONNX.ModelProto()
+        m.opsetImport = ["": 18]
+        var xi = ONNX.ValueInfoProto()
+        xi.name = "x"
+        xi.elementType = 1
+        var yi = ONNX.ValueInfoProto()
+        yi.name = "y"
+        m.graph.inputs = [xi]
+        m.graph.outputs = [yi]
+        m.graph.initializers = [
+            constant("grouped", [3], ints: [Int64(n), Int64(groups), -1]),
+            constant("full", [4], ints: [Int64(n), Int64(c), Int64(h), Int64(w)]),
+            constant("scale", [groups], floats: scale), constant("bias", [groups], floats: bias),
+            constant("weight", [c, 1, 1], floats: weight), constant("shift", [c, 1, 1], floats: shift),
+            constant("per_image", [n, c, 1, 1], floats: perImage), constant("minuend", [1, c, 1, 1], floats: minuend),
+        ]
+        m.graph.nodes = [
+            node("Reshape", ["x", "grouped"], "r"),
+            node("InstanceNormalization", ["r", "scale", "bias"], "in", [epsilon]),
+            node("Reshape", ["in", "full"], "back"),
+            node("Mul", ["back", "weight"], "m1"),
+            node("Add", ["shift", "m1"], "a1"),
+            node("Mul", ["a1", "per_image"], "m2"),
+            node("Sub", ["minuend", "m2"], "s1"),
+            node("Sigmoid", ["s1"], "sg"),
+            node("Mul", ["s1", "sg"], "y"),
+        ]
+        let plan = try ONNXModel(model: m).plan(inputShapes: ["x": [n, c, h, w]])
+        let x = ONNXTensor(shape: [n, c, h, w], floats: rng.floats(n * c * h * w).map { $0 * 3 + 1 })
+        var ops: [String] = []
+        let got = try #require(try plan.run(["x": x]) { op, _ in ops.append(op) }["y"])
+        #expect(!ops.contains("InstanceNormalization") && ops.contains("NormChain"), "\(ops)")
+        let plane = h * w, perGroup = c / groups
+        var want = [Float](repeating: 0, count: x.count)
+        let xv = x.floats
+        for img in 0..<n {
+            for g in 0..<groups {
+                let base = (img * c + g * perGroup) * plane, len = perGroup * plane
+                let values = xv[base..<(base + len)].map(Double.init)
+                let mean = values.reduce(0, +) / Double(len)
+                let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(len)
+                for i in 0..<len {
+                    let ch = g * perGroup + i / plane
+                    var v = (values[i] - mean) / (variance + 1e-5).squareRoot() * Double(scale[g]) + Double(bias[g])
+                    v = Double(minuend[ch]) - (v * Double(weight[ch]) + Double(shift[ch])) * Double(perImage[img * c + ch])
+                    want[base + i] = Float(v / (1 + Foundation.exp(-v)))
+                }
+            }
+        }
+        #expect(got.shape == [n, c, h, w])
+        #expect(Self.maxDifference(got.floats, want) <= 1e-5)
     }
 }

@@ -125,9 +125,7 @@ public struct ONNXPlan: Sendable {
         steps = Self.fuseSiLU(steps, keep: graphOutputs)
         let shapeOf = metas.map(\.shape)
         steps = Self.fuseAttention(steps, keep: graphOutputs) { $0 >= 0 && $0 < shapeOf.count ? shapeOf[$0] : nil }
-        if ProcessInfo.processInfo.environment["PEREGRINE_ONNX_NO_NORM_FUSION"] == nil {
         steps = Self.fuseNormChains(steps, keep: graphOutputs) { $0 >= 0 && $0 < shapeOf.count ? shapeOf[$0] : nil }
-        }
         var outputSlots: [(String, Int)] = []
         for o in model.outputs {
             guard let s = slots[o.name] else { throw ModelFormatError(.malformed, "onnx: graph output '\(o.name)' is never produced") }

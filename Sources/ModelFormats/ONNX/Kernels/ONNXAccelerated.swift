@@ -1,4 +1,3 @@
-import Foundation
 import Kernels
 import Tensor
 
@@ -16,21 +15,25 @@ enum ONNXAccelerated {
             case engine(Conv2D)
             /// One im2col + SGEMM over the whole image (small maps, see ``ONNXConvGEMM``).
             case gemm(ONNXConvGEMM)
+            /// One SGEMM per kernel tap on the padded image (small maps, stride 1, see ``ONNXConvTaps``).
+            case taps(ONNXConvTaps)
         }
         let path: Path
         let spatial: Int
 
         /// Whether the path can add its result to the output's contents (a fused residual Add).
         var accumulates: Bool {
-            if case .gemm = path { return true }
-            return false
+            switch path {
+            case .gemm, .taps: return true
+            case .engine: return false
+            }
         }
     }
 
     /// Largest map (output pixels) that the whole-image GEMM path takes for 3x3 layers: below
     /// this Winograd's 4x4 tiles leave lanes and threads idle (measured on the terrain UNet:
     /// 8x8 to 32x32 maps run 3-10x faster as one GEMM).
-    static let gemmMaxPixels = ProcessInfo.processInfo.environment["PEREGRINE_ONNX_GEMM_MAX_PIXELS"].flatMap(Int.init) ?? 32 * 32
+    static let gemmMaxPixels = 32 * 32
 
     /// Packs a Conv node's constant weights for the engine's Conv2D, or returns nil when the
     /// geometry is outside what Conv2D handles (the reference path then runs it).
@@ -46,6 +49,11 @@ enum ONNXAccelerated {
         let (oh, ow) = p.convolutionOutputSize(height: spatial == 2 ? input[2] : 1, width: input[input.count - 1])
         if a.group == 1, kh == 3, kw == 3, oh > 0, ow > 0, oh * ow <= gemmMaxPixels, input[1] >= 8,
            weights.shape[1] == input[1] {
+            if ONNXConvTaps.accepts(g) {
+                let taps = ONNXConvTaps(weights: weights.floats, bias: bias?.floats, inputChannels: input[1],
+                                        outputChannels: weights.shape[0], geometry: g)
+                return PreparedConv(path: .taps(taps), spatial: spatial)
+            }
             let gemm = ONNXConvGEMM(weights: weights.floats, bias: bias?.floats, inputChannels: input[1],
                                     outputChannels: weights.shape[0], geometry: g)
             return PreparedConv(path: .gemm(gemm), spatial: spatial)
@@ -78,6 +86,12 @@ enum ONNXAccelerated {
                     let inPer = dims[1] * dims[2] * dims[3], outPer = outDims[1] * outDims[2] * outDims[3]
                     for img in 0..<dims[0] {
                         gemm.run(src + img * inPer, h: dims[2], w: dims[3], dst + img * outPer, oh: outDims[2], ow: outDims[3],
+                                 accumulate: residual != nil, pool: pool)
+                    }
+                case .taps(let taps):
+                    let inPer = dims[1] * dims[2] * dims[3], outPer = outDims[1] * outDims[2] * outDims[3]
+                    for img in 0..<dims[0] {
+                        taps.run(src + img * inPer, h: dims[2], w: dims[3], dst + img * outPer, oh: outDims[2], ow: outDims[3],
                                  accumulate: residual != nil, pool: pool)
                     }
                 case .engine(let conv):
