@@ -11,6 +11,33 @@ extension ONNXPlan {
         return (count, last)
     }
 
+    /// Rewrites `y = Conv(x); z = Add(y, r)` (either order, `r` of `y`'s shape) into one
+    /// convolution that accumulates onto `r` when the convolution's path can (see
+    /// ``ONNXAccelerated/PreparedConv/accumulates``) and nothing else reads `y`. The fused step
+    /// takes the Add's place, where `r` is known to exist, and `r` becomes its last input.
+    static func fuseConvResidual(_ steps: [Step], keep: Set<Int>, shape: (Int) -> [Int]?) -> [Step] {
+        let (count, last) = readers(steps)
+        var out = steps
+        var removed = Set<Int>()
+        for (i, step) in steps.enumerated() where !removed.contains(i) {
+            guard let conv = step.preparedConv, conv.accumulates, step.outputs.count == 1, !step.residualInput else { continue }
+            let y = step.outputs[0]
+            guard count[y] == 1, !keep.contains(y), let j = last[y], j > i, !removed.contains(j),
+                  case .binary(.add) = steps[j].op, steps[j].inputs.count == 2, steps[j].outputs.count == 1,
+                  let a = steps[j].inputs[0], let b = steps[j].inputs[1], a != b, a == y || b == y else { continue }
+            let r = a == y ? b : a
+            guard let ys = shape(y), shape(r) == ys, shape(steps[j].outputs[0]) == ys else { continue }
+            var fused = step
+            fused.inputs.append(r)
+            fused.outputs = steps[j].outputs
+            fused.residualInput = true
+            fused.opType = "Conv+Add"
+            out[j] = fused
+            removed.insert(i)
+        }
+        return out.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
     /// Rewrites `InstanceNormalization -> [Reshape] -> (per-channel Mul | Add | Sub)* -> [SiLU]`
     /// into one ``ONNXNormChain`` step when each intermediate value has no other reader.
     static func fuseNormChains(_ steps: [Step], keep: Set<Int>, shape: (Int) -> [Int]?) -> [Step] {
@@ -134,5 +161,16 @@ extension ONNXPlan {
             return t
         }
         return try chain.run(inputs, reusing: &buffer, outputShape: expectedShapes[step.outputs[0]] ?? [])
+    }
+}
+
+extension ONNXPlan {
+    /// The residual values of a fused Conv+Add step (nil for other steps): moved out of their slot
+    /// when this step is their last reader, so that the convolution accumulates in place.
+    func takeResidual(_ step: Step, _ values: inout [ONNXTensor?]) -> [Float]? {
+        guard step.residualInput, let slot = step.inputs.last ?? nil, var r = values[slot], case .float = r.elements else { return nil }
+        guard step.release.contains(slot), step.inputs.filter({ $0 == slot }).count == 1 else { return r.floats }
+        values[slot] = nil
+        return r.takeFloats()
     }
 }

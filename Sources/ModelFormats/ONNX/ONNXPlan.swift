@@ -20,6 +20,8 @@ public struct ONNXPlan: Sendable {
         var attention = false
         /// A normalization fused with the per-channel steps after it (see ``fuseNormChains(_:keep:shape:)``).
         var normChain: ONNXNormChain? = nil
+        /// The last input is a residual the convolution adds its result to (see ``fuseConvResidual(_:keep:shape:)``).
+        var residualInput = false
     }
 
     /// The most elements one intermediate tensor may have (1 GiB of floats): larger shapes come
@@ -40,7 +42,10 @@ public struct ONNXPlan: Sendable {
     let outputSlots: [(name: String, slot: Int)]
     let expectedShapes: [Int: [Int]]
 
-    init(model: ONNXModel, inputShapes: [String: [Int]]) throws {
+    /// - Parameter fusing: combine attention, normalization chains and residual convolutions
+    ///   into single steps (off when the plan is lowered to the engine graph, which has its own
+    ///   fusions and no such steps).
+    init(model: ONNXModel, inputShapes: [String: [Int]], fusing: Bool = true) throws {
         var slots: [String: Int] = [:]
         var metas: [ValueMeta] = []
         func slot(_ name: String, _ meta: ValueMeta) -> Int {
@@ -123,9 +128,13 @@ public struct ONNXPlan: Sendable {
 
         let graphOutputs = Set(model.outputs.compactMap { slots[$0.name] })
         steps = Self.fuseSiLU(steps, keep: graphOutputs)
-        let shapeOf = metas.map(\.shape)
-        steps = Self.fuseAttention(steps, keep: graphOutputs) { $0 >= 0 && $0 < shapeOf.count ? shapeOf[$0] : nil }
-        steps = Self.fuseNormChains(steps, keep: graphOutputs) { $0 >= 0 && $0 < shapeOf.count ? shapeOf[$0] : nil }
+        if fusing {
+            let shapeOf = metas.map(\.shape)
+            let shape = { (slot: Int) in slot >= 0 && slot < shapeOf.count ? shapeOf[slot] : nil }
+            steps = Self.fuseAttention(steps, keep: graphOutputs, shape: shape)
+            steps = Self.fuseNormChains(steps, keep: graphOutputs, shape: shape)
+            steps = Self.fuseConvResidual(steps, keep: graphOutputs, shape: shape)
+        }
         var outputSlots: [(String, Int)] = []
         for o in model.outputs {
             guard let s = slots[o.name] else { throw ModelFormatError(.malformed, "onnx: graph output '\(o.name)' is never produced") }
@@ -208,7 +217,8 @@ public struct ONNXPlan: Sendable {
                    let v = step.inputs[2].flatMap({ values[$0] }) {
                     outs = [try ONNXAttention.run(q: q, k: k, v: v)]
                 } else if let conv = step.preparedConv, let s = step.inputs[0], let x = values[s] {
-                    outs = [try ONNXAccelerated.run(conv, x, outputShape: expectedShapes[step.outputs[0]] ?? [])]
+                    var residual = takeResidual(step, &values)
+                    outs = [try ONNXAccelerated.run(conv, x, outputShape: expectedShapes[step.outputs[0]] ?? [], residual: &residual)]
                 } else {
                     outs = try step.op.execute(step.inputs.map { $0.flatMap { values[$0] } }, outputCount: step.outputs.count)
                 }

@@ -63,18 +63,26 @@ enum ONNXAccelerated {
     }
 
     /// Runs a prepared convolution into a fresh buffer (no copy of the input or the output).
-    /// - Parameter residual: a tensor of the output's shape to add (only for paths that
-    ///   ``PreparedConv/accumulates``).
-    static func run(_ prepared: PreparedConv, _ x: ONNXTensor, outputShape: [Int], residual: ONNXTensor? = nil) throws -> ONNXTensor {
+    static func run(_ prepared: PreparedConv, _ x: ONNXTensor, outputShape: [Int]) throws -> ONNXTensor {
+        var none: [Float]? = nil
+        return try run(prepared, x, outputShape: outputShape, residual: &none)
+    }
+
+    /// Runs a prepared convolution; with `residual` (values of the output's shape, moved out of
+    /// the caller so that they are written in place; only for paths that
+    /// ``PreparedConv/accumulates``) the result is added to them.
+    static func run(_ prepared: PreparedConv, _ x: ONNXTensor, outputShape: [Int], residual: inout [Float]?) throws -> ONNXTensor {
         let dims = prepared.spatial == 2 ? x.shape : [x.shape[0], x.shape[1], 1, x.shape[2]]
         let outDims = prepared.spatial == 2 ? outputShape : [outputShape[0], outputShape[1], 1, outputShape[2]]
         guard outDims.count == 4, dims.count == 4 else { throw ONNXRuntimeError("conv shapes \(x.shape) -> \(outputShape)") }
         let count = outDims.reduce(1, *)
         guard case .float(let values) = x.elements else { throw ONNXRuntimeError("Conv input must be float") }
         var out: [Float]
-        if let residual {
-            guard case .float(let r) = residual.elements, r.count == count else { throw ONNXRuntimeError("residual \(residual.shape) for \(outputShape)") }
+        let accumulate = residual != nil
+        if let r = residual {
+            guard r.count == count, prepared.accumulates else { throw ONNXRuntimeError("residual of \(r.count) values for \(outputShape)") }
             out = r
+            residual = nil
         } else {
             out = [Float](unsafeUninitializedCapacity: count) { _, n in n = count }
         }
@@ -86,16 +94,15 @@ enum ONNXAccelerated {
                     let inPer = dims[1] * dims[2] * dims[3], outPer = outDims[1] * outDims[2] * outDims[3]
                     for img in 0..<dims[0] {
                         gemm.run(src + img * inPer, h: dims[2], w: dims[3], dst + img * outPer, oh: outDims[2], ow: outDims[3],
-                                 accumulate: residual != nil, pool: pool)
+                                 accumulate: accumulate, pool: pool)
                     }
                 case .taps(let taps):
                     let inPer = dims[1] * dims[2] * dims[3], outPer = outDims[1] * outDims[2] * outDims[3]
                     for img in 0..<dims[0] {
                         taps.run(src + img * inPer, h: dims[2], w: dims[3], dst + img * outPer, oh: outDims[2], ow: outDims[3],
-                                 accumulate: residual != nil, pool: pool)
+                                 accumulate: accumulate, pool: pool)
                     }
                 case .engine(let conv):
-                    precondition(residual == nil, "the engine's Conv2D does not accumulate")
                     // Both buffers are viewed in place for the duration of the call.
                     let inStorage = TensorStorage(borrowing: UnsafeMutableRawPointer(mutating: src),
                                                   byteCount: input.count * 4, isWritable: false)
