@@ -13,6 +13,7 @@ import Testing
             return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
         }
         mutating func floats(_ n: Int) -> [Float] { (0..<n).map { _ in next() } }
+
         mutating func int(_ range: ClosedRange<Int>) -> Int {
             _ = next()
             return range.lowerBound + Int((state >> 33) % UInt64(range.count))
@@ -222,5 +223,64 @@ import Testing
         }
         #expect(got.shape == [n, c, h, w])
         #expect(Self.maxDifference(got.floats, want) <= 1e-5)
+    }
+
+    /// `Add(r, Conv(x))` on a small map is planned as one accumulating convolution and gives what
+    /// the unfused plan gives.
+    @Test func residualAddIsFusedIntoConvolution() throws {
+        var rng = Noise(state: 13)
+        let (c, oc, h, w) = (12, 10, 9, 7)
+        func tensor(_ name: String, _ dims: [Int], _ values: [Float]) -> ONNX.TensorProto {
+            var t = ONNX.TensorProto()
+            t.name = name
+            t.dims = dims.map(Int64.init)
+            t.dataTypeRaw = 1
+            t.floatData = values
+            return t
+        }
+        var pads = ONNX.AttributeProto()
+        pads.name = "pads"
+        pads.kind = .ints
+        pads.ints = [1, 0, 2, 1]
+        var conv = ONNX.NodeProto()
+        conv.name = "conv"
+        conv.opType = "Conv"
+        conv.inputs = ["x", "w", "b"]
+        conv.outputs = ["y"]
+        conv.attributes = [pads]
+        var add = ONNX.NodeProto()
+        add.name = "add"
+        add.opType = "Add"
+        add.inputs = ["r", "y"]
+        add.outputs = ["z"]
+        var m = ONNX.ModelProto()
+        m.opsetImport = ["": 18]
+        m.graph.inputs = ["x", "r"].map { name in
+            var v = ONNX.ValueInfoProto()
+            v.name = name
+            v.elementType = 1
+            return v
+        }
+        var z = ONNX.ValueInfoProto()
+        z.name = "z"
+        m.graph.outputs = [z]
+        m.graph.initializers = [tensor("w", [oc, c, 3, 3], rng.floats(oc * c * 9)), tensor("b", [oc], rng.floats(oc))]
+        m.graph.nodes = [conv, add]
+        let model = try ONNXModel(model: m)
+        let (oh, ow) = (h + 3 - 2, w + 1 - 2)
+        let shapes = ["x": [1, c, h, w], "r": [1, oc, oh, ow]]
+        let residual = rng.floats(oc * oh * ow)
+        // A copy in its own buffer, to see that the caller's residual is never written.
+        let snapshot = residual.map { $0 }
+        let feeds = ["x": ONNXTensor(shape: [1, c, h, w], floats: rng.floats(c * h * w)),
+                     "r": ONNXTensor(shape: [1, oc, oh, ow], floats: residual)]
+        var ops: [String] = []
+        let fused = try #require(try model.plan(inputShapes: shapes).run(feeds) { op, _ in ops.append(op) }["z"])
+        #expect(ops == ["Conv+Add"])
+        let plain = try #require(try ONNXPlan(model: model, inputShapes: shapes, fusing: false).run(feeds)["z"])
+        #expect(fused.shape == plain.shape)
+        #expect(Self.maxDifference(fused.floats, plain.floats) <= 1e-5)
+        // The residual input is the caller's: accumulating must not have written into it.
+        #expect(feeds["r"]!.floats == snapshot)
     }
 }
