@@ -30,8 +30,12 @@ import Testing
             let ic = rng.int(1...40), oc = rng.int(1...40)
             let k = [1, 3, 5][rng.int(0...2)]
             let h = rng.int(1...20), w = rng.int(1...20)
-            let stride = rng.int(1...2), dilation = rng.int(1...2)
-            let pads = (0..<4).map { _ in rng.int(0...2) }, pad = pads.map(String.init).joined(separator: ",")
+            var stride = rng.int(1...2), dilation = rng.int(1...2)
+            if k == 1 && trial % 3 == 0 { (stride, dilation) = (1, 1) }
+            // Every third 1x1 layer is pointwise (stride 1, no padding: the input is read in place).
+            let pointwise = k == 1 && trial % 3 == 0
+            let pads = pointwise ? [0, 0, 0, 0] : (0..<4).map { _ in rng.int(0...2) }
+            let pad = pads.map(String.init).joined(separator: ",")
             guard (h + pads[0] + pads[2] - dilation * (k - 1) - 1) >= 0, (w + pads[1] + pads[3] - dilation * (k - 1) - 1) >= 0 else { continue }
             let attrs = ConvAttributes(kernel: [k, k], strides: [stride, stride], dilations: [dilation, dilation],
                                        pads: pads, outputPadding: nil, group: 1, autoPad: "NOTSET")
@@ -227,9 +231,11 @@ import Testing
 
     /// `Add(r, Conv(x))` on a small map is planned as one accumulating convolution and gives what
     /// the unfused plan gives.
-    @Test func residualAddIsFusedIntoConvolution() throws {
+    @Test(arguments: [3, 1])
+    func residualAddIsFusedIntoConvolution(kernel: Int) throws {
         var rng = Noise(state: 13)
         let (c, oc, h, w) = (12, 10, 9, 7)
+        let padding: [Int64] = kernel == 3 ? [1, 0, 2, 1] : [0, 0, 0, 0]
         func tensor(_ name: String, _ dims: [Int], _ values: [Float]) -> ONNX.TensorProto {
             var t = ONNX.TensorProto()
             t.name = name
@@ -241,7 +247,7 @@ import Testing
         var pads = ONNX.AttributeProto()
         pads.name = "pads"
         pads.kind = .ints
-        pads.ints = [1, 0, 2, 1]
+        pads.ints = padding
         var conv = ONNX.NodeProto()
         conv.name = "conv"
         conv.opType = "Conv"
@@ -264,10 +270,10 @@ import Testing
         var z = ONNX.ValueInfoProto()
         z.name = "z"
         m.graph.outputs = [z]
-        m.graph.initializers = [tensor("w", [oc, c, 3, 3], rng.floats(oc * c * 9)), tensor("b", [oc], rng.floats(oc))]
+        m.graph.initializers = [tensor("w", [oc, c, kernel, kernel], rng.floats(oc * c * kernel * kernel)), tensor("b", [oc], rng.floats(oc))]
         m.graph.nodes = [conv, add]
         let model = try ONNXModel(model: m)
-        let (oh, ow) = (h + 3 - 2, w + 1 - 2)
+        let (oh, ow) = (h + Int(padding[0] + padding[2]) - kernel + 1, w + Int(padding[1] + padding[3]) - kernel + 1)
         let shapes = ["x": [1, c, h, w], "r": [1, oc, oh, ow]]
         let residual = rng.floats(oc * oh * ow)
         // A copy in its own buffer, to see that the caller's residual is never written.
@@ -282,5 +288,60 @@ import Testing
         #expect(Self.maxDifference(fused.floats, plain.floats) <= 1e-5)
         // The residual input is the caller's: accumulating must not have written into it.
         #expect(feeds["r"]!.floats == snapshot)
+    }
+
+    /// `Add(Conv_a(x), Conv_b(x))`: one convolution takes the Add, the other stays a step whose
+    /// output is the residual (a second fusion into the same Add would drop the first).
+    @Test func addOfTwoConvolutionsFusesOnce() throws {
+        var rng = Noise(state: 17)
+        let (c, oc, h, w) = (16, 8, 10, 6)
+        func tensor(_ name: String, _ dims: [Int], _ values: [Float]) -> ONNX.TensorProto {
+            var t = ONNX.TensorProto()
+            t.name = name
+            t.dims = dims.map(Int64.init)
+            t.dataTypeRaw = 1
+            t.floatData = values
+            return t
+        }
+        func conv(_ name: String, kernel: Int) -> ONNX.NodeProto {
+            var pads = ONNX.AttributeProto()
+            pads.name = "pads"
+            pads.kind = .ints
+            pads.ints = [Int64](repeating: Int64(kernel / 2), count: 4)
+            var n = ONNX.NodeProto()
+            n.name = name
+            n.opType = "Conv"
+            n.inputs = ["x", name + "_w", name + "_b"]
+            n.outputs = [name + "_y"]
+            n.attributes = [pads]
+            return n
+        }
+        var add = ONNX.NodeProto()
+        add.name = "add"
+        add.opType = "Add"
+        add.inputs = ["a_y", "b_y"]
+        add.outputs = ["z"]
+        var m = ONNX.ModelProto()
+        m.opsetImport = ["": 18]
+        var x = ONNX.ValueInfoProto()
+        x.name = "x"
+        x.elementType = 1
+        var z = ONNX.ValueInfoProto()
+        z.name = "z"
+        m.graph.inputs = [x]
+        m.graph.outputs = [z]
+        m.graph.initializers = [
+            tensor("a_w", [oc, c, 3, 3], rng.floats(oc * c * 9)), tensor("a_b", [oc], rng.floats(oc)),
+            tensor("b_w", [oc, c, 1, 1], rng.floats(oc * c)), tensor("b_b", [oc], rng.floats(oc)),
+        ]
+        m.graph.nodes = [conv("a", kernel: 3), conv("b", kernel: 1), add]
+        let model = try ONNXModel(model: m)
+        let shapes = ["x": [1, c, h, w]]
+        let feeds = ["x": ONNXTensor(shape: [1, c, h, w], floats: rng.floats(c * h * w))]
+        var ops: [String] = []
+        let fused = try #require(try model.plan(inputShapes: shapes).run(feeds) { op, _ in ops.append(op) }["z"])
+        #expect(ops.sorted() == ["Conv", "Conv+Add"])
+        let plain = try #require(try ONNXPlan(model: model, inputShapes: shapes, fusing: false).run(feeds)["z"])
+        #expect(Self.maxDifference(fused.floats, plain.floats) <= 1e-5)
     }
 }

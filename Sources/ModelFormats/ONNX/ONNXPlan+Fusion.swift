@@ -19,10 +19,12 @@ extension ONNXPlan {
         let (count, last) = readers(steps)
         var out = steps
         var removed = Set<Int>()
+        // An Add fed by two convolutions takes only the first: its other operand must stay a step.
+        var targets = Set<Int>()
         for (i, step) in steps.enumerated() where !removed.contains(i) {
             guard let conv = step.preparedConv, conv.accumulates, step.outputs.count == 1, !step.residualInput else { continue }
             let y = step.outputs[0]
-            guard count[y] == 1, !keep.contains(y), let j = last[y], j > i, !removed.contains(j),
+            guard count[y] == 1, !keep.contains(y), let j = last[y], j > i, !targets.contains(j),
                   case .binary(.add) = steps[j].op, steps[j].inputs.count == 2, steps[j].outputs.count == 1,
                   let a = steps[j].inputs[0], let b = steps[j].inputs[1], a != b, a == y || b == y else { continue }
             let r = a == y ? b : a
@@ -33,6 +35,7 @@ extension ONNXPlan {
             fused.residualInput = true
             fused.opType = "Conv+Add"
             out[j] = fused
+            targets.insert(j)
             removed.insert(i)
         }
         return out.enumerated().filter { !removed.contains($0.offset) }.map(\.element)

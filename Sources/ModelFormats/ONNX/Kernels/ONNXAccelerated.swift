@@ -30,7 +30,8 @@ enum ONNXAccelerated {
         }
     }
 
-    /// Largest map (output pixels) that the whole-image GEMM path takes for 3x3 layers: below
+    /// Largest map (output pixels) that the whole-image GEMM paths take for 3x3 layers (1x1
+    /// layers always take them: the same SGEMM as Conv2D's, plus a fusable residual): below
     /// this Winograd's 4x4 tiles leave lanes and threads idle (measured on the terrain UNet:
     /// 8x8 to 32x32 maps run 3-10x faster as one GEMM).
     static let gemmMaxPixels = 32 * 32
@@ -47,8 +48,9 @@ enum ONNXAccelerated {
             stride: g.stride, dilation: g.dilation,
             padding: Padding(top: g.pads.0, left: g.pads.1, bottom: g.pads.2, right: g.pads.3), groups: a.group)
         let (oh, ow) = p.convolutionOutputSize(height: spatial == 2 ? input[2] : 1, width: input[input.count - 1])
-        if a.group == 1, kh == 3, kw == 3, oh > 0, ow > 0, oh * ow <= gemmMaxPixels, input[1] >= 8,
-           weights.shape[1] == input[1] {
+        let pointwise = kh == 1 && kw == 1 && g.stride == (1, 1) && g.pads == (0, 0, 0, 0)
+        if a.group == 1, oh > 0, ow > 0, weights.shape[1] == input[1],
+           pointwise || (kh == 3 && kw == 3 && oh * ow <= gemmMaxPixels && input[1] >= 8) {
             if ONNXConvTaps.accepts(g) {
                 let taps = ONNXConvTaps(weights: weights.floats, bias: bias?.floats, inputChannels: input[1],
                                         outputChannels: weights.shape[0], geometry: g)

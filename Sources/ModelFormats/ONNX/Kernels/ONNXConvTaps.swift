@@ -68,28 +68,16 @@ struct ONNXConvTaps: Sendable {
         let parts = max(1, min(pool.threadCount, byColumns ? columnBlocks : panels,
                                (m * ic * kernelHeight * kernelWidth * n) / (1 << 16) + 1))
         let padded = ic * plane
-        ONNXScratch.shared.with(floats: padded + m * n) { scratch in
-            let product = scratch + padded
+        ONNXScratch.shared.with(floats: padded * parts + m * n) { scratch in
+            let product = scratch + padded * parts
             packed.withUnsafeBufferPointer { pa in
                 bias.withUnsafeBufferPointer { pb in
                     // An empty array may still hand out a non-nil address: no bias means nil.
                     let a = pa.baseAddress!, bias = pb.isEmpty ? nil : pb.baseAddress
-                    // Pass 1: the padded copy (channels split over the threads).
-                    pool.parallelFor(ic, minimumPerPart: max(1, 4096 / max(1, plane))) { r in
-                        for c in r {
-                            let p = scratch + c * plane, s = src + c * h * w
-                            p.update(repeating: 0, count: pads.0 * wp)
-                            for y in 0..<h {
-                                let row = p + (y + pads.0) * wp
-                                row.update(repeating: 0, count: pads.1)
-                                (row + pads.1).update(from: s + y * w, count: w)
-                                (row + pads.1 + w).update(repeating: 0, count: pads.3)
-                            }
-                            (p + (h + pads.0) * wp).update(repeating: 0, count: plane - (h + pads.0) * wp)
-                        }
-                    }
-                    // Pass 2: per thread, its columns (or output-channel panels) through every tap,
-                    // then its rows copied out without the padding columns.
+                    // One pass on the pool: each thread makes its own padded copy (small next to
+                    // its share of the product; no second wait for the slowest thread), runs its
+                    // columns (or output-channel panels) through every tap, then copies its part
+                    // out without the padding columns.
                     pool.run(parts: parts) { ith, nth in
                         var m0 = 0, rows = m, n0 = 0, nw = n
                         if byColumns {
@@ -102,11 +90,23 @@ struct ONNXConvTaps: Sendable {
                             rows = min(m, p1 * 8) - m0
                         }
                         guard nw > 0, rows > 0 else { return }
+                        let input = scratch + ith * padded
+                        for c in 0..<ic {
+                            let p = input + c * plane, s = src + c * h * w
+                            p.update(repeating: 0, count: pads.0 * wp)
+                            for y in 0..<h {
+                                let row = p + (y + pads.0) * wp
+                                row.update(repeating: 0, count: pads.1)
+                                (row + pads.1).update(from: s + y * w, count: w)
+                                (row + pads.1 + w).update(repeating: 0, count: pads.3)
+                            }
+                            (p + (h + pads.0) * wp).update(repeating: 0, count: plane - (h + pads.0) * wp)
+                        }
                         let taps = kernelHeight * kernelWidth
                         for t in 0..<taps {
                             let offset = (t / kernelWidth) * wp + t % kernelWidth
                             pg_sgemm_packed(Int32(rows), Int32(nw), Int32(ic), a + t * tapStride + m0 * ic,
-                                            scratch + offset + n0, plane, product + m0 * n + n0, n,
+                                            input + offset + n0, plane, product + m0 * n + n0, n,
                                             t == taps - 1 ? bias.map { $0 + m0 } : nil, nil, t == 0 ? 0 : 1)
                         }
                         // Copy out columns [n0, n0 + nw) of rows [m0, m0 + rows).
