@@ -51,7 +51,8 @@ enum ONNXAccelerated {
         let pointwise = kh == 1 && kw == 1 && g.stride == (1, 1) && g.pads == (0, 0, 0, 0)
         if a.group == 1, oh > 0, ow > 0, weights.shape[1] == input[1],
            pointwise || (kh == 3 && kw == 3 && oh * ow <= gemmMaxPixels && input[1] >= 8) {
-            if ONNXConvTaps.accepts(g) {
+            // 1x1 layers read the input in place (no padded copy).
+            if ONNXConvTaps.accepts(g) && !pointwise {
                 let taps = ONNXConvTaps(weights: weights.floats, bias: bias?.floats, inputChannels: input[1],
                                         outputChannels: weights.shape[0], geometry: g)
                 return PreparedConv(path: .taps(taps), spatial: spatial)

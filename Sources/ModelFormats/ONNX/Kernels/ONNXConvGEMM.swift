@@ -1,15 +1,16 @@
 import CKernels
 import Kernels
 
-/// A single-group convolution lowered to one im2col matrix over the whole image and the engine's
-/// packed SGEMM, split over output-channel panels (or column blocks on large images).
+/// A single-group convolution as one SGEMM over the whole image: 1x1 stride-1 layers read the
+/// input in place, other small-map layers that ``ONNXConvTaps`` does not take (strided,
+/// dilated) are lowered by im2col first. Work is split over output-channel panels, or column
+/// blocks on wide images.
 ///
-/// This is the path for small feature maps (8x8 to 32x32), where Winograd's 4x4 output tiles
-/// come in groups too few and too narrow to fill the vector lanes and the threads: a 16x16 map
-/// has 16 tiles, one tile row per unit. Here the whole map is one GEMM of `N = OH*OW` columns,
-/// so both threads get work and no lane is idle. With `accumulate` the product is added to the
-/// output's contents: a following residual `Add` is fused by filling the output with the other
-/// operand first.
+/// Small feature maps (8x8 to 32x32) are where Winograd's 4x4 output tiles come in groups too few
+/// and too narrow to fill the vector lanes and the threads: a 16x16 map has 16 tiles, one tile
+/// row per unit. Here the whole map is one GEMM of `N = OH*OW` columns, so both threads get work
+/// and no lane is idle. With `accumulate` the product is added to the output's contents: a
+/// following residual `Add` is fused by filling the output with the other operand first.
 struct ONNXConvGEMM: Sendable {
     let inputChannels: Int
     let outputChannels: Int
