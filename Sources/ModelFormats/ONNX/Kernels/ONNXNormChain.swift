@@ -46,41 +46,9 @@ struct ONNXNormChain: Sendable {
         }
         let perGroup = channels / groups, plane = len / perGroup, rows = n * groups
         let pool = ONNXAccelerated.pool
-        var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
-        // In place: `out` holds the only reference to the input's values. Otherwise a fresh output.
-        var out: [Float]
-        let separate: [Float]?
-        if let b = buffer {
-            out = b
-            buffer = nil
-            separate = nil
-        } else {
-            out = [Float](unsafeUninitializedCapacity: x.count) { _, k in k = x.count }
-            separate = x.floats
-        }
-        guard (separate ?? out).count == x.count else { throw ONNXRuntimeError("normalization input has \((separate ?? out).count) values for \(x.shape)") }
-        (separate ?? out).withUnsafeBufferPointer { px in
-            mean.withUnsafeMutableBufferPointer { pm in
-                rstd.withUnsafeMutableBufferPointer { pr in
-                    let io = ONNXGemm.Operands(a: px.baseAddress!, b: px.baseAddress!, c: pm.baseAddress!)
-                    let r = pr.baseAddress!
-                    pool.parallelFor(rows) { range in
-                        pg_onnx_row_moments(io.a + range.lowerBound * len, range.count, len, epsilon,
-                                            io.c + range.lowerBound, r + range.lowerBound)
-                    }
-                }
-            }
-        }
-        // Compose the links into alpha * x + beta per (image, channel).
-        var alpha = [Float](repeating: 0, count: n * channels), beta = alpha
-        for img in 0..<n {
-            for c in 0..<channels {
-                let g = c / perGroup, row = img * groups + g
-                let a = rstd[row] * scale[g]
-                alpha[img * channels + c] = a
-                beta[img * channels + c] = bias[g] - mean[row] * a
-            }
-        }
+        // Compose the links into y = A * normalized + B per (image, channel); the statistics
+        // come in per group below.
+        var linkScale = [Float](repeating: 1, count: n * channels), linkShift = [Float](repeating: 0, count: n * channels)
         let rank = outputShape.count
         for link in links {
             let t = inputs[link.operand]
@@ -94,24 +62,55 @@ struct ONNXNormChain: Sendable {
                     let v = values[(padded[0] == 1 ? 0 : img) * padded[1] + (padded[1] == 1 ? 0 : c)]
                     let i = img * channels + c
                     switch (link.kind, link.chainOnRight) {
-                    case (.mul, _): alpha[i] *= v; beta[i] *= v
-                    case (.add, _): beta[i] += v
-                    case (.sub, false): beta[i] -= v
-                    case (.sub, true): alpha[i] = -alpha[i]; beta[i] = v - beta[i]
+                    case (.mul, _): linkScale[i] *= v; linkShift[i] *= v
+                    case (.add, _): linkShift[i] += v
+                    case (.sub, false): linkShift[i] -= v
+                    case (.sub, true): linkScale[i] = -linkScale[i]; linkShift[i] = v - linkShift[i]
                     default: throw ONNXRuntimeError("link \(link.kind) is not affine")
                     }
                 }
             }
         }
+        // In place: `out` holds the only reference to the input's values. Otherwise a fresh output.
+        var out: [Float]
+        let separate: [Float]?
+        if let b = buffer {
+            out = b
+            buffer = nil
+            separate = nil
+        } else {
+            out = [Float](unsafeUninitializedCapacity: x.count) { _, k in k = x.count }
+            separate = x.floats
+        }
+        guard (separate ?? out).count == x.count else { throw ONNXRuntimeError("normalization input has \((separate ?? out).count) values for \(x.shape)") }
+        var alpha = [Float](repeating: 0, count: n * channels), beta = alpha
+        // One pass on the pool, a group at a time: its statistics, then its channels mapped while
+        // the group's values are still in cache (a group of a 64x128x128 map is 128 KiB).
         separate.withUnsafeBufferPointerOrNil { px in
             out.withUnsafeMutableBufferPointer { po in
-                alpha.withUnsafeBufferPointer { pa in
-                    beta.withUnsafeBufferPointer { pb in
-                        let io = ONNXGemm.Operands(a: px ?? UnsafePointer(po.baseAddress!), b: pa.baseAddress!, c: po.baseAddress!)
-                        let b = pb.baseAddress!
-                        pool.parallelFor(n * channels, minimumPerPart: max(1, 8192 / max(1, plane))) { r in
-                            pg_onnx_channel_affine(io.a, io.c, plane, io.b, b, Int32(r.lowerBound), Int32(r.upperBound),
-                                                   silu ? 1 : 0)
+                alpha.withUnsafeMutableBufferPointer { pa in
+                    beta.withUnsafeMutableBufferPointer { pb in
+                        linkScale.withUnsafeBufferPointer { ls in
+                            linkShift.withUnsafeBufferPointer { lt in
+                                let io = ONNXGemm.Operands(a: px ?? UnsafePointer(po.baseAddress!), b: ls.baseAddress!, c: po.baseAddress!)
+                                let coefficients = ONNXGemm.Operands(a: lt.baseAddress!, b: lt.baseAddress!, c: pa.baseAddress!)
+                                let betas = pb.baseAddress!
+                                pool.parallelFor(rows, minimumPerPart: max(1, 16384 / max(1, len))) { r in
+                                    for row in r {
+                                        var mean: Float = 0, rstd: Float = 0
+                                        pg_onnx_row_moments(io.a + row * len, 1, len, epsilon, &mean, &rstd)
+                                        let img = row / groups, g = row % groups
+                                        let a = rstd * scale[g], b = bias[g] - mean * a
+                                        let c0 = img * channels + g * perGroup
+                                        for i in c0..<(c0 + perGroup) {
+                                            coefficients.c[i] = a * io.b[i]
+                                            betas[i] = b * io.b[i] + coefficients.a[i]
+                                        }
+                                        pg_onnx_channel_affine(io.a, io.c, plane, coefficients.c, betas, Int32(c0),
+                                                               Int32(c0 + perGroup), silu ? 1 : 0)
+                                    }
+                                }
+                            }
                         }
                     }
                 }
