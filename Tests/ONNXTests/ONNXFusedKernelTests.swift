@@ -149,7 +149,8 @@ import Testing
     /// GroupNorm as exported (Reshape, InstanceNormalization, Reshape), then per-channel Mul, Add,
     /// a per-image Mul, a Sub with the chain on the right and SiLU: planned as one step, equal to
     /// the math written out.
-    @Test func normalizationChainIsFusedAndExact() throws {
+    @Test(arguments: [[2, 8, 4, 5, 4], [1, 6, 7, 3, 3], [3, 32, 9, 11, 32], [1, 64, 16, 16, 8], [1, 4, 1, 1, 1]])
+    func normalizationChainIsFusedAndExact(_ dims: [Int]) throws {
         func node(_ op: String, _ ins: [String], _ out: String, _ attrs: [ONNX.AttributeProto] = []) -> ONNX.NodeProto {
             var n = ONNX.NodeProto()
             n.name = out + "_node"
@@ -168,8 +169,8 @@ import Testing
             t.int64Data = ints
             return t
         }
-        let (n, c, h, w, groups) = (2, 8, 4, 5, 4)
-        var rng = Noise(state: 5)
+        let (n, c, h, w, groups) = (dims[0], dims[1], dims[2], dims[3], dims[4])
+        var rng = Noise(state: UInt64(dims.reduce(0, +)))
         let scale = rng.floats(groups), bias = rng.floats(groups)
         let weight = rng.floats(c), shift = rng.floats(c), perImage = rng.floats(n * c), minuend = rng.floats(c)
         var epsilon = ONNX.AttributeProto()
