@@ -345,4 +345,22 @@ import Testing
         let plain = try #require(try ONNXPlan(model: model, inputShapes: shapes, fusing: false).run(feeds)["z"])
         #expect(Self.maxDifference(fused.floats, plain.floats) <= 1e-5)
     }
+
+    /// Gemm of a row vector with a transposed B (linear layers at batch 1) against a plain
+    /// triple loop, on random sizes, with and without C.
+    @Test func rowVectorGemmMatchesLoops() throws {
+        var rng = Noise(state: 19)
+        for trial in 0..<20 {
+            let k = rng.int(1...300), n = rng.int(1...300)
+            let a = ONNXTensor(shape: [1, k], floats: rng.floats(k))
+            let b = ONNXTensor(shape: [n, k], floats: rng.floats(n * k))
+            let c = trial % 2 == 0 ? ONNXTensor(shape: [n], floats: rng.floats(n)) : nil
+            let got = try ONNXMatrix.gemm(a, b, c, alpha: 0.5, beta: 2, transA: false, transB: true)
+            let want = (0..<n).map { j in
+                0.5 * (0..<k).reduce(Float(0)) { $0 + a.floats[$1] * b.floats[j * k + $1] } + 2 * (c?.floats[j] ?? 0)
+            }
+            #expect(got.shape == [1, n])
+            #expect(Self.maxDifference(got.floats, want) <= 1e-4, "trial \(trial): k \(k) n \(n)")
+        }
+    }
 }
