@@ -62,7 +62,8 @@ def main():
                 if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
                     per_op[e["args"]["op_name"]] += e["dur"] / 1e6
     print(json.dumps({"engine": "onnxruntime " + ort.__version__, "threads": args.threads, "run_s": times,
-                      "best_s": min(times), "per_op_s": dict(per_op), "max_abs_error": err}, sort_keys=True))
+                      "best_s": min(times),
+                      "median_s": sorted(times)[len(times) // 2], "per_op_s": dict(per_op), "max_abs_error": err}, sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "vmath.h"
+#include "onnx_attention.h"
+#include "onnx_norm.h"
 
 /// CPU features relevant to kernel selection.
 typedef struct {

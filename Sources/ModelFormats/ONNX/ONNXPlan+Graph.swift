@@ -13,7 +13,8 @@ extension ONNXModel {
     /// - Throws: ``ModelFormatError`` `.unsupportedLayer` naming the first node and op with no
     ///   graph equivalent.
     public func engineGraph(inputShapes: [String: [Int]]) throws -> Graph {
-        try plan(inputShapes: inputShapes).lowered()
+        // Unfused: the engine graph has its own fusions and no fused ONNX steps.
+        try ONNXPlan(model: self, inputShapes: inputShapes, fusing: false).lowered()
     }
 }
 

@@ -67,6 +67,22 @@ extension ONNXPlan {
     /// `a (op)= b` with `b` broadcast to `a`'s shape.
     static func applyInPlace(_ kind: ONNXOp.BinaryKind, _ a: UnsafeMutablePointer<Float>, _ aShape: [Int],
                              _ b: UnsafePointer<Float>, _ bShape: [Int]) {
+        // Same shapes (residual sums): contiguous unit-stride loops, split over the pool.
+        if aShape == bShape {
+            let count = aShape.reduce(1, *)
+            let io = ONNXGemm.Operands(a: b, b: b, c: a)
+            ONNXAccelerated.pool.parallelFor((count + 16383) / 16384, minimumPerPart: 4) { r in
+                let lo = r.lowerBound * 16384, n = min(count, r.upperBound * 16384) - lo
+                let pa = io.c + lo, pb = io.a + lo
+                switch kind {
+                case .add: for j in 0..<n { pa[j] += pb[j] }
+                case .sub: for j in 0..<n { pa[j] -= pb[j] }
+                case .mul: for j in 0..<n { pa[j] *= pb[j] }
+                default: for j in 0..<n { pa[j] /= pb[j] }
+                }
+            }
+            return
+        }
         ONNXLayout.forEachRow(outShape: aShape, operandShapes: [bShape]) { o, offs, inner, st in
             let pa = a + o, ib = offs[0], sb = st[0]
             if sb == 0 {
@@ -76,6 +92,14 @@ extension ONNXPlan {
                 case .sub: for j in 0..<inner { pa[j] -= bv }
                 case .mul: for j in 0..<inner { pa[j] *= bv }
                 default: for j in 0..<inner { pa[j] /= bv }
+                }
+            } else if sb == 1 {
+                let pb = b + ib
+                switch kind {
+                case .add: for j in 0..<inner { pa[j] += pb[j] }
+                case .sub: for j in 0..<inner { pa[j] -= pb[j] }
+                case .mul: for j in 0..<inner { pa[j] *= pb[j] }
+                default: for j in 0..<inner { pa[j] /= pb[j] }
                 }
             } else {
                 let pb = b + ib

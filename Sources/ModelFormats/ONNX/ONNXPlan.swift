@@ -16,6 +16,12 @@ public struct ONNXPlan: Sendable {
         var release: [Int]
         /// A convolution whose constant weights were packed at plan time.
         var preparedConv: ONNXAccelerated.PreparedConv? = nil
+        /// Inputs are (q, k, v) of a fused softmax attention (see ``fuseAttention(_:keep:shape:)``).
+        var attention = false
+        /// A normalization fused with the per-channel steps after it (see ``fuseNormChains(_:keep:shape:)``).
+        var normChain: ONNXNormChain? = nil
+        /// The last input is a residual the convolution adds its result to (see ``fuseConvResidual(_:keep:shape:)``).
+        var residualInput = false
     }
 
     /// The most elements one intermediate tensor may have (1 GiB of floats): larger shapes come
@@ -36,7 +42,10 @@ public struct ONNXPlan: Sendable {
     let outputSlots: [(name: String, slot: Int)]
     let expectedShapes: [Int: [Int]]
 
-    init(model: ONNXModel, inputShapes: [String: [Int]]) throws {
+    /// - Parameter fusing: combine attention, normalization chains and residual convolutions
+    ///   into single steps (off when the plan is lowered to the engine graph, which has its own
+    ///   fusions and no such steps).
+    init(model: ONNXModel, inputShapes: [String: [Int]], fusing: Bool = true) throws {
         var slots: [String: Int] = [:]
         var metas: [ValueMeta] = []
         func slot(_ name: String, _ meta: ValueMeta) -> Int {
@@ -117,7 +126,15 @@ public struct ONNXPlan: Sendable {
             steps.append(step)
         }
 
-        steps = Self.fuseSiLU(steps, keep: Set(model.outputs.compactMap { slots[$0.name] }))
+        let graphOutputs = Set(model.outputs.compactMap { slots[$0.name] })
+        steps = Self.fuseSiLU(steps, keep: graphOutputs)
+        if fusing {
+            let shapeOf = metas.map(\.shape)
+            let shape = { (slot: Int) in slot >= 0 && slot < shapeOf.count ? shapeOf[slot] : nil }
+            steps = Self.fuseAttention(steps, keep: graphOutputs, shape: shape)
+            steps = Self.fuseNormChains(steps, keep: graphOutputs, shape: shape)
+            steps = Self.fuseConvResidual(steps, keep: graphOutputs, shape: shape)
+        }
         var outputSlots: [(String, Int)] = []
         for o in model.outputs {
             guard let s = slots[o.name] else { throw ModelFormatError(.malformed, "onnx: graph output '\(o.name)' is never produced") }
@@ -173,6 +190,11 @@ public struct ONNXPlan: Sendable {
     /// - Returns: the graph outputs by name.
     /// - Throws: ``ModelFormatError`` naming the node and op that failed, or the input that does not fit.
     public func run(_ feeds: [String: ONNXTensor], profile: ((String, Double) -> Void)? = nil) throws -> [String: ONNXTensor] {
+        try run(feeds, stepProfile: profile.map { report in { step, seconds in report(step.opType, seconds) } })
+    }
+
+    /// Runs the plan, reporting each step (with its slots, for shape breakdowns) and its seconds.
+    func run(_ feeds: [String: ONNXTensor], stepProfile profile: ((Step, Double) -> Void)?) throws -> [String: ONNXTensor] {
         var values = [ONNXTensor?](repeating: nil, count: slotCount)
         for (s, t) in constantSlots { values[s] = t }
         for (name, s, shape) in inputSlots {
@@ -184,13 +206,19 @@ public struct ONNXPlan: Sendable {
             let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             if runInPlace(step, &values) {
                 for s in step.release { values[s] = nil }
-                if let profile { profile(step.opType, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+                if let profile { profile(step, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
                 continue
             }
             let outs: [ONNXTensor]
             do {
-                if let conv = step.preparedConv, let s = step.inputs[0], let x = values[s] {
-                    outs = [try ONNXAccelerated.run(conv, x, outputShape: expectedShapes[step.outputs[0]] ?? [])]
+                if let chain = step.normChain {
+                    outs = [try runNormChain(chain, step, &values)]
+                } else if step.attention, let q = step.inputs[0].flatMap({ values[$0] }), let k = step.inputs[1].flatMap({ values[$0] }),
+                   let v = step.inputs[2].flatMap({ values[$0] }) {
+                    outs = [try ONNXAttention.run(q: q, k: k, v: v)]
+                } else if let conv = step.preparedConv, let s = step.inputs[0], let x = values[s] {
+                    var residual = takeResidual(step, &values)
+                    outs = [try ONNXAccelerated.run(conv, x, outputShape: expectedShapes[step.outputs[0]] ?? [], residual: &residual)]
                 } else {
                     outs = try step.op.execute(step.inputs.map { $0.flatMap { values[$0] } }, outputCount: step.outputs.count)
                 }
@@ -206,7 +234,7 @@ public struct ONNXPlan: Sendable {
             }
             for s in step.release { values[s] = nil }
             if let profile {
-                profile(step.opType, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                profile(step, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
         }
         var result: [String: ONNXTensor] = [:]

@@ -1,3 +1,4 @@
+import CKernels
 /// MatMul (numpy semantics, batched with broadcasting), Gemm and Einsum.
 enum ONNXMatrix {
     static func matMul(_ a: ONNXTensor, _ b: ONNXTensor) throws -> ONNXTensor {
@@ -51,7 +52,26 @@ enum ONNXMatrix {
         let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
         let k2 = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1]
         guard k == k2 else { throw ONNXRuntimeError("inner extents differ: \(a.shape) × \(b.shape)") }
-        var y = ONNXGemm.multiply(a.floats, b.floats, m: m, n: n, k: k, transA: transA, transB: transB)
+        var y: [Float]
+        if m == 1 && transB && !transA && n > 0 && k > 0 {
+            // A row vector times B^T (linear layers at batch 1): y^T = B a^T, with B (n x k,
+            // row-major) packed as the SGEMM's left operand and a read in place as a k x 1
+            // column; no transposed copy of B.
+            y = [Float](repeating: 0, count: n)
+            let av = a.floats, bv = b.floats
+            ONNXScratch.shared.with(floats: pg_sgemm_packed_size(Int32(n), Int32(k))) { packed in
+                bv.withUnsafeBufferPointer { pb in
+                    av.withUnsafeBufferPointer { pa in
+                        y.withUnsafeMutableBufferPointer { py in
+                            pg_sgemm_pack_a(pb.baseAddress!, k, Int32(n), Int32(k), packed)
+                            pg_sgemm_packed(Int32(n), 1, Int32(k), packed, pa.baseAddress!, 1, py.baseAddress!, 1, nil, nil, 0)
+                        }
+                    }
+                }
+            }
+        } else {
+            y = ONNXGemm.multiply(a.floats, b.floats, m: m, n: n, k: k, transA: transA, transB: transB)
+        }
         if alpha != 1 { for i in y.indices { y[i] *= alpha } }
         if let c, beta != 0 {
             guard ONNXLayout.broadcast([c.shape, [m, n]]) == [m, n] else {

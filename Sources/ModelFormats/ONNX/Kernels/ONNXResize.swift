@@ -34,6 +34,31 @@ enum ONNXResize {
         let planes = x.shape.dropLast(2).reduce(1, *)
         let ih = x.shape[rank - 2], iw = x.shape[rank - 1], oh = outShape[rank - 2], ow = outShape[rank - 1]
         let xv = x.floats
+        // Nearest-neighbour (every output reads one source value with weight 1): a gather per
+        // row, rows repeated by copying.
+        if planes * oh * ow > 0, ty.allSatisfy({ $0.count == 1 && $0[0].1 == 1 }) && tx.allSatisfy({ $0.count == 1 && $0[0].1 == 1 }) {
+            let sy = ty.map { $0[0].0 }, sx = tx.map { $0[0].0 }
+            var out = [Float](unsafeUninitializedCapacity: planes * oh * ow) { _, k in k = planes * oh * ow }
+            xv.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    sx.withUnsafeBufferPointer { columns in
+                        for p in 0..<planes {
+                            let s = src.baseAddress! + p * ih * iw, d = dst.baseAddress! + p * oh * ow
+                            for y in 0..<oh {
+                                let row = d + y * ow
+                                if y > 0 && sy[y] == sy[y - 1] {
+                                    row.update(from: row - ow, count: ow)
+                                    continue
+                                }
+                                let srow = s + sy[y] * iw
+                                for x in 0..<ow { row[x] = srow[columns[x]] }
+                            }
+                        }
+                    }
+                }
+            }
+            return ONNXTensor(shape: outShape, floats: out, type: x.elementType)
+        }
         var out = [Float](repeating: 0, count: planes * oh * ow)
         xv.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in

@@ -1,0 +1,68 @@
+// Normalization statistics and the fused per-channel affine (see onnx_norm.h). The loops are
+// plain C compiled twice: for AVX-512 (vectorized 8 doubles / 16 floats wide) and for any CPU.
+#include "internal.h"
+#include "onnx_norm.h"
+#include <math.h>
+
+static inline __attribute__((always_inline)) void pg_moments_body(const float *x, size_t rows, size_t len,
+                                                                  float epsilon, float *mean, float *rstd) {
+    // Reassociating the double sums lets the compiler keep one partial sum per vector lane.
+#pragma clang fp reassociate(on)
+    for (size_t r = 0; r < rows; r++) {
+        const float *p = x + r * len;
+        double s = 0, q = 0;
+        for (size_t i = 0; i < len; i++) {
+            double v = p[i];
+            s += v;
+            q += v * v;
+        }
+        double m = s / (double)len, var = q / (double)len - m * m;
+        mean[r] = (float)m;
+        rstd[r] = (float)(1.0 / sqrt((var > 0 ? var : 0) + (double)epsilon));
+    }
+}
+
+__attribute__((target(PG_AVX512))) static void pg_moments_avx512(const float *x, size_t rows, size_t len,
+                                                                  float epsilon, float *mean, float *rstd) {
+    pg_moments_body(x, rows, len, epsilon, mean, rstd);
+}
+
+static void pg_moments_portable(const float *x, size_t rows, size_t len, float epsilon, float *mean, float *rstd) {
+    pg_moments_body(x, rows, len, epsilon, mean, rstd);
+}
+
+void pg_onnx_row_moments(const float *x, size_t rows, size_t len, float epsilon, float *mean, float *rstd) {
+    if (pg_cpu()->avx512f)
+        pg_moments_avx512(x, rows, len, epsilon, mean, rstd);
+    else
+        pg_moments_portable(x, rows, len, epsilon, mean, rstd);
+}
+
+#define PG_AFFINE_BODY                                                                           \
+    for (int c = c0; c < c1; c++) {                                                              \
+        const float *src = x + (size_t)c * plane;                                                \
+        float *dst = y + (size_t)c * plane;                                                      \
+        const float a = alpha[c], b = beta[c];                                                   \
+        for (size_t i = 0; i < plane; i++) dst[i] = a * src[i] + b;                              \
+        /* The plane is still in cache: SiLU right away. */                                      \
+        if (silu) pg_vsilu(dst, dst, plane);                                                     \
+    }
+
+__attribute__((target(PG_AVX512))) static void pg_affine_avx512(const float *x, float *y, size_t plane,
+                                                                 const float *alpha, const float *beta, int c0,
+                                                                 int c1, int silu) {
+    PG_AFFINE_BODY
+}
+
+static void pg_affine_portable(const float *x, float *y, size_t plane, const float *alpha, const float *beta,
+                               int c0, int c1, int silu) {
+    PG_AFFINE_BODY
+}
+
+void pg_onnx_channel_affine(const float *x, float *y, size_t plane, const float *alpha, const float *beta,
+                            int c0, int c1, int silu) {
+    if (pg_cpu()->avx512f)
+        pg_affine_avx512(x, y, plane, alpha, beta, c0, c1, silu);
+    else
+        pg_affine_portable(x, y, plane, alpha, beta, c0, c1, silu);
+}
