@@ -50,15 +50,11 @@ struct ONNXConvGEMM: Sendable {
     func run(_ src: UnsafePointer<Float>, h: Int, w: Int, _ dst: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
              accumulate: Bool, pool: ComputePool) {
         let k = inputChannels * kernelHeight * kernelWidth, n = oh * ow, m = outputChannels
-        let panels = (m + 7) / 8, columnBlocks = (n + 47) / 48
-        // Wide images: every thread takes a range of columns (and lowers only those); small ones:
-        // a range of output-channel panels over all columns (each thread lowers the whole image,
-        // which is cheap next to its share of the product). Either way one pass on the pool, so a
-        // thread the OS delays is waited for once per layer.
-        let byColumns = columnBlocks >= 4 * pool.threadCount || panels < 2 * pool.threadCount
-        let parts = max(1, min(pool.threadCount, byColumns ? columnBlocks : panels,
-                               (m * k * n) / (1 << 16) + 1))
-        let perThread = isPointwise ? 0 : k * (byColumns ? ((columnBlocks + parts - 1) / parts) * 48 : n)
+        // Split by columns, each thread lowers only its columns; by panels, each lowers the whole
+        // image, which is cheap next to its share of the product.
+        let split = ONNXGEMMSplit(m: m, n: n, flops: m * k * n, pool: pool)
+        let parts = split.parts
+        let perThread = isPointwise ? 0 : k * (split.byColumns ? split.columnsPerPart : n)
         ONNXScratch.shared.with(floats: perThread * parts) { scratch in
             packed.withUnsafeBufferPointer { pa in
                 bias.withUnsafeBufferPointer { pb in
@@ -66,16 +62,7 @@ struct ONNXConvGEMM: Sendable {
                     let a = pa.baseAddress!, bias = pb.isEmpty ? nil : pb.baseAddress
                     pool.run(parts: parts) { ith, nth in
                         let col = scratch + ith * perThread
-                        var m0 = 0, rows = m, n0 = 0, nw = n
-                        if byColumns {
-                            let b0 = columnBlocks * ith / nth, b1 = columnBlocks * (ith + 1) / nth
-                            n0 = b0 * 48
-                            nw = min(n, b1 * 48) - n0
-                        } else {
-                            let p0 = panels * ith / nth, p1 = panels * (ith + 1) / nth
-                            m0 = p0 * 8
-                            rows = min(m, p1 * 8) - m0
-                        }
+                        let (m0, rows, n0, nw) = split.share(ith, nth)
                         guard nw > 0, rows > 0 else { return }
                         let b: UnsafePointer<Float>, ldb: Int
                         if isPointwise {

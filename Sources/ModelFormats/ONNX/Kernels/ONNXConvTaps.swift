@@ -63,10 +63,8 @@ struct ONNXConvTaps: Sendable {
         // The last tap of the last column reads kw - 1 floats past the padded plane.
         let plane = (hp * wp + kernelWidth + 15) / 16 * 16
         let m = outputChannels, n = oh * wp, ic = inputChannels
-        let panels = (m + 7) / 8, columnBlocks = (n + 47) / 48
-        let byColumns = columnBlocks >= 4 * pool.threadCount || panels < 2 * pool.threadCount
-        let parts = max(1, min(pool.threadCount, byColumns ? columnBlocks : panels,
-                               (m * ic * kernelHeight * kernelWidth * n) / (1 << 16) + 1))
+        let split = ONNXGEMMSplit(m: m, n: n, flops: m * ic * kernelHeight * kernelWidth * n, pool: pool)
+        let parts = split.parts
         let padded = ic * plane
         ONNXScratch.shared.with(floats: padded * parts + m * n) { scratch in
             let product = scratch + padded * parts
@@ -79,16 +77,7 @@ struct ONNXConvTaps: Sendable {
                     // columns (or output-channel panels) through every tap, then copies its part
                     // out without the padding columns.
                     pool.run(parts: parts) { ith, nth in
-                        var m0 = 0, rows = m, n0 = 0, nw = n
-                        if byColumns {
-                            let b0 = columnBlocks * ith / nth, b1 = columnBlocks * (ith + 1) / nth
-                            n0 = b0 * 48
-                            nw = min(n, b1 * 48) - n0
-                        } else {
-                            let p0 = panels * ith / nth, p1 = panels * (ith + 1) / nth
-                            m0 = p0 * 8
-                            rows = min(m, p1 * 8) - m0
-                        }
+                        let (m0, rows, n0, nw) = split.share(ith, nth)
                         guard nw > 0, rows > 0 else { return }
                         let input = scratch + ith * padded
                         for c in 0..<ic {
