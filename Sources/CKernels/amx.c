@@ -123,6 +123,17 @@ typedef struct {
     uint8_t rows[16];
 } pg_tile_config;
 
+void pg_amx_load_tiles_16x64(void) {
+    pg_tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.rows[t] = 16;
+        cfg.colsb[t] = 64;
+    }
+    _tile_loadconfig(&cfg);
+}
+
 /// What the epilogue needs: output geometry, bias and the activation reduced to one of three
 /// shapes (clip, a negative-part slope covering none/ReLU/leaky/PReLU, or the scalar exp path).
 typedef struct {
@@ -190,14 +201,7 @@ void pg_amx_conv(const float *in, int ic, int H, int W, int pt, int pl, const pg
                  const uint16_t *wpacked, int oc, int kh, int kw, float *out, int OH, int OW,
                  const float *bias, const pg_activation *act, uint16_t *scratch, int *next_group,
                  int ith, int nth) {
-    pg_tile_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        cfg.rows[t] = 16;
-        cfg.colsb[t] = 64;
-    }
-    _tile_loadconfig(&cfg);
+    pg_amx_load_tiles_16x64();
     __attribute__((aligned(64))) float cbuf[2][4][16][16];
     int have_prev = 0, prev_y = 0, prev_obp = 0, prev_x0 = 0, cur = 0;
     int xblocks = (OW + 31) / 32;

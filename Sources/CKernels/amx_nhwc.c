@@ -101,14 +101,6 @@ void pg_nhwc_pack(const float *in, int C, int H, int W, const pg_nhwc_layout *l,
         }
 }
 
-typedef struct {
-    uint8_t palette;
-    uint8_t start_row;
-    uint8_t reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} pg_nhwc_tile_config;
-
 /// Where and how one layer's epilogue writes.
 typedef struct {
     int oc, H, W;
@@ -209,14 +201,7 @@ void pg_amx_nhwc_conv(const uint16_t *in, const pg_nhwc_layout *il, int H, int W
                       const uint16_t *wpacked, int oc, int kh, int kw, const float *bias,
                       const pg_activation *act, uint16_t *out_nhwc, const pg_nhwc_layout *ol,
                       float *out_nchw, int *counters, int ith, int nth) {
-    pg_nhwc_tile_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        cfg.rows[t] = 16;
-        cfg.colsb[t] = 64;
-    }
-    _tile_loadconfig(&cfg);
+    pg_amx_load_tiles_16x64();
     pg_nhwc_epilogue ep = {oc, H, W, bias, act, out_nhwc, ol, out_nchw};
     __attribute__((aligned(64))) float cbuf[2][4][16][16];
     int have_prev = 0, prev_y = 0, prev_obp = 0, prev_x0 = 0, cur = 0;

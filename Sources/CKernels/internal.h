@@ -13,6 +13,10 @@ void pg_sgemm_packed_avx512(int M, int N, int K, const float *packedA, const flo
                             float *C, long ldc, const float *bias, const pg_activation *act,
                             int accumulate);
 
+/// Loads AMX palette 1 with tiles 0-7 as 16 rows x 64 bytes, the shape every AMX kernel here
+/// uses (the configuration stays loaded in the calling thread). Defined in amx.c.
+void pg_amx_load_tiles_16x64(void);
+
 static inline float pg_act_scalar(float x, const pg_activation *act, int channel) {
     if (!act) return x;
     switch (act->kind) {
