@@ -94,15 +94,6 @@ import Testing
     /// A graph of Einsum -> Softmax -> Einsum is planned as one attention step and gives the
     /// operators' result.
     @Test func attentionPatternIsFusedInThePlan() throws {
-        func node(_ op: String, _ ins: [String], _ outs: [String], _ attrs: [ONNX.AttributeProto] = []) -> ONNX.NodeProto {
-            var n = ONNX.NodeProto()
-            n.name = outs[0] + "_node"
-            n.opType = op
-            n.inputs = ins
-            n.outputs = outs
-            n.attributes = attrs
-            return n
-        }
         func equation(_ e: String) -> ONNX.AttributeProto {
             var a = ONNX.AttributeProto()
             a.name = "equation"
@@ -114,22 +105,11 @@ import Testing
         axis.name = "axis"
         axis.kind = .int
         axis.i = -1
-        var m = ONNX.ModelProto()
-        m.opsetImport = ["": 18]
-        m.graph.inputs = ["q", "k", "v"].map { name in
-            var x = ONNX.ValueInfoProto()
-            x.name = name
-            x.elementType = 1
-            return x
-        }
-        var y = ONNX.ValueInfoProto()
-        y.name = "o"
-        m.graph.outputs = [y]
-        m.graph.nodes = [
-            node("Einsum", ["q", "k"], ["scores"], [equation("bct,bcs->bts")]),
-            node("Softmax", ["scores"], ["p"], [axis]),
-            node("Einsum", ["p", "v"], ["o"], [equation("bts,bcs->bct")]),
-        ]
+        let m = ONNXTestGraph.model(inputs: ["q", "k", "v"], outputs: ["o"], nodes: [
+            ONNXTestGraph.node("Einsum", ["q", "k"], ["scores"], [equation("bct,bcs->bts")]),
+            ONNXTestGraph.node("Softmax", ["scores"], ["p"], [axis]),
+            ONNXTestGraph.node("Einsum", ["p", "v"], ["o"], [equation("bts,bcs->bct")]),
+        ])
         let model = try ONNXModel(model: m)
         let plan = try model.plan(inputShapes: ["q": [2, 8, 70], "k": [2, 8, 50], "v": [2, 5, 50]])
         #expect(plan.stepCount == 1)
@@ -152,22 +132,10 @@ import Testing
     @Test(arguments: [[2, 8, 4, 5, 4], [1, 6, 7, 3, 3], [3, 32, 9, 11, 32], [1, 64, 16, 16, 8], [1, 4, 1, 1, 1]])
     func normalizationChainIsFusedAndExact(_ dims: [Int]) throws {
         func node(_ op: String, _ ins: [String], _ out: String, _ attrs: [ONNX.AttributeProto] = []) -> ONNX.NodeProto {
-            var n = ONNX.NodeProto()
-            n.name = out + "_node"
-            n.opType = op
-            n.inputs = ins
-            n.outputs = [out]
-            n.attributes = attrs
-            return n
+            ONNXTestGraph.node(op, ins, [out], attrs)
         }
         func constant(_ name: String, _ dims: [Int], floats: [Float] = [], ints: [Int64] = []) -> ONNX.TensorProto {
-            var t = ONNX.TensorProto()
-            t.name = name
-            t.dims = dims.map(Int64.init)
-            t.dataTypeRaw = ints.isEmpty ? 1 : 7
-            t.floatData = floats
-            t.int64Data = ints
-            return t
+            ONNXTestGraph.tensor(name, dims, floats: floats, ints: ints)
         }
         let (n, c, h, w, groups) = (dims[0], dims[1], dims[2], dims[3], dims[4])
         var rng = Noise(state: UInt64(dims.reduce(0, +)))
@@ -177,15 +145,7 @@ import Testing
         epsilon.name = "epsilon"
         epsilon.kind = .float
         epsilon.f = 1e-5
-        var m = ONNX.ModelProto()
-        m.opsetImport = ["": 18]
-        var xi = ONNX.ValueInfoProto()
-        xi.name = "x"
-        xi.elementType = 1
-        var yi = ONNX.ValueInfoProto()
-        yi.name = "y"
-        m.graph.inputs = [xi]
-        m.graph.outputs = [yi]
+        var m = ONNXTestGraph.model(inputs: ["x"], outputs: ["y"], nodes: [])
         m.graph.initializers = [
             constant("grouped", [3], ints: [Int64(n), Int64(groups), -1]),
             constant("full", [4], ints: [Int64(n), Int64(c), Int64(h), Int64(w)]),
@@ -238,41 +198,15 @@ import Testing
         let (c, oc, h, w) = (12, 10, 9, 7)
         let padding: [Int64] = kernel == 3 ? [1, 0, 2, 1] : [0, 0, 0, 0]
         func tensor(_ name: String, _ dims: [Int], _ values: [Float]) -> ONNX.TensorProto {
-            var t = ONNX.TensorProto()
-            t.name = name
-            t.dims = dims.map(Int64.init)
-            t.dataTypeRaw = 1
-            t.floatData = values
-            return t
+            ONNXTestGraph.tensor(name, dims, floats: values)
         }
-        var pads = ONNX.AttributeProto()
-        pads.name = "pads"
-        pads.kind = .ints
-        pads.ints = padding
-        var conv = ONNX.NodeProto()
-        conv.name = "conv"
-        conv.opType = "Conv"
-        conv.inputs = ["x", "w", "b"]
-        conv.outputs = ["y"]
-        conv.attributes = [pads]
-        var add = ONNX.NodeProto()
-        add.name = "add"
-        add.opType = "Add"
-        add.inputs = ["r", "y"]
-        add.outputs = ["z"]
-        var m = ONNX.ModelProto()
-        m.opsetImport = ["": 18]
-        m.graph.inputs = ["x", "r"].map { name in
-            var v = ONNX.ValueInfoProto()
-            v.name = name
-            v.elementType = 1
-            return v
-        }
-        var z = ONNX.ValueInfoProto()
-        z.name = "z"
-        m.graph.outputs = [z]
-        m.graph.initializers = [tensor("w", [oc, c, kernel, kernel], rng.floats(oc * c * kernel * kernel)), tensor("b", [oc], rng.floats(oc))]
-        m.graph.nodes = [conv, add]
+        let m = ONNXTestGraph.model(
+            inputs: ["x", "r"], outputs: ["z"],
+            initializers: [tensor("w", [oc, c, kernel, kernel], rng.floats(oc * c * kernel * kernel)), tensor("b", [oc], rng.floats(oc))],
+            nodes: [
+                ONNXTestGraph.node("Conv", ["x", "w", "b"], ["y"], name: "conv", [ONNXTestGraph.ints("pads", padding)]),
+                ONNXTestGraph.node("Add", ["r", "y"], ["z"], name: "add"),
+            ])
         let model = try ONNXModel(model: m)
         let (oh, ow) = (h + Int(padding[0] + padding[2]) - kernel + 1, w + Int(padding[1] + padding[3]) - kernel + 1)
         let shapes = ["x": [1, c, h, w], "r": [1, oc, oh, ow]]
@@ -297,45 +231,19 @@ import Testing
         var rng = Noise(state: 17)
         let (c, oc, h, w) = (16, 8, 10, 6)
         func tensor(_ name: String, _ dims: [Int], _ values: [Float]) -> ONNX.TensorProto {
-            var t = ONNX.TensorProto()
-            t.name = name
-            t.dims = dims.map(Int64.init)
-            t.dataTypeRaw = 1
-            t.floatData = values
-            return t
+            ONNXTestGraph.tensor(name, dims, floats: values)
         }
         func conv(_ name: String, kernel: Int) -> ONNX.NodeProto {
-            var pads = ONNX.AttributeProto()
-            pads.name = "pads"
-            pads.kind = .ints
-            pads.ints = [Int64](repeating: Int64(kernel / 2), count: 4)
-            var n = ONNX.NodeProto()
-            n.name = name
-            n.opType = "Conv"
-            n.inputs = ["x", name + "_w", name + "_b"]
-            n.outputs = [name + "_y"]
-            n.attributes = [pads]
-            return n
+            ONNXTestGraph.node("Conv", ["x", name + "_w", name + "_b"], [name + "_y"], name: name,
+                               [ONNXTestGraph.ints("pads", [Int64](repeating: Int64(kernel / 2), count: 4))])
         }
-        var add = ONNX.NodeProto()
-        add.name = "add"
-        add.opType = "Add"
-        add.inputs = ["a_y", "b_y"]
-        add.outputs = ["z"]
-        var m = ONNX.ModelProto()
-        m.opsetImport = ["": 18]
-        var x = ONNX.ValueInfoProto()
-        x.name = "x"
-        x.elementType = 1
-        var z = ONNX.ValueInfoProto()
-        z.name = "z"
-        m.graph.inputs = [x]
-        m.graph.outputs = [z]
-        m.graph.initializers = [
-            tensor("a_w", [oc, c, 3, 3], rng.floats(oc * c * 9)), tensor("a_b", [oc], rng.floats(oc)),
-            tensor("b_w", [oc, c, 1, 1], rng.floats(oc * c)), tensor("b_b", [oc], rng.floats(oc)),
-        ]
-        m.graph.nodes = [conv("a", kernel: 3), conv("b", kernel: 1), add]
+        let m = ONNXTestGraph.model(
+            inputs: ["x"], outputs: ["z"],
+            initializers: [
+                tensor("a_w", [oc, c, 3, 3], rng.floats(oc * c * 9)), tensor("a_b", [oc], rng.floats(oc)),
+                tensor("b_w", [oc, c, 1, 1], rng.floats(oc * c)), tensor("b_b", [oc], rng.floats(oc)),
+            ],
+            nodes: [conv("a", kernel: 3), conv("b", kernel: 1), ONNXTestGraph.node("Add", ["a_y", "b_y"], ["z"], name: "add")])
         let model = try ONNXModel(model: m)
         let shapes = ["x": [1, c, h, w]]
         let feeds = ["x": ONNXTensor(shape: [1, c, h, w], floats: rng.floats(c * h * w))]
