@@ -13,11 +13,16 @@ final class ServerProcess: @unchecked Sendable {
     let port: Int
     let home: URL
 
-    /// Starts the server on `port` with its state under `home`.
-    init(home: URL, port: Int, extraEnvironment: [String: String] = [:]) throws {
+    /// Starts the server on `port` with its state under `home`: the fixture server by
+    /// default, or another binary of the build (`peregrine` with `serve` arguments).
+    init(
+        home: URL, port: Int, extraEnvironment: [String: String] = [:],
+        executable: String = "peregrine-test-server", arguments: [String] = []
+    ) throws {
         self.port = port
         self.home = home
-        process.executableURL = try Self.binary()
+        process.executableURL = try Self.binary(executable)
+        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["PEREGRINE_HOME"] = home.path
         env["PEREGRINE_HOST"] = "127.0.0.1"
@@ -52,12 +57,18 @@ final class ServerProcess: @unchecked Sendable {
         return output
     }
 
-    /// Waits for the `LISTENING` line and returns the certificate path it names.
+    /// Waits for the `LISTENING` line (fixture server) or `peregrine serve`'s `listening on
+    /// https://` line and returns the certificate path the output names.
     func waitUntilListening(timeout: TimeInterval = 120) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let line = log.split(separator: "\n").first(where: { $0.hasPrefix("LISTENING ") }) {
+            let lines = log.split(separator: "\n")
+            if let line = lines.first(where: { $0.hasPrefix("LISTENING ") }) {
                 return String(line.split(separator: " ")[2])
+            }
+            if lines.contains(where: { $0.hasPrefix("peregrine: listening on https://") }),
+               let line = lines.first(where: { $0.hasPrefix("peregrine: certificate ") }) {
+                return String(line.dropFirst("peregrine: certificate ".count))
             }
             if !process.isRunning { break }
             Thread.sleep(forTimeInterval: 0.02)
@@ -79,15 +90,15 @@ final class ServerProcess: @unchecked Sendable {
         }
     }
 
-    /// The fixture binary next to the test bundle in the build directory.
-    static func binary() throws -> URL {
+    /// A binary of the build (the fixture server by default) next to the test bundle.
+    static func binary(_ name: String = "peregrine-test-server") throws -> URL {
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("peregrine-test-server")
+            let candidate = dir.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
             dir = dir.deletingLastPathComponent()
         }
-        throw SystemTestError("peregrine-test-server not found near \(CommandLine.arguments[0]); build with `swift build --build-tests`")
+        throw SystemTestError("\(name) not found near \(CommandLine.arguments[0]); build with `swift build --build-tests`")
     }
 
     /// A free TCP port on 127.0.0.1 (bound and released).
