@@ -18,7 +18,7 @@ enum Submission {
     static func submit(
         _ call: APICall, entry: ModelRegistry.Entry, caller: Caller, services: APIServices, allowWebhook: Bool
     ) async throws -> Job {
-        let options = try SubmitOptions(headers: call.request.headers)
+        let options = try SubmitOptions(headers: call.request.headers, limits: SubmitOptions.Limits(services.configuration))
         var webhook: String?
         if allowWebhook, let target = call.query("fal_webhook") {
             if let reason = await services.urlPolicy.refusal(for: target) {
