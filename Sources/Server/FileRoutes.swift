@@ -39,7 +39,7 @@ enum FileRoutes {
     private static func upload(_ call: APICall, services: APIServices) async throws -> Response {
         let data = Data(try await call.body(limit: services.configuration.maxUploadBytes).readableBytesView)
         let name = FileNames.sanitize(call.request.headers[.falFileName] ?? "upload.bin")
-        let contentType = call.request.headers[.contentType] ?? "application/octet-stream"
+        let contentType = try MediaType.checked(call.request.headers[.contentType], loc: [.key("header"), .key("content-type")])
         let expires = try StorageRoutes.expiry(call, services: services)
         let blob = try await StorageRoutes.blobCall {
             try await services.blobs.put(data, contentType: contentType, fileName: name, expiresAt: expires)
@@ -49,7 +49,7 @@ enum FileRoutes {
 
     private static func beginMultipart(_ call: APICall, services: APIServices) async throws -> Response {
         let name = FileNames.sanitize(call.request.headers[.falFileName] ?? "upload.bin")
-        let contentType = call.request.headers[.contentType] ?? "application/octet-stream"
+        let contentType = try MediaType.checked(call.request.headers[.contentType], loc: [.key("header"), .key("content-type")])
         let expires = try StorageRoutes.expiry(call, services: services)
         let uploadID = try await StorageRoutes.blobCall {
             try await services.blobs.beginMultipart(contentType: contentType, fileName: name, expiresAt: expires)
@@ -64,11 +64,13 @@ enum FileRoutes {
         }
         let metadata = reader.metadata
         var headers = FileResponse.securityHeaders()
-        headers[.contentType] = metadata.contentType
+        // Files stored before content types were checked at upload are served as plain bytes.
+        let contentType = MediaType.isValid(metadata.contentType) ? metadata.contentType : MediaType.fallback
+        headers[.contentType] = contentType
         headers[.contentLength] = String(metadata.size)
         headers[.eTag] = "\"\(metadata.sha256)\""
         headers[.cacheControl] = "private, max-age=3600"
-        headers[.contentDisposition] = FileResponse.disposition(contentType: metadata.contentType, fileName: metadata.fileName)
+        headers[.contentDisposition] = FileResponse.disposition(contentType: contentType, fileName: metadata.fileName)
         headers[.acceptRanges] = "bytes"
         let size = Int(metadata.size)
         var range = 0..<size
@@ -170,36 +172,6 @@ enum ByteRange: Equatable {
             value = o1 || o2 ? Int.max : sum
         }
         return value
-    }
-}
-
-/// How stored files are answered. Anyone may upload any bytes with any content type, and files
-/// are served from the API's own origin, so a file a browser would run (HTML, SVG, script) must
-/// never render there: only media types that cannot script are shown inline, everything else is
-/// a download, and every answer carries a sandboxing CSP and `nosniff`.
-enum FileResponse {
-    /// Headers every file answer carries, errors included.
-    static func securityHeaders() -> HTTPFields {
-        var h = HTTPFields()
-        h[.contentSecurityPolicy] = "sandbox"
-        h[.contentTypeOptions] = "nosniff"
-        return h
-    }
-
-    /// Whether a file of `contentType` may be displayed by the browser: `image/*`, `video/*`
-    /// and `audio/*`, except XML-based types (`image/svg+xml` runs scripts).
-    static func isInline(_ contentType: String) -> Bool {
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        let parts = mediaType.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, ["image", "video", "audio"].contains(parts[0]), !parts[1].isEmpty else { return false }
-        return !parts[1].contains("xml") && !parts[1].contains("svg")
-    }
-
-    /// `inline` or `attachment`, with the file name when there is one.
-    static func disposition(contentType: String, fileName: String?) -> String {
-        let kind = isInline(contentType) ? "inline" : "attachment"
-        guard let fileName else { return kind }
-        return "\(kind); filename=\"\(FileNames.sanitize(fileName))\""
     }
 }
 

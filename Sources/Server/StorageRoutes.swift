@@ -48,7 +48,7 @@ enum StorageRoutes {
             throw APIError.validation([.key("body")], "body must be {\"content_type\": str, \"file_name\": str}", type: "value_error.jsondecode")
         }
         let fileName = FileNames.sanitize(request.fileName ?? "upload.bin")
-        let contentType = request.contentType ?? "application/octet-stream"
+        let contentType = try MediaType.checked(request.contentType, loc: [.key("body"), .key("content_type")])
         let expires = try expiry(call, services: services)
         let uploadID = try await blobCall { try await services.blobs.beginMultipart(contentType: contentType, fileName: fileName, expiresAt: expires) }
         return JSON.response(UploadInitiateResponse(

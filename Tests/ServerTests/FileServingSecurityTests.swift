@@ -58,4 +58,30 @@ struct FileServingSecurityTests {
         #expect(!FileResponse.isInline("text/html; x=image/png"))
         #expect(FileResponse.disposition(contentType: "text/html", fileName: nil) == "attachment")
     }
+
+    @Test("uploads must declare a well-formed media type")
+    func contentTypeChecked() async throws {
+        let h = try Harness.make()
+        try await h.test { client in
+            for bad in ["image/png\r\nSet-Cookie: a=b", "text/" + String(repeating: "h", count: 300), "html", "image/png/x", "ima ge/png", "\u{e9}/png"] {
+                let initiated = try await client.send(.post, "/storage/upload/initiate", json: ["content_type": .string(bad)])
+                #expect(initiated.status == .unprocessableContent, "\(bad)")
+                #expect(try initiated.json["detail"]?.arrayValue?.first?["loc"] == ["body", "content_type"])
+            }
+            for bad in ["html", "text/" + String(repeating: "h", count: 300)] {
+                let uploaded = try await client.send(.post, "/files/upload", raw: "x", headers: [.contentType: bad])
+                #expect(uploaded.status == .unprocessableContent)
+                #expect(try uploaded.json["detail"]?.arrayValue?.first?["loc"] == ["header", "content-type"])
+                let multipart = try await client.send(.post, "/files/upload/multipart", raw: "", headers: [.contentType: bad])
+                #expect(multipart.status == .unprocessableContent)
+            }
+            let fine = try await client.send(.post, "/storage/upload/initiate", json: ["content_type": "text/plain; charset=utf-8"])
+            #expect(fine.status == .ok)
+            let untyped = try await client.send(.post, "/files/upload", raw: "x")
+            #expect(untyped.status == .ok)
+            let served = try await client.execute(uri: pathOf(try #require(try untyped.json["access_url"]?.stringValue)), method: .get)
+            #expect(served.headers[.contentType] == "application/octet-stream")
+            #expect(served.headers[.contentDisposition]?.hasPrefix("attachment") == true)
+        }
+    }
 }
