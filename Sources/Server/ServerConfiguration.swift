@@ -43,6 +43,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Longest `Authorization` header looked at; longer ones are refused with 401 before any
     /// work (default 4 KiB).
     public var maxAuthorizationBytes: Int = 4096
+    /// Largest request header section (request line and all fields), answered 400 and closed
+    /// when exceeded (default 64 KiB).
+    public var maxRequestHeaderBytes: Int = 64 * 1024
     /// How long a verified API key is trusted without asking the store again (default 10 s).
     public var authCacheLifetime: TimeInterval = 10
     /// Delay before the first webhook retry; later ones back off exponentially (10 attempts
@@ -100,6 +103,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try int("MAX_REQUEST_TIMEOUT") { maxRequestTimeout = TimeInterval(v) }
         if let v = try int("MAX_OBJECT_LIFETIME") { maxObjectLifetime = TimeInterval(v) }
         if let v = try int("MAX_AUTHORIZATION_BYTES") { maxAuthorizationBytes = v }
+        if let v = try int("MAX_HEADER_BYTES") { maxRequestHeaderBytes = v }
     }
 
     /// Checks combinations that cannot work.
@@ -127,6 +131,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             throw ConfigurationError("the object lifetime limit must be 1...\(Int(century)) seconds")
         }
         guard maxAuthorizationBytes >= 64 else { throw ConfigurationError("the Authorization header limit must be at least 64 bytes") }
+        guard maxRequestHeaderBytes >= 1024 else { throw ConfigurationError("the request header limit must be at least 1024 bytes") }
     }
 
     /// Where the self-signed certificate and key live.

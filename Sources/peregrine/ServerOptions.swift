@@ -41,6 +41,8 @@ struct ServerOptions: ParsableArguments {
     var maxObjectLifetime: Int?
     @Option(name: .customLong("max-authorization-bytes"), help: "Longest Authorization header accepted (default 4096).")
     var maxAuthorizationBytes: Int?
+    @Option(name: .customLong("max-header-bytes"), help: "Largest request header section, bytes (default 65536).")
+    var maxHeaderBytes: Int?
 
     /// Defaults, then the environment, then these flags.
     func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
@@ -64,6 +66,7 @@ struct ServerOptions: ParsableArguments {
         if let maxRequestTimeout { c.maxRequestTimeout = TimeInterval(maxRequestTimeout) }
         if let maxObjectLifetime { c.maxObjectLifetime = TimeInterval(maxObjectLifetime) }
         if let maxAuthorizationBytes { c.maxAuthorizationBytes = maxAuthorizationBytes }
+        if let maxHeaderBytes { c.maxRequestHeaderBytes = maxHeaderBytes }
         try c.validate()
         return c
     }

@@ -59,4 +59,23 @@ struct AuthCacheTests {
             #expect(auth.cachedCount == 0)
         }
     }
+
+    @Test("a request header section over the configured limit is refused with 400 over a real socket")
+    func headerSectionBound() async throws {
+        let h = try Harness.make { $0.maxRequestHeaderBytes = 8192 }
+        defer { try? FileManager.default.removeItem(at: h.platform.configuration.home) }
+        let app = Application(
+            responder: APIResponder(services: h.platform.services, scheme: "http"),
+            server: PeregrineServer.http1(for: h.platform.configuration),
+            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)))
+        let pad = HTTPField.Name("X-Pad")!
+        try await app.test(.live) { client in
+            let small = try await client.execute(uri: "/health/live", method: .get, headers: [pad: String(repeating: "a", count: 4000)])
+            #expect(small.status == .ok)
+        }
+        try await app.test(.live) { client in
+            let big = try await client.execute(uri: "/health/live", method: .get, headers: [pad: String(repeating: "a", count: 9000)])
+            #expect(big.status == .badRequest)
+        }
+    }
 }
