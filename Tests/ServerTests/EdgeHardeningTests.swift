@@ -199,3 +199,33 @@ struct NumericHeaderTests {
         #expect(throws: ConfigurationError.self) { try c.validate() }
     }
 }
+
+@Suite("Request bodies and query values are bounded")
+struct RequestValueBoundTests {
+    @Test("deeply nested JSON bodies are refused, not recursed into", arguments: ["[", "{\"a\":"])
+    func deepJSON(_ opener: String) async throws {
+        let h = try Harness.make { $0.maxJSONBytes = 1 << 20 }
+        try await h.test { client in
+            let body = String(repeating: opener, count: 200_000)
+            let r = try await client.send(.post, "/queue/test/echo", raw: body, headers: [.contentType: "application/json"])
+            #expect(r.status == .unprocessableContent)
+            let nestedButClosed = String(repeating: "[", count: 5_000) + String(repeating: "]", count: 5_000)
+            let closed = try await client.send(
+                .post, "/queue/test/echo", raw: #"{"prompt": "a", "x": \#(nestedButClosed)}"#, headers: [.contentType: "application/json"])
+            #expect(closed.status == .unprocessableContent)
+        }
+    }
+
+    @Test("an overlong webhook URL is a 422 naming the query parameter")
+    func longWebhook() async throws {
+        let h = try Harness.make { $0.allowPrivateURLs = true }
+        try await h.test { client in
+            let url = "http://127.0.0.1:9/" + String(repeating: "a", count: 3000)
+            let r = try await client.send(.post, "/queue/test/echo?fal_webhook=\(url)", json: ["prompt": "a"])
+            #expect(r.status == .unprocessableContent)
+            let issue = try r.json["detail"]?.arrayValue?.first
+            #expect(issue?["loc"] == ["query", "fal_webhook"])
+            #expect(issue?["type"] == "value_error.any_str.max_length")
+        }
+    }
+}
