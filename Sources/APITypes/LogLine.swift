@@ -28,7 +28,9 @@ public enum ISO8601 {
     /// Formats `date` in UTC with milliseconds and an explicit `+00:00` offset (Python's
     /// `datetime.fromisoformat` before 3.11 rejects a bare `Z`).
     public static func string(from date: Date) -> String {
-        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        // Clamped to years 1...9999 (NaN to 1970), so the integer arithmetic below cannot trap.
+        let seconds1970 = date.timeIntervalSince1970.isNaN ? 0 : min(max(date.timeIntervalSince1970, -62_135_596_800), 253_402_300_799)
+        let ms = Int64((seconds1970 * 1000).rounded(.down))
         let seconds = Int(ms.quotientAndRemainder(dividingBy: 1000).quotient)
         var millis = Int(ms % 1000)
         var secs = seconds

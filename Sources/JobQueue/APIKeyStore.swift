@@ -30,6 +30,9 @@ public protocol APIKeyStore: Sendable {
     func listKeys() async throws -> [APIKey]
     /// Revokes a key; false when there is no such key.
     func revokeKey(id: String, now: Date) async throws -> Bool
+    /// Whether key `id` exists and is not revoked (no secret needed: checks that credentials
+    /// derived from a key, such as storage tokens, still stand).
+    func isActive(id: String) async throws -> Bool
 }
 
 extension APIKeyStore {

@@ -60,6 +60,12 @@ public struct SQLiteAPIKeyStore: APIKeyStore {
         }
     }
 
+    public func isActive(id: String) async throws -> Bool {
+        try await database.read { db in
+            try Bool.fetchOne(db, sql: "SELECT revoked_at IS NULL FROM api_keys WHERE id = ?", arguments: [id]) ?? false
+        }
+    }
+
     private static func key(row: Row) -> APIKey {
         let revoked: Int64? = row["revoked_at"]
         return APIKey(

@@ -5,9 +5,13 @@ import Foundation
 /// Integers compare and index exactly; a `Date` read back is the stored instant truncated to the
 /// millisecond, and a date that was already whole milliseconds reads back equal.
 enum StoredTime {
-    /// Milliseconds since 1970, rounded toward negative infinity.
+    /// Milliseconds since 1970, rounded toward negative infinity; saturated at the ends of
+    /// `Int64` (a date past them, or NaN as 0), so no instant, however computed, traps here.
     static func milliseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let ms = (date.timeIntervalSince1970 * 1000).rounded(.down)
+        if let exact = Int64(exactly: ms) { return exact }
+        if ms.isNaN { return 0 }
+        return ms > 0 ? .max : .min
     }
 
     /// The date for a stored millisecond count.

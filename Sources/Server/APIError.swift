@@ -32,6 +32,10 @@ struct APIError: Error {
     }
 
     static let unauthorized = APIError.detail(.unauthorized, "Missing or invalid credentials. Send 'Authorization: Key <id>:<secret>'.")
+    /// A storage token sent to a route other than the uploads. 401 as for any credentials the
+    /// route does not accept: fal's clients treat 401 as "fix the credentials", not "retry".
+    static let storageTokenOutOfScope = APIError.detail(
+        .unauthorized, "Storage tokens are accepted only by the upload routes. Send 'Authorization: Key <id>:<secret>'.")
     static let requestNotFound = APIError.detail(.notFound, "Request not found")
 }
 
@@ -71,6 +75,8 @@ extension HTTPField.Name {
     static let falFileName = HTTPField.Name("X-Fal-File-Name")!
     static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
     static let forwardedHost = HTTPField.Name("X-Forwarded-Host")!
+    static let contentSecurityPolicy = HTTPField.Name("Content-Security-Policy")!
+    static let contentTypeOptions = HTTPField.Name("X-Content-Type-Options")!
 }
 
 /// Hummingbird re-exports `HTTPFields` but not its element type; this names it without adding a

@@ -59,7 +59,9 @@ public struct APIServices: Sendable {
         self.jwks = jwks
         self.logger = logger
         auth = Authenticator(
-            keys: keys, tokens: tokens, enabled: configuration.authEnabled, cacheLifetime: configuration.authCacheLifetime)
+            keys: keys, tokens: tokens, enabled: configuration.authEnabled, cacheLifetime: configuration.authCacheLifetime,
+            maxHeaderBytes: configuration.maxAuthorizationBytes,
+            maxTokenLifetime: min(configuration.storageTokenLifetime, ServerConfiguration.maxStorageTokenLifetime))
         uploads = try UploadIndex(directory: configuration.home.appendingPathComponent("upload-index", isDirectory: true))
         urlPolicy = URLPolicy(allowPrivate: configuration.allowPrivateURLs)
     }

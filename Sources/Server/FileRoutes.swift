@@ -12,11 +12,11 @@ enum FileRoutes {
         switch s {
         case ["upload"]:
             try call.allow(.post)
-            _ = try await services.auth.authenticate(call.request)
+            _ = try await services.auth.authenticate(call.request, scope: .upload)
             return try await upload(call, services: services)
         case ["upload", "multipart"]:
             try call.allow(.post)
-            _ = try await services.auth.authenticate(call.request)
+            _ = try await services.auth.authenticate(call.request, scope: .upload)
             return try await beginMultipart(call, services: services)
         default:
             break
@@ -39,7 +39,7 @@ enum FileRoutes {
     private static func upload(_ call: APICall, services: APIServices) async throws -> Response {
         let data = Data(try await call.body(limit: services.configuration.maxUploadBytes).readableBytesView)
         let name = FileNames.sanitize(call.request.headers[.falFileName] ?? "upload.bin")
-        let contentType = call.request.headers[.contentType] ?? "application/octet-stream"
+        let contentType = try MediaType.checked(call.request.headers[.contentType], loc: [.key("header"), .key("content-type")])
         let expires = try StorageRoutes.expiry(call, services: services)
         let blob = try await StorageRoutes.blobCall {
             try await services.blobs.put(data, contentType: contentType, fileName: name, expiresAt: expires)
@@ -49,7 +49,7 @@ enum FileRoutes {
 
     private static func beginMultipart(_ call: APICall, services: APIServices) async throws -> Response {
         let name = FileNames.sanitize(call.request.headers[.falFileName] ?? "upload.bin")
-        let contentType = call.request.headers[.contentType] ?? "application/octet-stream"
+        let contentType = try MediaType.checked(call.request.headers[.contentType], loc: [.key("header"), .key("content-type")])
         let expires = try StorageRoutes.expiry(call, services: services)
         let uploadID = try await StorageRoutes.blobCall {
             try await services.blobs.beginMultipart(contentType: contentType, fileName: name, expiresAt: expires)
@@ -63,30 +63,33 @@ enum FileRoutes {
             throw APIError.detail(.notFound, "File not found")
         }
         let metadata = reader.metadata
-        var headers = HTTPFields()
-        headers[.contentType] = metadata.contentType
+        var headers = FileResponse.securityHeaders()
+        // Files stored before content types were checked at upload are served as plain bytes.
+        let contentType = MediaType.isValid(metadata.contentType) ? metadata.contentType : MediaType.fallback
+        headers[.contentType] = contentType
         headers[.contentLength] = String(metadata.size)
         headers[.eTag] = "\"\(metadata.sha256)\""
         headers[.cacheControl] = "private, max-age=3600"
-        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-        if let name = metadata.fileName {
-            headers[.contentDisposition] = "inline; filename=\"\(FileNames.sanitize(name))\""
-        }
+        headers[.contentDisposition] = FileResponse.disposition(contentType: contentType, fileName: metadata.fileName)
         headers[.acceptRanges] = "bytes"
         let size = Int(metadata.size)
         var range = 0..<size
         var status = HTTPResponse.Status.ok
         if let raw = call.request.headers[.range] {
-            guard let r = ByteRange.parse(raw, size: size) else {
+            switch ByteRange.parse(raw, size: size) {
+            case .whole:
+                break
+            case .unsatisfiable:
                 try? await reader.close()
-                var h = HTTPFields()
+                var h = FileResponse.securityHeaders()
                 h[.contentRange] = "bytes */\(size)"
                 throw APIError(status: .rangeNotSatisfiable, body: JSON.encode(ErrorDetail("Range not satisfiable")), headers: h)
+            case .part(let r):
+                range = r
+                status = .partialContent
+                headers[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound - 1)/\(size)"
+                headers[.contentLength] = String(r.count)
             }
-            range = r
-            status = .partialContent
-            headers[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound - 1)/\(size)"
-            headers[.contentLength] = String(r.count)
         }
         if call.method == .head {
             try? await reader.close()
@@ -118,25 +121,57 @@ enum FileRoutes {
     }
 }
 
-/// One `Range: bytes=...` request header (single ranges only; a multi-range request is
-/// answered as unsatisfiable).
-enum ByteRange {
-    /// The byte range asked for within a file of `size` bytes, or `nil` when unsatisfiable.
-    static func parse(_ header: String, size: Int) -> Range<Int>? {
+/// One `Range: bytes=...` request header, parsed without trusting its numbers: positions are
+/// digit strings of any length, saturated at `Int.max`, so no arithmetic on them can overflow.
+enum ByteRange: Equatable {
+    /// No usable range: serve the whole file with 200 (a header that does not parse, another
+    /// unit, or several ranges, which this server does not answer as `multipart/byteranges`;
+    /// RFC 9110 §14.2 lets a server ignore such a header).
+    case whole
+    /// The bytes to send with 206.
+    case part(Range<Int>)
+    /// A well-formed range that lies wholly beyond the end: 416.
+    case unsatisfiable
+
+    /// The answer to `header` for a file of `size` bytes.
+    static func parse(_ header: String, size: Int) -> ByteRange {
         let h = header.trimmingCharacters(in: .whitespaces)
-        guard h.lowercased().hasPrefix("bytes="), size > 0 else { return nil }
+        guard h.lowercased().hasPrefix("bytes=") else { return .whole }
         let spec = h.dropFirst(6)
-        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return .whole }
         let first = spec[..<dash].trimmingCharacters(in: .whitespaces)
         let last = spec[spec.index(after: dash)...].trimmingCharacters(in: .whitespaces)
+        let size = max(0, size)
         if first.isEmpty {
-            guard let n = Int(last), n > 0 else { return nil }
-            return max(0, size - n)..<size
+            // `bytes=-N`: the last N bytes (all of them when N is larger than the file).
+            guard let n = digits(last) else { return .whole }
+            guard n > 0, size > 0 else { return .unsatisfiable }
+            return .part((size - min(n, size))..<size)
         }
-        guard let start = Int(first), start >= 0, start < size else { return nil }
-        if last.isEmpty { return start..<size }
-        guard let end = Int(last), end >= start else { return nil }
-        return start..<min(size, end + 1)
+        guard let start = digits(first) else { return .whole }
+        var end = Int.max
+        if !last.isEmpty {
+            guard let e = digits(last) else { return .whole }
+            guard e >= start else { return .whole }
+            end = e
+        }
+        guard start < size else { return .unsatisfiable }
+        // `end` may be anything up to Int.max: clamp to the last byte before adding one.
+        return .part(start..<(min(end, size - 1) + 1))
+    }
+
+    /// A non-empty run of ASCII digits as a number, saturated at `Int.max`; `nil` otherwise
+    /// (signs, spaces and other characters that `Int(_:)` would accept or choke on).
+    static func digits(_ text: String) -> Int? {
+        guard !text.isEmpty else { return nil }
+        var value = 0
+        for byte in text.utf8 {
+            guard (48...57).contains(byte) else { return nil }
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(Int(byte - 48))
+            value = o1 || o2 ? Int.max : sum
+        }
+        return value
     }
 }
 

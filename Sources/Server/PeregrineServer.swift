@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOSSL
@@ -38,6 +39,16 @@ public struct PeregrineServer: Sendable {
         return (tls, certPath)
     }
 
+    /// The HTTP/1 server of both listeners. Its decoder refuses a request whose header section
+    /// (request line included) is larger than `maxRequestHeaderBytes` with 400 and closes the
+    /// connection, before any of it reaches a handler.
+    public static func http1(for configuration: ServerConfiguration) -> HTTPServerBuilder {
+        .http1(
+            configuration: .init(
+                httpDecoderConfiguration: .init(
+                    maxHeaderFieldSize: configuration.maxRequestHeaderBytes, maxHeaderListSize: configuration.maxRequestHeaderBytes)))
+    }
+
     /// The HTTPS application (and the plain-HTTP one when configured).
     public func applications(onServerRunning: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) throws -> [any Service] {
         let c = platform.configuration
@@ -45,7 +56,7 @@ public struct PeregrineServer: Sendable {
         var apps: [any Service] = [
             Application(
                 responder: APIResponder(services: platform.services, scheme: "https"),
-                server: try .tls(.http1(), tlsConfiguration: tls),
+                server: try .tls(Self.http1(for: c), tlsConfiguration: tls),
                 configuration: ApplicationConfiguration(address: .hostname(c.host, port: c.port), serverName: nil),
                 onServerRunning: { channel in await onServerRunning("https", channel.localAddress?.port ?? c.port) },
                 logger: platform.logger)
@@ -54,6 +65,7 @@ public struct PeregrineServer: Sendable {
             apps.append(
                 Application(
                     responder: APIResponder(services: platform.services, scheme: "http", trustForwardedHeaders: true),
+                    server: Self.http1(for: c),
                     configuration: ApplicationConfiguration(address: .hostname(c.host, port: httpPort), serverName: nil),
                     onServerRunning: { channel in await onServerRunning("http", channel.localAddress?.port ?? httpPort) },
                     logger: platform.logger))

@@ -31,8 +31,21 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxUploadBytes: Int = 100 << 20
     /// Interval of `: ping` comments on SSE streams (default 15 s).
     public var ssePingInterval: TimeInterval = 15
-    /// Lifetime of issued storage tokens (default 1 hour).
+    /// Lifetime of issued storage tokens (default 1 hour, at most `maxStorageTokenLifetime`).
     public var storageTokenLifetime: TimeInterval = 3600
+    /// Longest accepted storage token lifetime: tokens claiming to live longer are refused even
+    /// when correctly signed (24 hours).
+    public static let maxStorageTokenLifetime: TimeInterval = 24 * 3600
+    /// Largest `X-Fal-Request-Timeout` a submit may ask for, in seconds (default 7 days).
+    public var maxRequestTimeout: TimeInterval = 7 * 24 * 3600
+    /// Largest `expiration_duration_seconds` in the object lifecycle headers (default 30 days).
+    public var maxObjectLifetime: TimeInterval = 30 * 24 * 3600
+    /// Longest `Authorization` header looked at; longer ones are refused with 401 before any
+    /// work (default 4 KiB).
+    public var maxAuthorizationBytes: Int = 4096
+    /// Largest request header section (request line and all fields), answered 400 and closed
+    /// when exceeded (default 64 KiB).
+    public var maxRequestHeaderBytes: Int = 64 * 1024
     /// How long a verified API key is trusted without asking the store again (default 10 s).
     public var authCacheLifetime: TimeInterval = 10
     /// Delay before the first webhook retry; later ones back off exponentially (10 attempts
@@ -86,6 +99,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try int("MAX_UPLOAD_BYTES") { maxUploadBytes = v }
         if let v = try int("WEBHOOK_RETRY_INITIAL_SECONDS") { webhookRetryInitialDelay = TimeInterval(max(1, v)) }
         if let v = try int("MAX_QUEUED_PER_KEY") { maxQueuedPerKey = v }
+        if let v = try int("STORAGE_TOKEN_LIFETIME") { storageTokenLifetime = TimeInterval(v) }
+        if let v = try int("MAX_REQUEST_TIMEOUT") { maxRequestTimeout = TimeInterval(v) }
+        if let v = try int("MAX_OBJECT_LIFETIME") { maxObjectLifetime = TimeInterval(v) }
+        if let v = try int("MAX_AUTHORIZATION_BYTES") { maxAuthorizationBytes = v }
+        if let v = try int("MAX_HEADER_BYTES") { maxRequestHeaderBytes = v }
     }
 
     /// Checks combinations that cannot work.
@@ -101,6 +119,19 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         guard maxJSONBytes > 0, maxUploadBytes > 0 else { throw ConfigurationError("body limits must be positive") }
         guard maxQueuedPerKey >= 0 else { throw ConfigurationError("the per-key queue limit must not be negative") }
+        guard storageTokenLifetime >= 1, storageTokenLifetime <= Self.maxStorageTokenLifetime else {
+            throw ConfigurationError("the storage token lifetime must be 1...\(Int(Self.maxStorageTokenLifetime)) seconds")
+        }
+        // Both become instants stored as integer milliseconds: keep them far from overflow.
+        let century: TimeInterval = 100 * 365 * 24 * 3600
+        guard maxRequestTimeout >= 1, maxRequestTimeout <= century else {
+            throw ConfigurationError("the request timeout limit must be 1...\(Int(century)) seconds")
+        }
+        guard maxObjectLifetime >= 1, maxObjectLifetime <= century else {
+            throw ConfigurationError("the object lifetime limit must be 1...\(Int(century)) seconds")
+        }
+        guard maxAuthorizationBytes >= 64 else { throw ConfigurationError("the Authorization header limit must be at least 64 bytes") }
+        guard maxRequestHeaderBytes >= 1024 else { throw ConfigurationError("the request header limit must be at least 1024 bytes") }
     }
 
     /// Where the self-signed certificate and key live.

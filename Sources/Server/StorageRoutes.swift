@@ -15,13 +15,14 @@ enum StorageRoutes {
         switch s {
         case ["upload", "initiate"], ["upload", "initiate-multipart"]:
             try call.allow(.post)
-            let caller = try await services.auth.authenticate(call.request)
-            _ = caller
+            _ = try await services.auth.authenticate(call.request, scope: .upload)
             return try await initiate(call, services: services)
         case ["auth", "token"]:
             try call.allow(.post)
+            // An API key only: a storage token must not mint its own successors.
             let caller = try await services.auth.authenticate(call.request)
-            let expires = Date().addingTimeInterval(services.configuration.storageTokenLifetime)
+            let lifetime = min(max(1, services.configuration.storageTokenLifetime), ServerConfiguration.maxStorageTokenLifetime)
+            let expires = Date().addingTimeInterval(lifetime)
             let token = services.tokens.issue(subject: caller.keyID ?? "anonymous", scope: "storage", expiresAt: expires)
             return JSON.response(StorageToken(token: token, baseURL: call.base, expiresAt: expires))
         case _ where s.count == 2 && s[0] == "upload":
@@ -47,7 +48,7 @@ enum StorageRoutes {
             throw APIError.validation([.key("body")], "body must be {\"content_type\": str, \"file_name\": str}", type: "value_error.jsondecode")
         }
         let fileName = FileNames.sanitize(request.fileName ?? "upload.bin")
-        let contentType = request.contentType ?? "application/octet-stream"
+        let contentType = try MediaType.checked(request.contentType, loc: [.key("body"), .key("content_type")])
         let expires = try expiry(call, services: services)
         let uploadID = try await blobCall { try await services.blobs.beginMultipart(contentType: contentType, fileName: fileName, expiresAt: expires) }
         return JSON.response(UploadInitiateResponse(
@@ -100,7 +101,8 @@ enum StorageRoutes {
     static func expiry(_ call: APICall, services: APIServices) throws -> Date {
         for name in [HTTPField.Name.falObjectLifecycle, .falObjectLifecycleCDN] {
             if let raw = call.request.headers[name] {
-                return Date().addingTimeInterval(try SubmitOptions.lifetime(raw, header: name.rawName))
+                return Date().addingTimeInterval(
+                    try SubmitOptions.lifetime(raw, header: name.rawName, max: services.configuration.maxObjectLifetime))
             }
         }
         return Date().addingTimeInterval(services.configuration.resultTTL)

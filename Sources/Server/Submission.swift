@@ -7,6 +7,9 @@ import Runners
 
 /// Turns a request into a queued job: headers, body, schema validation, webhook policy, insert.
 enum Submission {
+    /// Longest accepted `fal_webhook` URL (URLs past 2 KiB are refused by many proxies anyway).
+    static let maxWebhookURLBytes = 2048
+
     /// Validates and enqueues a request for `entry`.
     /// - Parameters:
     ///   - call: the HTTP request.
@@ -18,9 +21,15 @@ enum Submission {
     static func submit(
         _ call: APICall, entry: ModelRegistry.Entry, caller: Caller, services: APIServices, allowWebhook: Bool
     ) async throws -> Job {
-        let options = try SubmitOptions(headers: call.request.headers)
+        let options = try SubmitOptions(headers: call.request.headers, limits: SubmitOptions.Limits(services.configuration))
         var webhook: String?
         if allowWebhook, let target = call.query("fal_webhook") {
+            // Stored with the job and sent on every delivery attempt: bounded like any URL.
+            guard target.utf8.count <= maxWebhookURLBytes else {
+                throw APIError.validation(
+                    [.key("query"), .key("fal_webhook")], "ensure this value has at most \(maxWebhookURLBytes) characters",
+                    type: "value_error.any_str.max_length")
+            }
             if let reason = await services.urlPolicy.refusal(for: target) {
                 throw APIError.validation([.key("query"), .key("fal_webhook")], reason, type: "value_error.url")
             }

@@ -15,9 +15,27 @@ struct SubmitOptions: Sendable, Equatable {
     /// Seconds output files must live.
     var objectLifetime: TimeInterval?
 
+    /// The largest values a request may ask for; a larger one is a 422, so every time that
+    /// reaches the store is a bounded, representable instant.
+    struct Limits: Sendable, Equatable {
+        /// Largest `X-Fal-Request-Timeout`, in seconds.
+        var maxRequestTimeout: TimeInterval = ServerConfiguration().maxRequestTimeout
+        /// Largest `expiration_duration_seconds`.
+        var maxObjectLifetime: TimeInterval = ServerConfiguration().maxObjectLifetime
+
+        /// The defaults.
+        init() {}
+
+        /// The limits `configuration` sets.
+        init(_ configuration: ServerConfiguration) {
+            maxRequestTimeout = configuration.maxRequestTimeout
+            maxObjectLifetime = configuration.maxObjectLifetime
+        }
+    }
+
     /// Parses the headers of `request`.
     /// - Throws: `APIError` 422 with `loc: ["header", name]`.
-    init(headers: HTTPFields) throws {
+    init(headers: HTTPFields, limits: Limits = Limits()) throws {
         func invalid(_ name: String, _ msg: String, _ type: String = "value_error") -> APIError {
             APIError.validation([.key("header"), .key(name.lowercased())], msg, type: type)
         }
@@ -35,6 +53,11 @@ struct SubmitOptions: Sendable, Equatable {
             }
             guard seconds > 0 else {
                 throw invalid("X-Fal-Request-Timeout", "ensure this value is greater than 0", "value_error.number.not_gt")
+            }
+            guard seconds <= limits.maxRequestTimeout else {
+                throw invalid(
+                    "X-Fal-Request-Timeout", "ensure this value is less than or equal to \(Self.format(limits.maxRequestTimeout))",
+                    "value_error.number.not_le")
             }
             startTimeout = seconds
         }
@@ -58,12 +81,13 @@ struct SubmitOptions: Sendable, Equatable {
             runnerHint = hint.isEmpty ? nil : hint
         }
         if let raw = headers[.falObjectLifecycle] {
-            objectLifetime = try Self.lifetime(raw, header: "X-Fal-Object-Lifecycle-Preference")
+            objectLifetime = try Self.lifetime(raw, header: "X-Fal-Object-Lifecycle-Preference", max: limits.maxObjectLifetime)
         }
     }
 
-    /// Parses `{"expiration_duration_seconds": N}` (N a positive integer).
-    static func lifetime(_ raw: String, header: String) throws -> TimeInterval {
+    /// Parses `{"expiration_duration_seconds": N}` (N a positive integer of at most `max`).
+    /// - Throws: `APIError` 422 naming the header and the field.
+    static func lifetime(_ raw: String, header: String, max: TimeInterval) throws -> TimeInterval {
         let loc: [LocationComponent] = [.key("header"), .key(header.lowercased())]
         guard let value = try? JSONValue(parsing: Data(raw.utf8)), case .object(let o) = value else {
             throw APIError.validation(loc, "value is not a valid JSON object", type: "value_error.jsondecode")
@@ -78,7 +102,18 @@ struct SubmitOptions: Sendable, Equatable {
             throw APIError.validation(
                 loc + [.key("expiration_duration_seconds")], "ensure this value is greater than 0", type: "value_error.number.not_gt")
         }
+        guard TimeInterval(seconds) <= max else {
+            throw APIError.validation(
+                loc + [.key("expiration_duration_seconds")], "ensure this value is less than or equal to \(format(max))",
+                type: "value_error.number.not_le")
+        }
         return TimeInterval(seconds)
+    }
+
+    /// A limit in seconds as a message shows it (`2592000`, `0.5`).
+    static func format(_ seconds: TimeInterval) -> String {
+        if let whole = Int64(exactly: seconds) { return String(whole) }
+        return String(seconds)
     }
 
     /// `1|true|yes` and `0|false|no`, any case.

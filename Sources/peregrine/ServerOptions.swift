@@ -33,6 +33,16 @@ struct ServerOptions: ParsableArguments {
     var maxUploadBytes: Int?
     @Option(name: .customLong("max-queued-per-key"), help: "Most queued requests per API key before 429 (default 10000; 0: no limit).")
     var maxQueuedPerKey: Int?
+    @Option(name: .customLong("storage-token-lifetime"), help: "Seconds a storage upload token lives (default 3600, at most 86400).")
+    var storageTokenLifetime: Int?
+    @Option(name: .customLong("max-request-timeout"), help: "Largest X-Fal-Request-Timeout accepted, seconds (default 604800).")
+    var maxRequestTimeout: Int?
+    @Option(name: .customLong("max-object-lifetime"), help: "Largest expiration_duration_seconds accepted (default 2592000).")
+    var maxObjectLifetime: Int?
+    @Option(name: .customLong("max-authorization-bytes"), help: "Longest Authorization header accepted (default 4096).")
+    var maxAuthorizationBytes: Int?
+    @Option(name: .customLong("max-header-bytes"), help: "Largest request header section, bytes (default 65536).")
+    var maxHeaderBytes: Int?
 
     /// Defaults, then the environment, then these flags.
     func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
@@ -52,6 +62,11 @@ struct ServerOptions: ParsableArguments {
         if let maxJSONBytes { c.maxJSONBytes = maxJSONBytes }
         if let maxUploadBytes { c.maxUploadBytes = maxUploadBytes }
         if let maxQueuedPerKey { c.maxQueuedPerKey = maxQueuedPerKey }
+        if let storageTokenLifetime { c.storageTokenLifetime = TimeInterval(storageTokenLifetime) }
+        if let maxRequestTimeout { c.maxRequestTimeout = TimeInterval(maxRequestTimeout) }
+        if let maxObjectLifetime { c.maxObjectLifetime = TimeInterval(maxObjectLifetime) }
+        if let maxAuthorizationBytes { c.maxAuthorizationBytes = maxAuthorizationBytes }
+        if let maxHeaderBytes { c.maxRequestHeaderBytes = maxHeaderBytes }
         try c.validate()
         return c
     }
