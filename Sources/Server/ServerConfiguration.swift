@@ -42,6 +42,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Submits beyond it are answered 429, which fal's clients retry. Keys are also served in
     /// turn (see `JobStore.lease`), so the limit protects memory, not fairness.
     public var maxQueuedPerKey: Int = 10_000
+    /// The longest one remote input URL may take to download, in seconds (default 60). Inputs
+    /// are fetched before the request takes a model slot; this bounds a host that trickles.
+    public var inputDownloadTimeout: TimeInterval = 60
 
     /// The defaults.
     public init() {}
@@ -86,6 +89,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try int("MAX_UPLOAD_BYTES") { maxUploadBytes = v }
         if let v = try int("WEBHOOK_RETRY_INITIAL_SECONDS") { webhookRetryInitialDelay = TimeInterval(max(1, v)) }
         if let v = try int("MAX_QUEUED_PER_KEY") { maxQueuedPerKey = v }
+        if let v = try int("INPUT_DOWNLOAD_TIMEOUT") { inputDownloadTimeout = TimeInterval(v) }
     }
 
     /// Checks combinations that cannot work.
@@ -101,6 +105,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         guard maxJSONBytes > 0, maxUploadBytes > 0 else { throw ConfigurationError("body limits must be positive") }
         guard maxQueuedPerKey >= 0 else { throw ConfigurationError("the per-key queue limit must not be negative") }
+        guard inputDownloadTimeout >= 1, inputDownloadTimeout <= 86_400 else {
+            throw ConfigurationError("the input download timeout must be 1 to 86400 seconds")
+        }
     }
 
     /// Where the self-signed certificate and key live.

@@ -21,7 +21,7 @@ enum Submission {
         let options = try SubmitOptions(headers: call.request.headers)
         var webhook: String?
         if allowWebhook, let target = call.query("fal_webhook") {
-            if let reason = await services.urlPolicy.refusal(for: target) {
+            if let reason = services.urlPolicy.refusal(for: target) {
                 throw APIError.validation([.key("query"), .key("fal_webhook")], reason, type: "value_error.url")
             }
             webhook = target

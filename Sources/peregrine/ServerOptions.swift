@@ -33,6 +33,8 @@ struct ServerOptions: ParsableArguments {
     var maxUploadBytes: Int?
     @Option(name: .customLong("max-queued-per-key"), help: "Most queued requests per API key before 429 (default 10000; 0: no limit).")
     var maxQueuedPerKey: Int?
+    @Option(name: .customLong("input-download-timeout"), help: "Seconds one remote input URL may take to download (default 60).")
+    var inputDownloadTimeout: Int?
 
     /// Defaults, then the environment, then these flags.
     func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
@@ -52,6 +54,7 @@ struct ServerOptions: ParsableArguments {
         if let maxJSONBytes { c.maxJSONBytes = maxJSONBytes }
         if let maxUploadBytes { c.maxUploadBytes = maxUploadBytes }
         if let maxQueuedPerKey { c.maxQueuedPerKey = maxQueuedPerKey }
+        if let inputDownloadTimeout { c.inputDownloadTimeout = TimeInterval(inputDownloadTimeout) }
         try c.validate()
         return c
     }
