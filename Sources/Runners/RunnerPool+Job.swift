@@ -5,11 +5,12 @@ import ModelKit
 
 extension RunnerPool {
     /// Runs one leased job to its end and records the outcome in the store.
-    /// - Parameter inputsFetched: called once, when the job's remote inputs are fetched (or
-    ///   their fetch ended) and it goes on to ask for a model slot.
+    /// - Parameter fetchingInputs: told `true` when the job starts downloading remote inputs
+    ///   (before it asks for a model slot) and `false` when that ends; not called for a job
+    ///   without remote inputs.
     func runJob(
         _ job: Job, entry: ModelRegistry.Entry, loader: ModelLoader, owner: String,
-        inputsFetched: @escaping @Sendable () -> Void = {}
+        fetchingInputs: @escaping @Sendable (Bool) -> Void = { _ in }
     ) async {
         let handle = JobHandle(id: job.id, endpointID: job.endpointID)
         running.withLock { $0[job.id] = handle }
@@ -32,7 +33,7 @@ extension RunnerPool {
                 group.addTask { await self.watchCancellation(id: job.id, handle: handle) }
                 let outcome = await execute(
                     input: input, remoteInputs: JobRunContext.remoteInputs(of: input, schema: entry.model.manifest.inputSchema),
-                    loader: loader, context: context, handle: handle, timing: timing, inputsFetched: inputsFetched)
+                    loader: loader, context: context, handle: handle, timing: timing, fetchingInputs: fetchingInputs)
                 group.cancelAll()
                 return outcome
             }
@@ -63,13 +64,14 @@ extension RunnerPool {
     /// a host that trickles an input then holds this job only, never a slot others wait for.
     private func execute(
         input: JSONValue, remoteInputs: [(field: String, url: String)], loader: ModelLoader, context: JobRunContext,
-        handle: JobHandle, timing: RunTiming, inputsFetched: @escaping @Sendable () -> Void
+        handle: JobHandle, timing: RunTiming, fetchingInputs: @escaping @Sendable (Bool) -> Void
     ) async -> Result<JSONValue, any Error> {
         let result = Locked<Result<JSONValue, any Error>>(.failure(CancellationError()))
         let task = Task {
             do {
-                do {
-                    defer { inputsFetched() }
+                if !remoteInputs.isEmpty {
+                    fetchingInputs(true)
+                    defer { fetchingInputs(false) }
                     try await context.prefetch(remoteInputs)
                 }
                 // Waits until the model is resident and has a free slot under the memory budget.

@@ -101,9 +101,10 @@ public final class RunnerPool: Service, Sendable {
         // Read on every pass: `max_concurrency` changes at runtime.
         var limit: Int { current.withLock { $0[endpoint]?.maxConcurrency ?? 1 } }
         let loader = loaders[endpoint]!
-        // Leased jobs of this model, and how many of them are still fetching their inputs.
-        // Inputs are fetched before a job asks for a model slot, so fetching jobs do not fill
-        // the slots: up to `maxJobsFetchingInputs` more are leased while others download.
+        // Leased jobs of this model, and how many of them are downloading remote inputs.
+        // Inputs are fetched before a job asks for a model slot, so up to
+        // `maxJobsFetchingInputs` downloading jobs do not count against the slots: others are
+        // leased and run meanwhile. Jobs without remote inputs lease exactly as many as run.
         let active = Locked(0)
         let fetching = Locked(0)
         let fetchLimit = max(1, configuration.maxJobsFetchingInputs)
@@ -128,7 +129,7 @@ public final class RunnerPool: Service, Sendable {
             for await _ in kicks.cancelOnGracefulShutdown() {
                 while true {
                     let (leased, inFetch) = (active.current, fetching.current)
-                    let wanted = min(limit - (leased - inFetch), fetchLimit - inFetch)
+                    let wanted = limit - (leased - min(inFetch, fetchLimit))
                     guard wanted > 0 else { break }
                     let jobs: [Job]
                     do {
@@ -144,10 +145,9 @@ public final class RunnerPool: Service, Sendable {
                     }
                     for job in jobs {
                         active.withLock { $0 += 1 }
-                        fetching.withLock { $0 += 1 }
                         group.addTask {
-                            await self.runJob(job, entry: entry, loader: loader, owner: owner) {
-                                fetching.withLock { $0 -= 1 }
+                            await self.runJob(job, entry: entry, loader: loader, owner: owner) { started in
+                                fetching.withLock { $0 += started ? 1 : -1 }
                                 kick.yield()
                             }
                             active.withLock { $0 -= 1 }
