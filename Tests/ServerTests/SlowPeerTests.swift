@@ -66,6 +66,7 @@ struct FileHost: Sendable {
     func serve(on address: String = "127.0.0.1", _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
         let router = Router()
         router.get("/small.bin") { _, _ in "checked" }
+        router.get("/moved") { _, _ in Response(status: .found, headers: [.location: "/small.bin"]) }
         router.get("/slow") { [trickling, slowStarted] _, _ -> Response in
             trickling.add(1)
             slowStarted.yield()
@@ -106,7 +107,7 @@ final class Counter: @unchecked Sendable {
 
 /// A harness whose platform serves `OneSlotFileModel` and `EchoModel` and looks names up with
 /// `resolver`.
-private func harness(resolver: any HostResolver, _ configure: (inout ServerConfiguration) -> Void = { _ in }) throws -> Harness {
+func outboundHarness(resolver: any HostResolver, _ configure: (inout ServerConfiguration) -> Void = { _ in }) throws -> Harness {
     var configuration = ServerConfiguration()
     configuration.home = FileManager.default.temporaryDirectory.appendingPathComponent("peregrine-test-\(UUID().uuidString)")
     configuration.authEnabled = false
@@ -123,7 +124,7 @@ struct SlowPeerTests {
     @Test("a second request runs to completion while a trickling input is still being fetched", .timeLimit(.minutes(3)))
     func tricklingInputDoesNotHoldTheSlot() async throws {
         let host = FileHost()
-        let h = try harness(resolver: SystemResolver()) {
+        let h = try outboundHarness(resolver: SystemResolver()) {
             $0.allowPrivateURLs = true
             $0.inputDownloadTimeout = 600
         }
@@ -148,7 +149,7 @@ struct SlowPeerTests {
     @Test("a trickling input fails at the download deadline", .timeLimit(.minutes(3)))
     func tricklingInputHitsTheDeadline() async throws {
         let host = FileHost()
-        let h = try harness(resolver: SystemResolver()) {
+        let h = try outboundHarness(resolver: SystemResolver()) {
             $0.allowPrivateURLs = true
             $0.inputDownloadTimeout = 1
         }
@@ -169,7 +170,7 @@ struct SlowPeerTests {
         // The checked answer is 127.0.0.2, where the file host listens; a second lookup would
         // answer 127.0.0.1.
         let resolver = CountingResolver(first: ["127.0.0.2"], later: ["127.0.0.1"])
-        let h = try harness(resolver: resolver) { $0.allowPrivateURLs = true }
+        let h = try outboundHarness(resolver: resolver) { $0.allowPrivateURLs = true }
         try await FileHost().serve(on: "127.0.0.2") { port in
             try await h.test { client in
                 let response = try await client.send(.post, "/run/test/one-slot", json: ["image_url": .string("http://\(name):\(port)/small.bin")])
@@ -183,7 +184,7 @@ struct SlowPeerTests {
     @Test("a submit checks the webhook's syntax only: no lookup, literal private addresses refused")
     func submitDoesNotResolveWebhookHosts() async throws {
         let resolver = CountingResolver()
-        let h = try harness(resolver: resolver)
+        let h = try outboundHarness(resolver: resolver)
         @Sendable func query(_ target: String) -> String {
             "/queue/test/echo?fal_webhook=" + (target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? target)
         }
