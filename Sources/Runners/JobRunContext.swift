@@ -12,6 +12,9 @@ final class JobRunContext: RunContext {
     private let lifetime: TimeInterval?
     private let maxInputBytes: Int
     private let pendingLogs = Locked<[JobLogLine]>([])
+    /// Remote inputs fetched before the job took its model slot, by `key(field:url:)`; each is
+    /// handed out once.
+    private let prefetched = Locked<[String: Result<FetchedFile, any Error>]>([:])
     private let logSignal: AsyncStream<Void>.Continuation
     /// Wakes the flusher when lines are waiting.
     let logWakeups: AsyncStream<Void>
@@ -41,8 +44,44 @@ final class JobRunContext: RunContext {
         if url.prefix(5).lowercased() == "data:" {
             return try DataURI.decode(url, field: field, maxBytes: maxInputBytes)
         }
+        if let early = prefetched.withLock({ $0.removeValue(forKey: Self.key(field: field, url: url)) }) {
+            return try early.get()
+        }
         return try await files.fetch(url, field: field)
     }
+
+    /// Fetches `inputs` now, keeping each file (or the error the model will see when it asks
+    /// for it: an input the model does not use must not fail the job).
+    /// - Throws: `CancellationError` when the job is stopped meanwhile.
+    func prefetch(_ inputs: [(field: String, url: String)]) async throws {
+        for (field, url) in inputs {
+            try checkCancellation()
+            let outcome: Result<FetchedFile, any Error>
+            do {
+                outcome = .success(try await files.fetch(url, field: field))
+            } catch {
+                try checkCancellation()
+                if error is CancellationError { throw error }
+                outcome = .failure(error)
+            }
+            prefetched.withLock { $0[Self.key(field: field, url: url)] = outcome }
+        }
+    }
+
+    /// The inputs to fetch before a job takes a slot: the top-level string members the model's
+    /// input schema declares whose value is an http(s) URL (`data:` URIs need no network; the
+    /// schema bounds how many there are).
+    static func remoteInputs(of input: JSONValue, schema: JSONValue) -> [(field: String, url: String)] {
+        guard let declared = schema["properties"]?.objectValue, let members = input.objectValue else { return [] }
+        return declared.keys.sorted().compactMap { field in
+            guard let url = members[field]?.stringValue else { return nil }
+            let scheme = url.prefix(8).lowercased()
+            guard scheme.hasPrefix("http://") || scheme.hasPrefix("https://") else { return nil }
+            return (field, url)
+        }
+    }
+
+    private static func key(field: String, url: String) -> String { "\(field)\u{0}\(url)" }
 
     func store(_ data: Data, contentType: String, fileName: String) async throws -> StoredFile {
         if syncMode {

@@ -13,6 +13,10 @@ public struct RunnerConfiguration: Sendable {
     public var idleRecheckInterval: TimeInterval
     /// Largest file input accepted (data URIs, downloads), in bytes.
     public var maxInputFileBytes: Int
+    /// Jobs of one model that may be fetching their file inputs at once. Inputs are fetched
+    /// before a job takes a model slot, so a slow input host holds one of these, not a slot;
+    /// each holds at most `maxInputFileBytes` per input.
+    public var maxJobsFetchingInputs: Int
     /// Directory and thread count given to models when they load.
     public var modelDirectory: URL
     /// Compute threads per loaded model.
@@ -28,14 +32,15 @@ public struct RunnerConfiguration: Sendable {
     public var startupTimeout: TimeInterval?
 
     /// Defaults: 30 s leases, 10 s grace, 5 s re-check, 100 MiB inputs, 2 threads, three
-    /// quarters of physical memory for models, 5 minutes keep-alive, 10 minutes startup timeout.
+    /// quarters of physical memory for models, 5 minutes keep-alive, 10 minutes startup timeout,
+    /// 4 jobs per model fetching inputs.
     public init(
         nodeID: String = "node-\(UUID().uuidString.prefix(8).lowercased())",
         leaseDuration: TimeInterval = 30, shutdownGracePeriod: TimeInterval = 10,
         idleRecheckInterval: TimeInterval = 5, maxInputFileBytes: Int = 100 << 20,
         modelDirectory: URL = FileManager.default.temporaryDirectory, threads: Int = 2,
         memoryBudgetBytes: Int = Int(min(ProcessInfo.processInfo.physicalMemory / 4 * 3, UInt64(Int.max))),
-        modelKeepAlive: TimeInterval = 300, startupTimeout: TimeInterval? = 600
+        modelKeepAlive: TimeInterval = 300, startupTimeout: TimeInterval? = 600, maxJobsFetchingInputs: Int = 4
     ) {
         self.nodeID = nodeID
         self.leaseDuration = leaseDuration
@@ -47,5 +52,6 @@ public struct RunnerConfiguration: Sendable {
         self.memoryBudgetBytes = memoryBudgetBytes
         self.modelKeepAlive = modelKeepAlive
         self.startupTimeout = startupTimeout
+        self.maxJobsFetchingInputs = max(1, maxJobsFetchingInputs)
     }
 }

@@ -5,7 +5,13 @@ import ModelKit
 
 extension RunnerPool {
     /// Runs one leased job to its end and records the outcome in the store.
-    func runJob(_ job: Job, entry: ModelRegistry.Entry, loader: ModelLoader, owner: String) async {
+    /// - Parameter fetchingInputs: told `true` when the job starts downloading remote inputs
+    ///   (before it asks for a model slot) and `false` when that ends; not called for a job
+    ///   without remote inputs.
+    func runJob(
+        _ job: Job, entry: ModelRegistry.Entry, loader: ModelLoader, owner: String,
+        fetchingInputs: @escaping @Sendable (Bool) -> Void = { _ in }
+    ) async {
         let handle = JobHandle(id: job.id, endpointID: job.endpointID)
         running.withLock { $0[job.id] = handle }
         defer { running.withLock { _ = $0.removeValue(forKey: job.id) } }
@@ -25,7 +31,9 @@ extension RunnerPool {
             let outcome = await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.keepLease(id: job.id, owner: owner, handle: handle) }
                 group.addTask { await self.watchCancellation(id: job.id, handle: handle) }
-                let outcome = await execute(input: input, loader: loader, context: context, handle: handle, timing: timing)
+                let outcome = await execute(
+                    input: input, remoteInputs: JobRunContext.remoteInputs(of: input, schema: entry.model.manifest.inputSchema),
+                    loader: loader, context: context, handle: handle, timing: timing, fetchingInputs: fetchingInputs)
                 group.cancelAll()
                 return outcome
             }
@@ -51,13 +59,21 @@ extension RunnerPool {
         await conclude(job: job, owner: owner, outcome: outcome, reason: handle.stopReason, seconds: seconds)
     }
 
-    /// Loads the model and runs it on its own task, which `JobHandle.stop` cancels.
+    /// Fetches the remote inputs, then loads the model and runs it, on its own task, which
+    /// `JobHandle.stop` cancels. The inputs come first, before the job asks for a model slot:
+    /// a host that trickles an input then holds this job only, never a slot others wait for.
     private func execute(
-        input: JSONValue, loader: ModelLoader, context: JobRunContext, handle: JobHandle, timing: RunTiming
+        input: JSONValue, remoteInputs: [(field: String, url: String)], loader: ModelLoader, context: JobRunContext,
+        handle: JobHandle, timing: RunTiming, fetchingInputs: @escaping @Sendable (Bool) -> Void
     ) async -> Result<JSONValue, any Error> {
         let result = Locked<Result<JSONValue, any Error>>(.failure(CancellationError()))
         let task = Task {
             do {
+                if !remoteInputs.isEmpty {
+                    fetchingInputs(true)
+                    defer { fetchingInputs(false) }
+                    try await context.prefetch(remoteInputs)
+                }
                 // Waits until the model is resident and has a free slot under the memory budget.
                 let cold = try await residency.acquire(handle.endpointID)
                 defer { residency.release(handle.endpointID) }

@@ -101,7 +101,13 @@ public final class RunnerPool: Service, Sendable {
         // Read on every pass: `max_concurrency` changes at runtime.
         var limit: Int { current.withLock { $0[endpoint]?.maxConcurrency ?? 1 } }
         let loader = loaders[endpoint]!
+        // Leased jobs of this model, and how many of them are downloading remote inputs.
+        // Inputs are fetched before a job asks for a model slot, so up to
+        // `maxJobsFetchingInputs` downloading jobs do not count against the slots: others are
+        // leased and run meanwhile. Jobs without remote inputs lease exactly as many as run.
         let active = Locked(0)
+        let fetching = Locked(0)
+        let fetchLimit = max(1, configuration.maxJobsFetchingInputs)
         let (kicks, kick) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         self.kicks.withLock { $0[endpoint] = kick }
         let enqueued = hub.enqueued(for: [endpoint])
@@ -121,8 +127,9 @@ public final class RunnerPool: Service, Sendable {
             }
             kick.yield()  // jobs queued before this process started
             for await _ in kicks.cancelOnGracefulShutdown() {
-                while active.current < limit {
-                    let wanted = limit - active.current
+                while true {
+                    let (leased, inFetch) = (active.current, fetching.current)
+                    let wanted = limit - (leased - min(inFetch, fetchLimit))
                     guard wanted > 0 else { break }
                     let jobs: [Job]
                     do {
@@ -139,7 +146,10 @@ public final class RunnerPool: Service, Sendable {
                     for job in jobs {
                         active.withLock { $0 += 1 }
                         group.addTask {
-                            await self.runJob(job, entry: entry, loader: loader, owner: owner)
+                            await self.runJob(job, entry: entry, loader: loader, owner: owner) { started in
+                                fetching.withLock { $0 += started ? 1 : -1 }
+                                kick.yield()
+                            }
                             active.withLock { $0 -= 1 }
                             kick.yield()
                         }

@@ -3,6 +3,7 @@ import Foundation
 import JobQueue
 import Logging
 import Runners
+import Webhooks
 
 /// Everything the HTTP handlers share: configuration, models, stores, auth, policies.
 public struct APIServices: Sendable {
@@ -43,11 +44,12 @@ public struct APIServices: Sendable {
     ///   - tokens: signer of storage tokens.
     ///   - jwks: the webhook public keys (`{"keys": [...]}`).
     ///   - logger: where the server logs.
+    ///   - hostResolver: looks up webhook and input host names (default: the system resolver).
     /// - Throws: file-system errors creating the upload index.
     public init(
         configuration: ServerConfiguration, registry: ModelRegistry, store: any JobStore, keys: (any APIKeyStore)?,
         blobs: any BlobStore, hub: JobEventHub, tokens: TokenSigner, jwks: Data,
-        logger: Logger = Logger(label: "peregrine.server")
+        logger: Logger = Logger(label: "peregrine.server"), hostResolver: any HostResolver = SystemResolver()
     ) throws {
         self.configuration = configuration
         self.registry = registry
@@ -63,6 +65,6 @@ public struct APIServices: Sendable {
             maxHeaderBytes: configuration.maxAuthorizationBytes,
             maxTokenLifetime: min(configuration.storageTokenLifetime, ServerConfiguration.maxStorageTokenLifetime))
         uploads = try UploadIndex(directory: configuration.home.appendingPathComponent("upload-index", isDirectory: true))
-        urlPolicy = URLPolicy(allowPrivate: configuration.allowPrivateURLs)
+        urlPolicy = URLPolicy(allowPrivate: configuration.allowPrivateURLs, resolver: hostResolver)
     }
 }

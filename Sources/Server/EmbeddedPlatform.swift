@@ -40,10 +40,12 @@ public struct EmbeddedPlatform: Sendable {
     ///   - runnerConfiguration: lease and shutdown settings.
     ///   - modelsDirectory: the weights cache (default `configuration.modelsDirectory`).
     ///   - logger: base logger.
+    ///   - hostResolver: looks up webhook and input host names (default: the system resolver).
     /// - Throws: when the home directory, database or keys cannot be opened.
     public init(
         configuration: ServerConfiguration, models: [any Model], runnerConfiguration: RunnerConfiguration? = nil,
-        modelsDirectory: URL? = nil, logger: Logger = Logger(label: "peregrine")
+        modelsDirectory: URL? = nil, logger: Logger = Logger(label: "peregrine"),
+        hostResolver: any HostResolver = SystemResolver()
     ) throws {
         try configuration.validate()
         let fm = FileManager.default
@@ -61,7 +63,7 @@ public struct EmbeddedPlatform: Sendable {
         let registry = try ModelRegistry(models)
         services = try APIServices(
             configuration: configuration, registry: registry, store: store, keys: keys, blobs: blobs, hub: hub,
-            tokens: tokens, jwks: signer.jwks.jsonData(), logger: logger)
+            tokens: tokens, jwks: signer.jwks.jsonData(), logger: logger, hostResolver: hostResolver)
         files = ServerFileAccess(services: services, publicBase: configuration.publicBaseURL)
         var runner = runnerConfiguration ?? RunnerConfiguration()
         runner.modelDirectory = modelsDirectory ?? configuration.modelsDirectory
@@ -95,7 +97,7 @@ public struct EmbeddedPlatform: Sendable {
     /// The webhook sender.
     public func webhookSender() -> WebhookSender {
         WebhookSender(
-            store: store, signer: signer, urlPolicy: OutboundURLPolicy(allowPrivateAddresses: configuration.allowPrivateURLs),
+            store: store, signer: signer, urlPolicy: services.urlPolicy.policy,
             configuration: WebhookSenderConfiguration(retry: WebhookRetryPolicy(initialDelay: configuration.webhookRetryInitialDelay)),
             logger: logger)
     }

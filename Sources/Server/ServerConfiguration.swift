@@ -55,6 +55,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Submits beyond it are answered 429, which fal's clients retry. Keys are also served in
     /// turn (see `JobStore.lease`), so the limit protects memory, not fairness.
     public var maxQueuedPerKey: Int = 10_000
+    /// The longest one remote input URL may take to download, in seconds (default 60). Inputs
+    /// are fetched before the request takes a model slot; this bounds a host that trickles.
+    public var inputDownloadTimeout: TimeInterval = 60
 
     /// The defaults.
     public init() {}
@@ -104,6 +107,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try int("MAX_OBJECT_LIFETIME") { maxObjectLifetime = TimeInterval(v) }
         if let v = try int("MAX_AUTHORIZATION_BYTES") { maxAuthorizationBytes = v }
         if let v = try int("MAX_HEADER_BYTES") { maxRequestHeaderBytes = v }
+        if let v = try int("INPUT_DOWNLOAD_TIMEOUT") { inputDownloadTimeout = TimeInterval(v) }
     }
 
     /// Checks combinations that cannot work.
@@ -132,6 +136,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         guard maxAuthorizationBytes >= 64 else { throw ConfigurationError("the Authorization header limit must be at least 64 bytes") }
         guard maxRequestHeaderBytes >= 1024 else { throw ConfigurationError("the request header limit must be at least 1024 bytes") }
+        guard inputDownloadTimeout >= 1, inputDownloadTimeout <= 86_400 else {
+            throw ConfigurationError("the input download timeout must be 1 to 86400 seconds")
+        }
     }
 
     /// Where the self-signed certificate and key live.

@@ -26,8 +26,9 @@ public struct ServerFileAccess: FileAccess {
     /// - Parameters:
     ///   - services: the server's shared state (blob store, policy, configuration).
     ///   - publicBase: scheme, host and port of output URLs.
-    ///   - downloadTimeout: seconds a remote input may take.
-    public init(services: APIServices, publicBase: String, downloadTimeout: TimeInterval = 60) {
+    ///   - downloadTimeout: seconds one remote input may take in all (default: the
+    ///     configuration's `inputDownloadTimeout`).
+    public init(services: APIServices, publicBase: String, downloadTimeout: TimeInterval? = nil) {
         blobs = services.blobs
         uploads = services.uploads
         policy = services.urlPolicy
@@ -39,7 +40,7 @@ public struct ServerFileAccess: FileAccess {
         if let host = URL(string: publicBase)?.host { hosts.insert(Self.bare(host)) }
         ownHosts = hosts
         maxBytes = c.maxUploadBytes
-        self.downloadTimeout = downloadTimeout
+        self.downloadTimeout = downloadTimeout ?? c.inputDownloadTimeout
         defaultLifetime = c.resultTTL
     }
 
@@ -82,16 +83,36 @@ public struct ServerFileAccess: FileAccess {
         } catch let error as OutboundURLError {
             throw failure("URL not allowed: \(error.message)", 422)
         }
+        // The whole download, body included, within one deadline: the client's own timeouts
+        // bound each read, and a host sending a byte just inside each would hold the job forever.
+        let limit = Duration.milliseconds(Int64(min(downloadTimeout, 86_400) * 1000))
+        do {
+            return try await withDeadline(limit) { [maxBytes] in
+                try await Self.get(checked, maxBytes: maxBytes, readTimeout: limit)
+            }
+        } catch let error as DownloadFailure {
+            throw failure(error.why, error.status)
+        } catch is DeadlineExceeded {
+            throw failure("download took longer than \(Int(downloadTimeout)) s", 422)
+        }
+    }
+
+    /// One GET of a checked URL, connected to its checked address, body limited to `maxBytes`.
+    private static func get(
+        _ checked: CheckedURL, maxBytes: Int, readTimeout: Duration
+    ) async throws -> FetchedFile {
+        func failure(_ why: String, _ status: Int) -> DownloadFailure { DownloadFailure(why: why, status: status) }
+        let read = TimeAmount.nanoseconds(Int64(readTimeout.components.seconds) * 1_000_000_000)
         var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(10), read: .seconds(Int64(downloadTimeout))))
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: read))
         // Connect to the address that was checked, never to a second resolution of the name.
         configuration.dnsOverride = checked.dnsOverride
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let result: Result<FetchedFile, any Error>
         do {
-            var request = HTTPClientRequest(url: text)
+            var request = HTTPClientRequest(url: checked.requestURL)
             request.method = .GET
-            let response = try await client.execute(request, timeout: .seconds(Int64(downloadTimeout)))
+            let response = try await client.execute(request, timeout: read)
             guard (200..<300).contains(Int(response.status.code)) else {
                 throw failure("download failed with HTTP \(response.status.code)", 422)
             }
@@ -104,16 +125,27 @@ public struct ServerFileAccess: FileAccess {
             } catch is NIOTooManyBytesError {
                 throw failure("file larger than \(maxBytes) bytes", 413)
             }
-            try await client.shutdown()
-            return FetchedFile(
-                data: Data(buffer.readableBytesView), contentType: response.headers.first(name: "content-type"),
-                fileName: url.lastPathComponent.isEmpty ? nil : url.lastPathComponent)
-        } catch let error as ModelError {
-            try? await client.shutdown()
-            throw error
+            // A body cut short by cancellation (the deadline) is not the file.
+            try Task.checkCancellation()
+            let name = checked.url.lastPathComponent
+            result = .success(
+                FetchedFile(
+                    data: Data(buffer.readableBytesView), contentType: response.headers.first(name: "content-type"),
+                    fileName: name.isEmpty ? nil : name))
+        } catch let error as DownloadFailure {
+            result = .failure(error)
+        } catch is CancellationError {
+            result = .failure(CancellationError())
         } catch {
-            try? await client.shutdown()
-            throw failure("download failed", 422)
+            result = .failure(Task.isCancelled ? CancellationError() : failure("download failed", 422))
         }
+        try? await client.shutdown()
+        return try result.get()
     }
+}
+
+/// Why a remote input could not be downloaded, before it is named after its field.
+private struct DownloadFailure: Error {
+    var why: String
+    var status: Int
 }

@@ -30,7 +30,7 @@ enum Submission {
                     [.key("query"), .key("fal_webhook")], "ensure this value has at most \(maxWebhookURLBytes) characters",
                     type: "value_error.any_str.max_length")
             }
-            if let reason = await services.urlPolicy.refusal(for: target) {
+            if let reason = services.urlPolicy.refusal(for: target) {
                 throw APIError.validation([.key("query"), .key("fal_webhook")], reason, type: "value_error.url")
             }
             webhook = target

@@ -6,14 +6,18 @@ import Webhooks
 struct URLPolicy: Sendable {
     let policy: OutboundURLPolicy
 
-    init(allowPrivate: Bool) {
-        policy = OutboundURLPolicy(allowPrivateAddresses: allowPrivate)
+    /// - Parameters:
+    ///   - allowPrivate: accept non-public addresses.
+    ///   - resolver: the name lookup used when a URL is fetched or delivered to.
+    init(allowPrivate: Bool, resolver: any HostResolver = SystemResolver()) {
+        policy = OutboundURLPolicy(allowPrivateAddresses: allowPrivate, resolver: resolver)
     }
 
-    /// Why `url` is refused, or `nil` when it may be used.
-    func refusal(for url: String) async -> String? {
+    /// Why `url` is refused at submit, or `nil` when it may be used. No lookup: a submit never
+    /// waits on DNS; names are resolved and checked when the URL is used.
+    func refusal(for url: String) -> String? {
         do {
-            _ = try await policy.check(url)
+            try policy.validate(url)
             return nil
         } catch let error as OutboundURLError {
             return "URL not allowed: \(error.message)"

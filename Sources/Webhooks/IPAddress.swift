@@ -26,6 +26,17 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Parses the legacy IPv4 forms the system resolver also accepts (`inet_aton`): fewer than
+    /// four parts (`127.1`), one 32-bit number (`2130706433`), octal (`0177.0.0.1`) and hex
+    /// (`0x7f.0.0.1`) parts. Such a host never reaches DNS, so it is an address to check.
+    public init?(legacyIPv4 text: String) {
+        guard !text.isEmpty, text.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isASCIIHexDigit || $0 == "." || $0 == "x" || $0 == "X") })
+        else { return nil }
+        var v4 = in_addr()
+        guard inet_aton(text, &v4) != 0 else { return nil }
+        bytes = withUnsafeBytes(of: &v4) { Array($0) }
+    }
+
     /// An address from raw bytes (4 or 16).
     public init?(bytes: [UInt8]) {
         guard bytes.count == 4 || bytes.count == 16 else { return nil }
@@ -45,16 +56,18 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         return String(decoding: text, as: UTF8.self)
     }
 
-    /// The IPv4 address an IPv6 address carries: IPv4-mapped (`::ffff:a.b.c.d`),
-    /// IPv4-compatible (`::a.b.c.d`) or NAT64 (`64:ff9b::a.b.c.d`); `nil` otherwise.
+    /// The IPv4 address an IPv6 address carries: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated
+    /// (`::ffff:0:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) or 6to4 (`2002:aabb:ccdd::/48`); `nil` otherwise.
     public var embeddedIPv4: IPAddress? {
         guard bytes.count == 16 else { return nil }
         let head = Array(bytes[0..<12])
         let mapped = head == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]
+        let translated = head == [0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0]
         let compatible = head == [UInt8](repeating: 0, count: 12) && bytes[12...].contains { $0 != 0 }
             && !(bytes[12...15].elementsEqual([0, 0, 0, 1]))
         let nat64 = head == [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0]
-        guard mapped || compatible || nat64 else { return nil }
+        if bytes[0] == 0x20 && bytes[1] == 0x02 { return IPAddress(bytes: Array(bytes[2...5])) }
+        guard mapped || translated || compatible || nat64 else { return nil }
         return IPAddress(bytes: Array(bytes[12...15]))
     }
 
@@ -92,6 +105,7 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         if b[0] == 0xfe && b[1] & 0xc0 == 0x80 { return false }  // fe80::/10 link-local
         if b[0] == 0xfe && b[1] & 0xc0 == 0xc0 { return false }  // fec0::/10 site-local (deprecated)
         if b[0] == 0xff { return false }  // multicast
+        if b[0..<6].elementsEqual([0, 0x64, 0xff, 0x9b, 0, 1]) { return false }  // 64:ff9b:1::/48 local-use NAT64
         if b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8 { return false }  // 2001:db8::/32 documentation
         if b[0] == 0x01 && b[1..<8].allSatisfy({ $0 == 0 }) { return false }  // 100::/64 discard
         return true

@@ -11,21 +11,28 @@ enum DeliveryOutcome: Sendable, Equatable {
 }
 
 extension WebhookSender {
-    /// POSTs one delivery. The URL is checked against the policy on every attempt, and the
-    /// connection goes to the address that was checked (`dnsOverride`), so a receiver whose name
-    /// later resolves to an internal address is never reached. Redirects are not followed.
+    /// POSTs one delivery, all of it (lookup, connect, send, response) within `requestTimeout`.
+    /// The URL is checked against the policy on every attempt: its name is resolved here, not
+    /// at submit, and the connection goes to the address that was checked (`dnsOverride`), so
+    /// a receiver whose name later resolves to an internal address is never reached. Redirects
+    /// are not followed, and at most `maxResponseBytes` of the answer are read.
     func attempt(_ delivery: WebhookDelivery) async -> DeliveryOutcome {
-        let checked: CheckedURL
         do {
-            checked = try await urlPolicy.check(delivery.url)
+            return try await withDeadline(configuration.requestTimeout) { try await exchange(delivery) }
         } catch let error as OutboundURLError {
             return .failed(error.message, permanent: error.code != .resolutionFailed)
+        } catch let error as DeadlineExceeded {
+            return .failed("the receiver \(error)", permanent: false)
         } catch {
             return .failed("\(error)", permanent: false)
         }
+    }
+
+    private func exchange(_ delivery: WebhookDelivery) async throws -> DeliveryOutcome {
+        let checked = try await urlPolicy.check(delivery.url)
 
         let timestamp = Int64(now().timeIntervalSince1970)
-        var request = HTTPClientRequest(url: delivery.url)
+        var request = HTTPClientRequest(url: checked.requestURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: configuration.userAgent)
@@ -48,18 +55,19 @@ extension WebhookSender {
             connect: .init(configuration.connectTimeout), read: .init(configuration.requestTimeout))
         clientConfiguration.dnsOverride = checked.dnsOverride
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration)
-        let outcome: DeliveryOutcome
+        let outcome: Result<DeliveryOutcome, any Error>
         do {
             let response = try await client.execute(request, timeout: .init(configuration.requestTimeout))
             // The answer's body is not used; read a little of it so the connection ends cleanly.
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            outcome = (200..<300).contains(response.status.code)
-                ? .delivered : .failed("HTTP \(response.status.code)", permanent: false)
+            _ = try? await response.body.collect(upTo: configuration.maxResponseBytes)
+            try Task.checkCancellation()
+            outcome = .success(
+                (200..<300).contains(response.status.code) ? .delivered : .failed("HTTP \(response.status.code)", permanent: false))
         } catch {
-            outcome = .failed("\(error)", permanent: false)
+            outcome = .failure(error)
         }
         try? await client.shutdown()
-        return outcome
+        return try outcome.get()
     }
 }
 

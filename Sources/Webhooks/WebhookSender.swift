@@ -42,11 +42,16 @@ public struct WebhookSender: Service {
     }
 
     /// Delivers until cancelled or asked to shut down gracefully.
+    ///
+    /// Deliveries run side by side, at most `concurrency` at once, each within
+    /// `requestTimeout`: a slot is refilled from the outbox as soon as its delivery ends, so a
+    /// receiver that answers slowly holds one slot, never the others nor newly due deliveries.
     public func run() async throws {
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let notifications = store.notifications()
         let clock = clock
         let interval = configuration.pollInterval
+        let slots = Slots(configuration.concurrency)
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask {
@@ -62,38 +67,65 @@ public struct WebhookSender: Service {
                     // Cancelled: end the delivery loop too.
                     wake.finish()
                 }
-                group.addTask {
-                    for await _ in wakeups {
-                        await deliverDue()
+                for await _ in wakeups {
+                    // Fill the free slots; each delivery frees its slot and wakes this loop.
+                    while !Task.isCancelled {
+                        let free = slots.free
+                        guard free > 0 else { break }
+                        let due = await claim(limit: min(configuration.batchSize, free))
+                        for delivery in due {
+                            slots.take()
+                            group.addTask {
+                                await attemptAndRecord(delivery)
+                                slots.give()
+                                wake.yield()
+                            }
+                        }
+                        if due.count < min(configuration.batchSize, free) { break }
                     }
                 }
             }
         }
     }
 
-    /// Delivers everything due now, batch after batch, with at most `concurrency` in flight.
+    /// Delivers everything due now, at most `concurrency` at once, and returns when all of
+    /// those attempts ended. Slots are refilled as deliveries end (no batch waits for its
+    /// slowest member).
     /// - Returns: the number of delivery attempts made.
     @discardableResult
     public func deliverDue() async -> Int {
-        var attempted = 0
-        while !Task.isCancelled {
-            let due: [WebhookDelivery]
-            do {
-                due = try await store.dueWebhooks(now: now(), limit: configuration.batchSize)
-            } catch {
-                logger.error("reading the webhook outbox failed", metadata: ["error": "\(error)"])
-                return attempted
-            }
-            await withTaskGroup(of: Void.self) { group in
-                for (index, delivery) in due.enumerated() {
-                    if index >= configuration.concurrency { await group.next() }
-                    group.addTask { await attemptAndRecord(delivery) }
+        let limit = max(1, configuration.concurrency)
+        return await withTaskGroup(of: Void.self) { group in
+            var attempted = 0
+            var inFlight = 0
+            var drained = false
+            while !Task.isCancelled {
+                if !drained, inFlight < limit {
+                    let wanted = min(configuration.batchSize, limit - inFlight)
+                    let due = await claim(limit: wanted)
+                    for delivery in due { group.addTask { await attemptAndRecord(delivery) } }
+                    inFlight += due.count
+                    attempted += due.count
+                    drained = due.count < wanted
+                    if !drained, inFlight < limit { continue }
                 }
+                guard inFlight > 0 else { break }
+                await group.next()
+                inFlight -= 1
             }
-            attempted += due.count
-            if due.count < configuration.batchSize { break }
+            return attempted
         }
-        return attempted
+    }
+
+    /// Claims up to `limit` due deliveries (none when reading the outbox fails).
+    private func claim(limit: Int) async -> [WebhookDelivery] {
+        guard limit > 0 else { return [] }
+        do {
+            return try await store.dueWebhooks(now: now(), limit: limit)
+        } catch {
+            if !Task.isCancelled { logger.error("reading the webhook outbox failed", metadata: ["error": "\(error)"]) }
+            return []
+        }
     }
 
     /// One attempt and its bookkeeping. A cancelled attempt (shutdown) is not recorded: the
@@ -123,4 +155,18 @@ public struct WebhookSender: Service {
             logger.error("recording a webhook attempt failed", metadata: ["error": "\(error)"])
         }
     }
+}
+
+/// Free delivery slots of the running sender.
+///
+/// `@unchecked Sendable` is sound because every access to `count` goes through `lock`.
+private final class Slots: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count: Int
+
+    init(_ count: Int) { self.count = max(1, count) }
+
+    var free: Int { lock.withLock { count } }
+    func take() { lock.withLock { count -= 1 } }
+    func give() { lock.withLock { count += 1 } }
 }

@@ -11,8 +11,9 @@ public struct WebhookSenderConfiguration: Sendable {
     public var concurrency: Int
     /// Limit for connecting to a receiver.
     public var connectTimeout: Duration
-    /// Limit for a whole delivery (connect, send, response). Must stay well under the store's
-    /// claim on handed-out rows (two minutes for SQLite).
+    /// Limit for a whole delivery (lookup, connect, send, the whole response): a receiver that
+    /// trickles its answer is cut off here and the delivery retried. Must stay well under the
+    /// store's claim on handed-out rows (two minutes for SQLite).
     public var requestTimeout: Duration
     /// The backoff schedule.
     public var retry: WebhookRetryPolicy
@@ -20,13 +21,16 @@ public struct WebhookSenderConfiguration: Sendable {
     public var defaultUserID: String
     /// `User-Agent` of deliveries.
     public var userAgent: String
+    /// Most bytes of a receiver's answer that are read (the rest is dropped with the connection).
+    public var maxResponseBytes: Int
 
-    /// Defaults: poll every second, 32 per batch, 8 in flight, 10 s connect, 30 s total.
+    /// Defaults: poll every second, 32 per batch, 8 in flight, 10 s connect, 30 s total, 64 KiB
+    /// of each answer read.
     public init(
         pollInterval: Duration = .seconds(1), batchSize: Int = 32, concurrency: Int = 8,
         connectTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(30),
         retry: WebhookRetryPolicy = .init(), defaultUserID: String = "peregrine",
-        userAgent: String = "peregrine-webhooks/1"
+        userAgent: String = "peregrine-webhooks/1", maxResponseBytes: Int = 64 << 10
     ) {
         self.pollInterval = pollInterval
         self.batchSize = batchSize
@@ -36,5 +40,6 @@ public struct WebhookSenderConfiguration: Sendable {
         self.retry = retry
         self.defaultUserID = defaultUserID
         self.userAgent = userAgent
+        self.maxResponseBytes = max(0, maxResponseBytes)
     }
 }

@@ -43,6 +43,8 @@ struct ServerOptions: ParsableArguments {
     var maxAuthorizationBytes: Int?
     @Option(name: .customLong("max-header-bytes"), help: "Largest request header section, bytes (default 65536).")
     var maxHeaderBytes: Int?
+    @Option(name: .customLong("input-download-timeout"), help: "Seconds one remote input URL may take to download (default 60).")
+    var inputDownloadTimeout: Int?
 
     /// Defaults, then the environment, then these flags.
     func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
@@ -67,6 +69,7 @@ struct ServerOptions: ParsableArguments {
         if let maxObjectLifetime { c.maxObjectLifetime = TimeInterval(maxObjectLifetime) }
         if let maxAuthorizationBytes { c.maxAuthorizationBytes = maxAuthorizationBytes }
         if let maxHeaderBytes { c.maxRequestHeaderBytes = maxHeaderBytes }
+        if let inputDownloadTimeout { c.inputDownloadTimeout = TimeInterval(inputDownloadTimeout) }
         try c.validate()
         return c
     }

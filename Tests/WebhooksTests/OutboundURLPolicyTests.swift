@@ -69,8 +69,9 @@ struct OutboundURLPolicyTests {
         let named = try await policy.check("http://LOCALHOST:81/")
         #expect(named.host == "localhost")
         #expect(named.addresses.allSatisfy { !$0.isPublic })
-        // The connection is pinned to the checked address, not re-resolved.
-        #expect(named.dnsOverride == ["localhost": named.address.description])
+        // The connection is pinned to the checked address, not re-resolved, under the host as
+        // the HTTP client spells it.
+        #expect(named.dnsOverride == ["LOCALHOST": named.address.description])
         await #expect(throws: OutboundURLError.self) { _ = try await policy.check("ftp://127.0.0.1/") }
     }
 

@@ -22,8 +22,8 @@ final class TestReceiver: @unchecked Sendable {
         self.statuses = statuses
     }
 
-    /// Starts a receiver on an ephemeral loopback port.
-    static func start(statuses: [Int] = []) async throws -> TestReceiver {
+    /// Starts a receiver on `host` (loopback) and `port` (0: an ephemeral one).
+    static func start(statuses: [Int] = [], host: String = "127.0.0.1", port: Int = 0) async throws -> TestReceiver {
         let receiver = TestReceiver(statuses: statuses)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -33,13 +33,16 @@ final class TestReceiver: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(ReceiverHandler(receiver: receiver))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: host, port: port).get()
         receiver.lock.withLock { receiver.channel = channel }
         return receiver
     }
 
     /// The hook URL.
     var url: String { "http://127.0.0.1:\(lock.withLock { channel?.localAddress?.port ?? 0 })/hook" }
+
+    /// The port it listens on.
+    var port: Int { lock.withLock { channel?.localAddress?.port ?? 0 } }
 
     /// Requests received so far.
     var requests: [Request] { lock.withLock { received } }
