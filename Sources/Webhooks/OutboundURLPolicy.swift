@@ -118,9 +118,18 @@ public struct OutboundURLPolicy: Sendable {
         }
         let port = url.port ?? (scheme == "https" ? 443 : 80)
         guard (1...65535).contains(port) else { throw OutboundURLError(.invalidURL, "port \(port) is out of range") }
-        return Parsed(
-            url: url, scheme: scheme, host: host, clientHost: clientHost, port: port,
-            literal: IPAddress(host) ?? IPAddress(legacyIPv4: host))
+        let literal = IPAddress(host) ?? IPAddress(legacyIPv4: host)
+        if literal == nil, !isDNSName(host) {
+            throw OutboundURLError(.invalidURL, "host is not a valid DNS name (at most 253 characters, labels of 1 to 63)")
+        }
+        return Parsed(url: url, scheme: scheme, host: host, clientHost: clientHost, port: port, literal: literal)
+    }
+
+    /// A name a resolver can be asked for (RFC 1035 lengths): refusing longer ones at submit
+    /// keeps names that can never resolve out of the outbox.
+    static func isDNSName(_ host: String) -> Bool {
+        guard host.utf8.count <= 253 else { return false }
+        return host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { (1...63).contains($0.utf8.count) }
     }
 
     /// Lowercase, without IPv6 brackets or a trailing dot.

@@ -40,6 +40,20 @@ struct OutboundURLPolicyTests {
         await #expect(throws: OutboundURLError.self) { _ = try await OutboundURLPolicy().check(url) }
     }
 
+    @Test("host names a resolver could never answer are refused without a lookup", arguments: [
+        "http://" + String(repeating: "a", count: 64) + ".example.com/",
+        "http://" + Array(repeating: "abcdefghij", count: 26).joined(separator: ".") + "/",
+        "http://a..example.com/",
+    ])
+    func invalidDNSNames(url: String) throws {
+        #expect(throws: OutboundURLError.self) { try OutboundURLPolicy().validate(url) }
+    }
+
+    @Test func longestValidDNSNameIsAccepted() throws {
+        let label = String(repeating: "a", count: 63)
+        try OutboundURLPolicy().validate("https://\(label).\(label).\(label).\(String(repeating: "b", count: 57)).com/")
+    }
+
     @Test func schemeAndAddressErrorsAreTold() async throws {
         do {
             _ = try await OutboundURLPolicy().check("ftp://example.com/")
