@@ -21,6 +21,8 @@ public struct APIServices: Sendable {
     let auth: Authenticator
     let tokens: TokenSigner
     let uploads: UploadIndex
+    /// Caps concurrent uploads.
+    let uploadGate: UploadGate
     /// Decides which outbound URLs (webhooks, remote inputs) are allowed.
     let urlPolicy: URLPolicy
     /// The webhook signing keys as a JWKS document.
@@ -61,6 +63,7 @@ public struct APIServices: Sendable {
         auth = Authenticator(
             keys: keys, tokens: tokens, enabled: configuration.authEnabled, cacheLifetime: configuration.authCacheLifetime)
         uploads = try UploadIndex(directory: configuration.home.appendingPathComponent("upload-index", isDirectory: true))
+        uploadGate = UploadGate(limit: configuration.maxConcurrentUploads)
         urlPolicy = URLPolicy(allowPrivate: configuration.allowPrivateURLs)
     }
 }

@@ -42,6 +42,16 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Submits beyond it are answered 429, which fal's clients retry. Keys are also served in
     /// turn (see `JobStore.lease`), so the limit protects memory, not fairness.
     public var maxQueuedPerKey: Int = 10_000
+    /// Most uploads received at once, server-wide (default 8; 0: no limit). Beyond it uploads
+    /// are answered 503 with `Retry-After: 1` before their body is read.
+    public var maxConcurrentUploads: Int = 8
+    /// Most bytes one API key may hold in uploaded files, uploads in progress included
+    /// (default 10 GiB; 0: no quota). Uploads through an unauthenticated upload URL count
+    /// against the key that initiated them.
+    public var uploadQuotaBytes: Int64 = 10 << 30
+    /// Most parts of one multipart upload (default 10,000, as S3). A multipart upload's parts
+    /// together are bounded by `maxUploadBytes`, checked as each part arrives.
+    public var maxUploadParts: Int = 10_000
 
     /// The defaults.
     public init() {}
@@ -86,6 +96,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try int("MAX_UPLOAD_BYTES") { maxUploadBytes = v }
         if let v = try int("WEBHOOK_RETRY_INITIAL_SECONDS") { webhookRetryInitialDelay = TimeInterval(max(1, v)) }
         if let v = try int("MAX_QUEUED_PER_KEY") { maxQueuedPerKey = v }
+        if let v = try int("MAX_CONCURRENT_UPLOADS") { maxConcurrentUploads = v }
+        if let v = try int("UPLOAD_QUOTA_BYTES") { uploadQuotaBytes = Int64(v) }
+        if let v = try int("MAX_UPLOAD_PARTS") { maxUploadParts = v }
     }
 
     /// Checks combinations that cannot work.
@@ -101,6 +114,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         guard maxJSONBytes > 0, maxUploadBytes > 0 else { throw ConfigurationError("body limits must be positive") }
         guard maxQueuedPerKey >= 0 else { throw ConfigurationError("the per-key queue limit must not be negative") }
+        guard maxConcurrentUploads >= 0, uploadQuotaBytes >= 0 else {
+            throw ConfigurationError("the upload concurrency limit and quota must not be negative")
+        }
+        guard maxUploadParts > 0 else { throw ConfigurationError("the multipart part limit must be positive") }
     }
 
     /// Where the self-signed certificate and key live.

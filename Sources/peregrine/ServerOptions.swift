@@ -33,6 +33,12 @@ struct ServerOptions: ParsableArguments {
     var maxUploadBytes: Int?
     @Option(name: .customLong("max-queued-per-key"), help: "Most queued requests per API key before 429 (default 10000; 0: no limit).")
     var maxQueuedPerKey: Int?
+    @Option(name: .customLong("max-concurrent-uploads"), help: "Most uploads received at once before 503 (default 8; 0: no limit).")
+    var maxConcurrentUploads: Int?
+    @Option(name: .customLong("upload-quota-bytes"), help: "Most bytes of uploads one API key may hold (default 10737418240; 0: no quota).")
+    var uploadQuotaBytes: Int64?
+    @Option(name: .customLong("max-upload-parts"), help: "Most parts of one multipart upload (default 10000).")
+    var maxUploadParts: Int?
 
     /// Defaults, then the environment, then these flags.
     func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
@@ -52,6 +58,9 @@ struct ServerOptions: ParsableArguments {
         if let maxJSONBytes { c.maxJSONBytes = maxJSONBytes }
         if let maxUploadBytes { c.maxUploadBytes = maxUploadBytes }
         if let maxQueuedPerKey { c.maxQueuedPerKey = maxQueuedPerKey }
+        if let maxConcurrentUploads { c.maxConcurrentUploads = maxConcurrentUploads }
+        if let uploadQuotaBytes { c.uploadQuotaBytes = uploadQuotaBytes }
+        if let maxUploadParts { c.maxUploadParts = maxUploadParts }
         try c.validate()
         return c
     }
