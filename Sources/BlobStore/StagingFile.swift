@@ -68,6 +68,8 @@ public final class StagingFile: @unchecked Sendable {
     public let limit: Int64
     /// Whose quota the bytes count against.
     let owner: String?
+    /// Whether `limit` is what is left of the owner's quota (then passing it is `.quotaExceeded`).
+    let quotaBinds: Bool
     /// The upload this write belongs to, if any.
     let uploadID: String?
     let partNumber: Int?
@@ -81,7 +83,7 @@ public final class StagingFile: @unchecked Sendable {
     private var settled = false
 
     init(directory: String, limits: StagingLimits, ledger: UsageLedger) throws {
-        let (reserved, owner) = try ledger.reserve(limits)
+        let (reserved, owner, quotaBinds) = try ledger.reserve(limits)
         path = directory + "/" + UUID().uuidString
         do {
             fd = try DurableFile.openExclusive(path)
@@ -90,6 +92,7 @@ public final class StagingFile: @unchecked Sendable {
             throw error
         }
         limit = reserved
+        self.quotaBinds = quotaBinds
         self.owner = owner
         uploadID = limits.uploadID
         partNumber = limits.partNumber
@@ -112,6 +115,9 @@ public final class StagingFile: @unchecked Sendable {
                 let (total, overflow) = count.addingReportingOverflow(Int64(chunk.count))
                 guard !overflow, total <= limit else {
                     settleLocked()
+                    if quotaBinds {
+                        throw BlobStoreError(.quotaExceeded, "upload is over what is left of the upload quota (\(limit) bytes)")
+                    }
                     throw BlobStoreError(.tooLarge, "upload is over the limit of \(limit) bytes")
                 }
                 do {

@@ -64,7 +64,8 @@ final class UsageLedger: @unchecked Sendable {
     ///   (an upload's parts count against the owner recorded when it began).
     /// - Throws: `.quotaExceeded` or `.tooLarge` when not even the declared length (or one byte)
     ///   fits; `.notFound` for an unknown upload.
-    func reserve(_ limits: StagingLimits) throws -> (bytes: Int64, owner: String?) {
+    ///   `quotaBinds` tells whether the owner's quota, rather than a size limit, set the bytes.
+    func reserve(_ limits: StagingLimits) throws -> (bytes: Int64, owner: String?, quotaBinds: Bool) {
         try lock.withLock {
             var room = limits.maxBytes
             var quotaBinds = false
@@ -95,7 +96,7 @@ final class UsageLedger: @unchecked Sendable {
             if let declared = limits.declaredBytes { room = declared }
             if let id = limits.uploadID { uploads[id]?.reserved += room }
             add(owner, room)
-            return (room, owner)
+            return (room, owner, quotaBinds && limits.declaredBytes == nil)
         }
     }
 
