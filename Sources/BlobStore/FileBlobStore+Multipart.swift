@@ -25,14 +25,17 @@ extension FileBlobStore {
             let directory = uploadDirectory(uploadID)
             let upload = MultipartUpload(
                 contentType: contentType, fileName: fileName, expiresAt: expiresAt, createdAt: Date(), owner: owner)
+            // Counted before the directory exists, so concurrent begins cannot pass the limit.
+            try ledger.addUpload(uploadID, owner: owner, limit: configuration.maxUploadsPerOwner)
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
                 try DurableFile.write(
                     try JSONEncoder().encode(upload), to: directory + "/upload.json", temporaryDirectory: temporaryDirectory)
             } catch {
+                ledger.removeUpload(uploadID)
+                try? FileManager.default.removeItem(atPath: directory)
                 throw error as? BlobStoreError ?? BlobStoreError(.storage, "cannot begin upload", underlying: error)
             }
-            ledger.addUpload(uploadID, owner: owner)
             return uploadID
         }
     }

@@ -104,7 +104,7 @@ extension FileBlobStore {
                 else { continue }
                 parts[number] = size.int64Value
             }
-            ledger.addUpload(uploadID, owner: upload.owner, parts: parts)
+            try? ledger.addUpload(uploadID, owner: upload.owner, parts: parts)
         }
     }
 }

@@ -23,23 +23,31 @@ final class UsageLedger: @unchecked Sendable {
     private let lock = NSLock()
     private var owners: [String: Int64] = [:]
     private var uploads: [String: Upload] = [:]
+    /// Uploads in progress per owner.
+    private var pending: [String: Int] = [:]
 
     /// Bytes of `owner` (stored and reserved).
     func bytes(owner: String) -> Int64 { lock.withLock { owners[owner] ?? 0 } }
 
     /// Uploads in progress of `owner`.
-    func uploadCount(owner: String) -> Int { lock.withLock { uploads.values.count { $0.owner == owner } } }
+    func uploadCount(owner: String) -> Int { lock.withLock { pending[owner] ?? 0 } }
 
     /// The upload's owner and part sizes, or `nil` when no such upload is known.
     func upload(_ id: String) -> Upload? { lock.withLock { uploads[id] } }
 
     /// Registers an upload (at begin, or found on disk when the store opens).
-    func addUpload(_ id: String, owner: String?, parts: [Int: Int64] = [:]) {
-        lock.withLock {
+    /// - Parameter limit: most uploads in progress per owner (0: no limit).
+    /// - Throws: `.quotaExceeded` when `owner` already has `limit` uploads in progress.
+    func addUpload(_ id: String, owner: String?, parts: [Int: Int64] = [:], limit: Int = 0) throws {
+        try lock.withLock {
+            if let owner, limit > 0, (pending[owner] ?? 0) >= limit {
+                throw BlobStoreError(.quotaExceeded, "\(limit) uploads are already in progress for this key")
+            }
             var upload = Upload(owner: owner, parts: parts)
             upload.stored = parts.values.reduce(0, +)
             uploads[id] = upload
             add(owner, upload.stored)
+            if let owner { pending[owner, default: 0] += 1 }
         }
     }
 
@@ -55,6 +63,7 @@ final class UsageLedger: @unchecked Sendable {
         lock.withLock {
             guard let upload = uploads.removeValue(forKey: id) else { return }
             add(upload.owner, -upload.stored)
+            finished(upload.owner)
         }
     }
 
@@ -130,7 +139,13 @@ final class UsageLedger: @unchecked Sendable {
         lock.withLock {
             guard let upload = uploads.removeValue(forKey: id) else { return }
             add(upload.owner, size - upload.stored - reserved)
+            finished(upload.owner)
         }
+    }
+
+    private func finished(_ owner: String?) {
+        guard let owner, let count = pending[owner] else { return }
+        pending[owner] = count > 1 ? count - 1 : nil
     }
 
     private func add(_ owner: String?, _ delta: Int64) {

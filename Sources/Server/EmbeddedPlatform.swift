@@ -53,7 +53,8 @@ public struct EmbeddedPlatform: Sendable {
         keys = SQLiteAPIKeyStore(database: database)
         modelSettings = SQLiteModelSettingsStore(database: database)
         blobs = try FileBlobStore(
-            root: configuration.filesDirectory.path, configuration: FileBlobStoreConfiguration(maxParts: configuration.maxUploadParts))
+            root: configuration.filesDirectory.path, configuration: FileBlobStoreConfiguration(
+                maxParts: configuration.maxUploadParts, maxUploadsPerOwner: configuration.maxPendingUploadsPerKey))
         let secrets = configuration.home.appendingPathComponent("keys", isDirectory: true)
         try fm.createDirectory(at: secrets, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         signer = try WebhookSigner.loadOrCreate(directory: secrets.path)

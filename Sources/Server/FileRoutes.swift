@@ -45,7 +45,7 @@ enum FileRoutes {
             let staged = try await call.receiveBody(
                 into: services.blobs,
                 limits: StorageRoutes.uploadLimits(uploadID: nil, partNumber: nil, owner: caller.keyID, services: services),
-                gate: services.uploadGate)
+                gate: services.uploadGate, timeout: .seconds(services.configuration.uploadTimeout))
             defer { staged.discard() }
             return try await StorageRoutes.blobCall {
                 try await services.blobs.put(staged: staged, contentType: contentType, fileName: name, expiresAt: expires)
@@ -58,9 +58,8 @@ enum FileRoutes {
         let name = FileNames.sanitize(call.request.headers[.falFileName] ?? "upload.bin")
         let contentType = call.request.headers[.contentType] ?? "application/octet-stream"
         let expires = try StorageRoutes.expiry(call, services: services)
-        let uploadID = try await StorageRoutes.blobCall {
-            try await services.blobs.beginMultipart(contentType: contentType, fileName: name, expiresAt: expires, owner: caller.keyID)
-        }
+        let uploadID = try await StorageRoutes.begin(
+            contentType: contentType, fileName: name, expiresAt: expires, caller: caller, services: services)
         return JSON.response(MultipartUploadResponse(accessURL: FileNames.url(base: call.base, id: uploadID, name: name), uploadID: uploadID))
     }
 

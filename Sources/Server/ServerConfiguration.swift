@@ -52,6 +52,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Most parts of one multipart upload (default 10,000, as S3). A multipart upload's parts
     /// together are bounded by `maxUploadBytes`, checked as each part arrives.
     public var maxUploadParts: Int = 10_000
+    /// Longest one upload request's body may take to arrive (default 15 minutes); slower ones
+    /// are answered 408, so trickling senders cannot hold the upload slots.
+    public var uploadTimeout: TimeInterval = 900
+    /// Most uploads one API key may have in progress (initiated, not yet completed or expired;
+    /// default 1,000; 0: no limit). Beyond it initiating answers 429.
+    public var maxPendingUploadsPerKey: Int = 1000
 
     /// The defaults.
     public init() {}
@@ -99,6 +105,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try int("MAX_CONCURRENT_UPLOADS") { maxConcurrentUploads = v }
         if let v = try int("UPLOAD_QUOTA_BYTES") { uploadQuotaBytes = Int64(v) }
         if let v = try int("MAX_UPLOAD_PARTS") { maxUploadParts = v }
+        if let v = try int("UPLOAD_TIMEOUT") { uploadTimeout = TimeInterval(max(1, v)) }
+        if let v = try int("MAX_PENDING_UPLOADS_PER_KEY") { maxPendingUploadsPerKey = v }
     }
 
     /// Checks combinations that cannot work.
@@ -117,6 +125,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         guard maxConcurrentUploads >= 0, uploadQuotaBytes >= 0 else {
             throw ConfigurationError("the upload concurrency limit and quota must not be negative")
         }
+        guard uploadTimeout > 0, uploadTimeout <= 366 * 24 * 3600 else {
+            throw ConfigurationError("the upload timeout must be positive and at most a year")
+        }
+        guard maxPendingUploadsPerKey >= 0 else { throw ConfigurationError("the pending upload limit must not be negative") }
         guard maxUploadParts > 0 else { throw ConfigurationError("the multipart part limit must be positive") }
     }
 

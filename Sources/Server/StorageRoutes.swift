@@ -50,9 +50,7 @@ enum StorageRoutes {
         let expires = try expiry(call, services: services)
         // The upload URL needs no key: the initiating key is recorded so its bytes count
         // against that key's quota.
-        let uploadID = try await blobCall {
-            try await services.blobs.beginMultipart(contentType: contentType, fileName: fileName, expiresAt: expires, owner: caller.keyID)
-        }
+        let uploadID = try await begin(contentType: contentType, fileName: fileName, expiresAt: expires, caller: caller, services: services)
         return JSON.response(UploadInitiateResponse(
             uploadURL: "\(call.base)/storage/upload/\(uploadID)",
             fileURL: FileNames.url(base: call.base, id: uploadID, name: fileName)))
@@ -64,7 +62,7 @@ enum StorageRoutes {
         let blob = try await services.uploadGate.withSlot {
             let staged = try await call.receiveBody(
                 into: services.blobs, limits: uploadLimits(uploadID: uploadID, partNumber: nil, services: services),
-                gate: services.uploadGate)
+                gate: services.uploadGate, timeout: .seconds(services.configuration.uploadTimeout))
             defer { staged.discard() }
             return try await blobCall { try await services.blobs.completeUpload(uploadID: uploadID, staged: staged) }
         }
@@ -82,7 +80,7 @@ enum StorageRoutes {
         let etag = try await services.uploadGate.withSlot {
             let staged = try await call.receiveBody(
                 into: services.blobs, limits: uploadLimits(uploadID: uploadID, partNumber: number, services: services),
-                gate: services.uploadGate)
+                gate: services.uploadGate, timeout: .seconds(services.configuration.uploadTimeout))
             defer { staged.discard() }
             return try await blobCall { try await services.blobs.putPart(uploadID: uploadID, partNumber: number, staged: staged) }
         }
@@ -115,6 +113,21 @@ enum StorageRoutes {
         // store commits it: there is no second record to lose in a crash.
         let blob = try await blobCall { try await services.blobs.completeMultipart(uploadID: uploadID, parts: parts) }
         return JSON.response(FileUploadResponse(accessURL: FileNames.url(base: call.base, id: blob.id, name: blob.fileName ?? "file")))
+    }
+
+    /// Starts an upload owned by the caller's key.
+    /// - Throws: `APIError` 429 when the key has too many uploads in progress.
+    static func begin(
+        contentType: String, fileName: String, expiresAt: Date, caller: Caller, services: APIServices
+    ) async throws -> String {
+        do {
+            return try await services.blobs.beginMultipart(
+                contentType: contentType, fileName: fileName, expiresAt: expiresAt, owner: caller.keyID)
+        } catch let error as BlobStoreError where error.code == .quotaExceeded {
+            throw APIError.typed(
+                .tooManyRequests, "Too many uploads in progress for this key: \(error.message). Complete or abandon some first.",
+                type: "rate_limited")
+        }
     }
 
     /// Answers 404 unless `uploadID` is an upload in progress: checked before a byte of the body

@@ -39,6 +39,10 @@ struct ServerOptions: ParsableArguments {
     var uploadQuotaBytes: Int64?
     @Option(name: .customLong("max-upload-parts"), help: "Most parts of one multipart upload (default 10000).")
     var maxUploadParts: Int?
+    @Option(name: .customLong("upload-timeout"), help: "Seconds one upload body may take to arrive before 408 (default 900).")
+    var uploadTimeout: Int?
+    @Option(name: .customLong("max-pending-uploads-per-key"), help: "Most uploads one API key may have in progress before 429 (default 1000; 0: no limit).")
+    var maxPendingUploadsPerKey: Int?
 
     /// Defaults, then the environment, then these flags.
     func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
@@ -61,6 +65,8 @@ struct ServerOptions: ParsableArguments {
         if let maxConcurrentUploads { c.maxConcurrentUploads = maxConcurrentUploads }
         if let uploadQuotaBytes { c.uploadQuotaBytes = uploadQuotaBytes }
         if let maxUploadParts { c.maxUploadParts = maxUploadParts }
+        if let uploadTimeout { c.uploadTimeout = TimeInterval(max(1, uploadTimeout)) }
+        if let maxPendingUploadsPerKey { c.maxPendingUploadsPerKey = maxPendingUploadsPerKey }
         try c.validate()
         return c
     }

@@ -237,4 +237,42 @@ struct UploadHardeningTests {
         #expect(try await h.answer(.put, "/storage/upload/\(second)", body: RecordingBody(chunks: 1, chunkSize: 10)).status == .ok)
         #expect(h.platform.services.uploadGate.active == 0)
     }
+
+    @Test("a body that does not arrive within the upload timeout is answered 408 and frees its slot")
+    func slowBodyTimesOut() async throws {
+        let h = try Harness.make {
+            $0.uploadTimeout = 0.05
+            $0.maxConcurrentUploads = 1
+        }
+        defer { h.cleanUp() }
+        let upload = try await h.initiate()
+        // One chunk, then nothing until the test ends: the body cannot finish before the deadline.
+        let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+        continuation.yield(ByteBuffer(string: "trickle"))
+        let response = try await withDeadline("timeout answer") { try await h.answer(.put, "/storage/upload/\(upload)", body: stream) }
+        continuation.finish()
+        #expect(response.status == .requestTimeout)
+        #expect(h.platform.services.uploadGate.active == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: h.platform.blobs.root + "/tmp").isEmpty)
+        #expect(try await h.platform.blobs.upload(id: upload) != nil)
+    }
+
+    @Test("a key may have only so many uploads in progress; completing one makes room")
+    func pendingUploadsPerKey() async throws {
+        let h = try Harness.make {
+            $0.authEnabled = true
+            $0.maxPendingUploadsPerKey = 2
+        }
+        defer { h.cleanUp() }
+        let (key, secret) = try await h.platform.keys.createKey(name: "a", now: Date())
+        let auth: HTTPFields = [.authorization: "Key \(key.id):\(secret)"]
+        let first = try await h.initiate(headers: auth)
+        _ = try await h.initiate(headers: auth)
+        let refused = try await h.answer(.post, "/storage/upload/initiate", body: oneChunk("{}"), headers: auth)
+        #expect(refused.status == .tooManyRequests)
+        let python = try await h.answer(.post, "/files/upload/multipart", body: oneChunk(""), headers: auth)
+        #expect(python.status == .tooManyRequests)
+        #expect(try await h.answer(.put, "/storage/upload/\(first)", body: oneChunk("done")).status == .ok)
+        _ = try await h.initiate(headers: auth)
+    }
 }
