@@ -46,7 +46,7 @@ extension FileBlobStore {
             var etag = ""
             try staged.commit { path, size, sha256 in
                 try DurableFile.commit(path, to: partPath(uploadID, partNumber))
-                ledger.commitPart(uploadID: uploadID, number: partNumber, reserved: staged.limit, size: size)
+                ledger.commitPart(uploadID: uploadID, number: partNumber, owner: staged.owner, reserved: staged.limit, size: size)
                 etag = String(sha256.prefix(32))
             }
             return etag
@@ -64,7 +64,7 @@ extension FileBlobStore {
                 stored = try commitBlob(
                     temporary: path, size: size, sha256: sha256, contentType: upload.contentType,
                     fileName: upload.fileName, expiresAt: upload.expiresAt, id: uploadID, owner: upload.owner)
-                ledger.completeUpload(uploadID, reserved: staged.limit, size: size)
+                ledger.completeUpload(uploadID, owner: staged.owner, reserved: staged.limit, size: size)
             }
             try? FileManager.default.removeItem(atPath: uploadDirectory(uploadID))
             guard let stored else { throw BlobStoreError(.storage, "blob was not stored") }

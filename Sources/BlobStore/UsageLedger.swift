@@ -121,9 +121,13 @@ final class UsageLedger: @unchecked Sendable {
     func commitBlob(owner: String?, reserved: Int64, size: Int64) { lock.withLock { add(owner, size - reserved) } }
 
     /// A reserved write became part `number` of upload `id`, replacing any earlier one.
-    func commitPart(uploadID id: String, number: Int, reserved: Int64, size: Int64) {
+    /// `owner` is the reservation's, which is returned even if the upload ended meanwhile.
+    func commitPart(uploadID id: String, number: Int, owner: String?, reserved: Int64, size: Int64) {
         lock.withLock {
-            guard var upload = uploads[id] else { return }
+            guard var upload = uploads[id] else {
+                add(owner, -reserved)
+                return
+            }
             let replaced = upload.parts[number] ?? 0
             upload.parts[number] = size
             upload.stored += size - replaced
@@ -135,9 +139,14 @@ final class UsageLedger: @unchecked Sendable {
 
     /// Upload `id` became a blob of `size` bytes (its parts are gone), less `reserved` bytes of
     /// a write that became the blob directly.
-    func completeUpload(_ id: String, reserved: Int64 = 0, size: Int64) {
+    /// A completion that lost a race with another one returns its reservation (`owner`'s);
+    /// the blob it rewrote was counted by the first.
+    func completeUpload(_ id: String, owner: String? = nil, reserved: Int64 = 0, size: Int64) {
         lock.withLock {
-            guard let upload = uploads.removeValue(forKey: id) else { return }
+            guard let upload = uploads.removeValue(forKey: id) else {
+                add(owner, -reserved)
+                return
+            }
             add(upload.owner, size - upload.stored - reserved)
             finished(upload.owner)
         }
