@@ -10,7 +10,7 @@ import Testing
 
 /// A request body that records whether anyone asked for a byte of it, then yields `chunks`
 /// chunks of `chunkSize` bytes (pass 0 chunks for a body that must never be read).
-struct RecordingBody: AsyncSequence, Sendable {
+struct RecordingUploadBody: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let consumed = Locked(false)
     var chunks: Int
@@ -39,7 +39,7 @@ struct RecordingBody: AsyncSequence, Sendable {
 }
 
 /// A body that yields one chunk, announces it, then waits until `release()` before ending.
-final class GatedBody: AsyncSequence, Sendable {
+final class GatedUploadBody: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let (announcements, announce) = AsyncStream<Void>.makeStream()
     let (releases, releaser) = AsyncStream<Void>.makeStream()
@@ -47,7 +47,7 @@ final class GatedBody: AsyncSequence, Sendable {
     func release() { releaser.finish() }
 
     struct AsyncIterator: AsyncIteratorProtocol {
-        let body: GatedBody
+        let body: GatedUploadBody
         var step = 0
         mutating func next() async throws -> ByteBuffer? {
             step += 1
@@ -68,7 +68,7 @@ final class GatedBody: AsyncSequence, Sendable {
 }
 
 /// Fails the test instead of hanging when `body` does not finish within a generous deadline.
-func withDeadline<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+func withUploadDeadline<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await body() }
         group.addTask {
@@ -84,34 +84,34 @@ func withDeadline<T: Sendable>(_ what: String, _ body: @escaping @Sendable () as
 
 extension Harness {
     /// The platform's API, answering requests with bodies of the test's own making.
-    var responder: APIResponder { APIResponder(services: platform.services, scheme: "https") }
+    var directResponder: APIResponder { APIResponder(services: platform.services, scheme: "https") }
 
     /// Sends one request straight to the API.
-    func answer<Body: AsyncSequence & Sendable>(
+    func sendDirect<Body: AsyncSequence & Sendable>(
         _ method: HTTPRequest.Method, _ path: String, body: Body, headers: HTTPFields = [:]
     ) async throws -> Response where Body.Element == ByteBuffer, Body.AsyncIterator: SendableMetatype {
         let head = HTTPRequest(method: method, scheme: "https", authority: "127.0.0.1:8443", path: path, headerFields: headers)
-        return try await responder.answer(Request(head: head, body: RequestBody(asyncSequence: body)))
+        return try await directResponder.answer(Request(head: head, body: RequestBody(asyncSequence: body)))
     }
 
     /// Starts an upload through the JS route; answers its id.
-    func initiate(headers: HTTPFields = [:]) async throws -> String {
+    func initiateUpload(headers: HTTPFields = [:]) async throws -> String {
         var h = headers
         h[.contentType] = "application/json"
-        let response = try await answer(
-            .post, "/storage/upload/initiate-multipart", body: oneChunk(#"{"file_name":"f.bin"}"#),
+        let response = try await sendDirect(
+            .post, "/storage/upload/initiate-multipart", body: uploadBody(#"{"file_name":"f.bin"}"#),
             headers: h)
         #expect(response.status == .ok)
-        let json = try JSONValue(parsing: try await collect(response))
+        let json = try JSONValue(parsing: try await uploadResponseBody(response))
         let url = try #require(json["upload_url"]?.stringValue)
         return String(url.split(separator: "/").last!)
     }
 
-    func cleanUp() { try? FileManager.default.removeItem(at: platform.configuration.home) }
+    func removeHome() { try? FileManager.default.removeItem(at: platform.configuration.home) }
 }
 
 /// A one-chunk body holding `text`.
-func oneChunk(_ text: String) -> AsyncStream<ByteBuffer> {
+func uploadBody(_ text: String) -> AsyncStream<ByteBuffer> {
     AsyncStream { continuation in
         continuation.yield(ByteBuffer(string: text))
         continuation.finish()
@@ -119,21 +119,21 @@ func oneChunk(_ text: String) -> AsyncStream<ByteBuffer> {
 }
 
 /// The whole body of a response.
-func collect(_ response: Response) async throws -> Data {
-    let collector = BodyCollector()
+func uploadResponseBody(_ response: Response) async throws -> Data {
+    let collector = UploadBodyCollector()
     try await response.body.write(collector)
     return collector.data.current
 }
 
-final class BodyCollector: ResponseBodyWriter, @unchecked Sendable {
+final class UploadBodyCollector: ResponseBodyWriter, @unchecked Sendable {
     let data = Locked(Data())
     func write(_ buffer: ByteBuffer) async throws { data.withLock { $0.append(contentsOf: buffer.readableBytesView) } }
     func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
 
 /// The `detail` or `error_type` of an error answer.
-func errorType(_ response: Response) async throws -> String? {
-    let json = try JSONValue(parsing: try await collect(response))
+func uploadErrorType(_ response: Response) async throws -> String? {
+    let json = try JSONValue(parsing: try await uploadResponseBody(response))
     return json["error_type"]?.stringValue ?? json["detail"]?.stringValue
 }
 
@@ -148,14 +148,14 @@ struct UploadHardeningTests {
         ])
     func unknownUploadIsRefusedUnread(path: String) async throws {
         let h = try Harness.make()
-        defer { h.cleanUp() }
-        let body = RecordingBody(chunks: 10, chunkSize: 1 << 20)
-        let response = try await h.answer(.put, path, body: body)
+        defer { h.removeHome() }
+        let body = RecordingUploadBody(chunks: 10, chunkSize: 1 << 20)
+        let response = try await h.sendDirect(.put, path, body: body)
         #expect(response.status == .notFound)
-        #expect(try await errorType(response) == "Upload not found")
+        #expect(try await uploadErrorType(response) == "Upload not found")
         #expect(body.consumed.current == false)
-        let complete = RecordingBody(chunks: 1, chunkSize: 10)
-        let completion = try await h.answer(.post, "/storage/upload/\(Self.unknown)/complete", body: complete)
+        let complete = RecordingUploadBody(chunks: 1, chunkSize: 10)
+        let completion = try await h.sendDirect(.post, "/storage/upload/\(Self.unknown)/complete", body: complete)
         #expect(completion.status == .notFound)
         #expect(complete.consumed.current == false)
     }
@@ -163,9 +163,9 @@ struct UploadHardeningTests {
     @Test("POST /files/upload without credentials is refused before its body is read")
     func unauthenticatedUploadIsRefusedUnread() async throws {
         let h = try Harness.make { $0.authEnabled = true }
-        defer { h.cleanUp() }
-        let body = RecordingBody(chunks: 10, chunkSize: 1 << 20)
-        let response = try await h.answer(.post, "/files/upload", body: body)
+        defer { h.removeHome() }
+        let body = RecordingUploadBody(chunks: 10, chunkSize: 1 << 20)
+        let response = try await h.sendDirect(.post, "/files/upload", body: body)
         #expect(response.status == .unauthorized)
         #expect(body.consumed.current == false)
     }
@@ -173,21 +173,21 @@ struct UploadHardeningTests {
     @Test("a large upload is streamed to disk: the largest chunk held stays the transport's, whatever the size")
     func largeUploadIsStreamed() async throws {
         let h = try Harness.make()
-        defer { h.cleanUp() }
+        defer { h.removeHome() }
         let chunk = 64 << 10
         // Whole-file PUT to the upload URL.
-        let upload = try await h.initiate()
-        let body = RecordingBody(chunks: 256, chunkSize: chunk)
-        let put = try await h.answer(.put, "/storage/upload/\(upload)", body: body)
+        let upload = try await h.initiateUpload()
+        let body = RecordingUploadBody(chunks: 256, chunkSize: chunk)
+        let put = try await h.sendDirect(.put, "/storage/upload/\(upload)", body: body)
         #expect(put.status == .ok)
         let stored = try #require(try await h.platform.blobs.get(id: upload))
         #expect(stored.metadata.size == Int64(256 * chunk))
         #expect(stored.data == body.bytes)
         #expect(stored.metadata.sha256 == SHA256.hash(data: body.bytes).map { String(format: "%02x", $0) }.joined())
         // A multipart part and a Python upload take the same path.
-        let multipart = try await h.initiate()
-        #expect(try await h.answer(.put, "/storage/upload/\(multipart)/1", body: RecordingBody(chunks: 64, chunkSize: chunk)).status == .ok)
-        #expect(try await h.answer(.post, "/files/upload", body: RecordingBody(chunks: 64, chunkSize: chunk)).status == .ok)
+        let multipart = try await h.initiateUpload()
+        #expect(try await h.sendDirect(.put, "/storage/upload/\(multipart)/1", body: RecordingUploadBody(chunks: 64, chunkSize: chunk)).status == .ok)
+        #expect(try await h.sendDirect(.post, "/files/upload", body: RecordingUploadBody(chunks: 64, chunkSize: chunk)).status == .ok)
         #expect(h.platform.services.uploadGate.largestChunk == chunk)
         // Nothing is left half-written.
         #expect(try FileManager.default.contentsOfDirectory(atPath: h.platform.blobs.root + "/tmp").isEmpty)
@@ -196,45 +196,45 @@ struct UploadHardeningTests {
     @Test("a body past the upload limit is cut off with 413 and leaves nothing behind")
     func oversizedBodyIsCutOff() async throws {
         let h = try Harness.make { $0.maxUploadBytes = 1000 }
-        defer { h.cleanUp() }
-        let upload = try await h.initiate()
-        let response = try await h.answer(.put, "/storage/upload/\(upload)", body: RecordingBody(chunks: 3, chunkSize: 400))
+        defer { h.removeHome() }
+        let upload = try await h.initiateUpload()
+        let response = try await h.sendDirect(.put, "/storage/upload/\(upload)", body: RecordingUploadBody(chunks: 3, chunkSize: 400))
         #expect(response.status == .contentTooLarge)
         #expect(try FileManager.default.contentsOfDirectory(atPath: h.platform.blobs.root + "/tmp").isEmpty)
         // A declared length over the limit is refused before the body is read.
-        let declared = RecordingBody(chunks: 3, chunkSize: 400)
-        let refused = try await h.answer(.put, "/storage/upload/\(upload)", body: declared, headers: [.contentLength: "1200"])
+        let declared = RecordingUploadBody(chunks: 3, chunkSize: 400)
+        let refused = try await h.sendDirect(.put, "/storage/upload/\(upload)", body: declared, headers: [.contentLength: "1200"])
         #expect(refused.status == .contentTooLarge)
         #expect(declared.consumed.current == false)
         // The upload is still there and takes a body that fits.
-        #expect(try await h.answer(.put, "/storage/upload/\(upload)", body: RecordingBody(chunks: 2, chunkSize: 500)).status == .ok)
+        #expect(try await h.sendDirect(.put, "/storage/upload/\(upload)", body: RecordingUploadBody(chunks: 2, chunkSize: 500)).status == .ok)
     }
 
     @Test("over the concurrent upload cap an upload is answered 503 with Retry-After, unread")
     func concurrencyCap() async throws {
         let h = try Harness.make { $0.maxConcurrentUploads = 1 }
-        defer { h.cleanUp() }
-        let first = try await h.initiate()
-        let second = try await h.initiate()
-        let gated = GatedBody()
-        let inFlight = Task { try await h.answer(.put, "/storage/upload/\(first)", body: gated) }
+        defer { h.removeHome() }
+        let first = try await h.initiateUpload()
+        let second = try await h.initiateUpload()
+        let gated = GatedUploadBody()
+        let inFlight = Task { try await h.sendDirect(.put, "/storage/upload/\(first)", body: gated) }
         // The first upload holds the only slot once its body is being read.
-        _ = try await withDeadline("first upload reading its body") {
+        _ = try await withUploadDeadline("first upload reading its body") {
             for await _ in gated.announcements { return true }
             return false
         }
-        let waiting = RecordingBody(chunks: 1, chunkSize: 10)
-        let refused = try await h.answer(.put, "/storage/upload/\(second)", body: waiting)
+        let waiting = RecordingUploadBody(chunks: 1, chunkSize: 10)
+        let refused = try await h.sendDirect(.put, "/storage/upload/\(second)", body: waiting)
         #expect(refused.status == .serviceUnavailable)
         #expect(refused.headers[.retryAfter] == "1")
-        #expect(try await errorType(refused) == "server_busy")
+        #expect(try await uploadErrorType(refused) == "server_busy")
         #expect(waiting.consumed.current == false)
         gated.release()
-        let done = try await withDeadline("first upload") { try await inFlight.value }
+        let done = try await withUploadDeadline("first upload") { try await inFlight.value }
         #expect(done.status == .ok)
         #expect(try await h.platform.blobs.get(id: first)?.data == Data("first-last".utf8))
         // The slot is free again.
-        #expect(try await h.answer(.put, "/storage/upload/\(second)", body: RecordingBody(chunks: 1, chunkSize: 10)).status == .ok)
+        #expect(try await h.sendDirect(.put, "/storage/upload/\(second)", body: RecordingUploadBody(chunks: 1, chunkSize: 10)).status == .ok)
         #expect(h.platform.services.uploadGate.active == 0)
     }
 
@@ -244,12 +244,12 @@ struct UploadHardeningTests {
             $0.uploadTimeout = 0.05
             $0.maxConcurrentUploads = 1
         }
-        defer { h.cleanUp() }
-        let upload = try await h.initiate()
+        defer { h.removeHome() }
+        let upload = try await h.initiateUpload()
         // One chunk, then nothing until the test ends: the body cannot finish before the deadline.
         let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
         continuation.yield(ByteBuffer(string: "trickle"))
-        let response = try await withDeadline("timeout answer") { try await h.answer(.put, "/storage/upload/\(upload)", body: stream) }
+        let response = try await withUploadDeadline("timeout answer") { try await h.sendDirect(.put, "/storage/upload/\(upload)", body: stream) }
         continuation.finish()
         #expect(response.status == .requestTimeout)
         #expect(h.platform.services.uploadGate.active == 0)
@@ -263,16 +263,16 @@ struct UploadHardeningTests {
             $0.authEnabled = true
             $0.maxPendingUploadsPerKey = 2
         }
-        defer { h.cleanUp() }
+        defer { h.removeHome() }
         let (key, secret) = try await h.platform.keys.createKey(name: "a", now: Date())
         let auth: HTTPFields = [.authorization: "Key \(key.id):\(secret)"]
-        let first = try await h.initiate(headers: auth)
-        _ = try await h.initiate(headers: auth)
-        let refused = try await h.answer(.post, "/storage/upload/initiate", body: oneChunk("{}"), headers: auth)
+        let first = try await h.initiateUpload(headers: auth)
+        _ = try await h.initiateUpload(headers: auth)
+        let refused = try await h.sendDirect(.post, "/storage/upload/initiate", body: uploadBody("{}"), headers: auth)
         #expect(refused.status == .tooManyRequests)
-        let python = try await h.answer(.post, "/files/upload/multipart", body: oneChunk(""), headers: auth)
+        let python = try await h.sendDirect(.post, "/files/upload/multipart", body: uploadBody(""), headers: auth)
         #expect(python.status == .tooManyRequests)
-        #expect(try await h.answer(.put, "/storage/upload/\(first)", body: oneChunk("done")).status == .ok)
-        _ = try await h.initiate(headers: auth)
+        #expect(try await h.sendDirect(.put, "/storage/upload/\(first)", body: uploadBody("done")).status == .ok)
+        _ = try await h.initiateUpload(headers: auth)
     }
 }
