@@ -76,6 +76,11 @@ enum StorageRoutes {
         guard let number = Int(part), number >= 1 else {
             throw APIError.validation([.key("path"), .key("part_number")], "value is not a valid integer", type: "type_error.integer")
         }
+        guard number <= services.configuration.maxUploadParts else {
+            throw APIError.validation(
+                [.key("path"), .key("part_number")], "part number must be at most \(services.configuration.maxUploadParts)",
+                type: "value_error.number.not_le")
+        }
         try await requireUpload(uploadID, services: services)
         let etag = try await services.uploadGate.withSlot {
             let staged = try await call.receiveBody(

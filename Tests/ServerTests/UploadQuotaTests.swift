@@ -40,6 +40,12 @@ struct UploadQuotaTests {
         let body = RecordingUploadBody(chunks: 1, chunkSize: 10)
         let refused = try await h.sendDirect(.put, "/storage/upload/\(upload)/4", body: body)
         #expect(refused.status == .unprocessableContent)
+        guard case .array(let issues)? = try JSONValue(parsing: try await uploadResponseBody(refused))["detail"] else {
+            Issue.record("no validation issues")
+            return
+        }
+        #expect(issues.first?["type"] == "value_error.number.not_le")
+        #expect(issues.first?["loc"] == ["path", "part_number"])
         #expect(body.consumed.current == false)
     }
 
