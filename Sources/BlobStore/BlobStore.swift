@@ -33,9 +33,35 @@ public protocol BlobStore: Sendable {
     /// - Returns: the ids of the deleted blobs.
     func sweepExpired(now: Date) async throws -> [String]
 
-    /// Starts a multipart upload; parts are added with `putPart` and joined by `completeMultipart`.
+    /// Starts a multipart upload; parts are added with `putPart` and joined by `completeMultipart`
+    /// (or the whole file is given at once to `completeUpload`). The blob it becomes has the
+    /// upload's id, so a file URL promised at the start is valid the moment it completes.
+    /// - Parameter owner: whose quota the upload's bytes count against (`nil`: nobody's).
     /// - Returns: the upload id.
-    func beginMultipart(contentType: String, fileName: String?, expiresAt: Date?) async throws -> String
+    func beginMultipart(contentType: String, fileName: String?, expiresAt: Date?, owner: String?) async throws -> String
+
+    /// An upload in progress, or `nil` when there is none (or the id is malformed). Cheap: answers
+    /// from memory, so callers check it before accepting a body.
+    func upload(id: String) async throws -> BlobUpload?
+
+    /// Bytes `owner` holds: uploaded blobs until deleted or swept, parts of uploads in progress,
+    /// and writes being received.
+    func storedBytes(owner: String) async throws -> Int64
+
+    /// Opens a staging file for a write about to be received, reserving its room under `limits`.
+    /// - Throws: `BlobStoreError.quotaExceeded` or `.tooLarge` when the declared length (or any
+    ///   byte at all) does not fit; `.notFound` for an unknown upload; `.storage` on I/O failure.
+    func stage(_ limits: StagingLimits) async throws -> StagingFile
+
+    /// Stores a received staging file as a new blob (moved into place, not copied).
+    func put(staged: StagingFile, contentType: String, fileName: String?, expiresAt: Date?) async throws -> BlobMetadata
+
+    /// Stores a received staging file as part `partNumber` of an upload (moved into place).
+    /// - Returns: the part's entity tag.
+    func putPart(uploadID: String, partNumber: Int, staged: StagingFile) async throws -> String
+
+    /// Completes an upload whose whole content is one received staging file.
+    func completeUpload(uploadID: String, staged: StagingFile) async throws -> BlobMetadata
 
     /// Stores part `partNumber` (1-based) of an upload, replacing an earlier part with that number.
     /// - Returns: the part's entity tag, to be handed back to `completeMultipart`.
@@ -68,12 +94,15 @@ public struct BlobMetadata: Sendable, Equatable, Codable {
     public var createdAt: Date
     /// When `sweepExpired` may delete it; `nil` keeps it.
     public var expiresAt: Date?
+    /// Whose upload quota the blob counts against (`nil` for outputs).
+    public var owner: String?
 
     /// Creates metadata; stores build these, callers read them.
     public init(
         id: String, contentType: String, fileName: String?, size: Int64, sha256: String, createdAt: Date,
-        expiresAt: Date?
+        expiresAt: Date?, owner: String? = nil
     ) {
+        self.owner = owner
         self.id = id
         self.contentType = contentType
         self.fileName = fileName
@@ -123,4 +152,28 @@ public protocol BlobReader: Sendable {
     func read(upTo maxLength: Int) async throws -> Data
     /// Releases the underlying handle. Reading after closing throws.
     func close() async throws
+}
+
+/// A multipart upload in progress.
+public struct BlobUpload: Sendable, Equatable {
+    /// Whose quota its bytes count against.
+    public var owner: String?
+    /// How many parts are stored.
+    public var partCount: Int
+    /// Total bytes of the stored parts.
+    public var storedBytes: Int64
+
+    /// An upload's state.
+    public init(owner: String?, partCount: Int, storedBytes: Int64) {
+        self.owner = owner
+        self.partCount = partCount
+        self.storedBytes = storedBytes
+    }
+}
+
+extension BlobStore {
+    /// Starts a multipart upload that counts against nobody's quota.
+    public func beginMultipart(contentType: String, fileName: String?, expiresAt: Date?) async throws -> String {
+        try await beginMultipart(contentType: contentType, fileName: fileName, expiresAt: expiresAt, owner: nil)
+    }
 }

@@ -8,6 +8,7 @@ public struct BlobStoreError: Error, Sendable, CustomStringConvertible {
             case invalidID = "invalid_id"
             case invalidPart = "invalid_part"
             case storage = "storage"
+            case quotaExceeded = "quota_exceeded"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -19,6 +20,8 @@ public struct BlobStoreError: Error, Sendable, CustomStringConvertible {
         public static let invalidID = Code(.invalidID)
         /// A multipart part number, order or etag is wrong.
         public static let invalidPart = Code(.invalidPart)
+        /// The owner's quota of stored bytes is used up (map to 413).
+        public static let quotaExceeded = Code(.quotaExceeded)
         /// The underlying storage failed.
         public static let storage = Code(.storage)
         public var description: String { base.rawValue }

@@ -15,15 +15,31 @@ enum DurableFile {
     /// Creates `path` exclusively (mode 0600), lets `body` write through the descriptor, then
     /// fsyncs and closes it. On failure the file is removed.
     static func create(_ path: String, _ body: (Int32) throws -> Void) throws {
-        let fd = posixOpen(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw error("create", path) }
+        let fd = try openExclusive(path)
         do {
             try body(fd)
-            guard fsync(fd) == 0 else { throw error("fsync", path) }
         } catch {
             close(fd)
             unlink(path)
             throw error
+        }
+        try finish(fd, path: path)
+    }
+
+    /// Creates `path` exclusively (mode 0600) and answers its descriptor, open for writing.
+    static func openExclusive(_ path: String) throws -> Int32 {
+        let fd = posixOpen(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw error("create", path) }
+        return fd
+    }
+
+    /// fsyncs and closes `fd`; on failure the file at `path` is removed.
+    static func finish(_ fd: Int32, path: String) throws {
+        guard fsync(fd) == 0 else {
+            let failure = error("fsync", path)
+            close(fd)
+            unlink(path)
+            throw failure
         }
         guard close(fd) == 0 else {
             unlink(path)

@@ -7,6 +7,9 @@ struct MultipartUpload: Codable {
     var fileName: String?
     var expiresAt: Date?
     var createdAt: Date
+    /// Whose quota the upload counts against (recorded at the start, since its parts may be
+    /// sent without a key).
+    var owner: String?
 }
 
 extension FileBlobStore {
@@ -16,16 +19,21 @@ extension FileBlobStore {
     /// A part's etag: the first 128 bits of its SHA-256, in hex.
     static func etag(_ digest: SHA256.Digest) -> String { String(digest.hexString.prefix(32)) }
 
-    public func beginMultipart(contentType: String, fileName: String?, expiresAt: Date?) async throws -> String {
+    public func beginMultipart(contentType: String, fileName: String?, expiresAt: Date?, owner: String?) async throws -> String {
         try await offload { [self] in
             let uploadID = BlobID.make()
             let directory = uploadDirectory(uploadID)
-            let upload = MultipartUpload(contentType: contentType, fileName: fileName, expiresAt: expiresAt, createdAt: Date())
+            let upload = MultipartUpload(
+                contentType: contentType, fileName: fileName, expiresAt: expiresAt, createdAt: Date(), owner: owner)
+            // Counted before the directory exists, so concurrent begins cannot pass the limit.
+            try ledger.addUpload(uploadID, owner: owner, limit: configuration.maxUploadsPerOwner)
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
                 try DurableFile.write(
                     try JSONEncoder().encode(upload), to: directory + "/upload.json", temporaryDirectory: temporaryDirectory)
             } catch {
+                ledger.removeUpload(uploadID)
+                try? FileManager.default.removeItem(atPath: directory)
                 throw error as? BlobStoreError ?? BlobStoreError(.storage, "cannot begin upload", underlying: error)
             }
             return uploadID
@@ -33,17 +41,14 @@ extension FileBlobStore {
     }
 
     public func putPart(uploadID: String, partNumber: Int, data: Data) async throws -> String {
-        guard BlobID.isValid(uploadID) else { throw BlobStoreError(.invalidID, "malformed upload id") }
-        guard (1...configuration.maxParts).contains(partNumber) else {
-            throw BlobStoreError(.invalidPart, "part number \(partNumber) is outside 1...\(configuration.maxParts)")
-        }
-        guard data.count <= configuration.maxPartSize else {
-            throw BlobStoreError(.tooLarge, "part of \(data.count) bytes is over the limit of \(configuration.maxPartSize)")
-        }
-        return try await offload { [self] in
-            _ = try readUpload(uploadID)
-            try DurableFile.write(data, to: partPath(uploadID, partNumber), temporaryDirectory: temporaryDirectory)
-            return Self.etag(SHA256.hash(data: data))
+        let staged = try await stage(
+            StagingLimits(maxBytes: Int64(data.count), declaredBytes: Int64(data.count), uploadID: uploadID, partNumber: partNumber))
+        do {
+            try await staged.append(data)
+            return try await putPart(uploadID: uploadID, partNumber: partNumber, staged: staged)
+        } catch {
+            staged.discard()
+            throw error
         }
     }
 
@@ -80,9 +85,13 @@ extension FileBlobStore {
                     }
                 }
             }
+            // The blob takes the upload's id: the file URL promised at the start resolves as soon
+            // as the metadata is committed, with no second record to lose in a crash.
             let metadata = try commitBlob(
                 temporary: temporary, size: size, sha256: whole.finalize().hexString,
-                contentType: upload.contentType, fileName: upload.fileName, expiresAt: upload.expiresAt)
+                contentType: upload.contentType, fileName: upload.fileName, expiresAt: upload.expiresAt,
+                id: uploadID, owner: upload.owner)
+            ledger.completeUpload(uploadID, size: size)
             try? FileManager.default.removeItem(atPath: uploadDirectory(uploadID))
             return metadata
         }
@@ -92,6 +101,7 @@ extension FileBlobStore {
         guard BlobID.isValid(uploadID) else { return }
         try await offload { [self] in
             try? FileManager.default.removeItem(atPath: uploadDirectory(uploadID))
+            ledger.removeUpload(uploadID)
         }
     }
 

@@ -17,6 +17,7 @@ extension FileBlobStore {
                         let expiresAt = metadata.expiresAt, expiresAt <= now
                     else { continue }
                     if unlink(metadataPath(id)) == 0 {
+                        ledger.removeBlob(owner: metadata.owner, size: metadata.size)
                         unlink(dataPath(id))
                         deleted.append(id)
                     }
@@ -26,6 +27,7 @@ extension FileBlobStore {
                 let createdAt = (try? readUpload(uploadID))?.createdAt ?? .distantPast
                 if createdAt.addingTimeInterval(configuration.uploadTTL) <= now {
                     try? files.removeItem(atPath: uploadDirectory(uploadID))
+                    ledger.removeUpload(uploadID)
                 }
             }
             for name in (try? files.contentsOfDirectory(atPath: temporaryDirectory)) ?? [] {

@@ -7,6 +7,9 @@ import Foundation
 /// `uploads/<upload id>/` holds multipart uploads in progress; `tmp/` holds files being written.
 /// Content is written to `tmp/`, fsynced and renamed into place, and the metadata file is
 /// committed last, so a blob exists exactly when its metadata file does.
+///
+/// Quota accounting (bytes per owner, parts per upload) is kept in memory and rebuilt from the
+/// files when the store is opened: open one store per root in a process.
 public struct FileBlobStore: BlobStore {
     /// The root directory.
     public let root: String
@@ -14,6 +17,9 @@ public struct FileBlobStore: BlobStore {
     public let configuration: FileBlobStoreConfiguration
 
     static let chunkSize = 1 << 20
+
+    /// Bytes per owner and parts per upload.
+    let ledger = UsageLedger()
 
     /// Opens (creating its directories if needed) a store under `root`.
     /// - Throws: `BlobStoreError.storage` when the directories cannot be created.
@@ -28,6 +34,7 @@ public struct FileBlobStore: BlobStore {
         } catch {
             throw BlobStoreError(.storage, "cannot create blob store under \(root)", underlying: error)
         }
+        rebuildLedger()
     }
 
     // MARK: Paths (ids are validated before any of these is called)
@@ -113,7 +120,9 @@ public struct FileBlobStore: BlobStore {
     public func delete(id: String) async throws -> Bool {
         guard BlobID.isValid(id) else { return false }
         return try await offload { [self] in
+            let metadata = try? readMetadata(id, now: .distantPast)
             guard unlink(metadataPath(id)) == 0 else { return false }
+            if let metadata { ledger.removeBlob(owner: metadata.owner, size: metadata.size) }
             unlink(dataPath(id))
             try DurableFile.syncDirectory(shardDirectory(id))
             return true
@@ -122,13 +131,15 @@ public struct FileBlobStore: BlobStore {
 
     // MARK: Shared steps
 
-    /// Moves a written, fsynced temporary file into place under a new id and commits its metadata.
+    /// Moves a written, fsynced temporary file into place under `id` (a new one by default) and
+    /// commits its metadata: the one step after which the blob exists.
     func commitBlob(
-        temporary: String, size: Int64, sha256: String, contentType: String, fileName: String?, expiresAt: Date?
+        temporary: String, size: Int64, sha256: String, contentType: String, fileName: String?, expiresAt: Date?,
+        id: String = BlobID.make(), owner: String? = nil
     ) throws -> BlobMetadata {
         let metadata = BlobMetadata(
-            id: BlobID.make(), contentType: contentType, fileName: fileName, size: size, sha256: sha256,
-            createdAt: Date(), expiresAt: expiresAt)
+            id: id, contentType: contentType, fileName: fileName, size: size, sha256: sha256,
+            createdAt: Date(), expiresAt: expiresAt, owner: owner)
         do {
             try FileManager.default.createDirectory(atPath: shardDirectory(metadata.id), withIntermediateDirectories: true)
             try DurableFile.commit(temporary, to: dataPath(metadata.id))

@@ -27,6 +27,12 @@ public struct APIResponder: HTTPResponder {
 
     /// Answers one request (routing, auth, fal-shaped errors).
     public func respond(to request: Request, context: Context) async throws -> Response {
+        try await answer(request)
+    }
+
+    /// Answers one request; the API needs nothing from the request context, so tests can drive
+    /// it with bodies of their own making.
+    func answer(_ request: Request) async throws -> Response {
         var request = request
         if request.uri.path == "/proxy" || request.uri.path.hasPrefix("/proxy/") {
             do {

@@ -22,6 +22,8 @@ public struct APIServices: Sendable {
     let auth: Authenticator
     let tokens: TokenSigner
     let uploads: UploadIndex
+    /// Caps concurrent uploads.
+    let uploadGate: UploadGate
     /// Decides which outbound URLs (webhooks, remote inputs) are allowed.
     let urlPolicy: URLPolicy
     /// The webhook signing keys as a JWKS document.
@@ -65,6 +67,7 @@ public struct APIServices: Sendable {
             maxHeaderBytes: configuration.maxAuthorizationBytes,
             maxTokenLifetime: min(configuration.storageTokenLifetime, ServerConfiguration.maxStorageTokenLifetime))
         uploads = try UploadIndex(directory: configuration.home.appendingPathComponent("upload-index", isDirectory: true))
+        uploadGate = UploadGate(limit: configuration.maxConcurrentUploads)
         urlPolicy = URLPolicy(allowPrivate: configuration.allowPrivateURLs, resolver: hostResolver)
     }
 }

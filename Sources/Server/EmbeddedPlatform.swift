@@ -54,7 +54,9 @@ public struct EmbeddedPlatform: Sendable {
         store = SQLiteJobStore(database: database)
         keys = SQLiteAPIKeyStore(database: database)
         modelSettings = SQLiteModelSettingsStore(database: database)
-        blobs = try FileBlobStore(root: configuration.filesDirectory.path)
+        blobs = try FileBlobStore(
+            root: configuration.filesDirectory.path, configuration: FileBlobStoreConfiguration(
+                maxParts: configuration.maxUploadParts, maxUploadsPerOwner: configuration.maxPendingUploadsPerKey))
         let secrets = configuration.home.appendingPathComponent("keys", isDirectory: true)
         try fm.createDirectory(at: secrets, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         signer = try WebhookSigner.loadOrCreate(directory: secrets.path)

@@ -12,12 +12,12 @@ enum FileRoutes {
         switch s {
         case ["upload"]:
             try call.allow(.post)
-            _ = try await services.auth.authenticate(call.request, scope: .upload)
-            return try await upload(call, services: services)
+            let caller = try await services.auth.authenticate(call.request, scope: .upload)
+            return try await upload(call, caller: caller, services: services)
         case ["upload", "multipart"]:
             try call.allow(.post)
-            _ = try await services.auth.authenticate(call.request, scope: .upload)
-            return try await beginMultipart(call, services: services)
+            let caller = try await services.auth.authenticate(call.request, scope: .upload)
+            return try await beginMultipart(call, caller: caller, services: services)
         default:
             break
         }
@@ -36,24 +36,30 @@ enum FileRoutes {
         return try await serve(call, id: s[0], services: services)
     }
 
-    private static func upload(_ call: APICall, services: APIServices) async throws -> Response {
-        let data = Data(try await call.body(limit: services.configuration.maxUploadBytes).readableBytesView)
+    /// `POST /files/upload`: the body streamed to disk, counted against the caller's quota.
+    private static func upload(_ call: APICall, caller: Caller, services: APIServices) async throws -> Response {
         let name = FileNames.sanitize(call.request.headers[.falFileName] ?? "upload.bin")
         let contentType = try MediaType.checked(call.request.headers[.contentType], loc: [.key("header"), .key("content-type")])
         let expires = try StorageRoutes.expiry(call, services: services)
-        let blob = try await StorageRoutes.blobCall {
-            try await services.blobs.put(data, contentType: contentType, fileName: name, expiresAt: expires)
+        let blob = try await services.uploadGate.withSlot {
+            let staged = try await call.receiveBody(
+                into: services.blobs,
+                limits: StorageRoutes.uploadLimits(uploadID: nil, partNumber: nil, owner: caller.keyID, services: services),
+                gate: services.uploadGate, timeout: .seconds(services.configuration.uploadTimeout))
+            defer { staged.discard() }
+            return try await StorageRoutes.blobCall {
+                try await services.blobs.put(staged: staged, contentType: contentType, fileName: name, expiresAt: expires)
+            }
         }
         return JSON.response(FileUploadResponse(accessURL: FileNames.url(base: call.base, id: blob.id, name: name)))
     }
 
-    private static func beginMultipart(_ call: APICall, services: APIServices) async throws -> Response {
+    private static func beginMultipart(_ call: APICall, caller: Caller, services: APIServices) async throws -> Response {
         let name = FileNames.sanitize(call.request.headers[.falFileName] ?? "upload.bin")
         let contentType = try MediaType.checked(call.request.headers[.contentType], loc: [.key("header"), .key("content-type")])
         let expires = try StorageRoutes.expiry(call, services: services)
-        let uploadID = try await StorageRoutes.blobCall {
-            try await services.blobs.beginMultipart(contentType: contentType, fileName: name, expiresAt: expires)
-        }
+        let uploadID = try await StorageRoutes.begin(
+            contentType: contentType, fileName: name, expiresAt: expires, caller: caller, services: services)
         return JSON.response(MultipartUploadResponse(accessURL: FileNames.url(base: call.base, id: uploadID, name: name), uploadID: uploadID))
     }
 
@@ -178,8 +184,14 @@ enum ByteRange: Equatable {
 /// Finds a stored file by the id in its URL: a blob id, or an upload id that became a blob.
 enum FileLookup {
     static func open(_ id: String, services: APIServices) async throws -> (any BlobReader)? {
-        if let reader = try await services.blobs.open(id: id) { return reader }
-        if let blobID = services.uploads.blobID(for: id) { return try await services.blobs.open(id: blobID) }
+        try await open(id, blobs: services.blobs, uploads: services.uploads)
+    }
+
+    /// Opens a stored file for streaming reads; uploads completed by earlier versions are found
+    /// through the upload index (completed uploads now keep their id).
+    static func open(_ id: String, blobs: any BlobStore, uploads: UploadIndex) async throws -> (any BlobReader)? {
+        if let reader = try await blobs.open(id: id) { return reader }
+        if let blobID = uploads.blobID(for: id) { return try await blobs.open(id: blobID) }
         return nil
     }
 

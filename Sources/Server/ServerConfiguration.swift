@@ -58,6 +58,22 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The longest one remote input URL may take to download, in seconds (default 60). Inputs
     /// are fetched before the request takes a model slot; this bounds a host that trickles.
     public var inputDownloadTimeout: TimeInterval = 60
+    /// Most uploads received at once, server-wide (default 8; 0: no limit). Beyond it uploads
+    /// are answered 503 with `Retry-After: 1` before their body is read.
+    public var maxConcurrentUploads: Int = 8
+    /// Most bytes one API key may hold in uploaded files, uploads in progress included
+    /// (default 10 GiB; 0: no quota). Uploads through an unauthenticated upload URL count
+    /// against the key that initiated them.
+    public var uploadQuotaBytes: Int64 = 10 << 30
+    /// Most parts of one multipart upload (default 10,000, as S3). A multipart upload's parts
+    /// together are bounded by `maxUploadBytes`, checked as each part arrives.
+    public var maxUploadParts: Int = 10_000
+    /// Longest one upload request's body may take to arrive (default 15 minutes); slower ones
+    /// are answered 408, so trickling senders cannot hold the upload slots.
+    public var uploadTimeout: TimeInterval = 900
+    /// Most uploads one API key may have in progress (initiated, not yet completed or expired;
+    /// default 1,000; 0: no limit). Beyond it initiating answers 429.
+    public var maxPendingUploadsPerKey: Int = 1000
 
     /// The defaults.
     public init() {}
@@ -108,6 +124,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try int("MAX_AUTHORIZATION_BYTES") { maxAuthorizationBytes = v }
         if let v = try int("MAX_HEADER_BYTES") { maxRequestHeaderBytes = v }
         if let v = try int("INPUT_DOWNLOAD_TIMEOUT") { inputDownloadTimeout = TimeInterval(v) }
+        if let v = try int("MAX_CONCURRENT_UPLOADS") { maxConcurrentUploads = v }
+        if let v = try int("UPLOAD_QUOTA_BYTES") { uploadQuotaBytes = Int64(v) }
+        if let v = try int("MAX_UPLOAD_PARTS") { maxUploadParts = v }
+        if let v = try int("UPLOAD_TIMEOUT") { uploadTimeout = TimeInterval(max(1, v)) }
+        if let v = try int("MAX_PENDING_UPLOADS_PER_KEY") { maxPendingUploadsPerKey = v }
     }
 
     /// Checks combinations that cannot work.
@@ -139,6 +160,14 @@ public struct ServerConfiguration: Sendable, Equatable {
         guard inputDownloadTimeout >= 1, inputDownloadTimeout <= 86_400 else {
             throw ConfigurationError("the input download timeout must be 1 to 86400 seconds")
         }
+        guard maxConcurrentUploads >= 0, uploadQuotaBytes >= 0 else {
+            throw ConfigurationError("the upload concurrency limit and quota must not be negative")
+        }
+        guard uploadTimeout > 0, uploadTimeout <= 366 * 24 * 3600 else {
+            throw ConfigurationError("the upload timeout must be positive and at most a year")
+        }
+        guard maxPendingUploadsPerKey >= 0 else { throw ConfigurationError("the pending upload limit must not be negative") }
+        guard maxUploadParts > 0 else { throw ConfigurationError("the multipart part limit must be positive") }
     }
 
     /// Where the self-signed certificate and key live.

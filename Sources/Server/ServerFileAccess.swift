@@ -61,12 +61,34 @@ public struct ServerFileAccess: FileAccess {
         else { throw failure("not an http(s) URL or data URI") }
         let segments = url.path.split(separator: "/").map(String.init)
         if ownHosts.contains(Self.bare(host)), segments.count >= 2, segments[0] == "files" {
-            guard let blob = try await FileLookup.get(segments[1], blobs: blobs, uploads: uploads) else {
-                throw failure("file not found on this server")
-            }
-            return FetchedFile(data: blob.data, contentType: blob.metadata.contentType, fileName: blob.metadata.fileName)
+            return try await readOwn(segments[1], failure: failure)
         }
         return try await download(url: url, text: text, failure: failure)
+    }
+
+    /// One of this server's own files, under the same size limit as a download: refused from
+    /// its recorded size before reading, and never read past the limit.
+    private func readOwn(_ id: String, failure: (String, Int) -> ModelError) async throws -> FetchedFile {
+        guard let reader = try await FileLookup.open(id, blobs: blobs, uploads: uploads) else {
+            throw failure("file not found on this server", 422)
+        }
+        let metadata = reader.metadata
+        do {
+            guard metadata.size <= Int64(maxBytes) else { throw failure("file larger than \(maxBytes) bytes", 413) }
+            var data = Data()
+            data.reserveCapacity(Int(metadata.size))
+            while true {
+                let chunk = try await reader.read(upTo: min(1 << 20, maxBytes - data.count + 1))
+                if chunk.isEmpty { break }
+                data.append(chunk)
+                guard data.count <= maxBytes else { throw failure("file larger than \(maxBytes) bytes", 413) }
+            }
+            try await reader.close()
+            return FetchedFile(data: data, contentType: metadata.contentType, fileName: metadata.fileName)
+        } catch {
+            try? await reader.close()
+            throw error
+        }
     }
 
     /// Lowercase host without IPv6 brackets.

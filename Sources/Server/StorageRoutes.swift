@@ -15,8 +15,8 @@ enum StorageRoutes {
         switch s {
         case ["upload", "initiate"], ["upload", "initiate-multipart"]:
             try call.allow(.post)
-            _ = try await services.auth.authenticate(call.request, scope: .upload)
-            return try await initiate(call, services: services)
+            let caller = try await services.auth.authenticate(call.request, scope: .upload)
+            return try await initiate(call, caller: caller, services: services)
         case ["auth", "token"]:
             try call.allow(.post)
             // An API key only: a storage token must not mint its own successors.
@@ -39,7 +39,7 @@ enum StorageRoutes {
         }
     }
 
-    private static func initiate(_ call: APICall, services: APIServices) async throws -> Response {
+    private static func initiate(_ call: APICall, caller: Caller, services: APIServices) async throws -> Response {
         let buffer = try await call.body(limit: 64 * 1024)
         let request: UploadInitiateRequest
         do {
@@ -50,37 +50,61 @@ enum StorageRoutes {
         let fileName = FileNames.sanitize(request.fileName ?? "upload.bin")
         let contentType = try MediaType.checked(request.contentType, loc: [.key("body"), .key("content_type")])
         let expires = try expiry(call, services: services)
-        let uploadID = try await blobCall { try await services.blobs.beginMultipart(contentType: contentType, fileName: fileName, expiresAt: expires) }
+        // The upload URL needs no key: the initiating key is recorded so its bytes count
+        // against that key's quota.
+        let uploadID = try await begin(contentType: contentType, fileName: fileName, expiresAt: expires, caller: caller, services: services)
         return JSON.response(UploadInitiateResponse(
             uploadURL: "\(call.base)/storage/upload/\(uploadID)",
             fileURL: FileNames.url(base: call.base, id: uploadID, name: fileName)))
     }
 
-    /// `PUT upload_url`: the whole file in one request.
+    /// `PUT upload_url`: the whole file in one request, streamed to disk.
     private static func putWhole(_ call: APICall, uploadID: String, services: APIServices) async throws -> Response {
-        let data = Data(try await call.body(limit: services.configuration.maxUploadBytes).readableBytesView)
-        let blob = try await blobCall {
-            let etag = try await services.blobs.putPart(uploadID: uploadID, partNumber: 1, data: data)
-            return try await services.blobs.completeMultipart(uploadID: uploadID, parts: [BlobPart(partNumber: 1, etag: etag)])
+        try await requireUpload(uploadID, services: services)
+        let blob = try await services.uploadGate.withSlot {
+            let staged = try await call.receiveBody(
+                into: services.blobs, limits: uploadLimits(uploadID: uploadID, partNumber: nil, services: services),
+                gate: services.uploadGate, timeout: .seconds(services.configuration.uploadTimeout))
+            defer { staged.discard() }
+            return try await blobCall { try await services.blobs.completeUpload(uploadID: uploadID, staged: staged) }
         }
-        try services.uploads.record(uploadID: uploadID, blobID: blob.id)
         return JSON.response(FileUploadResponse(accessURL: FileNames.url(base: call.base, id: blob.id, name: blob.fileName ?? "file")))
     }
 
-    /// `PUT {upload_url}/{n}` (JS) or `PUT {file_url}/multipart/{upload_id}/{n}` (Python).
+    /// `PUT {upload_url}/{n}` (JS) or `PUT {file_url}/multipart/{upload_id}/{n}` (Python),
+    /// streamed to disk. The upload's parts together stay within `maxUploadBytes`, checked
+    /// before the part is stored.
     static func putPart(_ call: APICall, uploadID: String, part: String, services: APIServices) async throws -> Response {
         guard let number = Int(part), number >= 1 else {
             throw APIError.validation([.key("path"), .key("part_number")], "value is not a valid integer", type: "type_error.integer")
         }
-        let data = Data(try await call.body(limit: services.configuration.maxUploadBytes).readableBytesView)
-        let etag = try await blobCall { try await services.blobs.putPart(uploadID: uploadID, partNumber: number, data: data) }
+        guard number <= services.configuration.maxUploadParts else {
+            throw APIError.validation(
+                [.key("path"), .key("part_number")], "part number must be at most \(services.configuration.maxUploadParts)",
+                type: "value_error.number.not_le")
+        }
+        try await requireUpload(uploadID, services: services)
+        let etag = try await services.uploadGate.withSlot {
+            let staged = try await call.receiveBody(
+                into: services.blobs, limits: uploadLimits(uploadID: uploadID, partNumber: number, services: services),
+                gate: services.uploadGate, timeout: .seconds(services.configuration.uploadTimeout))
+            defer { staged.discard() }
+            return try await blobCall { try await services.blobs.putPart(uploadID: uploadID, partNumber: number, staged: staged) }
+        }
         var headers = HTTPFields()
         headers[.eTag] = etag
         return JSON.response(UploadedPart(partNumber: number, etag: etag), headers: headers)
     }
 
-    /// `POST {upload_url}/complete` with `{"parts": [...]}`.
+    /// `POST {upload_url}/complete` with `{"parts": [...]}`. Completing an upload that is
+    /// already a file (a retry whose first answer was lost) answers that file.
     static func complete(_ call: APICall, uploadID: String, services: APIServices) async throws -> Response {
+        if try await services.blobs.upload(id: uploadID) == nil {
+            guard let blob = try await services.blobs.metadata(id: uploadID) else {
+                throw APIError.detail(.notFound, "Upload not found")
+            }
+            return JSON.response(FileUploadResponse(accessURL: FileNames.url(base: call.base, id: blob.id, name: blob.fileName ?? "file")))
+        }
         let buffer = try await call.body(limit: 4 << 20)
         let request: MultipartCompleteRequest
         do {
@@ -92,9 +116,42 @@ enum StorageRoutes {
             // Clients may echo the ETag header with its quotes.
             BlobPart(partNumber: $0.partNumber, etag: $0.etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
         }
+        // The blob takes the upload's id, so the promised file URL resolves from the moment the
+        // store commits it: there is no second record to lose in a crash.
         let blob = try await blobCall { try await services.blobs.completeMultipart(uploadID: uploadID, parts: parts) }
-        try services.uploads.record(uploadID: uploadID, blobID: blob.id)
         return JSON.response(FileUploadResponse(accessURL: FileNames.url(base: call.base, id: blob.id, name: blob.fileName ?? "file")))
+    }
+
+    /// Starts an upload owned by the caller's key.
+    /// - Throws: `APIError` 429 when the key has too many uploads in progress.
+    static func begin(
+        contentType: String, fileName: String, expiresAt: Date, caller: Caller, services: APIServices
+    ) async throws -> String {
+        do {
+            return try await services.blobs.beginMultipart(
+                contentType: contentType, fileName: fileName, expiresAt: expiresAt, owner: caller.keyID)
+        } catch let error as BlobStoreError where error.code == .quotaExceeded {
+            throw APIError.typed(
+                .tooManyRequests, "Too many uploads in progress for this key: \(error.message). Complete or abandon some first.",
+                type: "rate_limited")
+        }
+    }
+
+    /// Answers 404 unless `uploadID` is an upload in progress: checked before a byte of the body
+    /// is read.
+    static func requireUpload(_ uploadID: String, services: APIServices) async throws {
+        guard try await blobCall({ try await services.blobs.upload(id: uploadID) }) != nil else {
+            throw APIError.detail(.notFound, "Upload not found")
+        }
+    }
+
+    /// What one upload request may store: at most `maxUploadBytes`, within the upload's total of
+    /// `maxUploadBytes` and the initiating key's quota.
+    static func uploadLimits(uploadID: String?, partNumber: Int?, owner: String? = nil, services: APIServices) -> StagingLimits {
+        let c = services.configuration
+        return StagingLimits(
+            maxBytes: Int64(c.maxUploadBytes), owner: owner, ownerQuota: c.uploadQuotaBytes, uploadID: uploadID,
+            partNumber: partNumber, maxUploadTotal: uploadID == nil ? nil : Int64(c.maxUploadBytes))
     }
 
     /// Expiry of an uploaded file: the lifecycle header if sent, else the result TTL.
@@ -116,6 +173,7 @@ enum StorageRoutes {
             switch error.code {
             case .notFound, .invalidID: throw APIError.detail(.notFound, "Upload not found")
             case .tooLarge: throw APIError.typed(.contentTooLarge, error.message, type: "request_too_large")
+            case .quotaExceeded: throw APIError.typed(.contentTooLarge, error.message, type: "upload_quota_exceeded")
             case .invalidPart: throw APIError.validation([.key("body"), .key("parts")], error.message, type: "value_error.parts")
             default: throw error
             }

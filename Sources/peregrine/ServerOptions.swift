@@ -45,6 +45,16 @@ struct ServerOptions: ParsableArguments {
     var maxHeaderBytes: Int?
     @Option(name: .customLong("input-download-timeout"), help: "Seconds one remote input URL may take to download (default 60).")
     var inputDownloadTimeout: Int?
+    @Option(name: .customLong("max-concurrent-uploads"), help: "Most uploads received at once before 503 (default 8; 0: no limit).")
+    var maxConcurrentUploads: Int?
+    @Option(name: .customLong("upload-quota-bytes"), help: "Most bytes of uploads one API key may hold (default 10737418240; 0: no quota).")
+    var uploadQuotaBytes: Int64?
+    @Option(name: .customLong("max-upload-parts"), help: "Most parts of one multipart upload (default 10000).")
+    var maxUploadParts: Int?
+    @Option(name: .customLong("upload-timeout"), help: "Seconds one upload body may take to arrive before 408 (default 900).")
+    var uploadTimeout: Int?
+    @Option(name: .customLong("max-pending-uploads-per-key"), help: "Most uploads one API key may have in progress before 429 (default 1000; 0: no limit).")
+    var maxPendingUploadsPerKey: Int?
 
     /// Defaults, then the environment, then these flags.
     func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
@@ -70,6 +80,11 @@ struct ServerOptions: ParsableArguments {
         if let maxAuthorizationBytes { c.maxAuthorizationBytes = maxAuthorizationBytes }
         if let maxHeaderBytes { c.maxRequestHeaderBytes = maxHeaderBytes }
         if let inputDownloadTimeout { c.inputDownloadTimeout = TimeInterval(inputDownloadTimeout) }
+        if let maxConcurrentUploads { c.maxConcurrentUploads = maxConcurrentUploads }
+        if let uploadQuotaBytes { c.uploadQuotaBytes = uploadQuotaBytes }
+        if let maxUploadParts { c.maxUploadParts = maxUploadParts }
+        if let uploadTimeout { c.uploadTimeout = TimeInterval(max(1, uploadTimeout)) }
+        if let maxPendingUploadsPerKey { c.maxPendingUploadsPerKey = maxPendingUploadsPerKey }
         try c.validate()
         return c
     }
