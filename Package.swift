@@ -173,3 +173,23 @@ if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-o
     package.products.removeAll()
     package.dependencies.removeAll()
 }
+
+// `PEREGRINE_FUZZ=1` adds the libFuzzer harnesses under fuzz/ (built only by scripts/fuzz.sh,
+// in its own scratch directory with `-sanitize=fuzzer`; a normal build never sees them).
+if ProcessInfo.processInfo.environment["PEREGRINE_FUZZ"] == "1" {
+    let harnesses: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzONNX", ["ModelFormats"]),
+        ("FuzzNCNN", ["ModelFormats"]),
+        ("FuzzSafetensors", ["Models"]),
+        ("FuzzImage", ["Media"]),
+        ("FuzzDataURI", ["Media"]),
+        ("FuzzSchema", ["ModelKit"]),
+        ("FuzzByteRange", ["Server"]),
+    ]
+    package.targets.append(.target(name: "FuzzSupport", path: "fuzz/FuzzSupport"))
+    for harness in harnesses {
+        // Each harness's main.swift hands its input function to libFuzzer's driver.
+        package.targets.append(.executableTarget(
+            name: harness.name, dependencies: harness.dependencies + ["FuzzSupport"], path: "fuzz/\(harness.name)"))
+    }
+}
