@@ -90,7 +90,7 @@ def schema():
 
 def byte_range():
     for name, size, header in (("full", 1000, "bytes=0-99"), ("suffix", 1000, "bytes=-10"), ("open", 50, "bytes=10-"),
-                               ("multi", 1000, "bytes=0-1,5-6")):
+                               ("multi", 1000, "bytes=0-1,5-6"), ("huge", 1000, "bytes=0-9223372036854775806")):
         put("byterange", name, struct.pack("<Q", size) + header.encode())
 
 
