@@ -15,6 +15,8 @@ if [ $# -gt 0 ]; then harnesses=("$@"); else
     harnesses=(FuzzONNX FuzzNCNN FuzzSafetensors FuzzImage FuzzDataURI FuzzSchema FuzzByteRange)
 fi
 export PEREGRINE_FUZZ=1
+# libFuzzer must see a Swift trap itself to save the input: no runtime backtracer first.
+export SWIFT_BACKTRACE=enable=no
 scratch=.build-fuzz
 build=(swift build --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer -Xswiftc -use-ld=lld)
 
@@ -35,7 +37,7 @@ for harness in "${harnesses[@]}"; do
     work=$(mktemp -d)
     cp fuzz/corpus/"$name"/* "$work"/
     echo "== $harness: ${seconds}s from fuzz/corpus/$name"
-    if "$bin/$harness" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+    if "$bin/$harness" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -use_value_profile=1 -print_final_stats=1 \
         -artifact_prefix="$scratch/artifacts/$harness-" "$work" > "$scratch/$harness.log" 2>&1; then
         grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$scratch/$harness.log" | tail -1 || true
     else
