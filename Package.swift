@@ -6,6 +6,9 @@ import PackageDescription
 // engine is 10-100x slower and would make the model tests unusable.
 let kernelSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
 let kernelCSettings: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno"])]
+// Targets that parse untrusted bytes (media files, model files) are optimized too, but keep
+// bounds and overflow checks: a malformed file must fail with an error, never read out of bounds.
+let parserSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
 let package = Package(
     name: "Peregrine",
@@ -35,12 +38,12 @@ let package = Package(
         .target(name: "Graph", dependencies: ["Tensor", "Kernels"], swiftSettings: kernelSwiftSettings),
         // Importers run whole ONNX graphs in their own executor: optimized in every
         // configuration too, but with -O (bounds checks kept) since they parse untrusted files.
-        .target(name: "ModelFormats", dependencies: ["Tensor", "Kernels", "Graph"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "ModelFormats", dependencies: ["Tensor", "Kernels", "Graph"], swiftSettings: parserSwiftSettings),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CLibJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CLibWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
         .target(name: "CMediaShims", dependencies: ["CLibPNG", "CLibJPEG"], linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
-        .target(name: "Media", dependencies: ["Tensor", "CLibPNG", "CLibJPEG", "CLibWebP", "CMediaShims"], swiftSettings: kernelSwiftSettings),
+        .target(name: "Media", dependencies: ["Tensor", "CLibPNG", "CLibJPEG", "CLibWebP", "CMediaShims"], swiftSettings: parserSwiftSettings),
         .target(name: "ModelKit"),
         .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media"]),
 
@@ -170,4 +173,24 @@ if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-o
     package.targets.removeAll { !engine.contains($0.name) }
     package.products.removeAll()
     package.dependencies.removeAll()
+}
+
+// `PEREGRINE_FUZZ=1` adds the libFuzzer harnesses under fuzz/ (built only by scripts/fuzz.sh,
+// in its own scratch directory with `-sanitize=fuzzer`; a normal build never sees them).
+if ProcessInfo.processInfo.environment["PEREGRINE_FUZZ"] == "1" {
+    let harnesses: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzONNX", ["ModelFormats"]),
+        ("FuzzNCNN", ["ModelFormats"]),
+        ("FuzzSafetensors", ["Models"]),
+        ("FuzzImage", ["Media"]),
+        ("FuzzDataURI", ["Media"]),
+        ("FuzzSchema", ["ModelKit"]),
+        ("FuzzByteRange", ["Server"]),
+    ]
+    package.targets.append(.target(name: "FuzzSupport", path: "fuzz/FuzzSupport"))
+    for harness in harnesses {
+        // Each harness's main.swift hands its input function to libFuzzer's driver.
+        package.targets.append(.executableTarget(
+            name: harness.name, dependencies: harness.dependencies + ["FuzzSupport"], path: "fuzz/\(harness.name)"))
+    }
 }

@@ -42,6 +42,13 @@ final class PredictCall: Sendable {
                     break  // unknown event types are for newer Peregrines: ignored
                 }
             }
+        } catch let error as ExternalRunnerError {
+            // The runner broke the protocol (an overlong or non-JSON line): the request fails
+            // cleanly, and the runner is asked to stop working on it.
+            let requestID = body["request_id"]?.stringValue ?? ""
+            await instance.client.cancel(requestID: requestID)
+            if cancelRequested.current { throw CancellationError() }
+            throw ModelError(.internalError, "\(error)")
         } catch {
             throw await disconnected("the connection to the runner broke mid-request (\(error))")
         }
@@ -76,13 +83,10 @@ final class PredictCall: Sendable {
         switch value {
         case .object(let members):
             if let name = members["$file"]?.stringValue {
-                guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
+                guard !name.isEmpty, !name.contains("/"), name != ".", name != "..", !name.contains("\0") else {
                     throw ModelError(.internalError, "runner named an output file outside its output directory: \(name)")
                 }
-                let data: Data
-                do { data = try Data(contentsOf: outputs.appendingPathComponent(name)) } catch {
-                    throw ModelError(.internalError, "runner's output file \(name) is missing")
-                }
+                let data = try OutputFile.read(name, in: outputs)
                 let type = members["content_type"]?.stringValue ?? "application/octet-stream"
                 let stored = try await context.store(data, contentType: type, fileName: name)
                 var extra = members

@@ -9,6 +9,10 @@ struct RunnerClient: Sendable {
     /// The runner's socket.
     let socketPath: String
     let http: HTTPClient
+    /// Longest progress or log line accepted from `/predict`.
+    var maxEventLineBytes = 1 << 20
+    /// Longest line of any kind (`result`, `error`) accepted from `/predict`.
+    var maxResultLineBytes = 64 << 20
 
     private func url(_ path: String) throws -> String {
         guard let url = URL(httpURLWithSocketPath: socketPath, uri: path) else {
@@ -52,7 +56,9 @@ struct RunnerClient: Sendable {
 
     /// `POST /predict`: calls `event` with each NDJSON line of the streamed answer, in order.
     /// - Returns: the HTTP status and, for a non-200 answer, its JSON body.
-    /// - Throws: when the connection breaks (the runner died) or a line is not JSON.
+    /// - Throws: when the connection breaks (the runner died); `ExternalRunnerError.protocolViolation`
+    ///   when a line is not JSON or longer than its limit (`maxEventLineBytes` for events,
+    ///   `maxResultLineBytes` for any line, checked before the line ends).
     func predict(_ body: JSONValue, event: (JSONValue) async throws -> Void) async throws -> (status: Int, body: JSONValue) {
         var request = HTTPClientRequest(url: try url("/predict"))
         request.method = .POST
@@ -66,17 +72,32 @@ struct RunnerClient: Sendable {
             return (Int(response.status.code), (try? JSONValue(parsing: Data(bytes.readableBytesView))) ?? .null)
         }
         var pending: [UInt8] = []
+        // Bytes of `pending` already searched for a newline: a long line is scanned once.
+        var scanned = 0
         for try await chunk in response.body {
             pending.append(contentsOf: chunk.readableBytesView)
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            while let newline = pending[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
                 let line = pending[..<newline]
-                defer { pending.removeSubrange(...newline) }
+                defer {
+                    pending.removeSubrange(...newline)
+                    scanned = 0
+                }
                 if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) { continue }
                 let json: JSONValue
                 do { json = try JSONValue(parsing: Data(line)) } catch {
                     throw ExternalRunnerError.protocolViolation("predict line is not JSON: \(String(decoding: line.prefix(200), as: UTF8.self))")
                 }
+                let type = json["type"]?.stringValue
+                if line.count > maxEventLineBytes, type != "result", type != "error" {
+                    throw ExternalRunnerError.protocolViolation(
+                        "a \(type ?? "untyped") line of \(line.count) bytes exceeds max_event_line_bytes (\(maxEventLineBytes))")
+                }
                 try await event(json)
+            }
+            scanned = pending.count
+            guard pending.count <= maxResultLineBytes else {
+                throw ExternalRunnerError.protocolViolation(
+                    "a line longer than max_result_line_bytes (\(maxResultLineBytes)) without an end")
             }
         }
         return (200, .null)

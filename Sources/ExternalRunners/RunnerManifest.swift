@@ -38,6 +38,13 @@ public struct RunnerManifest: Sendable, Equatable {
     public var restartMaxDelay: Double
     /// Input fields holding file URLs that Peregrine fetches for the runner.
     public var fileInputs: [String]
+    /// Longest NDJSON line the runner may send for a progress or log event, and longest line of
+    /// its stdout/stderr kept for the log (`max_event_line_bytes`, default 1 MiB): a runner
+    /// that never ends a line must not grow Peregrine's memory.
+    public var maxEventLineBytes: Int
+    /// Longest `result` or `error` line (`max_result_line_bytes`, default 64 MiB; outputs
+    /// carry files as `$file` references, so results are small).
+    public var maxResultLineBytes: Int
 
     /// Parses a manifest file.
     /// - Parameters:
@@ -122,6 +129,15 @@ public struct RunnerManifest: Sendable, Equatable {
         let restart = o["restart"]?.objectValue ?? [:]
         restartInitialDelay = restart["initial_delay"]?.doubleValue ?? 0.5
         restartMaxDelay = restart["max_delay"]?.doubleValue ?? 30
+        func byteCount(_ key: String, default d: Int) throws -> Int {
+            guard let v = o[key] else { return d }
+            guard let n = v.doubleValue, n >= 1, n <= Double(1 << 40), n == n.rounded() else {
+                throw fail("'\(key)' must be a whole number of bytes from 1 to 2^40")
+            }
+            return Int(n)
+        }
+        maxEventLineBytes = try byteCount("max_event_line_bytes", default: 1 << 20)
+        maxResultLineBytes = max(maxEventLineBytes, try byteCount("max_result_line_bytes", default: 64 << 20))
         fileInputs = try (o["file_inputs"]?.arrayValue ?? []).map { v -> String in
             guard let s = v.stringValue else { throw fail("'file_inputs' must be an array of strings") }
             return s

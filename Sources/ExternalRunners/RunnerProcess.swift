@@ -31,7 +31,7 @@ final class RunnerProcess: Sendable {
     /// - Throws: `ExternalRunnerError.spawnFailed` when the process cannot be created.
     static func spawn(
         executable: String, arguments: [String], environment: [String: String], workingDirectory: String,
-        logger: Logger
+        maxLineBytes: Int = 1 << 20, logger: Logger
     ) throws -> RunnerProcess {
         var input: [Int32] = [-1, -1]
         var out: [Int32] = [-1, -1]
@@ -82,11 +82,13 @@ final class RunnerProcess: Sendable {
             throw ExternalRunnerError.spawnFailed("\(executable): \(String(cString: strerror(rc)))")
         }
         let process = RunnerProcess(pid: pid, stdinFD: input[1], output: OutputTail(limit: 40))
-        process.startThreads(outputFD: out[0], logger: logger)
+        process.startThreads(outputFD: out[0], maxLineBytes: maxLineBytes, logger: logger)
         return process
     }
 
-    private func startThreads(outputFD: Int32, logger: Logger) {
+    /// - Parameter maxLineBytes: output without a newline is cut into lines of at most this
+    ///   many bytes, so a runner that never ends a line cannot grow Peregrine's memory.
+    private func startThreads(outputFD: Int32, maxLineBytes: Int, logger: Logger) {
         let output = self.output
         let outputEnded = self.outputEnded
         let reader = Thread {
@@ -100,6 +102,12 @@ final class RunnerProcess: Sendable {
                 while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                     let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
                     pending.removeSubrange(pending.startIndex...newline)
+                    output.append(line)
+                    logger.info("\(line)")
+                }
+                if pending.count > maxLineBytes {
+                    let line = String(decoding: pending.prefix(maxLineBytes), as: UTF8.self)
+                    pending.removeSubrange(pending.startIndex..<(pending.startIndex + maxLineBytes))
                     output.append(line)
                     logger.info("\(line)")
                 }

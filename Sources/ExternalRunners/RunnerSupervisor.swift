@@ -54,13 +54,17 @@ actor RunnerSupervisor {
         directory = try Self.makeDirectory()
     }
 
-    /// A short private directory: socket paths are limited to about 100 bytes.
-    private static func makeDirectory() throws -> URL {
+    /// A short private directory: socket paths are limited to about 100 bytes. Made by
+    /// `mkdtemp` (a new directory, mode 0700, with an unguessable name), never an existing one
+    /// or a link another user placed under a name they could predict.
+    static func makeDirectory() throws -> URL {
         var base = FileManager.default.temporaryDirectory.path
         if base.utf8.count > 40 { base = "/tmp" }
-        let dir = URL(fileURLWithPath: base).appendingPathComponent("peregrine-runner-\(UUID().uuidString.prefix(8).lowercased())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return dir
+        var template = Array("\(base)/peregrine-runner-XXXXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw ExternalRunnerError.spawnFailed("cannot create a runner directory in \(base): \(String(cString: strerror(errno)))")
+        }
+        return URL(fileURLWithPath: String(cString: made), isDirectory: true)
     }
 
     var status: RunnerStatus {
@@ -109,12 +113,13 @@ actor RunnerSupervisor {
         do {
             process = try RunnerProcess.spawn(
                 executable: manifest.command, arguments: manifest.arguments, environment: environment,
-                workingDirectory: manifest.workingDirectory.path, logger: processLogger)
+                workingDirectory: manifest.workingDirectory.path, maxLineBytes: manifest.maxEventLineBytes, logger: processLogger)
         } catch {
             consecutiveFailures += 1
             throw ModelError(.runnerStartFailed, "\(manifest.model.endpointID): \(error)")
         }
-        let client = RunnerClient(socketPath: socket, http: http)
+        let client = RunnerClient(socketPath: socket, http: http, maxEventLineBytes: manifest.maxEventLineBytes,
+                                  maxResultLineBytes: manifest.maxResultLineBytes)
         do {
             try await waitHealthy(process: process, client: client)
             let (status, info) = try await client.setup(timeout: .seconds(manifest.setupTimeout))

@@ -9,7 +9,7 @@ public struct MediaError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
             case unsupportedFormat, unsupportedFeature, tooLarge, truncated, corrupt
-            case invalidArgument, encodingFailed, invalidDataURI, cancelled, outOfMemory, io
+            case invalidArgument, encodingFailed, invalidDataURI, cancelled, outOfMemory, io, timedOut
         }
 
         private let base: Base
@@ -37,6 +37,8 @@ public struct MediaError: Error, Sendable, CustomStringConvertible {
         public static let outOfMemory = Code(.outOfMemory)
         /// Reading or writing a file or a pipe failed.
         public static let io = Code(.io)
+        /// A child program (ffmpeg) ran past its deadline and was killed.
+        public static let timedOut = Code(.timedOut)
 
         /// The code's name, e.g. `truncated`.
         public var description: String { String(describing: base) }

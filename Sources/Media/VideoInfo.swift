@@ -46,11 +46,15 @@ public struct VideoInfo: Sendable, Equatable {
     /// (decodes nothing; on a long file this reads it once at disk speed).
     /// - Throws: `MediaError` — `unsupportedFeature` when ffprobe is missing, `unsupportedFormat`
     ///   when the file is not a video ffprobe understands or has no video stream, `corrupt` for
-    ///   nonsense stream parameters.
-    public static func probe(path: String) throws -> VideoInfo {
+    ///   nonsense stream parameters, `timedOut` when ffprobe runs past `limits.processTimeout`.
+    ///   Messages never hold a path or ffprobe's own words (those go to the server's log).
+    /// - Parameter limits: the demuxers allowed and the deadline; the size limits are checked
+    ///   separately by `check(_:)`.
+    public static func probe(path: String, limits: VideoLimits = VideoLimits()) throws -> VideoInfo {
         let ffprobe = try FFmpeg.require(FFmpeg.ffprobePath, "ffprobe")
-        let data = try FFmpeg.run(ffprobe, ["-v", "error", "-count_packets", "-print_format", "json", "-show_streams", "-show_format", path],
-                                  failure: .unsupportedFormat, what: "ffprobe could not read \(URL(fileURLWithPath: path).lastPathComponent)")
+        let data = try FFmpeg.run(ffprobe, ["-v", "error"] + FFmpeg.inputOptions(limits)
+                                    + ["-count_packets", "-print_format", "json", "-show_streams", "-show_format", "file:" + path],
+                                  failure: .unsupportedFormat, what: "the file is not a video in a supported format", timeout: limits.processTimeout)
         let report: ProbeReport
         do { report = try JSONDecoder().decode(ProbeReport.self, from: data) } catch {
             throw MediaError(.corrupt, "video: unreadable ffprobe report", underlying: error)
@@ -62,7 +66,8 @@ public struct VideoInfo: Sendable, Equatable {
             throw MediaError(.corrupt, "video: the video stream has no frame size")
         }
         let rotationValue = video.side_data_list?.compactMap(\.rotation).first ?? video.tags?["rotate"].flatMap(Double.init) ?? 0
-        let rotation = (Int(rotationValue.rounded()) % 360 + 360) % 360
+        // Numbers in the report come from the file: anything non-finite or huge is nonsense, not a trap.
+        let rotation = rotationValue.isFinite ? (Int(rotationValue.truncatingRemainder(dividingBy: 360).rounded()) % 360 + 360) % 360 : 0
         let swaps = rotation == 90 || rotation == 270
         var rate = video.avg_frame_rate ?? "0/0"
         var fps = Self.fraction(rate)
@@ -71,9 +76,12 @@ public struct VideoInfo: Sendable, Equatable {
             fps = Self.fraction(rate)
         }
         guard fps > 0, fps.isFinite else { throw MediaError(.corrupt, "video: the video stream has no frame rate") }
-        let duration = Double(video.duration ?? "") ?? Double(report.format.duration ?? "") ?? 0
-        let declared = Int(video.nb_frames ?? "")
-        let frames = Int(video.nb_read_packets ?? "") ?? declared ?? Int((duration * fps).rounded())
+        let reported = Double(video.duration ?? "") ?? Double(report.format.duration ?? "") ?? 0
+        let duration = reported.isFinite && reported > 0 ? reported : 0
+        let declared = Int(video.nb_frames ?? "").map { max(0, $0) }
+        let estimate = (duration * fps).rounded()
+        let frames = Int(video.nb_read_packets ?? "").map { max(0, $0) } ?? declared
+            ?? (estimate < Double(Int.max) ? Int(estimate) : Int.max)
         return VideoInfo(container: report.format.format_name ?? "unknown", videoCodec: video.codec_name ?? "unknown codec (tag \(video.codec_tag_string ?? "none"))",
                          width: swaps ? codedHeight : codedWidth, height: swaps ? codedWidth : codedHeight, rotation: rotation,
                          frameRate: rate, framesPerSecond: fps, frameCount: frames, declaredFrameCount: declared, duration: duration,
@@ -91,9 +99,10 @@ public struct VideoInfo: Sendable, Equatable {
     /// cheap check that rejects corrupt streams and codecs the installed ffmpeg lacks before a
     /// job spends any compute. Still images, and files whose index lists more frames than they
     /// hold (cut short after the header), are refused first, without running anything.
-    /// - Throws: `MediaError` with code `corrupt` naming the codec and ffmpeg's complaint,
-    ///   `truncated`, or `unsupportedFormat` for a still image.
-    public func verifyDecodable(path: String) throws {
+    /// - Throws: `MediaError` with code `corrupt` naming the codec (ffmpeg's complaint goes to
+    ///   the log and `underlying`), `truncated`, `unsupportedFormat` for a still image, or
+    ///   `timedOut` past `limits.processTimeout`.
+    public func verifyDecodable(path: String, limits: VideoLimits = VideoLimits()) throws {
         if isStillImage {
             throw MediaError(.unsupportedFormat, "video: the file is a still image (\(videoCodec)), not a video")
         }
@@ -104,8 +113,9 @@ public struct VideoInfo: Sendable, Equatable {
             throw MediaError(.truncated, "video: the file is truncated: its index lists \(declared) frames, \(frameCount) are present")
         }
         let ffmpeg = try FFmpeg.require(FFmpeg.ffmpegPath, "ffmpeg")
-        _ = try FFmpeg.run(ffmpeg, ["-v", "error", "-xerror", "-nostdin", "-i", path, "-map", "0:v:0", "-frames:v", "1", "-f", "null", "-"],
-                           failure: .corrupt, what: "the \(videoCodec) stream in \(container) does not decode")
+        _ = try FFmpeg.run(ffmpeg, ["-v", "error", "-xerror", "-nostdin"] + FFmpeg.inputOptions(limits)
+                            + ["-i", "file:" + path, "-map", "0:v:0", "-frames:v", "1", "-f", "null", "-"],
+                           failure: .corrupt, what: "the \(videoCodec) stream in \(container) does not decode", timeout: limits.processTimeout)
     }
 
     /// Throws `tooLarge` when the video exceeds `limits`, before any frame is decoded.
@@ -113,7 +123,7 @@ public struct VideoInfo: Sendable, Equatable {
         if duration > limits.maxDuration {
             throw MediaError(.tooLarge, "video: \(duration) s is longer than the limit of \(limits.maxDuration) s")
         }
-        if width * height > limits.maxPixels {
+        if width.multipliedReportingOverflow(by: height).overflow || width * height > limits.maxPixels {
             throw MediaError(.tooLarge, "video: \(width)x\(height) frames exceed the limit of \(limits.maxPixels) pixels")
         }
         if frameCount > limits.maxFrames {
@@ -122,7 +132,7 @@ public struct VideoInfo: Sendable, Equatable {
     }
 }
 
-/// Limits on the videos a service accepts.
+/// Limits on the videos a service accepts, and on the ffmpeg programs that read them.
 public struct VideoLimits: Sendable, Equatable {
     /// Longest duration in seconds. Default 600.
     public var maxDuration: Double
@@ -130,12 +140,31 @@ public struct VideoLimits: Sendable, Equatable {
     public var maxPixels: Int
     /// Most frames. Default 36,000.
     public var maxFrames: Int
+    /// How long ffprobe or a one-shot ffmpeg run may take, and how long a `VideoReader` waits
+    /// for each next frame, before the child is killed. Default 120 s.
+    public var processTimeout: Duration
+    /// The demuxers ffmpeg may use on an input (its `-format_whitelist`). Playlists and
+    /// manifests (`hls`, `dash`, `concat`) and the file-pattern `image2` demuxer are left out:
+    /// they open other files or URLs named inside the input.
+    public var inputFormats: [String]
+
+    /// The default `processTimeout`.
+    public static let defaultProcessTimeout: Duration = .seconds(120)
+    /// The default `inputFormats`: the usual video containers, animated GIF and APNG, raw
+    /// H.264/HEVC streams, and single images (which the probe reports as still images).
+    public static let defaultInputFormats = [
+        "mov", "mp4", "matroska", "webm", "avi", "flv", "mpegts", "mpeg", "ogg", "ivf", "gif", "apng", "h264", "hevc", "m4v",
+        "png_pipe", "jpeg_pipe", "webp_pipe",
+    ]
 
     /// Limits with defaults.
-    public init(maxDuration: Double = 600, maxPixels: Int = 3840 * 2160, maxFrames: Int = 36_000) {
+    public init(maxDuration: Double = 600, maxPixels: Int = 3840 * 2160, maxFrames: Int = 36_000,
+                processTimeout: Duration = VideoLimits.defaultProcessTimeout, inputFormats: [String] = VideoLimits.defaultInputFormats) {
         self.maxDuration = maxDuration
         self.maxPixels = maxPixels
         self.maxFrames = maxFrames
+        self.processTimeout = processTimeout
+        self.inputFormats = inputFormats
     }
 }
 

@@ -21,6 +21,7 @@ public final class VideoReader: @unchecked Sendable {
     private let frames: FileHandle
     private let errors: TemporaryFile
     private let frameBytes: Int
+    private let frameTimeout: Duration
     private var finished = false
 
     /// Starts decoding `path`.
@@ -31,20 +32,31 @@ public final class VideoReader: @unchecked Sendable {
     ///     as stored, for a caller that writes the rotation metadata back into its output.
     ///   - scratchDirectory: where ffmpeg's message log goes (default: the system's temporary
     ///     directory); it is removed when the reader finishes or closes.
-    /// - Throws: `MediaError` from probing, or `io` when ffmpeg cannot start.
-    public init(path: String, info: VideoInfo? = nil, autorotate: Bool = true, scratchDirectory: URL? = nil) throws {
+    ///   - limits: the demuxers allowed, and how long to wait for each frame before the decoder
+    ///     is killed (`processTimeout`).
+    /// - Throws: `MediaError` from probing, `invalidArgument` for a frame size that does not fit
+    ///   in memory, or `io` when ffmpeg cannot start.
+    public init(path: String, info: VideoInfo? = nil, autorotate: Bool = true, scratchDirectory: URL? = nil,
+                limits: VideoLimits = VideoLimits()) throws {
         let ffmpeg = try FFmpeg.require(FFmpeg.ffmpegPath, "ffmpeg")
-        let info = try info ?? VideoInfo.probe(path: path)
+        let info = try info ?? VideoInfo.probe(path: path, limits: limits)
         self.info = info
         width = autorotate ? info.width : info.codedWidth
         height = autorotate ? info.height : info.codedHeight
-        frameBytes = width * height * 3
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        guard width > 0, height > 0, !overflow, pixels <= Int.max / 3 else {
+            throw MediaError(.invalidArgument, "video: frame size \(width)x\(height)")
+        }
+        frameBytes = pixels * 3
+        frameTimeout = limits.processTimeout
         errors = try TemporaryFile(suffix: ".log", in: scratchDirectory)
         process = Process()
         process.executableURL = URL(fileURLWithPath: ffmpeg)
-        // One output frame per decoded frame (no duplication or dropping to a constant rate).
-        process.arguments = ["-v", "error", "-nostdin"] + (autorotate ? [] : ["-noautorotate"])
-            + ["-i", path, "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        // One output frame per decoded frame (no duplication or dropping to a constant rate), and
+        // no more frames than the probe counted: a stream that claims more is not decoded on.
+        process.arguments = ["-v", "error", "-nostdin"] + (autorotate ? [] : ["-noautorotate"]) + FFmpeg.inputOptions(limits)
+            + ["-i", "file:" + path, "-map", "0:v:0", "-fps_mode", "passthrough", "-frames:v", String(max(1, info.frameCount)),
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = try FileHandle(forWritingTo: errors.url)
@@ -57,19 +69,27 @@ public final class VideoReader: @unchecked Sendable {
     }
 
     /// The next frame, or `nil` after the last one.
-    /// - Throws: `MediaError` with code `corrupt` when ffmpeg fails (its message included, e.g.
-    ///   a codec it cannot decode) or `truncated` when the stream ends inside a frame.
+    /// - Throws: `MediaError` with code `corrupt` when ffmpeg fails (its message goes to the log
+    ///   and `underlying`), `truncated` when the stream ends inside a frame, `timedOut` when no
+    ///   frame arrives within `limits.processTimeout` (the decoder is killed).
     public func nextFrame() throws -> Image? {
         if finished { return nil }
         let fd = frames.fileDescriptor
         var got = 0
         var readError: Error?
         let buffer = [UInt8](unsafeUninitializedCapacity: frameBytes) { storage, initialized in
-            do { got = try PipeIO.read(fd, into: UnsafeMutableRawBufferPointer(storage), count: frameBytes) } catch { readError = error }
+            do {
+                got = try PipeIO.read(fd, into: UnsafeMutableRawBufferPointer(storage), count: frameBytes,
+                                      deadline: ContinuousClock.now + frameTimeout)
+            } catch { readError = error }
             // Bytes past `got` are never read: a short frame is an error below.
             initialized = got
         }
-        if let readError { close(); throw readError }
+        if let readError {
+            abort()
+            close()
+            throw readError
+        }
         if got == frameBytes {
             return Image(uncheckedWidth: width, height: height, channels: 3, samples: .uint8(buffer))
         }
@@ -78,7 +98,9 @@ public final class VideoReader: @unchecked Sendable {
         process.waitUntilExit()
         defer { errors.remove() }
         if process.terminationStatus != 0 {
-            throw MediaError(.corrupt, "video: decoding failed (\(info.videoCodec) in \(info.container)): \(errors.text())")
+            let message = errors.text()
+            FFmpeg.log("decoding \(info.videoCodec) in \(info.container)", message)
+            throw MediaError(.corrupt, "video: decoding failed (\(info.videoCodec) in \(info.container))", underlying: ProgramOutput(text: message))
         }
         if got > 0 {
             throw MediaError(.truncated, "video: the stream ended inside a frame (\(got) of \(frameBytes) bytes)")

@@ -59,11 +59,13 @@ public final class VideoWriter: @unchecked Sendable {
         public var threads: Int
         /// Where ffmpeg's message log goes (default: the system's temporary directory).
         public var scratchDirectory: URL?
+        /// The demuxers allowed on `audioSource`, and the deadline of the rotation pass.
+        public var limits: VideoLimits
 
         /// Settings with defaults.
         public init(container: Container = .mp4, frameRate: String, quality: Int? = nil, audioSource: String? = nil,
                     audioCodec: String? = nil, rotation: Int = 0, preset: String = "medium", threads: Int = 0,
-                    scratchDirectory: URL? = nil) {
+                    scratchDirectory: URL? = nil, limits: VideoLimits = VideoLimits()) {
             self.container = container
             self.frameRate = frameRate
             self.quality = quality
@@ -73,6 +75,7 @@ public final class VideoWriter: @unchecked Sendable {
             self.preset = preset
             self.threads = threads
             self.scratchDirectory = scratchDirectory
+            self.limits = limits
         }
     }
 
@@ -88,6 +91,7 @@ public final class VideoWriter: @unchecked Sendable {
     private let ffmpeg: String
     /// The `rotate` tag `finish()` records (0: none).
     private var rotationTag = 0
+    private let limits: VideoLimits
     private let process: Process
     private let input: FileHandle
     private let errors: TemporaryFile
@@ -106,13 +110,14 @@ public final class VideoWriter: @unchecked Sendable {
         let url = URL(fileURLWithPath: path)
         temporaryPath = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).partial").path
         errors = try TemporaryFile(suffix: ".log", in: configuration.scratchDirectory)
-        var arguments = ["-v", "error", "-nostdin", "-y",
+        let inputs = FFmpeg.inputOptions(configuration.limits)
+        var arguments = ["-v", "error", "-nostdin", "-y", "-protocol_whitelist", "pipe",
                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", "\(width)x\(height)",
                          "-framerate", configuration.frameRate, "-i", "pipe:0"]
         var rotation = 0
         let copy = configuration.audioSource != nil && configuration.audioCodec.map(configuration.container.canCopyAudio) == true
         copiesAudio = copy
-        if let audio = configuration.audioSource { arguments += ["-i", audio, "-map", "0:v:0", "-map", "1:a:0?"] }
+        if let audio = configuration.audioSource { arguments += inputs + ["-i", "file:" + audio, "-map", "0:v:0", "-map", "1:a:0?"] }
         // yuv420p needs even sides: pad odd ones by a pixel rather than fail.
         arguments += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
         if configuration.threads > 0 { arguments += ["-threads", String(configuration.threads)] }
@@ -130,8 +135,9 @@ public final class VideoWriter: @unchecked Sendable {
             arguments += copy ? ["-c:a", "copy"] : ["-c:a", "libopus"]
             arguments += ["-f", "webm"]
         }
-        arguments.append(temporaryPath)
+        arguments.append("file:" + temporaryPath)
         rotationTag = rotation
+        limits = configuration.limits
         process = Process()
         process.executableURL = URL(fileURLWithPath: ffmpeg)
         process.arguments = arguments
@@ -159,7 +165,8 @@ public final class VideoWriter: @unchecked Sendable {
         let fd = input.fileDescriptor
         do { try bytes.withUnsafeBytes { try PipeIO.write(fd, $0) } } catch {
             let message = stopAndCollect()
-            throw MediaError(.encodingFailed, "video: ffmpeg stopped taking frames: \(message)", underlying: error)
+            FFmpeg.log("encoding", message)
+            throw MediaError(.encodingFailed, "video: ffmpeg stopped taking frames", underlying: ProgramOutput(text: message))
         }
     }
 
@@ -173,12 +180,14 @@ public final class VideoWriter: @unchecked Sendable {
         defer { errors.remove() }
         guard process.terminationStatus == 0 else {
             try? FileManager.default.removeItem(atPath: temporaryPath)
-            throw MediaError(.encodingFailed, "video: encoding failed: \(errors.text())")
+            let message = errors.text()
+            FFmpeg.log("encoding", message)
+            throw MediaError(.encodingFailed, "video: encoding failed", underlying: ProgramOutput(text: message))
         }
         if rotationTag != 0 { try recordRotation() }
         guard rename(temporaryPath, path) == 0 else {
             try? FileManager.default.removeItem(atPath: temporaryPath)
-            throw MediaError(.io, "video: could not move the output to \(path) (errno \(errno))")
+            throw MediaError(.io, "video: could not move the output into place (errno \(errno))")
         }
     }
 
@@ -189,9 +198,10 @@ public final class VideoWriter: @unchecked Sendable {
     private func recordRotation() throws {
         let rotated = temporaryPath + ".rotated"
         do {
-            _ = try FFmpeg.run(ffmpeg, ["-v", "error", "-nostdin", "-y", "-i", temporaryPath, "-map", "0", "-c", "copy",
-                                        "-metadata:s:v:0", "rotate=\(rotationTag)", "-movflags", "+faststart", "-f", "mp4", rotated],
-                               failure: .encodingFailed, what: "recording the rotation")
+            _ = try FFmpeg.run(ffmpeg, ["-v", "error", "-nostdin", "-y"] + FFmpeg.inputOptions(limits)
+                                + ["-i", "file:" + temporaryPath, "-map", "0", "-c", "copy",
+                                   "-metadata:s:v:0", "rotate=\(rotationTag)", "-movflags", "+faststart", "-f", "mp4", "file:" + rotated],
+                               failure: .encodingFailed, what: "recording the rotation", timeout: limits.processTimeout)
         } catch {
             try? FileManager.default.removeItem(atPath: rotated)
             try? FileManager.default.removeItem(atPath: temporaryPath)
@@ -200,7 +210,7 @@ public final class VideoWriter: @unchecked Sendable {
         guard rename(rotated, temporaryPath) == 0 else {
             try? FileManager.default.removeItem(atPath: rotated)
             try? FileManager.default.removeItem(atPath: temporaryPath)
-            throw MediaError(.io, "video: could not replace \(temporaryPath) (errno \(errno))")
+            throw MediaError(.io, "video: could not replace the encoded file (errno \(errno))")
         }
     }
 

@@ -83,7 +83,9 @@ public enum NCNNImporter {
             case "InnerProduct":
                 try arity(1, 1)
                 let out = p.int(0, 0), size = p.int(2, 0)
-                guard out > 0, size % out == 0 else { throw unsupported("weight_data_size \(size) is not a multiple of num_output \(out)") }
+                guard out > 0, size > 0, size % out == 0 else {
+                    throw ModelFormatError(.malformed, "layer \(layer.label): weight_data_size \(size) is not a positive multiple of num_output \(out)")
+                }
                 guard p.int(8, 0) == 0 else { throw unsupported("int8 inner product is not supported") }
                 let w = try weights.readTagged(size, layer: layer.label)
                 let b = p.int(1, 0) != 0 ? try weights.readRaw(out, layer: layer.label) : []
@@ -121,12 +123,16 @@ public enum NCNNImporter {
                 case 3: mode = .bicubic
                 default: throw unsupported("resize_type \(p.int(0, 0))")
                 }
-                emit(.resize(Resize(mode: mode, scaleH: p.float(1, 1), scaleW: p.float(2, 1))))
+                let scaleH = p.float(1, 1), scaleW = p.float(2, 1)
+                guard scaleH > 0, scaleH <= maxResizeScale, scaleW > 0, scaleW <= maxResizeScale else {
+                    throw ModelFormatError(.malformed, "layer \(layer.label): scale \(scaleH)x\(scaleW) is outside (0, \(maxResizeScale)]")
+                }
+                emit(.resize(Resize(mode: mode, scaleH: scaleH, scaleW: scaleW)))
             case "BinaryOp":
                 let kinds: [BinaryKind] = [.add, .sub, .mul, .div, .max, .min]
                 let extra: [Int: BinaryKind] = [7: .rsub, 8: .rdiv]
                 let t = p.int(0, 0)
-                guard let kind = t < kinds.count ? kinds[t] : extra[t] else { throw unsupported("op_type \(t)") }
+                guard let kind = kinds.indices.contains(t) ? kinds[t] : extra[t] else { throw unsupported("op_type \(t)") }
                 if p.int(1, 0) != 0 {
                     try arity(1, 1)
                     emit(.binary(.withScalar(kind, p.float(2, 0))))
@@ -151,6 +157,9 @@ public enum NCNNImporter {
                     throw unsupported("only offset crops (no starts/ends/axes)")
                 }
                 let ow = p.int(3, 0), oh = p.int(4, 0), oc = p.int(5, 0)
+                guard p.int(0, 0) >= 0, p.int(1, 0) >= 0, p.int(2, 0) >= 0 else {
+                    throw ModelFormatError(.malformed, "layer \(layer.label): negative crop offset")
+                }
                 emit(.crop(Crop(offsetH: p.int(1, 0), offsetW: p.int(0, 0), offsetC: p.int(2, 0),
                                 outH: oh > 0 ? oh : nil, outW: ow > 0 ? ow : nil, outC: oc > 0 ? oc : nil)))
             case "Concat":
@@ -178,6 +187,17 @@ public enum NCNNImporter {
             return v
         }
         return graph
+    }
+
+    /// The largest Interp scale factor accepted: far above any real model's (2 or 4), low enough
+    /// that output sizes stay small integers.
+    static let maxResizeScale: Float = 64
+
+    /// Checks the window parameters shared by convolution and deconvolution.
+    static func checkWindow(_ layer: NCNNLayer, strides: [Int], dilations: [Int]) throws {
+        guard strides.allSatisfy({ $0 >= 1 }), dilations.allSatisfy({ $0 >= 1 }) else {
+            throw ModelFormatError(.malformed, "layer \(layer.label): strides \(strides) and dilations \(dilations) must be at least 1")
+        }
     }
 
     /// The fused activation of ncnn's `9=activation_type 10=activation_params`.
@@ -210,8 +230,9 @@ public enum NCNNImporter {
         }
         guard p.int(8, 0) == 0 else { throw ModelFormatError(.unsupportedLayer, "layer \(layer.label): int8 convolution") }
         guard p.float(18, 0) == 0 else { throw ModelFormatError(.unsupportedLayer, "layer \(layer.label): non-zero pad value") }
+        try checkWindow(layer, strides: [sw, sh], dilations: [dw, dh])
         let perOut = size / out
-        guard size % out == 0, perOut % (kw * kh) == 0 else {
+        guard size > 0, size % out == 0, perOut % (kw * kh) == 0 else {
             throw ModelFormatError(.malformed, "layer \(layer.label): weight_data_size \(size) does not fit \(out)x?x\(kh)x\(kw)")
         }
         let inChannels = perOut / (kw * kh) * groups
@@ -228,15 +249,21 @@ public enum NCNNImporter {
         let dw = p.int(2, 1), dh = p.int(12, dw), sw = p.int(3, 1), sh = p.int(13, sw)
         let pl = p.int(4, 0), pt = p.int(14, pl), pr = p.int(15, pl), pb = p.int(16, pt)
         let size = p.int(6, 0)
-        guard out > 0, kw > 0, kh > 0, size % (out * kw * kh) == 0 else {
+        // Each factor fits an Int32, so the product of two cannot overflow; the third is checked.
+        let (window, overflow) = (out * kw).multipliedReportingOverflow(by: kh)
+        guard out > 0, kw > 0, kh > 0, !overflow, size > 0, size % window == 0 else {
             throw ModelFormatError(.malformed, "layer \(layer.label): weight_data_size \(size) does not fit \(out)x?x\(kh)x\(kw)")
+        }
+        try checkWindow(layer, strides: [sw, sh], dilations: [dw, dh])
+        guard p.int(18, 0) >= 0, p.int(19, 0) >= 0 else {
+            throw ModelFormatError(.malformed, "layer \(layer.label): negative output padding")
         }
         guard pl >= 0, pt >= 0, pr >= 0, pb >= 0, p.int(20, 0) == 0, p.int(21, 0) == 0 else {
             throw ModelFormatError(.unsupportedLayer, "layer \(layer.label): SAME padding or explicit output size")
         }
         let w = try weights.readTagged(size, layer: layer.label)
         let b = p.int(5, 0) != 0 ? try weights.readRaw(out, layer: layer.label) : []
-        return Deconvolution(outChannels: out, inChannels: size / (out * kw * kh), kernel: (kh, kw), stride: (sh, sw),
+        return Deconvolution(outChannels: out, inChannels: size / window, kernel: (kh, kw), stride: (sh, sw),
                              dilation: (dh, dw), padding: Padding(top: pt, left: pl, bottom: pb, right: pr),
                              outputPadding: (p.int(19, 0), p.int(18, 0)), weights: w, bias: b,
                              activation: try activation(layer))

@@ -65,7 +65,9 @@ public struct NCNNLayer: Sendable {
         guard fields.count >= 4, let nIn = Int(fields[2]), let nOut = Int(fields[3]), nIn >= 0, nOut >= 0 else {
             throw fail("expected `Type Name n_in n_out ...`")
         }
-        guard fields.count >= 4 + nIn + nOut else {
+        // Both counts are compared with what the line holds before any sum: a huge count is a
+        // short line, not an overflow.
+        guard nIn <= fields.count - 4, nOut <= fields.count - 4 - nIn else {
             throw fail("layer \(fields[1]) declares \(nIn) inputs and \(nOut) outputs but lists fewer blobs")
         }
         type = fields[0]
@@ -75,26 +77,27 @@ public struct NCNNLayer: Sendable {
         self.line = number
         var dict = NCNNParamDict()
         for field in fields[(4 + nIn + nOut)...] {
-            guard let eq = field.firstIndex(of: "="), let key = Int(field[..<eq]) else {
-                throw fail("layer \(name): `\(field)` is not key=value")
+            // ncnn's keys are ids 0..<32 (arrays: -23300 - id); anything else is not a key.
+            guard let eq = field.firstIndex(of: "="), let key = Int(field[..<eq]), (-23300 - 31)...31 ~= key, !(-23299 ... -1 ~= key) else {
+                throw fail("layer \(name): `\(field)` is not key=value with a key in 0...31 or -23331...-23300")
             }
             let value = field[field.index(after: eq)...]
             if key <= -23300 {
                 let parts = value.split(separator: ",", omittingEmptySubsequences: false)
-                guard let n = parts.first.flatMap({ Int($0) }), n >= 0, parts.count == n + 1 else {
+                guard let n = parts.first.flatMap({ Int($0) }), n >= 0, n == parts.count - 1 else {
                     throw fail("layer \(name): array `\(field)` does not hold the count it declares")
                 }
                 var items: [NCNNParamDict.Number] = []
                 for p in parts.dropFirst() {
                     guard let v = NCNNParamDict.Number(String(p)) else {
-                        throw fail("layer \(name): `\(p)` in `\(field)` is not a number")
+                        throw fail("layer \(name): `\(p)` in `\(field)` is not a finite number in ncnn's range")
                     }
                     items.append(v)
                 }
                 dict.values[-key - 23300] = .array(items)
             } else {
                 guard let v = NCNNParamDict.Number(String(value)) else {
-                    throw fail("layer \(name): `\(value)` for key \(key) is not a number")
+                    throw fail("layer \(name): `\(value)` for key \(key) is not a finite number in ncnn's range")
                 }
                 dict.values[key] = .scalar(v)
             }
@@ -106,17 +109,20 @@ public struct NCNNLayer: Sendable {
 /// A layer's parameters by id, with ncnn's default-value lookups.
 public struct NCNNParamDict: Sendable {
     /// A number as written: ncnn treats text with `.` or an exponent as a float.
+    ///
+    /// Parsed into ncnn's own types: integers must fit an `Int32` and floats must be finite,
+    /// so no later conversion or size arithmetic on them can trap.
     public enum Number: Sendable, Equatable {
         case int(Int)
         case float(Float)
 
         init?(_ text: String) {
             if text.contains(".") || text.contains("e") || text.contains("E") {
-                guard let f = Float(text) else { return nil }
+                guard let f = Float(text), f.isFinite else { return nil }
                 self = .float(f)
             } else {
-                guard let i = Int(text) else { return nil }
-                self = .int(i)
+                guard let i = Int32(text) else { return nil }
+                self = .int(Int(i))
             }
         }
 
@@ -128,11 +134,15 @@ public struct NCNNParamDict: Sendable {
             }
         }
 
-        /// The value as an integer (floats truncate, as ncnn does).
+        /// The value as an integer: floats truncate, as ncnn does, and saturate at the `Int32`
+        /// range (ncnn's `int`) instead of trapping; the importer range-checks every size.
         public var int: Int {
             switch self {
             case .int(let i): return i
-            case .float(let f): return Int(f)
+            case .float(let f):
+                if f >= 2_147_483_648 { return Int(Int32.max) }
+                if f <= -2_147_483_648 { return Int(Int32.min) }
+                return Int(f)
             }
         }
     }

@@ -34,6 +34,7 @@ public struct NCNNWeightReader: Sendable {
     /// - Throws: ``ModelFormatError`` `.weightsSize` when the file ends early, `.unsupportedLayer`
     ///   for int8 weights (they need per-channel scales this importer does not read).
     public mutating func readTagged(_ count: Int, layer: String) throws -> [Float] {
+        try checkCount(count, layer: layer)
         let tag = try readUInt32(layer: layer)
         switch tag {
         case Self.fp16Tag:
@@ -59,6 +60,7 @@ public struct NCNNWeightReader: Sendable {
     /// Reads `count` raw little-endian fp32 values (biases, slopes, scales).
     /// - Throws: ``ModelFormatError`` `.weightsSize` when the file ends early.
     public mutating func readRaw(_ count: Int, layer: String) throws -> [Float] {
+        try checkCount(count, layer: layer)
         let bytes = try take(count * 4, layer: layer, what: "\(count) fp32 values")
         // One copy of the whole array (model loads are dominated by this): the file is
         // little-endian, like every host this runs on.
@@ -77,6 +79,14 @@ public struct NCNNWeightReader: Sendable {
         guard remaining == 0 else {
             throw ModelFormatError(.weightsSize,
                 "\(fileName): \(remaining) bytes left after the last layer (read \(offset) of \(data.count)); the .bin does not match the .param")
+        }
+    }
+
+    /// A weight count comes from the `.param` text: it must be one the file could hold, before
+    /// any size arithmetic or allocation uses it.
+    private func checkCount(_ count: Int, layer: String) throws {
+        guard count >= 0, count <= data.count else {
+            throw ModelFormatError(.weightsSize, "\(fileName): \(layer): \(count) weights cannot be in a \(data.count)-byte file")
         }
     }
 

@@ -47,7 +47,8 @@ final class LoadedVideoUpscaler: LoadedModel, @unchecked Sendable {
         let (report, inference) = try await ComputeThread.run { () throws -> (VideoPipeline.Report, Double) in
             // MP4 keeps the rotation tag, so frames stay as stored (no turning work); WebM gets them upright.
             let keepRotation = request.container.keepsRotation && info.rotation != 0
-            let reader = try VideoReader(path: inputPath, info: info, autorotate: !keepRotation, scratchDirectory: scratch.url)
+            let reader = try VideoReader(path: inputPath, info: info, autorotate: !keepRotation, scratchDirectory: scratch.url,
+                                         limits: configuration.limits)
             let writer: VideoWriter
             do {
                 writer = try VideoWriter(
@@ -55,7 +56,7 @@ final class LoadedVideoUpscaler: LoadedModel, @unchecked Sendable {
                     configuration: .init(container: request.container, frameRate: info.frameRate,
                                          audioSource: info.hasAudio ? inputPath : nil, audioCodec: info.audioCodec,
                                          rotation: keepRotation ? info.rotation : 0, preset: configuration.preset,
-                                         scratchDirectory: scratch.url))
+                                         scratchDirectory: scratch.url, limits: configuration.limits))
             } catch {
                 reader.close()
                 throw error
@@ -104,11 +105,11 @@ final class LoadedVideoUpscaler: LoadedModel, @unchecked Sendable {
     /// - Throws: `ModelError` 422 naming the problem (and the codec, when it will not decode).
     static func inspect(_ path: String, limits: VideoLimits) throws -> VideoInfo {
         do {
-            let info = try VideoInfo.probe(path: path)
+            let info = try VideoInfo.probe(path: path, limits: limits)
             do { try info.check(limits) } catch let error as MediaError {
                 throw ModelError(.invalidInput, "video_url: \(error.message)", field: ["body", "video_url"])
             }
-            try info.verifyDecodable(path: path)
+            try info.verifyDecodable(path: path, limits: limits)
             return info
         } catch let error as MediaError {
             if error.code == .unsupportedFeature || error.code == .io {

@@ -84,13 +84,14 @@ final class LoadedRIFEInterpolation: LoadedModel, @unchecked Sendable {
         let configuration = self.configuration
         let network = self.network
         let (report, inference) = try await ComputeThread.run { () throws -> (VideoPipeline.Report, Double) in
-            let reader = try VideoReader(path: inputPath, info: info, scratchDirectory: scratch.url)
+            let reader = try VideoReader(path: inputPath, info: info, scratchDirectory: scratch.url, limits: configuration.limits)
             let writer: VideoWriter
             do {
                 writer = try VideoWriter(path: outputPath, width: reader.width, height: reader.height,
                                          configuration: .init(container: container, frameRate: rate,
                                                               audioSource: info.hasAudio ? inputPath : nil, audioCodec: info.audioCodec,
-                                                              preset: configuration.preset, scratchDirectory: scratch.url))
+                                                              preset: configuration.preset, scratchDirectory: scratch.url,
+                                                              limits: configuration.limits))
             } catch {
                 reader.close()
                 throw error

@@ -6,7 +6,8 @@ import Media
 public struct VideoUpscaleConfiguration: Sendable, Equatable {
     /// Longest accepted video, frames and input frame size (checked on the probe, before any
     /// frame is decoded). `PEREGRINE_VIDEO_MAX_SECONDS`, `PEREGRINE_VIDEO_MAX_PIXELS`,
-    /// `PEREGRINE_VIDEO_MAX_FRAMES`.
+    /// `PEREGRINE_VIDEO_MAX_FRAMES`; the ffmpeg deadline `PEREGRINE_VIDEO_PROCESS_TIMEOUT`
+    /// (seconds) and demuxer allowlist `PEREGRINE_VIDEO_INPUT_FORMATS` (comma-separated).
     public var limits: VideoLimits
     /// Largest accepted input file in bytes. `PEREGRINE_VIDEO_MAX_BYTES` (default 512 MiB).
     public var maxFileBytes: Int
@@ -41,6 +42,13 @@ public struct VideoUpscaleConfiguration: Sendable, Equatable {
         if let v = environment["PEREGRINE_VIDEO_MAX_SECONDS"].flatMap(Double.init) { c.limits.maxDuration = v }
         if let v = environment["PEREGRINE_VIDEO_MAX_PIXELS"].flatMap(Int.init) { c.limits.maxPixels = v }
         if let v = environment["PEREGRINE_VIDEO_MAX_FRAMES"].flatMap(Int.init) { c.limits.maxFrames = v }
+        if let v = environment["PEREGRINE_VIDEO_PROCESS_TIMEOUT"].flatMap(Double.init), v.isFinite, v > 0, v <= 86_400 {
+            c.limits.processTimeout = .milliseconds(Int(v * 1000))
+        }
+        if let v = environment["PEREGRINE_VIDEO_INPUT_FORMATS"] {
+            let formats = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if !formats.isEmpty { c.limits.inputFormats = formats }
+        }
         if let v = environment["PEREGRINE_VIDEO_MAX_BYTES"].flatMap(Int.init) { c.maxFileBytes = v }
         if let v = environment["PEREGRINE_VIDEO_MAX_OUTPUT_PIXELS"].flatMap(Int.init) { c.maxOutputPixels = v }
         if let v = environment["PEREGRINE_VIDEO_SCRATCH"], !v.isEmpty { c.scratchDirectory = URL(fileURLWithPath: v) }

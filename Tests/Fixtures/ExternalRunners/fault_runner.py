@@ -13,6 +13,9 @@ Input `mode`:
   "fail"          raises a RunnerError (invalid_input, 422).
   "freeze"        reports progress, then hangs, and so does every later health check: alive
                   but not answering.
+  "symlink"       returns as its output file a symlink to a file outside its output directory.
+  "long_log"      sends a log line of `int(text)` bytes.
+  "long_result"   returns a result whose line holds `int(text)` bytes of text.
 """
 
 import hashlib
@@ -76,6 +79,17 @@ class Fault(Runner):
             mark("frozen-%d" % os.getpid())
             runner_server._Handler.do_GET = lambda handler: threading.Event().wait()
             threading.Event().wait()
+        if mode == "symlink":
+            secret = os.path.join(os.environ["FAULT_MARKS"], "secret.txt")
+            with open(secret, "w") as fh:
+                fh.write("top secret")
+            os.symlink(secret, os.path.join(ctx.output_dir, "leak.txt"))
+            return {"file": {"$file": "leak.txt", "content_type": "text/plain"}}
+        if mode == "long_log":
+            ctx.log("x" * int(input.get("text", "0")))
+            return {"text": "logged"}
+        if mode == "long_result":
+            return {"text": "y" * int(input.get("text", "0"))}
         if mode == "fail":
             raise RunnerError("text must not be empty", error_type="invalid_input", status=422, field=["body", "text"])
         raise RunnerError("unknown mode %r" % mode)

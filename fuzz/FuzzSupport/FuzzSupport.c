@@ -1,0 +1,2 @@
+// Declarations only (see include/FuzzSupport.h); the definitions come from libFuzzer.
+#include "FuzzSupport.h"
