@@ -20,3 +20,9 @@ export PEREGRINE_COMPAT_PYTHON="$PWD/$VENV/bin/python"
 
 swift build --build-tests
 swift test --skip-build
+
+# Every parser of untrusted input under libFuzzer for a bounded time, from the committed seed
+# corpus (scripts/fuzz.sh; its own build folder). PEREGRINE_SKIP_FUZZ=1 skips it locally.
+if [[ "${PEREGRINE_SKIP_FUZZ:-0}" != "1" ]]; then
+    FUZZ_SECONDS="${FUZZ_SECONDS:-15}" bash scripts/fuzz.sh
+fi

@@ -233,7 +233,7 @@ struct HostileRequestTests {
 
     @Test("half-sent requests do not keep the server from others (slowloris)")
     func slowloris() async throws {
-        try await withServer(environment: ["PEREGRINE_IDLE_TIMEOUT_SECONDS": "2"]) { server, http in
+        try await withServer(environment: ["PEREGRINE_IDLE_TIMEOUT": "2"]) { server, http in
             var held: [RawConnection] = []
             for _ in 0..<64 {
                 let c = try RawConnection(port: server.httpPort)
