@@ -139,7 +139,7 @@ public final class RunnerPool: Service, Sendable {
                     for job in jobs {
                         active.withLock { $0 += 1 }
                         group.addTask {
-                            await self.runJob(job, entry: entry, loader: loader, owner: owner)
+                            await self.runJob(job, entry: entry, loader: loader)
                             active.withLock { $0 -= 1 }
                             kick.yield()
                         }

@@ -21,6 +21,8 @@ public struct APIServices: Sendable {
     let auth: Authenticator
     let tokens: TokenSigner
     let uploads: UploadIndex
+    /// Open status streams per API key (`ServerConfiguration.maxStreamsPerKey`).
+    let streams: StreamLimiter
     /// Decides which outbound URLs (webhooks, remote inputs) are allowed.
     let urlPolicy: URLPolicy
     /// The webhook signing keys as a JWKS document.
@@ -62,5 +64,6 @@ public struct APIServices: Sendable {
             keys: keys, tokens: tokens, enabled: configuration.authEnabled, cacheLifetime: configuration.authCacheLifetime)
         uploads = try UploadIndex(directory: configuration.home.appendingPathComponent("upload-index", isDirectory: true))
         urlPolicy = URLPolicy(allowPrivate: configuration.allowPrivateURLs)
+        streams = StreamLimiter(limit: configuration.maxStreamsPerKey)
     }
 }

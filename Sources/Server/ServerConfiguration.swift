@@ -42,6 +42,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Submits beyond it are answered 429, which fal's clients retry. Keys are also served in
     /// turn (see `JobStore.lease`), so the limit protects memory, not fairness.
     public var maxQueuedPerKey: Int = 10_000
+    /// Most status streams (`.../status/stream`, `/run/.../stream`) one API key may hold open at
+    /// once (default 32; 0: no limit). Callers without a key (auth off) share one count. Beyond
+    /// it a new stream is answered 429.
+    public var maxStreamsPerKey: Int = 32
+    /// How often a waiter (SSE stream, non-streaming `/run`) re-reads a job's status even without
+    /// a notification (default 1 s): a lost notification delays it by this much, never forever.
+    public var waitRecheckInterval: TimeInterval = 1
 
     /// The defaults.
     public init() {}
@@ -86,6 +93,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try int("MAX_UPLOAD_BYTES") { maxUploadBytes = v }
         if let v = try int("WEBHOOK_RETRY_INITIAL_SECONDS") { webhookRetryInitialDelay = TimeInterval(max(1, v)) }
         if let v = try int("MAX_QUEUED_PER_KEY") { maxQueuedPerKey = v }
+        if let v = try int("MAX_STREAMS_PER_KEY") { maxStreamsPerKey = v }
     }
 
     /// Checks combinations that cannot work.
@@ -101,6 +109,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         guard maxJSONBytes > 0, maxUploadBytes > 0 else { throw ConfigurationError("body limits must be positive") }
         guard maxQueuedPerKey >= 0 else { throw ConfigurationError("the per-key queue limit must not be negative") }
+        guard maxStreamsPerKey >= 0 else { throw ConfigurationError("the per-key stream limit must not be negative") }
+        guard waitRecheckInterval > 0, waitRecheckInterval <= 3600 else {
+            throw ConfigurationError("the wait re-check interval must be in (0, 3600] seconds")
+        }
     }
 
     /// Where the self-signed certificate and key live.
