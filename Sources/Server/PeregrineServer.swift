@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTLS
 import Logging
+import NIOCore
 import NIOSSL
 import ServiceLifecycle
 
@@ -35,18 +36,29 @@ public struct PeregrineServer: Sendable {
         let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
         tls.applicationProtocols = ["http/1.1"]
+        // TLS 1.0 and 1.1 are deprecated (RFC 8996): no client worth serving needs them.
+        tls.minimumTLSVersion = .tlsv12
         return (tls, certPath)
+    }
+
+    /// The listener settings of `port`: address and connection limit.
+    static func applicationConfiguration(for c: ServerConfiguration, port: Int, logger: Logger) -> ApplicationConfiguration {
+        ApplicationConfiguration(
+            address: .hostname(c.host, port: port), serverName: nil,
+            availableConnectionsDelegate: c.maxConnections > 0 ? .maximum(c.maxConnections, logger: logger) : nil)
     }
 
     /// The HTTPS application (and the plain-HTTP one when configured).
     public func applications(onServerRunning: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) throws -> [any Service] {
         let c = platform.configuration
         let (tls, _) = try Self.tlsConfiguration(for: c)
+        // Every listener closes connections idle (or stuck in a half-sent request) this long.
+        let idle = TimeAmount.milliseconds(Int64(c.idleTimeout * 1000))
         var apps: [any Service] = [
             Application(
                 responder: APIResponder(services: platform.services, scheme: "https"),
-                server: try .tls(.http1(), tlsConfiguration: tls),
-                configuration: ApplicationConfiguration(address: .hostname(c.host, port: c.port), serverName: nil),
+                server: try .tls(.http1(configuration: .init(idleTimeout: idle)), tlsConfiguration: tls),
+                configuration: Self.applicationConfiguration(for: c, port: c.port, logger: platform.logger),
                 onServerRunning: { channel in await onServerRunning("https", channel.localAddress?.port ?? c.port) },
                 logger: platform.logger)
         ]
@@ -54,7 +66,8 @@ public struct PeregrineServer: Sendable {
             apps.append(
                 Application(
                     responder: APIResponder(services: platform.services, scheme: "http", trustForwardedHeaders: true),
-                    configuration: ApplicationConfiguration(address: .hostname(c.host, port: httpPort), serverName: nil),
+                    server: .http1(configuration: .init(idleTimeout: idle)),
+                    configuration: Self.applicationConfiguration(for: c, port: httpPort, logger: platform.logger),
                     onServerRunning: { channel in await onServerRunning("http", channel.localAddress?.port ?? httpPort) },
                     logger: platform.logger))
         }
