@@ -101,6 +101,16 @@ extension RunnerPool {
             case (_, .success(let output)):
                 let result = JobResult(status: 200, body: output.encoded(), inferenceTime: seconds)
                 try await finish(id: id, leaseToken: leaseToken, state: .completed, result: result, meta: meta)
+            case (nil, .failure(let error as ModelError)) where error.code == .runnerDisconnected:
+                // The model's runner process died under the job: an infrastructure failure, not
+                // the model's verdict on this input. Retried while attempts remain (none with
+                // `X-Fal-No-Retry`); a crash on every attempt still ends the job, as failed.
+                logger.warning("runner disconnected mid-job", metadata: meta.merging(["error": "\(error.message)"]) { $1 })
+                let body = JSONValue.object(["detail": .string(error.message), "error_type": .string(error.code.description)])
+                let result = JobResult(
+                    status: error.status, body: body.encoded(), errorMessage: error.message,
+                    errorType: error.code.description, inferenceTime: seconds)
+                _ = try await store.release(id: id, leaseToken: leaseToken, retryable: true, result: result, now: Date())
             case (_, .failure(let error as ModelError)):
                 let body = JSONValue.object(["detail": .string(error.message), "error_type": .string(error.code.description)])
                 let result = JobResult(
