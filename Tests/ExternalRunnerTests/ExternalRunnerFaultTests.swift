@@ -85,7 +85,10 @@ struct ExternalRunnerFaultTests {
     func cancelReachesRunner() async throws {
         let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
         defer { try? FileManager.default.removeItem(at: marks) }
-        let model = ExternalModel(runner: try RunnerFixtures.faultManifest(endpoint: "test/fault", marks: marks))
+        // A generous cancel grace: a runner that honours the cancel must never be killed because
+        // a loaded machine took longer than a second to deliver it.
+        let model = ExternalModel(runner: try RunnerFixtures.faultManifest(
+            endpoint: "test/fault", marks: marks, extra: ["cancel_grace": 60]))
         let server = try RunnerPlatform(models: [model])
         try await server.test { client in
             let id = try await server.submit(client, "test/fault", ["mode": "wait"])
@@ -134,7 +137,9 @@ struct ExternalRunnerFaultTests {
         let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
         defer { try? FileManager.default.removeItem(at: marks) }
         let model = ExternalModel(runner: try RunnerFixtures.faultManifest(
-            endpoint: "test/fault", marks: marks, extra: ["health_interval": 0.1, "health_timeout": 0.5, "health_failures": 2]))
+            // The health timeout is long enough that a healthy runner on a loaded machine always
+            // answers in time; only the frozen one misses it.
+            endpoint: "test/fault", marks: marks, extra: ["health_interval": 0.1, "health_timeout": 3, "health_failures": 2]))
         let server = try RunnerPlatform(models: [model])
         try await server.test { client in
             // No retry: the retry of a runner failure has its own tests (ExternalRunnerCrashRetryTests).
