@@ -117,10 +117,14 @@ struct ConnectionLimitsTests {
             let connection = try await RawConnection.open(port: http)
             let closedByServer = try await withHangGuard {
                 try await connection.channel.executeThenClose { inbound, outbound in
-                    try await outbound.write(ByteBuffer(string: "GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "))
-                    // Ends when the server closes the connection; nothing was answered.
+                    // On a loaded machine the server may already have closed the connection before
+                    // this write: that is the outcome under test too, so a failed write is fine.
+                    try? await outbound.write(ByteBuffer(string: "GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "))
+                    // Ends when the server closes the connection (cleanly or with a reset).
                     var received = 0
-                    for try await chunk in inbound { received += chunk.readableBytes }
+                    do {
+                        for try await chunk in inbound { received += chunk.readableBytes }
+                    } catch {}
                     return received
                 }
             }
