@@ -6,26 +6,23 @@ import Runners
 import Server
 
 /// A `JobStore` over SQLite that counts full job reads (the ones that load input and result
-/// payloads) and can be told to lose the notifications of finished jobs, as a dropped
-/// notification would.
-/// `@unchecked Sendable`: `fullReads` and `swallowed` are only touched under `lock`.
+/// payloads) and can be told to lose every notification, as a broken notification path would:
+/// then only periodic re-checks move waiters and runners.
+/// `@unchecked Sendable`: `fullReads` is only touched under `lock`.
 final class SpyJobStore: JobStore, @unchecked Sendable {
     let base: SQLiteJobStore
-    /// While true, `.changed` notifications of jobs that are terminal are not delivered.
-    let swallowFinished: Bool
+    /// False: `notifications()` streams never deliver anything.
+    let deliversNotifications: Bool
     private let lock = NSLock()
     private var fullReads: [String: Int] = [:]
-    private var swallowed = 0
 
-    init(base: SQLiteJobStore, swallowFinished: Bool = false) {
+    init(base: SQLiteJobStore, deliversNotifications: Bool = true) {
         self.base = base
-        self.swallowFinished = swallowFinished
+        self.deliversNotifications = deliversNotifications
     }
 
     /// Full reads of job `id` so far.
     func fullReads(of id: String) -> Int { lock.withLock { fullReads[id, default: 0] } }
-    /// Notifications lost on purpose so far.
-    var swallowedCount: Int { lock.withLock { swallowed } }
 
     func job(id: String) async throws -> Job? {
         lock.withLock { fullReads[id, default: 0] += 1 }
@@ -35,24 +32,8 @@ final class SpyJobStore: JobStore, @unchecked Sendable {
     func jobWithoutPayloads(id: String) async throws -> Job? { try await base.jobWithoutPayloads(id: id) }
 
     func notifications() -> AsyncStream<JobNotification> {
-        let source = base.notifications()
-        let (stream, continuation) = AsyncStream<JobNotification>.makeStream()
-        let swallowFinished = swallowFinished
-        // Test support only: forwards the base store's notifications, dropping some.
-        let forwarder = Task { [base] in
-            for await notification in source {
-                if swallowFinished, case .changed(let id) = notification,
-                    (try? await base.jobWithoutPayloads(id: id))?.state.isTerminal == true
-                {
-                    self.lock.withLock { self.swallowed += 1 }
-                    continue
-                }
-                continuation.yield(notification)
-            }
-            continuation.finish()
-        }
-        continuation.onTermination = { _ in forwarder.cancel() }
-        return stream
+        // A stream that stays open and silent: every notification is lost.
+        deliversNotifications ? base.notifications() : AsyncStream.makeStream(of: JobNotification.self).stream
     }
 
     func enqueue(_ job: NewJob) async throws -> Job { try await base.enqueue(job) }
@@ -93,9 +74,10 @@ struct SpyPlatform: Sendable {
     let home: URL
 
     /// - Parameters:
-    ///   - swallowFinished: lose the notifications of finished jobs (see `SpyJobStore`).
+    ///   - deliversNotifications: false to lose every notification (see `SpyJobStore`); the
+    ///     runner pool then finds queued jobs by its idle re-check alone.
     ///   - configure: adjusts the server settings (auth is off by default).
-    init(swallowFinished: Bool = false, _ configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
+    init(deliversNotifications: Bool = true, _ configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
         var configuration = ServerConfiguration()
         configuration.home = FileManager.default.temporaryDirectory.appendingPathComponent("peregrine-spy-\(UUID().uuidString)")
         configuration.authEnabled = false
@@ -104,7 +86,7 @@ struct SpyPlatform: Sendable {
         home = configuration.home
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         let database = try SQLiteDatabase(path: configuration.databasePath.path)
-        spy = SpyJobStore(base: SQLiteJobStore(database: database), swallowFinished: swallowFinished)
+        spy = SpyJobStore(base: SQLiteJobStore(database: database), deliversNotifications: deliversNotifications)
         let (started, startedContinuation) = AsyncStream<String>.makeStream()
         let gate = Gate()
         self.gate = gate
@@ -118,6 +100,7 @@ struct SpyPlatform: Sendable {
         pool = RunnerPool(
             registry: registry, store: spy, hub: hub,
             files: ServerFileAccess(services: services, publicBase: configuration.publicBaseURL),
-            configuration: RunnerConfiguration(leaseDuration: 60, shutdownGracePeriod: 1))
+            configuration: RunnerConfiguration(
+                leaseDuration: 60, shutdownGracePeriod: 1, idleRecheckInterval: deliversNotifications ? 5 : 0.05))
     }
 }

@@ -86,9 +86,9 @@ struct StatusReadTests {
         }
     }
 
-    @Test("a non-streaming /run returns even when the job's final notification is lost")
-    func runSurvivesALostNotification() async throws {
-        let platform = try SpyPlatform(swallowFinished: true) { $0.waitRecheckInterval = 0.05 }
+    @Test("a non-streaming /run returns even when the job's notifications are lost")
+    func runSurvivesLostNotifications() async throws {
+        let platform = try SpyPlatform(deliversNotifications: false) { $0.waitRecheckInterval = 0.05 }
         try await platform.test { client in
             let response = try await withHangGuard {
                 try await client.send(.post, "/run/test/echo", json: ["prompt": "lost"])
@@ -96,7 +96,6 @@ struct StatusReadTests {
             let answered = try #require(response, "/run hung after its notification was lost")
             #expect(answered.status == .ok)
             #expect(try answered.json["echo"]?["prompt"]?.stringValue == "lost")
-            #expect(platform.spy.swallowedCount >= 1, "no notification was lost: the test proved nothing")
         }
     }
 
