@@ -26,6 +26,7 @@ extension Job {
             enqueuedAt: StoredTime.date(row["enqueued_at"]),
             startedAt: startedAt.map(StoredTime.date), finishedAt: finishedAt.map(StoredTime.date),
             startDeadline: startDeadline.map(StoredTime.date), leaseOwner: row["lease_owner"],
+            leaseToken: row["lease_token"],
             leaseExpiresAt: leaseExpiresAt.map(StoredTime.date), cancelRequested: row["cancel_requested"],
             webhookURL: row["webhook_url"], storeIO: row["store_io"], runnerHint: row["runner_hint"],
             apiKeyID: row["api_key_id"], objectLifetime: row["object_lifetime"], result: result,

@@ -104,6 +104,10 @@ public struct Job: Sendable, Equatable {
     public var finishedAt: Date?
     public var startDeadline: Date?
     public var leaseOwner: String?
+    /// Unique to one lease of the job (a fresh value per attempt), `nil` when not running. The
+    /// runner passes it back to extend, finish or release the job: an owner name alone cannot
+    /// tell a stale attempt from a later lease of the same job by the same owner.
+    public var leaseToken: String?
     public var leaseExpiresAt: Date?
     /// Set by `cancel` on a running job; the runner checks it and stops cooperatively.
     public var cancelRequested: Bool
@@ -120,8 +124,9 @@ public struct Job: Sendable, Equatable {
     public init(
         id: String, endpointID: String, input: Data?, priority: JobPriority, state: JobState, attempt: Int,
         maxAttempts: Int, enqueuedAt: Date, startedAt: Date?, finishedAt: Date?, startDeadline: Date?,
-        leaseOwner: String?, leaseExpiresAt: Date?, cancelRequested: Bool, webhookURL: String?, storeIO: Bool,
-        runnerHint: String?, apiKeyID: String?, objectLifetime: TimeInterval?, result: JobResult?, version: Int64
+        leaseOwner: String?, leaseToken: String? = nil, leaseExpiresAt: Date?, cancelRequested: Bool,
+        webhookURL: String?, storeIO: Bool, runnerHint: String?, apiKeyID: String?, objectLifetime: TimeInterval?,
+        result: JobResult?, version: Int64
     ) {
         self.id = id
         self.endpointID = endpointID
@@ -135,6 +140,7 @@ public struct Job: Sendable, Equatable {
         self.finishedAt = finishedAt
         self.startDeadline = startDeadline
         self.leaseOwner = leaseOwner
+        self.leaseToken = leaseToken
         self.leaseExpiresAt = leaseExpiresAt
         self.cancelRequested = cancelRequested
         self.webhookURL = webhookURL

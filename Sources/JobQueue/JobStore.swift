@@ -3,9 +3,9 @@ import Foundation
 /// The durable job queue. Drivers: SQLite (embedded default) and PostgreSQL (cluster); every
 /// driver passes the same conformance suite.
 ///
-/// All transitions out of `running` are guarded by the lease owner, so a runner whose lease
-/// expired (and whose job was re-queued and leased by someone else) cannot overwrite the new
-/// attempt's outcome. Methods that change a job bump its `version` and publish a
+/// All transitions out of `running` are guarded by the lease token, unique to each lease, so a
+/// runner whose lease expired (and whose job was re-queued and leased again, by someone else or
+/// by the same owner) cannot overwrite the new attempt's outcome. Methods that change a job bump its `version` and publish a
 /// `JobNotification`.
 public protocol JobStore: Sendable {
     /// Inserts a queued job, committed to disk before returning.
@@ -25,7 +25,7 @@ public protocol JobStore: Sendable {
     func queuePosition(id: String) async throws -> Int?
 
     /// Leases up to `limit` queued jobs for the given endpoint ids in one transaction, marking
-    /// them running with `attempt + 1`.
+    /// them running with `attempt + 1` and a fresh `leaseToken` each.
     ///
     /// The order is fair between API keys: priority first; then each job's turn, which is the
     /// number of jobs its key has running on these endpoints plus the number of its key's queued
@@ -34,22 +34,26 @@ public protocol JobStore: Sendable {
     /// sequence.
     /// - Parameters:
     ///   - endpointIDs: endpoints this runner serves.
-    ///   - owner: unique id of the leasing runner (node + runner).
+    ///   - owner: id of the leasing runner (node + runner), kept for inspection; the guards use
+    ///     the returned jobs' `leaseToken`.
     ///   - leaseDuration: lease length; the runner extends it while working.
     func lease(endpointIDs: [String], owner: String, limit: Int, leaseDuration: TimeInterval, now: Date) async throws -> [Job]
 
-    /// Extends a lease; false when the job is no longer running under `owner`.
-    func extendLease(id: String, owner: String, until: Date) async throws -> Bool
+    /// Extends a lease; false when the job is no longer running under this lease.
+    /// - Parameter leaseToken: the `leaseToken` of the job `lease` returned.
+    func extendLease(id: String, leaseToken: String, until: Date) async throws -> Bool
 
     /// Ends a running job (`completed`, `failed` or `cancelled`) with its result, and, in the
     /// same transaction, writes the webhook outbox row when the job asked for one.
-    /// - Returns: false when the guard failed (not running under `owner`).
-    func finish(id: String, owner: String, state: JobState, result: JobResult, now: Date) async throws -> Bool
+    /// - Parameter leaseToken: the `leaseToken` of the job `lease` returned.
+    /// - Returns: false when the guard failed (not running under this lease).
+    func finish(id: String, leaseToken: String, state: JobState, result: JobResult, now: Date) async throws -> Bool
 
     /// An infrastructure failure of a running job: back to `queued` when `retryable` and attempts
     /// remain, otherwise `failed` with `result`.
+    /// - Parameter leaseToken: the `leaseToken` of the job `lease` returned.
     /// - Returns: the state the job is in now, or `nil` when the guard failed.
-    func release(id: String, owner: String, retryable: Bool, result: JobResult, now: Date) async throws -> JobState?
+    func release(id: String, leaseToken: String, retryable: Bool, result: JobResult, now: Date) async throws -> JobState?
 
     /// Cancels a job: a queued one at once (terminal `cancelled`, webhook row written), a running
     /// one by setting `cancelRequested`.

@@ -112,6 +112,13 @@ extension SQLiteDatabase {
                 ALTER TABLE api_keys ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        migrator.registerMigration("v4: lease tokens") { db in
+            // A fresh token per lease guards every transition out of `running`: the owner name
+            // alone repeats when the same runner leases the job again after its lease expired.
+            // Rows running under an older binary have none; their stale attempts fail the guard
+            // and the rescuer re-queues them.
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN lease_token TEXT")
+        }
         return migrator
     }
 }

@@ -2,13 +2,13 @@ import Foundation
 import GRDB
 
 extension SQLiteJobStore {
-    public func finish(id: String, owner: String, state: JobState, result: JobResult, now: Date) async throws -> Bool {
+    public func finish(id: String, leaseToken: String, state: JobState, result: JobResult, now: Date) async throws -> Bool {
         guard state.isTerminal else {
             throw JobStoreError(.invalidArgument, "finish needs a terminal state, got \(state.rawValue)")
         }
         let transition = try await database.write { db in
             try Self.terminate(
-                db, id: id, guardSQL: "state = 'running' AND lease_owner = ?", guardArguments: [owner],
+                db, id: id, guardSQL: "state = 'running' AND lease_token = ?", guardArguments: [leaseToken],
                 state: state, result: result, now: now)
         }
         guard let transition else { return false }
@@ -17,31 +17,31 @@ extension SQLiteJobStore {
     }
 
     /// A job that was asked to cancel ends `cancelled` instead of being retried.
-    public func release(id: String, owner: String, retryable: Bool, result: JobResult, now: Date) async throws
+    public func release(id: String, leaseToken: String, retryable: Bool, result: JobResult, now: Date) async throws
         -> JobState?
     {
-        let guardSQL = "state = 'running' AND lease_owner = ?"
+        let guardSQL = "state = 'running' AND lease_token = ?"
         let outcome = try await database.write { db -> (JobState, [JobNotification])? in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT attempt, max_attempts, cancel_requested FROM jobs
-                WHERE id = ? AND state = 'running' AND lease_owner = ?
-                """, arguments: [id, owner])
+                WHERE id = ? AND state = 'running' AND lease_token = ?
+                """, arguments: [id, leaseToken])
             else { return nil }
             let attempt: Int = row["attempt"]
             let maxAttempts: Int = row["max_attempts"]
             let cancelRequested: Bool = row["cancel_requested"]
             if cancelRequested {
                 let t = try Self.terminate(
-                    db, id: id, guardSQL: guardSQL, guardArguments: [owner], state: .cancelled,
+                    db, id: id, guardSQL: guardSQL, guardArguments: [leaseToken], state: .cancelled,
                     result: .cancelled, now: now)
                 return t.map { (.cancelled, $0.notifications) }
             }
             if retryable && attempt < maxAttempts {
-                let endpoint = try Self.requeue(db, id: id, guardSQL: guardSQL, guardArguments: [owner])
+                let endpoint = try Self.requeue(db, id: id, guardSQL: guardSQL, guardArguments: [leaseToken])
                 return endpoint.map { (.queued, [.changed(id: id), .enqueued(endpointID: $0)]) }
             }
             let t = try Self.terminate(
-                db, id: id, guardSQL: guardSQL, guardArguments: [owner], state: .failed, result: result, now: now)
+                db, id: id, guardSQL: guardSQL, guardArguments: [leaseToken], state: .failed, result: result, now: now)
             return t.map { (.failed, $0.notifications) }
         }
         guard let outcome else { return nil }

@@ -28,10 +28,13 @@ extension SQLiteJobStore {
             let marks = Array(repeating: "?", count: order.count).joined(separator: ", ")
             var updateArguments: StatementArguments = [owner, until, nowMS]
             updateArguments += StatementArguments(order)
+            // The token is random per job and lease (`randomblob` is a CSPRNG in SQLite), so no
+            // two attempts, even by the same owner, share one.
             let rows = try Row.fetchAll(db, sql: """
                 UPDATE jobs
                 SET state = 'running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?,
-                    started_at = ?, cancel_requested = 0, version = version + 1
+                    lease_token = lower(hex(randomblob(16))), started_at = ?, cancel_requested = 0,
+                    version = version + 1
                 WHERE seq IN (\(marks)) AND state = 'queued'
                 RETURNING *
                 """, arguments: updateArguments)
@@ -57,11 +60,11 @@ extension SQLiteJobStore {
     }
 
     /// Lease extensions do not bump `version`: nothing a status reader sees has changed.
-    public func extendLease(id: String, owner: String, until: Date) async throws -> Bool {
+    public func extendLease(id: String, leaseToken: String, until: Date) async throws -> Bool {
         try await database.write(durable: false) { db in
             try db.execute(
-                sql: "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
-                arguments: [StoredTime.milliseconds(until), id, owner])
+                sql: "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND state = 'running' AND lease_token = ?",
+                arguments: [StoredTime.milliseconds(until), id, leaseToken])
             return db.changesCount > 0
         }
     }

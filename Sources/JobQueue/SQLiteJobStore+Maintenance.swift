@@ -8,7 +8,7 @@ extension SQLiteJobStore {
     public func rescueExpiredLeases(now: Date) async throws -> [String] {
         let outcome = try await database.write { db -> ([String], [JobNotification]) in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT id, attempt, max_attempts, cancel_requested, lease_owner FROM jobs
+                SELECT id, attempt, max_attempts, cancel_requested, lease_token FROM jobs
                 WHERE state = 'running' AND lease_expires_at <= ?
                 ORDER BY lease_expires_at, seq
                 """, arguments: [StoredTime.milliseconds(now)])
@@ -19,8 +19,8 @@ extension SQLiteJobStore {
                 let attempt: Int = row["attempt"]
                 let maxAttempts: Int = row["max_attempts"]
                 let cancelRequested: Bool = row["cancel_requested"]
-                let guardSQL = "state = 'running' AND lease_owner IS ?"
-                let guardArguments: StatementArguments = [row["lease_owner"] as String?]
+                let guardSQL = "state = 'running' AND lease_token IS ?"
+                let guardArguments: StatementArguments = [row["lease_token"] as String?]
                 if !cancelRequested && attempt < maxAttempts {
                     if let endpoint = try Self.requeue(db, id: id, guardSQL: guardSQL, guardArguments: guardArguments) {
                         ids.append(id)

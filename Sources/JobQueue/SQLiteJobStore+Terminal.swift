@@ -30,7 +30,7 @@ extension SQLiteJobStore {
         ]
         guard let row = try Row.fetchOne(db, sql: """
             UPDATE jobs
-            SET state = ?, finished_at = ?, lease_expires_at = NULL, result_status = ?, result_body = ?,
+            SET state = ?, finished_at = ?, lease_expires_at = NULL, lease_token = NULL, result_status = ?, result_body = ?,
                 error_message = ?, error_type = ?, inference_time = ?, version = version + 1
             WHERE id = ? AND \(guardSQL)
             RETURNING webhook_url, api_key_id
@@ -56,7 +56,7 @@ extension SQLiteJobStore {
     {
         try String.fetchOne(db, sql: """
             UPDATE jobs
-            SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, version = version + 1
+            SET state = 'queued', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, version = version + 1
             WHERE id = ? AND \(guardSQL)
             RETURNING endpoint_id
             """, arguments: StatementArguments([id]) + guardArguments)

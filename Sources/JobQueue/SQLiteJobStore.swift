@@ -110,7 +110,7 @@ public struct SQLiteJobStore: JobStore {
         try await database.read { db in
             try Row.fetchOne(db, sql: """
                 SELECT seq, id, endpoint_id, priority, state, attempt, max_attempts, enqueued_at, started_at,
-                    finished_at, start_deadline, lease_owner, lease_expires_at, cancel_requested, webhook_url,
+                    finished_at, start_deadline, lease_owner, lease_token, lease_expires_at, cancel_requested, webhook_url,
                     store_io, runner_hint, api_key_id, object_lifetime, result_status, error_message, error_type,
                     inference_time, version
                 FROM jobs WHERE id = ?

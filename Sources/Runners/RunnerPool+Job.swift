@@ -9,9 +9,12 @@ extension RunnerPool {
     ///   (before it asks for a model slot) and `false` when that ends; not called for a job
     ///   without remote inputs.
     func runJob(
-        _ job: Job, entry: ModelRegistry.Entry, loader: ModelLoader, owner: String,
+        _ job: Job, entry: ModelRegistry.Entry, loader: ModelLoader,
         fetchingInputs: @escaping @Sendable (Bool) -> Void = { _ in }
     ) async {
+        // Every transition of this attempt names its own lease: a later lease of the same job by
+        // this same runner has another token, so a stale attempt cannot overwrite it.
+        let lease = job.leaseToken ?? ""
         let handle = JobHandle(id: job.id, endpointID: job.endpointID)
         running.withLock { $0[job.id] = handle }
         defer { running.withLock { _ = $0.removeValue(forKey: job.id) } }
@@ -29,7 +32,7 @@ extension RunnerPool {
             // when the log stream is closed, after writing what it holds.
             flusher.addTask { await self.flushLogs(of: context, id: job.id) }
             let outcome = await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.keepLease(id: job.id, owner: owner, handle: handle) }
+                group.addTask { await self.keepLease(id: job.id, leaseToken: lease, handle: handle) }
                 group.addTask { await self.watchCancellation(id: job.id, handle: handle) }
                 let outcome = await execute(
                     input: input, remoteInputs: JobRunContext.remoteInputs(of: input, schema: entry.model.manifest.inputSchema),
@@ -56,7 +59,7 @@ extension RunnerPool {
             metrics.observe(.queueWait, model: job.endpointID, seconds: start.timeIntervalSince(job.enqueuedAt))
         }
         if let inference = timing.inferenceSeconds { metrics.observe(.inference, model: job.endpointID, seconds: inference) }
-        await conclude(job: job, owner: owner, outcome: outcome, reason: handle.stopReason, seconds: seconds)
+        await conclude(job: job, leaseToken: lease, outcome: outcome, reason: handle.stopReason, seconds: seconds)
     }
 
     /// Fetches the remote inputs, then loads the model and runs it, on its own task, which
@@ -94,7 +97,7 @@ extension RunnerPool {
     }
 
     /// Records how the job ended.
-    private func conclude(job: Job, owner: String, outcome: Result<JSONValue, any Error>, reason: StopReason?, seconds: Double) async {
+    private func conclude(job: Job, leaseToken: String, outcome: Result<JSONValue, any Error>, reason: StopReason?, seconds: Double) async {
         let id = job.id
         let meta: Logger.Metadata = ["request_id": "\(id)", "endpoint": "\(job.endpointID)"]
         defer {
@@ -109,27 +112,37 @@ extension RunnerPool {
                 logger.warning("lease lost; another runner owns the job now", metadata: meta)
                 return
             case (.shutdown, _):
-                _ = try await store.release(id: id, owner: owner, retryable: true, result: .runnerDisconnected, now: Date())
+                _ = try await store.release(id: id, leaseToken: leaseToken, retryable: true, result: .runnerDisconnected, now: Date())
                 return
             case (_, .success(let output)):
                 let result = JobResult(status: 200, body: output.encoded(), inferenceTime: seconds)
-                try await finish(id: id, owner: owner, state: .completed, result: result, meta: meta)
+                try await finish(id: id, leaseToken: leaseToken, state: .completed, result: result, meta: meta)
+            case (nil, .failure(let error as ModelError)) where error.code == .runnerDisconnected:
+                // The model's runner process died under the job: an infrastructure failure, not
+                // the model's verdict on this input. Retried while attempts remain (none with
+                // `X-Fal-No-Retry`); a crash on every attempt still ends the job, as failed.
+                logger.warning("runner disconnected mid-job", metadata: meta.merging(["error": "\(error.message)"]) { $1 })
+                let body = JSONValue.object(["detail": .string(error.message), "error_type": .string(error.code.description)])
+                let result = JobResult(
+                    status: error.status, body: body.encoded(), errorMessage: error.message,
+                    errorType: error.code.description, inferenceTime: seconds)
+                _ = try await store.release(id: id, leaseToken: leaseToken, retryable: true, result: result, now: Date())
             case (_, .failure(let error as ModelError)):
                 let body = JSONValue.object(["detail": .string(error.message), "error_type": .string(error.code.description)])
                 let result = JobResult(
                     status: error.status, body: body.encoded(), errorMessage: error.message,
                     errorType: error.code.description, inferenceTime: seconds)
-                try await finish(id: id, owner: owner, state: .failed, result: result, meta: meta)
+                try await finish(id: id, leaseToken: leaseToken, state: .failed, result: result, meta: meta)
             case (_, .failure(let error as RunnerFailure)):
                 let body = JSONValue.object(["detail": .string(error.message), "error_type": .string(error.errorType)])
                 let result = JobResult(
                     status: error.status, body: body.encoded(), errorMessage: error.message,
                     errorType: error.errorType, inferenceTime: seconds)
-                try await finish(id: id, owner: owner, state: .failed, result: result, meta: meta)
+                try await finish(id: id, leaseToken: leaseToken, state: .failed, result: result, meta: meta)
             case (.userCancelled, .failure), (_, .failure(is CancellationError)):
                 var result = JobResult.cancelled
                 result.inferenceTime = seconds
-                try await finish(id: id, owner: owner, state: .cancelled, result: result, meta: meta)
+                try await finish(id: id, leaseToken: leaseToken, state: .cancelled, result: result, meta: meta)
             case (_, .failure(let error)):
                 // Not the model's own verdict: an infrastructure fault, retried while attempts remain.
                 logger.error("model raised an internal error", metadata: meta.merging(["error": "\(error)"]) { $1 })
@@ -137,7 +150,7 @@ extension RunnerPool {
                 let result = JobResult(
                     status: 500, body: body.encoded(), errorMessage: "Internal error while running the model",
                     errorType: "internal_error", inferenceTime: seconds)
-                _ = try await store.release(id: id, owner: owner, retryable: true, result: result, now: Date())
+                _ = try await store.release(id: id, leaseToken: leaseToken, retryable: true, result: result, now: Date())
             }
         } catch {
             // The lease will expire and the rescuer re-queues the job: at-least-once.
@@ -156,19 +169,19 @@ extension RunnerPool {
         }
     }
 
-    private func finish(id: String, owner: String, state: JobState, result: JobResult, meta: Logger.Metadata) async throws {
-        if try await !store.finish(id: id, owner: owner, state: state, result: result, now: Date()) {
+    private func finish(id: String, leaseToken: String, state: JobState, result: JobResult, meta: Logger.Metadata) async throws {
+        if try await !store.finish(id: id, leaseToken: leaseToken, state: state, result: result, now: Date()) {
             logger.warning("job was no longer ours when it finished", metadata: meta)
         }
     }
 
     /// Extends the lease every third of its duration until cancelled.
-    private func keepLease(id: String, owner: String, handle: JobHandle) async {
+    private func keepLease(id: String, leaseToken: String, handle: JobHandle) async {
         let duration = configuration.leaseDuration
         while !Task.isCancelled {
             do { try await Task.sleep(for: .seconds(duration / 3)) } catch { return }
             do {
-                if try await !store.extendLease(id: id, owner: owner, until: Date().addingTimeInterval(duration)) {
+                if try await !store.extendLease(id: id, leaseToken: leaseToken, until: Date().addingTimeInterval(duration)) {
                     handle.stop(.leaseLost)
                     return
                 }
@@ -193,9 +206,10 @@ extension RunnerPool {
     private func watchCancellation(id: String, handle: JobHandle) async {
         let changes = hub.changes(of: id)
         // The request may have been cancelled between the lease and this subscription.
-        if (try? await store.job(id: id))?.cancelRequested == true { handle.stop(.userCancelled); return }
+        // The payload-free read: a job's input may be a large data URI, and this runs on every change.
+        if (try? await store.jobWithoutPayloads(id: id))?.cancelRequested == true { handle.stop(.userCancelled); return }
         for await _ in changes {
-            if (try? await store.job(id: id))?.cancelRequested == true {
+            if (try? await store.jobWithoutPayloads(id: id))?.cancelRequested == true {
                 handle.stop(.userCancelled)
                 return
             }

@@ -146,7 +146,7 @@ public final class RunnerPool: Service, Sendable {
                     for job in jobs {
                         active.withLock { $0 += 1 }
                         group.addTask {
-                            await self.runJob(job, entry: entry, loader: loader, owner: owner) { started in
+                            await self.runJob(job, entry: entry, loader: loader) { started in
                                 fetching.withLock { $0 += started ? 1 : -1 }
                                 kick.yield()
                             }

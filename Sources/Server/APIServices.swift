@@ -24,6 +24,8 @@ public struct APIServices: Sendable {
     let uploads: UploadIndex
     /// Caps concurrent uploads.
     let uploadGate: UploadGate
+    /// Open status streams per API key (`ServerConfiguration.maxStreamsPerKey`).
+    let streams: StreamLimiter
     /// Decides which outbound URLs (webhooks, remote inputs) are allowed.
     let urlPolicy: URLPolicy
     /// The webhook signing keys as a JWKS document.
@@ -69,5 +71,6 @@ public struct APIServices: Sendable {
         uploads = try UploadIndex(directory: configuration.home.appendingPathComponent("upload-index", isDirectory: true))
         uploadGate = UploadGate(limit: configuration.maxConcurrentUploads)
         urlPolicy = URLPolicy(allowPrivate: configuration.allowPrivateURLs, resolver: hostResolver)
+        streams = StreamLimiter(limit: configuration.maxStreamsPerKey)
     }
 }

@@ -22,12 +22,14 @@ enum EventStream {
     ///   - pingInterval: seconds between `: ping` comments.
     ///   - recheckInterval: also re-ask the producer this often (for changes no wake-up covers,
     ///     such as the queue position), or `nil`.
+    ///   - slot: the stream's share of its key's stream limit, given back when the stream ends.
     ///   - produce: events (JSON documents) to send now, and whether that was the last.
     static func body(
-        wakeups: AsyncStream<Void>, pingInterval: TimeInterval, recheckInterval: TimeInterval?,
+        wakeups: AsyncStream<Void>, pingInterval: TimeInterval, recheckInterval: TimeInterval?, slot: StreamSlot? = nil,
         produce: @escaping @Sendable () async throws -> (events: [Data], done: Bool)
     ) -> ResponseBody {
         ResponseBody { writer in
+            defer { slot?.release() }
             let (ticks, tick) = AsyncStream<Tick>.makeStream(bufferingPolicy: .bufferingNewest(4))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -79,18 +81,21 @@ enum StatusStream {
     static func response(_ call: APICall, app: [String], id: String, services: APIServices) async throws -> Response {
         // Subscribe before the first read, so no change between the two is missed.
         let wakeups = services.hub.changes(of: id)
-        let first = try await QueueRoutes.job(call, app: app, id: id, services: services)
+        let (first, caller) = try await QueueRoutes.authorizedJob(call, app: app, id: id, services: services)
+        let slot = try openSlot(for: caller, services: services)
         let withLogs = SubmitOptions.flag(call.query("logs") ?? "0") ?? false
         let last = Locked<Data?>(nil)
         let initial = Locked<Job?>(first)
         let body = EventStream.body(
-            wakeups: wakeups, pingInterval: services.configuration.ssePingInterval, recheckInterval: 1
+            wakeups: wakeups, pingInterval: services.configuration.ssePingInterval,
+            recheckInterval: services.configuration.waitRecheckInterval, slot: slot
         ) {
             let job: Job
             if let j = initial.withLock({ j -> Job? in defer { j = nil }; return j }) {
                 job = j
             } else {
-                guard let j = try await services.store.job(id: id) else { return ([], true) }
+                // Every tick: the payload-free read (the status never shows input or result).
+                guard let j = try await services.store.jobWithoutPayloads(id: id) else { return ([], true) }
                 job = j
             }
             let status = try await QueueRoutes.statusBody(job, call: call, withLogs: withLogs, services: services)
@@ -103,5 +108,20 @@ enum StatusStream {
             return (changed ? [encoded] : [], done)
         }
         return Response(status: .ok, headers: EventStream.headers(requestID: id), body: body)
+    }
+
+    /// One of the caller's stream slots.
+    /// - Throws: 429 when the caller's key has `maxStreamsPerKey` streams open.
+    static func openSlot(for caller: Caller, services: APIServices) throws -> StreamSlot {
+        guard let slot = services.streams.acquire(key: caller.keyID) else {
+            var refusal = APIError.typed(
+                .tooManyRequests,
+                "Too many open status streams for this key (at most \(services.configuration.maxStreamsPerKey)). "
+                    + "Close one or poll the status instead.",
+                type: "rate_limited")
+            refusal.headers[.retryAfter] = "1"
+            throw refusal
+        }
+        return slot
     }
 }

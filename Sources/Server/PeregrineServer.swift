@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import NIOCore
 import NIOSSL
 import ServiceLifecycle
 
@@ -36,17 +37,28 @@ public struct PeregrineServer: Sendable {
         let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
         tls.applicationProtocols = ["http/1.1"]
+        // TLS 1.0 and 1.1 are deprecated (RFC 8996): no client worth serving needs them.
+        tls.minimumTLSVersion = .tlsv12
         return (tls, certPath)
     }
 
     /// The HTTP/1 server of both listeners. Its decoder refuses a request whose header section
     /// (request line included) is larger than `maxRequestHeaderBytes` with 400 and closes the
-    /// connection, before any of it reaches a handler.
+    /// connection, before any of it reaches a handler; a connection idle (or stuck in a
+    /// half-sent request) for `idleTimeout` is closed.
     public static func http1(for configuration: ServerConfiguration) -> HTTPServerBuilder {
         .http1(
             configuration: .init(
+                idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)),
                 httpDecoderConfiguration: .init(
                     maxHeaderFieldSize: configuration.maxRequestHeaderBytes, maxHeaderListSize: configuration.maxRequestHeaderBytes)))
+    }
+
+    /// The listener settings of `port`: address and connection limit.
+    static func applicationConfiguration(for c: ServerConfiguration, port: Int, logger: Logger) -> ApplicationConfiguration {
+        ApplicationConfiguration(
+            address: .hostname(c.host, port: port), serverName: nil,
+            availableConnectionsDelegate: c.maxConnections > 0 ? .maximum(c.maxConnections, logger: logger) : nil)
     }
 
     /// The HTTPS application (and the plain-HTTP one when configured).
@@ -57,7 +69,7 @@ public struct PeregrineServer: Sendable {
             Application(
                 responder: APIResponder(services: platform.services, scheme: "https"),
                 server: try .tls(Self.http1(for: c), tlsConfiguration: tls),
-                configuration: ApplicationConfiguration(address: .hostname(c.host, port: c.port), serverName: nil),
+                configuration: Self.applicationConfiguration(for: c, port: c.port, logger: platform.logger),
                 onServerRunning: { channel in await onServerRunning("https", channel.localAddress?.port ?? c.port) },
                 logger: platform.logger)
         ]
@@ -66,7 +78,7 @@ public struct PeregrineServer: Sendable {
                 Application(
                     responder: APIResponder(services: platform.services, scheme: "http", trustForwardedHeaders: true),
                     server: Self.http1(for: c),
-                    configuration: ApplicationConfiguration(address: .hostname(c.host, port: httpPort), serverName: nil),
+                    configuration: Self.applicationConfiguration(for: c, port: httpPort, logger: platform.logger),
                     onServerRunning: { channel in await onServerRunning("http", channel.localAddress?.port ?? httpPort) },
                     logger: platform.logger))
         }

@@ -49,17 +49,37 @@ enum QueueRoutes {
         return "\(call.base)/queue/\(app.joined(separator: "/"))"
     }
 
-    /// The job `id`, checked to belong to the app in the path and to the caller.
+    /// The job `id` without its payloads, checked to belong to the app in the path and to the
+    /// caller. Status reads never need the input or the result, which can be hundreds of MB.
     /// - Throws: 401 without credentials, 404 when any check fails.
     static func job(_ call: APICall, app: [String], id: String, services: APIServices) async throws -> Job {
+        try await authorizedJob(call, app: app, id: id, services: services).job
+    }
+
+    /// `job(_:app:id:services:)` and the caller it was checked against.
+    static func authorizedJob(_ call: APICall, app: [String], id: String, services: APIServices) async throws
+        -> (job: Job, caller: Caller)
+    {
         let caller = try await services.auth.authenticate(call.request)
         call.requestID.withLock { $0 = id }
-        guard id.utf8.count <= 64, let job = try await services.store.job(id: id) else { throw APIError.requestNotFound }
+        guard id.utf8.count <= 64, let job = try await services.store.jobWithoutPayloads(id: id) else {
+            throw APIError.requestNotFound
+        }
         let endpoint = job.endpointID.split(separator: "/").map(String.init)
         // Owner/alias only (what submit hands out) or the full endpoint id.
         guard app == Array(endpoint.prefix(2)) || app == endpoint else { throw APIError.requestNotFound }
-        if let owner = job.apiKeyID, let me = caller.keyID, owner != me { throw APIError.requestNotFound }
-        return job
+        guard mayRead(job, caller: caller) else { throw APIError.requestNotFound }
+        return (job, caller)
+    }
+
+    /// Whether `caller` may see `job`. A job submitted with a key belongs to that key. A job
+    /// submitted without one (auth was off when it came in) is open to everyone only while auth
+    /// stays off; once auth is on, only admin keys see it: it has no owner, and handing it to
+    /// every key would publish whatever was submitted during development.
+    static func mayRead(_ job: Job, caller: Caller) -> Bool {
+        guard let me = caller.keyID else { return true }  // auth off
+        if let owner = job.apiKeyID { return owner == me }
+        return caller.isAdmin
     }
 
     static func status(_ call: APICall, app: [String], id: String, services: APIServices) async throws -> Response {
@@ -93,9 +113,11 @@ enum QueueRoutes {
         }
     }
 
+    /// The only queue route that reads the result payload, and only once the job is terminal.
     static func result(_ call: APICall, app: [String], id: String, services: APIServices) async throws -> Response {
-        let job = try await job(call, app: app, id: id, services: services)
-        guard job.state.isTerminal else { throw APIError.detail(.badRequest, "Request is still in progress") }
+        let status = try await job(call, app: app, id: id, services: services)
+        guard status.state.isTerminal else { throw APIError.detail(.badRequest, "Request is still in progress") }
+        guard let job = try await services.store.job(id: id) else { throw APIError.requestNotFound }
         return try await deliver(job, services: services)
     }
 

@@ -20,21 +20,26 @@ enum RunRoutes {
             throw APIError.detail(.notFound, "Endpoint '\(endpoint)' not found")
         }
         try call.allow(.post)
+        // Taken before the submit: a refused stream must not leave a job behind.
+        let slot = streaming ? try StatusStream.openSlot(for: caller, services: services) : nil
         let submitted = try await Submission.submit(call, entry: entry, caller: caller, services: services, allowWebhook: false)
         let id = submitted.id
         let wakeups = services.hub.changes(of: id, includingProgress: streaming)
+        let recheck = services.configuration.waitRecheckInterval
         if !streaming {
-            var iterator = wakeups.makeAsyncIterator()
-            repeat {
-                guard let job = try await services.store.job(id: id) else { throw APIError.requestNotFound }
-                if job.state.isTerminal { return try await QueueRoutes.deliver(job, services: services) }
-            } while await iterator.next() != nil
-            throw APIError.typed(.serviceUnavailable, "Server is shutting down", type: "runner_disconnected")
+            let job = try await waitForEnd(of: id, wakeups: wakeups, recheckInterval: recheck, services: services)
+            return try await QueueRoutes.deliver(job, services: services)
         }
         let last = Locked<Data?>(nil)
-        let body = EventStream.body(wakeups: wakeups, pingInterval: services.configuration.ssePingInterval, recheckInterval: 1) {
-            guard let job = try await services.store.job(id: id) else { return ([], true) }
-            if job.state.isTerminal { return ([job.result?.body ?? Data("{}".utf8)], true) }
+        let body = EventStream.body(
+            wakeups: wakeups, pingInterval: services.configuration.ssePingInterval, recheckInterval: recheck, slot: slot
+        ) {
+            guard let job = try await services.store.jobWithoutPayloads(id: id) else { return ([], true) }
+            if job.state.isTerminal {
+                // The result payload is read once, for the last event.
+                let body = try await services.store.job(id: id)?.result?.body
+                return ([body ?? Data("{}".utf8)], true)
+            }
             let position = job.state == .queued ? try await services.store.queuePosition(id: id) : nil
             let event = RunProgressEvent(
                 status: job.state == .queued ? .inQueue : .inProgress, requestID: id, queuePosition: position,
@@ -47,5 +52,39 @@ enum RunRoutes {
             return (changed ? [encoded] : [], false)
         }
         return Response(status: .ok, headers: EventStream.headers(requestID: id), body: body)
+    }
+
+    /// Waits until job `id` is terminal and returns it with its payloads. Woken by the job's
+    /// notifications and, in case one is lost, by a re-check every `recheckInterval` seconds;
+    /// the waits in between read the job without payloads.
+    /// - Throws: 404 when the job vanished, 503 when the server shuts down first.
+    static func waitForEnd(
+        of id: String, wakeups: AsyncStream<Void>, recheckInterval: TimeInterval, services: APIServices
+    ) async throws -> Job {
+        let (ticks, tick) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let finished: Bool = try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in wakeups { tick.yield() }
+                tick.finish()  // shutdown: the hub ended its streams
+            }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: .milliseconds(Int64(recheckInterval * 1000)))
+                    tick.yield()
+                }
+            }
+            defer { group.cancelAll() }
+            var iterator = ticks.makeAsyncIterator()
+            repeat {
+                guard let job = try await services.store.jobWithoutPayloads(id: id) else { throw APIError.requestNotFound }
+                if job.state.isTerminal { return true }
+            } while await iterator.next() != nil
+            return false
+        }
+        guard finished else {
+            throw APIError.typed(.serviceUnavailable, "Server is shutting down", type: "runner_disconnected")
+        }
+        guard let job = try await services.store.job(id: id) else { throw APIError.requestNotFound }
+        return job
     }
 }

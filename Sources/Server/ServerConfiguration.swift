@@ -19,8 +19,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var httpPort: Int?
     /// Host names the self-signed certificate names besides 127.0.0.1, ::1 and localhost.
     public var hostNames: [String] = []
-    /// Require an API key (default on). Off only for local development.
+    /// Require an API key (default on). Off only for local development: `validate` refuses it
+    /// on a non-loopback `host` unless `allowNoAuthOnPublicAddress` is set too.
     public var authEnabled: Bool = true
+    /// Allow `authEnabled == false` on an address other hosts can reach (default off): a
+    /// second, explicit switch, so one flag cannot open the server to the network.
+    public var allowNoAuthOnPublicAddress: Bool = false
     /// Accept webhook and input URLs on private, loopback and link-local addresses.
     public var allowPrivateURLs: Bool = false
     /// How long finished requests (and their files) are kept, in seconds (default 7 days).
@@ -74,6 +78,21 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Most uploads one API key may have in progress (initiated, not yet completed or expired;
     /// default 1,000; 0: no limit). Beyond it initiating answers 429.
     public var maxPendingUploadsPerKey: Int = 1000
+    /// Most status streams (`.../status/stream`, `/run/.../stream`) one API key may hold open at
+    /// once (default 32; 0: no limit). Callers without a key (auth off) share one count. Beyond
+    /// it a new stream is answered 429.
+    public var maxStreamsPerKey: Int = 32
+    /// How often a waiter (SSE stream, non-streaming `/run`) re-reads a job's status even without
+    /// a notification (default 1 s): a lost notification delays it by this much, never forever.
+    public var waitRecheckInterval: TimeInterval = 1
+    /// Seconds a connection may stay idle (no request part read while no response is being
+    /// written, or a request head still incomplete) before the server closes it (default 60):
+    /// a client that opens connections and sends half a request cannot hold them forever.
+    public var idleTimeout: TimeInterval = 60
+    /// Most open connections per listener (default 1024; 0: no limit). Beyond it the listener
+    /// stops accepting: further connections wait in the kernel's accept backlog (queued, not
+    /// refused) until one closes.
+    public var maxConnections: Int = 1024
 
     /// The defaults.
     public init() {}
@@ -112,6 +131,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = value("PUBLIC_URL") { publicURL = v }
         if let v = value("HOST_NAMES") { hostNames = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         if let v = try bool("NO_AUTH") { authEnabled = !v }
+        if let v = try bool("NO_AUTH_ON_PUBLIC_ADDRESS") { allowNoAuthOnPublicAddress = v }
+        if let v = try int("IDLE_TIMEOUT") { idleTimeout = TimeInterval(v) }
+        if let v = try int("MAX_CONNECTIONS") { maxConnections = v }
         if let v = try bool("ALLOW_PRIVATE_URLS") { allowPrivateURLs = v }
         if let v = try int("RESULT_TTL") { resultTTL = TimeInterval(v) }
         if let v = try int("MAX_JSON_BYTES") { maxJSONBytes = v }
@@ -129,6 +151,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try int("MAX_UPLOAD_PARTS") { maxUploadParts = v }
         if let v = try int("UPLOAD_TIMEOUT") { uploadTimeout = TimeInterval(max(1, v)) }
         if let v = try int("MAX_PENDING_UPLOADS_PER_KEY") { maxPendingUploadsPerKey = v }
+        if let v = try int("MAX_STREAMS_PER_KEY") { maxStreamsPerKey = v }
     }
 
     /// Checks combinations that cannot work.
@@ -168,6 +191,31 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         guard maxPendingUploadsPerKey >= 0 else { throw ConfigurationError("the pending upload limit must not be negative") }
         guard maxUploadParts > 0 else { throw ConfigurationError("the multipart part limit must be positive") }
+        guard idleTimeout > 0, idleTimeout <= 86_400 else {
+            throw ConfigurationError("the idle timeout must be in (0, 86400] seconds")
+        }
+        guard maxConnections >= 0 else { throw ConfigurationError("the connection limit must not be negative") }
+        if !authEnabled && !allowNoAuthOnPublicAddress && !Self.isLoopback(host) {
+            throw ConfigurationError(
+                "--no-auth on \(host), which is not a loopback address, would let anyone who can reach it use "
+                    + "this server; listen on 127.0.0.1, or add --no-auth-on-public-address "
+                    + "(PEREGRINE_NO_AUTH_ON_PUBLIC_ADDRESS=1) to accept that")
+        }
+        guard maxStreamsPerKey >= 0 else { throw ConfigurationError("the per-key stream limit must not be negative") }
+        guard waitRecheckInterval > 0, waitRecheckInterval <= 3600 else {
+            throw ConfigurationError("the wait re-check interval must be in (0, 3600] seconds")
+        }
+    }
+
+    /// Whether `host` names only this machine: `localhost`, `::1` or an IPv4 address in
+    /// 127.0.0.0/8. Any other name or address (`0.0.0.0` included) may be reachable by others.
+    public static func isLoopback(_ host: String) -> Bool {
+        var h = host.lowercased()
+        if h.hasPrefix("["), h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        if h == "localhost" || h == "::1" { return true }
+        if h.hasPrefix("::ffff:") { h = String(h.dropFirst(7)) }
+        let octets = h.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets.allSatisfy { UInt8($0) != nil } && octets[0] == "127"
     }
 
     /// Where the self-signed certificate and key live.

@@ -23,6 +23,8 @@ struct ServerOptions: ParsableArguments {
     var publicURL: String?
     @Flag(name: .customLong("no-auth"), help: "Accept requests without an API key (local development only).")
     var noAuth = false
+    @Flag(name: .customLong("no-auth-on-public-address"), help: "Allow --no-auth on a non-loopback --host (anyone who can reach it may use the server).")
+    var noAuthOnPublicAddress = false
     @Flag(name: .customLong("allow-private-urls"), help: "Allow webhooks and input URLs on private/loopback addresses.")
     var allowPrivateURLs = false
     @Option(name: .customLong("result-ttl"), help: "Seconds finished requests and their files are kept (default 604800).")
@@ -55,6 +57,12 @@ struct ServerOptions: ParsableArguments {
     var uploadTimeout: Int?
     @Option(name: .customLong("max-pending-uploads-per-key"), help: "Most uploads one API key may have in progress before 429 (default 1000; 0: no limit).")
     var maxPendingUploadsPerKey: Int?
+    @Option(name: .customLong("max-streams-per-key"), help: "Most open status streams per API key before 429 (default 32; 0: no limit).")
+    var maxStreamsPerKey: Int?
+    @Option(name: .customLong("idle-timeout"), help: "Seconds before an idle or half-sent connection is closed (default 60).")
+    var idleTimeout: Int?
+    @Option(name: .customLong("max-connections"), help: "Most open connections per listener; more wait to be accepted (default 1024; 0: no limit).")
+    var maxConnections: Int?
 
     /// Defaults, then the environment, then these flags.
     func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
@@ -69,6 +77,7 @@ struct ServerOptions: ParsableArguments {
         if !hostNames.isEmpty { c.hostNames = hostNames }
         if let publicURL { c.publicURL = publicURL }
         if noAuth { c.authEnabled = false }
+        if noAuthOnPublicAddress { c.allowNoAuthOnPublicAddress = true }
         if allowPrivateURLs { c.allowPrivateURLs = true }
         if let resultTTL { c.resultTTL = TimeInterval(resultTTL) }
         if let maxJSONBytes { c.maxJSONBytes = maxJSONBytes }
@@ -85,6 +94,9 @@ struct ServerOptions: ParsableArguments {
         if let maxUploadParts { c.maxUploadParts = maxUploadParts }
         if let uploadTimeout { c.uploadTimeout = TimeInterval(max(1, uploadTimeout)) }
         if let maxPendingUploadsPerKey { c.maxPendingUploadsPerKey = maxPendingUploadsPerKey }
+        if let maxStreamsPerKey { c.maxStreamsPerKey = maxStreamsPerKey }
+        if let idleTimeout { c.idleTimeout = TimeInterval(idleTimeout) }
+        if let maxConnections { c.maxConnections = maxConnections }
         try c.validate()
         return c
     }

@@ -1,13 +1,16 @@
 import ExternalRunners
 import Foundation
+import Hummingbird
 import JobQueue
 import ModelKit
 import Testing
 
+private let noRetry = HTTPFields.Element.Name("X-Fal-No-Retry")!
+
 /// Runners that crash, hang or ignore cancellation: every job still ends, cleanly.
 @Suite("External runners: faults")
 struct ExternalRunnerFaultTests {
-    @Test("a runner crashing mid-request fails the job with runner_disconnected and is restarted")
+    @Test("a runner crashing mid-request under X-Fal-No-Retry fails the job with runner_disconnected and is restarted")
     func crashMidRequest() async throws {
         let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
         defer { try? FileManager.default.removeItem(at: marks) }
@@ -18,9 +21,10 @@ struct ExternalRunnerFaultTests {
             #expect(try await server.waitForJob(warm) { $0.state.isTerminal }.state == .completed)
             let firstPID = try #require(await model.status()?.pid)
 
-            let id = try await server.submit(client, "test/fault", ["mode": "crash"])
+            let id = try await server.submit(client, "test/fault", ["mode": "crash"], headers: [noRetry: "1"])
             let job = try await server.waitForJob(id) { $0.state.isTerminal }
             #expect(job.state == .failed)
+            #expect(job.attempt == 1)
             #expect(job.result?.errorType == "runner_disconnected")
             #expect(job.result?.status == 503)
             #expect(job.result?.errorMessage?.contains("exited with status 3") == true)
@@ -81,7 +85,10 @@ struct ExternalRunnerFaultTests {
     func cancelReachesRunner() async throws {
         let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
         defer { try? FileManager.default.removeItem(at: marks) }
-        let model = ExternalModel(runner: try RunnerFixtures.faultManifest(endpoint: "test/fault", marks: marks))
+        // A generous cancel grace: a runner that honours the cancel must never be killed because
+        // a loaded machine took longer than a second to deliver it.
+        let model = ExternalModel(runner: try RunnerFixtures.faultManifest(
+            endpoint: "test/fault", marks: marks, extra: ["cancel_grace": 60]))
         let server = try RunnerPlatform(models: [model])
         try await server.test { client in
             let id = try await server.submit(client, "test/fault", ["mode": "wait"])
@@ -125,15 +132,18 @@ struct ExternalRunnerFaultTests {
         await model.shutdown()
     }
 
-    @Test("a runner that stops answering health checks is killed and restarted; its request fails cleanly")
+    @Test("a runner that stops answering health checks is killed and restarted; its no-retry request fails cleanly")
     func hungRunner() async throws {
         let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
         defer { try? FileManager.default.removeItem(at: marks) }
         let model = ExternalModel(runner: try RunnerFixtures.faultManifest(
-            endpoint: "test/fault", marks: marks, extra: ["health_interval": 0.1, "health_timeout": 0.5, "health_failures": 2]))
+            // The health timeout is long enough that a healthy runner on a loaded machine always
+            // answers in time; only the frozen one misses it.
+            endpoint: "test/fault", marks: marks, extra: ["health_interval": 0.1, "health_timeout": 3, "health_failures": 2]))
         let server = try RunnerPlatform(models: [model])
         try await server.test { client in
-            let id = try await server.submit(client, "test/fault", ["mode": "freeze"])
+            // No retry: the retry of a runner failure has its own tests (ExternalRunnerCrashRetryTests).
+            let id = try await server.submit(client, "test/fault", ["mode": "freeze"], headers: [noRetry: "1"])
             let job = try await server.waitForJob(id) { $0.state.isTerminal }
             #expect(job.state == .failed)
             #expect(job.result?.errorType == "runner_disconnected")

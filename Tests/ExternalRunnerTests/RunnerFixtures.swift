@@ -94,9 +94,13 @@ struct RunnerPlatform: Sendable {
     }
 
     /// Submits `input` to `endpoint` and answers the request id.
-    func submit(_ client: any TestClientProtocol, _ endpoint: String, _ input: JSONValue) async throws -> String {
+    func submit(
+        _ client: any TestClientProtocol, _ endpoint: String, _ input: JSONValue, headers: HTTPFields = [:]
+    ) async throws -> String {
+        var headers = headers
+        headers[.contentType] = "application/json"
         let response = try await client.execute(
-            uri: "/queue/\(endpoint)", method: .post, headers: [.contentType: "application/json"],
+            uri: "/queue/\(endpoint)", method: .post, headers: headers,
             body: ByteBuffer(bytes: input.encoded()))
         let body = try JSONValue(parsing: Data(response.body.readableBytesView))
         guard let id = body["request_id"]?.stringValue else { throw FixtureError("submit answered \(response.status): \(body)") }

@@ -10,7 +10,8 @@ struct ConformanceFailureTests {
         let store = try factory.make().store
         _ = try await store.enqueue(newJob("x", maxAttempts: 2))
         _ = try await store.enqueue(newJob("y", maxAttempts: 2))
-        _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r1", limit: 1, leaseDuration: 10, now: t0)
+        let first = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r1", limit: 1, leaseDuration: 10, now: t0)
+        let staleToken = try #require(first.first?.leaseToken)
         #expect(try await store.rescueExpiredLeases(now: t0.addingTimeInterval(9)).isEmpty)
         #expect(try await store.rescueExpiredLeases(now: t0.addingTimeInterval(10)) == ["x"])
         let requeued = try #require(try await store.job(id: "x"))
@@ -18,7 +19,7 @@ struct ConformanceFailureTests {
         // It keeps its place at the head of the queue.
         #expect(try await store.queuePosition(id: "x") == 0)
         // The runner that lost the lease can no longer finish it.
-        #expect(try await store.finish(id: "x", owner: "r1", state: .completed, result: okResult, now: t0) == false)
+        #expect(try await store.finish(id: "x", leaseToken: staleToken, state: .completed, result: okResult, now: t0) == false)
 
         let second = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r2", limit: 1, leaseDuration: 10, now: t0.addingTimeInterval(20))
         #expect(second.map(\.id) == ["x"])
@@ -36,7 +37,7 @@ struct ConformanceFailureTests {
         let store = try factory.make().store
         _ = try await store.enqueue(newJob("e"))
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r1", limit: 1, leaseDuration: 10, now: t0)
-        #expect(try await store.extendLease(id: "e", owner: "r1", until: t0.addingTimeInterval(60)))
+        #expect(try await store.extendLease(id: "e", leaseToken: store.leaseToken(of: "e"), until: t0.addingTimeInterval(60)))
         #expect(try await store.job(id: "e")?.leaseExpiresAt == t0.addingTimeInterval(60))
         #expect(try await store.rescueExpiredLeases(now: t0.addingTimeInterval(30)).isEmpty)
         #expect(try await store.rescueExpiredLeases(now: t0.addingTimeInterval(60)) == ["e"])
@@ -48,19 +49,20 @@ struct ConformanceFailureTests {
         _ = try await store.enqueue(newJob("r", maxAttempts: 2))
         let infra = JobResult(status: 503, body: Data(#"{"detail":"runner crashed","error_type":"runner_disconnected"}"#.utf8), errorMessage: "runner crashed", errorType: "runner_disconnected")
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r1", limit: 1, leaseDuration: 10, now: t0)
-        #expect(try await store.release(id: "r", owner: "r1", retryable: true, result: infra, now: t0) == .queued)
+        #expect(try await store.release(id: "r", leaseToken: store.leaseToken(of: "r"), retryable: true, result: infra, now: t0) == .queued)
         #expect(try await store.job(id: "r")?.result == nil)
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r2", limit: 1, leaseDuration: 10, now: t0)
         // Second attempt of two: retryable, but nothing left.
-        #expect(try await store.release(id: "r", owner: "r2", retryable: true, result: infra, now: t0) == .failed)
+        #expect(try await store.release(id: "r", leaseToken: store.leaseToken(of: "r"), retryable: true, result: infra, now: t0) == .failed)
         let job = try #require(try await store.job(id: "r"))
         #expect(job.state == .failed && job.attempt == 2 && job.result == infra)
 
         _ = try await store.enqueue(newJob("n", maxAttempts: 5))
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r3", limit: 1, leaseDuration: 10, now: t0)
-        #expect(try await store.release(id: "n", owner: "r3", retryable: false, result: infra, now: t0) == .failed)
+        let token = try await store.leaseToken(of: "n")
+        #expect(try await store.release(id: "n", leaseToken: token, retryable: false, result: infra, now: t0) == .failed)
         #expect(try await store.job(id: "n")?.result == infra)
-        #expect(try await store.release(id: "n", owner: "r3", retryable: true, result: infra, now: t0) == nil)
+        #expect(try await store.release(id: "n", leaseToken: token, retryable: true, result: infra, now: t0) == nil)
     }
 
     @Test(arguments: JobStoreFactory.all)
@@ -100,13 +102,13 @@ struct ConformanceFailureTests {
         #expect(try await store.cancel(id: "run", now: t0) == .requested)
         let requested = try #require(try await store.job(id: "run"))
         #expect(requested.state == .running && requested.cancelRequested && requested.version > before.version)
-        #expect(try await store.finish(id: "run", owner: "r", state: .cancelled, result: .cancelled, now: t0))
+        #expect(try await store.finish(id: "run", leaseToken: store.leaseToken(of: "run"), state: .cancelled, result: .cancelled, now: t0))
         #expect(try await store.job(id: "run")?.state == .cancelled)
         #expect(try await store.cancel(id: "run", now: t0) == .alreadyCompleted)
 
         _ = try await store.enqueue(newJob("done"))
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 1, leaseDuration: 10, now: t0)
-        _ = try await store.finish(id: "done", owner: "r", state: .completed, result: okResult, now: t0)
+        _ = try await store.finish(id: "done", leaseToken: store.leaseToken(of: "done"), state: .completed, result: okResult, now: t0)
         #expect(try await store.cancel(id: "done", now: t0) == .alreadyCompleted)
         #expect(try await store.job(id: "done")?.result == okResult)
     }
@@ -119,7 +121,7 @@ struct ConformanceFailureTests {
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 2, leaseDuration: 10, now: t0)
         #expect(try await store.cancel(id: "a", now: t0) == .requested)
         #expect(try await store.cancel(id: "b", now: t0) == .requested)
-        #expect(try await store.release(id: "a", owner: "r", retryable: true, result: .runnerDisconnected, now: t0) == .cancelled)
+        #expect(try await store.release(id: "a", leaseToken: store.leaseToken(of: "a"), retryable: true, result: .runnerDisconnected, now: t0) == .cancelled)
         #expect(try await store.rescueExpiredLeases(now: t0.addingTimeInterval(10)) == ["b"])
         #expect(try await store.job(id: "a")?.result == .cancelled)
         #expect(try await store.job(id: "b")?.state == .cancelled)

@@ -10,7 +10,7 @@ struct ConformanceFairnessTests {
         var order: [String] = []
         while let job = try await store.lease(endpointIDs: [endpoint], owner: "r", limit: 1, leaseDuration: 30, now: t0).first {
             order.append(job.id)
-            #expect(try await store.finish(id: job.id, owner: "r", state: .completed, result: okResult, now: t0))
+            #expect(try await store.finish(id: job.id, leaseToken: store.leaseToken(of: job.id), state: .completed, result: okResult, now: t0))
         }
         return order
     }

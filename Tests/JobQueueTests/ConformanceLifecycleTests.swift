@@ -60,13 +60,14 @@ struct ConformanceLifecycleTests {
         #expect(running.state == .running)
         #expect(running.attempt == 1)
         #expect(running.leaseOwner == "node-a/r1")
+        #expect(running.leaseToken?.isEmpty == false)
         #expect(running.leaseExpiresAt == t0.addingTimeInterval(30))
         #expect(running.startedAt == t0)
         #expect(running.version > queued.version)
         #expect(try await store.lease(endpointIDs: ["acme/upscale"], owner: "other", limit: 5, leaseDuration: 30, now: t0).isEmpty)
 
         let finishedAt = t0.addingTimeInterval(2)
-        #expect(try await store.finish(id: "j1", owner: "node-a/r1", state: .completed, result: okResult, now: finishedAt))
+        #expect(try await store.finish(id: "j1", leaseToken: running.leaseToken ?? "", state: .completed, result: okResult, now: finishedAt))
         let done = try #require(try await store.job(id: "j1"))
         #expect(done.state == .completed)
         #expect(done.result == okResult)
@@ -80,28 +81,30 @@ struct ConformanceLifecycleTests {
     }
 
     @Test(arguments: JobStoreFactory.all)
-    func finishIsGuardedByStateAndOwner(factory: JobStoreFactory) async throws {
+    func finishIsGuardedByStateAndLease(factory: JobStoreFactory) async throws {
         let store = try factory.make().store
         _ = try await store.enqueue(newJob("g1"))
         // Not running yet.
-        #expect(try await store.finish(id: "g1", owner: "r1", state: .completed, result: okResult, now: t0) == false)
-        _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r1", limit: 1, leaseDuration: 30, now: t0)
-        // Wrong owner.
-        #expect(try await store.finish(id: "g1", owner: "r2", state: .completed, result: okResult, now: t0) == false)
-        #expect(try await store.release(id: "g1", owner: "r2", retryable: true, result: okResult, now: t0) == nil)
-        #expect(try await store.extendLease(id: "g1", owner: "r2", until: t0.addingTimeInterval(99)) == false)
+        #expect(try await store.finish(id: "g1", leaseToken: "any", state: .completed, result: okResult, now: t0) == false)
+        let leased = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r1", limit: 1, leaseDuration: 30, now: t0)
+        let token = try #require(leased.first?.leaseToken)
+        // Another lease's token.
+        #expect(try await store.finish(id: "g1", leaseToken: "other", state: .completed, result: okResult, now: t0) == false)
+        #expect(try await store.release(id: "g1", leaseToken: "other", retryable: true, result: okResult, now: t0) == nil)
+        #expect(try await store.extendLease(id: "g1", leaseToken: "other", until: t0.addingTimeInterval(99)) == false)
         #expect(try await store.job(id: "g1")?.state == .running)
         // A non-terminal target state is a programming error.
         await #expect(throws: JobStoreError.self) {
-            _ = try await store.finish(id: "g1", owner: "r1", state: .queued, result: okResult, now: t0)
+            _ = try await store.finish(id: "g1", leaseToken: token, state: .queued, result: okResult, now: t0)
         }
-        #expect(try await store.finish(id: "g1", owner: "r1", state: .failed, result: modelError, now: t0))
+        #expect(try await store.finish(id: "g1", leaseToken: token, state: .failed, result: modelError, now: t0))
         // Already terminal: a second finish changes nothing.
-        #expect(try await store.finish(id: "g1", owner: "r1", state: .completed, result: okResult, now: t0) == false)
+        #expect(try await store.finish(id: "g1", leaseToken: token, state: .completed, result: okResult, now: t0) == false)
         let job = try #require(try await store.job(id: "g1"))
         #expect(job.state == .failed)
         #expect(job.result == modelError)
-        #expect(try await store.finish(id: "nope", owner: "r1", state: .completed, result: okResult, now: t0) == false)
+        #expect(job.leaseToken == nil)
+        #expect(try await store.finish(id: "nope", leaseToken: token, state: .completed, result: okResult, now: t0) == false)
     }
 
     @Test(arguments: JobStoreFactory.all)

@@ -12,10 +12,10 @@ struct ConformanceOutboxTests {
         _ = try await store.enqueue(newJob("plain"))
         #expect(try await store.dueWebhooks(now: t0.addingTimeInterval(1e6), limit: 10).isEmpty)
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 2, leaseDuration: 10, now: t0)
-        _ = try await store.finish(id: "plain", owner: "r", state: .completed, result: okResult, now: t0)
+        _ = try await store.finish(id: "plain", leaseToken: store.leaseToken(of: "plain"), state: .completed, result: okResult, now: t0)
         #expect(try await store.dueWebhooks(now: t0.addingTimeInterval(1e6), limit: 10).isEmpty)
 
-        _ = try await store.finish(id: "w1", owner: "r", state: .completed, result: okResult, now: t0)
+        _ = try await store.finish(id: "w1", leaseToken: store.leaseToken(of: "w1"), state: .completed, result: okResult, now: t0)
         let due = try await store.dueWebhooks(now: t0, limit: 10)
         #expect(due.count == 1)
         let delivery = try #require(due.first)
@@ -42,9 +42,9 @@ struct ConformanceOutboxTests {
         #expect(try await store.cancel(id: "cancelled", now: t0) == .cancelled)
         #expect(try await store.expireStartDeadlines(now: t0) == ["timed-out"])
         _ = try await store.lease(endpointIDs: ["acme/b", "acme/c", "acme/d"], owner: "r", limit: 3, leaseDuration: 10, now: t0)
-        _ = try await store.finish(id: "model-error", owner: "r", state: .failed, result: modelError, now: t0)
+        _ = try await store.finish(id: "model-error", leaseToken: store.leaseToken(of: "model-error"), state: .failed, result: modelError, now: t0)
         _ = try await store.finish(
-            id: "not-json", owner: "r", state: .failed,
+            id: "not-json", leaseToken: store.leaseToken(of: "not-json"), state: .failed,
             result: JobResult(status: 500, body: Data("plain text".utf8), errorMessage: "boom"), now: t0)
         #expect(try await store.rescueExpiredLeases(now: t0.addingTimeInterval(10)) == ["lost"])
 

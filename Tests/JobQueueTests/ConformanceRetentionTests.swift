@@ -11,8 +11,8 @@ struct ConformanceRetentionTests {
         let store = try factory.make().store
         for id in ["old", "new", "running", "queued"] { _ = try await store.enqueue(newJob(id)) }
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 3, leaseDuration: 1e6, now: t0)
-        _ = try await store.finish(id: "old", owner: "r", state: .completed, result: okResult, now: t0)
-        _ = try await store.finish(id: "new", owner: "r", state: .failed, result: modelError, now: t0.addingTimeInterval(100))
+        _ = try await store.finish(id: "old", leaseToken: store.leaseToken(of: "old"), state: .completed, result: okResult, now: t0)
+        _ = try await store.finish(id: "new", leaseToken: store.leaseToken(of: "new"), state: .failed, result: modelError, now: t0.addingTimeInterval(100))
         try await store.appendLogs(id: "old", lines: [JobLogLine(message: "hi", level: "INFO", timestamp: t0)])
         #expect(try await store.sweep(finishedBefore: t0).isEmpty)
         #expect(try await store.sweep(finishedBefore: t0.addingTimeInterval(50)) == ["old"])
@@ -38,7 +38,7 @@ struct ConformanceRetentionTests {
         _ = try await store.enqueue(newJob("p", storeIO: false))
         _ = try await store.enqueue(newJob("busy", storeIO: false))
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 2, leaseDuration: 10, now: t0)
-        _ = try await store.finish(id: "p", owner: "r", state: .completed, result: okResult, now: t0)
+        _ = try await store.finish(id: "p", leaseToken: store.leaseToken(of: "p"), state: .completed, result: okResult, now: t0)
         let before = try #require(try await store.job(id: "p"))
         try await store.dropPayloads(id: "p")
         let after = try #require(try await store.job(id: "p"))
@@ -59,7 +59,7 @@ struct ConformanceRetentionTests {
         _ = try await store.enqueue(newJob("n", webhookURL: "https://hooks.example/n"))
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 1, leaseDuration: 10, now: t0)
         try await store.appendLogs(id: "n", lines: [JobLogLine(message: "m", level: "INFO", timestamp: t0)])
-        _ = try await store.finish(id: "n", owner: "r", state: .completed, result: okResult, now: t0)
+        _ = try await store.finish(id: "n", leaseToken: store.leaseToken(of: "n"), state: .completed, result: okResult, now: t0)
         let expected: [JobNotification] = [
             .enqueued(endpointID: "acme/upscale"), .changed(id: "n"), .changed(id: "n"), .changed(id: "n"),
             .webhookPending,
@@ -79,7 +79,7 @@ struct ConformanceRetentionTests {
         _ = try await store.enqueue(newJob("done", endpoint: "acme/b", webhookURL: "https://hooks.example/d"))
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 1, leaseDuration: 10, now: t0)
         _ = try await store.lease(endpointIDs: ["acme/b"], owner: "r", limit: 1, leaseDuration: 10, now: t0)
-        _ = try await store.finish(id: "done", owner: "r", state: .completed, result: okResult, now: t0)
+        _ = try await store.finish(id: "done", leaseToken: store.leaseToken(of: "done"), state: .completed, result: okResult, now: t0)
         try await store.appendLogs(id: "done", lines: [JobLogLine(message: "kept", level: "INFO", timestamp: t0)])
         var before: [Job] = []
         for id in ["queued", "running", "done"] { before.append(try #require(try await store.job(id: id))) }

@@ -19,7 +19,7 @@ struct JobMaintenanceServiceTests {
         _ = try await store.enqueue(newJob("late", endpoint: "acme/b", startDeadline: t0.addingTimeInterval(5)))
         _ = try await store.enqueue(newJob("old", endpoint: "acme/c"))
         _ = try await store.lease(endpointIDs: ["acme/upscale", "acme/c"], owner: "r", limit: 2, leaseDuration: 10, now: t0)
-        _ = try await store.finish(id: "old", owner: "r", state: .completed, result: okResult, now: t0)
+        _ = try await store.finish(id: "old", leaseToken: store.leaseToken(of: "old"), state: .completed, result: okResult, now: t0)
 
         let swept = SweptIDs()
         let service = JobMaintenanceService(
@@ -41,7 +41,7 @@ struct JobMaintenanceServiceTests {
         let store = try JobStoreFactory.sqlite.make().store
         _ = try await store.enqueue(newJob("j"))
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 1, leaseDuration: 10, now: t0)
-        _ = try await store.finish(id: "j", owner: "r", state: .completed, result: okResult, now: t0)
+        _ = try await store.finish(id: "j", leaseToken: store.leaseToken(of: "j"), state: .completed, result: okResult, now: t0)
         let swept = SweptIDs()
         // The injected `now` puts the job far past its TTL; the interval is short so the first
         // pass runs at once and the loop is seen to continue.
@@ -51,8 +51,11 @@ struct JobMaintenanceServiceTests {
         let task = Task { try await service.run() }
         #expect(await waitUntil { swept.all == ["j"] })
         _ = try await store.enqueue(newJob("k"))
-        _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 1, leaseDuration: 10, now: t0)
-        _ = try await store.finish(id: "k", owner: "r", state: .completed, result: okResult, now: t0)
+        // The lease must outlive the service's `now`: the loop runs every millisecond, and a
+        // lease already expired at its `now` would be rescued before the finish below.
+        let leased = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 1, leaseDuration: 7200, now: t0)
+        let token = try #require(leased.first?.leaseToken)
+        #expect(try await store.finish(id: "k", leaseToken: token, state: .completed, result: okResult, now: t0))
         #expect(await waitUntil { swept.all == ["j", "k"] })
         task.cancel()
         try await task.value

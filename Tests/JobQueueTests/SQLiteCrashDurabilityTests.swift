@@ -58,7 +58,7 @@ struct SQLiteCrashDurabilityTests {
             if withHook {
                 let leased = try await store.lease(endpointIDs: ["acme/hooked"], owner: "child", limit: 1, leaseDuration: 60, now: t0)
                 guard leased.map(\.id) == [id],
-                    try await store.finish(id: id, owner: "child", state: .completed, result: okResult, now: t0)
+                    try await store.finish(id: id, leaseToken: store.leaseToken(of: id), state: .completed, result: okResult, now: t0)
                 else {
                     output.write(Data("unexpected \(id)\n".utf8))
                     return

@@ -61,3 +61,11 @@ func waitUntil(deadline: Duration = .seconds(120), _ condition: @Sendable () asy
 func jsonObject(_ data: Data) -> [String: Any]? {
     (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
 }
+
+extension JobStore {
+    /// The token of the job's current lease (what the runner that leased it passes back), or a
+    /// token no lease has when the job is not running.
+    func leaseToken(of id: String) async throws -> String {
+        try await job(id: id)?.leaseToken ?? "not-leased"
+    }
+}

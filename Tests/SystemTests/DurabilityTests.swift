@@ -13,9 +13,11 @@ struct DurabilityTests {
         let home = try ServerProcess.temporaryHome()
         defer { try? FileManager.default.removeItem(at: home) }
         let port = try ServerProcess.freePort()
+        // Leases are short so the restarted server rescues the running job soon, but long enough
+        // (extended every third) that a loaded machine never loses one while the job runs.
         let environment = [
             "PEREGRINE_NO_AUTH": "1", "PEREGRINE_ALLOW_PRIVATE_URLS": "1",
-            "PEREGRINE_TEST_LEASE_SECONDS": "2", "PEREGRINE_WEBHOOK_RETRY_INITIAL_SECONDS": "1",
+            "PEREGRINE_TEST_LEASE_SECONDS": "5", "PEREGRINE_WEBHOOK_RETRY_INITIAL_SECONDS": "1",
         ]
         let release = home.appendingPathComponent("release-the-running-job")
         let receiver = WebhookReceiver()

@@ -26,7 +26,7 @@ func finishedJobWithWebhook(store: any JobStore, id: String, url: String, apiKey
     _ = try await store.enqueue(NewJob(id: id, endpointID: "acme/hook", input: Data("{}".utf8), webhookURL: url, apiKeyID: apiKeyID))
     _ = try await store.lease(endpointIDs: ["acme/hook"], owner: "r", limit: 1, leaseDuration: 60, now: t0)
     _ = try await store.finish(
-        id: id, owner: "r", state: .completed, result: JobResult(status: 200, body: Data(#"{"ok":true}"#.utf8)), now: t0)
+        id: id, leaseToken: store.leaseToken(of: id), state: .completed, result: JobResult(status: 200, body: Data(#"{"ok":true}"#.utf8)), now: t0)
 }
 
 /// Waits until `condition` holds, checking every few milliseconds, up to a deadline.
@@ -37,4 +37,11 @@ func waitUntil(deadline: Duration = .seconds(120), _ condition: @Sendable () asy
         try? await Task.sleep(for: .milliseconds(5))
     }
     return try await condition()
+}
+
+extension JobStore {
+    /// The token of the job's current lease, or a token no lease has when it is not running.
+    func leaseToken(of id: String) async throws -> String {
+        try await job(id: id)?.leaseToken ?? "not-leased"
+    }
 }

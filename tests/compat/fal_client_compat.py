@@ -73,7 +73,9 @@ def test_handle_submit_status_result():
 
 
 def test_cancel():
-    handle = fal_client.submit(SLOW, arguments={"steps": 200, "step_ms": 50})
+    # Runs far longer than the test (until cancelled): the outcome cannot depend on how fast
+    # this machine gets to the cancel.
+    handle = fal_client.submit(SLOW, arguments={"steps": 10000, "step_ms": 50})
     deadline = time.monotonic() + 20
     while not isinstance(handle.status(), fal_client.InProgress):
         assert time.monotonic() < deadline, "job never started"
@@ -95,7 +97,8 @@ def test_cancel():
 
 
 def test_cancel_queued_and_unknown():
-    blocker = fal_client.submit(SLOW, arguments={"steps": 40, "step_ms": 50})
+    # Holds the only slot until cancelled, so the queued requests are still queued when cancelled.
+    blocker = fal_client.submit(SLOW, arguments={"steps": 10000, "step_ms": 50})
     queued = [fal_client.submit(SLOW, arguments={"steps": 1, "step_ms": 1}) for _ in range(3)]
     queued[-1].cancel()
     st = queued[-1].status()

@@ -8,6 +8,8 @@ Input `mode`:
   "echo"          progress in 3 steps, echoes `text`, describes the file fetched for `image_url`.
   "file"          returns an output file with the bytes of `text`.
   "crash"         reports progress, then the process dies mid-request.
+  "crash_once"    like "crash" the first time it sees `text` (records "crashed-once-<text>"), then
+                  like "echo": a retried request crashes on its first attempt only.
   "wait"          reports progress, then waits until cancelled (records "cancelled-<id>").
   "ignore_cancel" reports progress, records cancellation but never stops.
   "fail"          raises a RunnerError (invalid_input, 422).
@@ -67,6 +69,12 @@ class Fault(Runner):
         if mode == "crash":
             mark("crashed-%d" % os.getpid())
             os._exit(3)
+        if mode == "crash_once":
+            once = os.path.join(os.environ["FAULT_MARKS"], "crashed-once-%s" % input.get("text", ""))
+            if not os.path.exists(once):
+                mark("crashed-once-%s" % input.get("text", ""))
+                os._exit(3)
+            return {"text": input.get("text", ""), "pid": os.getpid()}
         if mode in ("wait", "ignore_cancel"):
             mark("waiting-%s" % ctx.request_id)
             ctx.wait_cancelled()
