@@ -9,9 +9,10 @@ import FuzzSupport
 public func fuzzByteRange(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
     guard bytes.count >= 8 else { return 0 }
-    let fileSize = bytes[..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+    // File sizes are never negative: the top bit is dropped.
+    let fileSize = bytes[..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) } & Int.max
     let header = String(decoding: bytes[8...], as: UTF8.self)
-    if let range = ByteRange.parse(header, size: fileSize) {
+    if case .part(let range) = ByteRange.parse(header, size: fileSize) {
         precondition(range.lowerBound >= 0 && range.upperBound <= fileSize && !range.isEmpty, "range \(range) outside a \(fileSize)-byte file")
     }
     return 0
