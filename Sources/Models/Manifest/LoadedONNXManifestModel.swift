@@ -56,16 +56,16 @@ struct LoadedONNXManifestModel: LoadedModel {
                 let (mean, std) = (Float(entry.values[0]), Float(entry.values[1]))
                 feeds[entry.tensor] = ONNXTensor(shape: entry.shape, floats: noise.normals(count: entry.shape.reduce(1, *)).map { $0 * std + mean })
             case "constant":
-                feeds[entry.tensor] = tensor(entry, entry.values)
+                feeds[entry.tensor] = try tensor(entry, entry.values, field: entry.path)
             default:
                 guard let value = input[field]?.doubleValue ?? entry.defaultValue else {
                     throw ModelError(.invalidInput, "\(field) is required", field: ["body", field])
                 }
-                guard value >= entry.minimum ?? -.infinity, value <= entry.maximum ?? .infinity,
+                guard value.isFinite, value >= entry.minimum ?? -.infinity, value <= entry.maximum ?? .infinity,
                       entry.kind == "number" || value == value.rounded() else {
                     throw ModelError(.invalidInput, "\(field) must be \(entry.kind == "integer" ? "an integer" : "a number") in \(entry.minimum ?? -.infinity)...\(entry.maximum ?? .infinity)", field: ["body", field])
                 }
-                feeds[entry.tensor] = tensor(entry, [value])
+                feeds[entry.tensor] = try tensor(entry, [value], field: field)
             }
         }
         try context.checkCancellation()
@@ -102,11 +102,24 @@ struct LoadedONNXManifestModel: LoadedModel {
 
     // MARK: - Inputs
 
-    private func tensor(_ entry: ONNXManifest.Input, _ values: [Double]) -> ONNXTensor {
+    /// A tensor of the entry's shape filled with `values` (one value fills it all), in the graph
+    /// input's element type.
+    /// - Throws: `ModelError` 422 naming `field` when a value is not an integer the element type
+    ///   holds (a request's integer without a manifest `maximum` can be far beyond Int64).
+    private func tensor(_ entry: ONNXManifest.Input, _ values: [Double], field: String) throws -> ONNXTensor {
         let count = entry.shape.reduce(1, *)
         let filled = values.count == count ? values : [Double](repeating: values[0], count: count)
-        switch types[entry.tensor] ?? .float {
-        case .int64, .int32: return ONNXTensor(shape: entry.shape, ints: filled.map { Int64($0) }, type: types[entry.tensor]!)
+        let type = types[entry.tensor] ?? .float
+        switch type {
+        case .int64, .int32:
+            let ints = try filled.map { value in
+                guard let element = ManifestBinding.integerElement(value, type: type) else {
+                    throw ModelError(.invalidInput, "\(field) must be an integer in \(ManifestBinding.integerBounds(type))",
+                                     field: ["body", field])
+                }
+                return element
+            }
+            return ONNXTensor(shape: entry.shape, ints: ints, type: type)
         default: return ONNXTensor(shape: entry.shape, floats: filled.map { Float($0) })
         }
     }
