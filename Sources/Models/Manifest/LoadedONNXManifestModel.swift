@@ -13,12 +13,13 @@ struct LoadedONNXManifestModel: LoadedModel {
     let types: [String: ONNX.DataType]
     let footprintBytes: Int
     let plans: ManifestPlans
+    /// Largest accepted input image and largest tiled output (pixels).
+    let limits: ImageLimits
 
-    /// Largest accepted input image (pixels).
-    static let maxInputPixels = 4096 * 4096
-
-    init(definition: ONNXManifest, model: ONNXModel, types: [String: ONNX.DataType], footprintBytes: Int) {
+    init(definition: ONNXManifest, model: ONNXModel, types: [String: ONNX.DataType], footprintBytes: Int,
+         limits: ImageLimits = ImageLimits()) {
         self.definition = definition
+        self.limits = limits
         self.model = model
         self.types = types
         self.footprintBytes = footprintBytes
@@ -140,7 +141,7 @@ struct LoadedONNXManifestModel: LoadedModel {
         let file = try await context.fetch(url, field: field)
         let image: Image
         do {
-            image = try Image.decode(file.data, options: ImageDecodingOptions(maxPixels: Self.maxInputPixels))
+            image = try Image.decode(file.data, options: ImageDecodingOptions(maxPixels: limits.maxInputPixels))
         } catch let error as MediaError {
             throw ModelError(.unsupportedMedia, "\(field): \(error.message)", field: ["body", field])
         }
@@ -166,6 +167,12 @@ struct LoadedONNXManifestModel: LoadedModel {
             }
             if definition.tiling == nil, let fixedH, let fixedW, fixedH != ph || fixedW != pw {
                 throw ModelError(.invalidInput, "\(field): the model takes \(fixedW)x\(fixedH) images, got \(w)x\(h)", field: ["body", field])
+            }
+            // The tiler allocates the whole scaled output up front; a manifest scale of up to 16
+            // turns an accepted input into hundreds of gigabytes without this check.
+            if let scale = definition.tiling?.scale, limits.outputPixels(width: pw, height: ph, scale: scale) == nil {
+                throw ModelError(.invalidInput, "\(field): a \(w)x\(h) image at scale \(scale) exceeds \(limits.maxOutputPixels) output pixels",
+                                 field: ["body", field])
             }
             return PreparedImage(planes: planes, cropHeight: h, cropWidth: w)
         }
