@@ -159,6 +159,6 @@ enum AlphaResize {
                         inputs: [x], output: y)]
         let t = Tensor(shape: Shape(n: 1, c: 1, h: height, w: width), values: plane.map { Float($0) / 255 })
         let out = try GraphExecutor(graph: g, threads: 1).run([t])[0]
-        return out.toArray().map { UInt8(min(max(($0 * 255 + 0.5).rounded(.down), 0), 255)) }
+        return out.toArray().map { ImageTensor.byte(($0 * 255 + 0.5).rounded(.down)) }
     }
 }
