@@ -49,6 +49,26 @@ import Testing
         #expect(error.status == 422 && error.field == ["body", "image_url"])
     }
 
+    @Test func tensorOutputsOverTheLimitAreRefused() async throws {
+        let definition = try ONNXManifest(json: [
+            "format": "peregrine.onnx-manifest/1", "endpoint_id": "local/vector", "title": "Vector", "license": "MIT",
+            "model": ["file": "vector.onnx"],
+            "inputs": [["kind": "constant", "tensor": "x", "shape": [5], "values": [1]]],
+            "outputs": [["kind": "tensor", "tensor": "y", "field": "values"]],
+        ])
+        let model = try ONNXModel(model: ONNXTestGraph.model(inputs: ["x"], outputs: ["y"],
+                                                             nodes: [ONNXTestGraph.node("Identity", ["x"], ["y"])]))
+        let types = try ManifestBinding.check(definition, model: model)
+        let small = LoadedONNXManifestModel(definition: definition, model: model, types: types, footprintBytes: 0,
+                                            limits: ImageLimits(maxTensorOutputValues: 4))
+        let error = try await #require(throws: ModelError.self) { _ = try await small.run(input: [:], context: ManifestRunContext()) }
+        #expect(error.code == .invalidInput && error.message.contains("5 values"))
+        let enough = LoadedONNXManifestModel(definition: definition, model: model, types: types, footprintBytes: 0,
+                                             limits: ImageLimits(maxTensorOutputValues: 5))
+        let out = try await enough.run(input: [:], context: ManifestRunContext())
+        #expect(out["values"]?["data"]?.arrayValue?.count == 5)
+    }
+
     @Test func outputPixelsAreCheckedWithoutOverflow() {
         let limits = ImageLimits(maxOutputPixels: 100)
         #expect(limits.outputPixels(width: 5, height: 5, scale: 2) == 100)
@@ -58,9 +78,11 @@ import Testing
     }
 
     @Test func limitsComeFromTheEnvironment() {
-        let limits = ImageLimits.fromEnvironment(["PEREGRINE_IMAGE_MAX_INPUT_PIXELS": "1000", "PEREGRINE_IMAGE_MAX_OUTPUT_PIXELS": "-5"])
+        let limits = ImageLimits.fromEnvironment(["PEREGRINE_IMAGE_MAX_INPUT_PIXELS": "1000", "PEREGRINE_IMAGE_MAX_OUTPUT_PIXELS": "-5",
+                                                    "PEREGRINE_IMAGE_MAX_TENSOR_VALUES": "12"])
         #expect(limits.maxInputPixels == 1000)
         #expect(limits.maxOutputPixels == ImageLimits().maxOutputPixels)
+        #expect(limits.maxTensorOutputValues == 12)
         #expect(ImageLimits.fromEnvironment([:]) == ImageLimits())
     }
 }

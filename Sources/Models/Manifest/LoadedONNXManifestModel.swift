@@ -231,6 +231,9 @@ struct LoadedONNXManifestModel: LoadedModel {
         for output in definition.outputs {
             if output.kind == "tensor" {
                 guard let t = values[output.tensor] else { throw ModelError(.internalError, "the graph produced no '\(output.tensor)'") }
+                guard t.count <= limits.maxTensorOutputValues else {
+                    throw ModelError(.invalidInput, "\(output.field) would hold \(t.count) values, more than the limit of \(limits.maxTensorOutputValues); use a smaller input")
+                }
                 parts.values[output.field] = [
                     "shape": .array(t.shape.map { .int(Int64($0)) }),
                     "data": .array(t.floats.map { $0.isFinite ? .double(Double($0)) : .null }),

@@ -12,11 +12,17 @@ public struct ImageLimits: Sendable, Equatable {
     /// Largest image a model produces in pixels, checked before the run (scale × input).
     /// `PEREGRINE_IMAGE_MAX_OUTPUT_PIXELS` (default 64 Mi).
     public var maxOutputPixels: Int
+    /// Most values in one tensor output of a manifest model. Each becomes a JSON number in the
+    /// result, tens of bytes in memory, and a graph's output can grow with the input image.
+    /// `PEREGRINE_IMAGE_MAX_TENSOR_VALUES` (default 4 Mi).
+    public var maxTensorOutputValues: Int
 
     /// Limits with defaults.
-    public init(maxInputPixels: Int = 4096 * 4096, maxOutputPixels: Int = 64 * 1024 * 1024) {
+    public init(maxInputPixels: Int = 4096 * 4096, maxOutputPixels: Int = 64 * 1024 * 1024,
+                maxTensorOutputValues: Int = 4 * 1024 * 1024) {
         self.maxInputPixels = maxInputPixels
         self.maxOutputPixels = maxOutputPixels
+        self.maxTensorOutputValues = maxTensorOutputValues
     }
 
     /// Defaults overridden by `PEREGRINE_IMAGE_*` variables of `environment` (positive integers;
@@ -26,6 +32,7 @@ public struct ImageLimits: Sendable, Equatable {
         func positive(_ name: String) -> Int? { environment[name].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } }
         if let v = positive("PEREGRINE_IMAGE_MAX_INPUT_PIXELS") { limits.maxInputPixels = v }
         if let v = positive("PEREGRINE_IMAGE_MAX_OUTPUT_PIXELS") { limits.maxOutputPixels = v }
+        if let v = positive("PEREGRINE_IMAGE_MAX_TENSOR_VALUES") { limits.maxTensorOutputValues = v }
         return limits
     }
 
