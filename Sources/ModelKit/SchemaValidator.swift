@@ -225,9 +225,13 @@ public struct SchemaValidator: Sendable {
                 loc: path, msg: "ensure this value has at most \(max) characters", type: "value_error.any_str.max_length"))
         }
         if let pattern = s["pattern"]?.stringValue {
-            let matches = (try? NSRegularExpression(pattern: pattern))
-                .map { $0.firstMatch(in: string, range: NSRange(string.startIndex..., in: string)) != nil } ?? true
-            if !matches {
+            // A pattern that does not compile is the schema's fault, but passing every string
+            // would leave the field unchecked; it is reported like an unresolvable `$ref`.
+            guard let regex = try? NSRegularExpression(pattern: pattern) else {
+                issues.append(ValidationIssue(loc: path, msg: "schema pattern \"\(pattern)\" is not a valid regex", type: "value_error.schema"))
+                return
+            }
+            if regex.firstMatch(in: string, range: NSRange(string.startIndex..., in: string)) == nil {
                 issues.append(ValidationIssue(loc: path, msg: "string does not match regex \"\(pattern)\"", type: "value_error.str.regex"))
             }
         }

@@ -58,6 +58,14 @@ import Testing
         #expect(issues(["$ref": "#"], ["a": 1]).map(\.type).contains("value_error.schema"))
     }
 
+    @Test func invalidPatternIsAnIssueNotAPass() {
+        let schema: JSONValue = ["type": "object", "properties": ["s": ["type": "string", "pattern": "(unclosed"]]]
+        #expect(issues(schema, ["s": "anything"]).map(\.type) == ["value_error.schema"])
+        let valid: JSONValue = ["type": "object", "properties": ["s": ["type": "string", "pattern": "^[a-z]+$"]]]
+        #expect(issues(valid, ["s": "abc"]).isEmpty)
+        #expect(issues(valid, ["s": "ABC"]).map(\.type) == ["value_error.str.regex"])
+    }
+
     @Test func recursiveSchemaStillValidatesNestedValues() throws {
         let schema: JSONValue = [
             "$defs": ["Node": ["type": "object", "properties": ["child": ["$ref": "#/$defs/Node"], "v": ["type": "integer"]]]],
