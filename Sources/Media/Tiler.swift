@@ -83,13 +83,16 @@ public struct Tiler: Sendable {
     ///   - tileSize: the largest tile side, before overlap; at least 1.
     ///   - overlap: context on each side; at least the model's receptive-field radius for a
     ///     seamless result (Real-ESRGAN uses 10 by default).
-    ///   - scale: output size / input size; positive and a ratio of small integers.
+    ///   - scale: output size / input size; positive, at most 1024, and a ratio of small integers.
     /// - Throws: `MediaError` with code `invalidArgument` for bad values.
     public init(tileSize: Int, overlap: Int, scale: Double = 1) throws {
         guard tileSize >= 1, overlap >= 0 else {
             throw MediaError(.invalidArgument, "tiler: tile size must be ≥ 1 and overlap ≥ 0, got \(tileSize) and \(overlap)")
         }
-        guard scale > 0, scale.isFinite else { throw MediaError(.invalidArgument, "tiler: scale must be positive, got \(scale)") }
+        // Bounded above so that output coordinates (`Int(size × scale)`) cannot overflow.
+        guard scale > 0, scale <= 1024 else {
+            throw MediaError(.invalidArgument, "tiler: scale must be in (0, 1024], got \(scale)")
+        }
         guard let granularity = (1...1024).first(where: { g in
             let product = Double(g) * scale
             return abs(product - product.rounded()) < 1e-9 && product.rounded() >= 1

@@ -12,10 +12,17 @@ import Foundation
 public struct SchemaValidator: Sendable {
     /// The schema being enforced.
     public let schema: JSONValue
+    /// Most issues one validation collects and reports. A body of a million small wrong values
+    /// would otherwise become a million issues, many times the body's size in memory and in the
+    /// 422 response; past the limit the remaining values are not examined.
+    public let maxIssues: Int
 
-    /// - Parameter schema: a JSON Schema object (usually `ModelManifest.inputSchema`).
-    public init(schema: JSONValue) {
+    /// - Parameters:
+    ///   - schema: a JSON Schema object (usually `ModelManifest.inputSchema`).
+    ///   - maxIssues: most issues reported per validation (at least 1). Default 100.
+    public init(schema: JSONValue, maxIssues: Int = 100) {
         self.schema = schema
+        self.maxIssues = max(1, maxIssues)
     }
 
     /// Checks `value` and returns it with defaults filled in and integral numbers normalized.
@@ -25,37 +32,49 @@ public struct SchemaValidator: Sendable {
     /// - Throws: `SchemaValidationError` listing every issue found.
     public func validate(_ value: JSONValue, root: [LocationComponent] = [.key("body")]) throws -> JSONValue {
         var issues: [ValidationIssue] = []
-        let result = check(value, against: schema, at: root, issues: &issues, depth: 0)
-        if !issues.isEmpty { throw SchemaValidationError(issues: issues) }
+        let result = check(value, against: schema, at: root, issues: &issues, depth: 0, refs: [])
+        if !issues.isEmpty { throw SchemaValidationError(issues: Array(issues.prefix(maxIssues))) }
         return result
     }
 
     // MARK: - Recursion
 
-    /// Beyond this depth a schema is taken to be cyclic through `$ref`; validation stops there.
+    /// Deepest schema nesting followed (subschemas, `$ref`s and nested values together). A value
+    /// nested deeper than this under a recursive schema is refused rather than left unchecked.
     private static let maxDepth = 64
 
+    /// - Parameter refs: the `$ref`s being expanded for this same value. Meeting one again
+    ///   means the schema refers to itself without descending into the value (`A: allOf [A, A]`),
+    ///   which would otherwise recurse to `maxDepth` with every branch doubling the work.
     private func check(
         _ value: JSONValue, against rawSchema: JSONValue, at path: [LocationComponent],
-        issues: inout [ValidationIssue], depth: Int
+        issues: inout [ValidationIssue], depth: Int, refs: Set<String>
     ) -> JSONValue {
-        guard depth < Self.maxDepth, case .object(var s) = rawSchema else { return value }
+        guard case .object(var s) = rawSchema else { return value }
+        guard depth < Self.maxDepth else {
+            issues.append(ValidationIssue(loc: path, msg: "value is nested too deeply to validate", type: "value_error.depth"))
+            return value
+        }
         if let ref = s["$ref"]?.stringValue {
             guard let target = resolve(ref) else {
                 issues.append(ValidationIssue(loc: path, msg: "schema reference \(ref) not found", type: "value_error.schema"))
                 return value
             }
+            guard !refs.contains(ref) else {
+                issues.append(ValidationIssue(loc: path, msg: "schema reference \(ref) refers to itself", type: "value_error.schema"))
+                return value
+            }
             // Keywords next to `$ref` (2020-12 allows them) apply as well.
             s["$ref"] = nil
-            let resolved = check(value, against: target, at: path, issues: &issues, depth: depth + 1)
-            return s.isEmpty ? resolved : check(resolved, against: .object(s), at: path, issues: &issues, depth: depth + 1)
+            let resolved = check(value, against: target, at: path, issues: &issues, depth: depth + 1, refs: refs.union([ref]))
+            return s.isEmpty ? resolved : check(resolved, against: .object(s), at: path, issues: &issues, depth: depth + 1, refs: refs)
         }
         var value = value
         if let all = s["allOf"]?.arrayValue {
-            for sub in all { value = check(value, against: sub, at: path, issues: &issues, depth: depth + 1) }
+            for sub in all { value = check(value, against: sub, at: path, issues: &issues, depth: depth + 1, refs: refs) }
         }
         if let branches = s["anyOf"]?.arrayValue ?? s["oneOf"]?.arrayValue {
-            value = checkUnion(value, branches: branches, at: path, issues: &issues, depth: depth)
+            value = checkUnion(value, branches: branches, at: path, issues: &issues, depth: depth, refs: refs)
         }
         if let types = declaredTypes(s) {
             guard let coerced = checkType(value, types: types, at: path, issues: &issues) else { return value }
@@ -84,12 +103,12 @@ public struct SchemaValidator: Sendable {
 
     private func checkUnion(
         _ value: JSONValue, branches: [JSONValue], at path: [LocationComponent], issues: inout [ValidationIssue],
-        depth: Int
+        depth: Int, refs: Set<String>
     ) -> JSONValue {
         var failures: [(compatible: Bool, issues: [ValidationIssue])] = []
         for branch in branches {
             var branchIssues: [ValidationIssue] = []
-            let result = check(value, against: branch, at: path, issues: &branchIssues, depth: depth + 1)
+            let result = check(value, against: branch, at: path, issues: &branchIssues, depth: depth + 1, refs: refs)
             if branchIssues.isEmpty { return result }
             failures.append((typeAdmits(branch, value, depth: depth), branchIssues))
         }
@@ -125,7 +144,9 @@ public struct SchemaValidator: Sendable {
         switch (type, value) {
         case ("null", .null), ("boolean", .bool), ("string", .string), ("array", .array), ("object", .object): return true
         case ("number", .int), ("number", .double), ("integer", .int): return true
-        case ("integer", .double(let d)): return d.rounded() == d
+        // An integer must be exact in Int64: models convert these to sizes, counts and tensor
+        // elements, and a huge or fractional "integer" must be a 422 here, not a trap there.
+        case ("integer", .double(let d)): return Int64(exactly: d) != nil
         default: return false
         }
     }
@@ -204,9 +225,13 @@ public struct SchemaValidator: Sendable {
                 loc: path, msg: "ensure this value has at most \(max) characters", type: "value_error.any_str.max_length"))
         }
         if let pattern = s["pattern"]?.stringValue {
-            let matches = (try? NSRegularExpression(pattern: pattern))
-                .map { $0.firstMatch(in: string, range: NSRange(string.startIndex..., in: string)) != nil } ?? true
-            if !matches {
+            // A pattern that does not compile is the schema's fault, but passing every string
+            // would leave the field unchecked; it is reported like an unresolvable `$ref`.
+            guard let regex = try? NSRegularExpression(pattern: pattern) else {
+                issues.append(ValidationIssue(loc: path, msg: "schema pattern \"\(pattern)\" is not a valid regex", type: "value_error.schema"))
+                return
+            }
+            if regex.firstMatch(in: string, range: NSRange(string.startIndex..., in: string)) == nil {
                 issues.append(ValidationIssue(loc: path, msg: "string does not match regex \"\(pattern)\"", type: "value_error.str.regex"))
             }
         }
@@ -223,9 +248,13 @@ public struct SchemaValidator: Sendable {
             issues.append(ValidationIssue(loc: path, msg: "ensure this value has at most \(max) items", type: "value_error.list.max_items"))
         }
         guard let itemSchema = s["items"], case .object = itemSchema else { return elements }
-        return elements.enumerated().map { i, element in
-            check(element, against: itemSchema, at: path + [.index(i)], issues: &issues, depth: depth + 1)
+        var out = elements
+        for (i, element) in elements.enumerated() {
+            // Enough to report: the rest of a huge array would only grow the issue list.
+            if issues.count >= maxIssues { break }
+            out[i] = check(element, against: itemSchema, at: path + [.index(i)], issues: &issues, depth: depth + 1, refs: [])
         }
+        return out
     }
 
     private func checkObject(
@@ -240,8 +269,9 @@ public struct SchemaValidator: Sendable {
         }
         for name in properties.keys.sorted() {
             guard let propertySchema = properties[name] else { continue }
+            if issues.count >= maxIssues { break }
             if let present = members[name] {
-                out[name] = check(present, against: propertySchema, at: path + [.key(name)], issues: &issues, depth: depth + 1)
+                out[name] = check(present, against: propertySchema, at: path + [.key(name)], issues: &issues, depth: depth + 1, refs: [])
             } else if let fallback = defaultValue(of: propertySchema, depth: depth) {
                 out[name] = fallback
             }
@@ -250,11 +280,13 @@ public struct SchemaValidator: Sendable {
         switch s["additionalProperties"] {
         case .bool(false)?:
             for name in extras {
+                if issues.count >= maxIssues { break }
                 issues.append(ValidationIssue(loc: path + [.key(name)], msg: "extra fields not permitted", type: "value_error.extra"))
             }
         case .object(let extraSchema)?:
             for name in extras {
-                out[name] = check(members[name]!, against: .object(extraSchema), at: path + [.key(name)], issues: &issues, depth: depth + 1)
+                if issues.count >= maxIssues { break }
+                out[name] = check(members[name]!, against: .object(extraSchema), at: path + [.key(name)], issues: &issues, depth: depth + 1, refs: [])
             }
         default: break
         }

@@ -17,7 +17,13 @@ extension ResidencySettings {
     /// `startupTimeout` in seconds, or `nil` for none.
     public var startupTimeoutSeconds: Double? { startupTimeout.map(Self.seconds) }
 
-    static func duration(seconds: Double) -> Duration { .milliseconds(Int64((max(0, seconds) * 1000).rounded())) }
+    /// Saturating: an override read back from the settings store is not trusted to be in the
+    /// range the admin route checks, and `Int64(_:)` traps on values beyond it. At most ~31,700
+    /// years; NaN and negatives are 0.
+    static func duration(seconds: Double) -> Duration {
+        guard seconds > 0 else { return .zero }
+        return .milliseconds(Int64((min(seconds, 1e12) * 1000).rounded()))
+    }
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }

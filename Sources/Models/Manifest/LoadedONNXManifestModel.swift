@@ -13,12 +13,13 @@ struct LoadedONNXManifestModel: LoadedModel {
     let types: [String: ONNX.DataType]
     let footprintBytes: Int
     let plans: ManifestPlans
+    /// Largest accepted input image and largest tiled output (pixels).
+    let limits: ImageLimits
 
-    /// Largest accepted input image (pixels).
-    static let maxInputPixels = 4096 * 4096
-
-    init(definition: ONNXManifest, model: ONNXModel, types: [String: ONNX.DataType], footprintBytes: Int) {
+    init(definition: ONNXManifest, model: ONNXModel, types: [String: ONNX.DataType], footprintBytes: Int,
+         limits: ImageLimits = ImageLimits()) {
         self.definition = definition
+        self.limits = limits
         self.model = model
         self.types = types
         self.footprintBytes = footprintBytes
@@ -56,16 +57,16 @@ struct LoadedONNXManifestModel: LoadedModel {
                 let (mean, std) = (Float(entry.values[0]), Float(entry.values[1]))
                 feeds[entry.tensor] = ONNXTensor(shape: entry.shape, floats: noise.normals(count: entry.shape.reduce(1, *)).map { $0 * std + mean })
             case "constant":
-                feeds[entry.tensor] = tensor(entry, entry.values)
+                feeds[entry.tensor] = try tensor(entry, entry.values, field: entry.path)
             default:
                 guard let value = input[field]?.doubleValue ?? entry.defaultValue else {
                     throw ModelError(.invalidInput, "\(field) is required", field: ["body", field])
                 }
-                guard value >= entry.minimum ?? -.infinity, value <= entry.maximum ?? .infinity,
+                guard value.isFinite, value >= entry.minimum ?? -.infinity, value <= entry.maximum ?? .infinity,
                       entry.kind == "number" || value == value.rounded() else {
                     throw ModelError(.invalidInput, "\(field) must be \(entry.kind == "integer" ? "an integer" : "a number") in \(entry.minimum ?? -.infinity)...\(entry.maximum ?? .infinity)", field: ["body", field])
                 }
-                feeds[entry.tensor] = tensor(entry, [value])
+                feeds[entry.tensor] = try tensor(entry, [value], field: field)
             }
         }
         try context.checkCancellation()
@@ -102,11 +103,24 @@ struct LoadedONNXManifestModel: LoadedModel {
 
     // MARK: - Inputs
 
-    private func tensor(_ entry: ONNXManifest.Input, _ values: [Double]) -> ONNXTensor {
+    /// A tensor of the entry's shape filled with `values` (one value fills it all), in the graph
+    /// input's element type.
+    /// - Throws: `ModelError` 422 naming `field` when a value is not an integer the element type
+    ///   holds (a request's integer without a manifest `maximum` can be far beyond Int64).
+    private func tensor(_ entry: ONNXManifest.Input, _ values: [Double], field: String) throws -> ONNXTensor {
         let count = entry.shape.reduce(1, *)
         let filled = values.count == count ? values : [Double](repeating: values[0], count: count)
-        switch types[entry.tensor] ?? .float {
-        case .int64, .int32: return ONNXTensor(shape: entry.shape, ints: filled.map { Int64($0) }, type: types[entry.tensor]!)
+        let type = types[entry.tensor] ?? .float
+        switch type {
+        case .int64, .int32:
+            let ints = try filled.map { value in
+                guard let element = ManifestBinding.integerElement(value, type: type) else {
+                    throw ModelError(.invalidInput, "\(field) must be an integer in \(ManifestBinding.integerBounds(type))",
+                                     field: ["body", field])
+                }
+                return element
+            }
+            return ONNXTensor(shape: entry.shape, ints: ints, type: type)
         default: return ONNXTensor(shape: entry.shape, floats: filled.map { Float($0) })
         }
     }
@@ -127,7 +141,7 @@ struct LoadedONNXManifestModel: LoadedModel {
         let file = try await context.fetch(url, field: field)
         let image: Image
         do {
-            image = try Image.decode(file.data, options: ImageDecodingOptions(maxPixels: Self.maxInputPixels))
+            image = try Image.decode(file.data, options: ImageDecodingOptions(maxPixels: limits.maxInputPixels))
         } catch let error as MediaError {
             throw ModelError(.unsupportedMedia, "\(field): \(error.message)", field: ["body", field])
         }
@@ -153,6 +167,12 @@ struct LoadedONNXManifestModel: LoadedModel {
             }
             if definition.tiling == nil, let fixedH, let fixedW, fixedH != ph || fixedW != pw {
                 throw ModelError(.invalidInput, "\(field): the model takes \(fixedW)x\(fixedH) images, got \(w)x\(h)", field: ["body", field])
+            }
+            // The tiler allocates the whole scaled output up front; a manifest scale of up to 16
+            // turns an accepted input into hundreds of gigabytes without this check.
+            if let scale = definition.tiling?.scale, limits.outputPixels(width: pw, height: ph, scale: scale) == nil {
+                throw ModelError(.invalidInput, "\(field): a \(w)x\(h) image at scale \(scale) exceeds \(limits.maxOutputPixels) output pixels",
+                                 field: ["body", field])
             }
             return PreparedImage(planes: planes, cropHeight: h, cropWidth: w)
         }
@@ -211,6 +231,9 @@ struct LoadedONNXManifestModel: LoadedModel {
         for output in definition.outputs {
             if output.kind == "tensor" {
                 guard let t = values[output.tensor] else { throw ModelError(.internalError, "the graph produced no '\(output.tensor)'") }
+                guard t.count <= limits.maxTensorOutputValues else {
+                    throw ModelError(.invalidInput, "\(output.field) would hold \(t.count) values, more than the limit of \(limits.maxTensorOutputValues); use a smaller input")
+                }
                 parts.values[output.field] = [
                     "shape": .array(t.shape.map { .int(Int64($0)) }),
                     "data": .array(t.floats.map { $0.isFinite ? .double(Double($0)) : .null }),

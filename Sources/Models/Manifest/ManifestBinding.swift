@@ -21,6 +21,11 @@ enum ManifestBinding {
                 throw ManifestError(field: "\(input.path).kind", "\(input.kind) cannot feed '\(g.name)' of element type \(type)")
             }
             types[input.tensor] = type
+            if input.kind == "constant", type == .int64 || type == .int32,
+               let bad = input.values.firstIndex(where: { integerElement($0, type: type) == nil }) {
+                throw ManifestError(field: "\(input.path).values[\(bad)]",
+                                    "\(input.values[bad]) is not an integer in \(integerBounds(type)) for '\(g.name)' of element type \(type)")
+            }
             if input.kind == "image" {
                 try checkImage(input, g)
             } else if let dims = g.shape {
@@ -73,6 +78,17 @@ enum ManifestBinding {
                 }
             }
         }
+    }
+
+    /// `value` as an element of an integer tensor of `type`, or `nil` when it is not an integer
+    /// that type holds exactly (never a trapping conversion: request values reach this).
+    static func integerElement(_ value: Double, type: ONNX.DataType) -> Int64? {
+        type == .int32 ? Int32(exactly: value).map(Int64.init) : Int64(exactly: value)
+    }
+
+    /// The integers an integer element type holds, for messages.
+    static func integerBounds(_ type: ONNX.DataType) -> String {
+        type == .int32 ? "\(Int32.min)...\(Int32.max)" : "\(Int64.min)...\(Int64.max)"
     }
 
     /// Whether a recorded extent admits `extent` (symbolic and unknown extents admit any).

@@ -26,7 +26,7 @@ extension ONNXManifest {
             default:
                 let integral = input.kind == "integer"
                 p["type"] = integral ? "integer" : "number"
-                func number(_ v: Double) -> JSONValue { integral ? .int(Int64(v)) : .double(v) }
+                func number(_ v: Double) -> JSONValue { integral ? Int64(exactly: v).map(JSONValue.int) ?? .double(v) : .double(v) }
                 if let v = input.minimum { p["minimum"] = number(v) }
                 if let v = input.maximum { p["maximum"] = number(v) }
                 if let v = input.defaultValue { p["default"] = number(v) } else { required.append(.string(field)) }

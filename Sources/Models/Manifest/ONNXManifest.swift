@@ -251,7 +251,8 @@ public struct ONNXManifest: Sendable, Equatable {
             input.defaultValue = try r.double("default")
             if kind == "integer" {
                 for (key, v) in [("minimum", input.minimum), ("maximum", input.maximum), ("default", input.defaultValue)] {
-                    if let v, v != v.rounded() { throw r.error(key, "must be an integer for an integer input") }
+                    // Exact in Int64: the schema states them as JSON integers.
+                    if let v, Int64(exactly: v) == nil { throw r.error(key, "must be an integer in \(Int64.min)...\(Int64.max) for an integer input") }
                 }
             }
             if let lo = input.minimum, let hi = input.maximum, lo > hi { throw r.error("minimum", "is greater than maximum") }

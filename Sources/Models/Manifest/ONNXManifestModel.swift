@@ -9,6 +9,8 @@ public struct ONNXManifestModel: Model {
     public let definition: ONNXManifest
     /// The ONNX file, resolved against the manifest's directory.
     public let modelURL: URL
+    /// Input and output pixel limits of image inputs (`PEREGRINE_IMAGE_*`).
+    public var imageLimits: ImageLimits = .fromEnvironment()
 
     /// Reads a manifest file and checks it against its graph.
     /// - Parameters:
@@ -82,7 +84,7 @@ public struct ONNXManifestModel: Model {
                 }
                 let (model, types) = try importGraph()
                 let loaded = LoadedONNXManifestModel(definition: definition, model: model, types: types,
-                                                     footprintBytes: Self.footprint(model))
+                                                     footprintBytes: Self.footprint(model), limits: imageLimits)
                 if let shapes = loaded.fixedShapes() { _ = try loaded.plans.plan(for: shapes) }
                 return loaded
             } catch let error as ManifestError {

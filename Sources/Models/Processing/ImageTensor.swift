@@ -15,6 +15,10 @@ public enum ImageTensor {
         return t
     }
 
+    /// A sample already scaled to [0, 255], clamped into a byte; NaN becomes 0. `UInt8(_:)` traps
+    /// on NaN (clamping with `min`/`max` passes NaN through), and a network can produce one.
+    @inline(__always) static func byte(_ v: Float) -> UInt8 { v.isNaN ? 0 : UInt8(min(max(v, 0), 255)) }
+
     /// Interleaved RGB bytes from the window (y0, x0, height, width) of a `[1, 3, H, W]` tensor:
     /// `v * 255 + 0.5`, truncated and clamped to [0, 255] (round half up, as the upstream
     /// post-processing does).
@@ -27,7 +31,7 @@ public enum ImageTensor {
             for x in 0..<w {
                 for c in 0..<3 {
                     let v = p[(c * th + y0 + y) * tw + x0 + x] * 255 + 0.5
-                    out[(y * w + x) * 3 + c] = UInt8(min(max(v.rounded(.down), 0), 255))
+                    out[(y * w + x) * 3 + c] = byte(v.rounded(.down))
                 }
             }
         }

@@ -15,7 +15,8 @@ enum TerrainRelief {
     static func heights(fromModel values: [Float]) -> [Float] {
         let normalizer = Foundation.asinh(heightRange / asinhScale)
         var h = values.map { v -> Float in
-            let unit = min(max((v + 1) * 0.5, 0), 1)
+            // NaN (which min/max pass through) would trap in the conversions to samples below.
+            let unit = v.isNaN ? 0 : min(max((v + 1) * 0.5, 0), 1)
             return min(max(asinhScale * Foundation.sinh(unit * normalizer), 0), heightRange)
         }
         let floor = h.min() ?? 0
@@ -27,7 +28,7 @@ enum TerrainRelief {
     /// 0.34 mm and the full range of the model maps onto the full range of the PNG (the image is
     /// not stretched per terrain, so heights compare across images).
     static func heightmap(_ heights: [Float], width: Int, height: Int) throws -> Image {
-        let samples = heights.map { UInt16((min(max($0 / heightRange, 0), 1) * 65535).rounded()) }
+        let samples = heights.map { $0.isNaN ? 0 : UInt16((min(max($0 / heightRange, 0), 1) * 65535).rounded()) }
         return try Image(width: width, height: height, channels: 1, samples: .uint16(samples))
     }
 
@@ -53,9 +54,9 @@ enum TerrainRelief {
                 let base: (Float, Float, Float) = (0.35 + 0.5 * t, 0.55 + 0.25 * t, 0.30 + 0.55 * t)
                 let lit = 0.25 + 0.75 * shade
                 let o = (y * width + x) * 3
-                rgb[o] = UInt8(min(255, (base.0 * lit * 255).rounded()))
-                rgb[o + 1] = UInt8(min(255, (base.1 * lit * 255).rounded()))
-                rgb[o + 2] = UInt8(min(255, (base.2 * lit * 255).rounded()))
+                rgb[o] = ImageTensor.byte((base.0 * lit * 255).rounded())
+                rgb[o + 1] = ImageTensor.byte((base.1 * lit * 255).rounded())
+                rgb[o + 2] = ImageTensor.byte((base.2 * lit * 255).rounded())
             }
         }
         return try Image(width: width, height: height, channels: 3, samples: .uint8(rgb))

@@ -18,13 +18,17 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
     let defaultModel: String
     /// Picks the network for a request.
     let variantFor: @Sendable (UpscaleRequest) throws -> UpscalerVariant
+    /// Largest accepted input and produced output (pixels).
+    let limits: ImageLimits
 
     private let lock = NSLock()
     private var executors: [UpscalerVariant: GraphExecutor] = [:]
 
     init(modelDirectory: URL, threads: Int, precision: ComputePrecision, scales: [Int], defaultScale: Int,
-         defaultModel: String = "", variantFor: @escaping @Sendable (UpscaleRequest) throws -> UpscalerVariant) {
+         defaultModel: String = "", limits: ImageLimits = .fromEnvironment(),
+         variantFor: @escaping @Sendable (UpscaleRequest) throws -> UpscalerVariant) {
         self.modelDirectory = modelDirectory
+        self.limits = limits
         self.pool = ComputePool(threads: max(1, threads))
         self.precision = precision
         self.scales = scales
@@ -69,14 +73,13 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
         let file = try await context.fetch(request.imageURL, field: "image_url")
         let image: Image
         do {
-            image = try Image.decode(file.data, options: ImageDecodingOptions(maxPixels: Self.maxInputPixels))
+            image = try Image.decode(file.data, options: ImageDecodingOptions(maxPixels: limits.maxInputPixels))
         } catch let error as MediaError {
             throw ModelError(.unsupportedMedia, "image_url: \(error.message)", field: ["body", "image_url"])
         }
-        let outPixels = image.width * image.height * request.scale * request.scale
-        guard outPixels <= Self.maxOutputPixels else {
+        guard limits.outputPixels(width: image.width, height: image.height, scale: request.scale) != nil else {
             throw ModelError(.invalidInput,
-                "a \(image.width)x\(image.height) image at scale \(request.scale) exceeds \(Self.maxOutputPixels) output pixels",
+                "a \(image.width)x\(image.height) image at scale \(request.scale) exceeds \(limits.maxOutputPixels) output pixels",
                 field: ["body", "image_url"])
         }
         let scale = request.scale
@@ -97,11 +100,6 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
             "timings": ["inference": .double(seconds)],
         ]
     }
-
-    /// Largest accepted input (pixels).
-    static let maxInputPixels = 4096 * 4096
-    /// Largest produced output (pixels).
-    static let maxOutputPixels = 64 * 1024 * 1024
 
     /// Upscales an image: RGB through the network tile by tile, alpha (if any) by bicubic resize.
     /// - Returns: the result and the seconds spent in the network.
@@ -161,6 +159,6 @@ enum AlphaResize {
                         inputs: [x], output: y)]
         let t = Tensor(shape: Shape(n: 1, c: 1, h: height, w: width), values: plane.map { Float($0) / 255 })
         let out = try GraphExecutor(graph: g, threads: 1).run([t])[0]
-        return out.toArray().map { UInt8(min(max(($0 * 255 + 0.5).rounded(.down), 0), 255)) }
+        return out.toArray().map { ImageTensor.byte(($0 * 255 + 0.5).rounded(.down)) }
     }
 }

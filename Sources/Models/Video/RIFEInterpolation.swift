@@ -134,9 +134,13 @@ final class LoadedRIFEInterpolation: LoadedModel, @unchecked Sendable {
         ]
     }
 
-    /// `30000/1001` → (30000, 1001); a plain number → (n, 1).
+    /// `30000/1001` → (30000, 1001); a plain number → (n, 1). Terms outside 1...Int32.max (what
+    /// ffmpeg's rationals hold) give 25/1, so that doubling the rate cannot overflow.
     static func fraction(_ rate: String) -> (Int, Int) {
         let parts = rate.split(separator: "/").compactMap { Int($0) }
-        return parts.count == 2 && parts[1] > 0 ? (parts[0], parts[1]) : (parts.first ?? 25, 1)
+        let valid = 1...Int(Int32.max)
+        guard let numerator = parts.first, valid.contains(numerator) else { return (25, 1) }
+        guard parts.count == 2 else { return (numerator, 1) }
+        return valid.contains(parts[1]) ? (numerator, parts[1]) : (25, 1)
     }
 }
