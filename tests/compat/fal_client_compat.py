@@ -15,6 +15,7 @@ import http.server
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -40,21 +41,45 @@ def check(name, fn):
     print(f"ok   {name} ({time.monotonic() - started:.2f}s)", flush=True)
 
 
+def _hold_file():
+    """A path the slow model waits for, and a release that creates it (also after 120 s, so a
+    server that never reports anything fails the test instead of hanging it)."""
+    path = os.path.join(tempfile.mkdtemp(prefix="peregrine-compat-"), "release")
+
+    def release():
+        open(path, "w").close()
+
+    guard = threading.Timer(120, release)
+    guard.daemon = True
+    guard.start()
+    return path, release
+
+
 def test_subscribe_with_logs_and_updates():
     updates = []
     enqueued = []
+    hold, release = _hold_file()
+
+    def on_update(update):
+        updates.append(update)
+        # The job waits until the client has seen it running with its first log line: the
+        # in-progress update is observed whatever the machine's speed.
+        if isinstance(update, fal_client.InProgress) and any("holding" in l["message"] for l in (update.logs or [])):
+            release()
+
     out = fal_client.subscribe(
         SLOW,
-        arguments={"steps": 4, "step_ms": 60},
+        arguments={"steps": 4, "step_ms": 10, "hold_file": hold},
         with_logs=True,
         on_enqueue=enqueued.append,
-        on_queue_update=updates.append,
+        on_queue_update=on_update,
     )
     assert out["steps_done"] == 4, out
     assert enqueued and isinstance(enqueued[0], str)
     kinds = {type(u).__name__ for u in updates}
-    assert "InProgress" in kinds or "Completed" in kinds, kinds
-    logs = [l for u in updates if isinstance(u, fal_client.InProgress) for l in (u.logs or [])]
+    assert "InProgress" in kinds, kinds
+    logs = [l for u in updates if isinstance(u, (fal_client.InProgress, fal_client.Completed)) for l in (u.logs or [])]
+    assert any("holding" in l["message"] for l in logs), logs
     assert any("step" in l["message"] for l in logs), logs
 
 
@@ -120,7 +145,11 @@ def test_run():
 
 
 def test_stream():
-    events = list(fal_client.stream(SLOW, arguments={"steps": 3, "step_ms": 20}))
+    hold, release = _hold_file()
+    events = []
+    for event in fal_client.stream(SLOW, arguments={"steps": 3, "step_ms": 10, "hold_file": hold}):
+        events.append(event)
+        release()  # the job finishes only after the client has seen an event of it running
     assert len(events) >= 2, events
     assert events[-1]["steps_done"] == 3, events[-1]
 
