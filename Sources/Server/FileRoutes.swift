@@ -41,15 +41,9 @@ enum FileRoutes {
         let name = FileNames.sanitize(call.request.headers[.falFileName] ?? "upload.bin")
         let contentType = try MediaType.checked(call.request.headers[.contentType], loc: [.key("header"), .key("content-type")])
         let expires = try StorageRoutes.expiry(call, services: services)
-        let blob = try await services.uploadGate.withSlot {
-            let staged = try await call.receiveBody(
-                into: services.blobs,
-                limits: StorageRoutes.uploadLimits(uploadID: nil, partNumber: nil, owner: caller.keyID, services: services),
-                gate: services.uploadGate, timeout: .seconds(services.configuration.uploadTimeout))
-            defer { staged.discard() }
-            return try await StorageRoutes.blobCall {
-                try await services.blobs.put(staged: staged, contentType: contentType, fileName: name, expiresAt: expires)
-            }
+        let limits = StorageRoutes.uploadLimits(uploadID: nil, partNumber: nil, owner: caller.keyID, services: services)
+        let blob = try await StorageRoutes.receiveStaged(call, limits: limits, services: services) {
+            try await services.blobs.put(staged: $0, contentType: contentType, fileName: name, expiresAt: expires)
         }
         return JSON.response(FileUploadResponse(accessURL: FileNames.url(base: call.base, id: blob.id, name: name)))
     }

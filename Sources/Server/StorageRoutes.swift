@@ -61,12 +61,8 @@ enum StorageRoutes {
     /// `PUT upload_url`: the whole file in one request, streamed to disk.
     private static func putWhole(_ call: APICall, uploadID: String, services: APIServices) async throws -> Response {
         try await requireUpload(uploadID, services: services)
-        let blob = try await services.uploadGate.withSlot {
-            let staged = try await call.receiveBody(
-                into: services.blobs, limits: uploadLimits(uploadID: uploadID, partNumber: nil, services: services),
-                gate: services.uploadGate, timeout: .seconds(services.configuration.uploadTimeout))
-            defer { staged.discard() }
-            return try await blobCall { try await services.blobs.completeUpload(uploadID: uploadID, staged: staged) }
+        let blob = try await receiveStaged(call, limits: uploadLimits(uploadID: uploadID, partNumber: nil, services: services), services: services) {
+            try await services.blobs.completeUpload(uploadID: uploadID, staged: $0)
         }
         return JSON.response(FileUploadResponse(accessURL: FileNames.url(base: call.base, id: blob.id, name: blob.fileName ?? "file")))
     }
@@ -84,12 +80,8 @@ enum StorageRoutes {
                 type: "value_error.number.not_le")
         }
         try await requireUpload(uploadID, services: services)
-        let etag = try await services.uploadGate.withSlot {
-            let staged = try await call.receiveBody(
-                into: services.blobs, limits: uploadLimits(uploadID: uploadID, partNumber: number, services: services),
-                gate: services.uploadGate, timeout: .seconds(services.configuration.uploadTimeout))
-            defer { staged.discard() }
-            return try await blobCall { try await services.blobs.putPart(uploadID: uploadID, partNumber: number, staged: staged) }
+        let etag = try await receiveStaged(call, limits: uploadLimits(uploadID: uploadID, partNumber: number, services: services), services: services) {
+            try await services.blobs.putPart(uploadID: uploadID, partNumber: number, staged: $0)
         }
         var headers = HTTPFields()
         headers[.eTag] = etag
@@ -142,6 +134,21 @@ enum StorageRoutes {
     static func requireUpload(_ uploadID: String, services: APIServices) async throws {
         guard try await blobCall({ try await services.blobs.upload(id: uploadID) }) != nil else {
             throw APIError.detail(.notFound, "Upload not found")
+        }
+    }
+
+    /// Streams the request body to a staging file within `limits`, holding one of the upload
+    /// gate's slots, hands the file to `store` (blob store errors mapped to fal answers) and
+    /// removes whatever `store` did not take.
+    static func receiveStaged<T>(
+        _ call: APICall, limits: StagingLimits, services: APIServices, _ store: (StagingFile) async throws -> T
+    ) async throws -> T {
+        try await services.uploadGate.withSlot {
+            let staged = try await call.receiveBody(
+                into: services.blobs, limits: limits, gate: services.uploadGate,
+                timeout: .seconds(services.configuration.uploadTimeout))
+            defer { staged.discard() }
+            return try await blobCall { try await store(staged) }
         }
     }
 

@@ -31,7 +31,8 @@ struct CompatEchoModel: Model {
 }
 
 /// `peregrine-test/slow`: `steps` steps of `step_ms` each, with a log line and progress per step;
-/// stops between steps when cancelled.
+/// stops between steps when cancelled. With `hold_file` it first logs that it holds and waits
+/// until that file exists, so a client test decides when a running job may go on.
 struct CompatSlowModel: Model {
     var manifest: ModelManifest {
         ModelManifest(
@@ -41,6 +42,7 @@ struct CompatSlowModel: Model {
                 "properties": [
                     "steps": ["type": "integer", "minimum": 1, "maximum": 10000, "default": 3],
                     "step_ms": ["type": "integer", "minimum": 0, "maximum": 10000, "default": 10],
+                    "hold_file": ["type": "string"],
                 ],
             ],
             outputSchema: ["type": "object"], schemaName: "CompatSlow", maxConcurrency: 1)
@@ -53,6 +55,13 @@ struct CompatSlowModel: Model {
         func run(input: JSONValue, context: any RunContext) async throws -> JSONValue {
             let steps = Int(input["steps"]?.intValue ?? 3)
             let stepMS = input["step_ms"]?.intValue ?? 10
+            if let hold = input["hold_file"]?.stringValue {
+                context.log("holding until \(hold) exists")
+                while !FileManager.default.fileExists(atPath: hold) {
+                    try context.checkCancellation()
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
             for step in 1...steps {
                 try context.checkCancellation()
                 // Simulated work of a fixed length: this model stands in for a real one.

@@ -70,19 +70,6 @@ private func withServer(
     }
 }
 
-/// Races `body` against a generous hang guard; `nil` when the guard fired first.
-private func withHangGuard<T: Sendable>(seconds: Int = 60, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        let first = try await group.next() ?? nil
-        group.cancelAll()
-        return first
-    }
-}
 
 @Suite("Connections: TLS versions, idle timeout, connection limit")
 struct ConnectionLimitsTests {

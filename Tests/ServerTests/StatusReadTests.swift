@@ -39,22 +39,6 @@ extension SpyPlatform {
     }
 }
 
-/// Races `body` against a generous hang guard: a body that never returns fails the test instead
-/// of hanging the suite.
-private func withHangGuard<T: Sendable>(
-    seconds: Int = 60, _ body: @escaping @Sendable () async throws -> T
-) async throws -> T? {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        let first = try await group.next() ?? nil
-        group.cancelAll()
-        return first
-    }
-}
 
 @Suite("Status reads: payload-free polls and streams, /run re-checks, stream cap")
 struct StatusReadTests {
