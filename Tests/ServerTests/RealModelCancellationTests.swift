@@ -7,10 +7,12 @@ import Runners
 import Server
 import Testing
 
-/// `<repo>/.peregrine-test/models`, where the engine tests keep the pulled weights.
+/// `<repo>/.peregrine-test/server-models`: this suite pulls its own copy of the weights (kept
+/// between runs), apart from the engine tests' directory, so the two never write the same
+/// files at once and the test runs on a fresh clone too.
 private let testModelDirectory = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent(".peregrine-test/models")
+    .appendingPathComponent(".peregrine-test/server-models")
 
 /// A deterministic RGB PNG as a data URI.
 private func pngDataURI(width: Int, height: Int) throws -> String {
@@ -92,15 +94,10 @@ private struct CheckpointContext: RunContext {
 
 @Suite("Cancellation reaches a running real model")
 struct RealModelCancellationTests {
-    static var weightsPresent: Bool {
-        FileManager.default.fileExists(
-            atPath: testModelDirectory.appendingPathComponent("realesr-animevideov3/realesr-animevideov3-x4.param").path)
-    }
-
-    @Test(
-        "cancelling realesr-animevideov3 mid-image ends the request cancelled within the running tile",
-        .enabled(if: weightsPresent, "realesr-animevideov3 weights are not in .peregrine-test/models"))
+    @Test("cancelling realesr-animevideov3 mid-image ends the request cancelled within the running tile")
     func cancelMidRun() async throws {
+        // The published weights, pulled and verified (a download only on the first run).
+        _ = try await ModelPuller(modelDirectory: testModelDirectory).pull(WeightsCatalog.realESRAnimeVideoV3)
         var configuration = ServerConfiguration()
         configuration.home = FileManager.default.temporaryDirectory.appendingPathComponent("peregrine-test-\(UUID().uuidString)")
         configuration.authEnabled = false
