@@ -79,10 +79,17 @@ public struct RunnerManifest: Sendable, Equatable {
             guard let s = v.stringValue else { throw fail("'\(key)' must be a string") }
             return s
         }
+        // Seconds, counts and byte sizes: positive and far below where a conversion to an
+        // integer or to milliseconds could overflow.
         func number(_ key: String, default d: Double) throws -> Double {
             guard let v = o[key] else { return d }
-            guard let n = v.doubleValue, n > 0 else { throw fail("'\(key)' must be a positive number") }
+            guard let n = v.doubleValue, n > 0, n <= 1e12 else { throw fail("'\(key)' must be a positive number up to 10^12") }
             return n
+        }
+        func whole(_ key: String, default d: Int) throws -> Int {
+            let n = try number(key, default: Double(d))
+            guard n == n.rounded() else { throw fail("'\(key)' must be a whole number") }
+            return Int(n)
         }
         var lookup = environment
         lookup["MANIFEST_DIR"] = directory.path
@@ -102,8 +109,8 @@ public struct RunnerManifest: Sendable, Equatable {
         }
         let wd = try string("working_directory").map(expand) ?? "."
         let workingDirectory = wd.hasPrefix("/") ? URL(fileURLWithPath: wd) : directory.appendingPathComponent(wd)
-        let concurrency = try number("max_concurrency", default: 1)
-        let memory = try number("memory_estimate_bytes", default: Double(256 << 20))
+        let concurrency = try whole("max_concurrency", default: 1)
+        let memory = try whole("memory_estimate_bytes", default: 256 << 20)
         let alias = endpoint.split(separator: "/").last.map(String.init) ?? endpoint
         let schemaName = try string("schema_name") ?? alias.split(whereSeparator: { !$0.isLetter && !$0.isNumber })
             .map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
@@ -112,8 +119,8 @@ public struct RunnerManifest: Sendable, Equatable {
             endpointID: endpoint, version: try string("version") ?? "1.0.0", category: try string("category") ?? "custom",
             displayName: try string("display_name") ?? alias, description: try string("description") ?? "",
             inputSchema: o["input_schema"] ?? ["type": "object"], outputSchema: o["output_schema"] ?? ["type": "object"],
-            schemaName: schemaName.isEmpty ? "Runner" : schemaName, memoryEstimateBytes: Int(memory),
-            maxConcurrency: max(1, Int(concurrency)))
+            schemaName: schemaName.isEmpty ? "Runner" : schemaName, memoryEstimateBytes: memory,
+            maxConcurrency: max(1, concurrency))
         // A relative program path names a file beside the manifest, not one on PATH.
         self.command = command.contains("/") && !command.hasPrefix("/") ? workingDirectory.appendingPathComponent(command).standardized.path : command
         arguments = args
@@ -125,10 +132,15 @@ public struct RunnerManifest: Sendable, Equatable {
         stopGrace = try number("stop_grace", default: 5)
         healthInterval = try number("health_interval", default: 10)
         healthTimeout = try number("health_timeout", default: 5)
-        healthFailures = Int(try number("health_failures", default: 3))
+        healthFailures = try whole("health_failures", default: 3)
         let restart = o["restart"]?.objectValue ?? [:]
-        restartInitialDelay = restart["initial_delay"]?.doubleValue ?? 0.5
-        restartMaxDelay = restart["max_delay"]?.doubleValue ?? 30
+        func delay(_ key: String, default d: Double) throws -> Double {
+            guard let v = restart[key] else { return d }
+            guard let n = v.doubleValue, n >= 0, n <= 86_400 else { throw fail("'restart.\(key)' must be 0 to 86400 seconds") }
+            return n
+        }
+        restartInitialDelay = try delay("initial_delay", default: 0.5)
+        restartMaxDelay = try delay("max_delay", default: 30)
         func byteCount(_ key: String, default d: Int) throws -> Int {
             guard let v = o[key] else { return d }
             guard let n = v.doubleValue, n >= 1, n <= Double(1 << 40), n == n.rounded() else {

@@ -40,8 +40,22 @@ struct RunnerManifestTests {
         #expect(throws: ExternalRunnerError.invalidManifest("m: 'command' is required")) {
             try RunnerManifest(json: ["endpoint_id": "a/b"], directory: dir, source: "m")
         }
-        #expect(throws: ExternalRunnerError.invalidManifest("m: 'startup_timeout' must be a positive number")) {
+        #expect(throws: ExternalRunnerError.invalidManifest("m: 'startup_timeout' must be a positive number up to 10^12")) {
             try RunnerManifest(json: ["endpoint_id": "a/b", "command": "x", "startup_timeout": "soon"], directory: dir, source: "m")
+        }
+    }
+
+    @Test("numbers too large to convert are refused, not trapped on", arguments: [
+        ("memory_estimate_bytes", 1e300), ("max_concurrency", 1e19), ("health_failures", 2.5), ("startup_timeout", 1e300),
+    ])
+    func hugeNumbers(key: String, value: Double) throws {
+        let dir = try RunnerFixtures.temporaryDirectory("manifests")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(throws: ExternalRunnerError.self) {
+            try RunnerManifest(json: ["endpoint_id": "a/b", "command": "x", key: .double(value)], directory: dir, source: "m")
+        }
+        #expect(throws: ExternalRunnerError.self) {
+            try RunnerManifest(json: ["endpoint_id": "a/b", "command": "x", "restart": ["max_delay": -1]], directory: dir, source: "m")
         }
     }
 
