@@ -45,7 +45,10 @@ let package = Package(
         .target(name: "CMediaShims", dependencies: ["CLibPNG", "CLibJPEG"], linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
         .target(name: "Media", dependencies: ["Tensor", "CLibPNG", "CLibJPEG", "CLibWebP", "CMediaShims"], swiftSettings: parserSwiftSettings),
         .target(name: "ModelKit"),
-        .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media"]),
+        .target(name: "Models", dependencies: [
+            "ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
 
         // MARK: Platform
         .target(name: "APITypes", dependencies: ["ModelKit"]),
@@ -174,7 +177,11 @@ if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-o
     ]
     package.targets.removeAll { !engine.contains($0.name) }
     package.products.removeAll()
-    package.dependencies.removeAll()
+    // swift-crypto stays: the engine pins weight files by their SHA-256.
+    package.dependencies.removeAll { dependency in
+        if case .sourceControl(_, let location, _) = dependency.kind { return !location.hasSuffix("/swift-crypto") }
+        return true
+    }
 }
 
 // `PEREGRINE_FUZZ=1` adds the libFuzzer harnesses under fuzz/ (built only by scripts/fuzz.sh,

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// The consistency UNet of `adaptive-terrain-diffusion==0.4.2`, pulled with pip into the model cache.
 enum TerrainModel {
@@ -32,7 +33,7 @@ enum TerrainModel {
         }
         let expected = try String(contentsOf: Goldens.directory.appendingPathComponent("terrain/model.sha256"), encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        let actual = try python(["-c", "import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())", target.path])
+        let actual = try FileDigest.sha256(ofFile: target)
         guard actual == expected else {
             throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: target.path, "sha256": actual])
         }

