@@ -71,7 +71,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Runners", dependencies: [
-            "JobQueue", "BlobStore", "ModelKit", "APITypes",
+            "JobQueue", "BlobStore", "ModelKit", "APITypes", "Media",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -1,5 +1,6 @@
 import Foundation
 import JobQueue
+import Media
 import ModelKit
 
 /// The `RunContext` of one job: progress to the event hub, log lines batched into the store,
@@ -42,7 +43,7 @@ final class JobRunContext: RunContext {
 
     func fetch(_ url: String, field: String) async throws -> FetchedFile {
         if url.prefix(5).lowercased() == "data:" {
-            return try DataURI.decode(url, field: field, maxBytes: maxInputBytes)
+            return try FetchedFile.decoding(dataURI: url, field: field, maxBytes: maxInputBytes)
         }
         if let early = prefetched.withLock({ $0.removeValue(forKey: Self.key(field: field, url: url)) }) {
             return try early.get()
@@ -85,7 +86,7 @@ final class JobRunContext: RunContext {
 
     func store(_ data: Data, contentType: String, fileName: String) async throws -> StoredFile {
         if syncMode {
-            return StoredFile(url: DataURI.encode(data, contentType: contentType), contentType: contentType, fileName: fileName, fileSize: data.count)
+            return StoredFile(url: DataURI(mimeType: contentType, payload: [UInt8](data)).uriString, contentType: contentType, fileName: fileName, fileSize: data.count)
         }
         return try await files.store(data, contentType: contentType, fileName: fileName, lifetime: lifetime)
     }
