@@ -38,8 +38,8 @@ public enum MediaBenchmark {
                                            width: size, height: size, filter: .nearest)
         try measure("resize-plane-bicubic-x4") { _ = try PlaneResize.resize(alpha, width: size * 4, height: size * 4, filter: .bicubic) }
         try measure("resize-plane-bilinear-x4") { _ = try PlaneResize.resize(alpha, width: size * 4, height: size * 4, filter: .bilinear) }
-        let tiler = try Tiler(tileSize: 256, overlap: 10)
-        try measure("tile-identity-256-overlap-10") { _ = try tiler.run(color) { $0 } }
+        let tiler = try Tiler(tileSize: 256, context: 10, scale: 1)
+        try measure("tile-identity-256-context-10") { _ = try tiler.run(color) { $0 } }
         return "{\"size\":\(size),\"results\":[" + results.joined(separator: ",") + "]}"
     }
 

@@ -200,8 +200,8 @@ struct LoadedONNXManifestModel: LoadedModel {
             // Tiling: one image input, one image output (checked at parse and bind time).
             let entry = definition.inputs.first { $0.tensor == name }!
             let output = definition.outputs[0]
-            let tiler = ContextTiler(tileSize: tiling.tile, context: tiling.context, alignment: tiling.alignment,
-                                     scale: tiling.scale, shrinksByContext: false)
+            let tiler = try Tiler(tileSize: tiling.tile, context: tiling.context, alignment: tiling.alignment,
+                                  scale: tiling.scale, shrinksByContext: false)
             let total = tiler.tileCount(height: image.planes.shape.h, width: image.planes.shape.w)
             imagePlanes[output.tensor] = try tiler.run(image.planes, beforeTile: { index, count in
                 try context.checkCancellation()

@@ -111,9 +111,9 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
         var rgb = [UInt8](repeating: 0, count: w * h * 3)
         for i in 0..<(w * h) { for c in 0..<3 { rgb[i * 3 + c] = samples[i * ch + c] } }
         let input = ImageTensor.tensor(rgb: rgb, width: w, height: h)
-        let tiler = ContextTiler(tileSize: tileSize, context: variant.context, alignment: variant.alignment,
-                                 scale: variant.scale, shrinksByContext: variant.shrinksByContext,
-                                 borderPad: variant.borderPad)
+        let tiler = try Tiler(tileSize: tileSize, context: variant.context, alignment: variant.alignment,
+                              scale: variant.scale, shrinksByContext: variant.shrinksByContext,
+                              borderPad: variant.borderPad)
         var seconds = 0.0
         let output = try tiler.run(input, beforeTile: { index, total in
             if let context {
