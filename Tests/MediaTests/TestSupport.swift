@@ -1,19 +1,7 @@
 // Deterministic test images and a random number generator for the Media tests.
 
 @testable import Media
-
-/// SplitMix64: a small seeded generator so that every run sees the same "random" cases.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import Tensor
 
 enum TestImages {
     /// A smooth image (gradients per channel) that lossy codecs reproduce closely.
@@ -40,7 +28,7 @@ enum TestImages {
 
     /// An image of uniformly random samples (every bit matters for lossless round trips).
     static func noise(width: Int, height: Int, channels: Int, bitDepth: Image.BitDepth, seed: UInt64) -> Image {
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         let values = (0..<(width * height * channels)).map { _ in Int.random(in: 0...bitDepth.maxValue, using: &generator) }
         return make(width: width, height: height, channels: channels, bitDepth: bitDepth, values: values)
     }

@@ -5,7 +5,7 @@ import Tensor
 @Suite("Tiling")
 struct TilerTests {
     static func input(n: Int = 1, c: Int = 3, h: Int, w: Int, seed: UInt64 = 1) -> Tensor {
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         return Tensor(shape: Shape(n: n, c: c, h: h, w: w), values: (0..<(n * c * h * w)).map { _ in Float.random(in: 0..<1, using: &generator) })
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 import Testing
 @testable import Media
 
@@ -127,7 +128,7 @@ struct VideoTests {
         try info.verifyDecodable(path: scratch.clip)
         // Overwrite the start of the media data (after the `mdat` box header) with garbage.
         let mdat = try #require((0..<(bytes.count - 4)).first { bytes[$0..<($0 + 4)] == [0x6D, 0x64, 0x61, 0x74] })
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         for i in (mdat + 4)..<min(mdat + 1200, bytes.count) { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
         let damaged = scratch.directory.appendingPathComponent("damaged.mp4").path
         #expect(FileManager.default.createFile(atPath: damaged, contents: Data(bytes)))

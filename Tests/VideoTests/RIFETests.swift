@@ -14,15 +14,8 @@ struct RIFETests {
 
     /// Small pseudo-random values from a seed (SplitMix64).
     static func values(_ count: Int, seed: UInt64, amplitude: Float) -> [Float] {
-        var state = seed
-        return (0..<count).map { _ in
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return (Float(z >> 40) / Float(1 << 24) * 2 - 1) * amplitude
-        }
+        var rng = SplitMix64(seed: seed)
+        return (0..<count).map { _ in (rng.nextFloat() * 2 - 1) * amplitude }
     }
 
     /// Generated weights for every tensor; `override` replaces some.

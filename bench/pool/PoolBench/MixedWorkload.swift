@@ -5,6 +5,7 @@ import ModelKit
 import Models
 import Runners
 import Server
+import Tensor
 
 /// The mixed-workload benchmark: a seeded open-loop stream of requests over five gallery models
 /// through the embedded platform (store, event hub, runner pool) under a memory budget that
@@ -121,14 +122,14 @@ enum MixedWorkload {
 
     /// When each request arrives and what it asks for.
     static func schedule(kinds: [Kind], options: Options) -> [(at: Double, kind: Kind)] {
-        // The terrain model's seeded stream (SplitMix64): every run draws the same requests.
-        var rng = TerrainNoise(seed: options.seed)
+        // A seeded stream: every run draws the same requests.
+        var rng = SplitMix64(seed: options.seed)
         var plan: [(at: Double, kind: Kind)] = []
         var t = 0.0
         let totalWeight = kinds.reduce(0) { $0 + $1.weight }
         for _ in 0..<options.requests {
-            t += -log(1 - rng.unit()) / options.rate
-            var pick = rng.unit() * totalWeight
+            t += -log(1 - rng.nextDouble()) / options.rate
+            var pick = rng.nextDouble() * totalWeight
             var chosen = kinds[0]
             for kind in kinds {
                 pick -= kind.weight
