@@ -121,7 +121,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "Tensor"]),
-        .testTarget(name: "VideoTests", dependencies: ["Models", "Media", "ModelKit", "Tensor"]),
+        .testTarget(name: "VideoTests", dependencies: ["Models", "ModelFormats", "Media", "ModelKit", "Tensor"]),
         .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels"], exclude: ["Goldens"]),
         .testTarget(name: "ONNXTests", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels", "Models", "ModelKit", "Media"], exclude: ["Goldens"]),
         .testTarget(name: "JobQueueTests", dependencies: [
@@ -190,7 +190,7 @@ if ProcessInfo.processInfo.environment["PEREGRINE_FUZZ"] == "1" {
     let harnesses: [(name: String, dependencies: [Target.Dependency])] = [
         ("FuzzONNX", ["ModelFormats"]),
         ("FuzzNCNN", ["ModelFormats"]),
-        ("FuzzSafetensors", ["Models"]),
+        ("FuzzSafetensors", ["ModelFormats"]),
         ("FuzzImage", ["Media"]),
         ("FuzzDataURI", ["Media"]),
         ("FuzzSchema", ["ModelKit"]),

@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import ModelFormats
 import ModelKit
 @testable import Models
 import Tensor
@@ -8,20 +9,22 @@ import Testing
 /// `peregrine/rife-interpolate` end to end with generated weights in a safetensors file.
 @Suite("RIFE interpolation model", .enabled(if: FFmpeg.isAvailable))
 struct RIFEInterpolationTests {
-    @Test("safetensors round-trips f32 tensors, and a damaged header is refused")
-    func safetensors() throws {
-        let dir = try VideoFixtures.directory("safetensors")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let url = dir.appendingPathComponent("w.safetensors")
-        let tensors = ["a.weight": Tensor(shape: Shape([2, 3]), values: [1, -2, 3.5, 0, 1e-3, 7]), "b": Tensor(shape: Shape([1]), values: [42])]
-        try SafetensorsFile.write(tensors, to: url)
-        let back = try SafetensorsFile.read(url)
-        #expect(back.keys.sorted() == ["a.weight", "b"])
-        #expect(back["a.weight"]?.shape.dims == [2, 3] && back["a.weight"]?.toArray() == tensors["a.weight"]?.toArray())
+    @Test("damaged weights are weightsInvalid naming the file")
+    func damagedWeights() async throws {
+        let models = try VideoFixtures.directory("rife-damaged")
+        defer { try? FileManager.default.removeItem(at: models) }
+        let url = models.appendingPathComponent(RIFEInterpolation.weightsPath)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try SafetensorsFile.write(RIFETests.weights(seed: 4), to: url)
         var bytes = try Data(contentsOf: url)
         bytes[0] = 0xFF
         try bytes.write(to: url)
-        #expect { try SafetensorsFile.read(url) } throws: { ($0 as? ModelError)?.code == .weightsInvalid }
+        await #expect {
+            _ = try await RIFEInterpolation().load(context: LoadContext(modelDirectory: models, threads: 1))
+        } throws: { error in
+            guard let error = error as? ModelError else { return false }
+            return error.code == .weightsInvalid && error.message.contains(url.lastPathComponent)
+        }
     }
 
     @Test("missing weights are a 503 that says where they belong")

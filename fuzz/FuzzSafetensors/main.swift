@@ -1,13 +1,13 @@
 // libFuzzer harness: the safetensors header and tensor ranges.
 import Foundation
-@testable import Models
+import ModelFormats
 import FuzzSupport
 
 /// The input function; libFuzzer\'s library also looks it up by this name.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSafetensors(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = data.map { Data(bytes: $0, count: size) } ?? Data()
-    _ = try? SafetensorsFile.parse(bytes, name: "fuzz.safetensors")
+    _ = try? SafetensorsFile(bytes: bytes, name: "fuzz.safetensors").tensors()
     return 0
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import ModelFormats
 import ModelKit
 import Tensor
 
@@ -46,7 +47,12 @@ public struct RIFEInterpolation: Model {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw ModelError(.weightsMissing, "RIFE weights are not at \(url.path); see the model's documentation for how to convert them")
         }
-        let weights = try SafetensorsFile.read(url)
+        let weights: [String: Tensor]
+        do {
+            weights = try SafetensorsFile(contentsOf: url).tensors()
+        } catch let error as ModelFormatError {
+            throw ModelError(.weightsInvalid, error.message)
+        }
         return LoadedRIFEInterpolation(network: try RIFE(weights: weights, threads: context.threads),
                                        footprint: weights.values.reduce(0) { $0 + $1.byteCount }, configuration: configuration)
     }
