@@ -45,10 +45,11 @@ let package = Package(
         .target(name: "CMediaShims", dependencies: ["CLibPNG", "CLibJPEG"], linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
         .target(name: "Media", dependencies: ["Tensor", "CLibPNG", "CLibJPEG", "CLibWebP", "CMediaShims"], swiftSettings: parserSwiftSettings),
         .target(name: "ModelKit"),
-        .target(name: "Models", dependencies: [
-            "ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media",
-            .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        // Pinned weights: the catalog, the puller and SHA-256 checks (no engine code).
+        .target(name: "Weights", dependencies: ["ModelKit", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media", "Weights"]),
+        // Benchmark harnesses (numbers for the bench tools, never asserted): kept out of the libraries.
+        .target(name: "Benchmarks", dependencies: ["Tensor", "Kernels", "Graph", "ModelFormats", "Media", "ModelKit"]),
 
         // MARK: Platform
         .target(name: "APITypes", dependencies: ["ModelKit"]),
@@ -103,13 +104,13 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
-        .executableTarget(name: "EngineBench", dependencies: ["Models", "Graph", "ModelKit"], path: "bench/ncnn/EngineBench"),
-        .executableTarget(name: "VideoBench", dependencies: ["Models", "Media", "ModelKit"], path: "bench/video/VideoBench"),
+        .executableTarget(name: "EngineBench", dependencies: ["Models", "Graph", "ModelKit", "Benchmarks", "Weights"], path: "bench/ncnn/EngineBench"),
+        .executableTarget(name: "VideoBench", dependencies: ["Models", "Media", "ModelKit", "Weights"], path: "bench/video/VideoBench"),
         .executableTarget(
             name: "PoolBench", dependencies: ["Server", "Runners", "JobQueue", "Models", "Graph", "ModelFormats", "Tensor", "Media", "ModelKit"],
             path: "bench/pool/PoolBench"),
         .executableTarget(name: "peregrine", dependencies: [
-            "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit", "ExternalRunners",
+            "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit", "ExternalRunners", "Weights",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -120,10 +121,11 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Kernels", "Tensor"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "Tensor"]),
-        .testTarget(name: "VideoTests", dependencies: ["Models", "ModelFormats", "Media", "ModelKit", "Tensor"]),
-        .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels"], exclude: ["Goldens"]),
-        .testTarget(name: "ONNXTests", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels", "Models", "ModelKit", "Media"], exclude: ["Goldens"]),
+        .testTarget(name: "VideoTests", dependencies: ["Models", "ModelFormats", "Media", "ModelKit", "Tensor", "Weights"]),
+        .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels", "Weights"], exclude: ["Goldens"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels", "Models", "ModelKit", "Media", "Weights"], exclude: ["Goldens"]),
         .testTarget(name: "JobQueueTests", dependencies: [
             "JobQueue", "APITypes",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -155,7 +157,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "Models", "Media", "peregrine", "Client",
+            "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "Models", "Media", "peregrine", "Client", "Weights",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -174,6 +176,7 @@ if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-o
     let engine: Set<String> = [
         "CKernels", "Tensor", "Kernels", "Graph", "ModelFormats", "CLibPNG", "CLibJPEG", "CLibWebP",
         "CMediaShims", "Media", "ModelKit", "Models", "EngineBench", "VideoBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests", "VideoTests",
+        "Weights", "Benchmarks", "BenchmarksTests",
     ]
     package.targets.removeAll { !engine.contains($0.name) }
     package.products.removeAll()

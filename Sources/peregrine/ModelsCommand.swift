@@ -4,6 +4,7 @@ import Foundation
 import ModelKit
 import Models
 import Server
+import Weights
 
 /// `peregrine models list [--json]`.
 struct ModelsCommand: AsyncParsableCommand {

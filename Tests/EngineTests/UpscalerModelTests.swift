@@ -5,6 +5,7 @@ import ModelFormats
 import ModelKit
 import Models
 import Testing
+import Weights
 
 /// The upscaler endpoints end to end: request JSON in, stored image and fal output JSON out.
 @Suite("Upscaler models")

@@ -3,6 +3,7 @@ import Media
 import ModelKit
 @testable import Models
 import Testing
+import Weights
 
 /// A RunContext that writes stored files into a temporary directory and keeps what the model
 /// reported; `cancelled` makes every cancellation check fail.

@@ -1,5 +1,5 @@
 import Foundation
-import Models
+import Weights
 
 /// The consistency UNet of `adaptive-terrain-diffusion==0.4.2`, pulled with pip into the model cache.
 enum TerrainModel {

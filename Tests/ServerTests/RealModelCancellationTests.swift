@@ -6,6 +6,7 @@ import Models
 import Runners
 import Server
 import Testing
+import Weights
 
 /// `<repo>/.peregrine-test/server-models`: this suite pulls its own copy of the weights (kept
 /// between runs), apart from the engine tests' directory, so the two never write the same

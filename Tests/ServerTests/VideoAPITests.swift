@@ -6,6 +6,7 @@ import Models
 import Runners
 import Server
 import Testing
+import Weights
 
 /// A real clip through the HTTP queue API with the real video model and published weights:
 /// submit, wait, fetch the output file from its URL, and check it with ffprobe.

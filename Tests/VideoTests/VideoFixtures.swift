@@ -1,6 +1,7 @@
 import Foundation
 @testable import Media
 import Models
+import Weights
 
 /// Test clips made with ffmpeg's test sources, and the weights the video model needs.
 enum VideoFixtures {

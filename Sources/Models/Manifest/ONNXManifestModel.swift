@@ -1,6 +1,7 @@
 import Foundation
 import ModelFormats
 import ModelKit
+import Weights
 
 /// A gallery model defined by an ONNX manifest alone (``ONNXManifest``): the graph runs on the
 /// engine's ONNX importer, and the manifest's vocabulary does the pre- and post-processing.

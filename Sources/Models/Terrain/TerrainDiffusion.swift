@@ -4,6 +4,7 @@ import Foundation
 import Media
 import ModelFormats
 import ModelKit
+import Weights
 
 /// `peregrine/terrain-diffusion`: difficulty-conditioned 128×128 terrain heightmaps.
 ///

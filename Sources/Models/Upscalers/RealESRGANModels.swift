@@ -3,6 +3,7 @@
 import Foundation
 import Graph
 import ModelKit
+import Weights
 
 /// realesr-animevideov3 (SRVGGNetCompact): ×2, ×3 and ×4 on one endpoint; the ×2 and ×3 graphs
 /// downscale the ×4 result bicubically inside the graph, exactly as upstream ships them.

@@ -3,6 +3,7 @@
 import Foundation
 import Graph
 import ModelKit
+import Weights
 
 /// waifu2x: `cunet`, `upconv_7_photo` and `upconv_7_anime_style_art_rgb`, noise level -1...3,
 /// scale 1 (denoise only, cunet) or 2.

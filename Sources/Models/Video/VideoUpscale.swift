@@ -4,6 +4,7 @@
 import Foundation
 import Graph
 import ModelKit
+import Weights
 
 /// `peregrine/video-upscale`: a video in, the same video ×2/×3/×4 out, with its audio, frame
 /// rate and rotation; frames stream through decode → network → encode.

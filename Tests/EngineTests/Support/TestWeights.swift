@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Weights
 
 /// Pulls real weights once per test process into `<repo>/.peregrine-test/models` (kept between
 /// runs, so only the first run downloads).

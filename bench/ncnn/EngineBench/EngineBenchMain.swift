@@ -1,7 +1,9 @@
+import Benchmarks
 import Foundation
 import Graph
 import ModelKit
 import Models
+import Weights
 
 /// `swift run EngineBench [--sizes 256,128] [--models all|x4|a.param,b.param] [--threads 2] [--repeats 5] [--profile] [--omp-passive] [--layerwise-bf16]`:
 /// pulls the weights if needed, runs Peregrine and ncnn side by side and prints JSON.

@@ -2,6 +2,7 @@ import Foundation
 import Media
 import ModelKit
 import Models
+import Weights
 
 /// `swift run -c release VideoBench [--threads 2] [--frames480 12] [--frames256 24] [--python P]`:
 /// frames per second of peregrine/video-upscale (decode → network → encode, streamed) for 480p ×2

@@ -1,6 +1,7 @@
 // Throughput of the image codecs, conversions, resizing and tiling, for `peregrine bench` and
 // the engine benchmark tool. Prints nothing itself: it returns one JSON object.
 
+import Media
 import Tensor
 
 /// Measures Media's operations on a generated photo-like image.
@@ -8,7 +9,7 @@ public enum MediaBenchmark {
     /// Runs every measurement on a `size` × `size` RGB image and returns a JSON object:
     /// `{"size":N,"results":[{"name","milliseconds","bytes"?}...]}` (best of `repeats` runs).
     public static func run(size: Int = 1024, repeats: Int = 3) throws -> String {
-        let image = photoLike(size: size)
+        let image = try photoLike(size: size)
         var results: [String] = []
         func measure(_ name: String, bytes: Int? = nil, _ body: () throws -> Void) rethrows {
             var best = Duration.seconds(1_000_000)
@@ -45,7 +46,7 @@ public enum MediaBenchmark {
 
     /// Smooth gradients with mild deterministic texture: compresses like a photo, not like
     /// noise or a flat colour.
-    static func photoLike(size: Int) -> Image {
+    static func photoLike(size: Int) throws -> Image {
         var state: UInt32 = 2_463_534_242
         var values = [UInt8](repeating: 0, count: size * size * 3)
         for y in 0..<size {
@@ -58,6 +59,6 @@ public enum MediaBenchmark {
                 for c in 0..<3 { values[(y * size + x) * 3 + c] = UInt8(clamping: base[c] + grain) }
             }
         }
-        return Image(uncheckedWidth: size, height: size, channels: 3, samples: .uint8(values))
+        return try Image(width: size, height: size, channels: 3, samples: .uint8(values))
     }
 }

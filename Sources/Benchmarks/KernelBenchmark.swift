@@ -1,5 +1,5 @@
-import CKernels
 import Foundation
+import Kernels
 import Tensor
 
 /// Micro-benchmarks of the hot kernels, for `peregrine bench` and for measuring changes.
