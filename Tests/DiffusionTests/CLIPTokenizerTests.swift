@@ -98,6 +98,12 @@ struct CLIPTokenizerTests {
         #expect(ids.first == 49406 && ids.last == 49407)
         #expect(ids[1..<76].allSatisfy { $0 == 2368 })
         #expect(tokenizer.encode("") == [49406, 49407])
+        // Tokenizing stops at the limit, and the limited tokens are the full run's prefix.
+        let prompt = "A photo of an astronaut riding a horse on Mars, 8k, trending on artstation!!"
+        #expect(tokenizer.tokens(prompt, limit: 5) == Array(tokenizer.tokens(prompt).prefix(5)))
+        #expect(tokenizer.tokens(prompt, limit: 0).isEmpty)
+        // A megabyte prompt costs only its first 75 tokens.
+        #expect(tokenizer(String(repeating: "a photo of a cat, ", count: 60_000)).count == 77)
     }
 
     @Test("broken vocabularies are errors, not traps")

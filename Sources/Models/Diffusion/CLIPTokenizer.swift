@@ -170,32 +170,34 @@ public struct CLIPTokenizer: Sendable {
     /// Start, the prompt's tokens cut to 75, end: the ids without padding (the attention mask's length).
     public func encode(_ prompt: String) -> [Int32] {
         var ids: [Int32] = [Self.startID]
-        ids += tokens(prompt).prefix(Self.contextLength - 2)
+        ids += tokens(prompt, limit: Self.contextLength - 2)
         ids.append(Self.endID)
         return ids
     }
 
-    /// The prompt's tokens with no start, end, truncation or padding.
-    public func tokens(_ prompt: String) -> [Int32] {
+    /// The prompt's tokens with no start, end or padding, stopping once `limit` are made (the
+    /// rest would be cut anyway; prompt length itself is bounded where requests are parsed).
+    public func tokens(_ prompt: String, limit: Int = .max) -> [Int32] {
         var ids = [Int32]()
         // Special tokens matched in the raw text (`normalized: false` in the checkpoints).
         let raw: [(String, Int32)] = padding == .exclamation ? [("<|endoftext|>", Self.endID), ("!", 0)] : [("<|endoftext|>", Self.endID)]
-        for segment in Self.split(Array(prompt.unicodeScalars), on: raw) {
+        for segment in Self.split(Array(prompt.unicodeScalars), on: raw) where ids.count < limit {
             switch segment {
             case .special(let id): ids.append(id)
             case .text(let scalars):
                 let normalized = Self.normalize(scalars)
                 // `<|startoftext|>` is registered as normalized, so it matches after lowercasing.
-                for piece in Self.split(normalized, on: [("<|startoftext|>", Self.startID)]) {
+                for piece in Self.split(normalized, on: [("<|startoftext|>", Self.startID)]) where ids.count < limit {
                     switch piece {
                     case .special(let id): ids.append(id)
                     case .text(let text):
-                        for word in Self.words(text) { bpe(word, into: &ids) }
+                        for word in Self.words(text) where ids.count < limit { bpe(word, into: &ids) }
                     }
                 }
             }
         }
-        return ids
+        // The last word may have run past the limit.
+        return Array(ids.prefix(max(0, limit)))
     }
 
     // MARK: Normalization and pre-tokenization

@@ -5,6 +5,7 @@ import Foundation
 /// pipelines run it. Like diffusers, the previous timestep is always `t - train/steps`, whatever
 /// the spacing.
 public struct DDIMScheduler: Scheduler {
+    /// The configuration the schedule was built from.
     public let configuration: SchedulerConfiguration
     public let timesteps: [Float]
     public let sigmas: [Float] = []
@@ -27,6 +28,7 @@ public struct DDIMScheduler: Scheduler {
     public func scaleModelInput(_ sample: [Float]) -> [Float] { sample }
 
     public mutating func step(modelOutput: [Float], timestep: Float, sample: [Float], generator: inout TorchGenerator) -> [Float] {
+        precondition(stepIndex < timesteps.count && modelOutput.count == sample.count, "scheduler stepped past its end or with mismatched sizes")
         let t = min(max(Int(timestep), 0), schedule.alphasCumprod.count - 1)
         let previous = t - stride
         let alpha = schedule.alphasCumprod[t]

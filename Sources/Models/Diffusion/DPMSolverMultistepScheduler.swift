@@ -6,6 +6,7 @@ import Foundation
 /// configuration asks ("DPM++ 2M Karras"). The first step and the last (final sigma 0) are
 /// first order; the others combine the last two data predictions.
 public struct DPMSolverMultistepScheduler: Scheduler {
+    /// The configuration the schedule was built from.
     public let configuration: SchedulerConfiguration
     public let timesteps: [Float]
     public let sigmas: [Float]
@@ -43,6 +44,7 @@ public struct DPMSolverMultistepScheduler: Scheduler {
     }
 
     public mutating func step(modelOutput: [Float], timestep: Float, sample: [Float], generator: inout TorchGenerator) -> [Float] {
+        precondition(stepIndex < timesteps.count && modelOutput.count == sample.count, "scheduler stepped past its end or with mismatched sizes")
         let i = stepIndex
         let s0 = Self.alphaSigmaLambda(sigmas[i])
         let t = Self.alphaSigmaLambda(sigmas[i + 1])

@@ -5,6 +5,7 @@ import Foundation
 /// of size `sigma_up` drawn from the generator (every step, the last one too, as diffusers does,
 /// so the generator's stream stays in step with it).
 public struct EulerAncestralDiscreteScheduler: Scheduler {
+    /// The configuration the schedule was built from.
     public let configuration: SchedulerConfiguration
     public let timesteps: [Float]
     public let sigmas: [Float]
@@ -31,6 +32,7 @@ public struct EulerAncestralDiscreteScheduler: Scheduler {
     }
 
     public mutating func step(modelOutput: [Float], timestep: Float, sample: [Float], generator: inout TorchGenerator) -> [Float] {
+        precondition(stepIndex < timesteps.count && modelOutput.count == sample.count, "scheduler stepped past its end or with mismatched sizes")
         let from = sigmas[stepIndex], to = sigmas[stepIndex + 1]
         let up = (to * to * (from * from - to * to) / (from * from)).squareRoot()
         let down = (to * to - up * up).squareRoot()

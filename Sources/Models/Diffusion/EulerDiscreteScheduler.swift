@@ -4,6 +4,7 @@ import Foundation
 /// diffusers' `EulerDiscreteScheduler` (no churn): SD-Turbo's one-step sampler and a common SD
 /// choice, with leading, trailing or linspace spacing and optional Karras sigmas.
 public struct EulerDiscreteScheduler: Scheduler {
+    /// The configuration the schedule was built from.
     public let configuration: SchedulerConfiguration
     public let timesteps: [Float]
     public let sigmas: [Float]
@@ -35,6 +36,7 @@ public struct EulerDiscreteScheduler: Scheduler {
     }
 
     public mutating func step(modelOutput: [Float], timestep: Float, sample: [Float], generator: inout TorchGenerator) -> [Float] {
+        precondition(stepIndex < timesteps.count && modelOutput.count == sample.count, "scheduler stepped past its end or with mismatched sizes")
         let sigma = sigmas[stepIndex], next = sigmas[stepIndex + 1]
         let dt = next - sigma
         let v = VPredictionScales(sigma: sigma)

@@ -6,6 +6,7 @@ import ModelKit
 /// grid, each step a consistency-function prediction re-noised to the next timestep with fresh
 /// noise from the generator (none after the last step, whose output is the denoised sample).
 public struct LCMScheduler: Scheduler {
+    /// The configuration the schedule was built from.
     public let configuration: SchedulerConfiguration
     public let timesteps: [Float]
     public let sigmas: [Float] = []
@@ -38,6 +39,7 @@ public struct LCMScheduler: Scheduler {
     public func scaleModelInput(_ sample: [Float]) -> [Float] { sample }
 
     public mutating func step(modelOutput: [Float], timestep: Float, sample: [Float], generator: inout TorchGenerator) -> [Float] {
+        precondition(stepIndex < timesteps.count && modelOutput.count == sample.count, "scheduler stepped past its end or with mismatched sizes")
         let t = min(max(Int(timestep), 0), schedule.alphasCumprod.count - 1)
         let last = stepIndex == timesteps.count - 1
         let previous = last ? t : Int(timesteps[stepIndex + 1])

@@ -31,24 +31,37 @@ public enum PredictionType: String, Sendable, Codable {
 
 /// How inference timesteps are picked from the training ones (diffusers' `timestep_spacing`).
 public enum TimestepSpacing: String, Sendable, Codable {
-    case leading, trailing, linspace
+    /// Every `train/steps`-th timestep from 0, plus `steps_offset` (SD 1.x/2.x checkpoints).
+    case leading
+    /// Counted down from the last timestep, so step one is pure noise (Turbo, Lightning).
+    case trailing
+    /// Evenly spread over the whole range, both ends included.
+    case linspace
 }
 
 /// How betas grow over the training timesteps.
 public enum BetaSchedule: String, Sendable, Codable {
     /// Linear in sqrt(beta): the latent-diffusion schedule.
     case scaledLinear = "scaled_linear"
+    /// Linear in beta.
     case linear
 }
 
 /// A scheduler's `scheduler_config.json`, the fields the Stable Diffusion family uses.
 public struct SchedulerConfiguration: Sendable, Equatable, Codable {
+    /// `num_train_timesteps`.
     public var trainTimesteps: Int
+    /// `beta_start`.
     public var betaStart: Double
+    /// `beta_end`.
     public var betaEnd: Double
+    /// `beta_schedule`.
     public var betaSchedule: BetaSchedule
+    /// `prediction_type`.
     public var predictionType: PredictionType
+    /// `timestep_spacing`.
     public var timestepSpacing: TimestepSpacing
+    /// `steps_offset`, added to leading timesteps.
     public var stepsOffset: Int
     /// DDIM and LCM: whether the step past the last one has alpha 1 (else `alphas_cumprod[0]`).
     public var setAlphaToOne: Bool
