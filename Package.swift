@@ -51,6 +51,7 @@ let package = Package(
         .target(name: "APITypes", dependencies: ["ModelKit"]),
         .target(name: "JobQueue", dependencies: [
             "APITypes",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
@@ -69,6 +70,7 @@ let package = Package(
         ]),
         .target(name: "Runners", dependencies: [
             "JobQueue", "BlobStore", "ModelKit", "APITypes",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -77,6 +79,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -88,6 +91,7 @@ let package = Package(
         ]),
         .target(name: "ExternalRunners", dependencies: [
             "ModelKit",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -109,6 +113,7 @@ let package = Package(
             "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit", "ExternalRunners",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
@@ -145,6 +150,7 @@ let package = Package(
         ]),
         .testTarget(name: "ExternalRunnerTests", dependencies: [
             "ExternalRunners", "Server", "Runners", "JobQueue", "ModelKit",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -155,6 +161,7 @@ let package = Package(
             "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "Models", "Media", "peregrine", "Client",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),

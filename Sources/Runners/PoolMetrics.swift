@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 /// Per-model request metrics of the runner pool: latency histograms (queue wait, inference,
 /// end to end), load times, cold and warm starts, and errors by `error_type`.
 public final class PoolMetrics: Sendable {
@@ -18,24 +19,24 @@ public final class PoolMetrics: Sendable {
         var errors: [String: [String: Int]] = [:]
     }
 
-    private let state = Locked(State())
+    private let state = NIOLockedValueBox(State())
 
     /// Empty metrics.
     public init() {}
 
     /// Records one latency of a request of `model`, in seconds.
     public func observe(_ latency: Latency, model: String, seconds: Double) {
-        state.withLock { $0.latency[latency, default: [:]][model, default: Histogram()].observe(max(0, seconds)) }
+        state.withLockedValue { $0.latency[latency, default: [:]][model, default: Histogram()].observe(max(0, seconds)) }
     }
 
     /// Records how long a load of `model` took, in seconds.
     public func observeLoad(model: String, seconds: Double) {
-        state.withLock { $0.loads[model, default: Histogram()].observe(max(0, seconds)) }
+        state.withLockedValue { $0.loads[model, default: Histogram()].observe(max(0, seconds)) }
     }
 
     /// Records that a request of `model` started, cold (it waited for a load) or warm.
     public func recordStart(model: String, cold: Bool) {
-        state.withLock { s in
+        state.withLockedValue { s in
             var entry = s.starts[model] ?? (0, 0)
             if cold { entry.cold += 1 } else { entry.warm += 1 }
             s.starts[model] = entry
@@ -44,25 +45,25 @@ public final class PoolMetrics: Sendable {
 
     /// Records a request of `model` that ended with `errorType`.
     public func recordError(model: String, type errorType: String) {
-        state.withLock { $0.errors[model, default: [:]][errorType, default: 0] += 1 }
+        state.withLockedValue { $0.errors[model, default: [:]][errorType, default: 0] += 1 }
     }
 
     /// Cold and warm starts of `model` so far.
-    public func starts(of model: String) -> (cold: Int, warm: Int) { state.withLock { $0.starts[model] ?? (0, 0) } }
+    public func starts(of model: String) -> (cold: Int, warm: Int) { state.withLockedValue { $0.starts[model] ?? (0, 0) } }
 
     /// A copy of one latency histogram.
-    public func histogram(_ latency: Latency, model: String) -> Histogram? { state.withLock { $0.latency[latency]?[model] } }
+    public func histogram(_ latency: Latency, model: String) -> Histogram? { state.withLockedValue { $0.latency[latency]?[model] } }
 
     /// A copy of the load-time histogram of `model`.
-    public func loadHistogram(model: String) -> Histogram? { state.withLock { $0.loads[model] } }
+    public func loadHistogram(model: String) -> Histogram? { state.withLockedValue { $0.loads[model] } }
 
     /// Errors of `model` by type.
-    public func errors(of model: String) -> [String: Int] { state.withLock { $0.errors[model] ?? [:] } }
+    public func errors(of model: String) -> [String: Int] { state.withLockedValue { $0.errors[model] ?? [:] } }
 
     /// The metrics in Prometheus's text format; every family lists each of `models`, so a
     /// model with no traffic yet reads zero rather than being absent.
     public func prometheusText(models: [String]) -> String {
-        let s = state.withLock { $0 }
+        let s = state.withLockedValue({ $0 })
         let names = models.sorted()
         var out = ""
         for latency in Latency.allCases {

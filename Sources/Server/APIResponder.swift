@@ -2,6 +2,7 @@ import APITypes
 import Foundation
 import Hummingbird
 import Logging
+import NIOConcurrencyHelpers
 
 /// The whole HTTP API as one responder: fal's endpoint ids have a variable number of path
 /// segments (`owner/alias[/path...]`) and fal answers wrong methods with 405, so routing is done
@@ -46,12 +47,12 @@ public struct APIResponder: HTTPResponder {
             return try await route(call)
         } catch let error as APIError {
             var headers = error.headers
-            if let id = call.requestID.current { headers[.falRequestID] = id }
+            if let id = call.requestID.withLockedValue({ $0 }) { headers[.falRequestID] = id }
             return JSON.response(error.body, status: error.status, headers: headers)
         } catch {
             services.logger.error("unhandled error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             var headers = HTTPFields()
-            if let id = call.requestID.current { headers[.falRequestID] = id }
+            if let id = call.requestID.withLockedValue({ $0 }) { headers[.falRequestID] = id }
             return JSON.response(ErrorDetail("Internal server error"), status: .internalServerError, headers: headers)
         }
     }
@@ -113,7 +114,7 @@ struct APICall: Sendable {
     /// Percent-decoded path segments.
     let segments: [String]
     /// The request id to put in `x-fal-request-id` (also on error answers), once known.
-    let requestID = Locked<String?>(nil)
+    let requestID = NIOLockedValueBox<String?>(nil)
 
     init(request: Request, responder: APIResponder) {
         self.request = request

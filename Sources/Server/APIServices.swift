@@ -2,6 +2,7 @@ import BlobStore
 import Foundation
 import JobQueue
 import Logging
+import NIOConcurrencyHelpers
 import Runners
 import Webhooks
 
@@ -32,11 +33,11 @@ public struct APIServices: Sendable {
     let jwks: Data
     let logger: Logger
     /// Reads the runner pool's residency state for `/metrics`; set once the pool exists.
-    let residency = Locked<(@Sendable () -> ResidencyStateMachine)?>(nil)
+    let residency = NIOLockedValueBox<(@Sendable () -> ResidencyStateMachine)?>(nil)
     /// The runner pool, for the admin API and `/metrics`; set once the pool exists.
-    let pool = Locked<RunnerPool?>(nil)
+    let pool = NIOLockedValueBox<RunnerPool?>(nil)
     /// Persisted runtime model settings, for the admin API.
-    let modelSettings = Locked<(any ModelSettingsStore)?>(nil)
+    let modelSettings = NIOLockedValueBox<(any ModelSettingsStore)?>(nil)
 
     /// - Parameters:
     ///   - configuration: server settings.

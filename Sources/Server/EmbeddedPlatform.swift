@@ -3,6 +3,7 @@ import Foundation
 import JobQueue
 import Logging
 import ModelKit
+import NIOConcurrencyHelpers
 import Runners
 import Webhooks
 
@@ -73,9 +74,9 @@ public struct EmbeddedPlatform: Sendable {
         pool = RunnerPool(
             registry: registry, store: store, hub: hub, files: files, configuration: runner, settingsStore: modelSettings,
             logger: logger)
-        services.residency.withLock { [pool] in $0 = { pool.residencySnapshot } }
-        services.pool.withLock { [pool] in $0 = pool }
-        services.modelSettings.withLock { [modelSettings] in $0 = modelSettings }
+        services.residency.withLockedValue { [pool] in $0 = { pool.residencySnapshot } }
+        services.pool.withLockedValue { [pool] in $0 = pool }
+        services.modelSettings.withLockedValue { [modelSettings] in $0 = modelSettings }
         self.configuration = configuration
         self.logger = logger
     }

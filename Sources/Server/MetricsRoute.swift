@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import JobQueue
+import NIOConcurrencyHelpers
 
 /// `GET /metrics`: Prometheus's text format: requests queued in the store per model, the runner
 /// pool's residency state, and its latency, load, start and error metrics.
@@ -15,8 +16,8 @@ enum MetricsRoute {
                 text += "peregrine_model_queued_requests{model=\"\(escape(model))\"} \(counts[model] ?? 0)\n"
             }
         }
-        text += services.residency.withLock { $0 }?().prometheusText() ?? ""
-        text += services.pool.current?.metrics.prometheusText(models: models) ?? ""
+        text += services.residency.withLockedValue({ $0 })?().prometheusText() ?? ""
+        text += services.pool.withLockedValue({ $0 })?.metrics.prometheusText(models: models) ?? ""
         let data = Data(text.utf8)
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"

@@ -2,6 +2,7 @@ import APITypes
 import Foundation
 import Hummingbird
 import JobQueue
+import NIOConcurrencyHelpers
 import Runners
 
 /// fal's queue contract under `/queue`: submit, status, status stream, result, cancel.
@@ -61,7 +62,7 @@ enum QueueRoutes {
         -> (job: Job, caller: Caller)
     {
         let caller = try await services.auth.authenticate(call.request)
-        call.requestID.withLock { $0 = id }
+        call.requestID.withLockedValue { $0 = id }
         guard id.utf8.count <= 64, let job = try await services.store.jobWithoutPayloads(id: id) else {
             throw APIError.requestNotFound
         }
@@ -155,7 +156,7 @@ enum QueueRoutes {
             outcome = try await services.store.cancel(id: id, now: Date())
             // A job running in this process stops at its next check at once, without waiting
             // for the store's notification to reach the runner (which it does anyway).
-            if outcome == .requested { services.pool.current?.stopRunning(id: id) }
+            if outcome == .requested { services.pool.withLockedValue({ $0 })?.stopRunning(id: id) }
         } catch let error as APIError where error.status == .notFound {
             outcome = .notFound
         }

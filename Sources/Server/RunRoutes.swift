@@ -2,6 +2,7 @@ import APITypes
 import Foundation
 import Hummingbird
 import JobQueue
+import NIOConcurrencyHelpers
 
 /// Synchronous runs under `/run`: `POST /run/{endpoint}` answers the model's output once done;
 /// `POST /run/{endpoint}/stream` sends progress events and, last, the output. Both go through
@@ -30,7 +31,7 @@ enum RunRoutes {
             let job = try await waitForEnd(of: id, wakeups: wakeups, recheckInterval: recheck, services: services)
             return try await QueueRoutes.deliver(job, services: services)
         }
-        let last = Locked<Data?>(nil)
+        let last = NIOLockedValueBox<Data?>(nil)
         let body = EventStream.body(
             wakeups: wakeups, pingInterval: services.configuration.ssePingInterval, recheckInterval: recheck, slot: slot
         ) {
@@ -45,7 +46,7 @@ enum RunRoutes {
                 status: job.state == .queued ? .inQueue : .inProgress, requestID: id, queuePosition: position,
                 progress: services.hub.progress(of: id))
             let encoded = JSON.encode(event)
-            let changed = last.withLock { previous -> Bool in
+            let changed = last.withLockedValue { previous -> Bool in
                 defer { previous = encoded }
                 return previous != encoded
             }

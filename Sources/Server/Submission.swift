@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import JobQueue
 import ModelKit
+import NIOConcurrencyHelpers
 import Runners
 
 /// Turns a request into a queued job: headers, body, schema validation, webhook policy, insert.
@@ -37,7 +38,7 @@ enum Submission {
         }
         let input = try await validatedInput(call, entry: entry, services: services)
         let id = UUID().uuidString.lowercased()
-        call.requestID.withLock { $0 = id }
+        call.requestID.withLockedValue { $0 = id }
         let job = NewJob(
             id: id, endpointID: entry.model.manifest.endpointID, input: input.encoded(), priority: options.priority,
             startDeadline: options.startTimeout.map { Date().addingTimeInterval($0) }, maxAttempts: options.noRetry ? 1 : 3,

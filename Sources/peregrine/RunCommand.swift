@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import JobQueue
 import ModelKit
+import NIOConcurrencyHelpers
 import Runners
 import Server
 
@@ -137,7 +138,8 @@ struct RunCommand: AsyncParsableCommand {
 /// Progress on stderr: a redrawn bar on a terminal, plain lines otherwise.
 final class ProgressPrinter: Sendable {
     private let tty = isatty(STDERR_FILENO) == 1
-    private let last = LockedString()
+    /// The last line printed (plain mode prints only changes).
+    private let last = NIOLockedValueBox("")
 
     func show(_ p: ModelKit.Progress) {
         let fraction = p.fraction ?? p.step.flatMap { s in p.total.map { Double(s) / Double(max($0, 1)) } }
@@ -150,7 +152,8 @@ final class ProgressPrinter: Sendable {
             write("\r[\(bar)] \(percent)\(steps) \(p.message ?? "")\u{1B}[K")
         } else {
             let line = "progress \(percent)\(steps) \(p.message ?? "")"
-            if last.swap(line) != line { write(line + "\n") }
+            let previous = last.withLockedValue { value in defer { value = line }; return value }
+            if previous != line { write(line + "\n") }
         }
     }
 
@@ -159,19 +162,4 @@ final class ProgressPrinter: Sendable {
     func finish() { if tty { write("\n") } }
 
     private func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
-}
-
-/// The last line printed (plain mode prints only changes).
-final class LockedString: @unchecked Sendable {
-    // Guarded by `lock`; @unchecked because NSLock serializes every access.
-    private let lock = NSLock()
-    private var value = ""
-
-    func swap(_ new: String) -> String {
-        lock.lock()
-        defer { lock.unlock() }
-        let old = value
-        value = new
-        return old
-    }
 }

@@ -3,6 +3,7 @@ import ExternalRunners
 import Foundation
 import JobQueue
 import ModelKit
+import NIOConcurrencyHelpers
 import Testing
 
 #if canImport(Glibc)
@@ -19,11 +20,11 @@ struct ExternalRunnerServingTests {
         let server = try RunnerPlatform(models: [model])
         try await server.test { client in
             let id = try await server.submit(client, "examples/mandelbrot", ["width": 256, "height": 160, "max_iterations": 300])
-            let progress = Locked<[ModelKit.Progress]>([])
+            let progress = NIOLockedValueBox<[ModelKit.Progress]>([])
             let job = try await server.waitForJob(id, progress: progress) { $0.state.isTerminal }
             #expect(job.state == .completed, "\(String(decoding: job.result?.body ?? Data(), as: UTF8.self))")
-            #expect(!progress.current.isEmpty, "progress reports reach the platform while the runner works")
-            #expect(progress.current.allSatisfy { ($0.fraction ?? -1) > 0 && ($0.fraction ?? 2) <= 1 })
+            #expect(!progress.withLockedValue({ $0 }).isEmpty, "progress reports reach the platform while the runner works")
+            #expect(progress.withLockedValue({ $0 }).allSatisfy { ($0.fraction ?? -1) > 0 && ($0.fraction ?? 2) <= 1 })
 
             let result = try await server.get(client, "/queue/examples/mandelbrot/requests/\(id)")
             let image = try #require(result["image"])
