@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // MARK: Engine (no networking)
@@ -70,12 +72,25 @@ let package = Package(
         ]),
         .target(name: "Runners", dependencies: [
             "JobQueue", "BlobStore", "ModelKit", "APITypes",
+            .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .target(name: "Server", dependencies: [
+        // The composition root and the transport-free core the server, the CLI and benchmarks share.
+        .target(name: "Platform", dependencies: [
             "APITypes", "JobQueue", "BlobStore", "Runners", "Webhooks", "ModelKit",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Server", dependencies: [
+            "Platform", "APITypes", "JobQueue", "BlobStore", "Runners", "Webhooks", "ModelKit",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -107,10 +122,10 @@ let package = Package(
         .executableTarget(name: "EngineBench", dependencies: ["Models", "Graph", "ModelKit"], path: "bench/ncnn/EngineBench"),
         .executableTarget(name: "VideoBench", dependencies: ["Models", "Media", "ModelKit"], path: "bench/video/VideoBench"),
         .executableTarget(
-            name: "PoolBench", dependencies: ["Server", "Runners", "JobQueue", "Models", "Graph", "ModelFormats", "Tensor", "Media", "ModelKit"],
+            name: "PoolBench", dependencies: ["Platform", "Runners", "JobQueue", "Models", "Graph", "ModelFormats", "Tensor", "Media", "ModelKit"],
             path: "bench/pool/PoolBench"),
         .executableTarget(name: "peregrine", dependencies: [
-            "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit", "ExternalRunners",
+            "Platform", "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit", "ExternalRunners",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -118,7 +133,7 @@ let package = Package(
         ]),
 
         // A server whose gallery is the test fixtures, driven from outside by SystemTests.
-        .executableTarget(name: "peregrine-test-server", dependencies: ["Server", "Runners", "ModelKit"], path: "Tests/Fixtures/TestServer"),
+        .executableTarget(name: "peregrine-test-server", dependencies: ["Platform", "Server", "Runners", "ModelKit"], path: "Tests/Fixtures/TestServer"),
 
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),
@@ -149,7 +164,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "ExternalRunnerTests", dependencies: [
-            "ExternalRunners", "Server", "Runners", "JobQueue", "ModelKit",
+            "ExternalRunners", "Platform", "Server", "Runners", "JobQueue", "ModelKit",
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -158,7 +173,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "Models", "Media", "peregrine", "Client",
+            "Platform", "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "Models", "Media", "peregrine", "Client",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -25,7 +25,7 @@ public final class RunnerPool: Service, Sendable {
     /// Decides which models stay loaded under the memory budget.
     let residency: ResidencyController
     /// Latency, load, start and error metrics.
-    public let metrics = PoolMetrics()
+    public let metrics: PoolMetrics
     /// Each model's settings from its manifest and the configuration, before runtime overrides.
     let defaults: [String: ResidencySettings]
     /// Settings in force, by endpoint id (defaults with the runtime overrides applied).
@@ -43,10 +43,12 @@ public final class RunnerPool: Service, Sendable {
     ///   - configuration: leases, grace period, limits.
     ///   - settingsStore: persisted runtime settings, applied over the defaults when `run` starts.
     ///   - logger: where the pool logs.
+    ///   - metrics: where latencies, loads, starts and errors are recorded (default: the
+    ///     process-wide metrics system).
     public init(
         registry: ModelRegistry, store: any JobStore, hub: JobEventHub, files: any FileAccess,
         configuration: RunnerConfiguration = RunnerConfiguration(), settingsStore: (any ModelSettingsStore)? = nil,
-        logger: Logger = Logger(label: "peregrine.runners")
+        logger: Logger = Logger(label: "peregrine.runners"), metrics: PoolMetrics? = nil
     ) {
         self.registry = registry
         self.store = store
@@ -55,6 +57,7 @@ public final class RunnerPool: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.settingsStore = settingsStore
+        self.metrics = metrics ?? PoolMetrics(models: registry.endpointIDs)
         var models: [String: (loader: ModelLoader, settings: ResidencySettings)] = [:]
         for entry in registry.entries {
             let manifest = entry.model.manifest
@@ -71,7 +74,7 @@ public final class RunnerPool: Service, Sendable {
         loaders = models.mapValues(\.loader)
         defaults = models.mapValues(\.settings)
         current = NIOLockedValueBox(defaults)
-        residency = ResidencyController(budget: configuration.memoryBudgetBytes, models: models, metrics: metrics)
+        residency = ResidencyController(budget: configuration.memoryBudgetBytes, models: models, metrics: self.metrics)
     }
 
     /// Serves every model until graceful shutdown.

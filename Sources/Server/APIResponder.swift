@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOConcurrencyHelpers
+import Platform
 
 /// The whole HTTP API as one responder: fal's endpoint ids have a variable number of path
 /// segments (`owner/alias[/path...]`) and fal answers wrong methods with 405, so routing is done

@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 import JobQueue
 import ModelKit
-import NIOConcurrencyHelpers
 import Runners
 
 /// The admin API (admin API keys only):
@@ -16,7 +15,7 @@ enum AdminRoutes {
         _ = try await services.auth.authenticateAdmin(call.request)
         let s = call.segments
         guard s.count >= 2, s[1] == "models" else { throw APIError.detail(.notFound, "Not Found") }
-        guard let pool = services.pool.withLockedValue({ $0 }), let store = services.modelSettings.withLockedValue({ $0 }) else {
+        guard let pool = services.pool, let store = services.modelSettings else {
             throw APIError.typed(.serviceUnavailable, "No runner pool in this process", type: "runner_scheduling_failure")
         }
         if s.count == 2 {

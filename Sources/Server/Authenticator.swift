@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import JobQueue
 import NIOConcurrencyHelpers
+import Platform
 
 /// Who is calling: the API key id, or `nil` when auth is off.
 struct Caller: Sendable, Equatable {

@@ -2,6 +2,7 @@ import Foundation
 import JobQueue
 import Hummingbird
 import NIOConcurrencyHelpers
+import Platform
 
 /// Server-sent events driven by wake-ups: after each wake-up the producer is asked for the
 /// events to send now and whether the stream is done; `: ping` comments keep idle connections

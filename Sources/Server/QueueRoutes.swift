@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import JobQueue
 import NIOConcurrencyHelpers
+import Platform
 import Runners
 
 /// fal's queue contract under `/queue`: submit, status, status stream, result, cancel.
@@ -156,7 +157,7 @@ enum QueueRoutes {
             outcome = try await services.store.cancel(id: id, now: Date())
             // A job running in this process stops at its next check at once, without waiting
             // for the store's notification to reach the runner (which it does anyway).
-            if outcome == .requested { services.pool.withLockedValue({ $0 })?.stopRunning(id: id) }
+            if outcome == .requested { services.pool?.stopRunning(id: id) }
         } catch let error as APIError where error.status == .notFound {
             outcome = .notFound
         }

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import JobQueue
 import NIOConcurrencyHelpers
+import Platform
 
 /// Synchronous runs under `/run`: `POST /run/{endpoint}` answers the model's output once done;
 /// `POST /run/{endpoint}/stream` sends progress events and, last, the output. Both go through

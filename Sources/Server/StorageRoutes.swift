@@ -2,6 +2,7 @@ import APITypes
 import BlobStore
 import Foundation
 import Hummingbird
+import Platform
 
 /// Uploads as fal's clients do them.
 ///
@@ -185,23 +186,5 @@ enum StorageRoutes {
             default: throw error
             }
         }
-    }
-}
-
-/// File names in URLs.
-enum FileNames {
-    /// A name safe to put in a path segment and a header: no separators or control bytes.
-    static func sanitize(_ name: String) -> String {
-        let cleaned = String(name.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) && $0 != "/" && $0 != "\\" && $0 != "\"" })
-            .trimmingCharacters(in: .whitespaces)
-        let limited = String(cleaned.prefix(200))
-        return limited.isEmpty || limited == "." || limited == ".." ? "file" : limited
-    }
-
-    /// `base/files/{id}/{name}` with the name percent-encoded.
-    static func url(base: String, id: String, name: String) -> String {
-        var allowed = CharacterSet.urlPathAllowed
-        allowed.remove(charactersIn: "/;?#")
-        return "\(base)/files/\(id)/\(name.addingPercentEncoding(withAllowedCharacters: allowed) ?? "file")"
     }
 }

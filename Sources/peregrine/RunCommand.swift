@@ -3,6 +3,7 @@ import Foundation
 import JobQueue
 import ModelKit
 import NIOConcurrencyHelpers
+import Platform
 import Runners
 import Server
 
@@ -29,21 +30,22 @@ struct RunCommand: AsyncParsableCommand {
         configuration.home = scratch
         configuration.authEnabled = false
         let platform = try EmbeddedPlatform(configuration: configuration, models: models, modelsDirectory: modelsDirectory)
-        guard let entry = platform.services.registry.entry(for: endpoint) else {
-            let known = platform.services.registry.endpointIDs.joined(separator: ", ")
-            throw ValidationError("unknown endpoint '\(endpoint)'; served: \(known.isEmpty ? "none" : known)")
-        }
         let text = input.hasPrefix("@") ? try String(contentsOfFile: String(input.dropFirst()), encoding: .utf8) : input
         let value: JSONValue
         do { value = try JSONValue(parsing: Data(text.utf8)) } catch { throw ValidationError("--input is not JSON") }
-        let validated: JSONValue
+        // The same submitter as the HTTP routes: schema check with defaults, then one insert.
+        let prepared: NewJob
         do {
-            validated = try entry.validator.validate(try Self.inliningLocalFiles(value))
-        } catch let error as SchemaValidationError {
+            prepared = try platform.submitter.prepare(
+                endpoint: endpoint, input: try Self.inliningLocalFiles(value), options: SubmitOptions(noRetry: true))
+        } catch SubmitError.unknownEndpoint {
+            let known = platform.registry.endpointIDs.joined(separator: ", ")
+            throw ValidationError("unknown endpoint '\(endpoint)'; served: \(known.isEmpty ? "none" : known)")
+        } catch let error as SubmitError {
             throw ValidationError("invalid input: \(error)")
         }
-        let id = UUID().uuidString.lowercased()
-        _ = try await platform.store.enqueue(NewJob(id: id, endpointID: endpoint, input: validated.encoded(), maxAttempts: 1))
+        let id = prepared.id
+        _ = try await platform.submitter.enqueue(prepared)
         let progress = ProgressPrinter()
         let job: Job = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await platform.hub.run() }
@@ -110,7 +112,7 @@ struct RunCommand: AsyncParsableCommand {
     private func writeFiles(in value: JSONValue, to directory: URL, platform: EmbeddedPlatform) async throws -> JSONValue {
         switch value {
         case .object(var o):
-            if let url = o["url"]?.stringValue, let file = try await platform.storedFile(at: url) {
+            if let url = o["url"]?.stringValue, let file = try await platform.files.storedFile(at: url) {
                 let name = (file.fileName ?? URL(string: url)?.lastPathComponent ?? "output").replacingOccurrences(of: "/", with: "_")
                 var target = directory.appendingPathComponent(name)
                 var n = 1

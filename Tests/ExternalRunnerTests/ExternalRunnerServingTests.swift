@@ -4,6 +4,7 @@ import Foundation
 import JobQueue
 import ModelKit
 import NIOConcurrencyHelpers
+import Platform
 import Testing
 
 #if canImport(Glibc)
@@ -35,7 +36,7 @@ struct ExternalRunnerServingTests {
             #expect(inside > 0.05 && inside < 0.6, "part of the default view lies inside the set")
 
             let url = try #require(image["url"]?.stringValue)
-            let file = try #require(try await server.platform.storedFile(at: url))
+            let file = try #require(try await server.platform.files.storedFile(at: url))
             #expect(file.data.count == image["file_size"]?.intValue.map(Int.init))
             #expect(Array(file.data.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
             // IHDR: width and height, big-endian, at bytes 16..<24.
@@ -74,7 +75,7 @@ struct ExternalRunnerServingTests {
             #expect(stored["file"]?["file_name"] == "out.txt")
             #expect(stored["file"]?["lines"] == 1, "extra members of the reference are kept")
             let url = try #require(stored["file"]?["url"]?.stringValue)
-            let blob = try #require(try await server.platform.storedFile(at: url))
+            let blob = try #require(try await server.platform.files.storedFile(at: url))
             #expect(String(decoding: blob.data, as: UTF8.self) == "written by the runner")
         }
         await model.shutdown()

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import JobQueue
 import ModelKit
 import NIOConcurrencyHelpers
+import Platform
 import Runners
 import Server
 
@@ -89,7 +90,7 @@ struct RunnerPlatform: Sendable {
     func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         defer { try? FileManager.default.removeItem(at: platform.configuration.home) }
         let app = Application(
-            responder: APIResponder(services: platform.services, scheme: "https"),
+            responder: APIResponder(services: APIServices(platform: platform), scheme: "https"),
             services: [platform.maintenance(), platform.hub, platform.pool])
         try await app.test(.router) { client in try await body(client) }
     }

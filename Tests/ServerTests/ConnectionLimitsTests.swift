@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Platform
 import Server
 import ServiceLifecycle
 import Testing

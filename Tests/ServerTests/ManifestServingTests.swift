@@ -4,6 +4,7 @@ import HummingbirdTesting
 import JobQueue
 import ModelKit
 import Models
+import Platform
 import Runners
 import Server
 import Testing

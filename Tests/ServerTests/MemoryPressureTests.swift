@@ -1,6 +1,7 @@
 import Foundation
 import JobQueue
 import ModelKit
+import Platform
 import Runners
 import Server
 import Testing

@@ -3,6 +3,7 @@ import JobQueue
 import Media
 import ModelKit
 import Models
+import Platform
 import Runners
 import Server
 import Testing

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import JobQueue
 import ModelKit
+import Platform
 import Runners
 import Server
 import Testing

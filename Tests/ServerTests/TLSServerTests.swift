@@ -4,6 +4,7 @@ import Foundation
 import JobQueue
 import ModelKit
 import NIOCore
+import Platform
 import Runners
 import Server
 import ServiceLifecycle

@@ -5,6 +5,7 @@ import Hummingbird
 import ModelKit
 import NIOConcurrencyHelpers
 import NIOCore
+@testable import Platform
 import Testing
 
 @testable import Server
@@ -85,7 +86,7 @@ func withUploadDeadline<T: Sendable>(_ what: String, _ body: @escaping @Sendable
 
 extension Harness {
     /// The platform's API, answering requests with bodies of the test's own making.
-    var directResponder: APIResponder { APIResponder(services: platform.services, scheme: "https") }
+    var directResponder: APIResponder { APIResponder(services: services, scheme: "https") }
 
     /// Sends one request straight to the API.
     func sendDirect<Body: AsyncSequence & Sendable>(
@@ -189,7 +190,7 @@ struct UploadHardeningTests {
         let multipart = try await h.initiateUpload()
         #expect(try await h.sendDirect(.put, "/storage/upload/\(multipart)/1", body: RecordingUploadBody(chunks: 64, chunkSize: chunk)).status == .ok)
         #expect(try await h.sendDirect(.post, "/files/upload", body: RecordingUploadBody(chunks: 64, chunkSize: chunk)).status == .ok)
-        #expect(h.platform.services.uploadGate.largestChunk == chunk)
+        #expect(h.services.uploadGate.largestChunk == chunk)
         // Nothing is left half-written.
         #expect(try FileManager.default.contentsOfDirectory(atPath: h.platform.blobs.root + "/tmp").isEmpty)
     }
@@ -236,7 +237,7 @@ struct UploadHardeningTests {
         #expect(try await h.platform.blobs.get(id: first)?.data == Data("first-last".utf8))
         // The slot is free again.
         #expect(try await h.sendDirect(.put, "/storage/upload/\(second)", body: RecordingUploadBody(chunks: 1, chunkSize: 10)).status == .ok)
-        #expect(h.platform.services.uploadGate.active == 0)
+        #expect(h.services.uploadGate.active == 0)
     }
 
     @Test("a body that does not arrive within the upload timeout is answered 408 and frees its slot")
@@ -253,7 +254,7 @@ struct UploadHardeningTests {
         let response = try await withUploadDeadline("timeout answer") { try await h.sendDirect(.put, "/storage/upload/\(upload)", body: stream) }
         continuation.finish()
         #expect(response.status == .requestTimeout)
-        #expect(h.platform.services.uploadGate.active == 0)
+        #expect(h.services.uploadGate.active == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: h.platform.blobs.root + "/tmp").isEmpty)
         #expect(try await h.platform.blobs.upload(id: upload) != nil)
     }

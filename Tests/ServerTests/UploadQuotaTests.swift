@@ -4,6 +4,7 @@ import Hummingbird
 import ModelKit
 import NIOConcurrencyHelpers
 import NIOCore
+@testable import Platform
 import Testing
 
 @testable import BlobStore
