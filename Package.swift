@@ -172,8 +172,18 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Test models shared by the test targets that serve them or read their schemas.
+        .target(name: "TestSupport", dependencies: ["ModelKit"], path: "Tests/TestSupport"),
+        .testTarget(name: "ModelKitTests", dependencies: ["ModelKit", "TestSupport"]),
+        .testTarget(name: "RunnersTests", dependencies: ["Runners", "JobQueue", "Models"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Runners", "JobQueue", "ModelKit", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: [
+            "peregrine", "Platform", "Server", "JobQueue", "ModelKit", "Graph",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Platform", "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "Models", "Media", "peregrine", "Client",
+            "TestSupport", "Platform", "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "Models", "Media", "peregrine", "Client",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -6,6 +6,7 @@ import NIOSSL
 import Platform
 import Server
 import ServiceLifecycle
+import TestSupport
 import Testing
 
 /// Received bytes of one raw connection, readable from another task.

@@ -6,6 +6,7 @@ import ModelKit
 import Platform
 import Runners
 import Server
+import TestSupport
 import Testing
 
 /// A platform in a fresh temporary home with the test models, served through Hummingbird's

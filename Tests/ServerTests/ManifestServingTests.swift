@@ -7,6 +7,7 @@ import Models
 import Platform
 import Runners
 import Server
+import TestSupport
 import Testing
 
 /// ONNX models registered by manifest alone, served through the queue API like the gallery.

@@ -6,6 +6,7 @@ import ModelKit
 import Platform
 import Runners
 import Server
+import TestSupport
 import Testing
 
 /// A model whose load waits for a gate: a load that outlasts the startup timeout.

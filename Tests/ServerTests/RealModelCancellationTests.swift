@@ -6,6 +6,7 @@ import Models
 import Platform
 import Runners
 import Server
+import TestSupport
 import Testing
 
 /// `<repo>/.peregrine-test/server-models`: this suite pulls its own copy of the weights (kept

@@ -6,6 +6,7 @@ import ModelKit
 import Platform
 import Runners
 import Server
+import TestSupport
 import Testing
 import Webhooks
 

@@ -5,6 +5,7 @@ import ModelKit
 import Platform
 import Runners
 import Server
+import TestSupport
 
 /// A `JobStore` over SQLite that counts full job reads (the ones that load input and result
 /// payloads) and can be told to lose every notification, as a broken notification path would:

@@ -8,6 +8,7 @@ import Platform
 import Runners
 import Server
 import ServiceLifecycle
+import TestSupport
 import Testing
 
 /// Tests over a real socket with TLS: what only a real client reveals (certificate, SSE framing,

@@ -3,6 +3,7 @@ import JobQueue
 import ModelKit
 @testable import Platform
 import Runners
+import TestSupport
 import Testing
 
 /// A platform in a fresh temporary home serving the echo model; nothing runs its jobs, so what

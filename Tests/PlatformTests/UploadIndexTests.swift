@@ -2,8 +2,6 @@ import Foundation
 @testable import Platform
 import Testing
 
-@testable import Server
-
 @Suite("Upload index")
 struct UploadIndexTests {
     @Test("maps completed uploads to blobs, refuses non-ids, prunes entries whose blob is gone")
