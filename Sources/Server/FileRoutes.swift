@@ -13,11 +13,11 @@ enum FileRoutes {
         switch s {
         case ["upload"]:
             try call.allow(.post)
-            let caller = try await services.auth.authenticate(call.request, scope: .upload)
+            let caller = try call.authorizedCaller()
             return try await upload(call, caller: caller, services: services)
         case ["upload", "multipart"]:
             try call.allow(.post)
-            let caller = try await services.auth.authenticate(call.request, scope: .upload)
+            let caller = try call.authorizedCaller()
             return try await beginMultipart(call, caller: caller, services: services)
         default:
             break

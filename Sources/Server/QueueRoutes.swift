@@ -32,7 +32,7 @@ enum QueueRoutes {
             }
         }
         let endpoint = rest.joined(separator: "/")
-        let caller = try await services.auth.authenticate(call.request)
+        let caller = try call.authorizedCaller()
         guard let entry = services.registry.entry(for: endpoint) else {
             throw APIError.detail(.notFound, "Endpoint '\(endpoint)' not found")
         }
@@ -62,7 +62,7 @@ enum QueueRoutes {
     static func authorizedJob(_ call: APICall, app: [String], id: String, services: APIServices) async throws
         -> (job: Job, caller: Caller)
     {
-        let caller = try await services.auth.authenticate(call.request)
+        let caller = try call.authorizedCaller()
         call.requestID.withLockedValue { $0 = id }
         guard id.utf8.count <= 64, let job = try await services.store.jobWithoutPayloads(id: id) else {
             throw APIError.requestNotFound

@@ -11,7 +11,7 @@ import Platform
 enum RunRoutes {
     static func handle(_ call: APICall, services: APIServices) async throws -> Response {
         let rest = Array(call.segments.dropFirst())
-        let caller = try await services.auth.authenticate(call.request)
+        let caller = try call.authorizedCaller()
         var endpoint = rest.joined(separator: "/")
         var streaming = false
         if services.registry.entry(for: endpoint) == nil, rest.count > 2, rest.last == "stream" {

@@ -16,12 +16,12 @@ enum StorageRoutes {
         switch s {
         case ["upload", "initiate"], ["upload", "initiate-multipart"]:
             try call.allow(.post)
-            let caller = try await services.auth.authenticate(call.request, scope: .upload)
+            let caller = try call.authorizedCaller()
             return try await initiate(call, caller: caller, services: services)
         case ["auth", "token"]:
             try call.allow(.post)
-            // An API key only: a storage token must not mint its own successors.
-            let caller = try await services.auth.authenticate(call.request)
+            // The middleware took an API key only: a storage token must not mint its own successors.
+            let caller = try call.authorizedCaller()
             let lifetime = min(max(1, services.configuration.storageTokenLifetime), ServerConfiguration.maxStorageTokenLifetime)
             let expires = Date().addingTimeInterval(lifetime)
             let token = services.tokens.issue(subject: caller.keyID ?? "anonymous", scope: "storage", expiresAt: expires)
