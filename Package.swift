@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // MARK: Engine (no networking)
@@ -56,6 +58,7 @@ let package = Package(
         .target(name: "APITypes", dependencies: ["ModelKit"]),
         .target(name: "JobQueue", dependencies: [
             "APITypes",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
@@ -74,14 +77,29 @@ let package = Package(
         ]),
         .target(name: "Runners", dependencies: [
             "JobQueue", "BlobStore", "ModelKit", "APITypes", "Media",
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .target(name: "Server", dependencies: [
+        // The composition root and the transport-free core the server, the CLI and benchmarks share.
+        .target(name: "Platform", dependencies: [
             "APITypes", "JobQueue", "BlobStore", "Runners", "Webhooks", "ModelKit",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Server", dependencies: [
+            "Platform", "APITypes", "JobQueue", "BlobStore", "Runners", "Webhooks", "ModelKit",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -93,6 +111,7 @@ let package = Package(
         ]),
         .target(name: "ExternalRunners", dependencies: [
             "ModelKit",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -108,17 +127,18 @@ let package = Package(
         .executableTarget(name: "EngineBench", dependencies: ["Models", "Graph", "ModelKit", "Benchmarks", "Weights"], path: "bench/ncnn/EngineBench"),
         .executableTarget(name: "VideoBench", dependencies: ["Models", "Media", "ModelKit", "Weights"], path: "bench/video/VideoBench"),
         .executableTarget(
-            name: "PoolBench", dependencies: ["Server", "Runners", "JobQueue", "Models", "Graph", "ModelFormats", "Tensor", "Media", "ModelKit"],
+            name: "PoolBench", dependencies: ["Platform", "Runners", "JobQueue", "Models", "Graph", "ModelFormats", "Tensor", "Media", "ModelKit"],
             path: "bench/pool/PoolBench"),
         .executableTarget(name: "peregrine", dependencies: [
-            "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit", "ExternalRunners", "Weights",
+            "Platform", "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit", "ExternalRunners", "Weights",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
         // A server whose gallery is the test fixtures, driven from outside by SystemTests.
-        .executableTarget(name: "peregrine-test-server", dependencies: ["Server", "Runners", "ModelKit"], path: "Tests/Fixtures/TestServer"),
+        .executableTarget(name: "peregrine-test-server", dependencies: ["Platform", "Server", "Runners", "ModelKit"], path: "Tests/Fixtures/TestServer"),
 
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),
@@ -151,17 +171,29 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "ExternalRunnerTests", dependencies: [
-            "ExternalRunners", "Server", "Runners", "JobQueue", "ModelKit",
+            "ExternalRunners", "Platform", "Server", "Runners", "JobQueue", "ModelKit",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Test models shared by the test targets that serve them or read their schemas.
+        .target(name: "TestSupport", dependencies: ["ModelKit"], path: "Tests/TestSupport"),
+        .testTarget(name: "ModelKitTests", dependencies: ["ModelKit", "TestSupport"]),
+        .testTarget(name: "RunnersTests", dependencies: ["Runners", "JobQueue", "Models"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Runners", "JobQueue", "ModelKit", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: [
+            "peregrine", "Platform", "Server", "JobQueue", "ModelKit", "Graph",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "Models", "Media", "peregrine", "Client", "Weights",
+            "TestSupport", "Platform", "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "Models", "Media", "peregrine", "Client", "Weights",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,5 +1,6 @@
 import Foundation
 import ModelKit
+import NIOConcurrencyHelpers
 
 /// A loaded external model: forwards each request to the supervised runner process.
 final class ExternalLoadedModel: LoadedModel {
@@ -41,11 +42,11 @@ final class ExternalLoadedModel: LoadedModel {
         let output = try await withTaskCancellationHandler {
             try await exchange.value
         } onCancel: {
-            request.cancelRequested.withLock { $0 = true }
+            request.cancelRequested.withLockedValue { $0 = true }
             Task {
                 await instance.client.cancel(requestID: requestID)
                 try? await Task.sleep(for: .milliseconds(Int64(grace * 1000)))
-                if !request.finished.current { await supervisor.kill(instance) }
+                if !request.finished.withLockedValue({ $0 }) { await supervisor.kill(instance) }
             }
         }
         await supervisor.succeeded()

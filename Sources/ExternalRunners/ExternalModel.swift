@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import ModelKit
+import NIOConcurrencyHelpers
 
 /// A model served by a separate runner process (any language) speaking the runner protocol
 /// (docs/runner-protocol.md).
@@ -90,8 +91,8 @@ public struct ExternalModel: Model {
 
 /// The supervisors a model started, so that `shutdown()` can stop them.
 final class SupervisorSet: Sendable {
-    private let storage = Locked<[RunnerSupervisor]>([])
-    func add(_ s: RunnerSupervisor) { storage.withLock { $0.append(s) } }
-    func remove(_ s: RunnerSupervisor) { storage.withLock { $0.removeAll { $0 === s } } }
-    var all: [RunnerSupervisor] { storage.current }
+    private let storage = NIOLockedValueBox<[RunnerSupervisor]>([])
+    func add(_ s: RunnerSupervisor) { storage.withLockedValue { $0.append(s) } }
+    func remove(_ s: RunnerSupervisor) { storage.withLockedValue { $0.removeAll { $0 === s } } }
+    var all: [RunnerSupervisor] { storage.withLockedValue({ $0 }) }
 }

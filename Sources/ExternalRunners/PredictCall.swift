@@ -1,5 +1,6 @@
 import Foundation
 import ModelKit
+import NIOConcurrencyHelpers
 
 /// One `POST /predict` exchange: turns the runner's NDJSON events into progress, logs and the
 /// final output (with file references stored through the platform), and a broken connection
@@ -10,9 +11,9 @@ final class PredictCall: Sendable {
     private let context: any RunContext
     private let outputs: URL
     /// Set when the platform cancelled the request.
-    let cancelRequested = Locked(false)
+    let cancelRequested = NIOLockedValueBox(false)
     /// Set when the exchange ended, however.
-    let finished = Locked(false)
+    let finished = NIOLockedValueBox(false)
 
     init(instance: RunnerInstance, body: JSONValue, context: any RunContext, outputs: URL) {
         self.instance = instance
@@ -22,12 +23,12 @@ final class PredictCall: Sendable {
     }
 
     func run() async throws -> JSONValue {
-        defer { finished.withLock { $0 = true } }
-        let final = Locked<JSONValue?>(nil)
+        defer { finished.withLockedValue { $0 = true } }
+        let final = NIOLockedValueBox<JSONValue?>(nil)
         let answer: (status: Int, body: JSONValue)
         do {
             answer = try await instance.client.predict(body) { event in
-                guard final.current == nil else { return }
+                guard final.withLockedValue({ $0 }) == nil else { return }
                 switch event["type"]?.stringValue {
                 case "progress":
                     context.progress(ModelKit.Progress(
@@ -37,7 +38,7 @@ final class PredictCall: Sendable {
                     let level = event["level"]?.stringValue.flatMap { LogLevel(rawValue: $0.uppercased()) } ?? .info
                     context.log(event["message"]?.stringValue ?? "", level: level)
                 case "result", "error":
-                    final.withLock { $0 = event }
+                    final.withLockedValue { $0 = event }
                 default:
                     break  // unknown event types are for newer Peregrines: ignored
                 }
@@ -47,7 +48,7 @@ final class PredictCall: Sendable {
             // cleanly, and the runner is asked to stop working on it.
             let requestID = body["request_id"]?.stringValue ?? ""
             await instance.client.cancel(requestID: requestID)
-            if cancelRequested.current { throw CancellationError() }
+            if cancelRequested.withLockedValue({ $0 }) { throw CancellationError() }
             throw ModelError(.internalError, "\(error)")
         } catch {
             throw await disconnected("the connection to the runner broke mid-request (\(error))")
@@ -57,7 +58,7 @@ final class PredictCall: Sendable {
                 ExternalModel.code(named: answer.body["error_type"]?.stringValue) ?? .internalError,
                 answer.body["message"]?.stringValue ?? "runner answered HTTP \(answer.status)")
         }
-        guard let event = final.current else { throw await disconnected("the runner ended the request without a result") }
+        guard let event = final.withLockedValue({ $0 }) else { throw await disconnected("the runner ended the request without a result") }
         if event["type"]?.stringValue == "error" {
             let type = event["error_type"]?.stringValue
             if type == "cancelled" { throw CancellationError() }
@@ -72,7 +73,7 @@ final class PredictCall: Sendable {
 
     /// A cancelled request ends as cancelled even when the runner had to be killed.
     private func disconnected(_ why: String) async -> any Error {
-        if cancelRequested.current { return CancellationError() }
+        if cancelRequested.withLockedValue({ $0 }) { return CancellationError() }
         let how = await instance.process.exitDescription(waitingUpTo: .seconds(1)).map { " (runner \($0))" } ?? ""
         return ModelError(.runnerDisconnected, "\(why)\(how)")
     }

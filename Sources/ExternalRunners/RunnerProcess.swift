@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -16,14 +17,14 @@ import Darwin
 final class RunnerProcess: Sendable {
     /// The process id, also its process group id.
     let pid: pid_t
-    private let stdinFD: Locked<Int32>
+    private let stdinFD: NIOLockedValueBox<Int32>
     private let exit = ExitLatch()
     private let outputEnded = ExitLatch()
     private let output: OutputTail
 
     private init(pid: pid_t, stdinFD: Int32, output: OutputTail) {
         self.pid = pid
-        self.stdinFD = Locked(stdinFD)
+        self.stdinFD = NIOLockedValueBox(stdinFD)
         self.output = output
     }
 
@@ -195,7 +196,7 @@ final class RunnerProcess: Sendable {
 
     /// Closes the runner's stdin (it sees end of file).
     func closeStdin() {
-        stdinFD.withLock { fd in
+        stdinFD.withLockedValue { fd in
             if fd >= 0 { close(fd); fd = -1 }
         }
     }
@@ -229,12 +230,12 @@ final class ExitLatch: Sendable {
         var value: String?
         var waiters: [CheckedContinuation<String, Never>] = []
     }
-    private let state = Locked(State())
+    private let state = NIOLockedValueBox(State())
 
-    var value: String? { state.withLock { $0.value } }
+    var value: String? { state.withLockedValue { $0.value } }
 
     func finish(_ description: String) {
-        let waiters = state.withLock { s -> [CheckedContinuation<String, Never>] in
+        let waiters = state.withLockedValue { s -> [CheckedContinuation<String, Never>] in
             s.value = description
             defer { s.waiters.removeAll() }
             return s.waiters
@@ -244,7 +245,7 @@ final class ExitLatch: Sendable {
 
     func wait() async -> String {
         await withCheckedContinuation { continuation in
-            let done = state.withLock { s -> String? in
+            let done = state.withLockedValue { s -> String? in
                 if let v = s.value { return v }
                 s.waiters.append(continuation)
                 return nil
@@ -257,16 +258,16 @@ final class ExitLatch: Sendable {
 /// The last lines of a process's output.
 final class OutputTail: Sendable {
     private let limit: Int
-    private let storage = Locked<[String]>([])
+    private let storage = NIOLockedValueBox<[String]>([])
 
     init(limit: Int) { self.limit = limit }
 
     func append(_ line: String) {
-        storage.withLock {
+        storage.withLockedValue {
             $0.append(line)
             if $0.count > limit { $0.removeFirst($0.count - limit) }
         }
     }
 
-    var lines: [String] { storage.current }
+    var lines: [String] { storage.withLockedValue({ $0 }) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Group commit for `enqueue`: every accepted job must be fsynced before its caller is answered,
 /// and one fsync costs milliseconds, so enqueues that arrive while a commit is in flight wait and
@@ -27,12 +28,12 @@ final class EnqueueGroup: Sendable {
         var leaderActive = false
     }
 
-    private let state = Locked(State())
+    private let state = NIOLockedValueBox(State())
 
     /// Waits for this job's turn: `.lead` at once when no commit is in flight.
     func arrive(_ job: NewJob) async -> Turn {
         await withCheckedContinuation { continuation in
-            let lead = state.withLock { state -> Bool in
+            let lead = state.withLockedValue { state -> Bool in
                 if state.leaderActive {
                     state.waiting.append(Waiter(job: job, continuation: continuation))
                     return false
@@ -46,7 +47,7 @@ final class EnqueueGroup: Sendable {
 
     /// The waiters the leader commits with its own job.
     func takeWaiting() -> [Waiter] {
-        state.withLock { state in
+        state.withLockedValue { state in
             defer { state.waiting = [] }
             return state.waiting
         }
@@ -54,7 +55,7 @@ final class EnqueueGroup: Sendable {
 
     /// Ends a leader's turn: the next waiter leads, or the group goes idle.
     func handOff() {
-        let next = state.withLock { state -> Waiter? in
+        let next = state.withLockedValue { state -> Waiter? in
             if state.waiting.isEmpty {
                 state.leaderActive = false
                 return nil

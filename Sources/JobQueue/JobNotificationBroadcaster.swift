@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Fans store notifications out to any number of subscribers, one `AsyncStream` each.
 ///
@@ -6,8 +7,8 @@ import Foundation
 /// (a slow reader loses old ones, and a reader that missed some re-reads the store, which is
 /// what `version` numbers are for). A stream whose consumer went away is removed at once.
 public final class JobNotificationBroadcaster: Sendable {
-    private let subscribers = Locked<[UInt64: AsyncStream<JobNotification>.Continuation]>([:])
-    private let nextID = Locked<UInt64>(0)
+    private let subscribers = NIOLockedValueBox<[UInt64: AsyncStream<JobNotification>.Continuation]>([:])
+    private let nextID = NIOLockedValueBox<UInt64>(0)
     private let bufferSize: Int
 
     /// - Parameter bufferSize: notifications kept per subscriber before the oldest are dropped.
@@ -17,28 +18,28 @@ public final class JobNotificationBroadcaster: Sendable {
 
     /// A new stream that receives every notification published after this call.
     public func subscribe() -> AsyncStream<JobNotification> {
-        let id = nextID.withLock { value -> UInt64 in
+        let id = nextID.withLockedValue { value -> UInt64 in
             value += 1
             return value
         }
         let (stream, continuation) = AsyncStream<JobNotification>.makeStream(
             bufferingPolicy: .bufferingNewest(bufferSize))
         continuation.onTermination = { [weak self] _ in
-            self?.subscribers.withLock { _ = $0.removeValue(forKey: id) }
+            self?.subscribers.withLockedValue { _ = $0.removeValue(forKey: id) }
         }
-        subscribers.withLock { $0[id] = continuation }
+        subscribers.withLockedValue { $0[id] = continuation }
         return stream
     }
 
     /// Delivers notifications to every current subscriber without blocking.
     public func publish(_ notifications: [JobNotification]) {
         guard !notifications.isEmpty else { return }
-        let targets = subscribers.withLock { Array($0.values) }
+        let targets = subscribers.withLockedValue { Array($0.values) }
         for continuation in targets {
             for notification in notifications { continuation.yield(notification) }
         }
     }
 
     /// Number of live subscribers (finished streams are already removed).
-    public var subscriberCount: Int { subscribers.withLock { $0.count } }
+    public var subscriberCount: Int { subscribers.withLockedValue { $0.count } }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import JobQueue
 import ModelKit
+import NIOConcurrencyHelpers
 import ServiceLifecycle
 
 /// Fans the store's notifications out to the tasks waiting on them (status streams, sync runs,
@@ -20,7 +21,7 @@ public final class JobEventHub: Service, Sendable {
     }
 
     private let source: AsyncStream<JobNotification>
-    private let state = Locked(State())
+    private let state = NIOLockedValueBox(State())
 
     /// Subscribes to `store` at once, so nothing published after this returns is missed.
     public init(store: any JobStore) {
@@ -33,12 +34,12 @@ public final class JobEventHub: Service, Sendable {
             switch notification {
             case .changed(let id): signal(job: id, progressOnly: false)
             case .enqueued(let endpointID):
-                let targets = state.withLock { Array(($0.byEndpoint[endpointID] ?? [:]).values) }
+                let targets = state.withLockedValue { Array(($0.byEndpoint[endpointID] ?? [:]).values) }
                 for t in targets { t.yield() }
             case .webhookPending: break
             }
         }
-        let all = state.withLock { s -> [AsyncStream<Void>.Continuation] in
+        let all = state.withLockedValue { s -> [AsyncStream<Void>.Continuation] in
             s.finished = true
             return s.byJob.values.flatMap { $0.values.map(\.continuation) } + s.byEndpoint.values.flatMap(\.values)
         }
@@ -68,22 +69,22 @@ public final class JobEventHub: Service, Sendable {
 
     /// Records a running job's progress and wakes its waiters.
     public func publishProgress(_ progress: ModelKit.Progress, job id: String) {
-        state.withLock { $0.progress[id] = progress }
+        state.withLockedValue { $0.progress[id] = progress }
         signal(job: id, progressOnly: true)
     }
 
     /// The last progress a running job reported, if any.
     public func progress(of id: String) -> ModelKit.Progress? {
-        state.withLock { $0.progress[id] }
+        state.withLockedValue { $0.progress[id] }
     }
 
     /// Forgets a finished job's progress.
     public func clearProgress(job id: String) {
-        _ = state.withLock { $0.progress.removeValue(forKey: id) }
+        _ = state.withLockedValue { $0.progress.removeValue(forKey: id) }
     }
 
     private func signal(job id: String, progressOnly: Bool) {
-        let targets = state.withLock { s in
+        let targets = state.withLockedValue { s in
             (s.byJob[id] ?? [:]).values.filter { !progressOnly || $0.progress }.map(\.continuation)
         }
         for t in targets { t.yield() }
@@ -94,12 +95,12 @@ public final class JobEventHub: Service, Sendable {
         remove: @escaping @Sendable (inout State, Int) -> Void
     ) -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let registered = state.withLock { s -> Bool in
+        let registered = state.withLockedValue { s -> Bool in
             guard !s.finished else { return false }
             let token = s.nextToken
             s.nextToken += 1
             add(&s, token, continuation)
-            continuation.onTermination = { [state] _ in state.withLock { remove(&$0, token) } }
+            continuation.onTermination = { [state] _ in state.withLockedValue { remove(&$0, token) } }
             return true
         }
         if !registered { continuation.finish() }

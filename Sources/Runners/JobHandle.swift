@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Why a running job is being stopped before the model returned.
 enum StopReason: Sendable, Equatable {
@@ -18,7 +19,7 @@ final class JobHandle: Sendable {
         var reason: StopReason?
         var task: Task<Void, Never>?
     }
-    private let state = Locked(State())
+    private let state = NIOLockedValueBox(State())
 
     init(id: String, endpointID: String) {
         self.id = id
@@ -26,14 +27,14 @@ final class JobHandle: Sendable {
     }
 
     /// The first reason given to `stop`, if any.
-    var stopReason: StopReason? { state.current.reason }
+    var stopReason: StopReason? { state.withLockedValue({ $0 }).reason }
 
     /// True once the caller asked for cancellation (what `RunContext.isCancelled` reports).
-    var isCancelled: Bool { state.current.reason != nil }
+    var isCancelled: Bool { state.withLockedValue({ $0 }).reason != nil }
 
     /// Registers the task running the model, cancelling it at once if a stop came first.
     func attach(_ task: Task<Void, Never>) {
-        let cancelNow = state.withLock { s -> Bool in
+        let cancelNow = state.withLockedValue { s -> Bool in
             s.task = task
             return s.reason != nil
         }
@@ -42,7 +43,7 @@ final class JobHandle: Sendable {
 
     /// Stops the job: the first reason wins; the model's task is cancelled.
     func stop(_ reason: StopReason) {
-        let task = state.withLock { s -> Task<Void, Never>? in
+        let task = state.withLockedValue { s -> Task<Void, Never>? in
             if s.reason == nil { s.reason = reason }
             return s.task
         }

@@ -2,6 +2,7 @@ import Foundation
 import JobQueue
 import Media
 import ModelKit
+import NIOConcurrencyHelpers
 
 /// The `RunContext` of one job: progress to the event hub, log lines batched into the store,
 /// cancellation from the job's handle, files through `FileAccess` (or data URIs in sync mode).
@@ -12,10 +13,10 @@ final class JobRunContext: RunContext {
     private let syncMode: Bool
     private let lifetime: TimeInterval?
     private let maxInputBytes: Int
-    private let pendingLogs = Locked<[JobLogLine]>([])
+    private let pendingLogs = NIOLockedValueBox<[JobLogLine]>([])
     /// Remote inputs fetched before the job took its model slot, by `key(field:url:)`; each is
     /// handed out once.
-    private let prefetched = Locked<[String: Result<FetchedFile, any Error>]>([:])
+    private let prefetched = NIOLockedValueBox<[String: Result<FetchedFile, any Error>]>([:])
     private let logSignal: AsyncStream<Void>.Continuation
     /// Wakes the flusher when lines are waiting.
     let logWakeups: AsyncStream<Void>
@@ -35,7 +36,7 @@ final class JobRunContext: RunContext {
     }
 
     func log(_ message: String, level: LogLevel) {
-        pendingLogs.withLock { $0.append(JobLogLine(message: message, level: level.rawValue, timestamp: Date())) }
+        pendingLogs.withLockedValue { $0.append(JobLogLine(message: message, level: level.rawValue, timestamp: Date())) }
         logSignal.yield()
     }
 
@@ -45,7 +46,7 @@ final class JobRunContext: RunContext {
         if url.prefix(5).lowercased() == "data:" {
             return try FetchedFile.decoding(dataURI: url, field: field, maxBytes: maxInputBytes)
         }
-        if let early = prefetched.withLock({ $0.removeValue(forKey: Self.key(field: field, url: url)) }) {
+        if let early = prefetched.withLockedValue({ $0.removeValue(forKey: Self.key(field: field, url: url)) }) {
             return try early.get()
         }
         return try await files.fetch(url, field: field)
@@ -65,7 +66,7 @@ final class JobRunContext: RunContext {
                 if error is CancellationError { throw error }
                 outcome = .failure(error)
             }
-            prefetched.withLock { $0[Self.key(field: field, url: url)] = outcome }
+            prefetched.withLockedValue { $0[Self.key(field: field, url: url)] = outcome }
         }
     }
 
@@ -93,7 +94,7 @@ final class JobRunContext: RunContext {
 
     /// Takes the waiting log lines.
     func drainLogs() -> [JobLogLine] {
-        pendingLogs.withLock { lines in
+        pendingLogs.withLockedValue { lines in
             defer { lines.removeAll() }
             return lines
         }

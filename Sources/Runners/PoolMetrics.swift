@@ -1,5 +1,10 @@
-/// Per-model request metrics of the runner pool: latency histograms (queue wait, inference,
-/// end to end), load times, cold and warm starts, and errors by `error_type`.
+import CoreMetrics
+import NIOConcurrencyHelpers
+
+/// Per-model request metrics of the runner pool, recorded through swift-metrics: latency
+/// histograms (queue wait, inference, end to end), load times, cold and warm starts, and errors
+/// by `error_type`. Which backend receives them is the factory's business (the platform hands in
+/// one that feeds its Prometheus registry).
 public final class PoolMetrics: Sendable {
     /// Which latency a histogram measures.
     public enum Latency: String, Sendable, CaseIterable {
@@ -9,33 +14,75 @@ public final class PoolMetrics: Sendable {
         case inference
         /// Enqueue until the outcome is recorded.
         case endToEnd = "end_to_end"
+
+        /// The metric's name.
+        public var label: String { "peregrine_request_\(rawValue)_seconds" }
     }
 
-    private struct State {
-        var latency: [Latency: [String: Histogram]] = [:]
-        var loads: [String: Histogram] = [:]
+    /// Upper bounds, in seconds, of the latency and load-time histogram buckets (`+Inf` implied).
+    public static let latencyBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]
+    /// The load-time histogram's name.
+    public static let loadLabel = "peregrine_model_load_seconds"
+    /// The start counter's name (dimension `start`: `cold` or `warm`).
+    public static let startsLabel = "peregrine_request_starts_total"
+    /// The error counter's name (dimension `error_type`).
+    public static let errorsLabel = "peregrine_request_errors_total"
+
+    /// What each metric means, by name, for exporters that print help text.
+    public static let descriptions: [String: String] = [
+        Latency.queueWait.label: "Time from enqueue until the model started the request (queue, residency wait and load).",
+        Latency.inference.label: "Time the model spent running the request.",
+        Latency.endToEnd.label: "Time from enqueue until the outcome was recorded.",
+        loadLabel: "Time a model took to load.",
+        startsLabel: "Requests started, cold (waited for their model to load) or warm.",
+        errorsLabel: "Requests that ended with an error, by error_type.",
+    ]
+
+    /// Starts and load time per model, kept here too for benchmarks' reports.
+    private struct Tally {
         var starts: [String: (cold: Int, warm: Int)] = [:]
-        var errors: [String: [String: Int]] = [:]
+        var loadSeconds: [String: Double] = [:]
     }
 
-    private let state = Locked(State())
+    private let factory: any MetricsFactory
+    private let tally = NIOLockedValueBox(Tally())
 
-    /// Empty metrics.
-    public init() {}
+    /// - Parameters:
+    ///   - models: endpoint ids whose series exist from the start, so a model with no traffic yet
+    ///     reads zero rather than being absent.
+    ///   - factory: where the metrics go (default: the process-wide `MetricsSystem` factory).
+    public init(models: [String] = [], factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+        for model in models {
+            for latency in Latency.allCases { _ = timer(latency.label, model: model) }
+            _ = timer(Self.loadLabel, model: model)
+            for start in ["cold", "warm"] { starts(model: model, start: start).increment(by: 0) }
+        }
+    }
+
+    private func timer(_ label: String, model: String) -> CoreMetrics.Timer {
+        CoreMetrics.Timer(label: label, dimensions: [("model", model)], factory: factory)
+    }
+
+    private func starts(model: String, start: String) -> Counter {
+        Counter(label: Self.startsLabel, dimensions: [("model", model), ("start", start)], factory: factory)
+    }
 
     /// Records one latency of a request of `model`, in seconds.
     public func observe(_ latency: Latency, model: String, seconds: Double) {
-        state.withLock { $0.latency[latency, default: [:]][model, default: Histogram()].observe(max(0, seconds)) }
+        timer(latency.label, model: model).recordSeconds(max(0, seconds))
     }
 
     /// Records how long a load of `model` took, in seconds.
     public func observeLoad(model: String, seconds: Double) {
-        state.withLock { $0.loads[model, default: Histogram()].observe(max(0, seconds)) }
+        timer(Self.loadLabel, model: model).recordSeconds(max(0, seconds))
+        tally.withLockedValue { $0.loadSeconds[model, default: 0] += max(0, seconds) }
     }
 
     /// Records that a request of `model` started, cold (it waited for a load) or warm.
     public func recordStart(model: String, cold: Bool) {
-        state.withLock { s in
+        starts(model: model, start: cold ? "cold" : "warm").increment()
+        tally.withLockedValue { s in
             var entry = s.starts[model] ?? (0, 0)
             if cold { entry.cold += 1 } else { entry.warm += 1 }
             s.starts[model] = entry
@@ -44,62 +91,12 @@ public final class PoolMetrics: Sendable {
 
     /// Records a request of `model` that ended with `errorType`.
     public func recordError(model: String, type errorType: String) {
-        state.withLock { $0.errors[model, default: [:]][errorType, default: 0] += 1 }
+        Counter(label: Self.errorsLabel, dimensions: [("model", model), ("error_type", errorType)], factory: factory).increment()
     }
 
     /// Cold and warm starts of `model` so far.
-    public func starts(of model: String) -> (cold: Int, warm: Int) { state.withLock { $0.starts[model] ?? (0, 0) } }
+    public func starts(of model: String) -> (cold: Int, warm: Int) { tally.withLockedValue { $0.starts[model] ?? (0, 0) } }
 
-    /// A copy of one latency histogram.
-    public func histogram(_ latency: Latency, model: String) -> Histogram? { state.withLock { $0.latency[latency]?[model] } }
-
-    /// A copy of the load-time histogram of `model`.
-    public func loadHistogram(model: String) -> Histogram? { state.withLock { $0.loads[model] } }
-
-    /// Errors of `model` by type.
-    public func errors(of model: String) -> [String: Int] { state.withLock { $0.errors[model] ?? [:] } }
-
-    /// The metrics in Prometheus's text format; every family lists each of `models`, so a
-    /// model with no traffic yet reads zero rather than being absent.
-    public func prometheusText(models: [String]) -> String {
-        let s = state.withLock { $0 }
-        let names = models.sorted()
-        var out = ""
-        for latency in Latency.allCases {
-            let name = "peregrine_request_\(latency.rawValue)_seconds"
-            out += "# HELP \(name) \(Self.help(latency))\n# TYPE \(name) histogram\n"
-            for model in names {
-                out += (s.latency[latency]?[model] ?? Histogram()).lines(name, labels: "model=\"\(label(model))\"")
-            }
-        }
-        out += "# HELP peregrine_model_load_seconds Time a model took to load.\n# TYPE peregrine_model_load_seconds histogram\n"
-        for model in names {
-            out += (s.loads[model] ?? Histogram()).lines("peregrine_model_load_seconds", labels: "model=\"\(label(model))\"")
-        }
-        out += "# HELP peregrine_request_starts_total Requests started, cold (waited for their model to load) or warm.\n"
-        out += "# TYPE peregrine_request_starts_total counter\n"
-        for model in names {
-            let entry = s.starts[model] ?? (0, 0)
-            out += "peregrine_request_starts_total{model=\"\(label(model))\",start=\"cold\"} \(entry.cold)\n"
-            out += "peregrine_request_starts_total{model=\"\(label(model))\",start=\"warm\"} \(entry.warm)\n"
-        }
-        out += "# HELP peregrine_request_errors_total Requests that ended with an error, by error_type.\n"
-        out += "# TYPE peregrine_request_errors_total counter\n"
-        for model in names {
-            for (type, count) in (s.errors[model] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                out += "peregrine_request_errors_total{model=\"\(label(model))\",error_type=\"\(label(type))\"} \(count)\n"
-            }
-        }
-        return out
-    }
-
-    private func label(_ value: String) -> String { ResidencyStateMachine.escapeLabel(value) }
-
-    private static func help(_ latency: Latency) -> String {
-        switch latency {
-        case .queueWait: "Time from enqueue until the model started the request (queue, residency wait and load)."
-        case .inference: "Time the model spent running the request."
-        case .endToEnd: "Time from enqueue until the outcome was recorded."
-        }
-    }
+    /// Seconds all loads of `model` took together so far.
+    public func loadSeconds(of model: String) -> Double { tally.withLockedValue { $0.loadSeconds[model] ?? 0 } }
 }

@@ -1,4 +1,5 @@
 import ModelKit
+import NIOConcurrencyHelpers
 
 /// The I/O shell around `ResidencyStateMachine`: jobs wait in `acquire` until their model is
 /// resident and has a free slot, loads and unloads happen on the controller's own task (`run`),
@@ -25,10 +26,10 @@ final class ResidencyController: Sendable {
 
     private let loaders: [String: ModelLoader]
     private let metrics: PoolMetrics
-    private let state: Locked<State>
+    private let state: NIOLockedValueBox<State>
     /// The tick loop's current sleep and its deadline: a change that brings the machine's next
     /// deadline earlier (a load with a startup timeout) cuts the sleep short.
-    private let sleeper = Locked<(deadline: ContinuousClock.Instant, task: Task<Void, Never>)?>(nil)
+    private let sleeper = NIOLockedValueBox<(deadline: ContinuousClock.Instant, task: Task<Void, Never>)?>(nil)
     private let work: AsyncStream<Work>
     private let workQueue: AsyncStream<Work>.Continuation
     private let clock = ContinuousClock()
@@ -40,7 +41,7 @@ final class ResidencyController: Sendable {
     init(budget: Int, models: [String: (loader: ModelLoader, settings: ResidencySettings)], metrics: PoolMetrics) {
         loaders = models.mapValues(\.loader)
         self.metrics = metrics
-        state = Locked(State(machine: ResidencyStateMachine(budget: budget)))
+        state = NIOLockedValueBox(State(machine: ResidencyStateMachine(budget: budget)))
         (work, workQueue) = AsyncStream<Work>.makeStream()
         for (id, model) in models.sorted(by: { $0.key < $1.key }) {
             mutate { $0.machine.register(id, settings: model.settings, now: $1) }
@@ -48,7 +49,7 @@ final class ResidencyController: Sendable {
     }
 
     /// A snapshot of the residency state, for metrics.
-    var snapshot: ResidencyStateMachine { state.withLock { $0.machine } }
+    var snapshot: ResidencyStateMachine { state.withLockedValue { $0.machine } }
 
     /// Changes a model's settings at runtime (keep-alive, pinning, concurrency, buffer, startup
     /// timeout); the machine acts on them at once.
@@ -62,15 +63,15 @@ final class ResidencyController: Sendable {
     /// - Returns: whether the start was cold (the model was not loaded when the request came).
     @discardableResult
     func acquire(_ model: String) async throws -> Bool {
-        let id = state.withLock { state -> UInt64 in
+        let id = state.withLockedValue { state -> UInt64 in
             state.nextID += 1
             return state.nextID
         }
-        let cold = Locked(false)
+        let cold = NIOLockedValueBox(false)
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 mutate { state, now in
-                    cold.withLock { $0 = state.machine.models[model]?.isLoaded != true }
+                    cold.withLockedValue { $0 = state.machine.models[model]?.isLoaded != true }
                     state.waiters[model, default: []].append(Waiter(id: id, continuation: continuation))
                     return state.machine.jobQueued(model, now: now)
                 }
@@ -79,7 +80,7 @@ final class ResidencyController: Sendable {
         } onCancel: {
             withdraw(model, id: id)
         }
-        return cold.current
+        return cold.withLockedValue({ $0 })
     }
 
     /// One request of `model` that `acquire` admitted has ended.
@@ -111,13 +112,13 @@ final class ResidencyController: Sendable {
     private func tickLoop() async {
         let clock = self.clock
         while !Task.isCancelled {
-            let deadline = state.withLock { $0.machine.nextDeadline(after: clock.now) }
+            let deadline = state.withLockedValue { $0.machine.nextDeadline(after: clock.now) }
             // Without a deadline nothing is time-driven; re-check at a slow pace for safety.
             let until = deadline ?? clock.now + .seconds(5)
             let nap = Task { _ = try? await clock.sleep(until: until) }
-            sleeper.withLock { $0 = (until, nap) }
+            sleeper.withLockedValue { $0 = (until, nap) }
             // A change between reading the deadline and registering the sleep is not missed.
-            if let next = state.withLock({ $0.machine.nextDeadline(after: clock.now) }), next < until { nap.cancel() }
+            if let next = state.withLockedValue({ $0.machine.nextDeadline(after: clock.now) }), next < until { nap.cancel() }
             await withTaskCancellationHandler { await nap.value } onCancel: { nap.cancel() }
             if Task.isCancelled { return }
             mutate { $0.machine.tick(now: $1) }
@@ -134,7 +135,7 @@ final class ResidencyController: Sendable {
             let bytes = loaded.footprintBytes
             mutate { $0.machine.loadFinished(model, bytes: bytes, now: $1) }
         } catch {
-            state.withLock { $0.loadErrors[model] = error }
+            state.withLockedValue { $0.loadErrors[model] = error }
             mutate { $0.machine.loadFailed(model, message: "\(error)", now: $1) }
         }
     }
@@ -155,7 +156,7 @@ final class ResidencyController: Sendable {
     /// hands loads and unloads to `run`.
     private func mutate(_ body: (inout State, ContinuousClock.Instant) -> [ResidencyStateMachine.Action]) {
         let now = clock.now
-        let (resumptions, jobs) = state.withLock { state -> ([(Waiter, (any Error)?)], [Work]) in
+        let (resumptions, jobs) = state.withLockedValue { state -> ([(Waiter, (any Error)?)], [Work]) in
             let actions = body(&state, now)
             var resumptions: [(Waiter, (any Error)?)] = []
             var jobs: [Work] = []
@@ -177,7 +178,7 @@ final class ResidencyController: Sendable {
             }
             return (resumptions, jobs)
         }
-        if let next = state.withLock({ $0.machine.nextDeadline(after: now) }), let current = sleeper.current, next < current.deadline {
+        if let next = state.withLockedValue({ $0.machine.nextDeadline(after: now) }), let current = sleeper.withLockedValue({ $0 }), next < current.deadline {
             current.task.cancel()
         }
         for (waiter, error) in resumptions {

@@ -1,35 +1,76 @@
-extension ResidencyStateMachine {
-    /// The residency state in Prometheus's text exposition format (version 0.0.4): per model the
-    /// requests waiting for residency and running, whether it is resident and with how many
-    /// bytes, and its load, eviction, expiry and refusal counters; overall the resident bytes
-    /// and the budget.
-    public func prometheusText() -> String {
-        let names = models.keys.sorted()
-        var out = ""
-        func family(_ name: String, _ type: String, _ help: String, _ value: (ModelState) -> Int) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for model in names { out += "\(name){model=\"\(Self.escapeLabel(model))\"} \(value(models[model]!))\n" }
-        }
-        family("peregrine_model_waiting_requests", "gauge", "Leased requests waiting for their model to be resident or to have a free slot.") { $0.queued }
-        family("peregrine_model_running_requests", "gauge", "Requests running now.") { $0.running }
-        family("peregrine_model_resident", "gauge", "1 when the model is loaded or loading.") { $0.phase == .unloaded ? 0 : 1 }
-        family("peregrine_model_resident_bytes", "gauge", "Memory held by the model (measured once loaded, estimated while loading).") { $0.accountedBytes }
-        family("peregrine_model_loads_total", "counter", "Loads that finished.") { $0.counters.loads }
-        family("peregrine_model_load_failures_total", "counter", "Loads that failed.") { $0.counters.loadFailures }
-        family("peregrine_model_evictions_total", "counter", "Unloads to make room for another model.") { $0.counters.evictions }
-        family("peregrine_model_expirations_total", "counter", "Unloads after the keep-alive.") { $0.counters.expirations }
-        family("peregrine_model_refused_requests_total", "counter", "Requests failed because the model cannot load here.") { $0.counters.failedRequests }
-        family("peregrine_model_startup_timeouts_total", "counter", "Loads that outlasted the startup timeout.") { $0.counters.startupTimeouts }
-        out += "# HELP peregrine_resident_bytes Memory held by all loaded and loading models.\n# TYPE peregrine_resident_bytes gauge\n"
-        out += "peregrine_resident_bytes \(residentBytes)\n"
-        out += "# HELP peregrine_memory_budget_bytes Memory all models may hold together.\n# TYPE peregrine_memory_budget_bytes gauge\n"
-        out += "peregrine_memory_budget_bytes \(budget)\n"
-        return out
+import CoreMetrics
+import NIOConcurrencyHelpers
+
+/// The residency state as swift-metrics: per model the requests waiting for residency and
+/// running, whether it is resident and with how many bytes, and its load, eviction, expiry and
+/// refusal counters; overall the resident bytes and the budget.
+///
+/// The state machine keeps these as plain numbers (it is pure); `record(_:)` copies a snapshot
+/// into gauges and advances the counters by what they grew since the last snapshot, so an
+/// exporter calls it right before it reads the metrics.
+public final class ResidencyMetrics: Sendable {
+    private struct Family: Sendable {
+        var label: String
+        var help: String
+        var value: @Sendable (ResidencyStateMachine.ModelState) -> Int
     }
 
-    /// Escapes a label value as the text format requires (backslash, double quote, newline).
-    public static func escapeLabel(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
+    private static let gauges: [Family] = [
+        Family(label: "peregrine_model_waiting_requests", help: "Leased requests waiting for their model to be resident or to have a free slot.") { $0.queued },
+        Family(label: "peregrine_model_running_requests", help: "Requests running now.") { $0.running },
+        Family(label: "peregrine_model_resident", help: "1 when the model is loaded or loading.") { $0.phase == .unloaded ? 0 : 1 },
+        Family(label: "peregrine_model_resident_bytes", help: "Memory held by the model (measured once loaded, estimated while loading).") { $0.accountedBytes },
+    ]
+
+    private static let counters: [Family] = [
+        Family(label: "peregrine_model_loads_total", help: "Loads that finished.") { $0.counters.loads },
+        Family(label: "peregrine_model_load_failures_total", help: "Loads that failed.") { $0.counters.loadFailures },
+        Family(label: "peregrine_model_evictions_total", help: "Unloads to make room for another model.") { $0.counters.evictions },
+        Family(label: "peregrine_model_expirations_total", help: "Unloads after the keep-alive.") { $0.counters.expirations },
+        Family(label: "peregrine_model_refused_requests_total", help: "Requests failed because the model cannot load here.") { $0.counters.failedRequests },
+        Family(label: "peregrine_model_startup_timeouts_total", help: "Loads that outlasted the startup timeout.") { $0.counters.startupTimeouts },
+    ]
+
+    private static let residentBytesLabel = "peregrine_resident_bytes"
+    private static let budgetLabel = "peregrine_memory_budget_bytes"
+
+    /// What each metric means, by name, for exporters that print help text.
+    public static let descriptions: [String: String] = {
+        var out: [String: String] = [:]
+        for family in gauges + counters { out[family.label] = family.help }
+        out[residentBytesLabel] = "Memory held by all loaded and loading models."
+        out[budgetLabel] = "Memory all models may hold together."
+        return out
+    }()
+
+    private let factory: any MetricsFactory
+    /// Counter values already recorded, by counter label and model.
+    private let recorded = NIOLockedValueBox<[String: [String: Int]]>([:])
+
+    /// - Parameter factory: where the metrics go (default: the process-wide `MetricsSystem` factory).
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+    }
+
+    /// Copies `snapshot` into the metrics.
+    public func record(_ snapshot: ResidencyStateMachine) {
+        // One caller at a time: two interleaved snapshots would advance a counter twice.
+        recorded.withLockedValue { recorded in
+            for (model, state) in snapshot.models {
+                let dimensions = [("model", model)]
+                for family in Self.gauges {
+                    Gauge(label: family.label, dimensions: dimensions, factory: factory).record(family.value(state))
+                }
+                for family in Self.counters {
+                    let now = family.value(state)
+                    let before = recorded[family.label]?[model] ?? 0
+                    // Counters only grow in the machine; never step one back.
+                    Counter(label: family.label, dimensions: dimensions, factory: factory).increment(by: max(0, now - before))
+                    recorded[family.label, default: [:]][model] = max(now, before)
+                }
+            }
+            Gauge(label: Self.residentBytesLabel, factory: factory).record(snapshot.residentBytes)
+            Gauge(label: Self.budgetLabel, factory: factory).record(snapshot.budget)
+        }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import JobQueue
 import Logging
 import ModelKit
+import NIOConcurrencyHelpers
 
 extension RunnerPool {
     /// Runs one leased job to its end and records the outcome in the store.
@@ -16,8 +17,8 @@ extension RunnerPool {
         // this same runner has another token, so a stale attempt cannot overwrite it.
         let lease = job.leaseToken ?? ""
         let handle = JobHandle(id: job.id, endpointID: job.endpointID)
-        running.withLock { $0[job.id] = handle }
-        defer { running.withLock { _ = $0.removeValue(forKey: job.id) } }
+        running.withLockedValue { $0[job.id] = handle }
+        defer { running.withLockedValue { _ = $0.removeValue(forKey: job.id) } }
 
         let input = job.input.flatMap { try? JSONValue(parsing: $0) } ?? .object([:])
         let context = JobRunContext(
@@ -69,7 +70,7 @@ extension RunnerPool {
         input: JSONValue, remoteInputs: [(field: String, url: String)], loader: ModelLoader, context: JobRunContext,
         handle: JobHandle, timing: RunTiming, fetchingInputs: @escaping @Sendable (Bool) -> Void
     ) async -> Result<JSONValue, any Error> {
-        let result = Locked<Result<JSONValue, any Error>>(.failure(CancellationError()))
+        let result = NIOLockedValueBox<Result<JSONValue, any Error>>(.failure(CancellationError()))
         let task = Task {
             do {
                 if !remoteInputs.isEmpty {
@@ -86,14 +87,14 @@ extension RunnerPool {
                 timing.start()
                 defer { timing.end() }
                 let output = try await loaded.run(input: input, context: context)
-                result.withLock { $0 = .success(output) }
+                result.withLockedValue { $0 = .success(output) }
             } catch {
-                result.withLock { $0 = .failure(error) }
+                result.withLockedValue { $0 = .failure(error) }
             }
         }
         handle.attach(task)
         await task.value
-        return result.current
+        return result.withLockedValue({ $0 })
     }
 
     /// Records how the job ended.
@@ -220,14 +221,14 @@ extension RunnerPool {
 /// When the model's run of one job started and how long it took (set from the job's task, read
 /// after it ended).
 final class RunTiming: Sendable {
-    private let state = Locked<(started: Date?, clock: ContinuousClock.Instant?, seconds: Double?)>((nil, nil, nil))
+    private let state = NIOLockedValueBox<(started: Date?, clock: ContinuousClock.Instant?, seconds: Double?)>((nil, nil, nil))
 
     /// The model starts.
-    func start() { state.withLock { $0 = (Date(), ContinuousClock.now, nil) } }
+    func start() { state.withLockedValue { $0 = (Date(), ContinuousClock.now, nil) } }
 
     /// The model returned or threw.
     func end() {
-        state.withLock { s in
+        state.withLockedValue { s in
             guard let begun = s.clock else { return }
             let d = ContinuousClock.now - begun
             s.seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
@@ -235,7 +236,7 @@ final class RunTiming: Sendable {
     }
 
     /// When the model started, if it did.
-    var startedAt: Date? { state.current.started }
+    var startedAt: Date? { state.withLockedValue({ $0 }).started }
     /// The model's run time, once it ended.
-    var inferenceSeconds: Double? { state.current.seconds }
+    var inferenceSeconds: Double? { state.withLockedValue({ $0 }).seconds }
 }

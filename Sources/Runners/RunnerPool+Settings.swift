@@ -1,11 +1,12 @@
 import Foundation
 import JobQueue
+import NIOConcurrencyHelpers
 
 extension RunnerPool {
     /// The settings in force for `endpointID` (defaults with runtime overrides), or `nil` when
     /// the model is not served here.
     public func settings(for endpointID: String) -> ResidencySettings? {
-        current.withLock { $0[endpointID] }
+        current.withLockedValue { $0[endpointID] }
     }
 
     /// The settings of `endpointID` from its manifest and the configuration, before overrides.
@@ -19,10 +20,10 @@ extension RunnerPool {
     public func apply(_ override: ModelSettingsOverride, to endpointID: String) -> ResidencySettings? {
         guard let base = defaults[endpointID] else { return nil }
         let settings = base.applying(override)
-        current.withLock { $0[endpointID] = settings }
+        current.withLockedValue { $0[endpointID] = settings }
         residency.update(endpointID, settings: settings)
         // A higher limit may let the lease loop take more jobs now.
-        _ = kicks.withLock { $0[endpointID] }?.yield()
+        _ = kicks.withLockedValue { $0[endpointID] }?.yield()
         return settings
     }
 
@@ -31,7 +32,7 @@ extension RunnerPool {
     /// - Returns: whether the job was running here.
     @discardableResult
     public func stopRunning(id: String) -> Bool {
-        guard let handle = running.withLock({ $0[id] }) else { return false }
+        guard let handle = running.withLockedValue({ $0[id] }) else { return false }
         handle.stop(.userCancelled)
         return true
     }

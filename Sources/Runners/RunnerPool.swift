@@ -2,6 +2,7 @@ import Foundation
 import JobQueue
 import Logging
 import ModelKit
+import NIOConcurrencyHelpers
 import ServiceLifecycle
 
 /// Runs the registered models' jobs: for each model it leases queued jobs when the store says
@@ -18,19 +19,19 @@ public final class RunnerPool: Service, Sendable {
     let configuration: RunnerConfiguration
     let logger: Logger
     /// Jobs running in this process, by id.
-    let running = Locked<[String: JobHandle]>([:])
+    let running = NIOLockedValueBox<[String: JobHandle]>([:])
     /// Each model's loader, by endpoint id.
     let loaders: [String: ModelLoader]
     /// Decides which models stay loaded under the memory budget.
     let residency: ResidencyController
     /// Latency, load, start and error metrics.
-    public let metrics = PoolMetrics()
+    public let metrics: PoolMetrics
     /// Each model's settings from its manifest and the configuration, before runtime overrides.
     let defaults: [String: ResidencySettings]
     /// Settings in force, by endpoint id (defaults with the runtime overrides applied).
-    let current: Locked<[String: ResidencySettings]>
+    let current: NIOLockedValueBox<[String: ResidencySettings]>
     /// Wakes a model's lease loop (its concurrency limit changed), by endpoint id.
-    let kicks = Locked<[String: AsyncStream<Void>.Continuation]>([:])
+    let kicks = NIOLockedValueBox<[String: AsyncStream<Void>.Continuation]>([:])
     /// Persisted runtime settings, applied when `run` starts.
     let settingsStore: (any ModelSettingsStore)?
 
@@ -42,10 +43,12 @@ public final class RunnerPool: Service, Sendable {
     ///   - configuration: leases, grace period, limits.
     ///   - settingsStore: persisted runtime settings, applied over the defaults when `run` starts.
     ///   - logger: where the pool logs.
+    ///   - metrics: where latencies, loads, starts and errors are recorded (default: the
+    ///     process-wide metrics system).
     public init(
         registry: ModelRegistry, store: any JobStore, hub: JobEventHub, files: any FileAccess,
         configuration: RunnerConfiguration = RunnerConfiguration(), settingsStore: (any ModelSettingsStore)? = nil,
-        logger: Logger = Logger(label: "peregrine.runners")
+        logger: Logger = Logger(label: "peregrine.runners"), metrics: PoolMetrics? = nil
     ) {
         self.registry = registry
         self.store = store
@@ -54,6 +57,7 @@ public final class RunnerPool: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.settingsStore = settingsStore
+        self.metrics = metrics ?? PoolMetrics(models: registry.endpointIDs)
         var models: [String: (loader: ModelLoader, settings: ResidencySettings)] = [:]
         for entry in registry.entries {
             let manifest = entry.model.manifest
@@ -69,8 +73,8 @@ public final class RunnerPool: Service, Sendable {
         }
         loaders = models.mapValues(\.loader)
         defaults = models.mapValues(\.settings)
-        current = Locked(defaults)
-        residency = ResidencyController(budget: configuration.memoryBudgetBytes, models: models, metrics: metrics)
+        current = NIOLockedValueBox(defaults)
+        residency = ResidencyController(budget: configuration.memoryBudgetBytes, models: models, metrics: self.metrics)
     }
 
     /// Serves every model until graceful shutdown.
@@ -91,7 +95,7 @@ public final class RunnerPool: Service, Sendable {
     public var residencySnapshot: ResidencyStateMachine { residency.snapshot }
 
     /// Number of jobs this process is running now.
-    public var runningCount: Int { running.withLock { $0.count } }
+    public var runningCount: Int { running.withLockedValue { $0.count } }
 
     /// The lease loop of one model.
     private func serve(_ entry: ModelRegistry.Entry) async {
@@ -99,17 +103,17 @@ public final class RunnerPool: Service, Sendable {
         let endpoint = manifest.endpointID
         let owner = "\(configuration.nodeID)/\(endpoint)"
         // Read on every pass: `max_concurrency` changes at runtime.
-        var limit: Int { current.withLock { $0[endpoint]?.maxConcurrency ?? 1 } }
+        var limit: Int { current.withLockedValue { $0[endpoint]?.maxConcurrency ?? 1 } }
         let loader = loaders[endpoint]!
         // Leased jobs of this model, and how many of them are downloading remote inputs.
         // Inputs are fetched before a job asks for a model slot, so up to
         // `maxJobsFetchingInputs` downloading jobs do not count against the slots: others are
         // leased and run meanwhile. Jobs without remote inputs lease exactly as many as run.
-        let active = Locked(0)
-        let fetching = Locked(0)
+        let active = NIOLockedValueBox(0)
+        let fetching = NIOLockedValueBox(0)
         let fetchLimit = max(1, configuration.maxJobsFetchingInputs)
         let (kicks, kick) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        self.kicks.withLock { $0[endpoint] = kick }
+        self.kicks.withLockedValue { $0[endpoint] = kick }
         let enqueued = hub.enqueued(for: [endpoint])
         let recheck = configuration.idleRecheckInterval
 
@@ -128,7 +132,7 @@ public final class RunnerPool: Service, Sendable {
             kick.yield()  // jobs queued before this process started
             for await _ in kicks.cancelOnGracefulShutdown() {
                 while true {
-                    let (leased, inFetch) = (active.current, fetching.current)
+                    let (leased, inFetch) = (active.withLockedValue({ $0 }), fetching.withLockedValue({ $0 }))
                     let wanted = limit - (leased - min(inFetch, fetchLimit))
                     guard wanted > 0 else { break }
                     let jobs: [Job]
@@ -144,13 +148,13 @@ public final class RunnerPool: Service, Sendable {
                         break
                     }
                     for job in jobs {
-                        active.withLock { $0 += 1 }
+                        active.withLockedValue { $0 += 1 }
                         group.addTask {
                             await self.runJob(job, entry: entry, loader: loader) { started in
-                                fetching.withLock { $0 += started ? 1 : -1 }
+                                fetching.withLockedValue { $0 += started ? 1 : -1 }
                                 kick.yield()
                             }
-                            active.withLock { $0 -= 1 }
+                            active.withLockedValue { $0 -= 1 }
                             kick.yield()
                         }
                     }
@@ -163,13 +167,13 @@ public final class RunnerPool: Service, Sendable {
     }
 
     /// Waits for running jobs of one model up to the grace period, then stops the rest.
-    private func drain(endpoint: String, active: Locked<Int>) async {
+    private func drain(endpoint: String, active: NIOLockedValueBox<Int>) async {
         let deadline = ContinuousClock.now + .seconds(configuration.shutdownGracePeriod)
-        while active.current > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+        while active.withLockedValue({ $0 }) > 0, ContinuousClock.now < deadline, !Task.isCancelled {
             // Shutdown only: a short bounded wait is simpler than another signal path.
             try? await Task.sleep(for: .milliseconds(20))
         }
-        let leftover = running.withLock { Array($0.values) }
+        let leftover = running.withLockedValue { Array($0.values) }
         for handle in leftover where handle.endpointID == endpoint {
             logger.info("releasing job at shutdown", metadata: ["request_id": "\(handle.id)"])
             handle.stop(.shutdown)

@@ -2,12 +2,15 @@ import APITypes
 import Foundation
 import Hummingbird
 import Logging
+import NIOConcurrencyHelpers
+import Platform
 
 /// The whole HTTP API as one responder: fal's endpoint ids have a variable number of path
 /// segments (`owner/alias[/path...]`) and fal answers wrong methods with 405, so routing is done
-/// here on path segments rather than with a route trie.
+/// here on path segments rather than with a route trie. Authentication is `AuthMiddleware`,
+/// in front of the dispatch; handlers find the caller in the call.
 public struct APIResponder: HTTPResponder {
-    public typealias Context = BasicRequestContext
+    public typealias Context = APIRequestContext
 
     let services: APIServices
     /// `https` on the TLS listener, `http` on the plain one.
@@ -27,12 +30,12 @@ public struct APIResponder: HTTPResponder {
 
     /// Answers one request (routing, auth, fal-shaped errors).
     public func respond(to request: Request, context: Context) async throws -> Response {
-        try await answer(request)
+        try await answer(request, context: context)
     }
 
-    /// Answers one request; the API needs nothing from the request context, so tests can drive
-    /// it with bodies of their own making.
-    func answer(_ request: Request) async throws -> Response {
+    /// Answers one request. Without a context (tests driving the API with bodies of their own
+    /// making) the middleware's check runs on its own, so both ways authenticate the same.
+    func answer(_ request: Request, context: Context? = nil) async throws -> Response {
         var request = request
         if request.uri.path == "/proxy" || request.uri.path.hasPrefix("/proxy/") {
             do {
@@ -41,17 +44,25 @@ public struct APIResponder: HTTPResponder {
                 return JSON.response(error.body, status: error.status, headers: error.headers)
             }
         }
-        let call = APICall(request: request, responder: self)
+        // Shared with the call once dispatched, so an error answer carries the id it learned.
+        let requestID = NIOLockedValueBox<String?>(nil)
+        let middleware = AuthMiddleware(auth: services.auth)
         do {
-            return try await route(call)
+            if let context {
+                return try await middleware.handle(request, context: context) { request, context in
+                    try await route(APICall(request: request, responder: self, caller: context.caller, requestID: requestID))
+                }
+            }
+            let caller = try await middleware.caller(of: request)
+            return try await route(APICall(request: request, responder: self, caller: caller, requestID: requestID))
         } catch let error as APIError {
             var headers = error.headers
-            if let id = call.requestID.current { headers[.falRequestID] = id }
+            if let id = requestID.withLockedValue({ $0 }) { headers[.falRequestID] = id }
             return JSON.response(error.body, status: error.status, headers: headers)
         } catch {
             services.logger.error("unhandled error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             var headers = HTTPFields()
-            if let id = call.requestID.current { headers[.falRequestID] = id }
+            if let id = requestID.withLockedValue({ $0 }) { headers[.falRequestID] = id }
             return JSON.response(ErrorDetail("Internal server error"), status: .internalServerError, headers: headers)
         }
     }
@@ -65,11 +76,9 @@ public struct APIResponder: HTTPResponder {
             try call.allow(.get, .head)
             return JSON.response(services.jwks)
         case "models"?, "openapi"?:
-            _ = try await services.auth.authenticate(call.request)
             return try ModelRoutes.handle(call, services: services)
         case "metrics"? where s.count == 1:
             try call.allow(.get, .head)
-            _ = try await services.auth.authenticate(call.request)
             return await MetricsRoute.response(services: services)
         case "admin"?:
             return try await AdminRoutes.handle(call, services: services)
@@ -112,14 +121,29 @@ struct APICall: Sendable {
     let responder: APIResponder
     /// Percent-decoded path segments.
     let segments: [String]
+    /// Who is calling, as `AuthMiddleware` authorized them (`nil` on routes without credentials).
+    let caller: Caller?
     /// The request id to put in `x-fal-request-id` (also on error answers), once known.
-    let requestID = Locked<String?>(nil)
+    let requestID: NIOLockedValueBox<String?>
 
-    init(request: Request, responder: APIResponder) {
+    init(request: Request, responder: APIResponder, caller: Caller?, requestID: NIOLockedValueBox<String?>) {
         self.request = request
         self.responder = responder
-        segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: true)
-            .map { $0.removingPercentEncoding ?? String($0) }
+        self.caller = caller
+        self.requestID = requestID
+        segments = Self.segments(of: request)
+    }
+
+    /// The percent-decoded path segments of `request`.
+    static func segments(of request: Request) -> [String] {
+        request.uri.path.split(separator: "/", omittingEmptySubsequences: true).map { $0.removingPercentEncoding ?? String($0) }
+    }
+
+    /// The caller the middleware authorized. Every route that takes credentials has one; a
+    /// route the middleware let through without them is refused rather than served anonymously.
+    func authorizedCaller() throws -> Caller {
+        guard let caller else { throw APIError.unauthorized }
+        return caller
     }
 
     var method: HTTPRequest.Method { request.method }

@@ -2,10 +2,12 @@ import BlobStore
 import Foundation
 import JobQueue
 import Logging
+import Platform
 import Runners
-import Webhooks
 
-/// Everything the HTTP handlers share: configuration, models, stores, auth, policies.
+/// Everything the HTTP handlers share: the platform's parts they call (all passed in, none set
+/// later), and the state that exists only at the HTTP edge: authentication, upload and stream
+/// limits.
 public struct APIServices: Sendable {
     /// Server settings.
     public let configuration: ServerConfiguration
@@ -19,6 +21,14 @@ public struct APIServices: Sendable {
     public let blobs: any BlobStore
     /// Job notifications and progress for waiters.
     public let hub: JobEventHub
+    /// Checks requests and queues them.
+    let submitter: JobSubmitter
+    /// The runner pool in this process, for cancellation, the admin API and `/metrics`.
+    let pool: RunnerPool?
+    /// Persisted runtime model settings, for the admin API.
+    let modelSettings: (any ModelSettingsStore)?
+    /// What `/metrics` exposes.
+    let metrics: PlatformMetrics
     let auth: Authenticator
     let tokens: TokenSigner
     let uploads: UploadIndex
@@ -31,12 +41,14 @@ public struct APIServices: Sendable {
     /// The webhook signing keys as a JWKS document.
     let jwks: Data
     let logger: Logger
-    /// Reads the runner pool's residency state for `/metrics`; set once the pool exists.
-    let residency = Locked<(@Sendable () -> ResidencyStateMachine)?>(nil)
-    /// The runner pool, for the admin API and `/metrics`; set once the pool exists.
-    let pool = Locked<RunnerPool?>(nil)
-    /// Persisted runtime model settings, for the admin API.
-    let modelSettings = Locked<(any ModelSettingsStore)?>(nil)
+
+    /// The services over an opened embedded platform.
+    public init(platform p: EmbeddedPlatform) {
+        self.init(
+            configuration: p.configuration, registry: p.registry, store: p.store, keys: p.keys, blobs: p.blobs, hub: p.hub,
+            uploads: p.uploads, urlPolicy: p.urlPolicy, submitter: p.submitter, pool: p.pool, modelSettings: p.modelSettings,
+            metrics: p.metrics, tokens: p.tokens, jwks: p.signer.jwks.jsonData(), logger: p.logger)
+    }
 
     /// - Parameters:
     ///   - configuration: server settings.
@@ -45,22 +57,33 @@ public struct APIServices: Sendable {
     ///   - keys: API keys (`nil` only with auth off).
     ///   - blobs: uploaded and produced files.
     ///   - hub: job notifications (must run as a service).
+    ///   - uploads: the upload index.
+    ///   - urlPolicy: which outbound URLs are allowed.
+    ///   - submitter: checks and queues requests.
+    ///   - pool: the runner pool in this process, if any.
+    ///   - modelSettings: persisted runtime model settings, if any.
+    ///   - metrics: the metrics registry.
     ///   - tokens: signer of storage tokens.
     ///   - jwks: the webhook public keys (`{"keys": [...]}`).
     ///   - logger: where the server logs.
-    ///   - hostResolver: looks up webhook and input host names (default: the system resolver).
-    /// - Throws: file-system errors creating the upload index.
     public init(
         configuration: ServerConfiguration, registry: ModelRegistry, store: any JobStore, keys: (any APIKeyStore)?,
-        blobs: any BlobStore, hub: JobEventHub, tokens: TokenSigner, jwks: Data,
-        logger: Logger = Logger(label: "peregrine.server"), hostResolver: any HostResolver = SystemResolver()
-    ) throws {
+        blobs: any BlobStore, hub: JobEventHub, uploads: UploadIndex, urlPolicy: URLPolicy, submitter: JobSubmitter,
+        pool: RunnerPool?, modelSettings: (any ModelSettingsStore)?, metrics: PlatformMetrics, tokens: TokenSigner, jwks: Data,
+        logger: Logger = Logger(label: "peregrine.server")
+    ) {
         self.configuration = configuration
         self.registry = registry
         self.store = store
         self.keys = keys
         self.blobs = blobs
         self.hub = hub
+        self.uploads = uploads
+        self.urlPolicy = urlPolicy
+        self.submitter = submitter
+        self.pool = pool
+        self.modelSettings = modelSettings
+        self.metrics = metrics
         self.tokens = tokens
         self.jwks = jwks
         self.logger = logger
@@ -68,9 +91,7 @@ public struct APIServices: Sendable {
             keys: keys, tokens: tokens, enabled: configuration.authEnabled, cacheLifetime: configuration.authCacheLifetime,
             maxHeaderBytes: configuration.maxAuthorizationBytes,
             maxTokenLifetime: min(configuration.storageTokenLifetime, ServerConfiguration.maxStorageTokenLifetime))
-        uploads = try UploadIndex(directory: configuration.home.appendingPathComponent("upload-index", isDirectory: true))
         uploadGate = UploadGate(limit: configuration.maxConcurrentUploads)
-        urlPolicy = URLPolicy(allowPrivate: configuration.allowPrivateURLs, resolver: hostResolver)
         streams = StreamLimiter(limit: configuration.maxStreamsPerKey)
     }
 }

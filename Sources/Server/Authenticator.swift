@@ -2,6 +2,8 @@ import Crypto
 import Foundation
 import Hummingbird
 import JobQueue
+import NIOConcurrencyHelpers
+import Platform
 
 /// Who is calling: the API key id, or `nil` when auth is off.
 struct Caller: Sendable, Equatable {
@@ -39,7 +41,7 @@ final class Authenticator: Sendable {
     private let cacheLifetime: Duration
     private let maxHeaderBytes: Int
     private let maxTokenLifetime: TimeInterval
-    private let cache = Locked<[SHA256.Digest: CacheEntry]>([:])
+    private let cache = NIOLockedValueBox<[SHA256.Digest: CacheEntry]>([:])
     private static let maxCacheEntries = 10_000
 
     /// - Parameters:
@@ -78,13 +80,13 @@ final class Authenticator: Sendable {
         let digest = SHA256.hash(data: Data(header.utf8))
         let now = ContinuousClock.now
         let entry: CacheEntry
-        if let hit = cache.withLock({ $0[digest] }), hit.expires > now {
+        if let hit = cache.withLockedValue({ $0[digest] }), hit.expires > now {
             entry = hit
         } else {
             guard let verified = try await verify(header) else { throw APIError.unauthorized }
             entry = CacheEntry(
                 keyID: verified.id, isAdmin: verified.isAdmin, isStorageToken: verified.isStorageToken, expires: now + cacheLifetime)
-            cache.withLock { c in
+            cache.withLockedValue { c in
                 if c.count >= Self.maxCacheEntries { c = c.filter { $0.value.expires > now } }
                 if c.count < Self.maxCacheEntries { c[digest] = entry }
             }
@@ -104,15 +106,15 @@ final class Authenticator: Sendable {
     }
 
     /// Drops cached verdicts (after a key is revoked in this process).
-    func invalidate() { cache.withLock { $0.removeAll() } }
+    func invalidate() { cache.withLockedValue { $0.removeAll() } }
 
     /// How many verified credentials are cached (for tests).
-    var cachedCount: Int { cache.withLock { $0.count } }
+    var cachedCount: Int { cache.withLockedValue { $0.count } }
 
     /// Whether the credentials `header` are cached, looked up by digest (for tests).
     func isCached(_ header: String) -> Bool {
         let digest = SHA256.hash(data: Data(header.utf8))
-        return cache.withLock { $0[digest] != nil }
+        return cache.withLockedValue { $0[digest] != nil }
     }
 
     private func verify(_ header: String) async throws -> (id: String, isAdmin: Bool, isStorageToken: Bool)? {

@@ -1,6 +1,8 @@
 import Foundation
 import JobQueue
 import Hummingbird
+import NIOConcurrencyHelpers
+import Platform
 
 /// Server-sent events driven by wake-ups: after each wake-up the producer is asked for the
 /// events to send now and whether the stream is done; `: ping` comments keep idle connections
@@ -84,14 +86,14 @@ enum StatusStream {
         let (first, caller) = try await QueueRoutes.authorizedJob(call, app: app, id: id, services: services)
         let slot = try openSlot(for: caller, services: services)
         let withLogs = SubmitOptions.flag(call.query("logs") ?? "0") ?? false
-        let last = Locked<Data?>(nil)
-        let initial = Locked<Job?>(first)
+        let last = NIOLockedValueBox<Data?>(nil)
+        let initial = NIOLockedValueBox<Job?>(first)
         let body = EventStream.body(
             wakeups: wakeups, pingInterval: services.configuration.ssePingInterval,
             recheckInterval: services.configuration.waitRecheckInterval, slot: slot
         ) {
             let job: Job
-            if let j = initial.withLock({ j -> Job? in defer { j = nil }; return j }) {
+            if let j = initial.withLockedValue({ j -> Job? in defer { j = nil }; return j }) {
                 job = j
             } else {
                 // Every tick: the payload-free read (the status never shows input or result).
@@ -101,7 +103,7 @@ enum StatusStream {
             let status = try await QueueRoutes.statusBody(job, call: call, withLogs: withLogs, services: services)
             let encoded = JSON.encode(status)
             let done = status.status == .completed
-            let changed = last.withLock { previous -> Bool in
+            let changed = last.withLockedValue { previous -> Bool in
                 defer { previous = encoded }
                 return previous != encoded
             }

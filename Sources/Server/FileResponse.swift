@@ -2,6 +2,7 @@ import APITypes
 import Foundation
 import Hummingbird
 import ModelKit
+import Platform
 
 /// How stored files are answered. Anyone may upload any bytes with any content type, and files
 /// are served from the API's own origin, so a file a browser would run (HTML, SVG, script) must

@@ -2,6 +2,7 @@ import APITypes
 import BlobStore
 import Foundation
 import Hummingbird
+import Platform
 
 /// `/files`: stored files by their unguessable URL (no key needed), and the Python client's
 /// uploads (`POST /files/upload`, `POST /files/upload/multipart`, parts and completion under
@@ -12,11 +13,11 @@ enum FileRoutes {
         switch s {
         case ["upload"]:
             try call.allow(.post)
-            let caller = try await services.auth.authenticate(call.request, scope: .upload)
+            let caller = try call.authorizedCaller()
             return try await upload(call, caller: caller, services: services)
         case ["upload", "multipart"]:
             try call.allow(.post)
-            let caller = try await services.auth.authenticate(call.request, scope: .upload)
+            let caller = try call.authorizedCaller()
             return try await beginMultipart(call, caller: caller, services: services)
         default:
             break
@@ -59,7 +60,7 @@ enum FileRoutes {
 
     /// Streams a stored file with its content type.
     private static func serve(_ call: APICall, id: String, services: APIServices) async throws -> Response {
-        guard let reader = try await FileLookup.open(id, services: services) else {
+        guard let reader = try await FileLookup.open(id, blobs: services.blobs, uploads: services.uploads) else {
             throw APIError.detail(.notFound, "File not found")
         }
         let metadata = reader.metadata
@@ -172,26 +173,5 @@ enum ByteRange: Equatable {
             value = o1 || o2 ? Int.max : sum
         }
         return value
-    }
-}
-
-/// Finds a stored file by the id in its URL: a blob id, or an upload id that became a blob.
-enum FileLookup {
-    static func open(_ id: String, services: APIServices) async throws -> (any BlobReader)? {
-        try await open(id, blobs: services.blobs, uploads: services.uploads)
-    }
-
-    /// Opens a stored file for streaming reads; uploads completed by earlier versions are found
-    /// through the upload index (completed uploads now keep their id).
-    static func open(_ id: String, blobs: any BlobStore, uploads: UploadIndex) async throws -> (any BlobReader)? {
-        if let reader = try await blobs.open(id: id) { return reader }
-        if let blobID = uploads.blobID(for: id) { return try await blobs.open(id: blobID) }
-        return nil
-    }
-
-    static func get(_ id: String, blobs: any BlobStore, uploads: UploadIndex) async throws -> Blob? {
-        if let blob = try await blobs.get(id: id) { return blob }
-        if let blobID = uploads.blobID(for: id) { return try await blobs.get(id: blobID) }
-        return nil
     }
 }

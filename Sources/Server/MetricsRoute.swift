@@ -2,31 +2,18 @@ import Foundation
 import Hummingbird
 import JobQueue
 
-/// `GET /metrics`: Prometheus's text format: requests queued in the store per model, the runner
-/// pool's residency state, and its latency, load, start and error metrics.
+/// `GET /metrics`: Prometheus's text format of the platform's registry: requests queued in the
+/// store per model, the runner pool's residency state, and its latency, load, start and error
+/// metrics.
 enum MetricsRoute {
     static func response(services: APIServices) async -> Response {
-        var text = ""
-        let models = services.registry.endpointIDs
-        if let store = services.store as? SQLiteJobStore, let counts = try? await store.queuedCounts() {
-            text += "# HELP peregrine_model_queued_requests Requests queued in the store, not yet taken by a runner.\n"
-            text += "# TYPE peregrine_model_queued_requests gauge\n"
-            for model in models.sorted() {
-                text += "peregrine_model_queued_requests{model=\"\(escape(model))\"} \(counts[model] ?? 0)\n"
-            }
-        }
-        text += services.residency.withLock { $0 }?().prometheusText() ?? ""
-        text += services.pool.current?.metrics.prometheusText(models: models) ?? ""
+        let queued = try? await (services.store as? SQLiteJobStore)?.queuedCounts()
+        let text = services.metrics.exposition(
+            queued: queued, models: services.registry.endpointIDs, residency: services.pool?.residencySnapshot)
         let data = Data(text.utf8)
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         headers[.contentLength] = String(data.count)
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
-    }
-
-    /// Escapes a label value as the text format requires (backslash, double quote, newline).
-    static func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import JobQueue
 import ModelKit
+import Platform
 import Runners
 
 /// A `PATCH /admin/models/{endpoint}/settings` body: each field present sets that setting, a

@@ -5,6 +5,7 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOSSL
+import Platform
 import ServiceLifecycle
 
 /// `peregrine serve`: the embedded platform's services in one `ServiceGroup`, started in
@@ -13,16 +14,19 @@ import ServiceLifecycle
 public struct PeregrineServer: Sendable {
     /// The opened stores, runners and configuration.
     public let platform: EmbeddedPlatform
+    /// What the HTTP handlers share, over `platform`.
+    public let services: APIServices
 
     /// - Parameter platform: the opened stores and runners.
     public init(platform: EmbeddedPlatform) {
         self.platform = platform
+        services = APIServices(platform: platform)
     }
 
     /// The TLS configuration: the configured certificate and key, or the self-signed development
     /// certificate (created on first start).
     /// - Returns: the configuration and the certificate's path.
-    public static func tlsConfiguration(for configuration: ServerConfiguration) throws -> (TLSConfiguration, certificatePath: String) {
+    public static func tlsConfiguration(for configuration: Platform.ServerConfiguration) throws -> (TLSConfiguration, certificatePath: String) {
         let certPath: String
         let keyPath: String
         if let cert = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
@@ -46,7 +50,7 @@ public struct PeregrineServer: Sendable {
     /// (request line included) is larger than `maxRequestHeaderBytes` with 400 and closes the
     /// connection, before any of it reaches a handler; a connection idle (or stuck in a
     /// half-sent request) for `idleTimeout` is closed.
-    public static func http1(for configuration: ServerConfiguration) -> HTTPServerBuilder {
+    public static func http1(for configuration: Platform.ServerConfiguration) -> HTTPServerBuilder {
         .http1(
             configuration: .init(
                 idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)),
@@ -55,7 +59,7 @@ public struct PeregrineServer: Sendable {
     }
 
     /// The listener settings of `port`: address and connection limit.
-    static func applicationConfiguration(for c: ServerConfiguration, port: Int, logger: Logger) -> ApplicationConfiguration {
+    static func applicationConfiguration(for c: Platform.ServerConfiguration, port: Int, logger: Logger) -> ApplicationConfiguration {
         ApplicationConfiguration(
             address: .hostname(c.host, port: port), serverName: nil,
             availableConnectionsDelegate: c.maxConnections > 0 ? .maximum(c.maxConnections, logger: logger) : nil)
@@ -67,7 +71,7 @@ public struct PeregrineServer: Sendable {
         let (tls, _) = try Self.tlsConfiguration(for: c)
         var apps: [any Service] = [
             Application(
-                responder: APIResponder(services: platform.services, scheme: "https"),
+                responder: APIResponder(services: services, scheme: "https"),
                 server: try .tls(Self.http1(for: c), tlsConfiguration: tls),
                 configuration: Self.applicationConfiguration(for: c, port: c.port, logger: platform.logger),
                 onServerRunning: { channel in await onServerRunning("https", channel.localAddress?.port ?? c.port) },
@@ -76,7 +80,7 @@ public struct PeregrineServer: Sendable {
         if let httpPort = c.httpPort {
             apps.append(
                 Application(
-                    responder: APIResponder(services: platform.services, scheme: "http", trustForwardedHeaders: true),
+                    responder: APIResponder(services: services, scheme: "http", trustForwardedHeaders: true),
                     server: Self.http1(for: c),
                     configuration: Self.applicationConfiguration(for: c, port: httpPort, logger: platform.logger),
                     onServerRunning: { channel in await onServerRunning("http", channel.localAddress?.port ?? httpPort) },
@@ -92,7 +96,7 @@ public struct PeregrineServer: Sendable {
         signals: Bool = true, onServerRunning: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
     ) throws -> ServiceGroup {
         let services: [any Service] =
-            [platform.maintenance(), FileSweeper(blobs: platform.blobs, uploads: platform.services.uploads, logger: platform.logger), platform.hub, platform.pool,
+            [platform.maintenance(), platform.fileSweeper(), platform.hub, platform.pool,
              platform.webhookSender()]
             + (try applications(onServerRunning: onServerRunning))
         return ServiceGroup(

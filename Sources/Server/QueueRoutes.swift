@@ -2,6 +2,8 @@ import APITypes
 import Foundation
 import Hummingbird
 import JobQueue
+import NIOConcurrencyHelpers
+import Platform
 import Runners
 
 /// fal's queue contract under `/queue`: submit, status, status stream, result, cancel.
@@ -30,7 +32,7 @@ enum QueueRoutes {
             }
         }
         let endpoint = rest.joined(separator: "/")
-        let caller = try await services.auth.authenticate(call.request)
+        let caller = try call.authorizedCaller()
         guard let entry = services.registry.entry(for: endpoint) else {
             throw APIError.detail(.notFound, "Endpoint '\(endpoint)' not found")
         }
@@ -60,8 +62,8 @@ enum QueueRoutes {
     static func authorizedJob(_ call: APICall, app: [String], id: String, services: APIServices) async throws
         -> (job: Job, caller: Caller)
     {
-        let caller = try await services.auth.authenticate(call.request)
-        call.requestID.withLock { $0 = id }
+        let caller = try call.authorizedCaller()
+        call.requestID.withLockedValue { $0 = id }
         guard id.utf8.count <= 64, let job = try await services.store.jobWithoutPayloads(id: id) else {
             throw APIError.requestNotFound
         }
@@ -155,7 +157,7 @@ enum QueueRoutes {
             outcome = try await services.store.cancel(id: id, now: Date())
             // A job running in this process stops at its next check at once, without waiting
             // for the store's notification to reach the runner (which it does anyway).
-            if outcome == .requested { services.pool.current?.stopRunning(id: id) }
+            if outcome == .requested { services.pool?.stopRunning(id: id) }
         } catch let error as APIError where error.status == .notFound {
             outcome = .notFound
         }

@@ -2,6 +2,8 @@ import APITypes
 import Foundation
 import Hummingbird
 import JobQueue
+import NIOConcurrencyHelpers
+import Platform
 
 /// Synchronous runs under `/run`: `POST /run/{endpoint}` answers the model's output once done;
 /// `POST /run/{endpoint}/stream` sends progress events and, last, the output. Both go through
@@ -9,7 +11,7 @@ import JobQueue
 enum RunRoutes {
     static func handle(_ call: APICall, services: APIServices) async throws -> Response {
         let rest = Array(call.segments.dropFirst())
-        let caller = try await services.auth.authenticate(call.request)
+        let caller = try call.authorizedCaller()
         var endpoint = rest.joined(separator: "/")
         var streaming = false
         if services.registry.entry(for: endpoint) == nil, rest.count > 2, rest.last == "stream" {
@@ -30,7 +32,7 @@ enum RunRoutes {
             let job = try await waitForEnd(of: id, wakeups: wakeups, recheckInterval: recheck, services: services)
             return try await QueueRoutes.deliver(job, services: services)
         }
-        let last = Locked<Data?>(nil)
+        let last = NIOLockedValueBox<Data?>(nil)
         let body = EventStream.body(
             wakeups: wakeups, pingInterval: services.configuration.ssePingInterval, recheckInterval: recheck, slot: slot
         ) {
@@ -45,7 +47,7 @@ enum RunRoutes {
                 status: job.state == .queued ? .inQueue : .inProgress, requestID: id, queuePosition: position,
                 progress: services.hub.progress(of: id))
             let encoded = JSON.encode(event)
-            let changed = last.withLock { previous -> Bool in
+            let changed = last.withLockedValue { previous -> Bool in
                 defer { previous = encoded }
                 return previous != encoded
             }

@@ -2,6 +2,7 @@ import APITypes
 import BlobStore
 import Foundation
 import Hummingbird
+import Platform
 
 /// Uploads as fal's clients do them.
 ///
@@ -15,12 +16,12 @@ enum StorageRoutes {
         switch s {
         case ["upload", "initiate"], ["upload", "initiate-multipart"]:
             try call.allow(.post)
-            let caller = try await services.auth.authenticate(call.request, scope: .upload)
+            let caller = try call.authorizedCaller()
             return try await initiate(call, caller: caller, services: services)
         case ["auth", "token"]:
             try call.allow(.post)
-            // An API key only: a storage token must not mint its own successors.
-            let caller = try await services.auth.authenticate(call.request)
+            // The middleware took an API key only: a storage token must not mint its own successors.
+            let caller = try call.authorizedCaller()
             let lifetime = min(max(1, services.configuration.storageTokenLifetime), ServerConfiguration.maxStorageTokenLifetime)
             let expires = Date().addingTimeInterval(lifetime)
             let token = services.tokens.issue(subject: caller.keyID ?? "anonymous", scope: "storage", expiresAt: expires)
@@ -185,23 +186,5 @@ enum StorageRoutes {
             default: throw error
             }
         }
-    }
-}
-
-/// File names in URLs.
-enum FileNames {
-    /// A name safe to put in a path segment and a header: no separators or control bytes.
-    static func sanitize(_ name: String) -> String {
-        let cleaned = String(name.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) && $0 != "/" && $0 != "\\" && $0 != "\"" })
-            .trimmingCharacters(in: .whitespaces)
-        let limited = String(cleaned.prefix(200))
-        return limited.isEmpty || limited == "." || limited == ".." ? "file" : limited
-    }
-
-    /// `base/files/{id}/{name}` with the name percent-encoded.
-    static func url(base: String, id: String, name: String) -> String {
-        var allowed = CharacterSet.urlPathAllowed
-        allowed.remove(charactersIn: "/;?#")
-        return "\(base)/files/\(id)/\(name.addingPercentEncoding(withAllowedCharacters: allowed) ?? "file")"
     }
 }

@@ -1,11 +1,12 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Counts the open server-sent-event streams of each API key. A stream holds a connection and
 /// a task for as long as the job runs (or forever, for a job that never finishes), so without a
 /// bound one key could hold the server's connections and memory with streams alone.
 final class StreamLimiter: Sendable {
     private let limit: Int
-    private let open = Locked<[String: Int]>([:])
+    private let open = NIOLockedValueBox<[String: Int]>([:])
 
     /// - Parameter limit: most open streams per key; 0 means no limit.
     init(limit: Int) { self.limit = limit }
@@ -14,7 +15,7 @@ final class StreamLimiter: Sendable {
     /// off, share one count), or `nil` when the key already has `limit` streams open.
     func acquire(key: String?) -> StreamSlot? {
         let name = key ?? ""
-        let granted = open.withLock { counts -> Bool in
+        let granted = open.withLockedValue { counts -> Bool in
             let current = counts[name, default: 0]
             guard limit == 0 || current < limit else { return false }
             counts[name] = current + 1
@@ -22,7 +23,7 @@ final class StreamLimiter: Sendable {
         }
         guard granted else { return nil }
         return StreamSlot { [self] in
-            open.withLock { counts in
+            open.withLockedValue { counts in
                 let left = counts[name, default: 1] - 1
                 counts[name] = left > 0 ? left : nil
             }
@@ -30,19 +31,19 @@ final class StreamLimiter: Sendable {
     }
 
     /// Streams `key` has open now.
-    func openStreams(key: String?) -> Int { open.withLock { $0[key ?? "", default: 0] } }
+    func openStreams(key: String?) -> Int { open.withLockedValue { $0[key ?? "", default: 0] } }
 }
 
 /// One open stream's share of its key's limit; released once, when the stream ends or, if the
 /// response was never written (the client left before the body started), when it is dropped.
 final class StreamSlot: Sendable {
-    private let onRelease: Locked<(@Sendable () -> Void)?>
+    private let onRelease: NIOLockedValueBox<(@Sendable () -> Void)?>
 
-    init(onRelease: @escaping @Sendable () -> Void) { self.onRelease = Locked(onRelease) }
+    init(onRelease: @escaping @Sendable () -> Void) { self.onRelease = NIOLockedValueBox(onRelease) }
 
     /// Gives the slot back; later calls do nothing.
     func release() {
-        let action = onRelease.withLock { action -> (@Sendable () -> Void)? in
+        let action = onRelease.withLockedValue { action -> (@Sendable () -> Void)? in
             defer { action = nil }
             return action
         }

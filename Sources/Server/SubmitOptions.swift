@@ -2,40 +2,15 @@ import Foundation
 import Hummingbird
 import JobQueue
 import ModelKit
+import Platform
 
 /// The `X-Fal-*` request headers honoured on submit, parsed strictly: a malformed value is a 422
 /// naming the header, never silently ignored.
-struct SubmitOptions: Sendable, Equatable {
-    var priority: JobPriority = .normal
-    /// Seconds the request may wait to start.
-    var startTimeout: TimeInterval?
-    var noRetry = false
-    var storeIO = true
-    var runnerHint: String?
-    /// Seconds output files must live.
-    var objectLifetime: TimeInterval?
-
-    /// The largest values a request may ask for; a larger one is a 422, so every time that
-    /// reaches the store is a bounded, representable instant.
-    struct Limits: Sendable, Equatable {
-        /// Largest `X-Fal-Request-Timeout`, in seconds.
-        var maxRequestTimeout: TimeInterval = ServerConfiguration().maxRequestTimeout
-        /// Largest `expiration_duration_seconds`.
-        var maxObjectLifetime: TimeInterval = ServerConfiguration().maxObjectLifetime
-
-        /// The defaults.
-        init() {}
-
-        /// The limits `configuration` sets.
-        init(_ configuration: ServerConfiguration) {
-            maxRequestTimeout = configuration.maxRequestTimeout
-            maxObjectLifetime = configuration.maxObjectLifetime
-        }
-    }
-
+extension SubmitOptions {
     /// Parses the headers of `request`.
     /// - Throws: `APIError` 422 with `loc: ["header", name]`.
     init(headers: HTTPFields, limits: Limits = Limits()) throws {
+        self.init()
         func invalid(_ name: String, _ msg: String, _ type: String = "value_error") -> APIError {
             APIError.validation([.key("header"), .key(name.lowercased())], msg, type: type)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOConcurrencyHelpers
 
 /// Caps the uploads being received at once, and records the largest body chunk any of them
 /// held in memory (bodies are streamed to disk chunk by chunk, so this stays at the transport's
@@ -15,21 +16,21 @@ final class UploadGate: Sendable {
 
     /// Most uploads received at once; 0 means no limit.
     let limit: Int
-    private let state = Locked(State())
+    private let state = NIOLockedValueBox(State())
 
     /// - Parameter limit: most concurrent uploads (0: unlimited).
     init(limit: Int) { self.limit = limit }
 
     /// Uploads being received now.
-    var active: Int { state.current.active }
+    var active: Int { state.withLockedValue({ $0 }).active }
 
     /// The largest chunk of a request body held in memory so far.
-    var largestChunk: Int { state.current.largestChunk }
+    var largestChunk: Int { state.withLockedValue({ $0 }).largestChunk }
 
     /// Runs `body` in one of the upload slots.
     /// - Throws: `APIError` 503 with `Retry-After: 1` when every slot is taken.
     func withSlot<T>(_ body: () async throws -> T) async throws -> T {
-        let admitted = state.withLock { s -> Bool in
+        let admitted = state.withLockedValue { s -> Bool in
             guard limit == 0 || s.active < limit else { return false }
             s.active += 1
             return true
@@ -40,12 +41,12 @@ final class UploadGate: Sendable {
             refusal.headers[.retryAfter] = "1"
             throw refusal
         }
-        defer { state.withLock { $0.active -= 1 } }
+        defer { state.withLockedValue { $0.active -= 1 } }
         return try await body()
     }
 
     /// Notes a chunk of `count` bytes about to be written.
     func noteChunk(_ count: Int) {
-        state.withLock { $0.largestChunk = max($0.largestChunk, count) }
+        state.withLockedValue { $0.largestChunk = max($0.largestChunk, count) }
     }
 }

@@ -4,6 +4,7 @@ import Client
 import Foundation
 import JobQueue
 import ModelKit
+import Platform
 import Server
 
 /// `peregrine bench queue`: queue overhead over loopback HTTPS with a model that does nothing.

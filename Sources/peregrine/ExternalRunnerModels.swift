@@ -1,6 +1,7 @@
 import ExternalRunners
 import Foundation
 import ModelKit
+import Platform
 import Server
 
 /// Models served by separate runner processes, from the manifests in the runners directory:

@@ -4,6 +4,7 @@ import Client
 import Foundation
 import JobQueue
 import ModelKit
+import Platform
 import Runners
 import Server
 

@@ -1,6 +1,7 @@
 import Foundation
 import ModelKit
 import Models
+import Platform
 import Server
 
 /// ONNX models registered by manifest alone (docs/onnx-manifests.md), from the manifests

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import JobQueue
 import ModelKit
+import NIOConcurrencyHelpers
+import Platform
 import Runners
 import Server
 
@@ -28,21 +30,22 @@ struct RunCommand: AsyncParsableCommand {
         configuration.home = scratch
         configuration.authEnabled = false
         let platform = try EmbeddedPlatform(configuration: configuration, models: models, modelsDirectory: modelsDirectory)
-        guard let entry = platform.services.registry.entry(for: endpoint) else {
-            let known = platform.services.registry.endpointIDs.joined(separator: ", ")
-            throw ValidationError("unknown endpoint '\(endpoint)'; served: \(known.isEmpty ? "none" : known)")
-        }
         let text = input.hasPrefix("@") ? try String(contentsOfFile: String(input.dropFirst()), encoding: .utf8) : input
         let value: JSONValue
         do { value = try JSONValue(parsing: Data(text.utf8)) } catch { throw ValidationError("--input is not JSON") }
-        let validated: JSONValue
+        // The same submitter as the HTTP routes: schema check with defaults, then one insert.
+        let prepared: NewJob
         do {
-            validated = try entry.validator.validate(try Self.inliningLocalFiles(value))
-        } catch let error as SchemaValidationError {
+            prepared = try platform.submitter.prepare(
+                endpoint: endpoint, input: try Self.inliningLocalFiles(value), options: SubmitOptions(noRetry: true))
+        } catch SubmitError.unknownEndpoint {
+            let known = platform.registry.endpointIDs.joined(separator: ", ")
+            throw ValidationError("unknown endpoint '\(endpoint)'; served: \(known.isEmpty ? "none" : known)")
+        } catch let error as SubmitError {
             throw ValidationError("invalid input: \(error)")
         }
-        let id = UUID().uuidString.lowercased()
-        _ = try await platform.store.enqueue(NewJob(id: id, endpointID: endpoint, input: validated.encoded(), maxAttempts: 1))
+        let id = prepared.id
+        _ = try await platform.submitter.enqueue(prepared)
         let progress = ProgressPrinter()
         let job: Job = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await platform.hub.run() }
@@ -109,7 +112,7 @@ struct RunCommand: AsyncParsableCommand {
     private func writeFiles(in value: JSONValue, to directory: URL, platform: EmbeddedPlatform) async throws -> JSONValue {
         switch value {
         case .object(var o):
-            if let url = o["url"]?.stringValue, let file = try await platform.storedFile(at: url) {
+            if let url = o["url"]?.stringValue, let file = try await platform.files.storedFile(at: url) {
                 let name = (file.fileName ?? URL(string: url)?.lastPathComponent ?? "output").replacingOccurrences(of: "/", with: "_")
                 var target = directory.appendingPathComponent(name)
                 var n = 1
@@ -137,7 +140,8 @@ struct RunCommand: AsyncParsableCommand {
 /// Progress on stderr: a redrawn bar on a terminal, plain lines otherwise.
 final class ProgressPrinter: Sendable {
     private let tty = isatty(STDERR_FILENO) == 1
-    private let last = LockedString()
+    /// The last line printed (plain mode prints only changes).
+    private let last = NIOLockedValueBox("")
 
     func show(_ p: ModelKit.Progress) {
         let fraction = p.fraction ?? p.step.flatMap { s in p.total.map { Double(s) / Double(max($0, 1)) } }
@@ -150,7 +154,8 @@ final class ProgressPrinter: Sendable {
             write("\r[\(bar)] \(percent)\(steps) \(p.message ?? "")\u{1B}[K")
         } else {
             let line = "progress \(percent)\(steps) \(p.message ?? "")"
-            if last.swap(line) != line { write(line + "\n") }
+            let previous = last.withLockedValue { value in defer { value = line }; return value }
+            if previous != line { write(line + "\n") }
         }
     }
 
@@ -159,19 +164,4 @@ final class ProgressPrinter: Sendable {
     func finish() { if tty { write("\n") } }
 
     private func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
-}
-
-/// The last line printed (plain mode prints only changes).
-final class LockedString: @unchecked Sendable {
-    // Guarded by `lock`; @unchecked because NSLock serializes every access.
-    private let lock = NSLock()
-    private var value = ""
-
-    func swap(_ new: String) -> String {
-        lock.lock()
-        defer { lock.unlock() }
-        let old = value
-        value = new
-        return old
-    }
 }

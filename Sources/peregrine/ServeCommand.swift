@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Platform
 import Server
 
 /// `peregrine serve`: the HTTPS API with in-process runners.
@@ -15,7 +16,7 @@ struct ServeCommand: AsyncParsableCommand {
         let (_, certificate) = try PeregrineServer.tlsConfiguration(for: configuration)
         let auth = configuration.authEnabled ? "on (create a key: peregrine keys create)" : "OFF"
         FileHandle.standardError.write(Data("""
-            peregrine: serving \(platform.services.registry.entries.count) model(s); auth \(auth)
+            peregrine: serving \(platform.registry.entries.count) model(s); auth \(auth)
             peregrine: certificate \(certificate)
 
             """.utf8))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Platform
 import Server
 
 /// The settings shared by the commands that open `$PEREGRINE_HOME`; flags override

@@ -2,6 +2,7 @@ import Foundation
 import Graph
 import ModelKit
 import Models
+import Platform
 import Server
 
 /// The models the binary serves: the engine's gallery, ONNX models registered by manifest and

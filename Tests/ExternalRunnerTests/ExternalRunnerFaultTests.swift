@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import JobQueue
 import ModelKit
+import Platform
 import Testing
 
 private let noRetry = HTTPFields.Element.Name("X-Fal-No-Retry")!

@@ -2,6 +2,7 @@
 import Foundation
 import JobQueue
 import ModelKit
+import Platform
 import Testing
 
 /// A runner's output is untrusted: file references that lead out of its directory and lines

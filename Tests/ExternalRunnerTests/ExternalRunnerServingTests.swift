@@ -3,6 +3,8 @@ import ExternalRunners
 import Foundation
 import JobQueue
 import ModelKit
+import NIOConcurrencyHelpers
+import Platform
 import Testing
 
 #if canImport(Glibc)
@@ -19,11 +21,11 @@ struct ExternalRunnerServingTests {
         let server = try RunnerPlatform(models: [model])
         try await server.test { client in
             let id = try await server.submit(client, "examples/mandelbrot", ["width": 256, "height": 160, "max_iterations": 300])
-            let progress = Locked<[ModelKit.Progress]>([])
+            let progress = NIOLockedValueBox<[ModelKit.Progress]>([])
             let job = try await server.waitForJob(id, progress: progress) { $0.state.isTerminal }
             #expect(job.state == .completed, "\(String(decoding: job.result?.body ?? Data(), as: UTF8.self))")
-            #expect(!progress.current.isEmpty, "progress reports reach the platform while the runner works")
-            #expect(progress.current.allSatisfy { ($0.fraction ?? -1) > 0 && ($0.fraction ?? 2) <= 1 })
+            #expect(!progress.withLockedValue({ $0 }).isEmpty, "progress reports reach the platform while the runner works")
+            #expect(progress.withLockedValue({ $0 }).allSatisfy { ($0.fraction ?? -1) > 0 && ($0.fraction ?? 2) <= 1 })
 
             let result = try await server.get(client, "/queue/examples/mandelbrot/requests/\(id)")
             let image = try #require(result["image"])
@@ -34,7 +36,7 @@ struct ExternalRunnerServingTests {
             #expect(inside > 0.05 && inside < 0.6, "part of the default view lies inside the set")
 
             let url = try #require(image["url"]?.stringValue)
-            let file = try #require(try await server.platform.storedFile(at: url))
+            let file = try #require(try await server.platform.files.storedFile(at: url))
             #expect(file.data.count == image["file_size"]?.intValue.map(Int.init))
             #expect(Array(file.data.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
             // IHDR: width and height, big-endian, at bytes 16..<24.
@@ -73,7 +75,7 @@ struct ExternalRunnerServingTests {
             #expect(stored["file"]?["file_name"] == "out.txt")
             #expect(stored["file"]?["lines"] == 1, "extra members of the reference are kept")
             let url = try #require(stored["file"]?["url"]?.stringValue)
-            let blob = try #require(try await server.platform.storedFile(at: url))
+            let blob = try #require(try await server.platform.files.storedFile(at: url))
             #expect(String(decoding: blob.data, as: UTF8.self) == "written by the runner")
         }
         await model.shutdown()

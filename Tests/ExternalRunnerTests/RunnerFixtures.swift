@@ -4,6 +4,8 @@ import Hummingbird
 import HummingbirdTesting
 import JobQueue
 import ModelKit
+import NIOConcurrencyHelpers
+import Platform
 import Runners
 import Server
 
@@ -88,7 +90,7 @@ struct RunnerPlatform: Sendable {
     func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         defer { try? FileManager.default.removeItem(at: platform.configuration.home) }
         let app = Application(
-            responder: APIResponder(services: platform.services, scheme: "https"),
+            responder: APIResponder(services: APIServices(platform: platform), scheme: "https"),
             services: [platform.maintenance(), platform.hub, platform.pool])
         try await app.test(.router) { client in try await body(client) }
     }
@@ -116,7 +118,7 @@ struct RunnerPlatform: Sendable {
     /// Waits until job `id` satisfies `condition`, woken by the store's notifications, collecting
     /// every progress report seen on the way.
     func waitForJob(
-        _ id: String, seconds: Double = 60, progress seen: Locked<[ModelKit.Progress]>? = nil,
+        _ id: String, seconds: Double = 60, progress seen: NIOLockedValueBox<[ModelKit.Progress]>? = nil,
         _ condition: @escaping @Sendable (Job) -> Bool
     ) async throws -> Job {
         let hub = platform.hub
@@ -126,7 +128,7 @@ struct RunnerPlatform: Sendable {
             group.addTask {
                 var iterator = changes.makeAsyncIterator()
                 repeat {
-                    if let p = hub.progress(of: id) { seen?.withLock { if $0.last != p { $0.append(p) } } }
+                    if let p = hub.progress(of: id) { seen?.withLockedValue { if $0.last != p { $0.append(p) } } }
                     if let job = try await store.job(id: id), condition(job) { return job }
                 } while await iterator.next() != nil
                 return nil
@@ -141,19 +143,6 @@ struct RunnerPlatform: Sendable {
             return job
         }
     }
-}
-
-/// A value shared between a test and the tasks it starts.
-final class Locked<Value: Sendable>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-    var current: Value { withLock { $0 } }
 }
 
 struct FixtureError: Error, CustomStringConvertible {

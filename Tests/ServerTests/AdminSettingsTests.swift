@@ -3,8 +3,10 @@ import Hummingbird
 import HummingbirdTesting
 import JobQueue
 import ModelKit
+import Platform
 import Runners
 import Server
+import TestSupport
 import Testing
 
 /// A platform with auth on, the echo and gated test models, an admin key and an ordinary key.

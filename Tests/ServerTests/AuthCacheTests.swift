@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import ModelKit
 @testable import Server
+@testable import Platform
 import Testing
 
 /// The credential cache holds only verified credentials, keyed by digest, and overlong headers
@@ -14,7 +15,7 @@ struct AuthCacheTests {
     func failuresNotCached() async throws {
         let h = try Harness.make { $0.authEnabled = true }
         try await h.test { client in
-            let auth = h.platform.services.auth
+            let auth = h.services.auth
             for i in 0..<200 {
                 let junk = "Key pk_\(i):" + String(repeating: "s", count: 1000 + i)
                 let r = try await client.execute(uri: "/models", method: .get, headers: [.authorization: junk])
@@ -30,7 +31,7 @@ struct AuthCacheTests {
     func digestKeyed() async throws {
         let h = try Harness.make { $0.authEnabled = true }
         try await h.test { client in
-            let auth = h.platform.services.auth
+            let auth = h.services.auth
             let (key, secret) = try await h.platform.keys.createKey(name: "k", now: Date())
             let header = "Key \(key.id):\(secret)"
             #expect(try await client.execute(uri: "/models", method: .get, headers: [.authorization: header]).status == .ok)
@@ -48,7 +49,7 @@ struct AuthCacheTests {
             $0.maxAuthorizationBytes = 64
         }
         try await h.test { client in
-            let auth = h.platform.services.auth
+            let auth = h.services.auth
             let (key, secret) = try await h.platform.keys.createKey(name: "k", now: Date())
             let header = "Key \(key.id):\(secret)"
             try #require(header.utf8.count > 64)
@@ -65,7 +66,7 @@ struct AuthCacheTests {
         let h = try Harness.make { $0.maxRequestHeaderBytes = 8192 }
         defer { try? FileManager.default.removeItem(at: h.platform.configuration.home) }
         let app = Application(
-            responder: APIResponder(services: h.platform.services, scheme: "http"),
+            responder: APIResponder(services: h.services, scheme: "http"),
             server: PeregrineServer.http1(for: h.platform.configuration),
             configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)))
         let pad = HTTPField.Name("X-Pad")!

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import ModelKit
+import Platform
 import Testing
 
 /// One malformed request and the precise answer it must get.

@@ -3,8 +3,10 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Platform
 import Server
 import ServiceLifecycle
+import TestSupport
 import Testing
 
 /// Received bytes of one raw connection, readable from another task.

@@ -5,6 +5,7 @@ import HummingbirdTesting
 @testable import JobQueue
 import ModelKit
 @testable import Server
+@testable import Platform
 import Testing
 
 /// Uploads `body` through `POST /files/upload` (auth off) and returns the path it is served at.

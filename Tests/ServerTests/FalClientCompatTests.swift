@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Server
 import ServiceLifecycle
 import Testing

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import ModelKit
 @testable import Server
+@testable import Platform
 import Testing
 
 /// Stored files come back from the API's own origin: nothing a browser would run may render.

@@ -3,16 +3,27 @@ import Hummingbird
 import HummingbirdTesting
 import JobQueue
 import ModelKit
+import Platform
 import Runners
 import Server
+import TestSupport
 import Testing
 
 /// A platform in a fresh temporary home with the test models, served through Hummingbird's
 /// router test client (no sockets), with its event hub, runner pool and maintenance running.
 struct Harness: Sendable {
     let platform: EmbeddedPlatform
+    /// What the HTTP handlers share, built once so tests see the responder's own state.
+    let services: APIServices
     let gate: Gate
     let started: AsyncStream<String>
+
+    init(platform: EmbeddedPlatform, gate: Gate, started: AsyncStream<String>) {
+        self.platform = platform
+        services = APIServices(platform: platform)
+        self.gate = gate
+        self.started = started
+    }
 
     var store: SQLiteJobStore { platform.store }
 
@@ -39,7 +50,7 @@ struct Harness: Sendable {
     func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         defer { try? FileManager.default.removeItem(at: platform.configuration.home) }
         let app = Application(
-            responder: APIResponder(services: platform.services, scheme: "https"),
+            responder: APIResponder(services: services, scheme: "https"),
             services: [platform.maintenance(), platform.hub, platform.pool])
         try await app.test(.router) { client in try await body(client) }
     }

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import JobQueue
 import ModelKit
+import Platform
 import Testing
 
 @Suite("Fairness between API keys")

@@ -4,8 +4,10 @@ import HummingbirdTesting
 import JobQueue
 import ModelKit
 import Models
+import Platform
 import Runners
 import Server
+import TestSupport
 import Testing
 
 /// ONNX models registered by manifest alone, served through the queue API like the gallery.

@@ -1,8 +1,10 @@
 import Foundation
 import JobQueue
 import ModelKit
+import Platform
 import Runners
 import Server
+import TestSupport
 import Testing
 
 /// Holds a table of `bytes` bytes while loaded and answers with a checksum over it and the

@@ -3,8 +3,10 @@ import Hummingbird
 import HummingbirdTesting
 import JobQueue
 import ModelKit
+import Platform
 import Runners
 import Server
+import TestSupport
 import Testing
 
 @Suite("Metrics route and residency in the pool")
@@ -16,16 +18,16 @@ struct MetricsRouteTests {
             let before = try await client.send(.get, "/metrics")
             #expect(before.status == .ok)
             #expect(before.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
-            #expect(before.text.contains("peregrine_model_resident{model=\"test/echo\"} 0\n"))
+            #expect(before.text.contains("peregrine_model_resident{model=\"test/echo\"} 0.0\n"))
             #expect(before.text.contains("# TYPE peregrine_model_loads_total counter\n"))
 
             let id = try #require(try await client.send(.post, "/queue/test/echo", json: ["prompt": "hi"]).json["request_id"]?.stringValue)
             _ = try await h.waitForJob(id) { $0.state == .completed }
             let after = try await client.send(.get, "/metrics").text
-            #expect(after.contains("peregrine_model_resident{model=\"test/echo\"} 1\n"))
+            #expect(after.contains("peregrine_model_resident{model=\"test/echo\"} 1.0\n"))
             #expect(after.contains("peregrine_model_loads_total{model=\"test/echo\"} 1\n"))
-            #expect(after.contains("peregrine_model_waiting_requests{model=\"test/echo\"} 0\n"))
-            #expect(after.contains("peregrine_model_resident{model=\"test/fail\"} 0\n"))
+            #expect(after.contains("peregrine_model_waiting_requests{model=\"test/echo\"} 0.0\n"))
+            #expect(after.contains("peregrine_model_resident{model=\"test/fail\"} 0.0\n"))
             #expect(after.contains("peregrine_memory_budget_bytes "))
 
             let post = try await client.send(.post, "/metrics")
@@ -52,7 +54,7 @@ struct MetricsRouteTests {
             #expect(job.result?.status == 503)
             let metrics = try await client.send(.get, "/metrics").text
             #expect(metrics.contains("peregrine_model_refused_requests_total{model=\"test/echo\"} 1\n"))
-            #expect(metrics.contains("peregrine_resident_bytes 0\n"))
+            #expect(metrics.contains("peregrine_resident_bytes 0.0\n"))
         }
     }
 }

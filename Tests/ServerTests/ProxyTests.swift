@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import ModelKit
+import Platform
 import Testing
 
 @Suite("JS client proxy mode")

@@ -3,8 +3,10 @@ import JobQueue
 import Media
 import ModelKit
 import Models
+import Platform
 import Runners
 import Server
+import TestSupport
 import Testing
 import Weights
 

@@ -2,8 +2,10 @@ import BlobStore
 import Foundation
 import JobQueue
 import ModelKit
+import Platform
 import Runners
 import Server
+import TestSupport
 
 /// A `JobStore` over SQLite that counts full job reads (the ones that load input and result
 /// payloads) and can be told to lose every notification, as a broken notification path would:
@@ -93,14 +95,20 @@ struct SpyPlatform: Sendable {
         self.started = started
         let registry = try ModelRegistry([EchoModel(), GatedModel(gate: gate, started: startedContinuation)])
         hub = JobEventHub(store: spy)
-        services = try APIServices(
-            configuration: configuration, registry: registry, store: spy, keys: SQLiteAPIKeyStore(database: database),
-            blobs: try FileBlobStore(root: configuration.filesDirectory.path), hub: hub,
-            tokens: try TokenSigner.loadOrCreate(at: home.appendingPathComponent("token.key")), jwks: Data("{}".utf8))
-        pool = RunnerPool(
+        let blobs = try FileBlobStore(root: configuration.filesDirectory.path)
+        let uploads = try UploadIndex(directory: home.appendingPathComponent("upload-index", isDirectory: true))
+        let policy = URLPolicy(allowPrivate: configuration.allowPrivateURLs)
+        let pool = RunnerPool(
             registry: registry, store: spy, hub: hub,
-            files: ServerFileAccess(services: services, publicBase: configuration.publicBaseURL),
+            files: BlobFileAccess(blobs: blobs, uploads: uploads, policy: policy, configuration: configuration),
             configuration: RunnerConfiguration(
                 leaseDuration: 60, shutdownGracePeriod: 1, idleRecheckInterval: deliversNotifications ? 5 : 0.05))
+        self.pool = pool
+        services = APIServices(
+            configuration: configuration, registry: registry, store: spy, keys: SQLiteAPIKeyStore(database: database),
+            blobs: blobs, hub: hub, uploads: uploads, urlPolicy: policy,
+            submitter: JobSubmitter(registry: registry, store: spy, urlPolicy: policy, configuration: configuration), pool: pool,
+            modelSettings: nil, metrics: PlatformMetrics(),
+            tokens: try TokenSigner.loadOrCreate(at: home.appendingPathComponent("token.key")), jwks: Data("{}".utf8))
     }
 }

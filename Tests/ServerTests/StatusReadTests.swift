@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import JobQueue
 import ModelKit
+@testable import Platform
 import Runners
 @testable import Server
 import Testing

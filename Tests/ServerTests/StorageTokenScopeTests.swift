@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import ModelKit
 @testable import Server
+@testable import Platform
 import Testing
 
 /// Storage tokens from `POST /storage/auth/token` open the upload routes and nothing else.
@@ -79,7 +80,7 @@ struct StorageTokenScopeTests {
             let c = try await Self.credentials(h, client)
             #expect(try await client.send(.post, "/files/upload", raw: "a", headers: c.bearer).status == .ok)
             _ = try await h.platform.keys.revokeKey(id: c.keyID, now: Date())
-            h.platform.services.auth.invalidate()
+            h.services.auth.invalidate()
             #expect(try await client.send(.post, "/files/upload", raw: "b", headers: c.bearer).status == .unauthorized)
         }
     }
@@ -89,7 +90,7 @@ struct StorageTokenScopeTests {
         let h = try Harness.make { $0.authEnabled = true }
         try await h.test { client in
             let c = try await Self.credentials(h, client)
-            let signer = h.platform.services.tokens
+            let signer = h.services.tokens
             let tokens = [
                 signer.issue(subject: c.keyID, scope: "storage", expiresAt: Date().addingTimeInterval(-1)),
                 signer.issue(subject: c.keyID, scope: "storage", expiresAt: Date().addingTimeInterval(30 * 24 * 3600)),
@@ -115,7 +116,7 @@ struct StorageTokenScopeTests {
         try await h.test { client in
             let c = try await Self.credentials(h, client)
             let token = String(try #require(c.bearer[.authorization]).dropFirst("Bearer ".count))
-            let claims = try #require(h.platform.services.tokens.verify(token))
+            let claims = try #require(h.services.tokens.verify(token))
             #expect(claims.expiresAt.timeIntervalSinceNow <= 120)
             #expect(claims.expiresAt.timeIntervalSinceNow > 60)
         }

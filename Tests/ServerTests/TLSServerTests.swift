@@ -4,9 +4,11 @@ import Foundation
 import JobQueue
 import ModelKit
 import NIOCore
+import Platform
 import Runners
 import Server
 import ServiceLifecycle
+import TestSupport
 import Testing
 
 /// Tests over a real socket with TLS: what only a real client reveals (certificate, SSE framing,

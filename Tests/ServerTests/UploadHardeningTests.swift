@@ -3,7 +3,9 @@ import Crypto
 import Foundation
 import Hummingbird
 import ModelKit
+import NIOConcurrencyHelpers
 import NIOCore
+@testable import Platform
 import Testing
 
 @testable import Server
@@ -12,16 +14,16 @@ import Testing
 /// chunks of `chunkSize` bytes (pass 0 chunks for a body that must never be read).
 struct RecordingUploadBody: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
-    let consumed = Locked(false)
+    let consumed = NIOLockedValueBox(false)
     var chunks: Int
     var chunkSize: Int
 
     struct AsyncIterator: AsyncIteratorProtocol {
-        let consumed: Locked<Bool>
+        let consumed: NIOLockedValueBox<Bool>
         var remaining: Int
         let chunkSize: Int
         mutating func next() async throws -> ByteBuffer? {
-            consumed.withLock { $0 = true }
+            consumed.withLockedValue { $0 = true }
             guard remaining > 0 else { return nil }
             remaining -= 1
             return ByteBuffer(repeating: UInt8(truncatingIfNeeded: remaining), count: chunkSize)
@@ -84,7 +86,7 @@ func withUploadDeadline<T: Sendable>(_ what: String, _ body: @escaping @Sendable
 
 extension Harness {
     /// The platform's API, answering requests with bodies of the test's own making.
-    var directResponder: APIResponder { APIResponder(services: platform.services, scheme: "https") }
+    var directResponder: APIResponder { APIResponder(services: services, scheme: "https") }
 
     /// Sends one request straight to the API.
     func sendDirect<Body: AsyncSequence & Sendable>(
@@ -122,12 +124,12 @@ func uploadBody(_ text: String) -> AsyncStream<ByteBuffer> {
 func uploadResponseBody(_ response: Response) async throws -> Data {
     let collector = UploadBodyCollector()
     try await response.body.write(collector)
-    return collector.data.current
+    return collector.data.withLockedValue({ $0 })
 }
 
 final class UploadBodyCollector: ResponseBodyWriter, @unchecked Sendable {
-    let data = Locked(Data())
-    func write(_ buffer: ByteBuffer) async throws { data.withLock { $0.append(contentsOf: buffer.readableBytesView) } }
+    let data = NIOLockedValueBox(Data())
+    func write(_ buffer: ByteBuffer) async throws { data.withLockedValue { $0.append(contentsOf: buffer.readableBytesView) } }
     func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
 
@@ -153,11 +155,11 @@ struct UploadHardeningTests {
         let response = try await h.sendDirect(.put, path, body: body)
         #expect(response.status == .notFound)
         #expect(try await uploadErrorType(response) == "Upload not found")
-        #expect(body.consumed.current == false)
+        #expect(body.consumed.withLockedValue({ $0 }) == false)
         let complete = RecordingUploadBody(chunks: 1, chunkSize: 10)
         let completion = try await h.sendDirect(.post, "/storage/upload/\(Self.unknown)/complete", body: complete)
         #expect(completion.status == .notFound)
-        #expect(complete.consumed.current == false)
+        #expect(complete.consumed.withLockedValue({ $0 }) == false)
     }
 
     @Test("POST /files/upload without credentials is refused before its body is read")
@@ -167,7 +169,7 @@ struct UploadHardeningTests {
         let body = RecordingUploadBody(chunks: 10, chunkSize: 1 << 20)
         let response = try await h.sendDirect(.post, "/files/upload", body: body)
         #expect(response.status == .unauthorized)
-        #expect(body.consumed.current == false)
+        #expect(body.consumed.withLockedValue({ $0 }) == false)
     }
 
     @Test("a large upload is streamed to disk: the largest chunk held stays the transport's, whatever the size")
@@ -188,7 +190,7 @@ struct UploadHardeningTests {
         let multipart = try await h.initiateUpload()
         #expect(try await h.sendDirect(.put, "/storage/upload/\(multipart)/1", body: RecordingUploadBody(chunks: 64, chunkSize: chunk)).status == .ok)
         #expect(try await h.sendDirect(.post, "/files/upload", body: RecordingUploadBody(chunks: 64, chunkSize: chunk)).status == .ok)
-        #expect(h.platform.services.uploadGate.largestChunk == chunk)
+        #expect(h.services.uploadGate.largestChunk == chunk)
         // Nothing is left half-written.
         #expect(try FileManager.default.contentsOfDirectory(atPath: h.platform.blobs.root + "/tmp").isEmpty)
     }
@@ -205,7 +207,7 @@ struct UploadHardeningTests {
         let declared = RecordingUploadBody(chunks: 3, chunkSize: 400)
         let refused = try await h.sendDirect(.put, "/storage/upload/\(upload)", body: declared, headers: [.contentLength: "1200"])
         #expect(refused.status == .contentTooLarge)
-        #expect(declared.consumed.current == false)
+        #expect(declared.consumed.withLockedValue({ $0 }) == false)
         // The upload is still there and takes a body that fits.
         #expect(try await h.sendDirect(.put, "/storage/upload/\(upload)", body: RecordingUploadBody(chunks: 2, chunkSize: 500)).status == .ok)
     }
@@ -228,14 +230,14 @@ struct UploadHardeningTests {
         #expect(refused.status == .serviceUnavailable)
         #expect(refused.headers[.retryAfter] == "1")
         #expect(try await uploadErrorType(refused) == "server_busy")
-        #expect(waiting.consumed.current == false)
+        #expect(waiting.consumed.withLockedValue({ $0 }) == false)
         gated.release()
         let done = try await withUploadDeadline("first upload") { try await inFlight.value }
         #expect(done.status == .ok)
         #expect(try await h.platform.blobs.get(id: first)?.data == Data("first-last".utf8))
         // The slot is free again.
         #expect(try await h.sendDirect(.put, "/storage/upload/\(second)", body: RecordingUploadBody(chunks: 1, chunkSize: 10)).status == .ok)
-        #expect(h.platform.services.uploadGate.active == 0)
+        #expect(h.services.uploadGate.active == 0)
     }
 
     @Test("a body that does not arrive within the upload timeout is answered 408 and frees its slot")
@@ -252,7 +254,7 @@ struct UploadHardeningTests {
         let response = try await withUploadDeadline("timeout answer") { try await h.sendDirect(.put, "/storage/upload/\(upload)", body: stream) }
         continuation.finish()
         #expect(response.status == .requestTimeout)
-        #expect(h.platform.services.uploadGate.active == 0)
+        #expect(h.services.uploadGate.active == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: h.platform.blobs.root + "/tmp").isEmpty)
         #expect(try await h.platform.blobs.upload(id: upload) != nil)
     }

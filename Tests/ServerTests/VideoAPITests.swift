@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import ModelKit
 import Models
+import Platform
 import Runners
 import Server
 import Testing
@@ -35,7 +36,7 @@ struct VideoAPITests {
         let platform = try EmbeddedPlatform(
             configuration: configuration, models: [VideoUpscale()], modelsDirectory: Self.modelDirectory)
         let app = Application(
-            responder: APIResponder(services: platform.services, scheme: "https"),
+            responder: APIResponder(services: APIServices(platform: platform), scheme: "https"),
             services: [platform.maintenance(), platform.hub, platform.pool])
         try await app.test(.router) { client in
             let uri = "data:video/mp4;base64," + (try Data(contentsOf: clip)).base64EncodedString()

@@ -3,8 +3,8 @@ import JobQueue
 import Media
 import ModelKit
 import Models
+import Platform
 import Runners
-import Server
 import Tensor
 
 /// The mixed-workload benchmark: a seeded open-loop stream of requests over five gallery models
@@ -83,7 +83,7 @@ enum MixedWorkload {
             loads += state.counters.loads
             evictions += state.counters.evictions
             expirations += state.counters.expirations
-            let loadSeconds = pool.metrics.loadHistogram(model: model)?.sum ?? 0
+            let loadSeconds = pool.metrics.loadSeconds(of: model)
             coldCost += loadSeconds
             let mine = latencies.filter { $0.0 == model }.map(\.1)
             perModel[model] = [
@@ -155,9 +155,11 @@ enum MixedWorkload {
             runnerConfiguration: RunnerConfiguration(leaseDuration: 120, shutdownGracePeriod: 1, threads: options.threads, memoryBudgetBytes: budget),
             modelsDirectory: options.modelDirectory)
         let submit: @Sendable (Kind) async throws -> Bool = { kind in
-            let id = UUID().uuidString.lowercased()
+            // Through the same submitter as the HTTP routes: schema check, defaults, one insert.
+            let job = try platform.submitter.prepare(endpoint: kind.endpoint, input: kind.input, options: SubmitOptions(noRetry: true))
+            let id = job.id
             let changes = platform.hub.changes(of: id)
-            _ = try await platform.store.enqueue(NewJob(id: id, endpointID: kind.endpoint, input: kind.input.encoded(), maxAttempts: 1))
+            _ = try await platform.submitter.enqueue(job)
             var iterator = changes.makeAsyncIterator()
             while true {
                 if let job = try await platform.store.jobWithoutPayloads(id: id), job.state.isTerminal {

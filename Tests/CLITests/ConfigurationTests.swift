@@ -1,6 +1,7 @@
 import ArgumentParser
 import Crypto
 import Foundation
+import Platform
 import Server
 import Testing
 

@@ -8,7 +8,8 @@ import Webhooks
 
 /// The embedded deployment's parts under `$PEREGRINE_HOME`: SQLite job and key stores, files on
 /// disk, the webhook signing key, the storage-token key, and the runner-side plumbing (event hub,
-/// file access, runner pool) for a set of models.
+/// file access, job submitter, runner pool, metrics) for a set of models, each built once and
+/// handed to what needs it.
 public struct EmbeddedPlatform: Sendable {
     /// Server settings.
     public let configuration: ServerConfiguration
@@ -20,16 +21,26 @@ public struct EmbeddedPlatform: Sendable {
     public let blobs: FileBlobStore
     /// The webhook signing key.
     public let signer: WebhookSigner
+    /// The signer of storage tokens.
+    public let tokens: TokenSigner
+    /// The served models.
+    public let registry: ModelRegistry
+    /// Upload ids handed out before their blob existed, by the blob each became.
+    public let uploads: UploadIndex
+    /// Which outbound URLs (webhooks, remote inputs) are allowed.
+    public let urlPolicy: URLPolicy
     /// Job notifications and progress for waiters.
     public let hub: JobEventHub
-    /// Shared state of the HTTP handlers.
-    public let services: APIServices
-    /// File inputs and outputs of running models.
-    public let files: ServerFileAccess
+    /// File inputs and outputs of running models, over the blob store.
+    public let files: BlobFileAccess
+    /// Checks requests and queues them (HTTP routes, `peregrine run`, benchmarks).
+    public let submitter: JobSubmitter
     /// The runner pool serving the models.
     public let pool: RunnerPool
     /// Runtime model settings (admin API, `peregrine models scale`).
     public let modelSettings: SQLiteModelSettingsStore
+    /// The metrics registry `/metrics` exposes.
+    public let metrics: PlatformMetrics
     /// Where the platform logs.
     public let logger: Logger
 
@@ -60,22 +71,20 @@ public struct EmbeddedPlatform: Sendable {
         let secrets = configuration.home.appendingPathComponent("keys", isDirectory: true)
         try fm.createDirectory(at: secrets, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         signer = try WebhookSigner.loadOrCreate(directory: secrets.path)
-        let tokens = try TokenSigner.loadOrCreate(at: secrets.appendingPathComponent("storage-token.key"))
+        tokens = try TokenSigner.loadOrCreate(at: secrets.appendingPathComponent("storage-token.key"))
         hub = JobEventHub(store: store)
-        let registry = try ModelRegistry(models)
-        services = try APIServices(
-            configuration: configuration, registry: registry, store: store, keys: keys, blobs: blobs, hub: hub,
-            tokens: tokens, jwks: signer.jwks.jsonData(), logger: logger, hostResolver: hostResolver)
-        files = ServerFileAccess(services: services, publicBase: configuration.publicBaseURL)
+        registry = try ModelRegistry(models)
+        uploads = try UploadIndex(directory: configuration.home.appendingPathComponent("upload-index", isDirectory: true))
+        urlPolicy = URLPolicy(allowPrivate: configuration.allowPrivateURLs, resolver: hostResolver)
+        files = BlobFileAccess(blobs: blobs, uploads: uploads, policy: urlPolicy, configuration: configuration)
+        submitter = JobSubmitter(registry: registry, store: store, urlPolicy: urlPolicy, configuration: configuration)
+        metrics = PlatformMetrics()
         var runner = runnerConfiguration ?? RunnerConfiguration()
         runner.modelDirectory = modelsDirectory ?? configuration.modelsDirectory
         runner.maxInputFileBytes = configuration.maxUploadBytes
         pool = RunnerPool(
             registry: registry, store: store, hub: hub, files: files, configuration: runner, settingsStore: modelSettings,
-            logger: logger)
-        services.residency.withLock { [pool] in $0 = { pool.residencySnapshot } }
-        services.pool.withLock { [pool] in $0 = pool }
-        services.modelSettings.withLock { [modelSettings] in $0 = modelSettings }
+            logger: logger, metrics: metrics.poolMetrics(models: registry.endpointIDs))
         self.configuration = configuration
         self.logger = logger
     }
@@ -86,20 +95,15 @@ public struct EmbeddedPlatform: Sendable {
             store: store, configuration: JobMaintenanceConfiguration(resultTTL: configuration.resultTTL), logger: logger)
     }
 
-    /// The stored file a URL handed out by this server names (`.../files/{id}/{name}`), or `nil`.
-    public func storedFile(at url: String) async throws -> (data: Data, contentType: String, fileName: String?)? {
-        guard let parsed = URL(string: url) else { return nil }
-        let segments = parsed.path.split(separator: "/").map(String.init)
-        guard segments.count >= 2, segments[0] == "files",
-            let blob = try await FileLookup.get(segments[1], blobs: blobs, uploads: services.uploads)
-        else { return nil }
-        return (blob.data, blob.metadata.contentType, blob.metadata.fileName)
+    /// Deletes expired files and prunes the upload index, periodically.
+    public func fileSweeper() -> FileSweeper {
+        FileSweeper(blobs: blobs, uploads: uploads, logger: logger)
     }
 
     /// The webhook sender.
     public func webhookSender() -> WebhookSender {
         WebhookSender(
-            store: store, signer: signer, urlPolicy: services.urlPolicy.policy,
+            store: store, signer: signer, urlPolicy: urlPolicy.policy,
             configuration: WebhookSenderConfiguration(retry: WebhookRetryPolicy(initialDelay: configuration.webhookRetryInitialDelay)),
             logger: logger)
     }

@@ -1,7 +1,6 @@
 import Foundation
+@testable import Platform
 import Testing
-
-@testable import Server
 
 @Suite("Upload index")
 struct UploadIndexTests {

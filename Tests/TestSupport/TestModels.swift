@@ -1,13 +1,17 @@
 import Foundation
 import ModelKit
 
-// Models that exist only for these tests: each exercises one part of the runner contract.
+// Models that exist only for the tests: each exercises one part of the runner contract. Shared
+// by the test targets that serve them (platform, server) or read their schemas (ModelKit).
 
 /// Echoes its validated input (with defaults filled in) as `{"echo": input}`.
-struct EchoModel: Model {
-    var endpointID = "test/echo"
+public struct EchoModel: Model {
+    public var endpointID = "test/echo"
 
-    var manifest: ModelManifest {
+    /// - Parameter endpointID: the endpoint it serves (default `test/echo`).
+    public init(endpointID: String = "test/echo") { self.endpointID = endpointID }
+
+    public var manifest: ModelManifest {
         ModelManifest(
             endpointID: endpointID, category: "text-to-image", displayName: "Echo", description: "Returns its input.",
             inputSchema: [
@@ -40,11 +44,11 @@ struct EchoModel: Model {
             outputSchema: ["type": "object", "properties": ["echo": ["type": "object"]]], schemaName: "Echo", maxConcurrency: 4)
     }
 
-    func load(context: LoadContext) async throws -> any LoadedModel { Loaded() }
+    public func load(context: LoadContext) async throws -> any LoadedModel { Loaded() }
 
-    struct Loaded: LoadedModel {
-        var footprintBytes: Int { 0 }
-        func run(input: JSONValue, context: any RunContext) async throws -> JSONValue {
+    public struct Loaded: LoadedModel {
+        public var footprintBytes: Int { 0 }
+        public func run(input: JSONValue, context: any RunContext) async throws -> JSONValue {
             context.log("echoing")
             return ["echo": input]
         }
@@ -52,42 +56,52 @@ struct EchoModel: Model {
 }
 
 /// Opened by a test to let a waiting model go on.
-final class Gate: Sendable {
+public final class Gate: Sendable {
     private let stream: AsyncStream<Void>
     private let continuation: AsyncStream<Void>.Continuation
 
-    init() {
+    /// A closed gate.
+    public init() {
         (stream, continuation) = AsyncStream<Void>.makeStream()
     }
 
-    func open() { continuation.finish() }
+    /// Lets every waiter (present and future) go on.
+    public func open() { continuation.finish() }
 
     /// Returns when the gate opens or the task is cancelled.
-    func wait() async {
+    public func wait() async {
         for await _ in stream {}
     }
 }
 
 /// Signals each run start, reports progress and logs, then waits for its gate; stops with
 /// `CancellationError` when cancelled while waiting. One request at a time.
-struct GatedModel: Model {
+public struct GatedModel: Model {
     let gate: Gate
     let started: AsyncStream<String>.Continuation
 
-    var manifest: ModelManifest {
+    /// - Parameters:
+    ///   - gate: what each run waits for.
+    ///   - started: receives each run's `name` as it starts.
+    public init(gate: Gate, started: AsyncStream<String>.Continuation) {
+        self.gate = gate
+        self.started = started
+    }
+
+    public var manifest: ModelManifest {
         ModelManifest(
             endpointID: "test/gated", category: "image-to-image", displayName: "Gated", description: "Waits for the test.",
             inputSchema: ["type": "object", "properties": ["name": ["type": "string"]]],
             outputSchema: ["type": "object"], schemaName: "Gated", maxConcurrency: 1)
     }
 
-    func load(context: LoadContext) async throws -> any LoadedModel { Loaded(gate: gate, started: started) }
+    public func load(context: LoadContext) async throws -> any LoadedModel { Loaded(gate: gate, started: started) }
 
-    struct Loaded: LoadedModel {
+    public struct Loaded: LoadedModel {
         let gate: Gate
         let started: AsyncStream<String>.Continuation
-        var footprintBytes: Int { 0 }
-        func run(input: JSONValue, context: any RunContext) async throws -> JSONValue {
+        public var footprintBytes: Int { 0 }
+        public func run(input: JSONValue, context: any RunContext) async throws -> JSONValue {
             context.progress(ModelKit.Progress(fraction: 0.5, step: 1, total: 2, message: "half way"))
             context.log("waiting for the gate", level: .info)
             started.yield(input["name"]?.stringValue ?? "")
@@ -100,18 +114,21 @@ struct GatedModel: Model {
 }
 
 /// Fails the way a model reports bad input: a `ModelError` with its own status.
-struct FailingModel: Model {
-    var manifest: ModelManifest {
+public struct FailingModel: Model {
+    /// The model.
+    public init() {}
+
+    public var manifest: ModelManifest {
         ModelManifest(
             endpointID: "test/fail", category: "image-to-image", displayName: "Fail", description: "Always fails.",
             inputSchema: ["type": "object"], outputSchema: ["type": "object"], schemaName: "Fail")
     }
 
-    func load(context: LoadContext) async throws -> any LoadedModel { Loaded() }
+    public func load(context: LoadContext) async throws -> any LoadedModel { Loaded() }
 
-    struct Loaded: LoadedModel {
-        var footprintBytes: Int { 0 }
-        func run(input: JSONValue, context: any RunContext) async throws -> JSONValue {
+    public struct Loaded: LoadedModel {
+        public var footprintBytes: Int { 0 }
+        public func run(input: JSONValue, context: any RunContext) async throws -> JSONValue {
             context.log("about to fail", level: .error)
             throw ModelError(.unsupportedMedia, "image is not a PNG", status: 415)
         }
@@ -120,8 +137,11 @@ struct FailingModel: Model {
 
 /// Reads `image_url` (upload, own file URL, data URI or remote URL), stores the bytes reversed
 /// as its output file.
-struct FileModel: Model {
-    var manifest: ModelManifest {
+public struct FileModel: Model {
+    /// The model.
+    public init() {}
+
+    public var manifest: ModelManifest {
         ModelManifest(
             endpointID: "test/files", category: "image-to-image", displayName: "Files", description: "Reverses a file.",
             inputSchema: [
@@ -132,11 +152,11 @@ struct FileModel: Model {
             outputSchema: ["type": "object"], schemaName: "Files", maxConcurrency: 2)
     }
 
-    func load(context: LoadContext) async throws -> any LoadedModel { Loaded() }
+    public func load(context: LoadContext) async throws -> any LoadedModel { Loaded() }
 
-    struct Loaded: LoadedModel {
-        var footprintBytes: Int { 0 }
-        func run(input: JSONValue, context: any RunContext) async throws -> JSONValue {
+    public struct Loaded: LoadedModel {
+        public var footprintBytes: Int { 0 }
+        public func run(input: JSONValue, context: any RunContext) async throws -> JSONValue {
             let file = try await context.fetch(input["image_url"]?.stringValue ?? "", field: "image_url")
             let stored = try await context.store(Data(file.data.reversed()), contentType: file.contentType ?? "application/octet-stream", fileName: "reversed.bin")
             return ["image": stored.json(extra: ["width": 1, "height": .int(Int64(file.data.count))])]

@@ -19,7 +19,12 @@ public struct FileSweeper: Service {
         self.init(blobs: blobs, uploads: nil, interval: interval, logger: logger)
     }
 
-    init(blobs: any BlobStore, uploads: UploadIndex?, interval: Duration = .seconds(600), logger: Logger) {
+    /// - Parameters:
+    ///   - blobs: the file store.
+    ///   - uploads: the upload index, pruned of entries whose blob is gone.
+    ///   - interval: time between passes (default 10 minutes).
+    ///   - logger: where failed passes are reported (retried next interval).
+    public init(blobs: any BlobStore, uploads: UploadIndex?, interval: Duration = .seconds(600), logger: Logger) {
         self.blobs = blobs
         self.uploads = uploads
         self.interval = interval

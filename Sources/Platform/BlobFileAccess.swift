@@ -6,11 +6,11 @@ import NIOCore
 import Runners
 import Webhooks
 
-/// The runners' file access in the server: outputs go to the blob store and are served at
-/// `/files/{id}/{name}` under the public URL; inputs that are this server's own file URLs are
-/// read from the blob store directly, other http(s) URLs are downloaded under the outbound
-/// address policy with size and time limits.
-public struct ServerFileAccess: FileAccess {
+/// The runners' file access over the blob store, without HTTP: outputs go to the blob store and
+/// are named by `/files/{id}/{name}` URLs under the public URL; inputs that are this platform's
+/// own file URLs are read from the blob store directly, other http(s) URLs are downloaded under
+/// the outbound address policy with size and time limits.
+public struct BlobFileAccess: FileAccess {
     let blobs: any BlobStore
     let uploads: UploadIndex
     let policy: URLPolicy
@@ -24,16 +24,22 @@ public struct ServerFileAccess: FileAccess {
     let defaultLifetime: TimeInterval
 
     /// - Parameters:
-    ///   - services: the server's shared state (blob store, policy, configuration).
-    ///   - publicBase: scheme, host and port of output URLs.
+    ///   - blobs: where files live.
+    ///   - uploads: completed uploads by their upload id.
+    ///   - policy: which remote inputs may be downloaded.
+    ///   - configuration: limits (input size, download time, result lifetime) and host names.
+    ///   - publicBase: scheme, host and port of output URLs (default: the configuration's).
     ///   - downloadTimeout: seconds one remote input may take in all (default: the
     ///     configuration's `inputDownloadTimeout`).
-    public init(services: APIServices, publicBase: String, downloadTimeout: TimeInterval? = nil) {
-        blobs = services.blobs
-        uploads = services.uploads
-        policy = services.urlPolicy
+    public init(
+        blobs: any BlobStore, uploads: UploadIndex, policy: URLPolicy, configuration c: ServerConfiguration,
+        publicBase: String? = nil, downloadTimeout: TimeInterval? = nil
+    ) {
+        self.blobs = blobs
+        self.uploads = uploads
+        self.policy = policy
+        let publicBase = publicBase ?? c.publicBaseURL
         self.publicBase = publicBase
-        let c = services.configuration
         var hosts: Set<String> = ["127.0.0.1", "localhost", "::1"]
         for h in c.hostNames { hosts.insert(h.lowercased()) }
         if c.host != "0.0.0.0", c.host != "::" { hosts.insert(c.host.lowercased()) }
@@ -89,6 +95,15 @@ public struct ServerFileAccess: FileAccess {
             try? await reader.close()
             throw error
         }
+    }
+
+    /// The stored file a URL handed out by this platform names (`.../files/{id}/{name}`), or `nil`.
+    public func storedFile(at url: String) async throws -> (data: Data, contentType: String, fileName: String?)? {
+        guard let parsed = URL(string: url) else { return nil }
+        let segments = parsed.path.split(separator: "/").map(String.init)
+        guard segments.count >= 2, segments[0] == "files", let blob = try await FileLookup.get(segments[1], blobs: blobs, uploads: uploads)
+        else { return nil }
+        return (blob.data, blob.metadata.contentType, blob.metadata.fileName)
     }
 
     /// Lowercase host without IPv6 brackets.

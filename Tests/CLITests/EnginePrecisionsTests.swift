@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Platform
 import Server
 import Testing
 

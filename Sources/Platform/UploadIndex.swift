@@ -3,35 +3,38 @@ import Foundation
 /// Upload ids handed out before their blob exists (a file URL is promised when the upload
 /// starts), mapped to the blob each became once completed. One small file per upload under
 /// `$PEREGRINE_HOME/upload-index`, written atomically.
-struct UploadIndex: Sendable {
-    let directory: URL
+public struct UploadIndex: Sendable {
+    /// Where the entries live.
+    public let directory: URL
 
-    init(directory: URL) throws {
+    /// - Parameter directory: where the entries live (created when missing).
+    /// - Throws: file-system errors creating it.
+    public init(directory: URL) throws {
         self.directory = directory
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
     /// Records that upload `uploadID` became blob `blobID`.
-    func record(uploadID: String, blobID: String) throws {
+    public func record(uploadID: String, blobID: String) throws {
         guard Self.isID(uploadID), Self.isID(blobID) else { return }
         try Data(blobID.utf8).write(to: directory.appendingPathComponent(uploadID), options: .atomic)
     }
 
     /// The blob a completed upload became, or `nil`.
-    func blobID(for uploadID: String) -> String? {
+    public func blobID(for uploadID: String) -> String? {
         guard Self.isID(uploadID), let data = try? Data(contentsOf: directory.appendingPathComponent(uploadID)) else { return nil }
         let id = String(decoding: data, as: UTF8.self)
         return Self.isID(id) ? id : nil
     }
 
     /// Blob and upload ids: 32 lowercase hex digits (never a path).
-    static func isID(_ s: String) -> Bool {
+    public static func isID(_ s: String) -> Bool {
         s.utf8.count == 32 && s.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
     /// Removes entries whose blob no longer exists (swept or deleted).
     /// - Returns: how many were removed.
-    func prune(blobExists: (String) async throws -> Bool) async -> Int {
+    public func prune(blobExists: (String) async throws -> Bool) async -> Int {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         var removed = 0
         for uploadID in files where Self.isID(uploadID) {
