@@ -1,6 +1,7 @@
 import BlobStore
 import Foundation
 import JobQueue
+import Kernels
 import Logging
 import ModelKit
 import Runners
@@ -70,9 +71,13 @@ public struct EmbeddedPlatform: Sendable {
         var runner = runnerConfiguration ?? RunnerConfiguration()
         runner.modelDirectory = modelsDirectory ?? configuration.modelsDirectory
         runner.maxInputFileBytes = configuration.maxUploadBytes
+        if let threads = configuration.computeThreads { runner.threads = threads }
+        // The process's one compute pool; the runner pool owns it and hands it to every model.
+        let compute = ComputePool(threads: runner.threads)
         pool = RunnerPool(
-            registry: registry, store: store, hub: hub, files: files, configuration: runner, settingsStore: modelSettings,
-            logger: logger)
+            registry: registry, store: store, hub: hub, files: files,
+            compute: ComputeResources(threads: compute.threadCount, handle: compute), configuration: runner,
+            settingsStore: modelSettings, logger: logger)
         services.residency.withLock { [pool] in $0 = { pool.residencySnapshot } }
         services.pool.withLock { [pool] in $0 = pool }
         services.modelSettings.withLock { [modelSettings] in $0 = modelSettings }

@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Kernels
 import Media
 import ModelFormats
 import ModelKit
@@ -31,7 +32,7 @@ struct UpscalerModelTests {
         for name in ModelPuller.names where model.manifest.weights.contains(where: { $0.path.hasPrefix(name + "/") }) {
             try await TestWeights.shared.ensure(ModelPuller.package(named: name)!)
         }
-        return try await model.load(context: LoadContext(modelDirectory: TestWeights.modelDirectory, threads: threads))
+        return try await model.load(context: LoadContext(modelDirectory: TestWeights.modelDirectory, pool: ComputePool(threads: threads)))
     }
 
     static func decode(_ ctx: RecordingRunContext) throws -> Image {
@@ -84,7 +85,7 @@ struct UpscalerModelTests {
         let param = TestWeights.modelDirectory.appendingPathComponent("realesr-animevideov3/realesr-animevideov3-x4.param")
         let graph = try NCNNImporter.importGraph(paramURL: param, binURL: param.deletingPathExtension().appendingPathExtension("bin"))
         let padded = ImageTensor.replicatePadded(ImageTensor.tensor(rgb: src, width: w, height: h), top: 10, left: 10, bottom: 10, right: 10)
-        let net = try GraphExecutor(graph: graph, threads: 2).run([padded])[0]
+        let net = try GraphExecutor(graph: graph, pool: ComputePool(threads: 2)).run([padded])[0]
         let expected = ImageTensor.rgb(net, y0: 40, x0: 40, height: 4 * h, width: 4 * w)
         #expect(zip(got, expected).map { abs(Int($0) - Int($1)) }.max() ?? 99 <= 1)
     }
@@ -201,10 +202,10 @@ struct UpscalerModelTests {
     func missingWeights() async throws {
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("pg-empty-\(UUID().uuidString)")
         await #expect(throws: ModelError.self) {
-            _ = try await RealESRGANx4Plus(flavor: .anime).load(context: LoadContext(modelDirectory: empty, threads: 1))
+            _ = try await RealESRGANx4Plus(flavor: .anime).load(context: LoadContext(modelDirectory: empty, pool: ComputePool(threads: 1)))
         }
         do {
-            _ = try await RealESRGANx4Plus(flavor: .anime).load(context: LoadContext(modelDirectory: empty, threads: 1))
+            _ = try await RealESRGANx4Plus(flavor: .anime).load(context: LoadContext(modelDirectory: empty, pool: ComputePool(threads: 1)))
         } catch let error as ModelError {
             #expect(error.code == .weightsMissing && error.status == 503)
         }

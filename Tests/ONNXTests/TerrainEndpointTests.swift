@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Media
 import ModelKit
 @testable import Models
@@ -48,7 +49,7 @@ enum TerrainEndpoint {
 
     static let loaded = Task { () throws -> any LoadedModel in
         try await ModelPuller(modelDirectory: modelDirectory).pull(WeightsCatalog.terrainDiffusion)
-        return try await TerrainDiffusion().load(context: LoadContext(modelDirectory: modelDirectory, threads: 2))
+        return try await TerrainDiffusion().load(context: LoadContext(modelDirectory: modelDirectory, pool: ComputePool(threads: 2)))
     }
 
     /// Runs the endpoint on `body` after validating it against the manifest's schema.

@@ -100,7 +100,11 @@ struct SpyPlatform: Sendable {
         pool = RunnerPool(
             registry: registry, store: spy, hub: hub,
             files: ServerFileAccess(services: services, publicBase: configuration.publicBaseURL),
+            compute: ComputeResources(threads: 1, handle: FixtureComputePool()),
             configuration: RunnerConfiguration(
                 leaseDuration: 60, shutdownGracePeriod: 1, idleRecheckInterval: deliversNotifications ? 5 : 0.05))
     }
 }
+
+/// The fixture models compute nothing: a placeholder for the engine's pool.
+private final class FixtureComputePool: Sendable {}

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Media
 import ModelKit
 @testable import Models
@@ -12,7 +13,7 @@ struct VideoUpscaleTests {
     static func load(_ configuration: VideoUpscaleConfiguration = .init()) async throws -> any LoadedModel {
         try await VideoFixtures.ensureWeights()
         return try await VideoUpscale(configuration: configuration)
-            .load(context: LoadContext(modelDirectory: VideoFixtures.modelDirectory, threads: 2))
+            .load(context: LoadContext(modelDirectory: VideoFixtures.modelDirectory, pool: ComputePool(threads: 2)))
     }
 
     static func dataURI(_ path: String, mime: String) throws -> String {

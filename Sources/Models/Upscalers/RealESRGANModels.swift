@@ -21,16 +21,16 @@ public struct RealESRAnimeVideoV3: Model {
             inputSchema: UpscalerSchema.input(scales: [2, 3, 4], defaultScale: 4),
             outputSchema: UpscalerSchema.output, schemaName: "RealESRAnimeVideoV3",
             weights: WeightsCatalog.realESRAnimeVideoV3.weightsFiles,
-            memoryEstimateBytes: 96 << 20, maxConcurrency: 1)
+            memoryEstimateBytes: 96 << 20, maxConcurrency: 1, computeDemand: .wholePool)
     }
 
     public func load(context: LoadContext) async throws -> any LoadedModel {
         let loaded = LoadedUpscaler(
-            modelDirectory: context.modelDirectory, threads: context.threads, precision: precision,
+            modelDirectory: context.modelDirectory, pool: try context.computePool(), precision: precision,
             scales: [2, 3, 4], defaultScale: 4) { request in
                 Self.variant(scale: request.scale)
             }
-        _ = try loaded.executor(for: Self.variant(scale: 4))
+        try await loaded.prepare(Self.variant(scale: 4))
         return loaded
     }
 
@@ -75,16 +75,16 @@ public struct RealESRGANx4Plus: Model {
             inputSchema: UpscalerSchema.input(scales: [4], defaultScale: 4),
             outputSchema: UpscalerSchema.output, schemaName: flavor == .photo ? "RealESRGANx4Plus" : "RealESRGANx4PlusAnime",
             weights: package.weightsFiles,
-            memoryEstimateBytes: (flavor == .photo ? 160 : 96) << 20, maxConcurrency: 1)
+            memoryEstimateBytes: (flavor == .photo ? 160 : 96) << 20, maxConcurrency: 1, computeDemand: .wholePool)
     }
 
     public func load(context: LoadContext) async throws -> any LoadedModel {
         let variant = UpscalerVariant(param: "\(flavor.rawValue)/\(flavor.rawValue).param", inputBlob: "data",
                                       outputBlob: "output", scale: 4, context: 16, alignment: 1, shrinksByContext: false,
                                       borderPad: 10)
-        let loaded = LoadedUpscaler(modelDirectory: context.modelDirectory, threads: context.threads, precision: precision,
+        let loaded = LoadedUpscaler(modelDirectory: context.modelDirectory, pool: try context.computePool(), precision: precision,
                                     scales: [4], defaultScale: 4) { _ in variant }
-        _ = try loaded.executor(for: variant)
+        try await loaded.prepare(variant)
         return loaded
     }
 }

@@ -33,15 +33,15 @@ public struct Waifu2x: Model {
             ], order: ["noise_level", "model"]),
             outputSchema: UpscalerSchema.output, schemaName: "Waifu2x",
             weights: WeightsCatalog.waifu2x.weightsFiles,
-            memoryEstimateBytes: 128 << 20, maxConcurrency: 1)
+            memoryEstimateBytes: 128 << 20, maxConcurrency: 1, computeDemand: .wholePool)
     }
 
     public func load(context: LoadContext) async throws -> any LoadedModel {
-        let loaded = LoadedUpscaler(modelDirectory: context.modelDirectory, threads: context.threads, precision: precision,
+        let loaded = LoadedUpscaler(modelDirectory: context.modelDirectory, pool: try context.computePool(), precision: precision,
                                     scales: [1, 2], defaultScale: 2, defaultModel: "cunet") { request in
             try Self.variant(model: request.modelName, noise: request.noiseLevel, scale: request.scale)
         }
-        _ = try loaded.executor(for: try Self.variant(model: "cunet", noise: 0, scale: 2))
+        try await loaded.prepare(try Self.variant(model: "cunet", noise: 0, scale: 2))
         return loaded
     }
 

@@ -34,18 +34,18 @@ public struct VideoUpscale: Model {
             description: "Upscales whole videos ×2/×3/×4 frame by frame with realesr-animevideov3, optionally denoised with waifu2x; keeps audio, frame rate and rotation.",
             inputSchema: VideoUpscaleSchema.input, outputSchema: VideoUpscaleSchema.output, schemaName: "VideoUpscale",
             weights: WeightsCatalog.realESRAnimeVideoV3.weightsFiles + Self.denoiseWeights,
-            memoryEstimateBytes: 256 << 20, maxConcurrency: 1)
+            memoryEstimateBytes: 256 << 20, maxConcurrency: 1, computeDemand: .wholePool)
     }
 
     public func load(context: LoadContext) async throws -> any LoadedModel {
-        let upscaler = LoadedUpscaler(modelDirectory: context.modelDirectory, threads: context.threads, precision: precision,
+        let upscaler = LoadedUpscaler(modelDirectory: context.modelDirectory, pool: try context.computePool(), precision: precision,
                                       scales: [2, 3, 4], defaultScale: 2) { RealESRAnimeVideoV3.variant(scale: $0.scale) }
         // The denoiser's graphs load on the first request that asks for denoising.
-        let denoiser = LoadedUpscaler(modelDirectory: context.modelDirectory, threads: context.threads, precision: precision,
+        let denoiser = LoadedUpscaler(modelDirectory: context.modelDirectory, pool: try context.computePool(), precision: precision,
                                       scales: [1], defaultScale: 1, defaultModel: "cunet") {
             try Waifu2x.variant(model: "cunet", noise: $0.noiseLevel, scale: 1)
         }
-        _ = try upscaler.executor(for: RealESRAnimeVideoV3.variant(scale: 2))
+        try await upscaler.prepare(RealESRAnimeVideoV3.variant(scale: 2))
         return LoadedVideoUpscaler(upscaler: upscaler, denoiser: denoiser, configuration: configuration)
     }
 }
