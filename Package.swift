@@ -45,7 +45,8 @@ let package = Package(
         .target(name: "CMediaShims", dependencies: ["CLibPNG", "CLibJPEG"], linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
         .target(name: "Media", dependencies: ["Tensor", "CLibPNG", "CLibJPEG", "CLibWebP", "CMediaShims"], swiftSettings: parserSwiftSettings),
         .target(name: "ModelKit"),
-        .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media"]),
+        .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media"],
+                resources: [.copy("Gallery")]),
 
         // MARK: Platform
         .target(name: "APITypes", dependencies: ["ModelKit"]),

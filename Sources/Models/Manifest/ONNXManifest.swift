@@ -5,8 +5,8 @@ import ModelKit
 /// how request fields become graph inputs and graph outputs become response fields, in a small
 /// fixed vocabulary (docs/onnx-manifests.md describes every field).
 public struct ONNXManifest: Sendable, Equatable {
-    /// The value of the manifest's `format` field this reader understands.
-    public static let formatVersion = "peregrine.onnx-manifest/1"
+    /// The `format` value of manifests written before formats were named; still read, as `onnx`.
+    public static let formatVersion = ModelFormat.legacyONNX
 
     /// How pixel values map to tensor values: `tensor = (pixel·range − mean) / std` per channel,
     /// with `pixel` in [0, 1].
@@ -138,9 +138,9 @@ public struct ONNXManifest: Sendable, Equatable {
     /// - Throws: ``ManifestError`` naming the field.
     public init(json: JSONValue) throws {
         var r = try ManifestReader(json, path: "")
-        let format = try r.requiredString("format")
-        guard format == Self.formatVersion else {
-            throw r.error("format", "unknown format '\(format)'; this version reads \(Self.formatVersion)")
+        let format = try r.format()
+        guard format == .onnx else {
+            throw r.error("format", "'\(format.rawValue)' manifests are not ONNX manifests (see ModelManifestFile)")
         }
         endpointID = try r.requiredString("endpoint_id")
         let parts = endpointID.split(separator: "/", omittingEmptySubsequences: false)

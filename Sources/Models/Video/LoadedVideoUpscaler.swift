@@ -8,11 +8,13 @@ import ModelKit
 final class LoadedVideoUpscaler: LoadedModel, @unchecked Sendable {
     let upscaler: LoadedUpscaler
     let denoiser: LoadedUpscaler
+    let networks: VideoNetworks
     let configuration: VideoUpscaleConfiguration
 
-    init(upscaler: LoadedUpscaler, denoiser: LoadedUpscaler, configuration: VideoUpscaleConfiguration) {
+    init(upscaler: LoadedUpscaler, denoiser: LoadedUpscaler, networks: VideoNetworks, configuration: VideoUpscaleConfiguration) {
         self.upscaler = upscaler
         self.denoiser = denoiser
+        self.networks = networks
         self.configuration = configuration
     }
 
@@ -21,8 +23,8 @@ final class LoadedVideoUpscaler: LoadedModel, @unchecked Sendable {
     func run(input: JSONValue, context: RunContext) async throws -> JSONValue {
         let start = DispatchTime.now().uptimeNanoseconds
         let request = try VideoUpscaleRequest(input)
-        let upscaleVariant = RealESRAnimeVideoV3.variant(scale: request.scale)
-        let denoiseVariant = try request.denoise.map { try Waifu2x.variant(model: "cunet", noise: $0, scale: 1) }
+        let upscaleVariant = try networks.upscale(scale: request.scale)
+        let denoiseVariant = try request.denoise.map { try networks.denoise(level: $0) }
         let pool = upscaler.pool
 
         let staged = try await StagedVideoInput.stage(request.videoURL, context: context, configuration: configuration, pool: pool)
