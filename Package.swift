@@ -50,7 +50,8 @@ let package = Package(
         .target(name: "ModelKit"),
         // Pinned weights: the catalog, the puller and SHA-256 checks (no engine code).
         .target(name: "Weights", dependencies: ["ModelKit", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media", "Weights", "CZlib"]),
+        .target(name: "Models", dependencies: ["ModelKit", "Tensor", "Kernels", "Graph", "ModelFormats", "Media", "Weights", "CZlib"],
+                resources: [.copy("Gallery")]),
         // Benchmark harnesses (numbers for the bench tools, never asserted): kept out of the libraries.
         .target(name: "Benchmarks", dependencies: ["Tensor", "Kernels", "Graph", "ModelFormats", "Media", "ModelKit"]),
 
@@ -84,7 +85,7 @@ let package = Package(
         ]),
         // The composition root and the transport-free core the server, the CLI and benchmarks share.
         .target(name: "Platform", dependencies: [
-            "APITypes", "JobQueue", "BlobStore", "Runners", "Webhooks", "ModelKit",
+            "APITypes", "JobQueue", "BlobStore", "Runners", "Webhooks", "ModelKit", "Kernels",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -125,9 +126,9 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(name: "EngineBench", dependencies: ["Models", "Graph", "ModelKit", "Benchmarks", "Weights"], path: "bench/ncnn/EngineBench"),
-        .executableTarget(name: "VideoBench", dependencies: ["Models", "Media", "ModelKit", "Weights"], path: "bench/video/VideoBench"),
+        .executableTarget(name: "VideoBench", dependencies: ["Models", "Media", "ModelKit", "Weights", "Kernels"], path: "bench/video/VideoBench"),
         .executableTarget(
-            name: "PoolBench", dependencies: ["Platform", "Runners", "JobQueue", "Models", "Graph", "ModelFormats", "Tensor", "Media", "ModelKit"],
+            name: "PoolBench", dependencies: ["Platform", "Runners", "JobQueue", "Models", "Graph", "ModelFormats", "Tensor", "Media", "ModelKit", "Kernels"],
             path: "bench/pool/PoolBench"),
         .executableTarget(name: "peregrine", dependencies: [
             "Platform", "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit", "ExternalRunners", "Weights",
@@ -145,7 +146,7 @@ let package = Package(
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Kernels", "Tensor"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Models", "Weights"], exclude: ["Goldens"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "Tensor"]),
-        .testTarget(name: "VideoTests", dependencies: ["Models", "ModelFormats", "Media", "ModelKit", "Tensor", "Weights"]),
+        .testTarget(name: "VideoTests", dependencies: ["Models", "ModelFormats", "Media", "ModelKit", "Tensor", "Weights", "Kernels"]),
         .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels", "Weights"], exclude: ["Goldens"]),
         .testTarget(name: "ONNXTests", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels", "Models", "ModelKit", "Media", "Weights"], exclude: ["Goldens"]),
         .testTarget(name: "JobQueueTests", dependencies: [

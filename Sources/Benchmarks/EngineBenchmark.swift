@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Kernels
 import ModelFormats
 import ModelKit
 import Tensor
@@ -64,6 +65,8 @@ public enum EngineBenchmark {
         defer { worker?.stop() }
         var results: [JSONValue] = []
         let peak = config.peakGFLOPSPerCore * Double(config.threads)
+        // One pool for the whole run, as in the server.
+        let pool = ComputePool(threads: max(1, config.threads))
         for model in config.models {
             let param = config.modelDirectory.appendingPathComponent(model)
             let bin = param.deletingPathExtension().appendingPathExtension("bin")
@@ -78,7 +81,7 @@ public enum EngineBenchmark {
             if config.layerwiseBF16 { variants.append((label: "bf16_layerwise", precision: .bf16, chains: false)) }
             let executors = try variants.map { v in
                 let start = DispatchTime.now().uptimeNanoseconds
-                let e = try GraphExecutor(graph: graph, threads: config.threads, precision: v.precision, chainConvolutions: v.chains)
+                let e = try GraphExecutor(graph: graph, pool: pool, precision: v.precision, chainConvolutions: v.chains)
                 prepareSeconds[v.label] = .double(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                 return e
             }
@@ -172,11 +175,12 @@ extension EngineBenchmark {
     /// for each precision.
     public static func profile(_ config: Configuration) throws -> JSONValue {
         var out: [JSONValue] = []
+        let pool = ComputePool(threads: max(1, config.threads))
         for model in config.models {
             let param = config.modelDirectory.appendingPathComponent(model)
             let graph = try NCNNImporter.importGraph(paramURL: param, binURL: param.deletingPathExtension().appendingPathExtension("bin"))
             for precision in config.precisions {
-                let e = try GraphExecutor(graph: graph, threads: config.threads, precision: precision)
+                let e = try GraphExecutor(graph: graph, pool: pool, precision: precision)
                 for size in config.sizes {
                     let input = Tensor(shape: Shape(n: 1, c: 3, h: size, w: size), repeating: 0.5)
                     _ = try e.run([input])

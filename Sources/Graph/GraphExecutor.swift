@@ -67,14 +67,6 @@ public final class GraphExecutor: @unchecked Sendable {
         chains.runs.values.map { ($0.first, $0.last) }.sorted { $0.first < $1.first }
     }
 
-    /// Prepares a graph with a pool of its own (see
-    /// ``init(graph:pool:precision:optimize:chainConvolutions:)``).
-    public convenience init(graph: Graph, threads: Int = 1, precision: ComputePrecision = .fp32, optimize: Bool = true,
-                            chainConvolutions: Bool = true) throws {
-        try self.init(graph: graph, pool: ComputePool(threads: max(1, threads)), precision: precision, optimize: optimize,
-                      chainConvolutions: chainConvolutions)
-    }
-
     /// Bytes held by prepared weights.
     public var weightBytes: Int {
         prepared.reduce(0) { $0 + $1.weightBytes } + chains.runs.values.reduce(0) { $0 + $1.chain.weightBytes }

@@ -7,15 +7,19 @@ import Darwin
 
 /// A fixed set of dedicated compute threads that every kernel runs on.
 ///
-/// Create one per process (or use ``shared``) and pass it to every op. Work is split by index like
+/// The platform creates one per process from its configuration and hands it to every model
+/// (benchmarks and tests create their own); every op takes it as an argument. Work is split by index like
 /// ggml's compute threads: a task runs as `nth` parts, part `ith` on its own thread, and each part
 /// derives its own index range — there are no locks or queues in the hot loop. The calling thread
 /// runs part 0, so a one-thread pool starts no thread. Threads are plain pthreads, never the
 /// Swift cooperative pool or NIO event loops, so a long convolution never starves async code.
 ///
+/// Requests run their blocking work on the pool's job threads (``execute(_:)``), which become
+/// part 0 of each task they start.
+///
 /// `@unchecked Sendable`: the state is an opaque C pool whose `run` serializes concurrent callers
-/// with a mutex (tasks from different callers never overlap), and a scratch workspace guarded by
-/// its own mutex.
+/// with a mutex (tasks from different callers never overlap), a scratch workspace guarded by
+/// its own mutex, and the job threads (guarded by their own lock).
 public final class ComputePool: @unchecked Sendable {
     let pool: OpaquePointer
     /// Scratch reused across kernel calls: a fresh multi-megabyte allocation per layer would cost
@@ -25,13 +29,16 @@ public final class ComputePool: @unchecked Sendable {
     private var workspaceLock = pthread_mutex_t()
     /// Threads that run a task, counting the caller.
     public let threadCount: Int
+    /// Where requests' blocking work runs (``execute(_:)``, ``submit(_:)``).
+    let jobs = JobThreads()
 
     /// One thread per online CPU core.
     public static var defaultThreadCount: Int {
         max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 
-    /// A process-wide pool with ``defaultThreadCount`` threads, created on first use.
+    /// A process-wide pool with ``defaultThreadCount`` threads, created on first use. Only the ONNX
+    /// executor's kernels still reach for it; models get the platform's pool from their load context.
     public static let shared = ComputePool()
 
     /// Starts `threads - 1` worker threads.
@@ -43,6 +50,7 @@ public final class ComputePool: @unchecked Sendable {
     }
 
     deinit {
+        jobs.stop()
         pg_pool_destroy(pool)
         free(workspace)
         pthread_mutex_destroy(&workspaceLock)

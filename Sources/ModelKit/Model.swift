@@ -35,12 +35,18 @@ public protocol LoadedModel: Sendable {
 public struct LoadContext: Sendable {
     /// The model cache directory (`$PEREGRINE_HOME/models`).
     public var modelDirectory: URL
-    /// Number of compute threads the engine may use.
-    public var threads: Int
+    /// The process's compute pool: every kernel and every request's blocking work of the
+    /// model runs there (models never start threads of their own).
+    public var compute: ComputeResources
+    /// Threads of the compute pool.
+    public var threads: Int { compute.threads }
 
-    public init(modelDirectory: URL, threads: Int) {
+    /// - Parameters:
+    ///   - modelDirectory: the model cache directory.
+    ///   - compute: the process's compute pool.
+    public init(modelDirectory: URL, compute: ComputeResources) {
         self.modelDirectory = modelDirectory
-        self.threads = threads
+        self.compute = compute
     }
 }
 

@@ -19,11 +19,14 @@ public struct ModelManifest: Sendable, Equatable {
     public var memoryEstimateBytes: Int
     /// Requests one loaded instance may serve at once.
     public var maxConcurrency: Int
+    /// Cores of the compute pool one request keeps busy (the runner pool budgets them).
+    public var computeDemand: ComputeDemand
 
     public init(
         endpointID: String, version: String = "1.0.0", category: String, displayName: String,
         description: String, inputSchema: JSONValue, outputSchema: JSONValue, schemaName: String,
-        weights: [WeightsFile] = [], memoryEstimateBytes: Int = 64 << 20, maxConcurrency: Int = 1
+        weights: [WeightsFile] = [], memoryEstimateBytes: Int = 64 << 20, maxConcurrency: Int = 1,
+        computeDemand: ComputeDemand = .none
     ) {
         self.endpointID = endpointID
         self.version = version
@@ -36,6 +39,7 @@ public struct ModelManifest: Sendable, Equatable {
         self.weights = weights
         self.memoryEstimateBytes = memoryEstimateBytes
         self.maxConcurrency = maxConcurrency
+        self.computeDemand = computeDemand
     }
 }
 

@@ -1,6 +1,7 @@
 import BlobStore
 import Foundation
 import JobQueue
+import Kernels
 import Logging
 import ModelKit
 import Runners
@@ -82,9 +83,13 @@ public struct EmbeddedPlatform: Sendable {
         var runner = runnerConfiguration ?? RunnerConfiguration()
         runner.modelDirectory = modelsDirectory ?? configuration.modelsDirectory
         runner.maxInputFileBytes = configuration.maxUploadBytes
+        if let threads = configuration.computeThreads { runner.threads = threads }
+        // The process's one compute pool; the runner pool owns it and hands it to every model.
+        let compute = ComputePool(threads: runner.threads)
         pool = RunnerPool(
-            registry: registry, store: store, hub: hub, files: files, configuration: runner, settingsStore: modelSettings,
-            logger: logger, metrics: metrics.poolMetrics(models: registry.endpointIDs))
+            registry: registry, store: store, hub: hub, files: files,
+            compute: ComputeResources(threads: compute.threadCount, handle: compute), configuration: runner,
+            settingsStore: modelSettings, logger: logger, metrics: metrics.poolMetrics(models: registry.endpointIDs))
         self.configuration = configuration
         self.logger = logger
     }

@@ -93,6 +93,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// stops accepting: further connections wait in the kernel's accept backlog (queued, not
     /// refused) until one closes.
     public var maxConnections: Int = 1024
+    /// Threads of the process's compute pool, shared by every model (`nil`: the runner
+    /// configuration's default).
+    public var computeThreads: Int?
 
     /// The defaults.
     public init() {}
@@ -134,6 +137,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try bool("NO_AUTH_ON_PUBLIC_ADDRESS") { allowNoAuthOnPublicAddress = v }
         if let v = try int("IDLE_TIMEOUT") { idleTimeout = TimeInterval(v) }
         if let v = try int("MAX_CONNECTIONS") { maxConnections = v }
+        if let v = try int("THREADS") { computeThreads = v }
         if let v = try bool("ALLOW_PRIVATE_URLS") { allowPrivateURLs = v }
         if let v = try int("RESULT_TTL") { resultTTL = TimeInterval(v) }
         if let v = try int("MAX_JSON_BYTES") { maxJSONBytes = v }
@@ -195,6 +199,9 @@ public struct ServerConfiguration: Sendable, Equatable {
             throw ConfigurationError("the idle timeout must be in (0, 86400] seconds")
         }
         guard maxConnections >= 0 else { throw ConfigurationError("the connection limit must not be negative") }
+        if let computeThreads, !(1...1024).contains(computeThreads) {
+            throw ConfigurationError("the compute thread count must be 1 to 1024")
+        }
         if !authEnabled && !allowNoAuthOnPublicAddress && !Self.isLoopback(host) {
             throw ConfigurationError(
                 "--no-auth on \(host), which is not a loopback address, would let anyone who can reach it use "

@@ -36,12 +36,14 @@ final class ResidencyController: Sendable {
 
     /// - Parameters:
     ///   - budget: bytes all loaded models may hold together.
+    ///   - coreCapacity: compute-pool cores running requests may hold together.
     ///   - models: each model's loader and settings, by endpoint id.
     ///   - metrics: where load times go.
-    init(budget: Int, models: [String: (loader: ModelLoader, settings: ResidencySettings)], metrics: PoolMetrics) {
+    init(budget: Int, coreCapacity: Int = .max, models: [String: (loader: ModelLoader, settings: ResidencySettings)],
+         metrics: PoolMetrics) {
         loaders = models.mapValues(\.loader)
         self.metrics = metrics
-        state = NIOLockedValueBox(State(machine: ResidencyStateMachine(budget: budget)))
+        state = NIOLockedValueBox(State(machine: ResidencyStateMachine(budget: budget, coreCapacity: coreCapacity)))
         (work, workQueue) = AsyncStream<Work>.makeStream()
         for (id, model) in models.sorted(by: { $0.key < $1.key }) {
             mutate { $0.machine.register(id, settings: model.settings, now: $1) }

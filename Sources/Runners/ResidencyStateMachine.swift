@@ -17,8 +17,13 @@
 /// - No starvation: once the longest-waiting model has waited `fairnessQuantum`, the
 ///   least-recently-used busy models that must go for it to fit stop starting new requests,
 ///   unload when their running requests end, and no later model takes the room it waits for.
+/// - Cores are budgeted like memory: a request starts only when its model's core demand
+///   (`ResidencySettings.cores`, at most the whole capacity) fits in the compute pool's cores that
+///   running requests leave free. Models whose requests wait for cores start in the order they
+///   began waiting; once one cannot fit, later ones do not take the cores it waits for (requests
+///   that need no cores still start).
 /// - Invariant: the bytes of loaded models (measured) and loading models (estimated) never
-///   exceed the budget.
+///   exceed the budget, and the cores of running requests never exceed the core capacity.
 public struct ResidencyStateMachine: Sendable {
     /// The clock's instant; tests build them from a fixed origin.
     public typealias Instant = ContinuousClock.Instant
@@ -63,6 +68,9 @@ public struct ResidencyStateMachine: Sendable {
         public var lastUsed: Instant
         /// Since when the model has waited to load (unloaded with demand), or `nil`.
         public var waitingSince: Instant?
+        /// Since when its queued requests have waited to start (the order in which models get
+        /// free cores), or `nil` when none is queued.
+        public var queuedSince: Instant?
         /// Starts no new request: its memory is promised to a model that has waited long enough.
         public var draining = false
         /// The last load failed (a pinned model waits for a request or new settings to retry).
@@ -97,6 +105,8 @@ public struct ResidencyStateMachine: Sendable {
 
     /// Memory all resident models may hold together, in bytes.
     public private(set) var budget: Int
+    /// Compute-pool cores that running requests may hold together.
+    public private(set) var coreCapacity: Int
     /// How long the longest-waiting model waits before busy models are drained for it.
     public var fairnessQuantum: Duration
     /// Models by id.
@@ -104,11 +114,23 @@ public struct ResidencyStateMachine: Sendable {
 
     /// - Parameters:
     ///   - budget: bytes all resident models may hold together.
+    ///   - coreCapacity: compute-pool cores running requests may hold together (default: no
+    ///     limit); at least 1.
     ///   - fairnessQuantum: wait after which busy models are drained for a waiting one.
-    public init(budget: Int, fairnessQuantum: Duration = .seconds(10)) {
+    public init(budget: Int, coreCapacity: Int = .max, fairnessQuantum: Duration = .seconds(10)) {
         self.budget = max(0, budget)
+        self.coreCapacity = max(1, coreCapacity)
         self.fairnessQuantum = fairnessQuantum
     }
+
+    /// Cores held by running requests.
+    public var busyCores: Int {
+        models.values.reduce(0) { $0 &+ $1.running &* cores(of: $1) }
+    }
+
+    /// Cores one request of a model holds: its demand, at most the whole capacity (a model that
+    /// asks for more than the pool has still runs, alone).
+    func cores(of state: ModelState) -> Int { min(state.settings.cores, coreCapacity) }
 
     /// Bytes held by loaded and loading models.
     public var residentBytes: Int { models.values.reduce(0) { $0 + $1.accountedBytes } }
@@ -145,6 +167,7 @@ public struct ResidencyStateMachine: Sendable {
     /// `count` requests for `model` were queued.
     public mutating func jobQueued(_ model: String, count: Int = 1, now: Instant) -> [Action] {
         guard models[model] != nil else { return [.fail(model: model, count: count, failure: .unknownModel(model))] }
+        if models[model]!.queued == 0 { models[model]!.queuedSince = now }
         models[model]!.queued += count
         models[model]!.loadFailed = false
         refreshWaiting(model, now: now)
@@ -156,6 +179,7 @@ public struct ResidencyStateMachine: Sendable {
     public mutating func jobWithdrawn(_ model: String, count: Int = 1, now: Instant) -> [Action] {
         guard models[model] != nil else { return [] }
         models[model]!.queued = max(0, models[model]!.queued - count)
+        if models[model]!.queued == 0 { models[model]!.queuedSince = nil }
         refreshWaiting(model, now: now)
         return schedule(now: now)
     }
@@ -236,6 +260,7 @@ public struct ResidencyStateMachine: Sendable {
 
     private mutating func refreshWaiting(_ model: String, now: Instant) {
         guard let state = models[model] else { return }
+        if state.queued == 0 { models[model]!.queuedSince = nil }
         if state.wantsLoad {
             if state.waitingSince == nil { models[model]!.waitingSince = now }
         } else if state.phase == .unloaded {
@@ -322,17 +347,35 @@ public struct ResidencyStateMachine: Sendable {
         return actions
     }
 
-    /// Starts queued requests on loaded models that are not draining, up to `maxConcurrency`.
+    /// Starts queued requests on loaded models that are not draining, up to `maxConcurrency` and
+    /// the free cores, longest-waiting model first.
     private mutating func startWork(now: Instant) -> [Action] {
         var actions: [Action] = []
-        for model in models.keys.sorted() {
+        var free = max(0, coreCapacity - busyCores)
+        // Set once a model waits for cores: later models must not take them (no starvation of a
+        // model that needs many cores by a stream of requests that need few).
+        var reserved = false
+        let ready = models.filter { $0.value.isLoaded && !$0.value.draining && $0.value.queued > 0 }
+            .sorted { ($0.value.queuedSince ?? now, $0.key) < ($1.value.queuedSince ?? now, $1.key) }
+            .map(\.key)
+        for model in ready {
             var state = models[model]!
-            guard state.isLoaded, !state.draining, state.queued > 0 else { continue }
-            let count = min(state.queued, state.settings.maxConcurrency - state.running)
+            let perRequest = cores(of: state)
+            var count = min(state.queued, state.settings.maxConcurrency - state.running)
             guard count > 0 else { continue }
+            if perRequest > 0 {
+                count = reserved ? 0 : min(count, free / perRequest)
+                if count == 0 {
+                    reserved = true
+                    continue
+                }
+                free -= count * perRequest
+            }
             state.queued -= count
             state.running += count
             state.lastUsed = now
+            // Requests left behind queue again behind the other models' waiting ones.
+            state.queuedSince = state.queued > 0 ? now : nil
             models[model] = state
             actions.append(.start(model: model, count: count))
         }

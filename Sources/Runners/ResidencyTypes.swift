@@ -18,6 +18,9 @@ public struct ResidencySettings: Sendable, Equatable {
     /// How long a load may take; past it the model's waiting requests fail with
     /// `startup_timeout` (`nil`: no limit).
     public var startupTimeout: Duration?
+    /// Cores of the compute pool one running request keeps busy (0: none, it computes
+    /// elsewhere); a request starts only when they are free.
+    public var cores: Int
 
     /// - Parameters:
     ///   - estimatedBytes: expected footprint (the manifest's estimate).
@@ -26,9 +29,10 @@ public struct ResidencySettings: Sendable, Equatable {
     ///   - maxConcurrency: concurrent requests, at least 1 (default 1).
     ///   - concurrencyBuffer: above zero keeps the model warm ahead of demand (default 0).
     ///   - startupTimeout: longest load before waiting requests fail (default none).
+    ///   - cores: compute-pool cores per running request (default 0).
     public init(
         estimatedBytes: Int, keepAlive: Duration = .seconds(300), minConcurrency: Int = 0, maxConcurrency: Int = 1,
-        concurrencyBuffer: Int = 0, startupTimeout: Duration? = nil
+        concurrencyBuffer: Int = 0, startupTimeout: Duration? = nil, cores: Int = 0
     ) {
         self.estimatedBytes = max(0, estimatedBytes)
         self.keepAlive = keepAlive
@@ -36,6 +40,7 @@ public struct ResidencySettings: Sendable, Equatable {
         self.maxConcurrency = max(1, maxConcurrency)
         self.concurrencyBuffer = max(0, concurrencyBuffer)
         self.startupTimeout = startupTimeout
+        self.cores = max(0, cores)
     }
 
     /// Whether the model must stay loaded.

@@ -17,10 +17,15 @@ public struct RunnerConfiguration: Sendable {
     /// before a job takes a model slot, so a slow input host holds one of these, not a slot;
     /// each holds at most `maxInputFileBytes` per input.
     public var maxJobsFetchingInputs: Int
-    /// Directory and thread count given to models when they load.
+    /// Directory given to models when they load.
     public var modelDirectory: URL
-    /// Compute threads per loaded model.
+    /// Threads of the process's one compute pool, which the composition root creates with this
+    /// many (`PEREGRINE_THREADS`, `--threads`) and every model shares.
     public var threads: Int
+    /// Compute-pool cores that running requests may hold together (`nil`: the pool's threads).
+    /// Engine models demand the whole pool, so by default one of them runs at a time; a larger
+    /// value oversubscribes the pool, whose tasks then interleave layer by layer.
+    public var coreCapacity: Int?
 
     /// Memory all loaded models may hold together, in bytes; least-recently-used idle models
     /// are unloaded to stay under it.
@@ -40,7 +45,8 @@ public struct RunnerConfiguration: Sendable {
         idleRecheckInterval: TimeInterval = 5, maxInputFileBytes: Int = 100 << 20,
         modelDirectory: URL = FileManager.default.temporaryDirectory, threads: Int = 2,
         memoryBudgetBytes: Int = Int(min(ProcessInfo.processInfo.physicalMemory / 4 * 3, UInt64(Int.max))),
-        modelKeepAlive: TimeInterval = 300, startupTimeout: TimeInterval? = 600, maxJobsFetchingInputs: Int = 4
+        modelKeepAlive: TimeInterval = 300, startupTimeout: TimeInterval? = 600, maxJobsFetchingInputs: Int = 4,
+        coreCapacity: Int? = nil
     ) {
         self.nodeID = nodeID
         self.leaseDuration = leaseDuration
@@ -53,5 +59,6 @@ public struct RunnerConfiguration: Sendable {
         self.modelKeepAlive = modelKeepAlive
         self.startupTimeout = startupTimeout
         self.maxJobsFetchingInputs = max(1, maxJobsFetchingInputs)
+        self.coreCapacity = coreCapacity.map { max(1, $0) }
     }
 }

@@ -34,19 +34,23 @@ public final class RunnerPool: Service, Sendable {
     let kicks = NIOLockedValueBox<[String: AsyncStream<Void>.Continuation]>([:])
     /// Persisted runtime settings, applied when `run` starts.
     let settingsStore: (any ModelSettingsStore)?
+    /// The process's compute pool, handed to every model's load; residency budgets its cores.
+    public let compute: ComputeResources
 
     /// - Parameters:
     ///   - registry: the models to serve.
     ///   - store: the job queue.
     ///   - hub: notifications and progress (must run in the same service group, started first).
     ///   - files: file inputs and outputs.
+    ///   - compute: the process's compute pool (created once by the composition root); this pool
+    ///     owns it from now on and hands it to every model it loads.
     ///   - configuration: leases, grace period, limits.
     ///   - settingsStore: persisted runtime settings, applied over the defaults when `run` starts.
     ///   - logger: where the pool logs.
     ///   - metrics: where latencies, loads, starts and errors are recorded (default: the
     ///     process-wide metrics system).
     public init(
-        registry: ModelRegistry, store: any JobStore, hub: JobEventHub, files: any FileAccess,
+        registry: ModelRegistry, store: any JobStore, hub: JobEventHub, files: any FileAccess, compute: ComputeResources,
         configuration: RunnerConfiguration = RunnerConfiguration(), settingsStore: (any ModelSettingsStore)? = nil,
         logger: Logger = Logger(label: "peregrine.runners"), metrics: PoolMetrics? = nil
     ) {
@@ -58,23 +62,27 @@ public final class RunnerPool: Service, Sendable {
         self.logger = logger
         self.settingsStore = settingsStore
         self.metrics = metrics ?? PoolMetrics(models: registry.endpointIDs)
+        self.compute = compute
+        let coreCapacity = configuration.coreCapacity ?? compute.threads
         var models: [String: (loader: ModelLoader, settings: ResidencySettings)] = [:]
         for entry in registry.entries {
             let manifest = entry.model.manifest
             let loader = ModelLoader(
                 model: entry.model,
-                context: LoadContext(modelDirectory: configuration.modelDirectory, threads: configuration.threads))
+                context: LoadContext(modelDirectory: configuration.modelDirectory, compute: compute))
             let settings = ResidencySettings(
                 estimatedBytes: manifest.memoryEstimateBytes,
                 keepAlive: .milliseconds(Int64(configuration.modelKeepAlive * 1000)),
                 maxConcurrency: max(1, manifest.maxConcurrency),
-                startupTimeout: configuration.startupTimeout.map { .milliseconds(Int64($0 * 1000)) })
+                startupTimeout: configuration.startupTimeout.map { .milliseconds(Int64($0 * 1000)) },
+                cores: manifest.computeDemand.cores(capacity: compute.threads))
             models[manifest.endpointID] = (loader, settings)
         }
         loaders = models.mapValues(\.loader)
         defaults = models.mapValues(\.settings)
         current = NIOLockedValueBox(defaults)
-        residency = ResidencyController(budget: configuration.memoryBudgetBytes, models: models, metrics: self.metrics)
+        residency = ResidencyController(
+            budget: configuration.memoryBudgetBytes, coreCapacity: coreCapacity, models: models, metrics: self.metrics)
     }
 
     /// Serves every model until graceful shutdown.

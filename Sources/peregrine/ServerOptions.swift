@@ -62,6 +62,8 @@ struct ServerOptions: ParsableArguments {
     var maxStreamsPerKey: Int?
     @Option(name: .customLong("idle-timeout"), help: "Seconds before an idle or half-sent connection is closed (default 60).")
     var idleTimeout: Int?
+    @Option(name: .customLong("threads"), help: "Threads of the compute pool every model shares (default 2).")
+    var threads: Int?
     @Option(name: .customLong("max-connections"), help: "Most open connections per listener; more wait to be accepted (default 1024; 0: no limit).")
     var maxConnections: Int?
 
@@ -98,6 +100,7 @@ struct ServerOptions: ParsableArguments {
         if let maxStreamsPerKey { c.maxStreamsPerKey = maxStreamsPerKey }
         if let idleTimeout { c.idleTimeout = TimeInterval(idleTimeout) }
         if let maxConnections { c.maxConnections = maxConnections }
+        if let threads { c.computeThreads = threads }
         try c.validate()
         return c
     }

@@ -16,8 +16,8 @@ enum ShippedModels {
         let precision = try EnginePrecisions(parsing: ProcessInfo.processInfo.environment["PEREGRINE_PRECISION"] ?? "")
         // Engine models are cheap until loaded: build the gallery at both precisions and take
         // each model at the precision chosen for its endpoint.
-        let fp32 = EngineModels.all(precision: .fp32)
-        let bf16 = EngineModels.all(precision: .bf16)
+        let fp32 = try EngineModels.all(precision: .fp32)
+        let bf16 = try EngineModels.all(precision: .bf16)
         let engine = zip(fp32, bf16).map { precision.for($0.0.manifest.endpointID) == .bf16 ? $0.1 : $0.0 }
         let candidates = engine
             + ONNXManifestModels.all(configuration: configuration)

@@ -12,7 +12,7 @@ struct GraphCheckpointTests {
     @Test("a throwing checkpoint stops the run between layers; the executor then runs normally", arguments: [ComputePrecision.fp32, .bf16])
     func checkpointStopsTheRun(precision: ComputePrecision) throws {
         let g = GraphTests.chain(depth: 6, channels: 16)
-        let e = try GraphExecutor(graph: g, threads: 2, precision: precision)
+        let e = try GraphExecutor(graph: g, pool: ComputePool(threads: 2), precision: precision)
         let x = GraphTests.input(n: 1, c: 16, h: 12, w: 10, seed: 3)
         var steps = 0
         _ = try e.run([x], checkpoint: { steps += 1 })
@@ -27,14 +27,14 @@ struct GraphCheckpointTests {
         }
         #expect(calls == 2, "nothing runs after the checkpoint throws")
 
-        let expected = try GraphExecutor(graph: g, threads: 2, precision: precision).run([x])[0].toArray()
+        let expected = try GraphExecutor(graph: g, pool: ComputePool(threads: 2), precision: precision).run([x])[0].toArray()
         #expect(try e.run([x])[0].toArray() == expected)
     }
 
     @Test("at fp32 every unfused layer is a step: a 6-layer chain is stopped after any layer")
     func everyLayerIsAStep() throws {
         let g = GraphTests.chain(depth: 6, channels: 8)
-        let e = try GraphExecutor(graph: g, threads: 1)
+        let e = try GraphExecutor(graph: g, pool: ComputePool(threads: 1))
         let x = GraphTests.input(n: 1, c: 8, h: 7, w: 9, seed: 1)
         var steps = 0
         _ = try e.run([x], checkpoint: { steps += 1 })

@@ -45,8 +45,8 @@ struct GraphTests {
         #expect(last.residual == Residual(scale: 0.2, residualScale: 1))
         #expect(last.activation != .none)
         let x = Self.input(n: 1, c: 8, h: 9, w: 11, seed: 1)
-        let a = try GraphExecutor(graph: g, threads: 2, optimize: false).run([x])[0].toArray()
-        let b = try GraphExecutor(graph: g, threads: 2).run([x])[0].toArray()
+        let a = try GraphExecutor(graph: g, pool: ComputePool(threads: 2), optimize: false).run([x])[0].toArray()
+        let b = try GraphExecutor(graph: g, pool: ComputePool(threads: 2)).run([x])[0].toArray()
         #expect(zip(a, b).map { abs($0 - $1) }.max()! < 1e-5)
     }
 
@@ -71,8 +71,8 @@ struct GraphTests {
         guard case .convolution(let c) = o.nodes[1].op else { Issue.record("expected the fused convolution"); return }
         #expect(abs((c.residual?.scale ?? 0) - 0.04) < 1e-6 && c.residual?.residualScale == 0.2 && c.residual?.secondScale == 1)
         let input = Self.input(n: 1, c: 4, h: 3, w: 5, seed: 3)
-        let a = try GraphExecutor(graph: g, optimize: false).run([input])[0].toArray()
-        let b = try GraphExecutor(graph: g).run([input])[0].toArray()
+        let a = try GraphExecutor(graph: g, pool: ComputePool(threads: 1), optimize: false).run([input])[0].toArray()
+        let b = try GraphExecutor(graph: g, pool: ComputePool(threads: 1)).run([input])[0].toArray()
         #expect(zip(a, b).map { abs($0 - $1) }.max()! < 1e-5)
     }
 
@@ -100,7 +100,7 @@ struct GraphTests {
     @Test("a batch of two gives each image's own result")
     func batch() throws {
         let g = Self.chain(depth: 3, channels: 8)
-        let e = try GraphExecutor(graph: g, threads: 2)
+        let e = try GraphExecutor(graph: g, pool: ComputePool(threads: 2))
         let a = Self.input(n: 1, c: 8, h: 10, w: 7, seed: 1), b = Self.input(n: 1, c: 8, h: 10, w: 7, seed: 2)
         let both = Tensor(shape: Shape(n: 2, c: 8, h: 10, w: 7), values: a.toArray() + b.toArray())
         let out = try e.run([both])[0].toArray()
@@ -112,15 +112,15 @@ struct GraphTests {
     func bf16ConvolutionChains() throws {
         let c = 24
         let g = Self.chain(depth: 5, channels: c)
-        let bf16 = try GraphExecutor(graph: g, threads: 2, precision: .bf16)
+        let bf16 = try GraphExecutor(graph: g, pool: ComputePool(threads: 2), precision: .bf16)
         let probe = try Conv2D(weights: [Float](repeating: 0, count: c * c * 9), bias: nil,
                                parameters: ConvolutionParameters(inputChannels: c, outputChannels: c, kernel: (3, 3), padding: Padding(1)))
         if probe.hasBF16Path {
             // After fusion: five convolutions, the last one carrying the residual (not chained).
             #expect(bf16.convolutionChains.map { [$0.first, $0.last] } == [[0, 3]])
         }
-        #expect(try GraphExecutor(graph: g, threads: 2).convolutionChains.isEmpty)
-        let fp32 = try GraphExecutor(graph: g, threads: 2)
+        #expect(try GraphExecutor(graph: g, pool: ComputePool(threads: 2)).convolutionChains.isEmpty)
+        let fp32 = try GraphExecutor(graph: g, pool: ComputePool(threads: 2))
         for (n, h, w) in [(1, 13, 40), (2, 5, 9), (1, 13, 40)] {
             let x = Self.input(n: n, c: c, h: h, w: w, seed: h)
             let a = try bf16.run([x])[0].toArray(), b = try fp32.run([x])[0].toArray()
@@ -132,10 +132,10 @@ struct GraphTests {
     @Test("an output the caller still holds is never reused; a dropped one is")
     func outputStorageReuse() throws {
         let g = Self.chain(depth: 2, channels: 8)
-        let e = try GraphExecutor(graph: g, threads: 2)
+        let e = try GraphExecutor(graph: g, pool: ComputePool(threads: 2))
         let a = Self.input(n: 1, c: 8, h: 6, w: 9, seed: 1), b = Self.input(n: 1, c: 8, h: 6, w: 9, seed: 2)
-        let expectedA = try GraphExecutor(graph: g, threads: 1).run([a])[0].toArray()
-        let expectedB = try GraphExecutor(graph: g, threads: 1).run([b])[0].toArray()
+        let expectedA = try GraphExecutor(graph: g, pool: ComputePool(threads: 1)).run([a])[0].toArray()
+        let expectedB = try GraphExecutor(graph: g, pool: ComputePool(threads: 1)).run([b])[0].toArray()
         let held = try e.run([a])[0]
         let second = try e.run([b])[0]
         #expect(held.storage !== second.storage)
@@ -167,7 +167,7 @@ struct GraphTests {
         g.outputs = [y]
         g.nodes = [Node(name: "r", op: .resize(Resize(mode: .bicubic, scaleH: 0.5, scaleW: 0.5)), inputs: [x], output: y)]
         let input = Self.input(n: 1, c: 1, h: 8, w: 6, seed: 5)
-        let out = try GraphExecutor(graph: g).run([input])[0]
+        let out = try GraphExecutor(graph: g, pool: ComputePool(threads: 1)).run([input])[0]
         #expect(out.shape == Shape(n: 1, c: 1, h: 4, w: 3))
         func cubic(_ t: Double) -> Double {
             let a = -0.75, t = abs(t)
@@ -233,7 +233,7 @@ struct GraphTests {
         // Batch 2 is planned with copies (channel slices are not contiguous across images).
         let plan2 = MemoryPlan(graph: g, shapes: try g.inferShapes([Shape(n: 2, c: 3, h: 7, w: 9)]))
         #expect(plan2.assembledNodes.isEmpty)
-        let e = try GraphExecutor(graph: g, threads: 2)
+        let e = try GraphExecutor(graph: g, pool: ComputePool(threads: 2))
         let a = Self.input(n: 1, c: 3, h: 7, w: 9, seed: 4), b = Self.input(n: 1, c: 3, h: 7, w: 9, seed: 9)
         let both = Tensor(shape: Shape(n: 2, c: 3, h: 7, w: 9), values: a.toArray() + b.toArray())
         let batched = try e.run([both])[0].toArray()

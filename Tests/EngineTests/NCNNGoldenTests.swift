@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Kernels
 import ModelFormats
 import Models
 import Tensor
@@ -19,7 +20,7 @@ struct NCNNGoldenTests {
         try await TestWeights.shared.ensure(package)
         let graph = try NCNNImporter.importGraph(
             paramURL: param, binURL: param.deletingPathExtension().appendingPathExtension("bin"), outputs: [h.output_blob])
-        let executor = try GraphExecutor(graph: graph, threads: 2, precision: precision)
+        let executor = try GraphExecutor(graph: graph, pool: ComputePool(threads: 2), precision: precision)
         let image = ImageTensor.tensor(rgb: golden.pixels, width: h.width, height: h.height)
         let input = ImageTensor.replicatePadded(image, top: h.pad[0], left: h.pad[1], bottom: h.pad[2], right: h.pad[3])
         #expect(input.shape.dims == [1] + h.net_input_shape)

@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Kernels
 import Media
 import ModelFormats
 import ModelKit
@@ -32,7 +33,7 @@ struct UpscalerModelTests {
         for name in ModelPuller.names where model.manifest.weights.contains(where: { $0.path.hasPrefix(name + "/") }) {
             try await TestWeights.shared.ensure(ModelPuller.package(named: name)!)
         }
-        return try await model.load(context: LoadContext(modelDirectory: TestWeights.modelDirectory, threads: threads))
+        return try await model.load(context: LoadContext(modelDirectory: TestWeights.modelDirectory, pool: ComputePool(threads: threads)))
     }
 
     static func decode(_ ctx: RecordingRunContext) throws -> Image {
@@ -41,7 +42,7 @@ struct UpscalerModelTests {
 
     @Test("animevideov3 ×2/×3/×4 returns a fal image of the right size", arguments: [2, 3, 4])
     func animeVideoScales(scale: Int) async throws {
-        let loaded = try await Self.load(RealESRAnimeVideoV3())
+        let loaded = try await Self.load(try ManifestUpscaler(Gallery.upscaler("peregrine/realesr-animevideov3")))
         let ctx = RecordingRunContext(files: ["in.png": try Self.pngImage(width: 23, height: 17)])
         let out = try await loaded.run(input: ["image_url": "in.png", "scale": .int(Int64(scale))], context: ctx)
         #expect(out["image"]?["width"]?.intValue == Int64(23 * scale))
@@ -55,7 +56,7 @@ struct UpscalerModelTests {
 
     @Test("tiling gives the same pixels as one whole-image pass and reports progress per tile")
     func tilingIsSeamless() async throws {
-        let loaded = try await Self.load(RealESRAnimeVideoV3())
+        let loaded = try await Self.load(try ManifestUpscaler(Gallery.upscaler("peregrine/realesr-animevideov3")))
         let png = try Self.pngImage(width: 70, height: 45)
         let whole = RecordingRunContext(files: ["in.png": png])
         _ = try await loaded.run(input: ["image_url": "in.png", "scale": 2, "tile_size": 1024], context: whole)
@@ -75,7 +76,7 @@ struct UpscalerModelTests {
     func realESRGANPrePostProcessing() async throws {
         let (w, h) = (21, 14)
         let png = try Self.pngImage(width: w, height: h)
-        let loaded = try await Self.load(RealESRAnimeVideoV3())
+        let loaded = try await Self.load(try ManifestUpscaler(Gallery.upscaler("peregrine/realesr-animevideov3")))
         let ctx = RecordingRunContext(files: ["in.png": png])
         _ = try await loaded.run(input: ["image_url": "in.png", "scale": 4], context: ctx)
         let out = try Self.decode(ctx)
@@ -85,14 +86,14 @@ struct UpscalerModelTests {
         let param = TestWeights.modelDirectory.appendingPathComponent("realesr-animevideov3/realesr-animevideov3-x4.param")
         let graph = try NCNNImporter.importGraph(paramURL: param, binURL: param.deletingPathExtension().appendingPathExtension("bin"))
         let padded = ImageTensor.replicatePadded(ImageTensor.tensor(rgb: src, width: w, height: h), top: 10, left: 10, bottom: 10, right: 10)
-        let net = try GraphExecutor(graph: graph, threads: 2).run([padded])[0]
+        let net = try GraphExecutor(graph: graph, pool: ComputePool(threads: 2)).run([padded])[0]
         let expected = ImageTensor.rgb(net, y0: 40, x0: 40, height: 4 * h, width: 4 * w)
         #expect(zip(got, expected).map { abs(Int($0) - Int($1)) }.max() ?? 99 <= 1)
     }
 
     @Test("cancellation between tiles throws CancellationError")
     func cancellationBetweenTiles() async throws {
-        let loaded = try await Self.load(RealESRAnimeVideoV3())
+        let loaded = try await Self.load(try ManifestUpscaler(Gallery.upscaler("peregrine/realesr-animevideov3")))
         let ctx = RecordingRunContext(files: ["in.png": try Self.pngImage(width: 64, height: 64)], cancelAfterProgress: 2)
         await #expect(throws: CancellationError.self) {
             _ = try await loaded.run(input: ["image_url": "in.png", "scale": 2, "tile_size": 32], context: ctx)
@@ -103,7 +104,7 @@ struct UpscalerModelTests {
 
     @Test("alpha is kept and upscaled; jpeg and webp outputs decode", arguments: ["png", "jpeg", "webp"])
     func formatsAndAlpha(format: String) async throws {
-        let loaded = try await Self.load(RealESRAnimeVideoV3())
+        let loaded = try await Self.load(try ManifestUpscaler(Gallery.upscaler("peregrine/realesr-animevideov3")))
         let ctx = RecordingRunContext(files: ["in.png": try Self.pngImage(width: 12, height: 10, alpha: true)])
         let out = try await loaded.run(input: ["image_url": "in.png", "scale": 2, "output_format": .string(format)], context: ctx)
         let image = try Self.decode(ctx)
@@ -114,7 +115,7 @@ struct UpscalerModelTests {
 
     @Test("bad requests are 422s naming the field")
     func badRequests() async throws {
-        let loaded = try await Self.load(RealESRAnimeVideoV3())
+        let loaded = try await Self.load(try ManifestUpscaler(Gallery.upscaler("peregrine/realesr-animevideov3")))
         let ctx = RecordingRunContext(files: ["in.png": try Self.pngImage(width: 8, height: 8), "bad.png": Data("nope".utf8)])
         for (input, field) in [
             (["image_url": "in.png", "scale": 5] as JSONValue, "scale"),
@@ -141,7 +142,7 @@ struct UpscalerModelTests {
         let h = golden.header
         let image = try Image(width: h.width, height: h.height, channels: 3, samples: .uint8(golden.pixels))
         let ctx = RecordingRunContext(files: ["in.png": Data(try image.encoded(as: .png()))])
-        let loaded = try await Self.load(Waifu2x())
+        let loaded = try await Self.load(try ManifestUpscaler(Gallery.upscaler("peregrine/waifu2x")))
         _ = try await loaded.run(input: ["image_url": "in.png", "scale": .int(Int64(scale)), "noise_level": .int(Int64(noise)),
                                          "model": .string(model)], context: ctx)
         let out = try Self.decode(ctx)
@@ -164,7 +165,7 @@ struct UpscalerModelTests {
 
     @Test("waifu2x rejects combinations upstream does not ship")
     func waifu2xCombinations() async throws {
-        let loaded = try await Self.load(Waifu2x())
+        let loaded = try await Self.load(try ManifestUpscaler(Gallery.upscaler("peregrine/waifu2x")))
         let ctx = RecordingRunContext(files: ["in.png": try Self.pngImage(width: 8, height: 8)])
         for input: JSONValue in [
             ["image_url": "in.png", "scale": 1, "model": "upconv_7_photo"],
@@ -176,8 +177,8 @@ struct UpscalerModelTests {
     }
 
     @Test("registry lists every endpoint with manifests that name pinned weights")
-    func registry() {
-        let models = EngineModels.all()
+    func registry() throws {
+        let models = try EngineModels.all()
         let ids = models.map(\.manifest.endpointID)
         #expect(ids == [
             "peregrine/realesr-animevideov3", "peregrine/realesrgan-x4plus", "peregrine/realesrgan-x4plus-anime",
@@ -201,11 +202,12 @@ struct UpscalerModelTests {
     @Test("loading without pulled weights is a 503 weights_missing")
     func missingWeights() async throws {
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("pg-empty-\(UUID().uuidString)")
+        let model = ManifestUpscaler(try Gallery.upscaler("peregrine/realesrgan-x4plus-anime"))
         await #expect(throws: ModelError.self) {
-            _ = try await RealESRGANx4Plus(flavor: .anime).load(context: LoadContext(modelDirectory: empty, threads: 1))
+            _ = try await model.load(context: LoadContext(modelDirectory: empty, pool: ComputePool(threads: 1)))
         }
         do {
-            _ = try await RealESRGANx4Plus(flavor: .anime).load(context: LoadContext(modelDirectory: empty, threads: 1))
+            _ = try await model.load(context: LoadContext(modelDirectory: empty, pool: ComputePool(threads: 1)))
         } catch let error as ModelError {
             #expect(error.code == .weightsMissing && error.status == 503)
         }

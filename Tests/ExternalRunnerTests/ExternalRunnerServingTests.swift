@@ -103,7 +103,7 @@ struct ExternalRunnerServingTests {
         let marks = try RunnerFixtures.temporaryDirectory("runner-marks")
         defer { try? FileManager.default.removeItem(at: marks) }
         let model = ExternalModel(runner: try RunnerFixtures.faultManifest(endpoint: "test/fault", marks: marks))
-        let loaded = try await model.load(context: LoadContext(modelDirectory: marks, threads: 1))
+        let loaded = try await model.load(context: LoadContext(modelDirectory: marks, compute: ComputeResources(threads: 1, handle: NoComputePool())))
         #expect(loaded.footprintBytes >= 1 << 20, "at least what setup reported")
         let pid = try #require(await model.status()?.pid)
         #expect(kill(pid, 0) == 0)
@@ -162,3 +162,6 @@ struct ExternalRunnerServingTests {
 private func sha256Hex(_ data: Data) -> String {
     SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
 }
+
+/// External runners compute in their own processes: they never touch the engine's pool.
+private final class NoComputePool: Sendable {}

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import ModelKit
 @testable import Models
 import Testing
@@ -140,7 +141,7 @@ import Testing
         m["model"] = ["file": m["model"]!["file"]!, "sha256": .string(String(repeating: "0", count: 64))]
         let model = try ONNXManifestModel(contentsOf: try ManifestFixtures.write(.object(m)))
         await #expect {
-            _ = try await model.load(context: LoadContext(modelDirectory: ManifestFixtures.directory, threads: 1))
+            _ = try await model.load(context: LoadContext(modelDirectory: ManifestFixtures.directory, pool: ComputePool(threads: 1)))
         } throws: { error in
             let e = error as? ModelError
             return e?.code == .weightsInvalid && e?.message.contains("model.sha256") == true

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 @testable import ModelFormats
 import Media
 import ModelKit
@@ -20,7 +21,7 @@ import Testing
         let model = try ONNXModel(model: ONNXTestGraph.model(inputs: ["image"], outputs: ["output"],
                                                              nodes: [ONNXTestGraph.node("Identity", ["image"], ["output"])]))
         let types = try ManifestBinding.check(definition, model: model)
-        return LoadedONNXManifestModel(definition: definition, model: model, types: types, footprintBytes: 0, limits: limits)
+        return LoadedONNXManifestModel(definition: definition, model: model, types: types, footprintBytes: 0, pool: ComputePool(threads: 1), limits: limits)
     }
 
     /// A `side`×`side` gray PNG in a temporary file, as a `file://` URL string.
@@ -59,11 +60,11 @@ import Testing
         let model = try ONNXModel(model: ONNXTestGraph.model(inputs: ["x"], outputs: ["y"],
                                                              nodes: [ONNXTestGraph.node("Identity", ["x"], ["y"])]))
         let types = try ManifestBinding.check(definition, model: model)
-        let small = LoadedONNXManifestModel(definition: definition, model: model, types: types, footprintBytes: 0,
+        let small = LoadedONNXManifestModel(definition: definition, model: model, types: types, footprintBytes: 0, pool: ComputePool(threads: 1),
                                             limits: ImageLimits(maxTensorOutputValues: 4))
         let error = try await #require(throws: ModelError.self) { _ = try await small.run(input: [:], context: ManifestRunContext()) }
         #expect(error.code == .invalidInput && error.message.contains("5 values"))
-        let enough = LoadedONNXManifestModel(definition: definition, model: model, types: types, footprintBytes: 0,
+        let enough = LoadedONNXManifestModel(definition: definition, model: model, types: types, footprintBytes: 0, pool: ComputePool(threads: 1),
                                              limits: ImageLimits(maxTensorOutputValues: 5))
         let out = try await enough.run(input: [:], context: ManifestRunContext())
         #expect(out["values"]?["data"]?.arrayValue?.count == 5)

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 @testable import ModelFormats
 import ModelKit
 @testable import Models
@@ -36,7 +37,7 @@ import Testing
     private func loaded(_ definition: ONNXManifest, elementType: Int32) throws -> LoadedONNXManifestModel {
         let model = try castGraph(elementType: elementType)
         let types = try ManifestBinding.check(definition, model: model)
-        return LoadedONNXManifestModel(definition: definition, model: model, types: types, footprintBytes: 0)
+        return LoadedONNXManifestModel(definition: definition, model: model, types: types, footprintBytes: 0, pool: ComputePool(threads: 1))
     }
 
     /// Validates `body` against the generated schema, then runs the model on it.

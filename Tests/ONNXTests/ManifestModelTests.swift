@@ -157,7 +157,8 @@ import Testing
 @Suite struct ManifestPixelTests {
     private func mapping(_ range: String, mean: [Double] = [0], std: [Double] = [1], layout: String = "NCHW",
                          channels: String = "rgb") -> ONNXManifest.PixelMapping {
-        ONNXManifest.PixelMapping(range: range, mean: mean, std: std, layout: layout, channels: channels)
+        ONNXManifest.PixelMapping(range: PixelRange(rawValue: range)!, mean: mean, std: std, layout: layout,
+                                  channels: ChannelOrder(rawValue: channels)!)
     }
 
     /// A 1×3×2×3 image whose sample (c, y, x) is (c + 1) · 0.1 + y · 0.2 + x · 0.05.

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import ModelKit
 @testable import Models
 
@@ -62,7 +63,7 @@ enum ManifestFixtures {
     /// Runs a manifest model on a request validated against its generated schema.
     static func run(_ model: ONNXManifestModel, _ body: JSONValue, context: ManifestRunContext) async throws -> JSONValue {
         let input = try SchemaValidator(schema: model.manifest.inputSchema).validate(body)
-        let loaded = try await model.load(context: LoadContext(modelDirectory: directory, threads: 2))
+        let loaded = try await model.load(context: LoadContext(modelDirectory: directory, pool: ComputePool(threads: 2)))
         return try await loaded.run(input: input, context: context)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Kernels
 import Testing
 @testable import ModelFormats
 import Tensor
@@ -13,7 +14,7 @@ import Tensor
         let want = try #require(try Goldens.tensors(in: dir, prefix: "output").first).tensor
         let graph = try model.engineGraph(inputShapes: [input.name: input.tensor.shape])
         #expect(graph.nodes.contains { if case .deconvolution = $0.op { true } else { false } })
-        let executor = try GraphExecutor(graph: graph, threads: 1)
+        let executor = try GraphExecutor(graph: graph, pool: ComputePool(threads: 1))
         let out = try #require(try executor.run([input.tensor.toTensor()]).first)
         #expect(out.shape.dims == want.shape)
         let got = ONNXTensor(out)

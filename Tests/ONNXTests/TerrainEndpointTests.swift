@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Media
 import ModelKit
 @testable import Models
@@ -49,7 +50,7 @@ enum TerrainEndpoint {
 
     static let loaded = Task { () throws -> any LoadedModel in
         try await ModelPuller(modelDirectory: modelDirectory).pull(WeightsCatalog.terrainDiffusion)
-        return try await TerrainDiffusion().load(context: LoadContext(modelDirectory: modelDirectory, threads: 2))
+        return try await TerrainDiffusion().load(context: LoadContext(modelDirectory: modelDirectory, pool: ComputePool(threads: 2)))
     }
 
     /// Runs the endpoint on `body` after validating it against the manifest's schema.
@@ -160,7 +161,7 @@ enum TerrainEndpoint {
     }
 
     @Test func registryServesTheModel() throws {
-        let model = try #require(EngineModels.all().first { $0.manifest.endpointID == "peregrine/terrain-diffusion" })
+        let model = try #require(try EngineModels.all().first { $0.manifest.endpointID == "peregrine/terrain-diffusion" })
         #expect(model.manifest.category == "text-to-image")
         #expect(model.manifest.weights.map(\.sha256) == ["95be54b4a39d58320e187a7ec533351c957f16a00be58773c86074828ee67887"])
         #expect(ModelPuller.package(named: "peregrine/terrain-diffusion") == WeightsCatalog.terrainDiffusion)

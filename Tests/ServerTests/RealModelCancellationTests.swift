@@ -109,7 +109,7 @@ struct RealModelCancellationTests {
         let checkpoint = Checkpoint(pauseAt: 2)
         defer { checkpoint.proceed() }
         let platform = try EmbeddedPlatform(
-            configuration: configuration, models: [CheckpointModel(wrapped: RealESRAnimeVideoV3(), checkpoint: checkpoint)],
+            configuration: configuration, models: [CheckpointModel(wrapped: try ManifestUpscaler(Gallery.upscaler("peregrine/realesr-animevideov3")), checkpoint: checkpoint)],
             runnerConfiguration: RunnerConfiguration(leaseDuration: 60, shutdownGracePeriod: 1, threads: 2),
             modelsDirectory: testModelDirectory)
         let (started, _) = AsyncStream<String>.makeStream()

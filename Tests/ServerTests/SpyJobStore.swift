@@ -101,6 +101,7 @@ struct SpyPlatform: Sendable {
         let pool = RunnerPool(
             registry: registry, store: spy, hub: hub,
             files: BlobFileAccess(blobs: blobs, uploads: uploads, policy: policy, configuration: configuration),
+            compute: ComputeResources(threads: 1, handle: FixtureComputePool()),
             configuration: RunnerConfiguration(
                 leaseDuration: 60, shutdownGracePeriod: 1, idleRecheckInterval: deliversNotifications ? 5 : 0.05))
         self.pool = pool
@@ -112,3 +113,6 @@ struct SpyPlatform: Sendable {
             tokens: try TokenSigner.loadOrCreate(at: home.appendingPathComponent("token.key")), jwks: Data("{}".utf8))
     }
 }
+
+/// The fixture models compute nothing: a placeholder for the engine's pool.
+private final class FixtureComputePool: Sendable {}

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Media
 import ModelFormats
 import ModelKit
@@ -20,7 +21,7 @@ struct RIFEInterpolationTests {
         bytes[0] = 0xFF
         try bytes.write(to: url)
         await #expect {
-            _ = try await RIFEInterpolation().load(context: LoadContext(modelDirectory: models, threads: 1))
+            _ = try await RIFEInterpolation().load(context: LoadContext(modelDirectory: models, pool: ComputePool(threads: 1)))
         } throws: { error in
             guard let error = error as? ModelError else { return false }
             return error.code == .weightsInvalid && error.message.contains(url.lastPathComponent)
@@ -31,7 +32,7 @@ struct RIFEInterpolationTests {
     func missingWeights() async throws {
         let dir = try VideoFixtures.directory("rife-missing")
         defer { try? FileManager.default.removeItem(at: dir) }
-        await #expect { _ = try await RIFEInterpolation().load(context: LoadContext(modelDirectory: dir, threads: 1)) } throws: {
+        await #expect { _ = try await RIFEInterpolation().load(context: LoadContext(modelDirectory: dir, pool: ComputePool(threads: 1))) } throws: {
             ($0 as? ModelError)?.status == 503 && ($0 as? ModelError)?.message.contains(RIFEInterpolation.weightsPath) == true
         }
     }
@@ -44,7 +45,7 @@ struct RIFEInterpolationTests {
         try FileManager.default.createDirectory(at: models.appendingPathComponent("rife"), withIntermediateDirectories: true)
         try SafetensorsFile.write(RIFETests.weights(seed: 4), to: models.appendingPathComponent(RIFEInterpolation.weightsPath))
         let loaded = try await RIFEInterpolation(configuration: .init(scratchDirectory: dir.appendingPathComponent("scratch")))
-            .load(context: LoadContext(modelDirectory: models, threads: 2))
+            .load(context: LoadContext(modelDirectory: models, pool: ComputePool(threads: 2)))
         let clip = try VideoFixtures.clip("mp4", in: dir)
         let ctx = try FileRunContext(outputDirectory: dir.appendingPathComponent("out"))
         let out = try await loaded.run(input: ["video_url": .string(clip)], context: ctx)

@@ -118,7 +118,7 @@ out.astype("<f4").tofile(d + "/out")
             weights["block\(b).lastconv.weight"] = Tensor(shape: Shape([c, 5, 4, 4]), values: RIFETests.values(c * 80, seed: 77 &+ UInt64(b), amplitude: 0.2))
         }
         let a = RIFETests.image(width: w, height: h, seed: 21), b = RIFETests.image(width: w, height: h, seed: 22)
-        let out = try RIFE(weights: weights, threads: 2).interpolate(a, b, timestep: t)
+        let out = try RIFE(weights: weights, pool: ComputePool(threads: 2)).interpolate(a, b, timestep: t)
 
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rife-ref-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -66,18 +66,18 @@ struct RIFETests {
     func strictLoading() throws {
         var missing = Self.weights()
         missing["block1.convblock.3.0.bias"] = nil
-        #expect { try RIFE(weights: missing, threads: 1) } throws: { ($0 as? ModelError)?.message.contains("block1.convblock.3.0.bias") == true }
+        #expect { try RIFE(weights: missing, pool: ComputePool(threads: 1)) } throws: { ($0 as? ModelError)?.message.contains("block1.convblock.3.0.bias") == true }
         var extra = Self.weights()
         extra["block_tea.lastconv.bias"] = Tensor(shape: Shape([5]), values: [0, 0, 0, 0, 0])
-        #expect { try RIFE(weights: extra, threads: 1) } throws: { ($0 as? ModelError)?.message.contains("block_tea.lastconv.bias") == true }
+        #expect { try RIFE(weights: extra, pool: ComputePool(threads: 1)) } throws: { ($0 as? ModelError)?.message.contains("block_tea.lastconv.bias") == true }
         var wrong = Self.weights()
         wrong["block0.lastconv.weight"] = Tensor(shape: Shape([5, 192, 4, 4]), values: [Float](repeating: 0, count: 5 * 192 * 16))
-        #expect { try RIFE(weights: wrong, threads: 1) } throws: { ($0 as? ModelError)?.message.contains("block0.lastconv.weight") == true }
+        #expect { try RIFE(weights: wrong, pool: ComputePool(threads: 1)) } throws: { ($0 as? ModelError)?.message.contains("block0.lastconv.weight") == true }
     }
 
     @Test("with no flow and an even mask the result is the mean of the frames (odd size, padded inside)")
     func zeroFlowIsMean() throws {
-        let net = try RIFE(weights: Self.weights(override: Self.zeroHeads(biases: [[Float](repeating: 0, count: 5)] * 3)), threads: 2)
+        let net = try RIFE(weights: Self.weights(override: Self.zeroHeads(biases: [[Float](repeating: 0, count: 5)] * 3)), pool: ComputePool(threads: 2))
         let a = Self.image(width: 40, height: 30, seed: 7), b = Self.image(width: 40, height: 30, seed: 8)
         let out = try net.interpolate(a, b)
         #expect(out.shape == a.shape)
@@ -90,7 +90,7 @@ struct RIFETests {
         // Block 0 works at 1/4 size and upsamples ×8 from its transposed convolution's 1/8:
         // a bias of 1/8 is a flow of one pixel; a large mask bias picks the first frame.
         let heads = Self.zeroHeads(biases: [[0.125, 0, 0.125, 0, 20], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]])
-        let net = try RIFE(weights: Self.weights(seed: 3, override: heads), threads: 2)
+        let net = try RIFE(weights: Self.weights(seed: 3, override: heads), pool: ComputePool(threads: 2))
         let a = Self.image(width: 64, height: 32, seed: 11), b = Self.image(width: 64, height: 32, seed: 12)
         let out = try net.interpolate(a, b)
         var worst: Float = 0
@@ -102,7 +102,7 @@ struct RIFETests {
 
     @Test("generated weights give a finite frame of the input's size")
     func generatedWeights() throws {
-        let net = try RIFE(weights: Self.weights(seed: 99), threads: 2)
+        let net = try RIFE(weights: Self.weights(seed: 99), pool: ComputePool(threads: 2))
         let out = try net.interpolate(Self.image(width: 48, height: 40, seed: 1), Self.image(width: 48, height: 40, seed: 2), timestep: 0.25)
         #expect(out.shape == Shape(n: 1, c: 3, h: 40, w: 48))
         #expect(out.toArray().allSatisfy { $0.isFinite })

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Media
 import ModelKit
 @testable import Models
@@ -19,7 +20,7 @@ struct VideoBadInputTests {
         configuration.scratchDirectory = dir.appendingPathComponent("scratch")
         try await VideoFixtures.ensureWeights()
         let loaded = try await VideoUpscale(configuration: configuration)
-            .load(context: LoadContext(modelDirectory: VideoFixtures.modelDirectory, threads: 1))
+            .load(context: LoadContext(modelDirectory: VideoFixtures.modelDirectory, pool: ComputePool(threads: 1)))
         let ctx = try FileRunContext(outputDirectory: dir.appendingPathComponent("out"))
         var caught: ModelError?
         do { _ = try await loaded.run(input: ["video_url": .string(input.path)], context: ctx) } catch let error as ModelError {

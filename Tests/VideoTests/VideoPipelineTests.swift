@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Media
 import ModelKit
 @testable import Models
@@ -62,7 +63,7 @@ struct VideoPipelineTests {
                                      configuration: .init(frameRate: reader.info.frameRate, audioSource: clip, scratchDirectory: work))
         var seen = 0
         #expect(throws: MediaError.self) {
-            _ = try VideoPipeline().run(reader: reader, writer: writer, expectedFrames: 24, context: nil) { frame in
+            _ = try VideoPipeline(pool: ComputePool(threads: 1)).run(reader: reader, writer: writer, expectedFrames: 24, context: nil) { frame in
                 seen += 1
                 if seen == 6 { throw MediaError(.invalidArgument, "forced failure at frame 6") }
                 return frame
@@ -83,7 +84,7 @@ struct VideoPipelineTests {
                                      configuration: .init(frameRate: reader.info.frameRate, audioSource: clip, audioCodec: "aac",
                                                           scratchDirectory: dir))
         #expect(writer.copiesAudio)
-        let report = try VideoPipeline(configuration: .init(framesInFlight: 1)).run(
+        let report = try VideoPipeline(pool: ComputePool(threads: 1), configuration: .init(framesInFlight: 1)).run(
             reader: reader, writer: writer, expectedFrames: 30, context: nil) { $0 }
         #expect(report.frames == 30)
         let probed = try ProbedOutput(path: output)

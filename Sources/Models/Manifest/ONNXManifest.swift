@@ -5,25 +5,25 @@ import ModelKit
 /// how request fields become graph inputs and graph outputs become response fields, in a small
 /// fixed vocabulary (docs/onnx-manifests.md describes every field).
 public struct ONNXManifest: Sendable, Equatable {
-    /// The value of the manifest's `format` field this reader understands.
-    public static let formatVersion = "peregrine.onnx-manifest/1"
+    /// The `format` value of manifests written before formats were named; still read, as `onnx`.
+    public static let formatVersion = ModelFormat.legacyONNX
 
     /// How pixel values map to tensor values: `tensor = (pixel·range − mean) / std` per channel,
     /// with `pixel` in [0, 1].
     public struct PixelMapping: Sendable, Equatable {
-        /// `unit` [0, 1], `symmetric` [−1, 1] or `byte` [0, 255].
-        public var range: String
+        /// The value range pixels map onto.
+        public var range: PixelRange
         /// Per-channel (or one shared) mean subtracted after the range, default 0.
         public var mean: [Double]
         /// Per-channel (or one shared) divisor, default 1.
         public var std: [Double]
         /// `NCHW` or `NHWC`.
         public var layout: String
-        /// `rgb`, `bgr` or `gray`.
-        public var channels: String
+        /// Which channels, in which order.
+        public var channels: ChannelOrder
 
         /// Number of channels the tensor holds.
-        var channelCount: Int { channels == "gray" ? 1 : 3 }
+        var channelCount: Int { channels == .gray ? 1 : 3 }
     }
 
     /// How an input image is brought to the graph's size.
@@ -138,9 +138,9 @@ public struct ONNXManifest: Sendable, Equatable {
     /// - Throws: ``ManifestError`` naming the field.
     public init(json: JSONValue) throws {
         var r = try ManifestReader(json, path: "")
-        let format = try r.requiredString("format")
-        guard format == Self.formatVersion else {
-            throw r.error("format", "unknown format '\(format)'; this version reads \(Self.formatVersion)")
+        let format = try r.format()
+        guard format == .onnx else {
+            throw r.error("format", "'\(format.rawValue)' manifests are not ONNX manifests (see ModelManifestFile)")
         }
         endpointID = try r.requiredString("endpoint_id")
         let parts = endpointID.split(separator: "/", omittingEmptySubsequences: false)
@@ -298,8 +298,8 @@ public struct ONNXManifest: Sendable, Equatable {
     }
 
     private static func pixels(_ r: inout ManifestReader) throws -> PixelMapping {
-        let channels = try r.choice("channels", ["rgb", "bgr", "gray"], default: "rgb")!
-        let count = channels == "gray" ? 1 : 3
+        let channels = try r.choice("channels", as: ChannelOrder.self) ?? .rgb
+        let count = channels == .gray ? 1 : 3
         func perChannel(_ key: String, _ fallback: Double) throws -> [Double] {
             guard let v = try r.doubles(key) else { return [fallback] }
             guard v.count == 1 || v.count == count else { throw r.error(key, "needs 1 or \(count) values for \(channels)") }
@@ -307,8 +307,23 @@ public struct ONNXManifest: Sendable, Equatable {
         }
         let std = try perChannel("std", 1)
         if std.contains(0) { throw r.error("std", "must not be zero") }
-        return PixelMapping(range: try r.choice("range", ["unit", "symmetric", "byte"], default: "unit")!,
+        return PixelMapping(range: try r.choice("range", as: PixelRange.self) ?? .unit,
                             mean: try perChannel("mean", 0), std: std,
                             layout: try r.choice("layout", ["NCHW", "NHWC"], default: "NCHW")!, channels: channels)
     }
+}
+
+/// The value range a manifest maps pixels ([0, 1]) onto.
+public enum PixelRange: String, Sendable, CaseIterable {
+    /// [0, 1].
+    case unit
+    /// [−1, 1].
+    case symmetric
+    /// [0, 255].
+    case byte
+}
+
+/// The channels of an image tensor, in order.
+public enum ChannelOrder: String, Sendable, CaseIterable {
+    case rgb, bgr, gray
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import ModelFormats
 import ModelKit
 import Weights
@@ -63,7 +64,7 @@ public struct ONNXManifestModel: Model {
                                   sha256: definition.sha256 ?? "", license: definition.license)],
             // Weights, packed copies and activations: three times the file is a fair first guess.
             memoryEstimateBytes: definition.memoryEstimateBytes ?? max(64 << 20, 3 * size),
-            maxConcurrency: definition.maxConcurrency)
+            maxConcurrency: definition.maxConcurrency, computeDemand: .wholePool)
     }
 
     /// Reads, verifies (sha256 when given) and imports the ONNX file, checks it against the
@@ -75,7 +76,8 @@ public struct ONNXManifestModel: Model {
             throw ModelError(.weightsMissing, "\(definition.endpointID): the ONNX file \(modelURL.path) does not exist")
         }
         let definition = self.definition
-        return try await ComputeThread.run {
+        let pool = try context.computePool()
+        return try await pool.execute {
             do {
                 if let expected = definition.sha256 {
                     let actual = try FileDigest.sha256(ofFile: modelURL)
@@ -85,7 +87,7 @@ public struct ONNXManifestModel: Model {
                 }
                 let (model, types) = try importGraph()
                 let loaded = LoadedONNXManifestModel(definition: definition, model: model, types: types,
-                                                     footprintBytes: Self.footprint(model), limits: imageLimits)
+                                                     footprintBytes: Self.footprint(model), pool: pool, limits: imageLimits)
                 if let shapes = loaded.fixedShapes() { _ = try loaded.plans.plan(for: shapes) }
                 return loaded
             } catch let error as ManifestError {

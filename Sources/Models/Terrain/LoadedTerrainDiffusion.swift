@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Media
 import ModelFormats
 import ModelKit
@@ -7,6 +8,8 @@ import ModelKit
 struct LoadedTerrainDiffusion: LoadedModel {
     /// The graph specialized to batch 1 (planned once at load; a run only executes it).
     let plan: ONNXPlan
+    /// The process's compute pool: each denoising call runs on one of its job threads.
+    let pool: ComputePool
     let footprintBytes: Int
 
     func run(input: JSONValue, context: RunContext) async throws -> JSONValue {
@@ -41,7 +44,7 @@ struct LoadedTerrainDiffusion: LoadedModel {
             ]
             let plan = self.plan
             let start = Date()
-            let denoised = try await ComputeThread.run { () throws -> [Float] in
+            let denoised = try await pool.execute { () throws -> [Float] in
                 guard let out = try plan.run(feeds)["denoised"] else {
                     throw ModelError(.internalError, "the terrain graph has no output named denoised")
                 }

@@ -1,6 +1,7 @@
 // The consistency-model terrain generator of adaptive-terrain-diffusion 0.4.2 (MIT, Youwei Yu),
 // run from its published ONNX file by the engine's ONNX importer.
 import Foundation
+import Kernels
 import Media
 import ModelFormats
 import ModelKit
@@ -38,7 +39,7 @@ public struct TerrainDiffusion: Model {
             description: "Difficulty-conditioned 128×128 terrain heightmaps (16-bit PNG) with shaded relief previews, from the one-step consistency model of adaptive-terrain-diffusion 0.4.2.",
             inputSchema: TerrainSchema.input, outputSchema: TerrainSchema.output, schemaName: "TerrainDiffusion",
             weights: WeightsCatalog.terrainDiffusion.weightsFiles,
-            memoryEstimateBytes: 64 << 20, maxConcurrency: 1)
+            memoryEstimateBytes: 64 << 20, maxConcurrency: 1, computeDemand: .wholePool)
     }
 
     /// Reads the ONNX file and plans the graph for one 128×128 terrain per call.
@@ -52,7 +53,8 @@ public struct TerrainDiffusion: Model {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw ModelError(.weightsMissing, "weights \(file.path) are not in \(context.modelDirectory.path); run `peregrine models pull terrain-diffusion`")
         }
-        let plan = try await ComputeThread.run {
+        let pool = try context.computePool()
+        let plan = try await pool.execute {
             do {
                 let model = try ONNXModel(contentsOf: url.path)
                 return try model.plan(inputShapes: ["noisy": [1, 1, Self.nativeSize, Self.nativeSize], "sigma": [1], "difficulty": [1]])
@@ -60,6 +62,6 @@ public struct TerrainDiffusion: Model {
                 throw ModelError(.weightsInvalid, "\(file.path): \(error)")
             }
         }
-        return LoadedTerrainDiffusion(plan: plan, footprintBytes: (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0)
+        return LoadedTerrainDiffusion(plan: plan, pool: pool, footprintBytes: (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0)
     }
 }

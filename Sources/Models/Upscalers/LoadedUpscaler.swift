@@ -7,10 +7,11 @@ import ModelKit
 import Tensor
 
 /// A loaded ncnn upscaler: graphs prepared on first use of each variant and kept, requests run
-/// tile by tile on a dedicated thread with progress and cancellation between tiles.
+/// tile by tile on the compute pool's job threads with progress and cancellation between tiles.
 final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
     let modelDirectory: URL
-    /// One pool for every graph of this model: its threads are the model's compute budget.
+    /// The process's compute pool: every graph of this model runs on it, and each request's
+    /// blocking work runs on one of its job threads.
     let pool: ComputePool
     let precision: ComputePrecision
     let scales: [Int]
@@ -24,12 +25,12 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
     private let lock = NSLock()
     private var executors: [UpscalerVariant: GraphExecutor] = [:]
 
-    init(modelDirectory: URL, threads: Int, precision: ComputePrecision, scales: [Int], defaultScale: Int,
+    init(modelDirectory: URL, pool: ComputePool, precision: ComputePrecision, scales: [Int], defaultScale: Int,
          defaultModel: String = "", limits: ImageLimits = .fromEnvironment(),
          variantFor: @escaping @Sendable (UpscaleRequest) throws -> UpscalerVariant) {
         self.modelDirectory = modelDirectory
         self.limits = limits
-        self.pool = ComputePool(threads: max(1, threads))
+        self.pool = pool
         self.precision = precision
         self.scales = scales
         self.defaultScale = defaultScale
@@ -66,10 +67,15 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
         }
     }
 
+    /// Prepares a variant's graph on the compute pool (importing and packing weights is compute
+    /// too: it does not belong on the awaiting task's thread).
+    func prepare(_ variant: UpscalerVariant) async throws {
+        _ = try await pool.execute { [self] in try executor(for: variant) }
+    }
+
     func run(input: JSONValue, context: RunContext) async throws -> JSONValue {
         let request = try UpscaleRequest(input, scales: scales, defaultScale: defaultScale, defaultModel: defaultModel)
         let variant = try variantFor(request)
-        let executor = try executor(for: variant)
         let file = try await context.fetch(request.imageURL, field: "image_url")
         let image: Image
         do {
@@ -84,8 +90,9 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
         }
         let scale = request.scale
         let tileSize = request.tileSize
-        let (upscaled, seconds) = try await ComputeThread.run {
-            try Self.upscale(image, variant: variant, scale: scale, tileSize: tileSize, executor: executor, context: context)
+        let (upscaled, seconds) = try await pool.execute { [self] in
+            try Self.upscale(image, variant: variant, scale: scale, tileSize: tileSize, executor: executor(for: variant),
+                             context: context)
         }
         let bytes: [UInt8]
         do {
@@ -136,7 +143,7 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
         // Alpha is not part of the network: resize it bicubically like the upstream tools.
         var alphaBytes = [UInt8](repeating: 0, count: w * h)
         for i in 0..<(w * h) { alphaBytes[i] = samples[i * 4 + 3] }
-        let alpha = try AlphaResize.bicubic(alphaBytes, width: w, height: h, scale: scale)
+        let alpha = try AlphaResize.bicubic(alphaBytes, width: w, height: h, scale: scale, pool: executor.pool)
         var out = [UInt8](repeating: 0, count: ow * oh * 4)
         for i in 0..<(ow * oh) {
             out[i * 4] = outRGB[i * 3]; out[i * 4 + 1] = outRGB[i * 3 + 1]; out[i * 4 + 2] = outRGB[i * 3 + 2]
@@ -149,7 +156,7 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
 
 /// Bicubic resizing of an 8-bit plane, through the graph's own resize op.
 enum AlphaResize {
-    static func bicubic(_ plane: [UInt8], width: Int, height: Int, scale: Int) throws -> [UInt8] {
+    static func bicubic(_ plane: [UInt8], width: Int, height: Int, scale: Int, pool: ComputePool) throws -> [UInt8] {
         var g = Graph()
         let x = g.addValue(named: "alpha")
         let y = g.addValue(named: "resized")
@@ -158,7 +165,7 @@ enum AlphaResize {
         g.nodes = [Node(name: "alpha_resize", op: .resize(Resize(mode: .bicubic, scaleH: Float(scale), scaleW: Float(scale))),
                         inputs: [x], output: y)]
         let t = Tensor(shape: Shape(n: 1, c: 1, h: height, w: width), values: plane.map { Float($0) / 255 })
-        let out = try GraphExecutor(graph: g, threads: 1).run([t])[0]
+        let out = try GraphExecutor(graph: g, pool: pool).run([t])[0]
         return out.toArray().map { ImageTensor.byte(($0 * 255 + 0.5).rounded(.down)) }
     }
 }

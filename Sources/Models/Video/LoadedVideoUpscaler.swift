@@ -8,11 +8,13 @@ import ModelKit
 final class LoadedVideoUpscaler: LoadedModel, @unchecked Sendable {
     let upscaler: LoadedUpscaler
     let denoiser: LoadedUpscaler
+    let networks: VideoNetworks
     let configuration: VideoUpscaleConfiguration
 
-    init(upscaler: LoadedUpscaler, denoiser: LoadedUpscaler, configuration: VideoUpscaleConfiguration) {
+    init(upscaler: LoadedUpscaler, denoiser: LoadedUpscaler, networks: VideoNetworks, configuration: VideoUpscaleConfiguration) {
         self.upscaler = upscaler
         self.denoiser = denoiser
+        self.networks = networks
         self.configuration = configuration
     }
 
@@ -21,14 +23,11 @@ final class LoadedVideoUpscaler: LoadedModel, @unchecked Sendable {
     func run(input: JSONValue, context: RunContext) async throws -> JSONValue {
         let start = DispatchTime.now().uptimeNanoseconds
         let request = try VideoUpscaleRequest(input)
-        let upscaleVariant = RealESRAnimeVideoV3.variant(scale: request.scale)
-        let upscaleExecutor = try upscaler.executor(for: upscaleVariant)
-        let denoise: (UpscalerVariant, GraphExecutor)? = try request.denoise.map { level in
-            let variant = try Waifu2x.variant(model: "cunet", noise: level, scale: 1)
-            return (variant, try denoiser.executor(for: variant))
-        }
+        let upscaleVariant = try networks.upscale(scale: request.scale)
+        let denoiseVariant = try request.denoise.map { try networks.denoise(level: $0) }
+        let pool = upscaler.pool
 
-        let staged = try await StagedVideoInput.stage(request.videoURL, context: context, configuration: configuration)
+        let staged = try await StagedVideoInput.stage(request.videoURL, context: context, configuration: configuration, pool: pool)
         let scratch = staged.scratch
         defer { scratch.remove() }
         let (inputPath, info) = (staged.path, staged.info)
@@ -44,7 +43,11 @@ final class LoadedVideoUpscaler: LoadedModel, @unchecked Sendable {
 
         let outputPath = scratch.url.appendingPathComponent("output.\(request.container.rawValue)").path
         let configuration = self.configuration
-        let (report, inference) = try await ComputeThread.run { () throws -> (VideoPipeline.Report, Double) in
+        let (upscaler, denoiser) = (self.upscaler, self.denoiser)
+        let (report, inference) = try await pool.execute { () throws -> (VideoPipeline.Report, Double) in
+            // First use of a variant imports its graph: compute, so it happens here too.
+            let upscaleExecutor = try upscaler.executor(for: upscaleVariant)
+            let denoise = try denoiseVariant.map { ($0, try denoiser.executor(for: $0)) }
             // MP4 keeps the rotation tag, so frames stay as stored (no turning work); WebM gets them upright.
             let keepRotation = request.container.keepsRotation && info.rotation != 0
             let reader = try VideoReader(path: inputPath, info: info, autorotate: !keepRotation, scratchDirectory: scratch.url,
@@ -62,7 +65,7 @@ final class LoadedVideoUpscaler: LoadedModel, @unchecked Sendable {
                 throw error
             }
             var inference = 0.0
-            let pipeline = VideoPipeline(configuration: .init(framesInFlight: configuration.framesInFlight, logEvery: configuration.logEvery))
+            let pipeline = VideoPipeline(pool: pool, configuration: .init(framesInFlight: configuration.framesInFlight, logEvery: configuration.logEvery))
             do {
                 let report = try pipeline.run(reader: reader, writer: writer, expectedFrames: info.frameCount, context: context) { frame in
                     var frame = frame

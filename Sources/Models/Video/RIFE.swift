@@ -11,7 +11,7 @@ import Tensor
 ///
 /// Published weights (`flownet.pkl` of Practical-RIFE 4.0) are a PyTorch state dict: strip the
 /// `module.` prefix, keep the `block0`...`block2` tensors (`block_tea` is only for training) and
-/// pass them to ``init(weights:threads:)`` as f32 tensors of the same shapes; the
+/// pass them to ``init(weights:pool:)`` as f32 tensors of the same shapes; the
 /// ConvTranspose2d weights stay in PyTorch's `(in, out, kh, kw)` layout. No package index wheel
 /// ships them, so nothing here downloads them; the architecture is tested with generated
 /// weights.
@@ -51,9 +51,9 @@ public struct RIFE: Sendable {
     /// Builds the network, checking the weights strictly.
     /// - Parameters:
     ///   - weights: tensors by checkpoint name (see ``parameterShapes``).
-    ///   - threads: compute threads.
+    ///   - pool: the compute pool every layer runs on.
     /// - Throws: `ModelError` `.weightsInvalid` naming a missing, unused or mis-shaped tensor.
-    public init(weights: [String: Tensor], threads: Int) throws {
+    public init(weights: [String: Tensor], pool: ComputePool) throws {
         var used = Set<String>()
         func tensor(_ name: String, _ shape: [Int]) throws -> Tensor {
             guard let t = weights[name] else { throw ModelError(.weightsInvalid, "RIFE: missing tensor \(name)") }
@@ -87,7 +87,7 @@ public struct RIFE: Sendable {
             throw ModelError(.weightsInvalid, "RIFE: unused tensor \(unused)")
         }
         self.blocks = blocks
-        pool = ComputePool(threads: max(1, threads))
+        self.pool = pool
     }
 
     /// The frame at `timestep` between two frames.

@@ -39,7 +39,7 @@ public struct RIFEInterpolation: Model {
             outputSchema: VideoUpscaleSchema.output, schemaName: "RIFEInterpolate",
             weights: [WeightsFile(path: Self.weightsPath, source: "https://github.com/hzwer/Practical-RIFE (flownet.pkl, converted to safetensors)",
                                   sha256: "", license: "MIT (hzwer)")],
-            memoryEstimateBytes: 256 << 20, maxConcurrency: 1)
+            memoryEstimateBytes: 256 << 20, maxConcurrency: 1, computeDemand: .wholePool)
     }
 
     public func load(context: LoadContext) async throws -> any LoadedModel {
@@ -53,7 +53,7 @@ public struct RIFEInterpolation: Model {
         } catch let error as ModelFormatError {
             throw ModelError(.weightsInvalid, error.message)
         }
-        return LoadedRIFEInterpolation(network: try RIFE(weights: weights, threads: context.threads),
+        return LoadedRIFEInterpolation(network: try RIFE(weights: weights, pool: context.computePool()),
                                        footprint: weights.values.reduce(0) { $0 + $1.byteCount }, configuration: configuration)
     }
 }
@@ -78,7 +78,7 @@ final class LoadedRIFEInterpolation: LoadedModel, @unchecked Sendable {
         guard let container = VideoWriter.Container(rawValue: input["output_format"]?.stringValue ?? "mp4") else {
             throw ModelError(.invalidInput, "output_format must be mp4 or webm", field: ["body", "output_format"])
         }
-        let staged = try await StagedVideoInput.stage(url, context: context, configuration: configuration)
+        let staged = try await StagedVideoInput.stage(url, context: context, configuration: configuration, pool: network.pool)
         let scratch = staged.scratch
         defer { scratch.remove() }
         let (inputPath, info) = (staged.path, staged.info)
@@ -89,7 +89,8 @@ final class LoadedRIFEInterpolation: LoadedModel, @unchecked Sendable {
         let rate = "\(numerator * 2)/\(denominator)"
         let configuration = self.configuration
         let network = self.network
-        let (report, inference) = try await ComputeThread.run { () throws -> (VideoPipeline.Report, Double) in
+        let pool = network.pool
+        let (report, inference) = try await pool.execute { () throws -> (VideoPipeline.Report, Double) in
             let reader = try VideoReader(path: inputPath, info: info, scratchDirectory: scratch.url, limits: configuration.limits)
             let writer: VideoWriter
             do {
@@ -104,7 +105,7 @@ final class LoadedRIFEInterpolation: LoadedModel, @unchecked Sendable {
             }
             var previous: Tensor?
             var inference = 0.0
-            let pipeline = VideoPipeline(configuration: .init(framesInFlight: configuration.framesInFlight, logEvery: configuration.logEvery))
+            let pipeline = VideoPipeline(pool: pool, configuration: .init(framesInFlight: configuration.framesInFlight, logEvery: configuration.logEvery))
             do {
                 let report = try pipeline.run(reader: reader, writer: writer, expectedFrames: info.frameCount, context: context, expand: { frame in
                     guard case .uint8(let rgb) = frame.samples else { throw ModelError(.internalError, "expected 8-bit frames") }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Media
 import ModelKit
 
@@ -11,10 +12,12 @@ struct StagedVideoInput {
     let path: String
     let info: VideoInfo
 
-    /// Stages `url` (the `video_url` field).
+    /// Stages `url` (the `video_url` field); the probe (a blocking child process) runs on one of
+    /// `pool`'s job threads.
     /// - Throws: `ModelError` 422 for files over the limit, non-video or damaged input, and
     ///   codecs that cannot be decoded; the scratch directory is removed on failure.
-    static func stage(_ url: String, context: any RunContext, configuration: VideoUpscaleConfiguration) async throws -> StagedVideoInput {
+    static func stage(_ url: String, context: any RunContext, configuration: VideoUpscaleConfiguration,
+                      pool: ComputePool) async throws -> StagedVideoInput {
         let file = try await context.fetch(url, field: "video_url")
         guard file.data.count <= configuration.maxFileBytes else {
             throw ModelError(.invalidInput, "video_url: the file has \(file.data.count) bytes, the limit is \(configuration.maxFileBytes)",
@@ -27,7 +30,7 @@ struct StagedVideoInput {
                 throw ModelError(.internalError, "could not stage the input video: \(error.localizedDescription)")
             }
             let limits = configuration.limits
-            let info = try await ComputeThread.run { try LoadedVideoUpscaler.inspect(path, limits: limits) }
+            let info = try await pool.execute { try LoadedVideoUpscaler.inspect(path, limits: limits) }
             return StagedVideoInput(scratch: scratch, path: path, info: info)
         } catch {
             scratch.remove()

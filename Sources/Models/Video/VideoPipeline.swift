@@ -1,16 +1,21 @@
 import Foundation
+import Kernels
 import Media
 import ModelKit
 
-/// Decode → transform → encode, each stage on its own thread, joined by bounded queues.
+/// Decode → transform → encode, each stage on a job thread of the compute pool, joined by
+/// bounded queues.
 ///
-/// The decoder (an ffmpeg child feeding a reader thread), the transform (the calling thread:
-/// the model on the compute pool) and the encoder (a writer thread feeding an ffmpeg child)
+/// The decoder (an ffmpeg child feeding a reader job), the transform (the calling thread, itself
+/// a job of the pool: the model on the compute pool) and the encoder (a writer job feeding an
+/// ffmpeg child)
 /// overlap, and at most `2 × framesInFlight + 3` frames exist at once whatever the video's
 /// length. Cancellation is checked before every frame; on cancellation or any failure both
 /// ffmpeg children are killed, the threads joined and the writer cancelled, which removes its
 /// partial file: nothing is left behind.
 struct VideoPipeline {
+    /// Runs the decoder and encoder stages on its job threads (no stage starts a thread).
+    let pool: ComputePool
     /// Settings of a run.
     struct Configuration: Sendable {
         /// Frames waiting between two stages (per queue).
@@ -32,6 +37,14 @@ struct VideoPipeline {
     }
 
     var configuration = Configuration()
+
+    /// - Parameters:
+    ///   - pool: the compute pool whose job threads run the decoder and encoder.
+    ///   - configuration: queue sizes and logging.
+    init(pool: ComputePool, configuration: Configuration = Configuration()) {
+        self.pool = pool
+        self.configuration = configuration
+    }
 
     /// Runs the pipeline to the end; `writer.finish()` has moved the output into place when
     /// this returns.
@@ -60,7 +73,7 @@ struct VideoPipeline {
         let encoderDone = DispatchSemaphore(value: 0)
         let encoderResult = ResultBox()
 
-        Self.spawn("peregrine-video-decode") {
+        pool.submit {
             defer { decoderDone.signal() }
             do {
                 while let frame = try reader.nextFrame() {
@@ -72,7 +85,7 @@ struct VideoPipeline {
             }
             reader.close()
         }
-        Self.spawn("peregrine-video-encode") {
+        pool.submit {
             defer { encoderDone.signal() }
             do {
                 while let frame = try encoded.pop() { try writer.write(frame) }
@@ -144,16 +157,9 @@ struct VideoPipeline {
             context.log("frame \(frames)/\(total) (\(String(format: "%.2f", fps)) frames/s in the model)", level: .info)
         }
     }
-
-    /// Starts a detached thread; the pipeline joins it through a semaphore before returning.
-    private static func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
-        let thread = Thread(block: body)
-        thread.name = name
-        thread.start()
-    }
 }
 
-/// The encoder thread's error, read by the caller after joining it.
+/// The encoder job's error, read by the caller after joining it.
 private final class ResultBox: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: Error?

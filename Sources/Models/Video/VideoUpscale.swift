@@ -35,18 +35,37 @@ public struct VideoUpscale: Model {
             description: "Upscales whole videos ×2/×3/×4 frame by frame with realesr-animevideov3, optionally denoised with waifu2x; keeps audio, frame rate and rotation.",
             inputSchema: VideoUpscaleSchema.input, outputSchema: VideoUpscaleSchema.output, schemaName: "VideoUpscale",
             weights: WeightsCatalog.realESRAnimeVideoV3.weightsFiles + Self.denoiseWeights,
-            memoryEstimateBytes: 256 << 20, maxConcurrency: 1)
+            memoryEstimateBytes: 256 << 20, maxConcurrency: 1, computeDemand: .wholePool)
     }
 
     public func load(context: LoadContext) async throws -> any LoadedModel {
-        let upscaler = LoadedUpscaler(modelDirectory: context.modelDirectory, threads: context.threads, precision: precision,
-                                      scales: [2, 3, 4], defaultScale: 2) { RealESRAnimeVideoV3.variant(scale: $0.scale) }
+        // The networks are the gallery's: realesr-animevideov3 per scale, waifu2x CUNet denoise-only.
+        let networks = VideoNetworks(upscale: try Gallery.upscaler("peregrine/realesr-animevideov3"),
+                                     denoise: try Gallery.upscaler("peregrine/waifu2x"))
+        let upscaler = LoadedUpscaler(modelDirectory: context.modelDirectory, pool: try context.computePool(), precision: precision,
+                                      scales: [2, 3, 4], defaultScale: 2) { try networks.upscale(scale: $0.scale) }
         // The denoiser's graphs load on the first request that asks for denoising.
-        let denoiser = LoadedUpscaler(modelDirectory: context.modelDirectory, threads: context.threads, precision: precision,
+        let denoiser = LoadedUpscaler(modelDirectory: context.modelDirectory, pool: try context.computePool(), precision: precision,
                                       scales: [1], defaultScale: 1, defaultModel: "cunet") {
-            try Waifu2x.variant(model: "cunet", noise: $0.noiseLevel, scale: 1)
+            try networks.denoise(level: $0.noiseLevel)
         }
-        _ = try upscaler.executor(for: RealESRAnimeVideoV3.variant(scale: 2))
-        return LoadedVideoUpscaler(upscaler: upscaler, denoiser: denoiser, configuration: configuration)
+        try await upscaler.prepare(try networks.upscale(scale: 2))
+        return LoadedVideoUpscaler(upscaler: upscaler, denoiser: denoiser, networks: networks, configuration: configuration)
+    }
+}
+
+/// The image networks the video upscaler runs, taken from the gallery's manifests.
+struct VideoNetworks: Sendable {
+    let upscale: UpscalerManifest
+    let denoise: UpscalerManifest
+
+    /// realesr-animevideov3 at `scale`.
+    func upscale(scale: Int) throws -> UpscalerVariant {
+        try upscale.variant(scale: scale, noiseLevel: nil, model: nil)
+    }
+
+    /// waifu2x CUNet, denoise only, at `level`.
+    func denoise(level: Int) throws -> UpscalerVariant {
+        try denoise.variant(scale: 1, noiseLevel: level, model: "cunet")
     }
 }

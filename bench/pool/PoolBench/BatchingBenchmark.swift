@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Kernels
 import ModelFormats
 import ModelKit
 import Tensor
@@ -12,7 +13,7 @@ enum BatchingBenchmark {
         let param = modelDirectory.appendingPathComponent("realesr-animevideov3/realesr-animevideov3-x4.param")
         let bin = modelDirectory.appendingPathComponent("realesr-animevideov3/realesr-animevideov3-x4.bin")
         let graph = try NCNNImporter.importGraph(paramURL: param, binURL: bin, outputs: ["output"])
-        let executor = try GraphExecutor(graph: graph, threads: threads)
+        let executor = try GraphExecutor(graph: graph, pool: ComputePool(threads: max(1, threads)))
         var results: [JSONValue] = []
         for size in sizes {
             let singles = (0..<batch).map { k in

@@ -45,7 +45,7 @@ enum MixedWorkload {
 
     static func run(_ options: Options) async throws -> JSONValue {
         let kinds = try kinds()
-        let gallery = EngineModels.all().filter { m in kinds.contains { $0.endpoint == m.manifest.endpointID } }
+        let gallery = try EngineModels.all().filter { m in kinds.contains { $0.endpoint == m.manifest.endpointID } }
         // 1. Calibration: each model's measured footprint, with room for all.
         let footprints = try await session(gallery: gallery, options: options, budget: Int.max / 4) { platform, submit in
             for kind in kinds { _ = try await submit(kind) }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Media
 import ModelKit
 import Models
@@ -30,7 +31,7 @@ struct VideoBenchMain {
         defer { try? FileManager.default.removeItem(at: work) }
         try await ModelPuller(modelDirectory: models).pull(WeightsCatalog.realESRAnimeVideoV3) { log($0) }
         let loaded = try await VideoUpscale(configuration: .init(preset: "fast", scratchDirectory: work))
-            .load(context: LoadContext(modelDirectory: models, threads: threads))
+            .load(context: LoadContext(modelDirectory: models, pool: ComputePool(threads: threads)))
 
         if let frames = value("--memory").flatMap(Int.init) {
             let clip = try makeClip(in: work, width: 128, height: 72, frames: frames)
