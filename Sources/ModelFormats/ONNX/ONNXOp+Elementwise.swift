@@ -201,8 +201,8 @@ enum ONNXElementwise {
         guard let shape = Layout.broadcast([c.shape, x.shape, y.shape]) else {
             throw ONNXRuntimeError("shapes \(c.shape), \(x.shape), \(y.shape) do not broadcast")
         }
-        // Expand the condition to the output, then pick per element from x or y.
-        let cond = ONNXShapeOps.expandValues(c.bools, from: c.shape, to: shape)
+        // Integers and booleans: expand the condition to the output, then pick per element.
+        var cond: [Bool] { ONNXShapeOps.expandValues(c.bools, from: c.shape, to: shape) }
         switch (x.elements, y.elements) {
         case (.float, .float):
             let out = try c.withTensorView { cv in
