@@ -12,6 +12,7 @@ public struct SliceWindow: Sendable, Equatable {
 
 extension Layout {
     /// NumPy broadcast of `x` (shaped `from`) to `to` (which `from` must broadcast to).
+    @inlinable
     public static func expand<T>(_ x: [T], from: [Int], to: [Int]) -> [T] {
         if from == to { return x }
         let total = to.reduce(1, *)
@@ -31,6 +32,7 @@ extension Layout {
 
     /// Cuts `x` (shaped `shape`) along `axis` into consecutive parts of `sizes` extents.
     /// - Throws: ``KernelError`` when the axis is out of range or the sizes do not add up.
+    @inlinable
     public static func split<T>(_ x: [T], shape: [Int], axis: Int, sizes: [Int]) throws -> [[T]] {
         guard let ax = self.axis(axis, rank: shape.count) else { throw KernelError(.invalidParameter, "split: axis \(axis) of \(shape)") }
         guard sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == shape[ax] else {
@@ -52,6 +54,7 @@ extension Layout {
 
     /// Joins `parts` (shaped `shapes`, equal outside `axis`) along `axis`.
     /// - Throws: ``KernelError`` when there are no parts or their shapes differ outside the axis.
+    @inlinable
     public static func concat<T>(_ parts: [[T]], shapes: [[Int]], axis: Int) throws -> (values: [T], shape: [Int]) {
         guard let first = shapes.first, parts.count == shapes.count else { throw KernelError(.invalidParameter, "concat: no inputs") }
         let rank = first.count
@@ -111,6 +114,7 @@ extension Layout {
     }
 
     /// The elements of `x` (shaped `shape`) inside `window`, row-major.
+    @inlinable
     public static func slice<T>(_ x: [T], shape: [Int], window: SliceWindow) -> [T] {
         let outShape = window.shape, rank = outShape.count
         let total = outShape.reduce(1, *)
@@ -145,6 +149,7 @@ extension Layout {
     /// Takes the slices at `indices` (negative counts from the end) along `axis` of `x` (shaped
     /// `shape`): the result is shaped `shape[..<axis] + indicesShape + shape[(axis+1)...]`.
     /// - Throws: ``KernelError`` on an axis or index out of range.
+    @inlinable
     public static func gather<T>(_ x: [T], shape: [Int], axis: Int, indices: [Int]) throws -> [T] {
         guard let ax = self.axis(axis, rank: shape.count) else { throw KernelError(.invalidParameter, "gather: axis \(axis) of \(shape)") }
         let dim = shape[ax]

@@ -224,6 +224,17 @@ extension Ops {
                         let plane = r / oh, oy = r % oh
                         let s = src + plane * h * w
                         let d = dst + r * ow
+                        if taps == 1 {
+                            // Nearest: an output row that reads the same source row as the one
+                            // above it (integer upscales) is a copy of it; others gather in place.
+                            if r > range.lowerBound && oy > 0 && yi[oy] == yi[oy - 1] {
+                                d.update(from: d - ow, count: ow)
+                            } else {
+                                let srow = s + Int(yi[oy]) * w
+                                for ox in 0..<ow { d[ox] = srow[Int(xi[ox])] }
+                            }
+                            continue
+                        }
                         for t in 0..<taps {
                             let srow = s + Int(yi[oy * taps + t]) * w
                             let row = rb.baseAddress! + t * ow
