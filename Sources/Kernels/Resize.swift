@@ -216,7 +216,8 @@ extension Ops {
         ax.weight.withUnsafeBufferPointer { xw in
         ay.index.withUnsafeBufferPointer { yi in
         ay.weight.withUnsafeBufferPointer { yw in
-            pool.parallelFor(n * c * oh, minimumPerPart: 16) { range in
+            // A part below ~16k taps is not worth waking a thread for.
+            pool.parallelFor(n * c * oh, minimumPerPart: max(16, 16384 / max(1, ow * taps))) { range in
                 // Horizontal pass per needed source row into `rows`, then the vertical blend.
                 var rows = [Float](repeating: 0, count: taps * ow)
                 rows.withUnsafeMutableBufferPointer { rb in
