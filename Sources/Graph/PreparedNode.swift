@@ -15,10 +15,10 @@ struct PreparedNode: Sendable {
 
     let kernel: Kernel
     let weightBytes: Int
-    let precision: Precision
+    let precision: ComputePrecision
 
     init(node: Node, precision: ComputePrecision) throws {
-        self.precision = precision == .bf16 ? .bf16 : .fp32
+        self.precision = precision
         switch node.op {
         case .convolution(let c):
             let p = ConvolutionParameters(inputChannels: c.inChannels, outputChannels: c.outChannels, kernel: (c.kernel.h, c.kernel.w),
@@ -76,7 +76,7 @@ struct PreparedNode: Sendable {
         case (.deconvolution, .deconvolution(let deconv)):
             try deconv(inputs[0], into: output, pool: parallel.pool)
         case (.resize, .resize(let k)):
-            k.run(input: ins[0], inShape: inShapes[0], output: out, outShape: outShape, parallel: parallel)
+            try k(inputs[0], into: output, pool: parallel.pool)
         case (.activation(let act), _):
             ElementwiseKernels.activation(act, input: ins[0], output: out, shape: outShape, parallel: parallel)
         case (.pixelShuffle(let r), _):

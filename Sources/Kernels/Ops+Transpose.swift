@@ -10,6 +10,19 @@ public enum ReduceOp: Sendable, Hashable, CaseIterable {
     case max
     /// Smallest element.
     case min
+    /// Product of the elements.
+    case prod
+
+    /// The result over no elements.
+    public var identity: Float {
+        switch self {
+        case .sum: return 0
+        case .mean: return .nan
+        case .max: return -.infinity
+        case .min: return .infinity
+        case .prod: return 1
+        }
+    }
 }
 
 extension Ops {
@@ -25,6 +38,16 @@ extension Ops {
         let outShape = Shape(permutation.map { x.shape.dims[$0] })
         let out = Tensor(uninitialized: outShape)
         guard x.count > 0 else { return out }
+        // Unit dimensions move no data: what is left is often no move at all, or a 2-D transpose.
+        let kept = permutation.filter { x.shape.dims[$0] != 1 }, sorted = kept.sorted()
+        if kept == sorted {
+            out.floatPointer.update(from: x.floatPointer, count: x.count)
+            return out
+        }
+        if kept.count == 2 {
+            transpose2D(x.floatPointer, rows: x.shape.dims[sorted[0]], columns: x.shape.dims[sorted[1]], into: out.floatPointer, pool: pool)
+            return out
+        }
         let inStrides = x.shape.strides
         let srcStrides = permutation.map { inStrides[$0] }  // input stride of each output dim
         let dims = outShape.dims
@@ -44,6 +67,26 @@ extension Ops {
             }
         }
         return out
+    }
+
+    /// `out[c, r] = src[r, c]` in 32x32 blocks (both sides stay in cache), column blocks split over the pool.
+    static func transpose2D(_ src: UnsafeMutablePointer<Float>, rows: Int, columns: Int, into dst: UnsafeMutablePointer<Float>,
+                            pool: ComputePool) {
+        let block = 32, blocks = (columns + block - 1) / block
+        pool.parallelFor(blocks, minimumPerPart: max(1, 16384 / max(1, rows * block))) { r in
+            for b in r {
+                let c0 = b * block, c1 = min(columns, c0 + block)
+                var r0 = 0
+                while r0 < rows {
+                    let r1 = min(rows, r0 + block)
+                    for row in r0..<r1 {
+                        let s = src + row * columns
+                        for c in c0..<c1 { dst[c * rows + row] = s[c] }
+                    }
+                    r0 = r1
+                }
+            }
+        }
     }
 
     /// Reduces over `axes` (negative counts from the end); reduced dimensions stay as 1 when
@@ -66,6 +109,7 @@ extension Ops {
         let outDims = keepDimensions ? (0..<rank).map { ax.contains($0) ? 1 : x.shape.dims[$0] } : kept.map { x.shape.dims[$0] }
         let out = Tensor(uninitialized: Shape(outDims))
         let src = moved.floatPointer, dst = out.floatPointer
+        if len == 0 { dst.update(repeating: op.identity, count: out.count) }
         pool.parallelFor(rows, minimumPerPart: max(1, 16384 / max(len, 1))) { r in
             for row in r {
                 let s = src + row * len
@@ -82,6 +126,10 @@ extension Ops {
                     var m = Float.infinity
                     for i in 0..<len { m = Swift.min(m, s[i]) }
                     dst[row] = m
+                case .prod:
+                    var acc: Double = 1
+                    for i in 0..<len { acc *= Double(s[i]) }
+                    dst[row] = Float(acc)
                 }
             }
         }
@@ -112,7 +160,7 @@ extension Reference {
         let ax = Set(axes.map { $0 < 0 ? $0 + rank : $0 })
         let keptShape = Shape((0..<rank).map { ax.contains($0) ? 1 : x.shape.dims[$0] })
         let ks = keptShape.strides, xs = x.shape.strides, v = x.toArray()
-        var acc = [Double](repeating: op == .max ? -.infinity : (op == .min ? .infinity : 0), count: keptShape.count)
+        var acc = [Double](repeating: op == .max ? -.infinity : (op == .min ? .infinity : (op == .prod ? 1 : 0)), count: keptShape.count)
         var counts = [Int](repeating: 0, count: keptShape.count)
         for flat in 0..<x.count {
             var rem = flat, o = 0
@@ -126,10 +174,11 @@ extension Reference {
             case .sum, .mean: acc[o] += e
             case .max: acc[o] = max(acc[o], e)
             case .min: acc[o] = min(acc[o], e)
+            case .prod: acc[o] *= e
             }
             counts[o] += 1
         }
-        let values = acc.indices.map { Float(op == .mean ? acc[$0] / Double(max(counts[$0], 1)) : acc[$0]) }
+        let values = acc.indices.map { Float(op == .mean ? (counts[$0] == 0 ? .nan : acc[$0] / Double(counts[$0])) : acc[$0]) }
         let dims = keepDimensions ? keptShape.dims : (0..<rank).filter { !ax.contains($0) }.map { x.shape.dims[$0] }
         return Tensor(shape: Shape(dims), values: values)
     }

@@ -14,7 +14,7 @@ extension ONNXModel {
     ///   graph equivalent.
     public func engineGraph(inputShapes: [String: [Int]]) throws -> Graph {
         // Unfused: the engine graph has its own fusions and no fused ONNX steps.
-        try ONNXPlan(model: self, inputShapes: inputShapes, fusing: false).lowered()
+        try ONNXPlan(model: self, inputShapes: inputShapes, pool: .shared, fusing: false).lowered()
     }
 }
 
@@ -71,7 +71,7 @@ extension ONNXPlan {
                 let g = try ONNXConv.geometry(a, input: inShape, kernel: (kh, kw))
                 let op = try ONNXConv.pair(a.outputPadding, 0, spatial: 2)
                 // ONNX stores (in, out, kh, kw); the graph's deconvolution takes (out, in, kh, kw).
-                let weights = ONNXLayout.permute(w.floats, shape: w.shape, perm: [1, 0, 2, 3])
+                let weights = Layout.permute(w.floats, shape: w.shape, perm: [1, 0, 2, 3])
                 result = emit(.deconvolution(Deconvolution(
                     outChannels: oc, inChannels: ic, kernel: (kh, kw), stride: (g.stride.0, g.stride.1),
                     dilation: (g.dilation.0, g.dilation.1),
@@ -104,7 +104,7 @@ extension ONNXPlan {
                     result = emit(.binary(map[kind]!), [a, b])
                 }
             case .concat(let axis):
-                guard ONNXLayout.axis(axis, rank: 4) == 1 else { throw fail("concat on axis \(axis)") }
+                guard Layout.axis(axis, rank: 4) == 1 else { throw fail("concat on axis \(axis)") }
                 result = emit(.concat, try (0..<step.inputs.count).map(value))
             case .pool(let p):
                 if p.global {

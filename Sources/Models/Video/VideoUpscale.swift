@@ -3,6 +3,7 @@
 // denoising (https://github.com/nagadomi/waifu2x), streamed through ffmpeg.
 import Foundation
 import Graph
+import Kernels
 import ModelKit
 import Weights
 

@@ -2,6 +2,7 @@
 // (per-run seconds, per-operator-type seconds, max abs error against a golden output).
 // Built by scripts/onnx/bench.sh with the ONNX sources compiled into this module, optimized.
 import Foundation
+import Kernels
 
 func readTensors(_ dir: String, _ prefix: String) throws -> [(String, ONNXTensor)] {
     var out: [(String, ONNXTensor)] = []
@@ -27,7 +28,9 @@ let inputs = try readTensors(args[2], "input")
 let expected = try readTensors(args[2], "output")
 let feeds = Dictionary(uniqueKeysWithValues: inputs.map { ($0.0, $0.1) })
 let t1 = Date()
-let plan = try model.plan(inputShapes: feeds.mapValues(\.shape))
+let threads = ProcessInfo.processInfo.environment["PEREGRINE_THREADS"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+    ?? ComputePool.defaultThreadCount
+let plan = try model.plan(inputShapes: feeds.mapValues(\.shape), pool: ComputePool(threads: threads))
 let planSeconds = Date().timeIntervalSince(t1)
 var times: [Double] = []
 var perOp: [String: Double] = [:]
@@ -62,7 +65,7 @@ for r in 0..<runs {
 }
 let result: [String: Any] = [
     "engine": "peregrine",
-    "threads": ONNXThreads.count,
+    "threads": threads,
     "load_s": loadSeconds,
     "plan_s": planSeconds,
     "folded_nodes": plan.foldedNodeCount,
