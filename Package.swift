@@ -101,6 +101,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(name: "EngineBench", dependencies: ["Models", "Graph", "ModelKit"], path: "bench/ncnn/EngineBench"),
+        .executableTarget(name: "ONNXBench", dependencies: ["ModelFormats", "Kernels", "CKernels"], path: "bench/onnx/ONNXBench"),
         .executableTarget(name: "VideoBench", dependencies: ["Models", "Media", "ModelKit"], path: "bench/video/VideoBench"),
         .executableTarget(
             name: "PoolBench", dependencies: ["Server", "Runners", "JobQueue", "Models", "Graph", "ModelFormats", "Tensor", "Media", "ModelKit"],
@@ -170,7 +171,7 @@ let package = Package(
 if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-only") {
     let engine: Set<String> = [
         "CKernels", "Tensor", "Kernels", "Graph", "ModelFormats", "CLibPNG", "CLibJPEG", "CLibWebP",
-        "CMediaShims", "Media", "ModelKit", "Models", "EngineBench", "VideoBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests", "VideoTests",
+        "CMediaShims", "Media", "ModelKit", "Models", "EngineBench", "ONNXBench", "VideoBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests", "VideoTests",
     ]
     package.targets.removeAll { !engine.contains($0.name) }
     package.products.removeAll()

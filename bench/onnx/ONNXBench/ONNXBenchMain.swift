@@ -1,0 +1,101 @@
+// Benchmark driver: runs an ONNX model through Peregrine's importer and prints one JSON line
+// (per-run seconds, per-operator-type seconds, max abs error against a golden output, the CPU
+// model and the kernel path). Built by `swift build --product ONNXBench` (the engine targets are
+// optimized in every configuration); scripts/onnx/bench.sh alternates it with onnxruntime.
+import CKernels
+import Foundation
+import Kernels
+import ModelFormats
+
+@main
+struct ONNXBenchMain {
+    static func main() {
+        do {
+            try run()
+        } catch {
+            FileHandle.standardError.write(Data("ONNXBench: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    static func run() throws {
+        let args = CommandLine.arguments
+        guard args.count >= 3 else {
+            print("usage: ONNXBench MODEL.onnx GOLDEN_DIR [RUNS]")
+            exit(2)
+        }
+        let runs = max(1, args.count > 3 ? Int(args[3]) ?? 3 : 3)
+        let t0 = Date()
+        let model = try ONNXModel(contentsOf: args[1])
+        let loadSeconds = Date().timeIntervalSince(t0)
+        let inputs = try readTensors(args[2], "input")
+        let expected = try readTensors(args[2], "output")
+        let feeds = Dictionary(uniqueKeysWithValues: inputs.map { ($0.0, $0.1) })
+        let t1 = Date()
+        let plan = try model.plan(inputShapes: feeds.mapValues(\.shape))
+        let planSeconds = Date().timeIntervalSince(t1)
+        var times: [Double] = []
+        var perOp: [String: Double] = [:]
+        var maxError: Float = 0
+        for r in 0..<runs {
+            var ops: [String: Double] = [:]
+            let s = Date()
+            let out = try plan.run(feeds) { op, seconds in ops[op, default: 0] += seconds }
+            times.append(Date().timeIntervalSince(s))
+            if r == runs - 1 { perOp = ops }
+            for (i, o) in model.outputs.enumerated() where i < expected.count {
+                guard let got = out[o.name]?.floats else { continue }
+                for (a, b) in zip(got, expected[i].1.floats) { maxError = max(maxError, abs(a - b)) }
+            }
+        }
+        let env = ProcessInfo.processInfo.environment["PEREGRINE_THREADS"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+        let result: [String: Any] = [
+            "engine": "peregrine",
+            "cpu": cpuModelName(),
+            "kernel_path": kernelPath(),
+            "threads": env ?? ComputePool.shared.threadCount,
+            "load_s": loadSeconds,
+            "plan_s": planSeconds,
+            "folded_nodes": plan.foldedNodeCount,
+            "steps": plan.stepCount,
+            "run_s": times,
+            "median_s": times.sorted()[times.count / 2],
+            "best_s": times.min() ?? 0,
+            "per_op_s": perOp,
+            "max_abs_error": Double(maxError),
+        ]
+        let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+        print(String(decoding: json, as: UTF8.self))
+    }
+
+    /// `input_0.pb`, `input_1.pb`, ... of a golden directory, with the names stored in them.
+    static func readTensors(_ dir: String, _ prefix: String) throws -> [(String, ONNXTensor)] {
+        var out: [(String, ONNXTensor)] = []
+        var i = 0
+        while let data = FileManager.default.contents(atPath: "\(dir)/\(prefix)_\(i).pb") {
+            let proto = try ONNX.TensorProto(serialized: [UInt8](data))
+            out.append((proto.name, try ONNXTensor(proto: proto)))
+            i += 1
+        }
+        return out
+    }
+
+    /// The `model name` line of /proc/cpuinfo: numbers mean little without it.
+    static func cpuModelName() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
+        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+            if let colon = line.firstIndex(of: ":") {
+                return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return "unknown"
+    }
+
+    /// The widest vector path the float kernels take on this CPU (chosen at run time from cpuid).
+    static func kernelPath() -> String {
+        let f = pg_detect_cpu()
+        var path = f.avx512f != 0 ? "avx512" : (f.avx2_fma != 0 ? "avx2" : "portable")
+        if f.amx_bf16 != 0 { path += "+amx_bf16" }
+        return path
+    }
+}
