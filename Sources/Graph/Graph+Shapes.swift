@@ -39,7 +39,7 @@ extension Graph {
 extension Node {
     /// The output shape for these input shapes.
     /// - Throws: ``GraphError`` `.shapeMismatch` naming this node.
-    func outputShape(_ ins: [Shape]) throws -> Shape {
+    public func outputShape(_ ins: [Shape]) throws -> Shape {
         func fail(_ why: String) -> GraphError {
             GraphError(.shapeMismatch, "\(op.name) \(name): \(why) (inputs \(ins.map(\.description).joined(separator: ", ")))")
         }

@@ -8,7 +8,7 @@ extension Graph {
     public static let maximumElements = 1 << 28
 
     /// The element count of `dims`, or nil when it overflows or exceeds ``maximumElements``.
-    static func boundedCount(_ dims: [Int]) -> Int? {
+    public static func boundedCount(_ dims: [Int]) -> Int? {
         var count = 1
         for d in dims {
             guard d >= 0 else { return nil }
