@@ -101,7 +101,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(name: "EngineBench", dependencies: ["Models", "Graph", "ModelKit"], path: "bench/ncnn/EngineBench"),
-        .executableTarget(name: "ONNXBench", dependencies: ["ModelFormats", "Kernels", "CKernels"], path: "bench/onnx/ONNXBench"),
+        .executableTarget(name: "ONNXBench", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels", "CKernels"], path: "bench/onnx/ONNXBench"),
         .executableTarget(name: "VideoBench", dependencies: ["Models", "Media", "ModelKit"], path: "bench/video/VideoBench"),
         .executableTarget(
             name: "PoolBench", dependencies: ["Server", "Runners", "JobQueue", "Models", "Graph", "ModelFormats", "Tensor", "Media", "ModelKit"],

@@ -13,10 +13,12 @@ extension Graph {
     /// - Parameters:
     ///   - inputShapes: the graph inputs' shapes, when known (then ``Op/shapeOf`` folds too).
     ///   - pool: threads for the evaluation.
+    ///   - dropUnread: whether to drop the constants no node or output reads afterwards (an
+    ///     importer still adding nodes that read them passes false).
     /// - Returns: the number of nodes folded.
     /// - Throws: ``GraphError`` naming the node whose input shapes do not fit it.
     @discardableResult
-    public mutating func foldConstants(inputShapes: [Shape]? = nil, pool: ComputePool = .shared) throws -> Int {
+    public mutating func foldConstants(inputShapes: [Shape]? = nil, pool: ComputePool = .shared, dropUnread: Bool = true) throws -> Int {
         var shapes = [Shape?](repeating: nil, count: valueNames.count)
         if let inputShapes {
             guard inputShapes.count == inputs.count else {
@@ -58,11 +60,12 @@ extension Graph {
             constants[node.output] = integer ? output.converted(to: .i64) : output
             folded.insert(i)
         }
-        guard !folded.isEmpty else { return 0 }
         nodes = nodes.enumerated().filter { !folded.contains($0.offset) }.map(\.element)
-        // Constants nobody reads any more (the inputs of folded nodes) are dropped.
-        let read = Set(nodes.flatMap(\.inputs)).union(outputs)
-        constants = constants.filter { read.contains($0.key) }
+        if dropUnread {
+            // Constants nobody reads any more (the inputs of folded nodes) are dropped.
+            let read = Set(nodes.flatMap(\.inputs)).union(outputs)
+            constants = constants.filter { read.contains($0.key) }
+        }
         return folded.count
     }
 

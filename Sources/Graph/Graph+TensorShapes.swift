@@ -20,19 +20,6 @@ extension Graph {
     }
 }
 
-/// NumPy broadcasting of shapes (right-aligned, each extent equal or 1); nil when they do not fit.
-func broadcast(_ shapes: [[Int]]) -> [Int]? {
-    let rank = shapes.map(\.count).max() ?? 0
-    var out = [Int](repeating: 1, count: rank)
-    for s in shapes {
-        for (i, d) in s.enumerated() {
-            let k = rank - s.count + i
-            if out[k] == 1 { out[k] = d } else if d != 1 && d != out[k] { return nil }
-        }
-    }
-    return out
-}
-
 extension Node {
     /// Output shapes of the rank-N tensor ops (ONNX semantics).
     /// - Parameter constants: the contents of inputs that are graph constants (nil elsewhere).
@@ -52,7 +39,7 @@ extension Node {
             let a = x, b = ins[1].dims
             guard !a.isEmpty, !b.isEmpty else { throw fail("operands must not be scalars") }
             let aS = a.count == 1 ? [1, a[0]] : a, bS = b.count == 1 ? [b[0], 1] : b
-            guard aS[aS.count - 1] == bS[bS.count - 2], let batch = broadcast([Array(aS.dropLast(2)), Array(bS.dropLast(2))]) else {
+            guard aS[aS.count - 1] == bS[bS.count - 2], let batch = Layout.broadcast([Array(aS.dropLast(2)), Array(bS.dropLast(2))]) else {
                 throw fail("shapes do not multiply")
             }
             var s = batch + [aS[aS.count - 2], bS[bS.count - 1]]
@@ -66,7 +53,7 @@ extension Node {
             let (m, k) = g.transA ? (a[1], a[0]) : (a[0], a[1])
             let (k2, n) = g.transB ? (b[1], b[0]) : (b[0], b[1])
             guard k == k2 else { throw fail("inner extents \(k) and \(k2) differ") }
-            if ins.count == 3, broadcast([ins[2].dims, [m, n]]) != [m, n] { throw fail("c does not broadcast to [\(m), \(n)]") }
+            if ins.count == 3, Layout.broadcast([ins[2].dims, [m, n]]) != [m, n] { throw fail("c does not broadcast to [\(m), \(n)]") }
             return Shape([m, n])
         case .attention:
             try need(3...3)
@@ -81,31 +68,36 @@ extension Node {
             _ = try axis(a, rank: x.count)
             return ins[0]
         case .normalization(let norm):
-            try need(1...3)
+            if case .groupChain(_, _, _, let residual) = norm {
+                try need(residual ? 4...4 : 3...3)
+                if residual, ins[3] != ins[0] { throw fail("the residual must have the input's shape") }
+            } else {
+                try need(1...3)
+            }
             let count: Int
             switch norm {
             case .layer(let a, _):
                 let ax = try axis(a, rank: x.count)
                 count = x[ax...].reduce(1, *)
-            case .group(let groups, _):
+            case .group(let groups, _), .groupChain(let groups, _, _, _):
                 guard x.count >= 2, groups > 0, x[1] % groups == 0 else { throw fail("\(groups) groups do not divide the channels") }
                 count = x[1]
             case .instance:
                 guard x.count >= 2 else { throw fail("needs a channel dimension") }
                 count = x[1]
             }
-            for s in ins.dropFirst() where s.count != count { throw fail("scale and bias need \(count) values") }
+            for s in ins.dropFirst().prefix(2) where s.count != count { throw fail("scale and bias need \(count) values") }
             return ins[0]
         case .unary, .clip:
             try need(1...1)
             return ins[0]
         case .elementwise:
             try need(2...2)
-            guard let s = broadcast([x, ins[1].dims]) else { throw fail("shapes do not broadcast") }
+            guard let s = Layout.broadcast([x, ins[1].dims]) else { throw fail("shapes do not broadcast") }
             return Shape(s)
         case .select:
             try need(3...3)
-            guard let s = broadcast(ins.map(\.dims)) else { throw fail("shapes do not broadcast") }
+            guard let s = Layout.broadcast(ins.map(\.dims)) else { throw fail("shapes do not broadcast") }
             return Shape(s)
         case .gather(let a):
             try need(2...2)
@@ -138,7 +130,7 @@ extension Node {
             return Shape(perm.map { x[$0] })
         case .expand(let target):
             try need(1...1)
-            guard target.allSatisfy({ $0 >= 0 }), let s = broadcast([x, target]) else { throw fail("cannot expand to \(target)") }
+            guard target.allSatisfy({ $0 >= 0 }), let s = Layout.broadcast([x, target]) else { throw fail("cannot expand to \(target)") }
             return Shape(s)
         case .reduce(_, let axes, let keep):
             try need(1...1)

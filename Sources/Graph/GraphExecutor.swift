@@ -2,17 +2,6 @@ import Foundation
 import Kernels
 import Tensor
 
-/// Arithmetic precision of the heavy layers.
-public enum ComputePrecision: String, Sendable, CaseIterable {
-    /// float32 everywhere: matches the reference within float reassociation.
-    case fp32
-    /// bfloat16 multiplies with float32 accumulation in the convolutions that have a bf16
-    /// kernel (AMX); everything else stays float32. Runs of such convolutions hand their
-    /// activations to each other in bf16 (``ConvolutionChain``), which rounds nothing that the
-    /// next layer would not have rounded anyway.
-    case bf16
-}
-
 /// Runs a graph on the compute pool: weights prepared once at construction, one memory plan
 /// (buffers reused across layers) per distinct input shape, kept for the next call with that
 /// shape, which is what tiled inference hits every time.

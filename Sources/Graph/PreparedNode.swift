@@ -15,10 +15,10 @@ struct PreparedNode: Sendable {
 
     let kernel: Kernel
     let weightBytes: Int
-    let precision: Precision
+    let precision: ComputePrecision
 
     init(node: Node, precision: ComputePrecision) throws {
-        self.precision = precision == .bf16 ? .bf16 : .fp32
+        self.precision = precision
         switch node.op {
         case .convolution(let c):
             let p = ConvolutionParameters(inputChannels: c.inChannels, outputChannels: c.outChannels, kernel: (c.kernel.h, c.kernel.w),

@@ -29,6 +29,10 @@ public enum Normalization: Sendable, Equatable {
     case group(groups: Int, epsilon: Float)
     /// Over each channel's elements (dimension 1 and on); one scale and bias per channel.
     case instance(epsilon: Float)
+    /// ``group(groups:epsilon:)`` followed by an element-wise activation and, when `residual`,
+    /// the addition of a fourth input of `x`'s shape: a diffusion UNet's norm chain in two
+    /// passes over the tensor (``Graph/fuseNormChains(shapes:)`` builds it).
+    case groupChain(groups: Int, epsilon: Float, activation: UnaryOp?, residual: Bool)
 
     /// Op name for errors and profiles.
     public var name: String {
@@ -36,6 +40,7 @@ public enum Normalization: Sendable, Equatable {
         case .layer: return "layer_norm"
         case .group: return "group_norm"
         case .instance: return "instance_norm"
+        case .groupChain: return "norm_chain"
         }
     }
 }

@@ -141,7 +141,7 @@ public struct Conv2D: Sendable {
     ///   - precision: `.bf16` uses AMX where ``hasBF16Path``; otherwise fp32.
     ///   - pool: threads to run on.
     /// - Throws: ``KernelError`` on shape mismatch.
-    public func callAsFunction(_ input: Tensor, precision: Precision = .fp32, pool: ComputePool) throws -> Tensor {
+    public func callAsFunction(_ input: Tensor, precision: ComputePrecision = .fp32, pool: ComputePool) throws -> Tensor {
         let out = Tensor(uninitialized: try outputShape(for: input.shape))
         try self(input, into: out, precision: precision, pool: pool)
         return out
@@ -150,7 +150,7 @@ public struct Conv2D: Sendable {
     /// Convolves into a caller-provided output (e.g. a buffer the graph's memory plan reuses).
     /// The output must not overlap the input.
     /// - Throws: ``KernelError`` when `output` does not have ``outputShape(for:)``'s element count.
-    public func callAsFunction(_ input: Tensor, into output: Tensor, precision: Precision = .fp32,
+    public func callAsFunction(_ input: Tensor, into output: Tensor, precision: ComputePrecision = .fp32,
                                pool: ComputePool) throws {
         let shape = try outputShape(for: input.shape)
         guard output.count == shape.count, output.dtype == .f32, input.dtype == .f32 else {

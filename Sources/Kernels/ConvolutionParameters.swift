@@ -105,12 +105,3 @@ public struct ConvolutionParameters: Sendable, Hashable {
                 (width - 1) * strideX + ew - padding.left - padding.right)
     }
 }
-
-/// Arithmetic precision of a convolution's multiply-adds.
-public enum Precision: Sendable, Hashable {
-    /// float32 everywhere.
-    case fp32
-    /// bfloat16 inputs and weights, float32 accumulation (AMX where available; falls back to fp32
-    /// where it is not, so results stay within the bf16 bound either way).
-    case bf16
-}

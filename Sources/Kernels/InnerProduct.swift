@@ -66,43 +66,6 @@ public struct InnerProduct: Sendable {
     }
 }
 
-extension Ops {
-    /// Matrix product of the last two dimensions, `[..., M, K] x [..., K, N]`, with the batch
-    /// dimensions equal or one side having none (a shared matrix).
-    /// - Throws: ``KernelError`` when inner dimensions or batches differ.
-    public static func matmul(_ a: Tensor, _ b: Tensor, pool: ComputePool) throws -> Tensor {
-        try checkF32(a, b, op: "matmul")
-        guard a.shape.rank >= 2, b.shape.rank >= 2 else {
-            throw KernelError(.shapeMismatch, "matmul: \(a.shape) x \(b.shape) needs rank >= 2")
-        }
-        let m = a.shape[-2], k = a.shape[-1], k2 = b.shape[-2], n = b.shape[-1]
-        let batchA = a.count / (m * k), batchB = b.count / (k2 * n)
-        guard k == k2, batchA == batchB || batchA == 1 || batchB == 1 else {
-            throw KernelError(.shapeMismatch, "matmul: \(a.shape) x \(b.shape)")
-        }
-        let batch = max(batchA, batchB)
-        let outDims = (batchA >= batchB ? Array(a.shape.dims.dropLast(2)) : Array(b.shape.dims.dropLast(2))) + [m, n]
-        // Both buffers are written completely (packing zero-fills its padding rows).
-        let out = Tensor(uninitialized: Shape(outDims))
-        let packedSize = pg_sgemm_packed_size(Int32(m), Int32(k))
-        let packed = Tensor(uninitialized: [packedSize * batchA])
-        for i in 0..<batchA {
-            pg_sgemm_pack_a(a.floatPointer + i * m * k, k, Int32(m), Int32(k), packed.floatPointer + i * packedSize)
-        }
-        let pp = packed.floatPointer, bp = b.floatPointer, op = out.floatPointer
-        let block = 192
-        let blocks = (n + block - 1) / block
-        pool.parallelFor(batch * blocks) { r in
-            for job in r {
-                let bi = job / blocks, n0 = (job % blocks) * block, nw = min(block, n - n0)
-                pg_sgemm_packed(Int32(m), Int32(nw), Int32(k), pp + (batchA == 1 ? 0 : bi) * packedSize,
-                                bp + (batchB == 1 ? 0 : bi) * k * n + n0, n, op + bi * m * n + n0, n, nil, nil, 0)
-            }
-        }
-        return out
-    }
-}
-
 extension Reference {
     /// Fully connected layer by definition; weights `(outputs, inputs)`.
     public static func innerProduct(_ x: Tensor, weights: Tensor, bias: Tensor?, outputs: Int,
@@ -116,22 +79,5 @@ extension Reference {
             out[r * outputs + o] = activation.apply(Float(s) + (b?[o] ?? 0), channel: o)
         } }
         return Tensor(shape: [rows, outputs], values: out)
-    }
-
-    /// Batched matrix product by definition.
-    public static func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
-        let m = a.shape[-2], k = a.shape[-1], n = b.shape[-1]
-        let batchA = a.count / (m * k), batchB = b.count / (k * n), batch = max(batchA, batchB)
-        let av = a.toArray(), bv = b.toArray()
-        var out = [Float](repeating: 0, count: batch * m * n)
-        for bi in 0..<batch { for i in 0..<m { for j in 0..<n {
-            var s: Double = 0
-            for kk in 0..<k {
-                s += Double(av[(batchA == 1 ? 0 : bi) * m * k + i * k + kk]) * Double(bv[(batchB == 1 ? 0 : bi) * k * n + kk * n + j])
-            }
-            out[(bi * m + i) * n + j] = Float(s)
-        } } }
-        let dims = (batchA >= batchB ? Array(a.shape.dims.dropLast(2)) : Array(b.shape.dims.dropLast(2))) + [m, n]
-        return Tensor(shape: Shape(dims), values: out)
     }
 }

@@ -20,7 +20,7 @@ public enum KernelBenchmark {
     ///   `gflopsPerCPUSecond` (process CPU time of the cheapest run: on a shared machine this
     ///   tracks the kernel's own cost better than wall time), `threads`, and `bf16Path` (1 when
     ///   the bf16 request ran on AMX).
-    public static func conv3x3(channels: Int = 64, height: Int = 256, width: Int = 256, precision: Precision = .fp32,
+    public static func conv3x3(channels: Int = 64, height: Int = 256, width: Int = 256, precision: ComputePrecision = .fp32,
                                iterations: Int = 5, pool: ComputePool) throws -> [String: Double] {
         let p = ConvolutionParameters(inputChannels: channels, outputChannels: channels, kernel: (3, 3), padding: Padding(1))
         var rng = SplitMix64(seed: 7)

@@ -79,6 +79,8 @@ public enum UnaryOp: Sendable, Hashable, CaseIterable {
     case relu
     /// x·Φ(x) (exact, erf-based)
     case gelu
+    /// x·Φ(x) with Φ approximated through tanh (GELU's `approximate="tanh"`)
+    case geluTanh
     /// error function
     case erf
     /// log(1+eˣ)
@@ -113,7 +115,8 @@ public enum UnaryOp: Sendable, Hashable, CaseIterable {
         case .reciprocal: return 1 / x
         case .sigmoid: return 1 / (1 + Foundation.exp(-x))
         case .relu: return Swift.max(x, 0)
-        case .gelu: return 0.5 * x * (1 + Foundation.erf(x / 2.0.squareRoot().float))
+        case .gelu: return 0.5 * x * (1 + Foundation.erf(x * 0.70710678118654752))
+        case .geluTanh: return 0.5 * x * (1 + Foundation.tanh(0.79788456080286536 * (x + 0.044715 * x * x * x)))
         case .erf: return Foundation.erf(x)
         case .softplus: return x > 20 ? x : Foundation.log1p(Foundation.exp(x))
         case .mish: return x * Foundation.tanh(x > 20 ? x : Foundation.log1p(Foundation.exp(x)))
@@ -143,6 +146,10 @@ extension Ops {
             throw KernelError(.shapeMismatch, "unary \(op): output \(output.shape) for input \(x.shape)")
         }
         let src = x.floatPointer, dst = output.floatPointer
+        if let kernel = FastMath.kernel(op) {
+            if x.count > 0 { FastMath.map(src, dst, x.count, kernel, pool: pool) }
+            return
+        }
         pool.parallelFor(x.count, minimumPerPart: 16384) { r in
             switch op {
             case .relu: for i in r { dst[i] = Swift.max(src[i], 0) }

@@ -17,6 +17,28 @@ public enum BinaryOp: Sendable, Hashable, CaseIterable {
     case min
     /// a raised to b
     case pow
+    /// a mod b, the remainder taking the divisor's sign (Python's `%`, ONNX Mod with `fmod=0`)
+    case mod
+    /// C `fmod(a, b)`: the remainder takes the dividend's sign
+    case fmod
+    /// 1 where a == b, else 0
+    case equal
+    /// 1 where a < b, else 0
+    case less
+    /// 1 where a > b, else 0
+    case greater
+    /// 1 where a <= b, else 0
+    case lessOrEqual
+    /// 1 where a >= b, else 0
+    case greaterOrEqual
+
+    /// Whether the result is a 0/1 truth value.
+    public var isComparison: Bool {
+        switch self {
+        case .equal, .less, .greater, .lessOrEqual, .greaterOrEqual: return true
+        default: return false
+        }
+    }
 
     /// The function on one pair.
     @inlinable
@@ -26,9 +48,19 @@ public enum BinaryOp: Sendable, Hashable, CaseIterable {
         case .sub: return a - b
         case .mul: return a * b
         case .div: return a / b
-        case .max: return Swift.max(a, b)
-        case .min: return Swift.min(a, b)
-        case .pow: return Foundation.pow(a, b)
+        // NaN propagates (numpy's maximum/minimum; Swift.max would drop it on one side).
+        case .max: return a.isNaN || b.isNaN ? .nan : Swift.max(a, b)
+        case .min: return a.isNaN || b.isNaN ? .nan : Swift.min(a, b)
+        case .pow: return b == 2 ? a * a : b == 1 ? a : Foundation.pow(a, b)
+        case .mod:
+            let r = Foundation.fmod(a, b)
+            return r != 0 && (r < 0) != (b < 0) ? r + b : r
+        case .fmod: return Foundation.fmod(a, b)
+        case .equal: return a == b ? 1 : 0
+        case .less: return a < b ? 1 : 0
+        case .greater: return a > b ? 1 : 0
+        case .lessOrEqual: return a <= b ? 1 : 0
+        case .greaterOrEqual: return a >= b ? 1 : 0
         }
     }
 }

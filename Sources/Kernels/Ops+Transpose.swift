@@ -10,6 +10,19 @@ public enum ReduceOp: Sendable, Hashable, CaseIterable {
     case max
     /// Smallest element.
     case min
+    /// Product of the elements.
+    case prod
+
+    /// The result over no elements.
+    public var identity: Float {
+        switch self {
+        case .sum: return 0
+        case .mean: return .nan
+        case .max: return -.infinity
+        case .min: return .infinity
+        case .prod: return 1
+        }
+    }
 }
 
 extension Ops {
@@ -66,6 +79,7 @@ extension Ops {
         let outDims = keepDimensions ? (0..<rank).map { ax.contains($0) ? 1 : x.shape.dims[$0] } : kept.map { x.shape.dims[$0] }
         let out = Tensor(uninitialized: Shape(outDims))
         let src = moved.floatPointer, dst = out.floatPointer
+        if len == 0 { dst.update(repeating: op.identity, count: out.count) }
         pool.parallelFor(rows, minimumPerPart: max(1, 16384 / max(len, 1))) { r in
             for row in r {
                 let s = src + row * len
@@ -82,6 +96,10 @@ extension Ops {
                     var m = Float.infinity
                     for i in 0..<len { m = Swift.min(m, s[i]) }
                     dst[row] = m
+                case .prod:
+                    var acc: Double = 1
+                    for i in 0..<len { acc *= Double(s[i]) }
+                    dst[row] = Float(acc)
                 }
             }
         }
@@ -112,7 +130,7 @@ extension Reference {
         let ax = Set(axes.map { $0 < 0 ? $0 + rank : $0 })
         let keptShape = Shape((0..<rank).map { ax.contains($0) ? 1 : x.shape.dims[$0] })
         let ks = keptShape.strides, xs = x.shape.strides, v = x.toArray()
-        var acc = [Double](repeating: op == .max ? -.infinity : (op == .min ? .infinity : 0), count: keptShape.count)
+        var acc = [Double](repeating: op == .max ? -.infinity : (op == .min ? .infinity : (op == .prod ? 1 : 0)), count: keptShape.count)
         var counts = [Int](repeating: 0, count: keptShape.count)
         for flat in 0..<x.count {
             var rem = flat, o = 0
@@ -126,10 +144,11 @@ extension Reference {
             case .sum, .mean: acc[o] += e
             case .max: acc[o] = max(acc[o], e)
             case .min: acc[o] = min(acc[o], e)
+            case .prod: acc[o] *= e
             }
             counts[o] += 1
         }
-        let values = acc.indices.map { Float(op == .mean ? acc[$0] / Double(max(counts[$0], 1)) : acc[$0]) }
+        let values = acc.indices.map { Float(op == .mean ? (counts[$0] == 0 ? .nan : acc[$0] / Double(counts[$0])) : acc[$0]) }
         let dims = keepDimensions ? keptShape.dims : (0..<rank).filter { !ax.contains($0) }.map { x.shape.dims[$0] }
         return Tensor(shape: Shape(dims), values: values)
     }

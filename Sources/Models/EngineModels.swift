@@ -1,4 +1,5 @@
 import Graph
+import Kernels
 import ModelKit
 
 /// The engine's models, for the platform's registry.

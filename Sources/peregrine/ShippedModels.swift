@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Kernels
 import ModelKit
 import Models
 import Server

@@ -235,4 +235,52 @@ struct GraphTensorOpTests {
         #expect(t.converted(to: .f32).toArray() == t.toArray())
         #expect(Tensor(shape: [0], values: []).count == 0)
     }
+
+    @Test("matmul to scale to softmax to matmul fuses into one attention node with the same result", arguments: 0..<4)
+    func attentionFusion(seed: Int) throws {
+        var r = Random(state: UInt64(seed) &+ 77)
+        let (b, t, s, d, dv) = (r.int(1...3), r.int(1...17), r.int(1...17), r.int(1...16), r.int(1...9))
+        var g = Graph()
+        let q = g.addValue(named: "q"), k = g.addValue(named: "k"), v = g.addValue(named: "v")
+        g.inputs = [q, k, v]
+        let scores = g.addValue(named: "scores"), scaled = g.addValue(named: "scaled"), p = g.addValue(named: "p"), o = g.addValue(named: "o")
+        let scale = g.addConstant(named: "scale", Tensor(shape: [], values: [0.25]))
+        g.nodes = [
+            Node(name: "qk", op: .matMul, inputs: [q, k], output: scores),
+            Node(name: "scale", op: .elementwise(.mul), inputs: [scores, scale], output: scaled),
+            Node(name: "softmax", op: .softmax(axis: -1), inputs: [scaled], output: p),
+            Node(name: "pv", op: .matMul, inputs: [p, v], output: o),
+        ]
+        g.outputs = [o]
+        let inputs = [r.tensor([b, t, d]), r.tensor([b, d, s]), r.tensor([b, s, dv])]
+        var fused = g
+        fused.optimize(inputShapes: inputs.map(\.shape))
+        #expect(fused.nodes.contains { if case .attention(let sc) = $0.op { sc == 0.25 } else { false } })
+        #expect(!fused.nodes.contains { if case .softmax = $0.op { true } else { false } })
+        let want = try GraphExecutor(graph: g, threads: 2, optimize: false).run(inputs)[0]
+        let got = try GraphExecutor(graph: fused, threads: 2, optimize: false).run(inputs)[0]
+        Self.expectClose(got, want, tolerance: 1e-5, "attention b\(b) t\(t) s\(s) d\(d) dv\(dv)")
+    }
+
+    @Test("x * sigmoid(x) becomes one SiLU node; a sigmoid read elsewhere stays")
+    func siluFusion() throws {
+        var g = Graph()
+        let x = g.addValue(named: "x"), s = g.addValue(named: "s"), y = g.addValue(named: "y")
+        g.inputs = [x]
+        g.nodes = [
+            Node(name: "sigmoid", op: .unary(.sigmoid), inputs: [x], output: s),
+            Node(name: "mul", op: .elementwise(.mul), inputs: [s, x], output: y),
+        ]
+        g.outputs = [y]
+        var fused = g
+        fused.optimize()
+        #expect(fused.nodes.count == 1)
+        var r = Random(state: 3)
+        let input = r.tensor([2, 3, 5])
+        Self.expectClose(try GraphExecutor(graph: g, threads: 1).run([input])[0], Reference.unary(.silu, input), tolerance: 1e-5, "silu")
+        var shared = g
+        shared.outputs = [y, s]
+        shared.optimize()
+        #expect(shared.nodes.count == 2)
+    }
 }

@@ -64,8 +64,8 @@ struct ComputePoolTests {
 @Suite("KernelBenchmark")
 struct KernelBenchmarkTests {
     /// Runs the benchmark on a tiny map to check that it reports consistent numbers.
-    @Test(arguments: [Precision.fp32, .bf16])
-    func conv3x3ReportsConsistentNumbers(_ precision: Precision) throws {
+    @Test(arguments: [ComputePrecision.fp32, .bf16])
+    func conv3x3ReportsConsistentNumbers(_ precision: ComputePrecision) throws {
         let r = try KernelBenchmark.conv3x3(channels: 16, height: 8, width: 12, precision: precision, iterations: 1, pool: testPool)
         let seconds = try #require(r["seconds"]), gflops = try #require(r["gflops"])
         #expect(seconds > 0)

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Testing
 @testable import ModelFormats
 
@@ -19,6 +20,9 @@ import Testing
             return range.lowerBound + Int((state >> 33) % UInt64(range.count))
         }
     }
+
+    /// The threads the kernels run on (two, so parallel splits are exercised).
+    static let pool = ComputePool(threads: 2)
 
     static func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
         zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
@@ -42,29 +46,29 @@ import Testing
             let x = ONNXTensor(shape: [1, ic, h, w], floats: rng.floats(ic * h * w))
             let wt = ONNXTensor(shape: [oc, ic, k, k], floats: rng.floats(oc * ic * k * k))
             let b = ONNXTensor(shape: [oc], floats: rng.floats(oc))
-            let want = try ONNXConv.conv(x, wt, b, attrs)
+            let want = try ONNXConv.conv(x, wt, b, attrs, pool: Self.pool)
             let g = try ONNXConv.geometry(attrs, input: x.shape, kernel: (k, k))
-            let gemm = ONNXConvGEMM(weights: wt.floats, bias: b.floats, inputChannels: ic, outputChannels: oc, geometry: g)
+            let parameters = ConvolutionParameters(inputChannels: ic, outputChannels: oc, kernel: (k, k), stride: g.stride,
+                                                   dilation: g.dilation, padding: Padding(top: g.pads.0, left: g.pads.1, bottom: g.pads.2, right: g.pads.3))
+            let gemm = try GEMMConvolution(weights: wt.floats, bias: b.floats, parameters: parameters)
             let oh = want.shape[2], ow = want.shape[3]
             let residual = rng.floats(oc * oh * ow)
             for accumulate in [false, true] {
                 var out = accumulate ? residual : [Float](repeating: .nan, count: oc * oh * ow)
                 x.floats.withUnsafeBufferPointer { px in
                     out.withUnsafeMutableBufferPointer { po in
-                        gemm.run(px.baseAddress!, h: h, w: w, po.baseAddress!, oh: oh, ow: ow, accumulate: accumulate,
-                                 pool: ONNXAccelerated.pool)
+                        gemm.run(px.baseAddress!, height: h, width: w, po.baseAddress!, accumulate: accumulate, pool: Self.pool)
                     }
                 }
                 let expected = accumulate ? zip(want.floats, residual).map { $0 + $1 } : want.floats
                 let diff = Self.maxDifference(out, expected)
                 #expect(diff <= 1e-4, "trial \(trial): ic \(ic) oc \(oc) k \(k) \(h)x\(w) s\(stride) d\(dilation) p\(pad) acc \(accumulate): \(diff)")
-                guard ONNXConvTaps.accepts(g) else { continue }
-                let taps = ONNXConvTaps(weights: wt.floats, bias: b.floats, inputChannels: ic, outputChannels: oc, geometry: g)
+                guard TapConvolution.accepts(parameters) else { continue }
+                let taps = try TapConvolution(weights: wt.floats, bias: b.floats, parameters: parameters)
                 var tapped = accumulate ? residual : [Float](repeating: .nan, count: oc * oh * ow)
                 x.floats.withUnsafeBufferPointer { px in
                     tapped.withUnsafeMutableBufferPointer { po in
-                        taps.run(px.baseAddress!, h: h, w: w, po.baseAddress!, oh: oh, ow: ow, accumulate: accumulate,
-                                 pool: ONNXAccelerated.pool)
+                        taps.run(px.baseAddress!, height: h, width: w, po.baseAddress!, accumulate: accumulate, pool: Self.pool)
                     }
                 }
                 let tapDiff = Self.maxDifference(tapped, expected)
@@ -82,9 +86,10 @@ import Testing
             let q = ONNXTensor(shape: [heads, c, t], floats: rng.floats(heads * c * t).map { $0 * 2 })
             let k = ONNXTensor(shape: [heads, c, s], floats: rng.floats(heads * c * s).map { $0 * 2 })
             let v = ONNXTensor(shape: [heads, cv, s], floats: rng.floats(heads * cv * s))
-            let p = try ONNXNormalization.softmax(try scores.evaluate([q, k]), axis: -1, flattened: false)
-            let want = try weighted.evaluate([p, v])
-            let got = try ONNXAttention.run(q: q, k: k, v: v)
+            let p = try ONNXNormalization.softmax(try scores.evaluate([q, k], pool: Self.pool), axis: -1, flattened: false, pool: Self.pool)
+            let want = try weighted.evaluate([p, v], pool: Self.pool)
+            let got = try ONNXModel(model: ONNXTestGraph.model(inputs: [], outputs: [], nodes: [])).plan(inputShapes: [:], pool: Self.pool)
+                .runAttention(q: q, k: k, v: v)
             #expect(got.shape == want.shape)
             let diff = Self.maxDifference(got.floats, want.floats)
             #expect(diff <= 1e-5, "trial \(trial): heads \(heads) c \(c) cv \(cv) t \(t) s \(s): \(diff)")
@@ -120,8 +125,9 @@ import Testing
         var ops: [String] = []
         let got = try #require(try plan.run(["q": q, "k": k, "v": v]) { op, _ in ops.append(op) }["o"])
         #expect(ops == ["Attention"])
-        let p = try ONNXNormalization.softmax(try EinsumEquation("bct,bcs->bts").evaluate([q, k]), axis: -1, flattened: false)
-        let want = try EinsumEquation("bts,bcs->bct").evaluate([p, v])
+        let p = try ONNXNormalization.softmax(try EinsumEquation("bct,bcs->bts").evaluate([q, k], pool: Self.pool), axis: -1,
+                                              flattened: false, pool: Self.pool)
+        let want = try EinsumEquation("bts,bcs->bct").evaluate([p, v], pool: Self.pool)
         #expect(got.shape == [2, 5, 70])
         #expect(Self.maxDifference(got.floats, want.floats) <= 1e-5)
     }
@@ -218,7 +224,7 @@ import Testing
         var ops: [String] = []
         let fused = try #require(try model.plan(inputShapes: shapes).run(feeds) { op, _ in ops.append(op) }["z"])
         #expect(ops == ["Conv+Add"])
-        let plain = try #require(try ONNXPlan(model: model, inputShapes: shapes, fusing: false).run(feeds)["z"])
+        let plain = try #require(try ONNXPlan(model: model, inputShapes: shapes, pool: Self.pool, fusing: false).run(feeds)["z"])
         #expect(fused.shape == plain.shape)
         #expect(Self.maxDifference(fused.floats, plain.floats) <= 1e-5)
         // The residual input is the caller's: accumulating must not have written into it.
@@ -250,7 +256,7 @@ import Testing
         var ops: [String] = []
         let fused = try #require(try model.plan(inputShapes: shapes).run(feeds) { op, _ in ops.append(op) }["z"])
         #expect(ops.sorted() == ["Conv", "Conv+Add"])
-        let plain = try #require(try ONNXPlan(model: model, inputShapes: shapes, fusing: false).run(feeds)["z"])
+        let plain = try #require(try ONNXPlan(model: model, inputShapes: shapes, pool: Self.pool, fusing: false).run(feeds)["z"])
         #expect(Self.maxDifference(fused.floats, plain.floats) <= 1e-5)
     }
 
@@ -263,7 +269,7 @@ import Testing
             let a = ONNXTensor(shape: [1, k], floats: rng.floats(k))
             let b = ONNXTensor(shape: [n, k], floats: rng.floats(n * k))
             let c = trial % 2 == 0 ? ONNXTensor(shape: [n], floats: rng.floats(n)) : nil
-            let got = try ONNXMatrix.gemm(a, b, c, alpha: 0.5, beta: 2, transA: false, transB: true)
+            let got = try ONNXMatrix.gemm(a, b, c, alpha: 0.5, beta: 2, transA: false, transB: true, pool: Self.pool)
             let want = (0..<n).map { j in
                 0.5 * (0..<k).reduce(Float(0)) { $0 + a.floats[$1] * b.floats[j * k + $1] } + 2 * (c?.floats[j] ?? 0)
             }

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "vmath.h"
-#include "onnx_attention.h"
-#include "onnx_norm.h"
+#include "attention.h"
+#include "normalization.h"
 
 /// CPU features relevant to kernel selection.
 typedef struct {

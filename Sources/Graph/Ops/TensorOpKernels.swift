@@ -12,9 +12,24 @@ enum TensorOpKernels {
         case .elementwise(let b):
             try Ops.binary(b, inputs[0], inputs[1], into: output, pool: pool)
         case .clip(let lo, let hi):
-            try Ops.activation(x!, .clip(min: lo, max: hi), into: output, pool: pool)
+            try store(Ops.clip(x!, lower: lo, upper: hi, pool: pool), into: output)
+        case .matMul:
+            try Ops.matmul(inputs[0], inputs[1], into: output, pool: pool)
+        case .gemm(let g):
+            try store(Ops.gemm(inputs[0], inputs[1], c: inputs.count > 2 ? inputs[2] : nil, alpha: g.alpha, beta: g.beta,
+                               transA: g.transA, transB: g.transB, pool: pool), into: output)
+        case .attention(let scale):
+            try Ops.attention(q: inputs[0], k: inputs[1], v: inputs[2], scale: scale, into: output, pool: pool)
+        case .select:
+            try store(Ops.select(inputs[0], inputs[1], inputs[2], pool: pool), into: output)
+        case .expand:
+            // x broadcast onto zeros of the output's shape: x + 0 is x.
+            output.rawPointer.initializeMemory(as: UInt8.self, repeating: 0, count: output.byteCount)
+            try Ops.binary(.add, x!, output, into: output, pool: pool)
+        case .gather(let axis):
+            try gather(x!, indices: inputs[1], axis: axis, node: node, output: output, pool: pool)
         case .softmax(let axis):
-            try store(Ops.softmax(x!, axis: axis, pool: pool), into: output)
+            try Ops.softmax(x!, axis: axis, into: output, pool: pool)
         case .normalization(let norm):
             let scale = inputs.count > 1 ? inputs[1].toArray() : nil
             let bias = inputs.count > 2 ? inputs[2].toArray() : nil
@@ -22,14 +37,15 @@ enum TensorOpKernels {
             switch norm {
             case .layer(let axis, let epsilon):
                 let ax = axis < 0 ? axis + dims.count : axis
-                try store(Ops.layerNorm(x!, normalizedCount: dims[ax...].reduce(1, *), gamma: scale, beta: bias,
-                                        epsilon: epsilon, pool: pool), into: output)
+                try Ops.layerNorm(x!, normalizedCount: dims[ax...].reduce(1, *), gamma: scale, beta: bias, epsilon: epsilon,
+                                  into: output, pool: pool)
             case .group(let groups, let epsilon):
-                try store(Ops.groupNorm(try channelsView(x!), groups: groups, gamma: scale, beta: bias, epsilon: epsilon,
-                                        pool: pool), into: output)
+                try Ops.groupNorm(x!, groups: groups, epsilon: epsilon, gamma: scale, beta: bias, into: output, pool: pool)
             case .instance(let epsilon):
-                try store(Ops.instanceNorm(try channelsView(x!), gamma: scale, beta: bias, epsilon: epsilon, pool: pool),
-                          into: output)
+                try Ops.groupNorm(x!, groups: dims[1], epsilon: epsilon, gamma: scale, beta: bias, into: output, pool: pool)
+            case .groupChain(let groups, let epsilon, let activation, let residual):
+                try Ops.groupNorm(x!, groups: groups, epsilon: epsilon, gamma: scale, beta: bias, activation: activation,
+                                  residual: residual ? inputs[3] : nil, into: output, pool: pool)
             }
         case .concatenate(let axis):
             try store(Ops.concat(inputs, axis: axis, pool: pool), into: output)
@@ -58,17 +74,25 @@ enum TensorOpKernels {
             let dims = x!.shape.dims[Node.shapeRange(x!.shape.rank, start: start, end: end)]
             // Run-time values are f32 (the planned buffer); shapes are exact in f32 up to 2^24.
             for (i, d) in dims.enumerated() { output.floatPointer[i] = Float(d) }
-        case .matMul, .gemm, .attention, .select, .gather, .expand:
-            throw GraphError(.invalidGraph, "\(node.op.name) \(node.name): no kernel in this build")
         default:
             throw GraphError(.invalidGraph, "node \(node.name): \(node.op.name) is not a tensor op")
         }
     }
 
-    /// `[N, C, ...]` viewed as `[N, C, rest, 1]`, the NCHW form the channel normalizations read.
-    static func channelsView(_ x: Tensor) throws -> Tensor {
-        let d = x.shape.dims
-        return try x.reshaped(Shape([d[0], d[1], d.dropFirst(2).reduce(1, *), 1]))
+    /// `take(x, indices, axis)` as one slice per index joined along the axis (the elements
+    /// come out in the output's order; the output shape only regroups the index dimensions).
+    static func gather(_ x: Tensor, indices: Tensor, axis: Int, node: Node, output: Tensor, pool: ComputePool) throws {
+        let rank = x.shape.rank
+        let ax = axis < 0 ? axis + rank : axis
+        let d = x.shape.dims[ax]
+        let index = try indices.toInt64Array().map { i -> Int in
+            let j = i < 0 ? Int(clamping: i) + d : Int(clamping: i)
+            guard j >= 0, j < d else { throw GraphError(.invalidInput, "gather \(node.name): index \(i) out of range for extent \(d)") }
+            return j
+        }
+        if output.count == 0 { return }
+        let parts = try index.map { try Ops.slice(x, axis: ax, start: $0, end: $0 + 1, pool: pool) }
+        try store(parts.count == 1 ? parts[0] : Ops.concat(parts, axis: ax, pool: pool), into: output)
     }
 
     /// Copies a kernel's result into the planned buffer (same element count, f32).

@@ -9,7 +9,8 @@ extension ONNXModel {
     /// Initializers become graph constants; shape subgraphs (Shape → Gather → Concat → Reshape
     /// and friends) are folded by ``Graph/foldConstants(inputShapes:pool:)`` as the translation
     /// goes, which is how a Reshape's target or a Slice's bounds become static: the importer
-    /// itself computes nothing. Graph inputs and outputs keep the model's order.
+    /// itself computes nothing. The result is optimized (``Graph/optimize(inputShapes:)``).
+    /// Graph inputs and outputs keep the model's order.
     /// - Throws: ``ModelFormatError`` `.unsupportedLayer` naming the node and op that has no
     ///   graph equivalent (or whose shape-deciding inputs are not constant), `.malformed` when
     ///   inputs do not fit.
@@ -74,6 +75,9 @@ struct ONNXGraphBuilder {
             graph.outputs.append(v)
         }
         try graph.foldConstants(inputShapes: inputShapes)
+        // The fusions that need shapes (attention, norm chains, residual adds into
+        // convolutions) can check them here, where the input shapes are known.
+        graph.optimize(inputShapes: inputShapes)
         return graph
     }
 
@@ -105,7 +109,7 @@ struct ONNXGraphBuilder {
     /// the translation emitted so far.
     mutating func constant(_ v: ValueID) throws -> Tensor? {
         if let t = graph.constants[v] { return t }
-        try graph.foldConstants(inputShapes: inputShapes)
+        try graph.foldConstants(inputShapes: inputShapes, dropUnread: false)
         return graph.constants[v]
     }
 }
@@ -145,13 +149,16 @@ extension ONNXGraphBuilder {
             let map: [ONNXOp.UnaryKind: UnaryOp] = [
                 .sigmoid: .sigmoid, .tanh: .tanh, .erf: .erf, .sin: .sin, .cos: .cos, .exp: .exp, .log: .log, .sqrt: .sqrt,
                 .reciprocal: .reciprocal, .neg: .neg, .abs: .abs, .relu: .relu, .floor: .floor, .ceil: .ceil, .gelu: .gelu,
-                .softplus: .softplus, .silu: .silu,
+                .softplus: .softplus, .silu: .silu, .geluTanh: .geluTanh,
             ]
             if k == .identity { out = try input(0); break }
             guard let u = map[k] else { throw unsupported("\(k) has no kernel") }
             out = try emit(.unary(u), [try input(0)], name: name)
         case .binary(let k):
-            let map: [ONNXOp.BinaryKind: BinaryOp] = [.add: .add, .sub: .sub, .mul: .mul, .div: .div, .pow: .pow, .max: .max, .min: .min]
+            let map: [ONNXOp.BinaryKind: BinaryOp] = [
+                .add: .add, .sub: .sub, .mul: .mul, .div: .div, .pow: .pow, .max: .max, .min: .min, .mod: .mod, .fmod: .fmod,
+                .equal: .equal, .less: .less, .greater: .greater, .lessOrEqual: .lessOrEqual, .greaterOrEqual: .greaterOrEqual,
+            ]
             guard let b = map[k] else { throw unsupported("\(k) has no kernel") }
             out = try emit(.elementwise(b), [try input(0), try input(1)], name: name)
         case .clip:
@@ -169,8 +176,8 @@ extension ONNXGraphBuilder {
             out = try emit(.gemm(Gemm(alpha: alpha, beta: beta, transA: ta, transB: tb)), ins, name: name)
         case .matMul:
             out = try emit(.matMul, [try input(0), try input(1)], name: name)
-        case .einsum:
-            throw unsupported("Einsum has no graph equivalent yet")
+        case .einsum(let eq):
+            out = try einsum(eq, node: node, operands: try node.inputs.indices.map(input), unsupported: unsupported)
         case .softmax(let axis, let flattened):
             let x = try input(0)
             let dims = shape(x)
@@ -309,7 +316,7 @@ extension ONNXGraphBuilder {
             let x = try input(0)
             let axes = try axesAttribute ?? ints(1) ?? []
             if axes.isEmpty && noop { out = x; break }
-            let map: [ONNXOp.ReduceKind: ReduceOp] = [.mean: .mean, .sum: .sum, .max: .max, .min: .min]
+            let map: [ONNXOp.ReduceKind: ReduceOp] = [.mean: .mean, .sum: .sum, .max: .max, .min: .min, .prod: .prod]
             guard let r = map[kind] else { throw unsupported("Reduce\(kind) has no kernel") }
             out = try emit(.reduce(r, axes: axes, keepDimensions: keep), [x], name: name)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// An imported ONNX model: its operators decoded and checked, its initializers loaded.
 ///
@@ -88,10 +89,12 @@ public struct ONNXModel: Sendable {
 
     /// Specializes the model to concrete input shapes: infers every value's shape and folds
     /// every node whose inputs are known (initializers, `Shape` of a known shape, and what follows).
-    /// - Parameter inputShapes: extents of each graph input by name.
+    /// - Parameters:
+    ///   - inputShapes: extents of each graph input by name.
+    ///   - pool: the threads every kernel of the plan runs on.
     /// - Throws: ``ModelFormatError`` naming the node and op whose inputs do not fit.
-    public func plan(inputShapes: [String: [Int]]) throws -> ONNXPlan {
-        try ONNXPlan(model: self, inputShapes: inputShapes)
+    public func plan(inputShapes: [String: [Int]], pool: ComputePool = .shared) throws -> ONNXPlan {
+        try ONNXPlan(model: self, inputShapes: inputShapes, pool: pool)
     }
 
     /// Plans for the feeds' shapes and runs once.

@@ -1,8 +1,11 @@
+import Kernels
 extension ONNXOp {
     /// Runs the op. `inputs[i]` is nil for an omitted optional input.
-    /// - Parameter outputCount: how many outputs the node declares.
+    /// - Parameters:
+    ///   - outputCount: how many outputs the node declares.
+    ///   - pool: the threads the kernels run on.
     /// - Throws: ``ONNXRuntimeError`` when the inputs do not fit the op.
-    func execute(_ inputs: [ONNXTensor?], outputCount: Int) throws -> [ONNXTensor] {
+    func execute(_ inputs: [ONNXTensor?], outputCount: Int, pool: ComputePool) throws -> [ONNXTensor] {
         func input(_ i: Int) throws -> ONNXTensor {
             guard i < inputs.count, let t = inputs[i] else { throw ONNXRuntimeError("input \(i) is missing") }
             return t
@@ -11,47 +14,36 @@ extension ONNXOp {
         func intList(_ i: Int) -> [Int]? { optional(i).map { $0.ints.map { Int($0) } } }
 
         switch self {
-        case .unary(let k) where k == .sigmoid || k == .silu:
-            let x = try input(0)
-            guard case .float(let v) = x.elements else { return [try ONNXElementwise.unary(k, x)] }
-            return [ONNXTensor(shape: x.shape, floats: k == .sigmoid ? ONNXFastMath.sigmoid(v) : ONNXFastMath.silu(v), type: x.elementType)]
-        case .unary(let k): return [try ONNXElementwise.unary(k, try input(0))]
-        case .binary(let k): return [try ONNXElementwise.binary(k, try input(0), try input(1))]
-        case .clip: return [try ONNXElementwise.clip(try input(0), optional(1), optional(2))]
-        case .whereSelect: return [try ONNXElementwise.select(try input(0), try input(1), try input(2))]
-        case .conv(let a): return [try ONNXConv.conv(try input(0), try input(1), optional(2), a)]
-        case .convTranspose(let a): return [try ONNXConv.convTranspose(try input(0), try input(1), optional(2), a)]
+        case .unary(let k): return [try ONNXElementwise.unary(k, try input(0), pool: pool)]
+        case .binary(let k): return [try ONNXElementwise.binary(k, try input(0), try input(1), pool: pool)]
+        case .clip: return [try ONNXElementwise.clip(try input(0), optional(1), optional(2), pool: pool)]
+        case .whereSelect: return [try ONNXElementwise.select(try input(0), try input(1), try input(2), pool: pool)]
+        case .conv(let a): return [try ONNXConv.conv(try input(0), try input(1), optional(2), a, pool: pool)]
+        case .convTranspose(let a): return [try ONNXConv.convTranspose(try input(0), try input(1), optional(2), a, pool: pool)]
         case .gemm(let alpha, let beta, let ta, let tb):
-            return [try ONNXMatrix.gemm(try input(0), try input(1), optional(2), alpha: alpha, beta: beta, transA: ta, transB: tb)]
-        case .matMul: return [try ONNXMatrix.matMul(try input(0), try input(1))]
-        case .einsum(let eq): return [try eq.evaluate(try inputs.map { try $0.orThrow("Einsum operand missing") })]
+            return [try ONNXMatrix.gemm(try input(0), try input(1), optional(2), alpha: alpha, beta: beta, transA: ta, transB: tb, pool: pool)]
+        case .matMul: return [try ONNXMatrix.matMul(try input(0), try input(1), pool: pool)]
+        case .einsum(let eq): return [try eq.evaluate(try inputs.map { try $0.orThrow("Einsum operand missing") }, pool: pool)]
         case .softmax(let axis, let flat):
-            let x = try input(0)
-            if !flat, let ax = ONNXLayout.axis(axis, rank: x.shape.count) {
-                if ax == x.shape.count - 1 {
-                    return [ONNXTensor(shape: x.shape, floats: ONNXFastMath.softmaxRows(x.floats, len: x.shape[ax]), type: x.elementType)]
-                }
-                return [try ONNXAccelerated.softmax(x, axis: axis)]
-            }
-            return [try ONNXNormalization.softmax(x, axis: axis, flattened: flat)]
+            return [try ONNXNormalization.softmax(try input(0), axis: axis, flattened: flat, pool: pool)]
         case .instanceNorm(let eps):
-            return [try ONNXNormalization.instanceNorm(try input(0), try input(1), try input(2), epsilon: eps)]
+            return [try ONNXNormalization.instanceNorm(try input(0), try input(1), try input(2), epsilon: eps, pool: pool)]
         case .groupNorm(let groups, let eps):
-            return [try ONNXNormalization.groupNorm(try input(0), try input(1), try input(2), groups: groups, epsilon: eps)]
+            return [try ONNXNormalization.groupNorm(try input(0), try input(1), try input(2), groups: groups, epsilon: eps, pool: pool)]
         case .layerNorm(let axis, let eps):
-            return [try ONNXNormalization.layerNorm(try input(0), try input(1), optional(2), axis: axis, epsilon: eps)]
+            return [try ONNXNormalization.layerNorm(try input(0), try input(1), optional(2), axis: axis, epsilon: eps, pool: pool)]
         case .resize(let r):
             let scales = optional(r.scalesInput).map(\.floats).flatMap { $0.isEmpty ? nil : $0 }
             let sizes = r.scalesInput == 2 ? intList(3) : nil
             return [try ONNXResize.resize(try input(0), scales: scales, sizes: sizes, r)]
-        case .pool(let p): return [try ONNXConv.pool(try input(0), p)]
+        case .pool(let p): return [try ONNXConv.pool(try input(0), p, pool: pool)]
         case .reshape(let allowZero):
             let x = try input(0)
             return [x.reshaped(try ONNXShapeOps.reshapeTarget(x.shape, try input(1).ints, allowZero: allowZero))]
         case .transpose(let perm): return [try ONNXShapeOps.transpose(try input(0), perm: perm)]
         case .split(let axis, let sizes, let outputs):
             let x = try input(0)
-            guard let ax = ONNXLayout.axis(axis, rank: x.shape.count) else { throw ONNXRuntimeError("axis \(axis) out of range") }
+            guard let ax = Layout.axis(axis, rank: x.shape.count) else { throw ONNXRuntimeError("axis \(axis) out of range") }
             var s = sizes ?? intList(1)
             if s == nil {
                 // Equal parts; the last one smaller when the extent does not divide (opset 18).
@@ -115,7 +107,7 @@ extension ONNXOp {
             let x = try input(0)
             let ax = axes ?? intList(1)
             if (ax == nil || ax!.isEmpty) && noop { return [x] }
-            return [try ONNXNormalization.reduce(x, kind, axes: (ax?.isEmpty ?? true) ? nil : ax, keepDims: keepDims)]
+            return [try ONNXNormalization.reduce(x, kind, axes: (ax?.isEmpty ?? true) ? nil : ax, keepDims: keepDims, pool: pool)]
         }
     }
 

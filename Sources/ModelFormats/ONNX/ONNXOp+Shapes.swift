@@ -1,3 +1,4 @@
+import Kernels
 /// A value's type and extents at plan time, and its contents when they are known (folded).
 struct ValueMeta: Sendable {
     var shape: [Int]
@@ -28,7 +29,7 @@ struct ValueMeta: Sendable {
 
 extension ONNXOp {
     /// Output types and shapes from input types and shapes (and the values of shape-defining inputs).
-    func inferOutputs(_ ins: [ValueMeta?], outputCount: Int) throws -> [ValueMeta] {
+    func inferOutputs(_ ins: [ValueMeta?], outputCount: Int, pool: ComputePool) throws -> [ValueMeta] {
         func meta(_ i: Int) throws -> ValueMeta {
             guard i < ins.count, let m = ins[i] else { throw ONNXRuntimeError("input \(i) is missing") }
             return m
@@ -41,13 +42,13 @@ extension ONNXOp {
         case .unary(let k): return try same(k == .not ? .bool : nil)
         case .binary(let k):
             let a = try meta(0), b = try meta(1)
-            guard let s = ONNXLayout.broadcast([a.shape, b.shape]) else { throw ONNXRuntimeError("shapes \(a.shape) and \(b.shape) do not broadcast") }
+            guard let s = Layout.broadcast([a.shape, b.shape]) else { throw ONNXRuntimeError("shapes \(a.shape) and \(b.shape) do not broadcast") }
             return [ValueMeta(shape: s, type: k.isComparison || k.isLogical ? .bool : a.type)]
         case .clip, .softmax, .instanceNorm, .groupNorm, .layerNorm: return try same()
         case .cast(let t): return try same(t)
         case .whereSelect:
             let c = try meta(0), x = try meta(1), y = try meta(2)
-            guard let s = ONNXLayout.broadcast([c.shape, x.shape, y.shape]) else { throw ONNXRuntimeError("Where shapes do not broadcast") }
+            guard let s = Layout.broadcast([c.shape, x.shape, y.shape]) else { throw ONNXRuntimeError("Where shapes do not broadcast") }
             return [ValueMeta(shape: s, type: x.type)]
         case .conv(let a):
             let x = try meta(0), w = try meta(1)
@@ -66,7 +67,7 @@ extension ONNXOp {
             let a = try meta(0), b = try meta(1)
             guard !a.shape.isEmpty, !b.shape.isEmpty else { throw ONNXRuntimeError("MatMul of a scalar") }
             let aS = a.shape.count == 1 ? [1, a.shape[0]] : a.shape, bS = b.shape.count == 1 ? [b.shape[0], 1] : b.shape
-            guard aS.last == bS[bS.count - 2], let batch = ONNXLayout.broadcast([Array(aS.dropLast(2)), Array(bS.dropLast(2))]) else {
+            guard aS.last == bS[bS.count - 2], let batch = Layout.broadcast([Array(aS.dropLast(2)), Array(bS.dropLast(2))]) else {
                 throw ONNXRuntimeError("shapes \(a.shape) × \(b.shape) do not multiply")
             }
             var s = batch + [aS[aS.count - 2], bS[bS.count - 1]]
@@ -86,7 +87,7 @@ extension ONNXOp {
         default:
             // Data movement and shape ops: run them on zero stand-ins; cheap, and the shapes then
             // follow from the very code that executes them.
-            return try execute(ins.map { $0?.placeholder }, outputCount: outputCount).map {
+            return try execute(ins.map { $0?.placeholder }, outputCount: outputCount, pool: pool).map {
                 ValueMeta(shape: $0.shape, type: $0.elementType)
             }
         }

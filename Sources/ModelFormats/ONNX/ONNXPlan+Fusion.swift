@@ -1,3 +1,4 @@
+import Kernels
 extension ONNXPlan {
     /// Slot readers of a step list: how many steps read each slot, and the last one that does.
     private static func readers(_ steps: [Step]) -> (count: [Int: Int], last: [Int: Int]) {
@@ -13,7 +14,7 @@ extension ONNXPlan {
 
     /// Rewrites `y = Conv(x); z = Add(y, r)` (either order, `r` of `y`'s shape) into one
     /// convolution that accumulates onto `r` when the convolution's path can (see
-    /// ``ONNXAccelerated/PreparedConv/accumulates``) and nothing else reads `y`. The fused step
+    /// ``PreparedConv/accumulates``) and nothing else reads `y`. The fused step
     /// takes the Add's place, where `r` is known to exist, and `r` becomes its last input.
     static func fuseConvResidual(_ steps: [Step], keep: Set<Int>, shape: (Int) -> [Int]?) -> [Step] {
         let (count, last) = readers(steps)
@@ -99,7 +100,7 @@ extension ONNXPlan {
 
     /// Rewrites `S = Einsum(bct,bcs->bts)(q, k); P = Softmax(S, last axis); O = Einsum(bts,bcs->bct)(P, v)`
     /// into one attention step `O = Attention(q, k, v)` when nothing else reads `S` or `P`: the
-    /// `T x S` scores then stay in cache (see ``ONNXAttention``).
+    /// `T x S` scores then stay in cache (see `Ops.attentionFeatureMajor`).
     static func fuseAttention(_ steps: [Step], keep: Set<Int>, shape: (Int) -> [Int]?) -> [Step] {
         var readers: [Int: Int] = [:]
         for step in steps { for s in step.inputs.compactMap({ $0 }) { readers[s, default: 0] += 1 } }
@@ -121,7 +122,7 @@ extension ONNXPlan {
                   steps[n].outputs.count == 1,
                   let qs = shape(q), let ks = shape(k), let vs = shape(v),
                   axis == 2 || axis == -1,
-                  let os = ONNXAttention.outputShape(q: qs, k: ks, v: vs), os == shape(steps[n].outputs[0]) else { continue }
+                  let os = Self.attentionShape(q: qs, k: ks, v: vs), os == shape(steps[n].outputs[0]) else { continue }
             out[n].op = step.op
             out[n].opType = "Attention"
             out[n].inputs = [q, k, v]
@@ -163,7 +164,7 @@ extension ONNXPlan {
             guard let slot, let t = values[slot] else { throw ONNXRuntimeError("normalization chain input missing") }
             return t
         }
-        return try chain.run(inputs, reusing: &buffer, outputShape: expectedShapes[step.outputs[0]] ?? [])
+        return try chain.run(inputs, reusing: &buffer, outputShape: expectedShapes[step.outputs[0]] ?? [], pool: pool)
     }
 }
 
@@ -175,5 +176,32 @@ extension ONNXPlan {
         guard step.release.contains(slot), step.inputs.filter({ $0 == slot }).count == 1 else { return r.floats }
         values[slot] = nil
         return r.takeFloats()
+    }
+}
+
+extension ONNXPlan {
+    /// Shape of the attention output for `q [B, C, T]`, `k [B, C, S]`, `v [B, Cv, S]`, or nil when
+    /// the operands do not have that form.
+    static func attentionShape(q: [Int], k: [Int], v: [Int]) -> [Int]? {
+        guard q.count == 3, k.count == 3, v.count == 3, q[0] == k[0], k[0] == v[0], q[1] == k[1], k[2] == v[2],
+              q.allSatisfy({ $0 > 0 }), k.allSatisfy({ $0 > 0 }), v.allSatisfy({ $0 > 0 }) else { return nil }
+        return [q[0], v[1], q[2]]
+    }
+
+    /// Runs a fused attention step on the engine's kernel.
+    func runAttention(q: ONNXTensor, k: ONNXTensor, v: ONNXTensor) throws -> ONNXTensor {
+        guard let shape = Self.attentionShape(q: q.shape, k: k.shape, v: v.shape),
+              case .float = q.elements, case .float = k.elements, case .float = v.elements else {
+            throw ONNXRuntimeError("attention operands \(q), \(k), \(v)")
+        }
+        var out = [Float](unsafeUninitializedCapacity: shape.reduce(1, *)) { _, n in n = shape.reduce(1, *) }
+        try q.withTensorView { qt in
+            try k.withTensorView { kt in
+                try v.withTensorView { vt in
+                    try out.withMutableTensorView(shape: shape) { o in try Ops.attentionFeatureMajor(q: qt, k: kt, v: vt, into: o, pool: pool) }
+                }
+            }
+        }
+        return ONNXTensor(shape: shape, floats: out, type: q.elementType)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// An ONNX model specialized to fixed input shapes: shapes inferred, shape subgraphs and other
 /// constant expressions folded, the remaining nodes in order with buffers released after their
@@ -15,7 +16,7 @@ public struct ONNXPlan: Sendable {
         /// Slots no later step or graph output reads once this step is done.
         var release: [Int]
         /// A convolution whose constant weights were packed at plan time.
-        var preparedConv: ONNXAccelerated.PreparedConv? = nil
+        var preparedConv: PreparedConv? = nil
         /// Inputs are (q, k, v) of a fused softmax attention (see ``fuseAttention(_:keep:shape:)``).
         var attention = false
         /// A normalization fused with the per-channel steps after it (see ``fuseNormChains(_:keep:shape:)``).
@@ -41,11 +42,15 @@ public struct ONNXPlan: Sendable {
     let inputSlots: [(name: String, slot: Int, shape: [Int])]
     let outputSlots: [(name: String, slot: Int)]
     let expectedShapes: [Int: [Int]]
+    /// The threads every kernel of the plan runs on.
+    let pool: ComputePool
 
+    /// - Parameter pool: the threads every kernel of the plan runs on.
     /// - Parameter fusing: combine attention, normalization chains and residual convolutions
     ///   into single steps (off when the plan is lowered to the engine graph, which has its own
     ///   fusions and no such steps).
-    init(model: ONNXModel, inputShapes: [String: [Int]], fusing: Bool = true) throws {
+    init(model: ONNXModel, inputShapes: [String: [Int]], pool: ComputePool, fusing: Bool = true) throws {
+        self.pool = pool
         var slots: [String: Int] = [:]
         var metas: [ValueMeta] = []
         func slot(_ name: String, _ meta: ValueMeta) -> Int {
@@ -89,7 +94,7 @@ public struct ONNXPlan: Sendable {
             if case .shape = node.op { isShape = true }
             if allConstant || isShape {
                 do {
-                    let outs = try node.op.execute(inMetas.map { $0?.placeholder }, outputCount: node.outputs.count)
+                    let outs = try node.op.execute(inMetas.map { $0?.placeholder }, outputCount: node.outputs.count, pool: pool)
                     for (name, t) in zip(node.outputs, outs) where !name.isEmpty { _ = slot(name, ValueMeta(t)) }
                     folded += 1
                     continue
@@ -104,7 +109,7 @@ public struct ONNXPlan: Sendable {
                 }
             }
             let outMetas: [ValueMeta]
-            do { outMetas = try node.op.inferOutputs(inMetas, outputCount: node.outputs.count) } catch { throw fail(error) }
+            do { outMetas = try node.op.inferOutputs(inMetas, outputCount: node.outputs.count, pool: pool) } catch { throw fail(error) }
             for m in outMetas {
                 // A malformed model must not make the executor allocate absurd buffers.
                 let (count, overflow) = m.shape.reduce((1, false)) { acc, d in
@@ -118,7 +123,7 @@ public struct ONNXPlan: Sendable {
             if case .conv(let a) = node.op, let x = inMetas[0], let w = inMetas[1]?.constant,
                inMetas.count < 3 || inMetas[2] == nil || inMetas[2]?.constant != nil {
                 do {
-                    step.preparedConv = try ONNXAccelerated.prepareConv(a, input: x.shape, weights: w, bias: inMetas.count > 2 ? inMetas[2]?.constant : nil)
+                    step.preparedConv = try Self.prepareConv(a, input: x.shape, weights: w, bias: inMetas.count > 2 ? inMetas[2]?.constant : nil)
                 } catch {
                     throw fail(error)
                 }
@@ -215,12 +220,12 @@ public struct ONNXPlan: Sendable {
                     outs = [try runNormChain(chain, step, &values)]
                 } else if step.attention, let q = step.inputs[0].flatMap({ values[$0] }), let k = step.inputs[1].flatMap({ values[$0] }),
                    let v = step.inputs[2].flatMap({ values[$0] }) {
-                    outs = [try ONNXAttention.run(q: q, k: k, v: v)]
+                    outs = [try runAttention(q: q, k: k, v: v)]
                 } else if let conv = step.preparedConv, let s = step.inputs[0], let x = values[s] {
                     var residual = takeResidual(step, &values)
-                    outs = [try ONNXAccelerated.run(conv, x, outputShape: expectedShapes[step.outputs[0]] ?? [], residual: &residual)]
+                    outs = [try run(conv, x, outputShape: expectedShapes[step.outputs[0]] ?? [], residual: &residual)]
                 } else {
-                    outs = try step.op.execute(step.inputs.map { $0.flatMap { values[$0] } }, outputCount: step.outputs.count)
+                    outs = try step.op.execute(step.inputs.map { $0.flatMap { values[$0] } }, outputCount: step.outputs.count, pool: pool)
                 }
             } catch {
                 throw ModelFormatError(.malformed, "onnx: \(step.opType) '\(step.name)': \(error)")

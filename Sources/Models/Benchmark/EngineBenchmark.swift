@@ -1,5 +1,6 @@
 import Foundation
 import Graph
+import Kernels
 import ModelFormats
 import ModelKit
 import Tensor

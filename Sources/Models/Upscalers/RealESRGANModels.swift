@@ -2,6 +2,7 @@
 // with Pure Synthetic Data", https://github.com/xinntao/Real-ESRGAN) in their ncnn conversions.
 import Foundation
 import Graph
+import Kernels
 import ModelKit
 
 /// realesr-animevideov3 (SRVGGNetCompact): ×2, ×3 and ×4 on one endpoint; the ×2 and ×3 graphs

@@ -2,6 +2,7 @@
 // conversions of waifu2x-ncnn-vulkan (nihui), with that tool's padding and tiling conventions.
 import Foundation
 import Graph
+import Kernels
 import ModelKit
 
 /// waifu2x: `cunet`, `upconv_7_photo` and `upconv_7_anime_style_art_rgb`, noise level -1...3,

@@ -3,6 +3,7 @@
 // denoising (https://github.com/nagadomi/waifu2x), streamed through ffmpeg.
 import Foundation
 import Graph
+import Kernels
 import ModelKit
 
 /// `peregrine/video-upscale`: a video in, the same video ×2/×3/×4 out, with its audio, frame

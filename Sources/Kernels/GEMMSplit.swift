@@ -1,10 +1,8 @@
-import Kernels
-
 /// How a whole-image convolution GEMM (`m` output channels × `n` columns, `flops` multiply-adds)
 /// is split over the pool: wide images give every thread a range of 48-column blocks; small
 /// ones give each a range of 8-row output-channel panels over all columns. Either way one pass
 /// on the pool, so a thread the OS delays is waited for once per layer.
-struct ONNXGEMMSplit {
+struct GEMMSplit {
     let m: Int, n: Int
     let panels: Int, columnBlocks: Int
     let byColumns: Bool

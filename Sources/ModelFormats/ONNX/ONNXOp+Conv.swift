@@ -1,3 +1,4 @@
+import Kernels
 /// Conv and ConvTranspose over NCHW (1-D inputs run as height 1): im2col / col2im around the
 /// shared matrix multiply.
 enum ONNXConv {
@@ -47,7 +48,7 @@ enum ONNXConv {
         return g
     }
 
-    static func conv(_ x: ONNXTensor, _ w: ONNXTensor, _ b: ONNXTensor?, _ a: ConvAttributes) throws -> ONNXTensor {
+    static func conv(_ x: ONNXTensor, _ w: ONNXTensor, _ b: ONNXTensor?, _ a: ConvAttributes, pool: ComputePool) throws -> ONNXTensor {
         let spatial = x.shape.count - 2
         guard w.shape.count == x.shape.count else { throw ONNXRuntimeError("weights \(w.shape) for input \(x.shape)") }
         let n = x.shape[0], c = x.shape[1]
@@ -84,8 +85,8 @@ enum ONNXConv {
                                     im2col(src, channels: icg, h: h, w: wd, kh: kh, kw: kw, g: g, oh: oh, ow: ow, col: pc.baseAddress!)
                                     bMatrix = UnsafePointer(pc.baseAddress!)
                                 }
-                                ONNXGemm.multiply(m: ocg, n: plane, k: kk, a: pw.baseAddress! + grp * ocg * kk, lda: kk,
-                                                  b: bMatrix, ldb: plane, c: dst, ldc: plane)
+                                Ops.sgemm(m: ocg, n: plane, k: kk, a: pw.baseAddress! + grp * ocg * kk, lda: kk,
+                                          b: bMatrix, ldb: plane, c: dst, ldc: plane, pool: pool)
                             }
                             if !bias.isEmpty {
                                 for o in 0..<oc {
@@ -140,7 +141,7 @@ enum ONNXConv {
         }
     }
 
-    static func convTranspose(_ x: ONNXTensor, _ w: ONNXTensor, _ b: ONNXTensor?, _ a: ConvAttributes) throws -> ONNXTensor {
+    static func convTranspose(_ x: ONNXTensor, _ w: ONNXTensor, _ b: ONNXTensor?, _ a: ConvAttributes, pool: ComputePool) throws -> ONNXTensor {
         let spatial = x.shape.count - 2
         guard w.shape.count == x.shape.count else { throw ONNXRuntimeError("weights \(w.shape) for input \(x.shape)") }
         let n = x.shape[0], c = x.shape[1]
@@ -164,13 +165,20 @@ enum ONNXConv {
         let xv = x.floats, wv = w.floats
         // Per group, the weights [icg, ocg*kh*kw] transposed to [ocg*kh*kw, icg].
         let wt = (0..<groups).map { grp in
-            ONNXLayout.transpose2D(Array(wv[(grp * icg * rows)..<((grp + 1) * icg * rows)]), rows: icg, cols: rows)
+            Layout.transpose2D(Array(wv[(grp * icg * rows)..<((grp + 1) * icg * rows)]), rows: icg, cols: rows)
         }
         var col = [Float](repeating: 0, count: rows * plane)
         for img in 0..<n {
             for grp in 0..<groups {
                 let xs = Array(xv[((img * c + grp * icg) * plane)..<((img * c + (grp + 1) * icg) * plane)])
-                col = ONNXGemm.multiply(wt[grp], xs, m: rows, n: plane, k: icg)
+                wt[grp].withUnsafeBufferPointer { pa in
+                    xs.withUnsafeBufferPointer { pb in
+                        col.withUnsafeMutableBufferPointer { pc in
+                            Ops.sgemm(m: rows, n: plane, k: icg, a: pa.baseAddress!, lda: icg, b: pb.baseAddress!, ldb: plane,
+                                      c: pc.baseAddress!, ldc: plane, pool: pool)
+                        }
+                    }
+                }
                 out.withUnsafeMutableBufferPointer { po in
                     for o in 0..<ocg {
                         let dst = po.baseAddress! + (img * oc + grp * ocg + o) * oh * ow
@@ -201,7 +209,7 @@ enum ONNXConv {
         return ONNXTensor(shape: shape, floats: out, type: x.elementType)
     }
 
-    static func pool(_ x: ONNXTensor, _ p: PoolAttributes) throws -> ONNXTensor {
+    static func pool(_ x: ONNXTensor, _ p: PoolAttributes, pool: ComputePool) throws -> ONNXTensor {
         let spatial = x.shape.count - 2
         guard spatial == 1 || spatial == 2 else { throw ONNXRuntimeError("only 1-D and 2-D pooling, input \(x.shape)") }
         let n = x.shape[0], c = x.shape[1]
@@ -231,11 +239,11 @@ enum ONNXConv {
             let inverse = 1 / Float(k.0 * k.1)
             xv.withUnsafeBufferPointer { src in
                 out.withUnsafeMutableBufferPointer { dst in
-                    let io = ONNXGemm.Operands(a: src.baseAddress!, b: src.baseAddress!, c: dst.baseAddress!)
+                    let io = PoolBuffers(src: src.baseAddress!, dst: dst.baseAddress!)
                     // Planes split over the pool: a 32x128x128 map is a few hundred microseconds a thread.
-                    ONNXAccelerated.pool.parallelFor(n * c, minimumPerPart: max(1, 16384 / max(1, h * w))) { r in
+                    pool.parallelFor(n * c, minimumPerPart: max(1, 16384 / max(1, h * w))) { r in
                         for plane in r {
-                            let s = io.a + plane * h * w, d = io.c + plane * oh * ow
+                            let s = io.src + plane * h * w, d = io.dst + plane * oh * ow
                             if !p.isMax && k == (2, 2) && g.stride == (2, 2) && g.dilation == (1, 1) {
                                 // The UNet's 2x downsampling: one tight loop.
                                 for oy in 0..<oh {
@@ -294,4 +302,11 @@ enum ONNXConv {
         let shape = spatial == 2 ? [n, c, oh, ow] : [n, c, ow]
         return ONNXTensor(shape: shape, floats: out, type: x.elementType)
     }
+}
+
+/// The planes a pooling pass reads and writes. `@unchecked Sendable`: each worker writes only its
+/// own planes of `dst`; `src` is only read.
+private struct PoolBuffers: @unchecked Sendable {
+    let src: UnsafePointer<Float>
+    let dst: UnsafeMutablePointer<Float>
 }

@@ -1,86 +1,24 @@
-import CKernels
-/// MatMul (numpy semantics, batched with broadcasting), Gemm and Einsum.
+import Kernels
+/// MatMul (numpy semantics, batched with broadcasting), Gemm and Einsum on the engine's matrix products.
 enum ONNXMatrix {
-    static func matMul(_ a: ONNXTensor, _ b: ONNXTensor) throws -> ONNXTensor {
-        guard !a.shape.isEmpty, !b.shape.isEmpty else { throw ONNXRuntimeError("MatMul of a scalar") }
-        let aShape = a.shape.count == 1 ? [1, a.shape[0]] : a.shape
-        let bShape = b.shape.count == 1 ? [b.shape[0], 1] : b.shape
-        let m = aShape[aShape.count - 2], k = aShape[aShape.count - 1]
-        let k2 = bShape[bShape.count - 2], n = bShape[bShape.count - 1]
-        guard k == k2 else { throw ONNXRuntimeError("inner extents differ: \(a.shape) × \(b.shape)") }
-        let aBatch = Array(aShape.dropLast(2)), bBatch = Array(bShape.dropLast(2))
-        guard let batch = ONNXLayout.broadcast([aBatch, bBatch]) else {
-            throw ONNXRuntimeError("batch extents \(aBatch) and \(bBatch) do not broadcast")
-        }
-        let out = batchedMultiply(a.floats, aBatch: aBatch, b.floats, bBatch: bBatch, batch: batch, m: m, n: n, k: k)
-        var shape = batch + [m, n]
-        if a.shape.count == 1 { shape.remove(at: shape.count - 2) }
-        if b.shape.count == 1 { shape.removeLast() }
-        return ONNXTensor(shape: shape, floats: out, type: a.elementType)
-    }
-
-    /// `[batch..., m, n]` products of broadcast batches of `m×k` and `k×n` matrices.
-    static func batchedMultiply(_ a: [Float], aBatch: [Int], _ b: [Float], bBatch: [Int], batch: [Int],
-                                m: Int, n: Int, k: Int) -> [Float] {
-        let count = batch.reduce(1, *)
-        var out = [Float](repeating: 0, count: count * m * n)
-        let aStr = ONNXLayout.broadcastStrides(aBatch, to: batch), bStr = ONNXLayout.broadcastStrides(bBatch, to: batch)
-        a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in
-                out.withUnsafeMutableBufferPointer { po in
-                    for idx in 0..<count {
-                        var rem = idx, ai = 0, bi = 0
-                        for d in stride(from: batch.count - 1, through: 0, by: -1) {
-                            let coord = rem % batch[d]
-                            rem /= batch[d]
-                            ai += coord * aStr[d]
-                            bi += coord * bStr[d]
-                        }
-                        ONNXGemm.multiply(m: m, n: n, k: k, a: pa.baseAddress! + ai * m * k, lda: k,
-                                          b: pb.baseAddress! + bi * k * n, ldb: n,
-                                          c: po.baseAddress! + idx * m * n, ldc: n)
-                    }
-                }
-            }
-        }
-        return out
+    static func matMul(_ a: ONNXTensor, _ b: ONNXTensor, pool: ComputePool) throws -> ONNXTensor {
+        let y = try a.withTensorView { x in try b.withTensorView { w in try Ops.matmul(x, w, pool: pool) } }
+        return ONNXTensor(shape: y.shape.dims, floats: y.toArray(), type: a.elementType)
     }
 
     static func gemm(_ a: ONNXTensor, _ b: ONNXTensor, _ c: ONNXTensor?, alpha: Float, beta: Float,
-                     transA: Bool, transB: Bool) throws -> ONNXTensor {
-        guard a.shape.count == 2, b.shape.count == 2 else { throw ONNXRuntimeError("Gemm needs matrices, got \(a.shape), \(b.shape)") }
-        let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
-        let k2 = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1]
-        guard k == k2 else { throw ONNXRuntimeError("inner extents differ: \(a.shape) × \(b.shape)") }
-        var y: [Float]
-        if m == 1 && transB && !transA && n > 0 && k > 0 {
-            // A row vector times B^T (linear layers at batch 1): y^T = B a^T, with B (n x k,
-            // row-major) packed as the SGEMM's left operand and a read in place as a k x 1
-            // column; no transposed copy of B.
-            y = [Float](repeating: 0, count: n)
-            let av = a.floats, bv = b.floats
-            ONNXScratch.shared.with(floats: pg_sgemm_packed_size(Int32(n), Int32(k))) { packed in
-                bv.withUnsafeBufferPointer { pb in
-                    av.withUnsafeBufferPointer { pa in
-                        y.withUnsafeMutableBufferPointer { py in
-                            pg_sgemm_pack_a(pb.baseAddress!, k, Int32(n), Int32(k), packed)
-                            pg_sgemm_packed(Int32(n), 1, Int32(k), packed, pa.baseAddress!, 1, py.baseAddress!, 1, nil, nil, 0)
-                        }
+                     transA: Bool, transB: Bool, pool: ComputePool) throws -> ONNXTensor {
+        let y = try a.withTensorView { at in
+            try b.withTensorView { bt in
+                if let c {
+                    return try c.withTensorView { ct in
+                        try Ops.gemm(at, bt, c: ct, alpha: alpha, beta: beta, transA: transA, transB: transB, pool: pool)
                     }
                 }
+                return try Ops.gemm(at, bt, c: nil, alpha: alpha, beta: beta, transA: transA, transB: transB, pool: pool)
             }
-        } else {
-            y = ONNXGemm.multiply(a.floats, b.floats, m: m, n: n, k: k, transA: transA, transB: transB)
         }
-        if alpha != 1 { for i in y.indices { y[i] *= alpha } }
-        if let c, beta != 0 {
-            guard ONNXLayout.broadcast([c.shape, [m, n]]) == [m, n] else {
-                throw ONNXRuntimeError("C \(c.shape) does not broadcast to [\(m), \(n)]")
-            }
-            let cv = ONNXShapeOps.expandValues(c.floats, from: c.shape, to: [m, n])
-            for i in y.indices { y[i] += beta * cv[i] }
-        }
-        return ONNXTensor(shape: [m, n], floats: y, type: a.elementType)
+        return ONNXTensor(shape: y.shape.dims, floats: y.toArray(), type: a.elementType)
     }
 }
 
@@ -150,7 +88,7 @@ struct EinsumEquation: Sendable {
     }
 
     /// Evaluates the equation by summing out private labels, then one batched matrix multiply.
-    func evaluate(_ operands: [ONNXTensor]) throws -> ONNXTensor {
+    func evaluate(_ operands: [ONNXTensor], pool: ComputePool) throws -> ONNXTensor {
         guard operands.count == inputs.count else { throw ONNXRuntimeError("\(operands.count) operands for \(inputs.count) terms") }
         var (terms, out, extent) = try resolve(operands.map(\.shape))
         var values = operands
@@ -159,7 +97,7 @@ struct EinsumEquation: Sendable {
             let others = terms.enumerated().filter { $0.offset != i }.flatMap(\.element)
             let privateAxes = terms[i].enumerated().filter { !out.contains($0.element) && !others.contains($0.element) }.map(\.offset)
             if !privateAxes.isEmpty {
-                values[i] = try ONNXNormalization.reduce(values[i], .sum, axes: privateAxes, keepDims: false)
+                values[i] = try ONNXNormalization.reduce(values[i], .sum, axes: privateAxes, keepDims: false, pool: pool)
                 terms[i] = terms[i].enumerated().filter { !privateAxes.contains($0.offset) }.map(\.element)
             }
         }
@@ -182,9 +120,11 @@ struct EinsumEquation: Sendable {
         let a = try arrange(values[0], ta, batch + freeA + contracted)
         let b = try arrange(values[1], tb, batch + contracted + freeB)
         let bt = size(batch), m = size(freeA), k = size(contracted), n = size(freeB)
-        let product = ONNXMatrix.batchedMultiply(a, aBatch: [bt], b, bBatch: [bt], batch: [bt], m: m, n: n, k: k)
+        let product = try a.withTensorView(shape: [bt, m, k]) { x in
+            try b.withTensorView(shape: [bt, k, n]) { y in try Ops.matmul(x, y, pool: pool) }
+        }
         let labels = batch + freeA + freeB
-        let result = ONNXTensor(shape: labels.map { extent[$0]! }, floats: product, type: operands[0].elementType)
+        let result = ONNXTensor(shape: labels.map { extent[$0]! }, floats: product.toArray(), type: operands[0].elementType)
         return try ONNXShapeOps.transpose(result, perm: out.map { labels.firstIndex(of: $0)! })
     }
 }

@@ -1,7 +1,7 @@
-// Normalization statistics and the fused per-channel affine (see onnx_norm.h). The loops are
+// Normalization statistics and the fused per-channel affine (see normalization.h). The loops are
 // plain C compiled twice: for AVX-512 (vectorized 8 doubles / 16 floats wide) and for any CPU.
 #include "internal.h"
-#include "onnx_norm.h"
+#include "normalization.h"
 #include <math.h>
 
 static inline __attribute__((always_inline)) void pg_moments_body(const float *x, size_t rows, size_t len,
@@ -31,7 +31,7 @@ static void pg_moments_portable(const float *x, size_t rows, size_t len, float e
     pg_moments_body(x, rows, len, epsilon, mean, rstd);
 }
 
-void pg_onnx_row_moments(const float *x, size_t rows, size_t len, float epsilon, float *mean, float *rstd) {
+void pg_row_moments(const float *x, size_t rows, size_t len, float epsilon, float *mean, float *rstd) {
     if (pg_cpu()->avx512f)
         pg_moments_avx512(x, rows, len, epsilon, mean, rstd);
     else
@@ -59,7 +59,7 @@ static void pg_affine_portable(const float *x, float *y, size_t plane, const flo
     PG_AFFINE_BODY
 }
 
-void pg_onnx_channel_affine(const float *x, float *y, size_t plane, const float *alpha, const float *beta,
+void pg_channel_affine(const float *x, float *y, size_t plane, const float *alpha, const float *beta,
                             int c0, int c1, int silu) {
     if (pg_cpu()->avx512f)
         pg_affine_avx512(x, y, plane, alpha, beta, c0, c1, silu);

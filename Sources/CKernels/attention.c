@@ -1,4 +1,4 @@
-// Fused softmax attention for the ONNX executor (see onnx_attention.h).
+// Fused softmax attention, scores kept in cache (see attention.h).
 //
 // Per block of output columns t: St = K^T Q[:, t-block] (S x nt, in cache), softmax down each
 // column (over s), O[:, t-block] = V St, each column scaled by 1 / its softmax sum. Computing
@@ -6,11 +6,11 @@
 // of the large matrix) and lets the column softmax run across the nt lanes without horizontal
 // reductions.
 #include "internal.h"
-#include "onnx_attention.h"
+#include "attention.h"
 #include <stdint.h>
 #include <string.h>
 
-void pg_onnx_pack_transposed(const float *B, long ldb, int K, int M, float *packed) {
+void pg_pack_transposed(const float *B, long ldb, int K, int M, float *packed) {
     int panels = (M + PG_SGEMM_MR - 1) / PG_SGEMM_MR;
     for (int p = 0; p < panels; p++) {
         float *dst = packed + (size_t)p * PG_SGEMM_MR * K;
@@ -25,9 +25,9 @@ void pg_onnx_pack_transposed(const float *B, long ldb, int K, int M, float *pack
     }
 }
 
-size_t pg_onnx_attention_scratch_size(int S) {
+size_t pg_attention_scratch_size(int S) {
     // The S x nt score block, then the column maxima and sums.
-    return (size_t)S * PG_ONNX_ATTENTION_BLOCK + 2 * PG_ONNX_ATTENTION_BLOCK;
+    return (size_t)S * PG_ATTENTION_BLOCK + 2 * PG_ATTENTION_BLOCK;
 }
 
 // exp(x) for x <= 0 (scores minus their column maximum): n = round(x / ln 2), r = x - n ln 2
@@ -81,9 +81,9 @@ static void pg_attention_softmax_portable(float *st, int S, int nt, float *mx, f
     pg_attention_softmax_body(st, S, nt, mx, sum);
 }
 
-void pg_onnx_attention_columns(const float *kt_packed, const float *q, long ldq, const float *v_packed,
+void pg_attention_columns(const float *kt_packed, const float *q, long ldq, const float *v_packed,
                                int C, int Cv, int S, int t0, int nt, float *o, long ldo, float *scratch) {
-    float *st = scratch, *mx = scratch + (size_t)S * PG_ONNX_ATTENTION_BLOCK, *sum = mx + PG_ONNX_ATTENTION_BLOCK;
+    float *st = scratch, *mx = scratch + (size_t)S * PG_ATTENTION_BLOCK, *sum = mx + PG_ATTENTION_BLOCK;
     pg_sgemm_packed(S, nt, C, kt_packed, q + t0, ldq, st, nt, NULL, NULL, 0);
     if (pg_cpu()->avx512f)
         pg_attention_softmax_avx512(st, S, nt, mx, sum);

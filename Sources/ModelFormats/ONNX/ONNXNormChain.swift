@@ -1,11 +1,9 @@
-import CKernels
 import Kernels
 
 /// `InstanceNormalization` (GroupNorm as PyTorch exports it: reshape to `[N, G, -1]`, normalize,
 /// reshape back) followed by per-channel `Mul` / `Add` / `Sub` steps and optionally SiLU, run as
 /// one step: every link of the chain is an affine map per (image, channel), so they compose into
-/// one `alpha * x + beta` per channel plane. Two passes over the tensor (statistics, then the
-/// fused map with SiLU while the plane is in cache) instead of one or two per step.
+/// one `gamma * x + beta` per channel plane, run by the engine's fused group normalization.
 struct ONNXNormChain: Sendable {
     /// One per-channel link; its operand is the step input at `operand`.
     struct Link: Sendable {
@@ -34,7 +32,7 @@ struct ONNXNormChain: Sendable {
     /// Runs the chain. `inputs` are the normalization's input, scale and bias, then the links'
     /// operands; `buffer`, when given, holds the input's values (taken out of `inputs[0]`, which
     /// then only gives the shape) and receives the result in place.
-    func run(_ inputs: [ONNXTensor], reusing buffer: inout [Float]?, outputShape: [Int]) throws -> ONNXTensor {
+    func run(_ inputs: [ONNXTensor], reusing buffer: inout [Float]?, outputShape: [Int], pool: ComputePool) throws -> ONNXTensor {
         let x = inputs[0]
         guard x.shape.count >= 3, inputs.count >= 3 else { throw ONNXRuntimeError("normalization input \(x.shape)") }
         let n = x.shape[0], groups = x.shape[1], len = x.shape[2...].reduce(1, *)
@@ -44,10 +42,8 @@ struct ONNXNormChain: Sendable {
               outputShape.reduce(1, *) == x.count else {
             throw ONNXRuntimeError("normalization chain: input \(x.shape), scale/bias \(scale.count)/\(bias.count), output \(outputShape)")
         }
-        let perGroup = channels / groups, plane = len / perGroup, rows = n * groups
-        let pool = ONNXAccelerated.pool
-        // Compose the links into y = A * normalized + B per (image, channel); the statistics
-        // come in per group below.
+        let perGroup = channels / groups
+        // Compose the links into y = A * normalized + B per (image, channel).
         var linkScale = [Float](repeating: 1, count: n * channels), linkShift = [Float](repeating: 0, count: n * channels)
         let rank = outputShape.count
         for link in links {
@@ -71,6 +67,9 @@ struct ONNXNormChain: Sendable {
                 }
             }
         }
+        // The normalization's own per-group affine goes first: A (scale x + bias) + B per channel.
+        let gamma = (0..<(n * channels)).map { linkScale[$0] * scale[($0 % channels) / perGroup] }
+        let beta = (0..<(n * channels)).map { linkScale[$0] * bias[($0 % channels) / perGroup] + linkShift[$0] }
         // In place: `out` holds the only reference to the input's values. Otherwise a fresh output.
         var out: [Float]
         let separate: [Float]?
@@ -83,37 +82,16 @@ struct ONNXNormChain: Sendable {
             separate = x.floats
         }
         guard (separate ?? out).count == x.count else { throw ONNXRuntimeError("normalization input has \((separate ?? out).count) values for \(x.shape)") }
-        var alpha = [Float](repeating: 0, count: n * channels), beta = alpha
-        // One pass on the pool, a group at a time: its statistics, then its channels mapped while
-        // the group's values are still in cache (a group of a 64x128x128 map is 128 KiB).
-        separate.withUnsafeBufferPointerOrNil { px in
-            out.withUnsafeMutableBufferPointer { po in
-                alpha.withUnsafeMutableBufferPointer { pa in
-                    beta.withUnsafeMutableBufferPointer { pb in
-                        linkScale.withUnsafeBufferPointer { ls in
-                            linkShift.withUnsafeBufferPointer { lt in
-                                let io = ONNXGemm.Operands(a: px ?? UnsafePointer(po.baseAddress!), b: ls.baseAddress!, c: po.baseAddress!)
-                                let coefficients = ONNXGemm.Operands(a: lt.baseAddress!, b: lt.baseAddress!, c: pa.baseAddress!)
-                                let betas = pb.baseAddress!
-                                pool.parallelFor(rows, minimumPerPart: max(1, 16384 / max(1, len))) { r in
-                                    for row in r {
-                                        var mean: Float = 0, rstd: Float = 0
-                                        pg_onnx_row_moments(io.a + row * len, 1, len, epsilon, &mean, &rstd)
-                                        let img = row / groups, g = row % groups
-                                        let a = rstd * scale[g], b = bias[g] - mean * a
-                                        let c0 = img * channels + g * perGroup
-                                        for i in c0..<(c0 + perGroup) {
-                                            coefficients.c[i] = a * io.b[i]
-                                            betas[i] = b * io.b[i] + coefficients.a[i]
-                                        }
-                                        pg_onnx_channel_affine(io.a, io.c, plane, coefficients.c, betas, Int32(c0),
-                                                               Int32(c0 + perGroup), silu ? 1 : 0)
-                                    }
-                                }
-                            }
-                        }
-                    }
+        let shape = [n, channels, x.count / max(1, n * channels)]
+        try out.withMutableTensorView(shape: shape) { o in
+            if let separate {
+                try separate.withTensorView(shape: shape) { input in
+                    try Ops.groupNorm(input, groups: groups, epsilon: epsilon, gamma: gamma, beta: beta,
+                                      activation: silu ? .silu : nil, into: o, pool: pool)
                 }
+            } else {
+                try Ops.groupNorm(o, groups: groups, epsilon: epsilon, gamma: gamma, beta: beta,
+                                  activation: silu ? .silu : nil, into: o, pool: pool)
             }
         }
         return ONNXTensor(shape: outputShape, floats: out, type: x.elementType)

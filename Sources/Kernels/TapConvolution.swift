@@ -1,8 +1,8 @@
 import CKernels
-import Kernels
+import Tensor
 
 /// A stride-1, dilation-1, single-group convolution as one accumulating SGEMM per kernel tap on
-/// a zero-padded copy of the input, for small feature maps (see ``ONNXConvGEMM`` for why not
+/// a zero-padded copy of the input, for small feature maps (see ``GEMMConvolution`` for why not
 /// Winograd there).
 ///
 /// In the padded image (row width `Wp`), output pixel `(y, x)` of tap `(ky, kx)` reads channel
@@ -10,63 +10,82 @@ import Kernels
 /// the padded planes themselves, shifted, with row stride the plane size. So no im2col matrix is
 /// built (it would be `kh*kw` times the input); the products land in a `Wp`-wide buffer whose
 /// columns past the output width are discarded when rows are copied out.
-struct ONNXConvTaps: Sendable {
-    let inputChannels: Int
-    let outputChannels: Int
-    let kernelHeight: Int, kernelWidth: Int
-    /// top, left, bottom, right.
-    let pads: (Int, Int, Int, Int)
+public struct TapConvolution: Sendable {
+    /// The layer's geometry.
+    public let parameters: ConvolutionParameters
     /// Per tap `(ky, kx)`, the `outputChannels x inputChannels` weights packed by `pg_sgemm_pack_a`.
     let packed: [Float]
     let tapStride: Int
     /// One value per output channel, or empty.
     let bias: [Float]
 
-    /// Whether the geometry is one this path computes.
-    static func accepts(_ g: ONNXConv.Geometry) -> Bool {
-        g.stride == (1, 1) && g.dilation == (1, 1)
+    /// Whether the geometry is one this path computes (one group, stride and dilation 1).
+    public static func accepts(_ p: ConvolutionParameters) -> Bool {
+        p.groups == 1 && p.strideY == 1 && p.strideX == 1 && p.dilationY == 1 && p.dilationX == 1
     }
 
-    /// Packs `(oc, ic, kh, kw)` weights per tap.
-    init(weights: [Float], bias: [Float]?, inputChannels ic: Int, outputChannels oc: Int, geometry g: ONNXConv.Geometry) {
-        precondition(Self.accepts(g), "ONNXConvTaps: stride and dilation must be 1")
-        inputChannels = ic
-        outputChannels = oc
-        (kernelHeight, kernelWidth) = g.kernel
-        pads = g.pads
-        let taps = g.kernel.0 * g.kernel.1
+    /// Packs `(outputChannels, inputChannels, kh, kw)` weights per tap.
+    /// - Throws: ``KernelError`` when ``accepts(_:)`` refuses the geometry or the counts do not fit.
+    public init(weights: [Float], bias: [Float]?, parameters p: ConvolutionParameters) throws {
+        let ic = p.inputChannels, oc = p.outputChannels, taps = p.kernelHeight * p.kernelWidth
+        guard Self.accepts(p), ic > 0, oc > 0, taps > 0, weights.count == oc * ic * taps,
+              bias.map({ $0.count == oc }) ?? true else {
+            throw KernelError(.invalidParameter, "TapConvolution: \(weights.count) weights, \(bias?.count ?? 0) biases for \(p)")
+        }
+        parameters = p
         let stride = pg_sgemm_packed_size(Int32(oc), Int32(ic))
         tapStride = stride
-        var p = [Float](repeating: 0, count: stride * taps)
+        var packed = [Float](repeating: 0, count: stride * taps)
         var tap = [Float](repeating: 0, count: oc * ic)
         for t in 0..<taps {
             for o in 0..<oc {
                 for c in 0..<ic { tap[o * ic + c] = weights[(o * ic + c) * taps + t] }
             }
             tap.withUnsafeBufferPointer { w in
-                p.withUnsafeMutableBufferPointer {
+                packed.withUnsafeMutableBufferPointer {
                     pg_sgemm_pack_a(w.baseAddress!, ic, Int32(oc), Int32(ic), $0.baseAddress! + t * stride)
                 }
             }
         }
-        packed = p
+        self.packed = packed
         self.bias = bias ?? []
+    }
+
+    /// Convolves NCHW `input` into `output` (shaped as the geometry says).
+    /// - Parameter accumulate: add to `output`'s contents (a fused residual) instead of overwriting them.
+    /// - Throws: ``KernelError`` when the shapes do not fit the geometry.
+    public func callAsFunction(_ input: Tensor, into output: Tensor, accumulate: Bool = false, pool: ComputePool) throws {
+        try checkF32(input, output, op: "TapConvolution")
+        let (n, c, h, w) = input.nchw
+        let (oh, ow) = parameters.convolutionOutputSize(height: h, width: w)
+        guard c == parameters.inputChannels, oh > 0, ow > 0, output.nchw == (n, parameters.outputChannels, oh, ow) else {
+            throw KernelError(.shapeMismatch, "TapConvolution: \(input.shape) -> \(output.shape) for \(parameters)")
+        }
+        for img in 0..<n {
+            run(input.floatPointer + img * c * h * w, height: h, width: w,
+                output.floatPointer + img * parameters.outputChannels * oh * ow, accumulate: accumulate, pool: pool)
+        }
     }
 
     /// Convolves one image `(inputChannels, h, w)` into `dst` `(outputChannels, oh, ow)`
     /// (`oh = h + pads.top + pads.bottom - kh + 1`, likewise `ow`).
     /// - Parameter accumulate: add to `dst` instead of overwriting it.
-    func run(_ src: UnsafePointer<Float>, h: Int, w: Int, _ dst: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
-             accumulate: Bool, pool: ComputePool) {
+    public func run(_ src: UnsafePointer<Float>, height h: Int, width w: Int, _ dst: UnsafeMutablePointer<Float>,
+                    accumulate: Bool, pool: ComputePool) {
+        let kernelHeight = parameters.kernelHeight, kernelWidth = parameters.kernelWidth
+        let pads = (parameters.padding.top, parameters.padding.left, parameters.padding.bottom, parameters.padding.right)
         let hp = h + pads.0 + pads.2, wp = w + pads.1 + pads.3
-        precondition(oh == hp - kernelHeight + 1 && ow == wp - kernelWidth + 1, "ONNXConvTaps: output \(oh)x\(ow)")
+        let oh = hp - kernelHeight + 1, ow = wp - kernelWidth + 1
+        guard oh > 0, ow > 0 else { return }
         // The last tap of the last column reads kw - 1 floats past the padded plane.
         let plane = (hp * wp + kernelWidth + 15) / 16 * 16
-        let m = outputChannels, n = oh * wp, ic = inputChannels
-        let split = ONNXGEMMSplit(m: m, n: n, flops: m * ic * kernelHeight * kernelWidth * n, pool: pool)
+        let m = parameters.outputChannels, n = oh * wp, ic = parameters.inputChannels
+        let split = GEMMSplit(m: m, n: n, flops: m * ic * kernelHeight * kernelWidth * n, pool: pool)
         let parts = split.parts
         let padded = ic * plane
-        ONNXScratch.shared.with(floats: padded * parts + m * n) { scratch in
+        let tapStride = tapStride
+        pool.withWorkspace(bytes: 4 * (padded * parts + m * n)) { raw in
+            let scratch = raw.assumingMemoryBound(to: Float.self)
             let product = scratch + padded * parts
             packed.withUnsafeBufferPointer { pa in
                 bias.withUnsafeBufferPointer { pb in

@@ -1,8 +1,9 @@
-/// Shape arithmetic and data movement shared by the ONNX kernels: broadcasting, axis
-/// normalization, permutation.
-enum ONNXLayout {
+/// Shape arithmetic and data movement over row-major arrays of any element type (floats, and the
+/// integers and booleans of shape arithmetic and masks): broadcasting, axis normalization,
+/// permutation. The `Ops` data-movement ops on ``Tensor`` run on these.
+public enum Layout {
     /// Row-major strides of `shape`.
-    static func strides(_ shape: [Int]) -> [Int] {
+    public static func strides(_ shape: [Int]) -> [Int] {
         var s = [Int](repeating: 1, count: shape.count)
         var acc = 1
         for i in stride(from: shape.count - 1, through: 0, by: -1) {
@@ -13,7 +14,7 @@ enum ONNXLayout {
     }
 
     /// Numpy-style broadcast of several shapes, or nil when they do not broadcast.
-    static func broadcast(_ shapes: [[Int]]) -> [Int]? {
+    public static func broadcast(_ shapes: [[Int]]) -> [Int]? {
         let rank = shapes.map(\.count).max() ?? 0
         var out = [Int](repeating: 1, count: rank)
         for s in shapes {
@@ -27,7 +28,7 @@ enum ONNXLayout {
     }
 
     /// Strides for reading `shape` as if broadcast to `outShape` (0 along broadcast dimensions).
-    static func broadcastStrides(_ shape: [Int], to outShape: [Int]) -> [Int] {
+    public static func broadcastStrides(_ shape: [Int], to outShape: [Int]) -> [Int] {
         let s = strides(shape)
         let off = outShape.count - shape.count
         return (0..<outShape.count).map { i in
@@ -37,7 +38,7 @@ enum ONNXLayout {
 
     /// Merges adjacent dimensions where every operand steps uniformly across both, so the
     /// innermost loop runs as long as possible.
-    static func coalesce(_ shape: [Int], _ operandStrides: [[Int]]) -> (shape: [Int], strides: [[Int]]) {
+    public static func coalesce(_ shape: [Int], _ operandStrides: [[Int]]) -> (shape: [Int], strides: [[Int]]) {
         guard !shape.isEmpty else { return ([1], operandStrides.map { _ in [0] }) }
         var dims = [shape[0]]
         var st = operandStrides.map { [$0[0]] }
@@ -64,7 +65,7 @@ enum ONNXLayout {
 
     /// Calls `body(outOffset, operandOffsets, innerCount, innerStrides)` for each innermost row of
     /// a broadcast iteration over `outShape`.
-    static func forEachRow(outShape: [Int], operandShapes: [[Int]],
+    public static func forEachRow(outShape: [Int], operandShapes: [[Int]],
                            _ body: (Int, [Int], Int, [Int]) -> Void) {
         let total = outShape.reduce(1, *)
         guard total > 0 else { return }
@@ -92,13 +93,13 @@ enum ONNXLayout {
     }
 
     /// An axis in `[-rank, rank)` as a non-negative index, or nil when out of range.
-    static func axis(_ a: Int, rank: Int) -> Int? {
+    public static func axis(_ a: Int, rank: Int) -> Int? {
         let r = a < 0 ? a + rank : a
         return r >= 0 && r < rank ? r : nil
     }
 
     /// Transposes a row-major `rows×cols` matrix.
-    static func transpose2D<T>(_ x: [T], rows: Int, cols: Int) -> [T] {
+    public static func transpose2D<T>(_ x: [T], rows: Int, cols: Int) -> [T] {
         guard rows > 1, cols > 1 else { return x }
         return [T](unsafeUninitializedCapacity: x.count) { out, n in
             x.withUnsafeBufferPointer { src in
@@ -122,7 +123,7 @@ enum ONNXLayout {
     }
 
     /// Permutes the axes of a row-major array: output axis `i` is input axis `perm[i]`.
-    static func permute<T>(_ x: [T], shape: [Int], perm: [Int]) -> [T] {
+    public static func permute<T>(_ x: [T], shape: [Int], perm: [Int]) -> [T] {
         let rank = shape.count
         if perm == Array(0..<rank) { return x }
         let outShape = perm.map { shape[$0] }

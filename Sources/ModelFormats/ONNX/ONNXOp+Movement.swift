@@ -1,3 +1,4 @@
+import Kernels
 /// Data-movement operators: they rearrange elements of any type without arithmetic.
 enum ONNXShapeOps {
     /// Applies a type-independent rearrangement to a tensor's elements.
@@ -19,7 +20,7 @@ enum ONNXShapeOps {
         var out = [T]()
         out.reserveCapacity(total)
         x.withUnsafeBufferPointer { px in
-            ONNXLayout.forEachRow(outShape: to, operandShapes: [from]) { _, offs, inner, st in
+            Layout.forEachRow(outShape: to, operandShapes: [from]) { _, offs, inner, st in
                 var i = offs[0]
                 for _ in 0..<inner {
                     out.append(px[i])
@@ -38,14 +39,14 @@ enum ONNXShapeOps {
         }
         struct Permute: ElementMover {
             let shape: [Int], perm: [Int]
-            func move<T>(_ v: [T]) -> [T] { ONNXLayout.permute(v, shape: shape, perm: perm) }
+            func move<T>(_ v: [T]) -> [T] { Layout.permute(v, shape: shape, perm: perm) }
         }
         return move(x, to: p.map { x.shape[$0] }, Permute(shape: x.shape, perm: p))
     }
 
     /// Copies blocks along `axis`: output `i` takes `sizes[i]` consecutive slices from `starts[i]`.
     static func split(_ x: ONNXTensor, axis: Int, sizes: [Int]) throws -> [ONNXTensor] {
-        guard let ax = ONNXLayout.axis(axis, rank: x.shape.count) else { throw ONNXRuntimeError("axis \(axis) out of range") }
+        guard let ax = Layout.axis(axis, rank: x.shape.count) else { throw ONNXRuntimeError("axis \(axis) out of range") }
         guard sizes.reduce(0, +) == x.shape[ax], sizes.allSatisfy({ $0 >= 0 }) else {
             throw ONNXRuntimeError("split sizes \(sizes) do not add up to extent \(x.shape[ax])")
         }
@@ -75,7 +76,7 @@ enum ONNXShapeOps {
     static func concat(_ xs: [ONNXTensor], axis: Int) throws -> ONNXTensor {
         guard let first = xs.first else { throw ONNXRuntimeError("Concat of no tensors") }
         let rank = first.shape.count
-        guard let ax = ONNXLayout.axis(axis, rank: rank) else { throw ONNXRuntimeError("axis \(axis) out of range") }
+        guard let ax = Layout.axis(axis, rank: rank) else { throw ONNXRuntimeError("axis \(axis) out of range") }
         for x in xs {
             guard x.shape.count == rank,
                   (0..<rank).allSatisfy({ $0 == ax || x.shape[$0] == first.shape[$0] }) else {
@@ -121,7 +122,7 @@ enum ONNXShapeOps {
         var step = [Int](repeating: 1, count: rank)
         var shape = x.shape
         for i in 0..<axes.count {
-            guard let a = ONNXLayout.axis(axes[i], rank: rank) else { throw ONNXRuntimeError("axis \(axes[i]) out of range") }
+            guard let a = Layout.axis(axes[i], rank: rank) else { throw ONNXRuntimeError("axis \(axes[i]) out of range") }
             let dim = x.shape[a]
             guard steps[i] != 0 else { throw ONNXRuntimeError("step 0") }
             // A step longer than the axis selects one element either way; clamping keeps offsets small.
@@ -146,7 +147,7 @@ enum ONNXShapeOps {
             func move<T>(_ v: [T]) -> [T] {
                 let total = outShape.reduce(1, *)
                 guard total > 0 else { return [] }
-                let st = ONNXLayout.strides(inShape)
+                let st = Layout.strides(inShape)
                 let rank = outShape.count
                 guard rank > 0 else { return v }
                 var out = [T]()
@@ -176,7 +177,7 @@ enum ONNXShapeOps {
     }
 
     static func gather(_ x: ONNXTensor, _ indices: ONNXTensor, axis: Int) throws -> ONNXTensor {
-        guard let ax = ONNXLayout.axis(axis, rank: x.shape.count) else { throw ONNXRuntimeError("axis \(axis) out of range") }
+        guard let ax = Layout.axis(axis, rank: x.shape.count) else { throw ONNXRuntimeError("axis \(axis) out of range") }
         let dim = x.shape[ax]
         let idx = try indices.ints.map { i -> Int in
             let j = Int(i) < 0 ? Int(i) + dim : Int(i)
@@ -203,7 +204,7 @@ enum ONNXShapeOps {
     }
 
     static func expand(_ x: ONNXTensor, to target: [Int]) throws -> ONNXTensor {
-        guard let shape = ONNXLayout.broadcast([x.shape, target]) else {
+        guard let shape = Layout.broadcast([x.shape, target]) else {
             throw ONNXRuntimeError("cannot expand \(x.shape) to \(target)")
         }
         struct Broadcast: ElementMover {
@@ -233,7 +234,7 @@ enum ONNXShapeOps {
     static func unsqueezeShape(_ shape: [Int], axes: [Int]) throws -> [Int] {
         let rank = shape.count + axes.count
         let normalized = try axes.map { a -> Int in
-            guard let n = ONNXLayout.axis(a, rank: rank) else { throw ONNXRuntimeError("axis \(a) out of range") }
+            guard let n = Layout.axis(a, rank: rank) else { throw ONNXRuntimeError("axis \(a) out of range") }
             return n
         }
         guard Set(normalized).count == normalized.count else { throw ONNXRuntimeError("repeated axes \(axes)") }
@@ -246,7 +247,7 @@ enum ONNXShapeOps {
     static func squeezeShape(_ shape: [Int], axes: [Int]?) throws -> [Int] {
         guard let axes else { return shape.filter { $0 != 1 } }
         let normalized = try axes.map { a -> Int in
-            guard let n = ONNXLayout.axis(a, rank: shape.count), shape[n] == 1 else {
+            guard let n = Layout.axis(a, rank: shape.count), shape[n] == 1 else {
                 throw ONNXRuntimeError("axis \(a) of \(shape) cannot be squeezed")
             }
             return n

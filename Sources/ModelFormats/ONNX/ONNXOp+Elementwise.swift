@@ -1,10 +1,11 @@
 import Foundation
+import Kernels
 import Tensor
 
 /// Element-wise ONNX operators: unary math, broadcasting binary arithmetic and comparisons,
 /// Clip, Where and Cast.
 enum ONNXElementwise {
-    static func unary(_ kind: ONNXOp.UnaryKind, _ x: ONNXTensor) throws -> ONNXTensor {
+    static func unary(_ kind: ONNXOp.UnaryKind, _ x: ONNXTensor, pool: ComputePool) throws -> ONNXTensor {
         switch (kind, x.elements) {
         case (.identity, _):
             return x
@@ -16,46 +17,65 @@ enum ONNXElementwise {
             return ONNXTensor(shape: x.shape, ints: v.map { $0 < 0 ? 0 &- $0 : $0 }, type: x.elementType)
         case (.relu, .int64(let v)):
             return ONNXTensor(shape: x.shape, ints: v.map { max($0, 0) }, type: x.elementType)
-        case (_, .float(let v)):
-            let f = unaryFunction(kind)
-            var out = v
-            out.withUnsafeMutableBufferPointer { p in
-                for i in p.indices { p[i] = f(p[i]) }
-            }
-            return ONNXTensor(shape: x.shape, floats: out, type: x.elementType)
+        case (_, .float(var v)):
+            guard let op = unaryOp(kind) else { break }
+            try v.withMutableTensorView(shape: x.shape) { t in try Ops.unary(op, t, into: t, pool: pool) }
+            return ONNXTensor(shape: x.shape, floats: v, type: x.elementType)
         default:
-            throw ONNXRuntimeError("\(kind.rawValue) is not defined for \(x.elementType) tensors")
+            break
+        }
+        throw ONNXRuntimeError("\(kind.rawValue) is not defined for \(x.elementType) tensors")
+    }
+
+    /// The engine's op for a float unary operator (nil for Identity and Not, which are no arithmetic).
+    static func unaryOp(_ kind: ONNXOp.UnaryKind) -> UnaryOp? {
+        switch kind {
+        case .sigmoid: return .sigmoid
+        case .tanh: return .tanh
+        case .erf: return .erf
+        case .sin: return .sin
+        case .cos: return .cos
+        case .exp: return .exp
+        case .log: return .log
+        case .sqrt: return .sqrt
+        case .reciprocal: return .reciprocal
+        case .neg: return .neg
+        case .abs: return .abs
+        case .relu: return .relu
+        case .floor: return .floor
+        case .ceil: return .ceil
+        case .softplus: return .softplus
+        case .gelu: return .gelu
+        case .geluTanh: return .geluTanh
+        case .silu: return .silu
+        case .identity, .not: return nil
         }
     }
 
-    static func unaryFunction(_ kind: ONNXOp.UnaryKind) -> (Float) -> Float {
+    /// The engine's op for a float arithmetic or comparison operator (nil for the logical ones).
+    static func binaryOp(_ kind: ONNXOp.BinaryKind) -> BinaryOp? {
         switch kind {
-        case .sigmoid: return { x in 1 / (1 + Foundation.exp(-x)) }
-        case .tanh: return { Foundation.tanh($0) }
-        case .erf: return { Foundation.erf($0) }
-        case .sin: return { Foundation.sin($0) }
-        case .cos: return { Foundation.cos($0) }
-        case .exp: return { Foundation.exp($0) }
-        case .log: return { Foundation.log($0) }
-        case .sqrt: return { $0.squareRoot() }
-        case .reciprocal: return { 1 / $0 }
-        case .neg: return { -$0 }
-        case .abs: return { Swift.abs($0) }
-        case .relu: return { Swift.max($0, 0) }
-        case .floor: return { $0.rounded(.down) }
-        case .ceil: return { $0.rounded(.up) }
-        case .softplus: return { x in x > 20 ? x : Foundation.log1p(Foundation.exp(x)) }
-        case .gelu: return { x in 0.5 * x * (1 + Foundation.erf(x * 0.70710678118654752)) }
-        case .geluTanh:
-            return { x in 0.5 * x * (1 + Foundation.tanh(0.79788456080286536 * (x + 0.044715 * x * x * x))) }
-        case .silu: return { x in x / (1 + Foundation.exp(-x)) }
-        case .identity, .not: return { $0 }
+        case .add: return .add
+        case .sub: return .sub
+        case .mul: return .mul
+        case .div: return .div
+        case .pow: return .pow
+        case .max: return .max
+        case .min: return .min
+        case .mod: return .mod
+        case .fmod: return .fmod
+        case .equal: return .equal
+        case .less: return .less
+        case .greater: return .greater
+        case .lessOrEqual: return .lessOrEqual
+        case .greaterOrEqual: return .greaterOrEqual
+        case .and, .or, .xor: return nil
         }
     }
 
     /// Numpy-broadcasting binary op. Comparisons yield booleans; And/Or/Xor take booleans.
-    static func binary(_ kind: ONNXOp.BinaryKind, _ a: ONNXTensor, _ b: ONNXTensor) throws -> ONNXTensor {
-        guard let shape = ONNXLayout.broadcast([a.shape, b.shape]) else {
+    static func binary(_ kind: ONNXOp.BinaryKind, _ a: ONNXTensor, _ b: ONNXTensor, pool: ComputePool) throws -> ONNXTensor {
+        guard let shape = Layout.broadcast([a.shape, b.shape]) else {
             throw ONNXRuntimeError("shapes \(a.shape) and \(b.shape) do not broadcast")
         }
         if kind.isLogical {
@@ -63,12 +83,10 @@ enum ONNXElementwise {
             return ONNXTensor(shape: shape, bools: broadcastMap(a.bools, a.shape, b.bools, b.shape, shape, f))
         }
         switch (a.elements, b.elements) {
-        case (.float(let x), .float(let y)):
-            if kind.isComparison {
-                let f = comparison(kind) as (Float, Float) -> Bool
-                return ONNXTensor(shape: shape, bools: broadcastMap(x, a.shape, y, b.shape, shape, f))
-            }
-            let out = floatBinary(kind, x, a.shape, y, b.shape, shape)
+        case (.float, .float):
+            guard let op = binaryOp(kind) else { break }
+            let out = try a.withTensorView { x in try b.withTensorView { y in try Ops.binary(op, x, y, pool: pool) } }.toArray()
+            if kind.isComparison { return ONNXTensor(shape: shape, bools: out.map { $0 != 0 }) }
             return ONNXTensor(shape: shape, floats: out, type: a.elementType)
         case (.int64(let x), .int64(let y)):
             if kind.isComparison {
@@ -79,12 +97,13 @@ enum ONNXElementwise {
             return ONNXTensor(shape: shape, ints: broadcastMap(x, a.shape, y, b.shape, shape, f), type: a.elementType)
         case (.bool(let x), .bool(let y)) where kind == .equal:
             return ONNXTensor(shape: shape, bools: broadcastMap(x, a.shape, y, b.shape, shape, ==))
-        case (.float(let x), .int64) where kind == .pow:
-            let y = b.floats
-            return ONNXTensor(shape: shape, floats: floatBinary(kind, x, a.shape, y, b.shape, shape), type: a.elementType)
+        case (.float, .int64) where kind == .pow:
+            let out = try a.withTensorView { x in try b.withTensorView { y in try Ops.binary(.pow, x, y, pool: pool) } }.toArray()
+            return ONNXTensor(shape: shape, floats: out, type: a.elementType)
         default:
-            throw ONNXRuntimeError("\(kind.rawValue) of \(a.elementType) and \(b.elementType) tensors is not supported")
+            break
         }
+        throw ONNXRuntimeError("\(kind.rawValue) of \(a.elementType) and \(b.elementType) tensors is not supported")
     }
 
     private static func comparison<T: Comparable>(_ kind: ONNXOp.BinaryKind) -> (T, T) -> Bool {
@@ -121,31 +140,6 @@ enum ONNXElementwise {
         }
     }
 
-    /// Float arithmetic with fast paths for the shapes UNets produce (same shape, per-channel
-    /// or scalar operands).
-    static func floatBinary(_ kind: ONNXOp.BinaryKind, _ x: [Float], _ xs: [Int], _ y: [Float], _ ys: [Int],
-                            _ shape: [Int]) -> [Float] {
-        switch kind {
-        case .add: return broadcastMap(x, xs, y, ys, shape, +)
-        case .sub: return broadcastMap(x, xs, y, ys, shape, -)
-        case .mul: return broadcastMap(x, xs, y, ys, shape, *)
-        case .div: return broadcastMap(x, xs, y, ys, shape, /)
-        case .max: return broadcastMap(x, xs, y, ys, shape) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
-        case .min: return broadcastMap(x, xs, y, ys, shape) { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) }
-        case .fmod: return broadcastMap(x, xs, y, ys, shape) { Foundation.fmod($0, $1) }
-        case .mod:
-            return broadcastMap(x, xs, y, ys, shape) { a, m in
-                let r = Foundation.fmod(a, m)
-                return r != 0 && (r < 0) != (m < 0) ? r + m : r
-            }
-        case .pow:
-            return broadcastMap(x, xs, y, ys, shape) { b, e in
-                e == 2 ? b * b : e == 0.5 ? b.squareRoot() : e == 1 ? b : Foundation.pow(b, e)
-            }
-        default: return []
-        }
-    }
-
     /// `out[i] = f(a[ia], b[ib])` under numpy broadcasting.
     @inline(__always)
     static func broadcastMap<A, B, R>(_ a: [A], _ aShape: [Int], _ b: [B], _ bShape: [Int], _ shape: [Int],
@@ -165,7 +159,7 @@ enum ONNXElementwise {
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
                     let po = out.baseAddress!
-                    ONNXLayout.forEachRow(outShape: shape, operandShapes: [aShape, bShape]) { o, offs, inner, st in
+                    Layout.forEachRow(outShape: shape, operandShapes: [aShape, bShape]) { o, offs, inner, st in
                         let sa = st[0], sb = st[1]
                         var ia = offs[0], ib = offs[1]
                         if sa == 1 && sb == 0 {
@@ -188,11 +182,12 @@ enum ONNXElementwise {
     }
 
     /// `Clip(x, min?, max?)`.
-    static func clip(_ x: ONNXTensor, _ lo: ONNXTensor?, _ hi: ONNXTensor?) throws -> ONNXTensor {
+    static func clip(_ x: ONNXTensor, _ lo: ONNXTensor?, _ hi: ONNXTensor?, pool: ComputePool) throws -> ONNXTensor {
         switch x.elements {
-        case .float(let v):
+        case .float:
             let l = lo?.floats.first ?? -.infinity, h = hi?.floats.first ?? .infinity
-            return ONNXTensor(shape: x.shape, floats: v.map { Swift.min(Swift.max($0, l), h) }, type: x.elementType)
+            let out = try x.withTensorView { try Ops.clip($0, lower: l, upper: h, pool: pool) }
+            return ONNXTensor(shape: x.shape, floats: out.toArray(), type: x.elementType)
         case .int64(let v):
             let l = lo?.ints.first ?? .min, h = hi?.ints.first ?? .max
             return ONNXTensor(shape: x.shape, ints: v.map { Swift.min(Swift.max($0, l), h) }, type: x.elementType)
@@ -202,17 +197,18 @@ enum ONNXElementwise {
     }
 
     /// `Where(condition, x, y)` with three-way broadcasting.
-    static func select(_ c: ONNXTensor, _ x: ONNXTensor, _ y: ONNXTensor) throws -> ONNXTensor {
-        guard let shape = ONNXLayout.broadcast([c.shape, x.shape, y.shape]) else {
+    static func select(_ c: ONNXTensor, _ x: ONNXTensor, _ y: ONNXTensor, pool: ComputePool) throws -> ONNXTensor {
+        guard let shape = Layout.broadcast([c.shape, x.shape, y.shape]) else {
             throw ONNXRuntimeError("shapes \(c.shape), \(x.shape), \(y.shape) do not broadcast")
         }
         // Expand the condition to the output, then pick per element from x or y.
         let cond = ONNXShapeOps.expandValues(c.bools, from: c.shape, to: shape)
         switch (x.elements, y.elements) {
-        case (.float(let xv), .float(let yv)):
-            let xe = ONNXShapeOps.expandValues(xv, from: x.shape, to: shape)
-            let ye = ONNXShapeOps.expandValues(yv, from: y.shape, to: shape)
-            return ONNXTensor(shape: shape, floats: zip(cond, zip(xe, ye)).map { $0 ? $1.0 : $1.1 }, type: x.elementType)
+        case (.float, .float):
+            let out = try c.withTensorView { cv in
+                try x.withTensorView { xv in try y.withTensorView { yv in try Ops.select(cv, xv, yv, pool: pool) } }
+            }
+            return ONNXTensor(shape: shape, floats: out.toArray(), type: x.elementType)
         case (.int64(let xv), .int64(let yv)):
             let xe = ONNXShapeOps.expandValues(xv, from: x.shape, to: shape)
             let ye = ONNXShapeOps.expandValues(yv, from: y.shape, to: shape)
