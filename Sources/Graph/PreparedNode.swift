@@ -81,7 +81,7 @@ struct PreparedNode: Sendable {
         case (.deconvolution, .deconvolution(let deconv)):
             try deconv(inputs[0], into: output, pool: parallel.pool)
         case (.resize, .resize(let k)):
-            k.run(input: ins[0], inShape: inShapes[0], output: out, outShape: outShape, parallel: parallel)
+            try k(inputs[0], into: output, pool: parallel.pool)
         case (.activation(let act), _):
             ElementwiseKernels.activation(act, input: ins[0], output: out, shape: outShape, parallel: parallel)
         case (.pixelShuffle(let r), _):

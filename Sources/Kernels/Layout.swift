@@ -1,6 +1,7 @@
 /// Shape arithmetic and data movement over row-major arrays of any element type (floats, and the
 /// integers and booleans of shape arithmetic and masks): broadcasting, axis normalization,
-/// permutation. The `Ops` data-movement ops on ``Tensor`` run on these.
+/// permutation. The `Ops` data-movement ops on ``Tensor`` run on these. The generic movers are
+/// `@inlinable` so that callers in other modules get them specialized to their element type.
 public enum Layout {
     /// Row-major strides of `shape`.
     public static func strides(_ shape: [Int]) -> [Int] {
@@ -99,6 +100,7 @@ public enum Layout {
     }
 
     /// Transposes a row-major `rows×cols` matrix.
+    @inlinable
     public static func transpose2D<T>(_ x: [T], rows: Int, cols: Int) -> [T] {
         guard rows > 1, cols > 1 else { return x }
         return [T](unsafeUninitializedCapacity: x.count) { out, n in
@@ -123,6 +125,7 @@ public enum Layout {
     }
 
     /// Permutes the axes of a row-major array: output axis `i` is input axis `perm[i]`.
+    @inlinable
     public static func permute<T>(_ x: [T], shape: [Int], perm: [Int]) -> [T] {
         let rank = shape.count
         if perm == Array(0..<rank) { return x }

@@ -38,6 +38,16 @@ extension Ops {
         let outShape = Shape(permutation.map { x.shape.dims[$0] })
         let out = Tensor(uninitialized: outShape)
         guard x.count > 0 else { return out }
+        // Unit dimensions move no data: what is left is often no move at all, or a 2-D transpose.
+        let kept = permutation.filter { x.shape.dims[$0] != 1 }, sorted = kept.sorted()
+        if kept == sorted {
+            out.floatPointer.update(from: x.floatPointer, count: x.count)
+            return out
+        }
+        if kept.count == 2 {
+            transpose2D(x.floatPointer, rows: x.shape.dims[sorted[0]], columns: x.shape.dims[sorted[1]], into: out.floatPointer, pool: pool)
+            return out
+        }
         let inStrides = x.shape.strides
         let srcStrides = permutation.map { inStrides[$0] }  // input stride of each output dim
         let dims = outShape.dims
@@ -57,6 +67,26 @@ extension Ops {
             }
         }
         return out
+    }
+
+    /// `out[c, r] = src[r, c]` in 32x32 blocks (both sides stay in cache), column blocks split over the pool.
+    static func transpose2D(_ src: UnsafeMutablePointer<Float>, rows: Int, columns: Int, into dst: UnsafeMutablePointer<Float>,
+                            pool: ComputePool) {
+        let block = 32, blocks = (columns + block - 1) / block
+        pool.parallelFor(blocks, minimumPerPart: max(1, 16384 / max(1, rows * block))) { r in
+            for b in r {
+                let c0 = b * block, c1 = min(columns, c0 + block)
+                var r0 = 0
+                while r0 < rows {
+                    let r1 = min(rows, r0 + block)
+                    for row in r0..<r1 {
+                        let s = src + row * columns
+                        for c in c0..<c1 { dst[c * rows + row] = s[c] }
+                    }
+                    r0 = r1
+                }
+            }
+        }
     }
 
     /// Reduces over `axes` (negative counts from the end); reduced dimensions stay as 1 when

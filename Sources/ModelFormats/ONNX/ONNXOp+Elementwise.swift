@@ -85,7 +85,12 @@ enum ONNXElementwise {
         switch (a.elements, b.elements) {
         case (.float, .float):
             guard let op = binaryOp(kind) else { break }
-            let out = try a.withTensorView { x in try b.withTensorView { y in try Ops.binary(op, x, y, pool: pool) } }.toArray()
+            // Written straight into the result's array (no copy out of a tensor).
+            let count = shape.reduce(1, *)
+            var out = [Float](unsafeUninitializedCapacity: count) { _, n in n = count }
+            try out.withMutableTensorView(shape: shape) { o in
+                try a.withTensorView { x in try b.withTensorView { y in try Ops.binary(op, x, y, into: o, pool: pool) } }
+            }
             if kind.isComparison { return ONNXTensor(shape: shape, bools: out.map { $0 != 0 }) }
             return ONNXTensor(shape: shape, floats: out, type: a.elementType)
         case (.int64(let x), .int64(let y)):
@@ -201,8 +206,8 @@ enum ONNXElementwise {
         guard let shape = Layout.broadcast([c.shape, x.shape, y.shape]) else {
             throw ONNXRuntimeError("shapes \(c.shape), \(x.shape), \(y.shape) do not broadcast")
         }
-        // Expand the condition to the output, then pick per element from x or y.
-        let cond = ONNXShapeOps.expandValues(c.bools, from: c.shape, to: shape)
+        // Integers and booleans: expand the condition to the output, then pick per element.
+        var cond: [Bool] { ONNXShapeOps.expandValues(c.bools, from: c.shape, to: shape) }
         switch (x.elements, y.elements) {
         case (.float, .float):
             let out = try c.withTensorView { cv in

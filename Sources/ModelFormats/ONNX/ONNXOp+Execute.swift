@@ -35,7 +35,7 @@ extension ONNXOp {
         case .resize(let r):
             let scales = optional(r.scalesInput).map(\.floats).flatMap { $0.isEmpty ? nil : $0 }
             let sizes = r.scalesInput == 2 ? intList(3) : nil
-            return [try ONNXResize.resize(try input(0), scales: scales, sizes: sizes, r)]
+            return [try ONNXResize.resize(try input(0), scales: scales, sizes: sizes, r, pool: pool)]
         case .pool(let p): return [try ONNXConv.pool(try input(0), p, pool: pool)]
         case .reshape(let allowZero):
             let x = try input(0)

@@ -15,20 +15,7 @@ enum ONNXShapeOps {
 
     /// Numpy broadcast of `x` (shaped `from`) to `to`.
     static func expandValues<T>(_ x: [T], from: [Int], to: [Int]) -> [T] {
-        if from == to { return x }
-        let total = to.reduce(1, *)
-        var out = [T]()
-        out.reserveCapacity(total)
-        x.withUnsafeBufferPointer { px in
-            Layout.forEachRow(outShape: to, operandShapes: [from]) { _, offs, inner, st in
-                var i = offs[0]
-                for _ in 0..<inner {
-                    out.append(px[i])
-                    i += st[0]
-                }
-            }
-        }
-        return out
+        Layout.expand(x, from: from, to: to)
     }
 
     static func transpose(_ x: ONNXTensor, perm: [Int]?) throws -> ONNXTensor {
@@ -44,163 +31,65 @@ enum ONNXShapeOps {
         return move(x, to: p.map { x.shape[$0] }, Permute(shape: x.shape, perm: p))
     }
 
-    /// Copies blocks along `axis`: output `i` takes `sizes[i]` consecutive slices from `starts[i]`.
+    /// Cuts `x` along `axis` into consecutive parts of `sizes` extents.
     static func split(_ x: ONNXTensor, axis: Int, sizes: [Int]) throws -> [ONNXTensor] {
         guard let ax = Layout.axis(axis, rank: x.shape.count) else { throw ONNXRuntimeError("axis \(axis) out of range") }
-        guard sizes.reduce(0, +) == x.shape[ax], sizes.allSatisfy({ $0 >= 0 }) else {
-            throw ONNXRuntimeError("split sizes \(sizes) do not add up to extent \(x.shape[ax])")
-        }
-        let outer = x.shape[..<ax].reduce(1, *), inner = x.shape[(ax + 1)...].reduce(1, *)
-        var start = 0
-        return sizes.map { size in
-            struct Cut: ElementMover {
-                let outer: Int, inner: Int, extent: Int, start: Int, size: Int
-                func move<T>(_ v: [T]) -> [T] {
-                    var out = [T]()
-                    out.reserveCapacity(outer * size * inner)
-                    for o in 0..<outer {
-                        let base = (o * extent + start) * inner
-                        out.append(contentsOf: v[base..<(base + size * inner)])
-                    }
-                    return out
-                }
-            }
+        func shaped(_ size: Int) -> [Int] {
             var shape = x.shape
             shape[ax] = size
-            let t = move(x, to: shape, Cut(outer: outer, inner: inner, extent: x.shape[ax], start: start, size: size))
-            start += size
-            return t
+            return shape
+        }
+        switch x.elements {
+        case .float(let v):
+            return zip(try Layout.split(v, shape: x.shape, axis: ax, sizes: sizes), sizes).map {
+                ONNXTensor(shape: shaped($1), floats: $0, type: x.elementType)
+            }
+        case .int64(let v):
+            return zip(try Layout.split(v, shape: x.shape, axis: ax, sizes: sizes), sizes).map {
+                ONNXTensor(shape: shaped($1), ints: $0, type: x.elementType)
+            }
+        case .bool(let v):
+            return zip(try Layout.split(v, shape: x.shape, axis: ax, sizes: sizes), sizes).map { ONNXTensor(shape: shaped($1), bools: $0) }
         }
     }
 
     static func concat(_ xs: [ONNXTensor], axis: Int) throws -> ONNXTensor {
         guard let first = xs.first else { throw ONNXRuntimeError("Concat of no tensors") }
-        let rank = first.shape.count
-        guard let ax = Layout.axis(axis, rank: rank) else { throw ONNXRuntimeError("axis \(axis) out of range") }
-        for x in xs {
-            guard x.shape.count == rank,
-                  (0..<rank).allSatisfy({ $0 == ax || x.shape[$0] == first.shape[$0] }) else {
-                throw ONNXRuntimeError("shapes \(xs.map(\.shape)) differ outside axis \(ax)")
-            }
-        }
-        var shape = first.shape
-        shape[ax] = xs.reduce(0) { $0 + $1.shape[ax] }
-        let outer = first.shape[..<ax].reduce(1, *)
-        let inner = first.shape[(ax + 1)...].reduce(1, *)
-        func join<T>(_ parts: [[T]]) -> [T] {
-            var out = [T]()
-            out.reserveCapacity(shape.reduce(1, *))
-            for o in 0..<outer {
-                for (p, x) in zip(parts, xs) {
-                    let n = x.shape[ax] * inner
-                    out.append(contentsOf: p[(o * n)..<((o + 1) * n)])
-                }
-            }
-            return out
-        }
+        let shapes = xs.map(\.shape)
         switch first.elements {
         case .float:
             guard xs.allSatisfy({ if case .float = $0.elements { true } else { false } }) else { throw ONNXRuntimeError("mixed element types") }
-            return ONNXTensor(shape: shape, floats: join(xs.map(\.floats)), type: first.elementType)
+            let (v, shape) = try Layout.concat(xs.map(\.floats), shapes: shapes, axis: axis)
+            return ONNXTensor(shape: shape, floats: v, type: first.elementType)
         case .int64:
             guard xs.allSatisfy({ if case .int64 = $0.elements { true } else { false } }) else { throw ONNXRuntimeError("mixed element types") }
-            return ONNXTensor(shape: shape, ints: join(xs.map(\.ints)), type: first.elementType)
+            let (v, shape) = try Layout.concat(xs.map(\.ints), shapes: shapes, axis: axis)
+            return ONNXTensor(shape: shape, ints: v, type: first.elementType)
         case .bool:
-            return ONNXTensor(shape: shape, bools: join(xs.map(\.bools)))
+            let (v, shape) = try Layout.concat(xs.map(\.bools), shapes: shapes, axis: axis)
+            return ONNXTensor(shape: shape, bools: v)
         }
     }
 
     /// Slice with numpy semantics (clamped starts/ends, negative steps).
     static func slice(_ x: ONNXTensor, starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?) throws -> ONNXTensor {
-        let rank = x.shape.count
-        let axes = axes ?? Array(0..<starts.count)
-        let steps = steps ?? [Int](repeating: 1, count: starts.count)
-        guard starts.count == ends.count, axes.count == starts.count, steps.count == starts.count else {
-            throw ONNXRuntimeError("starts, ends, axes and steps differ in length")
-        }
-        var begin = [Int](repeating: 0, count: rank)
-        var step = [Int](repeating: 1, count: rank)
-        var shape = x.shape
-        for i in 0..<axes.count {
-            guard let a = Layout.axis(axes[i], rank: rank) else { throw ONNXRuntimeError("axis \(axes[i]) out of range") }
-            let dim = x.shape[a]
-            guard steps[i] != 0 else { throw ONNXRuntimeError("step 0") }
-            // A step longer than the axis selects one element either way; clamping keeps offsets small.
-            let s = max(min(steps[i], max(dim, 1)), -max(dim, 1))
-            guard ends[i] > Int.min / 2, starts[i] > Int.min / 2 else { throw ONNXRuntimeError("slice bounds out of range") }
-            var st = starts[i] < 0 ? starts[i] + dim : starts[i]
-            var en = ends[i] < 0 ? ends[i] + dim : ends[i]
-            if s > 0 {
-                st = min(max(st, 0), dim)
-                en = min(max(en, 0), dim)
-                shape[a] = en > st ? (en - st - 1) / s + 1 : 0
-            } else {
-                st = min(max(st, -1), dim - 1)
-                en = min(max(en, -1), dim - 1)
-                shape[a] = st > en ? (st - en - 1) / (-s) + 1 : 0
-            }
-            begin[a] = st
-            step[a] = s
-        }
+        let window = try Layout.sliceWindow(shape: x.shape, starts: starts, ends: ends, axes: axes, steps: steps)
         struct Window: ElementMover {
-            let inShape: [Int], outShape: [Int], begin: [Int], step: [Int]
-            func move<T>(_ v: [T]) -> [T] {
-                let total = outShape.reduce(1, *)
-                guard total > 0 else { return [] }
-                let st = Layout.strides(inShape)
-                let rank = outShape.count
-                guard rank > 0 else { return v }
-                var out = [T]()
-                out.reserveCapacity(total)
-                var counter = [Int](repeating: 0, count: rank)
-                var offset = zip(begin, st).reduce(0) { $0 + $1.0 * $1.1 }
-                let inner = outShape[rank - 1], innerStep = st[rank - 1] * step[rank - 1]
-                var produced = 0
-                while produced < total {
-                    var o = offset
-                    for _ in 0..<inner { out.append(v[o]); o += innerStep }
-                    produced += inner
-                    var d = rank - 2
-                    while d >= 0 {
-                        counter[d] += 1
-                        offset += st[d] * step[d]
-                        if counter[d] < outShape[d] { break }
-                        offset -= st[d] * step[d] * outShape[d]
-                        counter[d] = 0
-                        d -= 1
-                    }
-                }
-                return out
-            }
+            let shape: [Int], window: SliceWindow
+            func move<T>(_ v: [T]) -> [T] { Layout.slice(v, shape: shape, window: window) }
         }
-        return move(x, to: shape, Window(inShape: x.shape, outShape: shape, begin: begin, step: step))
+        return move(x, to: window.shape, Window(shape: x.shape, window: window))
     }
 
     static func gather(_ x: ONNXTensor, _ indices: ONNXTensor, axis: Int) throws -> ONNXTensor {
         guard let ax = Layout.axis(axis, rank: x.shape.count) else { throw ONNXRuntimeError("axis \(axis) out of range") }
-        let dim = x.shape[ax]
-        let idx = try indices.ints.map { i -> Int in
-            let j = Int(i) < 0 ? Int(i) + dim : Int(i)
-            guard j >= 0 && j < dim else { throw ONNXRuntimeError("index \(i) out of range for extent \(dim)") }
-            return j
-        }
-        let outer = x.shape[..<ax].reduce(1, *), inner = x.shape[(ax + 1)...].reduce(1, *)
-        struct Pick: ElementMover {
-            let outer: Int, inner: Int, dim: Int, idx: [Int]
-            func move<T>(_ v: [T]) -> [T] {
-                var out = [T]()
-                out.reserveCapacity(outer * idx.count * inner)
-                for o in 0..<outer {
-                    for j in idx {
-                        let base = (o * dim + j) * inner
-                        out.append(contentsOf: v[base..<(base + inner)])
-                    }
-                }
-                return out
-            }
-        }
+        let idx = indices.ints.map { Int(clamping: $0) }
         let shape = Array(x.shape[..<ax]) + indices.shape + Array(x.shape[(ax + 1)...])
-        return move(x, to: shape, Pick(outer: outer, inner: inner, dim: dim, idx: idx))
+        switch x.elements {
+        case .float(let v): return ONNXTensor(shape: shape, floats: try Layout.gather(v, shape: x.shape, axis: ax, indices: idx), type: x.elementType)
+        case .int64(let v): return ONNXTensor(shape: shape, ints: try Layout.gather(v, shape: x.shape, axis: ax, indices: idx), type: x.elementType)
+        case .bool(let v): return ONNXTensor(shape: shape, bools: try Layout.gather(v, shape: x.shape, axis: ax, indices: idx))
+        }
     }
 
     static func expand(_ x: ONNXTensor, to target: [Int]) throws -> ONNXTensor {
