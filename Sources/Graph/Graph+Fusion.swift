@@ -1,11 +1,22 @@
 import Kernels
+import Tensor
 extension Graph {
     /// Runs every rewrite that makes execution cheaper without changing results beyond
     /// float reassociation: activation fusion into producers, residual-add fusion into
     /// convolution epilogues, pixel-shuffle + nearest-upsample residual fusion, then dead-node removal.
+    /// SiLU written as `x * sigmoid(x)` becomes one op first, so that it can fuse too.
     public mutating func optimize() {
+        optimize(inputShapes: nil)
+    }
+
+    /// ``optimize()`` for graphs built for known input shapes: then a broadcasting add of two
+    /// values found to have one shape also folds into a convolution's epilogue.
+    public mutating func optimize(inputShapes: [Shape]?) {
+        fuseSiLU()
         fuseActivations()
-        fuseResidualAdds()
+        if let shapes = inputShapes.flatMap({ try? inferShapes($0) }) { fuseAttention(shapes: shapes) }
+        if let shapes = inputShapes.flatMap({ try? inferShapes($0) }) { fuseNormChains(shapes: shapes) }
+        fuseResidualAdds(shapes: inputShapes.flatMap { try? inferShapes($0) })
         fuseShuffleAdds()
         removeDeadNodes()
     }
@@ -17,7 +28,7 @@ extension Graph {
         var producer = producers()
         var removed = Set<Int>()
         for i in nodes.indices {
-            guard case .activation(let act) = nodes[i].op, let src = nodes[i].inputs.first,
+            guard let act = Self.activation(of: nodes[i].op), nodes[i].inputs.count == 1, let src = nodes[i].inputs.first,
                   counts[src.index] == 1, let p = producer[src.index], !removed.contains(p) else { continue }
             var fused = true
             switch nodes[p].op {
@@ -43,10 +54,45 @@ extension Graph {
         nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }
 
+    /// The epilogue activation an element-wise op is, if any (the tensor ops' unary ReLU,
+    /// sigmoid, SiLU and clip are the image ops' activations under other names).
+    static func activation(of op: Op) -> Activation? {
+        switch op {
+        case .activation(let a): return a
+        case .unary(.relu): return .relu
+        case .unary(.sigmoid): return .sigmoid
+        case .unary(.silu): return .silu
+        default: return nil
+        }
+    }
+
+    /// Rewrites `y = x * sigmoid(x)` (either operand order, the sigmoid read by nothing else)
+    /// into `y = silu(x)`: one pass over the tensor instead of two.
+    public mutating func fuseSiLU() {
+        let counts = consumerCounts()
+        let producer = producers()
+        let kept = Set(outputs)
+        var removed = Set<Int>()
+        for i in nodes.indices {
+            guard case .elementwise(.mul) = nodes[i].op, nodes[i].inputs.count == 2 else { continue }
+            let (a, b) = (nodes[i].inputs[0], nodes[i].inputs[1])
+            for (x, s) in [(a, b), (b, a)] {
+                guard let p = producer[s.index], !removed.contains(p), nodes[p].inputs == [x], counts[s.index] == 1, !kept.contains(s),
+                      Self.activation(of: nodes[p].op) == .sigmoid else { continue }
+                nodes[i].op = .unary(.silu)
+                nodes[i].inputs = [x]
+                removed.insert(p)
+                break
+            }
+        }
+        nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
     /// Folds `a*conv(x) + b*r` (an eltwise sum or a binary add of two same-shaped values) into
     /// the convolution's epilogue when nothing else reads the convolution's output; a second
     /// such sum on an already fused convolution folds in as a second residual.
-    public mutating func fuseResidualAdds() {
+    /// - Parameter shapes: every value's shape, when known.
+    public mutating func fuseResidualAdds(shapes: [Shape?]? = nil) {
         var counts = consumerCounts()
         var producer = producers()
         var removed = Set<Int>()
@@ -57,6 +103,10 @@ extension Graph {
             switch node.op {
             case .eltwise(.sum(let k)): coefficients = k.isEmpty ? (1, 1) : (k[0], k[1])
             case .binary(.add): coefficients = (1, 1)
+            case .elementwise(.add):
+                // Broadcasting unless the shapes are known to agree.
+                guard let shapes, let s = shapes[node.output.index], node.inputs.allSatisfy({ shapes[$0.index] == s }) else { continue }
+                coefficients = (1, 1)
             default: continue
             }
             // Prefer the later-produced convolution so the residual is already computed.

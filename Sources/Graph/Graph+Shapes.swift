@@ -2,8 +2,8 @@ import Kernels
 import Tensor
 
 extension Graph {
-    /// Infers every value's NCHW shape from the input shapes.
-    /// - Parameter inputShapes: one rank-4 shape per graph input.
+    /// Infers every value's shape from the input shapes (constants have their own).
+    /// - Parameter inputShapes: one shape per graph input (NCHW for the image ops).
     /// - Returns: shapes indexed by value (nil for values no node produces).
     /// - Throws: ``GraphError`` naming the node and the shapes that do not fit.
     public func inferShapes(_ inputShapes: [Shape]) throws -> [Shape?] {
@@ -11,8 +11,11 @@ extension Graph {
             throw GraphError(.invalidInput, "graph takes \(inputs.count) inputs, got \(inputShapes.count)")
         }
         var shapes = [Shape?](repeating: nil, count: valueNames.count)
+        for (v, t) in constants { shapes[v.index] = t.shape }
         for (v, s) in zip(inputs, inputShapes) {
-            guard s.rank == 4 else { throw GraphError(.invalidInput, "input \(valueNames[v.index]) must be NCHW, got \(s)") }
+            guard Self.boundedCount(s.dims) != nil else {
+                throw GraphError(.invalidInput, "input \(valueNames[v.index]) of shape \(s) is too large")
+            }
             shapes[v.index] = s
         }
         for node in nodes {
@@ -22,7 +25,12 @@ extension Graph {
                 }
                 return s
             }
-            shapes[node.output.index] = try node.outputShape(ins)
+            let out = try node.outputShape(ins)
+            // A hostile model must fail here, not when the executor allocates its buffers.
+            guard Self.boundedCount(out.dims) != nil else {
+                throw GraphError(.shapeMismatch, "\(node.op.name) \(node.name): output \(out) exceeds \(Self.maximumElements) elements")
+            }
+            shapes[node.output.index] = out
         }
         return shapes
     }
@@ -31,7 +39,7 @@ extension Graph {
 extension Node {
     /// The output shape for these input shapes.
     /// - Throws: ``GraphError`` `.shapeMismatch` naming this node.
-    func outputShape(_ ins: [Shape]) throws -> Shape {
+    public func outputShape(_ ins: [Shape]) throws -> Shape {
         func fail(_ why: String) -> GraphError {
             GraphError(.shapeMismatch, "\(op.name) \(name): \(why) (inputs \(ins.map(\.description).joined(separator: ", ")))")
         }
@@ -118,6 +126,9 @@ extension Node {
             try need(2)
             guard ins[1].count == a.n * a.c else { throw fail("needs one scale per image and channel") }
             return a
+        case .matMul, .gemm, .attention, .softmax, .normalization, .unary, .elementwise, .select, .clip, .gather,
+             .concatenate, .slice, .reshape, .transpose, .expand, .reduce, .shapeOf:
+            return try tensorOutputShape(ins, fail: fail)
         }
     }
 }

@@ -1,3 +1,5 @@
+import Tensor
+
 /// A value (tensor) flowing between nodes, identified by its index in ``Graph/valueNames``.
 public struct ValueID: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// Index into the graph's value table.
@@ -32,10 +34,11 @@ public struct Node: Sendable {
     }
 }
 
-/// A dataflow graph over NCHW float tensors, nodes in execution (topological) order.
+/// A dataflow graph over tensors, nodes in execution (topological) order.
 ///
-/// Every value has exactly one producer (a node or a graph input); fan-out needs no copy node
-/// because values are immutable once written.
+/// Every value has exactly one producer (a node, a graph input or a constant); fan-out needs no
+/// copy node because values are immutable once written. Values computed at run time are f32;
+/// constants may also be `i64` (shapes and indices) or f16/bf16 storage.
 public struct Graph: Sendable {
     /// Names of the values, by index (model-file blob names).
     public private(set) var valueNames: [String] = []
@@ -45,6 +48,9 @@ public struct Graph: Sendable {
     public var inputs: [ValueID] = []
     /// Values the caller gets back.
     public var outputs: [ValueID] = []
+    /// Values whose contents are known when the graph is built: weights and other initializers,
+    /// and whatever ``foldConstants(inputShapes:)`` computed.
+    public var constants: [ValueID: Tensor] = [:]
 
     /// Creates an empty graph.
     public init() {}
@@ -53,6 +59,13 @@ public struct Graph: Sendable {
     public mutating func addValue(named name: String) -> ValueID {
         valueNames.append(name)
         return ValueID(valueNames.count - 1)
+    }
+
+    /// Adds a constant value and returns its id.
+    public mutating func addConstant(named name: String, _ tensor: Tensor) -> ValueID {
+        let v = addValue(named: name)
+        constants[v] = tensor
+        return v
     }
 
     /// The value named `name`, if any (the last one when names repeat).
@@ -78,10 +91,13 @@ public struct Graph: Sendable {
     /// Checks that the node order is executable and every read value is produced.
     /// - Throws: ``GraphError`` `.invalidGraph` naming the first node that reads an unknown value.
     public func validate() throws {
-        var ready = Set(inputs)
+        var ready = Set(inputs).union(constants.keys)
         for node in nodes {
             for v in node.inputs where !ready.contains(v) {
                 throw GraphError(.invalidGraph, "node \(node.name) reads \(valueNames[v.index]) before it is produced")
+            }
+            if constants[node.output] != nil {
+                throw GraphError(.invalidGraph, "node \(node.name) writes the constant \(valueNames[node.output.index])")
             }
             ready.insert(node.output)
         }

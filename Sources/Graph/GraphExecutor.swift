@@ -73,7 +73,7 @@ public final class GraphExecutor: @unchecked Sendable {
     }
 
     /// Runs the graph.
-    /// - Parameter inputs: one contiguous f32 NCHW tensor per graph input.
+    /// - Parameter inputs: one contiguous f32 tensor per graph input (NCHW for image graphs).
     /// - Returns: the graph outputs, in fresh tensors the caller owns.
     /// - Throws: ``GraphError`` when the inputs do not fit the graph.
     public func run(_ inputs: [Tensor]) throws -> [Tensor] {
@@ -109,10 +109,13 @@ public final class GraphExecutor: @unchecked Sendable {
         let plan = try plan(for: inputs.map(\.shape))
         let parallel = Parallel(pool: pool)
         var tensors = [Tensor?](repeating: nil, count: graph.valueNames.count)
+        for (v, t) in graph.constants { tensors[v.index] = t }
         for (v, t) in zip(graph.inputs, inputs) { tensors[v.index] = t }
         // Every op writes its whole output, so the result needs no zero fill.
         let outputs = try graph.outputs.enumerated().map { k, v in
-            try outputTensor(k, shape: plan.shapes[v.index]!, plan: plan)
+            // An output that is a constant or an input is not written by any node: hand out a copy.
+            if let t = tensors[v.index] { return t.copy() }
+            return try outputTensor(k, shape: plan.shapes[v.index]!, plan: plan)
         }
         for (v, t) in zip(graph.outputs, outputs) { tensors[v.index] = t }
         for v in tensors.indices where tensors[v] == nil {

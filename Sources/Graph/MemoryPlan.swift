@@ -11,8 +11,10 @@ import Tensor
 /// - **Buffer sharing.** Buffers ("slots") are shared by values whose lifetimes do not overlap;
 ///   a lifetime runs from the first write into a buffer to the last read of anything in it.
 ///
-/// Graph inputs are the caller's tensors and graph outputs get their own buffers (the caller
-/// keeps them), so neither takes part.
+/// - **Reshapes as views.** A reshape's output is its input's buffer under another shape.
+///
+/// Graph inputs are the caller's tensors, constants are the graph's own and graph outputs get
+/// their own buffers (the caller keeps them), so none of them takes part.
 public struct MemoryPlan: Sendable {
     /// A value stored inside another value's buffer.
     public struct Placement: Sendable, Equatable {
@@ -28,7 +30,8 @@ public struct MemoryPlan: Sendable {
     public var placement: [Placement?]
     /// Each slot's size in floats (the largest value it ever holds).
     public var slotSizes: [Int]
-    /// Indices of concatenation nodes that need no work (their output is assembled in place).
+    /// Indices of nodes that need no work: concatenations assembled in place, reshapes viewing
+    /// their input.
     public var assembledNodes: Set<Int>
 
     /// Total floats of all slots.
@@ -51,7 +54,7 @@ public struct MemoryPlan: Sendable {
     ///   - inPlaceConcat: whether to assemble concatenations in place.
     public init(graph: Graph, shapes: [Shape?], inPlaceConcat: Bool = true) {
         let n = graph.valueNames.count
-        let external = Set(graph.inputs).union(graph.outputs)
+        let external = Set(graph.inputs).union(graph.outputs).union(graph.constants.keys)
         var producer = [Int?](repeating: nil, count: n)
         var lastUse = [Int](repeating: -1, count: n)
         for (i, node) in graph.nodes.enumerated() {
@@ -91,6 +94,13 @@ public struct MemoryPlan: Sendable {
                     assembledNodes.insert(i)
                 }
             }
+        }
+        // A reshape of a computed value is a view of it (at its place, if it has one).
+        for (i, node) in graph.nodes.enumerated() {
+            guard case .reshape = node.op, let src = node.inputs.first, !external.contains(src), producer[src.index] != nil,
+                  !external.contains(node.output), placement[node.output.index] == nil, !hosts.contains(node.output) else { continue }
+            placement[node.output.index] = Placement(parent: src, elementOffset: 0)
+            assembledNodes.insert(i)
         }
         // Lifetimes of buffer owners: from the first write of any member to the last read of any.
         var start = [Int](repeating: Int.max, count: n)

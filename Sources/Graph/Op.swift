@@ -1,7 +1,11 @@
 import Foundation
 import Kernels
 
-/// What a node computes. Tensors are NCHW float32; per-image ops loop over the batch.
+/// What a node computes.
+///
+/// The image ops (convolution through shuffle-add) take NCHW float32 and loop over the batch;
+/// the tensor ops (``matMul`` onwards, see `TensorOps.swift`) take any rank with ONNX/NumPy
+/// semantics (broadcasting, negative axes counting from the end).
 public enum Op: Sendable {
     /// 2-D convolution (with its fused epilogue).
     case convolution(Convolution)
@@ -32,6 +36,49 @@ public enum Op: Sendable {
     /// sub-pixel upscalers, computed without materializing either intermediate.
     case shuffleAdd(factor: Int)
 
+    // MARK: Tensor ops (any rank)
+
+    /// `a @ b` with NumPy batch broadcasting; rank-1 operands are promoted and the added
+    /// dimension removed again (ONNX MatMul).
+    case matMul
+    /// `alpha * op(a) @ op(b) + beta * c` on matrices, `c` (optional third input) broadcast
+    /// to the output (ONNX Gemm).
+    case gemm(Gemm)
+    /// `softmax(q @ kᵀ * scale) @ v` over the last two dimensions of `[..., T, D]` queries,
+    /// `[..., S, D]` keys and `[..., S, Dv]` values (leading dimensions equal).
+    case attention(scale: Float)
+    /// Softmax along an axis.
+    case softmax(axis: Int)
+    /// Layer, group or instance normalization; inputs `x` and optional scale and bias.
+    case normalization(Normalization)
+    /// An element-wise function.
+    case unary(UnaryOp)
+    /// A broadcasting element-wise binary op.
+    case elementwise(BinaryOp)
+    /// `condition != 0 ? x : y`, all three broadcast (ONNX Where).
+    case select
+    /// Element-wise clamp to `[min, max]`.
+    case clip(min: Float, max: Float)
+    /// `take(input, indices, axis)`: the second input holds indices (negative count from the end).
+    case gather(axis: Int)
+    /// Concatenation along any axis.
+    case concatenate(axis: Int)
+    /// A strided window along some axes.
+    case slice(Slice)
+    /// The same elements under another shape: extents, `0` copying the input's extent at that
+    /// position and one `-1` inferred (ONNX Reshape without `allowzero`). A view in the memory
+    /// plan, never a copy.
+    case reshape([Int])
+    /// Permutes dimensions: output dimension `i` is input dimension `perm[i]`.
+    case transpose([Int])
+    /// Broadcasts the input to the NumPy broadcast of its shape and `shape` (ONNX Expand).
+    case expand([Int])
+    /// Reduces over `axes` (all when empty).
+    case reduce(ReduceOp, axes: [Int], keepDimensions: Bool)
+    /// The input's extents `start..<end` as an `i64` vector (ONNX Shape); always folded to a
+    /// constant once the input shapes are known.
+    case shapeOf(start: Int, end: Int?)
+
     /// Short op name for errors and profiles.
     public var name: String {
         switch self {
@@ -48,6 +95,34 @@ public enum Op: Sendable {
         case .innerProduct: return "inner_product"
         case .channelScale: return "channel_scale"
         case .shuffleAdd: return "shuffle_add"
+        case .matMul: return "matmul"
+        case .gemm: return "gemm"
+        case .attention: return "attention"
+        case .softmax: return "softmax"
+        case .normalization(let n): return n.name
+        case .unary: return "unary"
+        case .elementwise: return "elementwise"
+        case .select: return "where"
+        case .clip: return "clip"
+        case .gather: return "gather"
+        case .concatenate: return "concatenate"
+        case .slice: return "slice"
+        case .reshape: return "reshape"
+        case .transpose: return "transpose"
+        case .expand: return "expand"
+        case .reduce: return "reduce"
+        case .shapeOf: return "shape"
+        }
+    }
+
+    /// Whether this is one of the rank-N tensor ops (run through `TensorOpKernels`).
+    var isTensorOp: Bool {
+        switch self {
+        case .convolution, .deconvolution, .activation, .pixelShuffle, .resize, .binary, .eltwise, .crop, .concat, .pooling,
+             .innerProduct, .channelScale, .shuffleAdd:
+            return false
+        default:
+            return true
         }
     }
 
@@ -58,6 +133,7 @@ public enum Op: Sendable {
         case .activation, .eltwise: return true
         case .binary: return true
         case .channelScale: return true
+        case .unary, .clip, .elementwise: return true
         default: return false
         }
     }

@@ -55,6 +55,11 @@ struct PreparedNode: Sendable {
     func execute(node: Node, tensors: [Tensor?], parallel: Parallel) throws {
         let inputs = node.inputs.map { tensors[$0.index]! }
         let output = tensors[node.output.index]!
+        if node.op.isTensorOp {
+            // Rank-N ops take tensors (some read i64 constants: indices, shapes).
+            try TensorOpKernels.run(node, inputs: inputs, output: output, pool: parallel.pool)
+            return
+        }
         let ins = inputs.map { FloatPointer($0.floatPointer) }
         let inShapes = inputs.map(\.shape)
         let out = FloatPointer(output.floatPointer)
@@ -101,6 +106,7 @@ struct PreparedNode: Sendable {
             ReductionKernels.innerProduct(ip, input: ins[0], output: out, batch: outShape.n)
         case (.channelScale, _):
             ElementwiseKernels.channelScale(input: ins[0], scale: ins[1], output: out, shape: outShape, parallel: parallel)
+
         default:
             throw GraphError(.invalidGraph, "node \(node.name): no kernel prepared for \(node.op.name)")
         }

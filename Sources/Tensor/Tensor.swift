@@ -54,7 +54,8 @@ public struct Tensor: Sendable, CustomStringConvertible {
         precondition(values.count == shape.count, "Tensor: \(values.count) values for shape \(shape)")
         self.init(uninitialized: shape)
         values.withUnsafeBufferPointer { src in
-            floatPointer.update(from: src.baseAddress!, count: values.count)
+            // An empty shape (a zero extent) has no elements and no base address.
+            if let base = src.baseAddress { floatPointer.update(from: base, count: values.count) }
         }
     }
 
@@ -95,8 +96,38 @@ public struct Tensor: Sendable, CustomStringConvertible {
     /// The elements as 16-bit patterns (f16 or bf16), for kernels.
     /// - Precondition: `dtype` is `.f16` or `.bf16`.
     public var halfPointer: UnsafeMutablePointer<UInt16> {
-        precondition(dtype != .f32, "Tensor.halfPointer on an f32 tensor \(shape)")
+        precondition(dtype.isHalf, "Tensor.halfPointer on a \(dtype) tensor \(shape)")
         return rawPointer.assumingMemoryBound(to: UInt16.self)
+    }
+
+    /// The elements as 64-bit integers.
+    /// - Precondition: `dtype == .i64`.
+    public var int64Pointer: UnsafeMutablePointer<Int64> {
+        precondition(dtype == .i64, "Tensor.int64Pointer on a \(dtype) tensor \(shape)")
+        return rawPointer.assumingMemoryBound(to: Int64.self)
+    }
+
+    /// Allocates an `i64` tensor holding `values` in row-major order.
+    /// - Precondition: `values.count == shape.count`.
+    public init(shape: Shape, int64s values: [Int64]) {
+        precondition(values.count == shape.count, "Tensor: \(values.count) values for shape \(shape)")
+        self.init(uninitialized: shape, dtype: .i64)
+        values.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress { int64Pointer.update(from: base, count: values.count) }
+        }
+    }
+
+    /// The elements as 64-bit integers: `i64` as stored, floats truncated toward zero (as a
+    /// cast does; non-finite values and values beyond the range clamp).
+    public func toInt64Array() -> [Int64] {
+        if dtype == .i64 {
+            let p = int64Pointer
+            return (0..<count).map { p[$0] }
+        }
+        return toArray().map { v in
+            guard v.isFinite else { return v.isNaN ? 0 : (v > 0 ? Int64.max : Int64.min) }
+            return Int64(max(min(Double(v), 9.2e18), -9.2e18))
+        }
     }
 
     /// Whether the first element lies on a 64-byte boundary.
@@ -169,12 +200,20 @@ public struct Tensor: Sendable, CustomStringConvertible {
         case .bf16:
             let p = halfPointer
             return (0..<count).map { HalfConversion.float(fromBF16: p[$0]) }
+        case .i64:
+            let p = int64Pointer
+            return (0..<count).map { Float(p[$0]) }
         }
     }
 
     /// A new tensor with the same shape in another element type (round to nearest even).
     public func converted(to target: DType) -> Tensor {
         if target == dtype { return copy() }
+        if target == .i64 { return Tensor(shape: shape, int64s: toInt64Array()) }
+        if dtype == .i64 {
+            let floats = Tensor(shape: shape, values: toArray())
+            return target == .f32 ? floats : floats.converted(to: target)
+        }
         let out = Tensor(uninitialized: shape, dtype: target)
         switch (dtype, target) {
         case (.f32, .f16):

@@ -61,9 +61,21 @@ def main():
             for e in json.load(f):
                 if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
                     per_op[e["args"]["op_name"]] += e["dur"] / 1e6
-    print(json.dumps({"engine": "onnxruntime " + ort.__version__, "threads": args.threads, "run_s": times,
+    print(json.dumps({"engine": "onnxruntime " + ort.__version__, "cpu": cpu_model_name(), "threads": args.threads, "run_s": times,
                       "best_s": min(times),
                       "median_s": sorted(times)[len(times) // 2], "per_op_s": dict(per_op), "max_abs_error": err}, sort_keys=True))
+
+
+def cpu_model_name():
+    """The `model name` line of /proc/cpuinfo, as ONNXBench reports it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,120 @@
+import Graph
+import Kernels
+import Tensor
+
+/// The layers with weights and geometry: convolutions, pooling, resizing.
+extension ONNXGraphBuilder {
+    /// Conv (1-D as a 2-D convolution of height 1) with constant weights and bias.
+    mutating func convolution(_ a: ConvAttributes, node: ONNXModel.ImportedNode, x: ValueID, w: ValueID, b: ValueID?,
+                              unsupported: (String) -> ModelFormatError) throws -> ValueID {
+        let xs = shapes[x]?.dims ?? []
+        guard let wt = try constant(w), xs.count == 3 || xs.count == 4, wt.shape.rank == xs.count else {
+            throw unsupported("weights must be constant and the input 1-D or 2-D")
+        }
+        let bias = try b.map { v -> [Float] in
+            guard let t = try constant(v) else { throw unsupported("bias must be constant") }
+            return t.toArray()
+        } ?? []
+        let ws = wt.shape.dims
+        let kernel = xs.count == 4 ? (ws[2], ws[3]) : (1, ws[2])
+        let g = try ONNXConv.geometry(a, input: xs, kernel: kernel)
+        guard a.group > 0, xs[1] == ws[1] * a.group, ws[0] % a.group == 0 else {
+            throw ModelFormatError(.malformed, "onnx: Conv '\(node.name)': input channels \(xs[1]), weights \(ws), group \(a.group) do not fit")
+        }
+        let conv = Convolution(
+            outChannels: ws[0], inChannels: xs[1], kernel: kernel, stride: (g.stride.0, g.stride.1),
+            dilation: (g.dilation.0, g.dilation.1), padding: Padding(top: g.pads.0, left: g.pads.1, bottom: g.pads.2, right: g.pads.3),
+            groups: a.group, weights: wt.toArray(), bias: bias)
+        return try planar(xs, node: node) { b, input in try b.emit(.convolution(conv), [input], name: node.name) }
+    }
+
+    /// ConvTranspose with constant weights, one group.
+    mutating func deconvolution(_ a: ConvAttributes, node: ONNXModel.ImportedNode, x: ValueID, w: ValueID, b: ValueID?,
+                                unsupported: (String) -> ModelFormatError) throws -> ValueID {
+        let xs = shapes[x]?.dims ?? []
+        guard let wt = try constant(w), a.group == 1, xs.count == 3 || xs.count == 4, wt.shape.rank == xs.count else {
+            throw unsupported("weights must be constant, one group, the input 1-D or 2-D")
+        }
+        let bias = try b.map { v -> [Float] in
+            guard let t = try constant(v) else { throw unsupported("bias must be constant") }
+            return t.toArray()
+        } ?? []
+        let ws = wt.shape.dims
+        let (ic, oc) = (ws[0], ws[1])
+        let kernel = xs.count == 4 ? (ws[2], ws[3]) : (1, ws[2])
+        guard ic == xs[1] else { throw ModelFormatError(.malformed, "onnx: ConvTranspose '\(node.name)': weights \(ws) for input \(xs)") }
+        let g = try ONNXConv.geometry(a, input: xs, kernel: kernel)
+        let op = try ONNXConv.pair(a.outputPadding, 0, spatial: xs.count - 2)
+        // ONNX stores (in, out, kh, kw); the graph's deconvolution takes (out, in, kh, kw).
+        let plane = kernel.0 * kernel.1
+        let src = wt.toArray()
+        var weights = [Float](repeating: 0, count: src.count)
+        for i in 0..<ic { for o in 0..<oc { for k in 0..<plane { weights[(o * ic + i) * plane + k] = src[(i * oc + o) * plane + k] } } }
+        let deconv = Deconvolution(
+            outChannels: oc, inChannels: ic, kernel: kernel, stride: (g.stride.0, g.stride.1), dilation: (g.dilation.0, g.dilation.1),
+            padding: Padding(top: g.pads.0, left: g.pads.1, bottom: g.pads.2, right: g.pads.3), outputPadding: (op.0, op.1),
+            weights: weights, bias: bias)
+        return try planar(xs, node: node) { b, input in try b.emit(.deconvolution(deconv), [input], name: node.name) }
+    }
+
+    /// Max and average pooling as the graph's pooling supports it: no ceil mode, no dilation,
+    /// and padded averages only where no window reaches into the padding.
+    mutating func pool(_ p: PoolAttributes, node: ONNXModel.ImportedNode, x: ValueID,
+                       unsupported: (String) -> ModelFormatError) throws -> ValueID {
+        let xs = shapes[x]?.dims ?? []
+        guard xs.count == 3 || xs.count == 4 else { throw unsupported("input \(xs) is not 1-D or 2-D") }
+        let kind: Pooling.Kind = p.isMax ? .max : .average
+        if p.global {
+            return try planar(xs, node: node) { b, input in try b.emit(.pooling(Pooling(kind: kind, global: true)), [input], name: node.name) }
+        }
+        let k = try ONNXConv.pair(p.kernel, 1, spatial: xs.count - 2)
+        let conv = ConvAttributes(kernel: p.kernel, strides: p.strides, dilations: p.dilations, pads: p.pads,
+                                  outputPadding: nil, group: 1, autoPad: p.autoPad)
+        let g = try ONNXConv.geometry(conv, input: xs, kernel: k)
+        guard !p.ceilMode, g.dilation == (1, 1), p.isMax || g.pads == (0, 0, 0, 0) || p.countIncludePad else {
+            throw unsupported("ceil_mode, dilation or averaging that excludes padding")
+        }
+        let pooling = Pooling(kind: kind, global: false, kernel: k, stride: g.stride,
+                              padding: Padding(top: g.pads.0, left: g.pads.1, bottom: g.pads.2, right: g.pads.3))
+        return try planar(xs, node: node) { b, input in try b.emit(.pooling(pooling), [input], name: node.name) }
+    }
+
+    /// Resize where the graph's resize has the same conventions: nearest (asymmetric, floor),
+    /// linear and cubic (half-pixel, A = -0.75) over the two trailing dimensions.
+    mutating func resize(_ r: ResizeAttributes, node: ONNXModel.ImportedNode, x: ValueID, scales: [Float]?, sizes: [Int]?,
+                         unsupported: (String) -> ModelFormatError) throws -> ValueID {
+        let xs = shapes[x]?.dims ?? []
+        guard xs.count == 4 else { throw unsupported("input \(xs) is not NCHW") }
+        let mode: ResizeMode
+        switch (r.mode, r.coordinateMode) {
+        case ("nearest", "asymmetric") where r.nearestMode == "floor": mode = .nearest
+        case ("linear", "half_pixel"), ("linear", "pytorch_half_pixel"), ("bilinear", "half_pixel"): mode = .bilinear
+        case ("cubic", "half_pixel") where r.cubicA == -0.75 && !r.excludeOutside: mode = .bicubic
+        default: throw unsupported("resize mode \(r.mode) with \(r.coordinateMode)")
+        }
+        let out: [Int]
+        if let sizes, sizes.count == 4 {
+            out = sizes
+        } else if let scales, scales.count == 4 {
+            out = zip(xs, scales).map { Int((Float($0) * $1).rounded(.down)) }
+        } else {
+            throw unsupported("Resize needs four constant scales or sizes")
+        }
+        guard out[0] == xs[0], out[1] == xs[1], out[2] > 0, out[3] > 0 else { throw unsupported("resizing batch or channels \(xs) → \(out)") }
+        let op = Op.resize(Resize(mode: mode, scaleH: Float(out[2]) / Float(xs[2]), scaleW: Float(out[3]) / Float(xs[3])))
+        let v = try emit(op, [x], name: node.name)
+        guard shapes[v]?.dims == out else { throw unsupported("output \(out) is not an integer scale of \(xs)") }
+        return v
+    }
+
+    /// Runs an NCHW layer on a 1-D `[N, C, L]` input through `[N, C, 1, L]` views.
+    private mutating func planar(_ xs: [Int], node: ONNXModel.ImportedNode,
+                                 _ body: (inout ONNXGraphBuilder, ValueID) throws -> ValueID) throws -> ValueID {
+        guard let x = ids[node.inputs[0]] else { throw ModelFormatError(.malformed, "onnx: \(node.opType) '\(node.name)': no input") }
+        if xs.count == 4 { return try body(&self, x) }
+        let planar = try emit(.reshape([xs[0], xs[1], 1, xs[2]]), [x], name: node.name + "/2d")
+        let y = try body(&self, planar)
+        let ys = shapes[y]!.dims
+        return try emit(.reshape([ys[0], ys[1], ys[3]]), [y], name: node.name + "/1d")
+    }
+}
