@@ -231,6 +231,8 @@ def main():
         "benchmark": "engine-vs-peers", **cpu_info(),
         **engine_meta,
         "rounds": args.rounds, "repeats_per_round": args.repeats,
+        # OpenMP's barrier policy moves ncnn and torch a lot on an oversubscribed machine.
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "versions": {"torch": torch.__version__, "openvino": ov.__version__, "ncnn": ncnn.__version__, "numpy": np.__version__},
         "results": results,
     }
