@@ -12,6 +12,7 @@ ratios to ncnn fp32 and to OpenVINO at the same precision, and each output's PSN
 Run through bench/peers/run.sh, which makes the virtual environment and builds EngineBench.
 """
 import argparse
+import importlib.metadata
 import json
 import os
 import statistics
@@ -226,14 +227,13 @@ def main():
         results.append({"model": param, "size": args.size, "threads": args.threads,
                         "torch_fp32_vs_ncnn": accuracy[param]["torch_fp32_vs_ncnn"],
                         "openvino_runtime": peers[param].ov_runtime, "engines": engines})
-    import ncnn
     doc = {
         "benchmark": "engine-vs-peers", **cpu_info(),
         **engine_meta,
         "rounds": args.rounds, "repeats_per_round": args.repeats,
         # OpenMP's barrier policy moves ncnn and torch a lot on an oversubscribed machine.
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-        "versions": {"torch": torch.__version__, "openvino": ov.__version__, "ncnn": ncnn.__version__, "numpy": np.__version__},
+        "versions": {"torch": torch.__version__, "openvino": ov.__version__, "ncnn": importlib.metadata.version("ncnn"), "numpy": np.__version__},
         "results": results,
     }
     print(json.dumps(doc, indent=2))
