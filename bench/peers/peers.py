@@ -184,9 +184,11 @@ def main():
     for r in range(args.rounds):
         if not args.no_peregrine:
             report = engine_bench(args, params)
+            # Peregrine's kernel choice, where EngineBench reports it (top level or per result);
+            # EngineBench's own cpu_model is kept apart from the one read here.
             for key in ("cpu_model", "kernel_path", "kernel_paths", "bf16_path"):
                 if key in report:
-                    engine_meta[key] = report[key]
+                    engine_meta["engine_bench_" + key if key == "cpu_model" else key] = report[key]
             for entry in report["results"]:
                 rounds = per_round[entry["model"]]
                 for key, label in (("peregrine_fp32", "peregrine_fp32"), ("peregrine_bf16", "peregrine_bf16"), ("ncnn_fp32", "ncnn_fp32")):
