@@ -6,7 +6,8 @@
 #
 # Creates .venv-ncnn (ncnn + numpy from PyPI) on first use, pulls the weights into
 # .peregrine-test/models, builds the EngineBench product and runs it; the ncnn side runs in
-# bench/ncnn/ncnn_worker.py, alternating with Peregrine on identical inputs.
+# bench/ncnn/ncnn_worker.py, alternating with Peregrine on identical inputs. bench/peers/run.sh
+# adds PyTorch and OpenVINO on the same network and input.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ ! -x .venv-ncnn/bin/python ]; then
