@@ -4,12 +4,12 @@ import Foundation
 import Tensor
 import Testing
 
-/// ``ConvolutionChain``: bf16 NHWC activations between AMX layers. The chain rounds its input,
+/// ``ConvolutionChain``: bf16 NHWC activations between AMX or AVX512-BF16 layers. The chain rounds its input,
 /// every weight and every intermediate activation to bf16 and accumulates in f32, so the test
 /// reference does exactly that with ``Reference/conv2d(_:weights:bias:parameters:activation:)``;
 /// what remains is f32 summation order (and, rarely, an intermediate that lands on the other side
 /// of a bf16 rounding boundary because of it: one bf16 step, 2^-8 relative, of one value).
-@Suite("Convolution chain", .enabled(if: pg_amx_available() != 0, "needs AMX"))
+@Suite("Convolution chain", .enabled(if: KernelPath.current.computesBF16, "needs AMX or AVX512-BF16"))
 struct ConvolutionChainTests {
     struct Layer {
         var parameters: ConvolutionParameters
