@@ -71,6 +71,13 @@ public enum KernelPath: String, Sendable, CaseIterable {
     /// Whether `.bf16` precision computes in bf16 on this path.
     public var computesBF16: Bool { self == .amx || self == .avx512bf16 }
 
+    /// What a model at a precision computes with, and on which CPU, for load logs: e.g.
+    /// `avx512bf16/bf16 on AMD EPYC 9R45`, or `avx512/fp32 on ...` where bf16 was asked for on a
+    /// CPU without a bf16 path.
+    public func summary(bf16Requested: Bool, cpu: CPUFeatures = .current) -> String {
+        "\(rawValue)/\(bf16Requested && computesBF16 ? "bf16" : "fp32") on \(cpu.modelName)"
+    }
+
     /// The best path for `features`.
     public static func best(for features: CPUFeatures) -> KernelPath {
         allCases.first { $0.isSupported(by: features) } ?? .portable

@@ -1,3 +1,4 @@
+import Logging
 import ModelKit
 
 /// The I/O shell around `ResidencyStateMachine`: jobs wait in `acquire` until their model is
@@ -32,14 +33,18 @@ final class ResidencyController: Sendable {
     private let work: AsyncStream<Work>
     private let workQueue: AsyncStream<Work>.Continuation
     private let clock = ContinuousClock()
+    private let logger: Logger
 
     /// - Parameters:
     ///   - budget: bytes all loaded models may hold together.
     ///   - models: each model's loader and settings, by endpoint id.
     ///   - metrics: where load times go.
-    init(budget: Int, models: [String: (loader: ModelLoader, settings: ResidencySettings)], metrics: PoolMetrics) {
+    ///   - logger: where loads are reported (with the kernel path each model runs on).
+    init(budget: Int, models: [String: (loader: ModelLoader, settings: ResidencySettings)], metrics: PoolMetrics,
+         logger: Logger = Logger(label: "peregrine.runners")) {
         loaders = models.mapValues(\.loader)
         self.metrics = metrics
+        self.logger = logger
         state = Locked(State(machine: ResidencyStateMachine(budget: budget)))
         (work, workQueue) = AsyncStream<Work>.makeStream()
         for (id, model) in models.sorted(by: { $0.key < $1.key }) {
@@ -132,6 +137,9 @@ final class ResidencyController: Sendable {
             let elapsed = clock.now - started
             metrics.observeLoad(model: model, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
             let bytes = loaded.footprintBytes
+            var meta: Logger.Metadata = ["model": "\(model)", "bytes": "\(bytes)", "seconds": "\(elapsed)"]
+            if let path = loaded.kernelPath { meta["kernel_path"] = "\(path)" }
+            logger.info("model loaded", metadata: meta)
             mutate { $0.machine.loadFinished(model, bytes: bytes, now: $1) }
         } catch {
             state.withLock { $0.loadErrors[model] = error }

@@ -70,7 +70,7 @@ public final class RunnerPool: Service, Sendable {
         loaders = models.mapValues(\.loader)
         defaults = models.mapValues(\.settings)
         current = Locked(defaults)
-        residency = ResidencyController(budget: configuration.memoryBudgetBytes, models: models, metrics: metrics)
+        residency = ResidencyController(budget: configuration.memoryBudgetBytes, models: models, metrics: metrics, logger: logger)
     }
 
     /// Serves every model until graceful shutdown.
