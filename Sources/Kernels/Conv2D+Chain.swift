@@ -59,12 +59,12 @@ public final class ConvolutionChain: @unchecked Sendable {
         }
     }
 
-    /// Whether a layer can be part of a chain: packed for a bf16 path (AMX or AVX512-BF16);
-    /// stride 1, dilation 1,
-    /// one group; padding that keeps the spatial size; at least 16 input channels (fewer would
-    /// mostly multiply zero padding); an activation the kernel's epilogue applies (none, ReLU,
-    /// leaky ReLU, PReLU, clip).
-    public static func accepts(_ conv: Conv2D) -> Bool {
+    /// Whether the chain's kernels can compute a layer: packed for a bf16 path (AMX or
+    /// AVX512-BF16); stride 1, dilation 1, one group; padding that keeps the spatial size; at
+    /// least 16 input channels (fewer would mostly multiply zero padding); an activation the
+    /// kernel's epilogue applies (none, ReLU, leaky ReLU, PReLU, clip). ``init(_:weights:)``
+    /// takes any such layers (tests use it to run the kernels on every shape).
+    public static func supports(_ conv: Conv2D) -> Bool {
         let p = conv.parameters
         guard conv.path.computesBF16, p.groups == 1, p.strideY == 1, p.strideX == 1,
               p.dilationY == 1, p.dilationX == 1, p.inputChannels >= 16,
@@ -74,6 +74,18 @@ public final class ConvolutionChain: @unchecked Sendable {
         case .none, .relu, .leakyReLU, .prelu, .clip: return true
         case .sigmoid, .silu: return false
         }
+    }
+
+    /// Whether a `.bf16` layer should run on the chain's kernels: ``supports(_:)`` and the bf16
+    /// kernel is expected to beat fp32 for it
+    /// (``KernelPath/bf16KernelBeatsFP32(winogradEligible:pointwise:chained:)``: every such layer
+    /// with AMX; with AVX512-BF16 only, not the layers fp32 runs with Winograd, and 1x1 layers
+    /// only inside a multi-layer chain). Graph executors chain only these (`chained: true`);
+    /// ``Conv2D`` runs a layer alone on them where `chained: false` accepts it.
+    public static func accepts(_ conv: Conv2D, chained: Bool = true) -> Bool {
+        let p = conv.parameters
+        return supports(conv) && conv.path.bf16KernelBeatsFP32(
+            winogradEligible: conv.runsWinograd, pointwise: p.kernelHeight == 1 && p.kernelWidth == 1, chained: chained)
     }
 
     /// Packs the layers' weights for the chain's kernel.
@@ -90,7 +102,7 @@ public final class ConvolutionChain: @unchecked Sendable {
             throw KernelError(.shapeMismatch, "ConvolutionChain: \(weights.count) weight tensors for \(layers.count) layers")
         }
         for (i, l) in layers.enumerated() {
-            guard Self.accepts(l) else {
+            guard Self.supports(l) else {
                 throw KernelError(.invalidParameter, "ConvolutionChain: layer \(i) (\(l.parameters), \(l.activation)) cannot be chained here")
             }
             if l.path != layers[0].path {

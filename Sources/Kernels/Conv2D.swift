@@ -16,8 +16,11 @@ import Tensor
 /// - 3x3, stride 1, dilation 1, one group, >= 8 channels, AVX-512: Winograd F(4x4, 3x3);
 /// - `.bf16` precision on stride-1 single-group layers with AMX: bf16 tiles, fp32 accumulation;
 ///   without AMX but with AVX512-BF16, "same"-padded stride-1 layers with >= 16 input channels
-///   run `vdpbf16ps` dot products as a one-layer ``ConvolutionChain`` (runs of such layers are
-///   faster as one chain, which keeps activations in bf16 between them);
+///   that fp32 would not run with Winograd (5x5, ...) run `vdpbf16ps` dot products as a
+///   one-layer ``ConvolutionChain`` (runs of such layers, 1x1 included, are faster as one
+///   chain, which keeps activations in bf16 between them); Winograd-eligible layers and lone
+///   1x1 layers stay fp32 there, which is as fast or faster
+///   (``KernelPath/bf16KernelBeatsFP32(winogradEligible:pointwise:chained:)``);
 /// - depthwise (one input channel per group): a direct kernel;
 /// - everything else: im2col (none for 1x1 stride 1) + packed SGEMM (AVX-512, else AVX2 + FMA,
 ///   else plain C).
@@ -83,9 +86,11 @@ public struct Conv2D: Sendable {
     }
 
     /// Packs for a given kernel path (tests cover every path the CPU supports); a path the CPU
-    /// cannot run is replaced by ``KernelPath/current``.
+    /// cannot run is replaced by ``KernelPath/current``. `forceBF16Kernel` gives `.bf16` calls
+    /// the AVX512-BF16 kernel on every layer it supports, Winograd-eligible ones included (tests
+    /// of the kernel itself).
     init(weights: Tensor, bias: Tensor?, parameters: ConvolutionParameters, activation: Activation,
-         path requested: KernelPath) throws {
+         path requested: KernelPath, forceBF16Kernel: Bool = false) throws {
         let p = parameters
         let path = requested.isSupported(by: .current) ? requested : KernelPath.current
         self.path = path
@@ -135,7 +140,7 @@ public struct Conv2D: Sendable {
         } else {
             amxWeights = nil
         }
-        if path == .avx512bf16 && ConvolutionChain.accepts(self) {
+        if path == .avx512bf16 && (forceBF16Kernel ? ConvolutionChain.supports(self) : ConvolutionChain.accepts(self, chained: false)) {
             bf16Chain = try ConvolutionChain([self], weights: [w])
         }
     }
@@ -146,6 +151,12 @@ public struct Conv2D: Sendable {
         try self.init(weights: Tensor(shape: [weights.count], values: weights),
                       bias: bias.map { Tensor(shape: [$0.count], values: $0) },
                       parameters: parameters, activation: activation)
+    }
+
+    /// Whether fp32 calls run Winograd F(4x4, 3x3).
+    public var runsWinograd: Bool {
+        if case .winograd = plan { return true }
+        return false
     }
 
     /// Whether `.bf16` calls compute in bf16, on AMX tiles or AVX512-BF16 dot products (otherwise

@@ -68,14 +68,50 @@ public enum KernelPath: String, Sendable, CaseIterable {
         }
     }
 
-    /// Whether `.bf16` precision computes in bf16 on this path.
+    /// Whether `.bf16` precision computes in bf16 on this path (for the layers
+    /// ``bf16KernelBeatsFP32(winogradEligible:pointwise:chained:)`` gives it).
     public var computesBF16: Bool { self == .amx || self == .avx512bf16 }
 
-    /// What a model at a precision computes with, and on which CPU, for load logs: e.g.
-    /// `avx512bf16/bf16 on AMD EPYC 9R45`, or `avx512/fp32 on ...` where bf16 was asked for on a
-    /// CPU without a bf16 path.
+    /// Whether a `.bf16` layer runs the bf16 kernel on this path rather than fp32, so that `.bf16`
+    /// is never slower than fp32.
+    ///
+    /// - AMX: every layer the tiles take; they beat fp32 Winograd F(4x4, 3x3) by a wide margin.
+    /// - AVX512-BF16: only layers that fp32 would not run with Winograd. `vdpbf16ps` only doubles
+    ///   the multiply rate of an fp32 FMA, while Winograd F(4x4, 3x3) does 4x fewer multiplies:
+    ///   on an AMD EPYC (Zen 5) a 64->64 3x3 layer ran 188 effective GFLOP/s per core as bf16 dot
+    ///   products against 330 as fp32 Winograd (1.6-2x the time at 256², 2 threads), and
+    ///   realesr-animevideov3 (all 3x3) ran 1.17-1.49x slower in bf16 than in fp32. bf16
+    ///   Winograd is not an option: its transforms in bf16 gave 2.2% error per layer. Measured
+    ///   on the same CPU (64 channels, 256², 2 threads): a 5x5 layer (fp32 im2col + SGEMM) is
+    ///   2-3x faster in bf16; a 1x1 layer on its own is no faster (fp32 needs no im2col there,
+    ///   bf16 pays the conversion to bf16 NHWC and back), so it stays fp32 unless `chained`; a
+    ///   chain of four 1x1 layers is 1.8-3.6x faster in bf16.
+    /// - Other paths have no bf16 kernel.
+    /// - Parameters:
+    ///   - winogradEligible: whether the fp32 path runs the layer with Winograd
+    ///     (``Conv2D/runsWinograd``).
+    ///   - pointwise: whether the layer is 1x1.
+    ///   - chained: whether the layer runs inside a multi-layer ``ConvolutionChain`` (bf16
+    ///     activations to and from its neighbours) rather than on its own.
+    public func bf16KernelBeatsFP32(winogradEligible: Bool, pointwise: Bool = false, chained: Bool = true) -> Bool {
+        switch self {
+        case .amx: true
+        case .avx512bf16: !winogradEligible && (chained || !pointwise)
+        case .avx512, .avx2, .portable: false
+        }
+    }
+
+    /// What a model at a precision computes with, and on which CPU, for load logs and benchmark
+    /// JSON: e.g. `amx/bf16 on ...`, `avx512bf16/bf16 (3x3 layers fp32 Winograd) on AMD EPYC
+    /// 9R45` (see ``bf16KernelBeatsFP32(winogradEligible:pointwise:chained:)``), or `avx512/fp32 on ...` where
+    /// bf16 was asked for on a CPU without a bf16 path.
     public func summary(bf16Requested: Bool, cpu: CPUFeatures = .current) -> String {
-        "\(rawValue)/\(bf16Requested && computesBF16 ? "bf16" : "fp32") on \(cpu.modelName)"
+        let precision = switch (bf16Requested && computesBF16, self) {
+        case (false, _): "fp32"
+        case (true, .avx512bf16): "bf16 (3x3 layers fp32 Winograd)"
+        case (true, _): "bf16"
+        }
+        return "\(rawValue)/\(precision) on \(cpu.modelName)"
     }
 
     /// The best path for `features`.

@@ -48,7 +48,10 @@ struct BF16ConvolutionTests {
         let weights = randomTensor([p.outputChannels, p.inputChannels, p.kernelHeight, p.kernelWidth],
                                    seed: t.seed &* 3 &+ 2, in: -scale...scale)
         let bias = hasBias ? randomTensor([p.outputChannels], seed: t.seed &* 3 &+ 3, in: -0.2...0.2) : nil
-        let conv = try Conv2D(weights: weights, bias: bias, parameters: p, activation: act, path: t.path)
+        // Forced onto the dot-product kernel: on its own the AVX512-BF16 path leaves
+        // Winograd-eligible layers to fp32.
+        let conv = try Conv2D(weights: weights, bias: bias, parameters: p, activation: act, path: t.path,
+                              forceBF16Kernel: true)
         #expect(conv.path == t.path)
         #expect(conv.hasBF16Path == (p.inputChannels >= 16), "\(p)")
         let y = try conv(x, precision: .bf16, pool: testPool)
@@ -75,7 +78,7 @@ struct BF16ConvolutionTests {
         let convs = try layers.map {
             try Conv2D(weights: $0.weights, bias: $0.bias, parameters: $0.parameters, activation: $0.activation, path: t.path)
         }
-        #expect(convs.allSatisfy(ConvolutionChain.accepts))
+        #expect(convs.allSatisfy(ConvolutionChain.supports))
         let chain = try ConvolutionChain(convs, weights: layers.map(\.weights))
         #expect(chain.path == t.path)
         let x = randomTensor(Shape(n: n, c: c, h: h, w: w), seed: t.seed &+ 77)
@@ -165,6 +168,52 @@ struct KernelPathTests {
         #expect(KernelPath.resolve(override: "fastest", features: Self.zen5) == .avx512bf16)
         #expect(KernelPath.resolve(override: "", features: Self.haswell) == .avx2)
         #expect(KernelPath.resolve(override: nil, features: Self.sapphireRapids) == .amx)
+    }
+
+    /// AMX takes every bf16 layer; AVX512-BF16 leaves Winograd-eligible layers to fp32 (its dot
+    /// products are slower than fp32 Winograd there); the fp32-only paths never compute bf16.
+    @Test func bf16KernelOnlyWhereItBeatsFP32() {
+        #expect(KernelPath.amx.bf16KernelBeatsFP32(winogradEligible: true))
+        #expect(KernelPath.amx.bf16KernelBeatsFP32(winogradEligible: false))
+        #expect(!KernelPath.avx512bf16.bf16KernelBeatsFP32(winogradEligible: true))
+        #expect(KernelPath.avx512bf16.bf16KernelBeatsFP32(winogradEligible: false))
+        #expect(KernelPath.avx512bf16.bf16KernelBeatsFP32(winogradEligible: false, pointwise: true, chained: true))
+        #expect(!KernelPath.avx512bf16.bf16KernelBeatsFP32(winogradEligible: false, pointwise: true, chained: false))
+        #expect(KernelPath.amx.bf16KernelBeatsFP32(winogradEligible: false, pointwise: true, chained: false))
+        for path in [KernelPath.avx512, .avx2, .portable] {
+            #expect(!path.bf16KernelBeatsFP32(winogradEligible: false))
+        }
+        #expect(KernelPath.avx512bf16.summary(bf16Requested: true, cpu: Self.zen5)
+                == "avx512bf16/bf16 (3x3 layers fp32 Winograd) on zen")
+        #expect(KernelPath.amx.summary(bf16Requested: true, cpu: Self.sapphireRapids) == "amx/bf16 on spr")
+        #expect(KernelPath.avx512.summary(bf16Requested: true, cpu: Self.skylake) == "avx512/fp32 on skx")
+        #expect(KernelPath.avx512bf16.summary(bf16Requested: false, cpu: Self.zen5) == "avx512bf16/fp32 on zen")
+    }
+
+    /// On the AVX512-BF16 path a Winograd-eligible 3x3 layer runs `.bf16` as fp32 Winograd and
+    /// is not chained; a 1x1 layer is chained but alone stays fp32; a 5x5 layer runs bf16 alone;
+    /// forcing the kernel still gives the 3x3 layer bf16.
+    @Test(.enabled(if: KernelPath.avx512bf16.isSupported(by: .current), "this CPU has no AVX512-BF16"))
+    func avx512BF16LeavesWinogradLayersToFP32() throws {
+        let c = 64
+        let p3 = ConvolutionParameters(inputChannels: c, outputChannels: c, kernel: (3, 3), padding: Padding(1))
+        let p1 = ConvolutionParameters(inputChannels: c, outputChannels: c, kernel: (1, 1))
+        let w3 = randomTensor([c, c, 3, 3], seed: 1, in: -0.1...0.1), w1 = randomTensor([c, c, 1, 1], seed: 2, in: -0.1...0.1)
+        let conv3 = try Conv2D(weights: w3, bias: nil, parameters: p3, activation: .relu, path: .avx512bf16)
+        let conv1 = try Conv2D(weights: w1, bias: nil, parameters: p1, activation: .relu, path: .avx512bf16)
+        #expect(conv3.runsWinograd && !conv1.runsWinograd)
+        #expect(ConvolutionChain.supports(conv3) && !ConvolutionChain.accepts(conv3) && !conv3.hasBF16Path)
+        #expect(ConvolutionChain.accepts(conv1) && !ConvolutionChain.accepts(conv1, chained: false) && !conv1.hasBF16Path)
+        let p5 = ConvolutionParameters(inputChannels: c, outputChannels: c, kernel: (5, 5), padding: Padding(2))
+        let conv5 = try Conv2D(weights: randomTensor([c, c, 5, 5], seed: 4, in: -0.1...0.1), bias: nil, parameters: p5,
+                               activation: .relu, path: .avx512bf16)
+        #expect(ConvolutionChain.accepts(conv5, chained: false) && conv5.hasBF16Path)
+        let forced = try Conv2D(weights: w3, bias: nil, parameters: p3, activation: .relu, path: .avx512bf16,
+                                forceBF16Kernel: true)
+        #expect(forced.hasBF16Path)
+        // `.bf16` on the unforced 3x3 layer is exactly its fp32 result.
+        let x = randomTensor(Shape(n: 1, c: c, h: 7, w: 10), seed: 3)
+        #expect(try conv3(x, precision: .bf16, pool: testPool).toArray() == conv3(x, precision: .fp32, pool: testPool).toArray())
     }
 
     @Test func currentPathRunsOnThisCPU() {

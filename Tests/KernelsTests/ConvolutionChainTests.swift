@@ -66,7 +66,7 @@ struct ConvolutionChainTests {
     func randomChainMatchesModeledReference(_ seed: Int) throws {
         let (layers, n, c, h, w) = Self.randomChain(UInt64(seed))
         let convs = try layers.map { try Conv2D(weights: $0.weights, bias: $0.bias, parameters: $0.parameters, activation: $0.activation) }
-        #expect(convs.allSatisfy(ConvolutionChain.accepts))
+        #expect(convs.allSatisfy(ConvolutionChain.supports))
         let chain = try ConvolutionChain(convs, weights: layers.map(\.weights))
         let x = randomTensor(Shape(n: n, c: c, h: h, w: w), seed: UInt64(seed) + 5)
         let y = try chain(x, pool: testPool)
@@ -175,27 +175,27 @@ struct ConvolutionChainTests {
         #expect(output.toArray() == expected)
     }
 
-    @Test func acceptsOnlyWhatTheKernelComputes() throws {
+    @Test func supportsOnlyWhatTheKernelComputes() throws {
         func conv(_ p: ConvolutionParameters, _ a: Activation = .none) throws -> Conv2D {
             try Conv2D(weights: Tensor(zeros: [p.outputChannels * p.inputChannelsPerGroup * p.kernelHeight * p.kernelWidth]),
                        bias: nil, parameters: p, activation: a)
         }
         let same = ConvolutionParameters(inputChannels: 16, outputChannels: 16, kernel: (3, 3), padding: Padding(1))
-        #expect(ConvolutionChain.accepts(try conv(same, .prelu(slopes: [0.1]))))
-        #expect(!ConvolutionChain.accepts(try conv(same, .silu)))
-        #expect(!ConvolutionChain.accepts(try conv(same, .sigmoid)))
+        #expect(ConvolutionChain.supports(try conv(same, .prelu(slopes: [0.1]))))
+        #expect(!ConvolutionChain.supports(try conv(same, .silu)))
+        #expect(!ConvolutionChain.supports(try conv(same, .sigmoid)))
         var p = same
         p.strideX = 2
-        #expect(!ConvolutionChain.accepts(try conv(p)))
+        #expect(!ConvolutionChain.supports(try conv(p)))
         p = same
         p.padding = .zero
-        #expect(!ConvolutionChain.accepts(try conv(p)))
+        #expect(!ConvolutionChain.supports(try conv(p)))
         p = same
         p.groups = 2
-        #expect(!ConvolutionChain.accepts(try conv(p)))
+        #expect(!ConvolutionChain.supports(try conv(p)))
         p = same
         p.inputChannels = 8
-        #expect(!ConvolutionChain.accepts(try conv(p)))
+        #expect(!ConvolutionChain.supports(try conv(p)))
         let wide = ConvolutionParameters(inputChannels: 16, outputChannels: 24, kernel: (3, 3), padding: Padding(1))
         let w16 = Tensor(zeros: [16, 16, 3, 3]), w24 = Tensor(zeros: [24, 16, 3, 3])
         #expect(throws: KernelError.self) { try ConvolutionChain([try conv(wide), try conv(wide)], weights: [w24, w24]) }
