@@ -127,9 +127,9 @@ let package = Package(
         ]),
         .executableTarget(name: "EngineBench", dependencies: ["Models", "Graph", "ModelKit", "Benchmarks", "Weights"], path: "bench/ncnn/EngineBench"),
         .executableTarget(name: "ONNXBench", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels", "CKernels"], path: "bench/onnx/ONNXBench"),
-        .executableTarget(name: "VideoBench", dependencies: ["Models", "Media", "ModelKit", "Weights", "Kernels"], path: "bench/video/VideoBench"),
+        .executableTarget(name: "VideoBench", dependencies: ["Models", "Media", "ModelKit", "Weights", "Kernels", "Benchmarks"], path: "bench/video/VideoBench"),
         .executableTarget(
-            name: "PoolBench", dependencies: ["Platform", "Runners", "JobQueue", "Models", "Graph", "ModelFormats", "Tensor", "Media", "ModelKit", "Kernels"],
+            name: "PoolBench", dependencies: ["Platform", "Runners", "JobQueue", "Models", "Graph", "ModelFormats", "Tensor", "Media", "ModelKit", "Kernels", "Benchmarks"],
             path: "bench/pool/PoolBench"),
         .executableTarget(name: "peregrine", dependencies: [
             "Platform", "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit", "ExternalRunners", "Weights",

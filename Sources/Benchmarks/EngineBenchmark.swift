@@ -10,7 +10,9 @@ import Tensor
 /// For each model and size, runs Peregrine (fp32, and bf16 when asked) and ncnn (fp32, through
 /// `bench/ncnn/ncnn_worker.py` in a long-lived Python process) alternately, `repeats` times each
 /// after one warm-up, and reports medians, the ratio to ncnn, GFLOP/s, the fraction of the fp32
-/// peak, and the accuracy of each Peregrine path against ncnn's output (max abs error, PSNR).
+/// peak, and the accuracy of each Peregrine path against ncnn's output (max abs error, PSNR)
+/// and of each reduced-precision path against Peregrine's fp32 output. The report names the CPU
+/// (`cpu_model`) and the kernel path (`kernel_path`, ``KernelPath/current``) it ran on.
 public enum EngineBenchmark {
     /// What to measure.
     public struct Configuration: Sendable {
@@ -138,6 +140,15 @@ public enum EngineBenchmark {
                         r["max_abs_error_vs_ncnn"] = .double(Double(maxError))
                         r["psnr_db_vs_ncnn"] = .double(psnr)
                     }
+                    // bf16 against fp32 on the same input (the bf16 accuracy target is >= 45 dB).
+                    if variants[k].precision != .fp32, let f = variants.firstIndex(where: { $0.precision == .fp32 }),
+                       let out = outputs[k], let fp32 = outputs[f] {
+                        let (maxError, psnr) = accuracy(out.toArray(), fp32.toArray())
+                        r["max_abs_error_vs_fp32"] = .double(Double(maxError))
+                        r["psnr_db_vs_fp32"] = .double(psnr)
+                        r["ratio_to_fp32"] = .double(m / median(times[f]))
+                    }
+                    r["kernel_path"] = .string(KernelPath.current.summary(bf16Requested: variants[k].precision == .bf16))
                     entry["peregrine_\(variants[k].label)"] = .object(r)
                 }
                 let summary = executors.indices.map { "\(variants[$0].label) \(median(times[$0])) s" }.joined(separator: ", ")
@@ -146,7 +157,14 @@ public enum EngineBenchmark {
             }
         }
         return ["benchmark": "engine-vs-ncnn", "peak_gflops_per_core": .double(config.peakGFLOPSPerCore),
+                "cpu_model": .string(CPUFeatures.current.modelName), "kernel_path": .string(KernelPath.current.rawValue),
                 "ncnn_environment": .object(config.ncnnEnvironment.mapValues { .string($0) }), "results": .array(results)]
+    }
+
+    /// The CPU model and the kernel path (``KernelPath/current``) this process runs on: every
+    /// benchmark's JSON carries them as `cpu_model` and `kernel_path`.
+    public static var machine: [String: String] {
+        ["cpu_model": CPUFeatures.current.modelName, "kernel_path": KernelPath.current.rawValue]
     }
 
     static func median(_ xs: [Double]) -> Double {
@@ -201,6 +219,8 @@ extension EngineBenchmark {
                     out.append([
                         "slowest_nodes": .object(Dictionary(uniqueKeysWithValues: slowest.map { ($0.key, JSONValue.double($0.value)) })),
                         "model": .string(model), "size": .int(Int64(size)), "precision": .string(precision.rawValue),
+                        "cpu_model": .string(CPUFeatures.current.modelName),
+                        "kernel_path": .string(KernelPath.current.summary(bf16Requested: precision == .bf16)),
                         "total_s": .double(median(totals)), "nodes": .int(Int64(e.graph.nodes.count)),
                         "seconds_by_op": .object(perOp.mapValues { .double(median($0)) }),
                     ])

@@ -12,14 +12,14 @@ public enum KernelBenchmark {
     ///   - channels: input and output channels (64 in realesr-animevideov3).
     ///   - height: map height.
     ///   - width: map width.
-    ///   - precision: `.fp32` (Winograd on AVX-512) or `.bf16` (AMX where available).
+    ///   - precision: `.fp32` (Winograd on AVX-512) or `.bf16` (AMX or AVX512-BF16 where available).
     ///   - iterations: timed runs after one warm-up; the best run is reported.
     ///   - pool: threads.
     /// - Returns: `seconds` (best run), `gflops` (2 * multiply-adds of a direct convolution per
     ///   second, so Winograd's savings show as a higher rate), `gmacs`, `cpuSeconds` and
     ///   `gflopsPerCPUSecond` (process CPU time of the cheapest run: on a shared machine this
     ///   tracks the kernel's own cost better than wall time), `threads`, and `bf16Path` (1 when
-    ///   the bf16 request ran on AMX).
+    ///   the bf16 request ran in bf16: AMX or AVX512-BF16).
     public static func conv3x3(channels: Int = 64, height: Int = 256, width: Int = 256, precision: ComputePrecision = .fp32,
                                iterations: Int = 5, pool: ComputePool) throws -> [String: Double] {
         let p = ConvolutionParameters(inputChannels: channels, outputChannels: channels, kernel: (3, 3), padding: Padding(1))

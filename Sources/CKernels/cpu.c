@@ -10,7 +10,7 @@ static unsigned long long pg_xgetbv(unsigned idx) {
 }
 
 pg_cpu_features pg_detect_cpu(void) {
-    pg_cpu_features f = {0, 0, 0, 0};
+    pg_cpu_features f = {0, 0, 0, 0, 0};
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
     int osxsave = (c >> 27) & 1;
@@ -26,6 +26,8 @@ pg_cpu_features pg_detect_cpu(void) {
         && ((b >> 17) & 1) /* dq */ && fma;
     f.avx512fp16 = f.avx512f && ((d >> 23) & 1);
     f.amx_bf16 = ((d >> 22) & 1) && ((d >> 24) & 1) && ((xcr0 >> 17) & 3) == 3;
+    // AVX512_BF16 is leaf 7, subleaf 1, EAX bit 5.
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avx512bf16 = f.avx512f && ((a >> 5) & 1);
     return f;
 }
 
@@ -36,6 +38,16 @@ static void pg_features_init(void) { pg_cached_features = pg_detect_cpu(); }
 const pg_cpu_features *pg_cpu(void) {
     pthread_once(&pg_features_once, pg_features_init);
     return &pg_cached_features;
+}
+
+void pg_cpu_model_name(char out[49]) {
+    unsigned regs[12] = {0};
+    out[0] = 0;
+    if (__get_cpuid_max(0x80000000u, 0) < 0x80000004u) return;
+    for (unsigned i = 0; i < 3; i++)
+        __get_cpuid(0x80000002u + i, &regs[4 * i], &regs[4 * i + 1], &regs[4 * i + 2], &regs[4 * i + 3]);
+    __builtin_memcpy(out, regs, 48);
+    out[48] = 0;
 }
 
 void pg_bias_activation(float *x, size_t n, float bias, const pg_activation *act, int channel) {

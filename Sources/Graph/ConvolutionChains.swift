@@ -17,7 +17,7 @@ struct ConvolutionChains: Sendable {
     /// Nodes inside a chain after its first (they do not run on their own).
     let covered: Set<Int>
 
-    /// No chains (f32 execution, or a CPU without AMX).
+    /// No chains (f32 execution, or a CPU with neither AMX nor AVX512-BF16).
     init() {
         runs = [:]
         covered = []

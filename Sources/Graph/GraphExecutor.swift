@@ -51,9 +51,21 @@ public final class GraphExecutor: @unchecked Sendable {
     }
 
     /// Convolution chains this executor runs with bf16 activations between layers, as
-    /// (first node, last node) index pairs into ``graph``'s nodes (empty at fp32 or without AMX).
+    /// (first node, last node) index pairs into ``graph``'s nodes (empty at fp32, on a CPU
+    /// without a bf16 path, and on AVX512-BF16 for runs of layers that stay fp32 Winograd there:
+    /// see ``KernelPath/bf16KernelBeatsFP32(winogradEligible:pointwise:chained:)``).
     public var convolutionChains: [(first: Int, last: Int)] {
         chains.runs.values.map { ($0.first, $0.last) }.sorted { $0.first < $1.first }
+    }
+
+    /// Indices into ``graph``'s nodes of the convolutions that compute in bf16 (chained or on
+    /// their own); every other convolution computes in fp32. Empty at fp32.
+    public var bf16Convolutions: [Int] {
+        guard precision == .bf16 else { return [] }
+        return prepared.indices.filter { i in
+            guard case .convolution(let conv, _) = prepared[i].kernel else { return false }
+            return conv.hasBF16Path || chains.covered.contains(i) || chains.runs[i] != nil
+        }
     }
 
     /// Bytes held by prepared weights.

@@ -3,7 +3,9 @@ import Foundation
 import Tensor
 
 /// Consecutive bf16 convolutions that hand their activations to each other in bf16, in the
-/// layout the AMX kernel reads (zero-bordered NHWC), instead of in f32 NCHW.
+/// layout the bf16 kernels read (zero-bordered NHWC), instead of in f32 NCHW. Runs on AMX tiles
+/// or, without AMX, on AVX512-BF16 dot products (``KernelPath``): both kernels read the same
+/// buffers and packed weights.
 ///
 /// Run layer by layer in f32 NCHW, every bf16 layer converts its whole input to bf16 and
 /// regroups it (a pass over 16 MB for 64 channels at 256²) and writes 16 MB of f32 back; a chain
@@ -24,6 +26,9 @@ import Tensor
 public final class ConvolutionChain: @unchecked Sendable {
     /// The layers, in order.
     public let layers: [Conv2D]
+    /// The kernel family the chain runs on (``KernelPath/amx`` or ``KernelPath/avx512bf16``):
+    /// the layers' path.
+    public let path: KernelPath
     /// Zero pixels around every activation buffer: the largest padding of any layer.
     let border: Int
     /// Per layer: bf16 weights in B-tile order.
@@ -54,13 +59,14 @@ public final class ConvolutionChain: @unchecked Sendable {
         }
     }
 
-    /// Whether a layer can be part of a chain on this CPU: AMX available; stride 1, dilation 1,
-    /// one group; padding that keeps the spatial size; at least 16 input channels (fewer would
-    /// mostly multiply zero padding); an activation the kernel's epilogue applies (none, ReLU,
-    /// leaky ReLU, PReLU, clip).
-    public static func accepts(_ conv: Conv2D) -> Bool {
+    /// Whether the chain's kernels can compute a layer: packed for a bf16 path (AMX or
+    /// AVX512-BF16); stride 1, dilation 1, one group; padding that keeps the spatial size; at
+    /// least 16 input channels (fewer would mostly multiply zero padding); an activation the
+    /// kernel's epilogue applies (none, ReLU, leaky ReLU, PReLU, clip). ``init(_:weights:)``
+    /// takes any such layers (tests use it to run the kernels on every shape).
+    public static func supports(_ conv: Conv2D) -> Bool {
         let p = conv.parameters
-        guard pg_amx_available() != 0, conv.isa == .best, p.groups == 1, p.strideY == 1, p.strideX == 1,
+        guard conv.path.computesBF16, p.groups == 1, p.strideY == 1, p.strideX == 1,
               p.dilationY == 1, p.dilationX == 1, p.inputChannels >= 16,
               p.padding.top + p.padding.bottom == p.kernelHeight - 1,
               p.padding.left + p.padding.right == p.kernelWidth - 1 else { return false }
@@ -68,6 +74,18 @@ public final class ConvolutionChain: @unchecked Sendable {
         case .none, .relu, .leakyReLU, .prelu, .clip: return true
         case .sigmoid, .silu: return false
         }
+    }
+
+    /// Whether a `.bf16` layer should run on the chain's kernels: ``supports(_:)`` and the bf16
+    /// kernel is expected to beat fp32 for it
+    /// (``KernelPath/bf16KernelBeatsFP32(winogradEligible:pointwise:chained:)``: every such layer
+    /// with AMX; with AVX512-BF16 only, not the layers fp32 runs with Winograd, and 1x1 layers
+    /// only inside a multi-layer chain). Graph executors chain only these (`chained: true`);
+    /// ``Conv2D`` runs a layer alone on them where `chained: false` accepts it.
+    public static func accepts(_ conv: Conv2D, chained: Bool = true) -> Bool {
+        let p = conv.parameters
+        return supports(conv) && conv.path.bf16KernelBeatsFP32(
+            winogradEligible: conv.runsWinograd, pointwise: p.kernelHeight == 1 && p.kernelWidth == 1, chained: chained)
     }
 
     /// Packs the layers' weights for the chain's kernel.
@@ -84,8 +102,11 @@ public final class ConvolutionChain: @unchecked Sendable {
             throw KernelError(.shapeMismatch, "ConvolutionChain: \(weights.count) weight tensors for \(layers.count) layers")
         }
         for (i, l) in layers.enumerated() {
-            guard Self.accepts(l) else {
+            guard Self.supports(l) else {
                 throw KernelError(.invalidParameter, "ConvolutionChain: layer \(i) (\(l.parameters), \(l.activation)) cannot be chained here")
+            }
+            if l.path != layers[0].path {
+                throw KernelError(.invalidParameter, "ConvolutionChain: layer \(i) is packed for \(l.path), layer 0 for \(layers[0].path)")
             }
             if i > 0, layers[i - 1].parameters.outputChannels != l.parameters.inputChannels {
                 throw KernelError(.shapeMismatch,
@@ -97,6 +118,7 @@ public final class ConvolutionChain: @unchecked Sendable {
             }
         }
         self.layers = layers
+        path = layers[0].path
         border = layers.map { max($0.parameters.padding.top, $0.parameters.padding.left,
                                   $0.parameters.padding.bottom, $0.parameters.padding.right) }.max()!
         packedWeights = zip(layers, weights).map { l, given in
@@ -192,13 +214,14 @@ public final class ConvolutionChain: @unchecked Sendable {
                 let weights = UnsafePointer(packedWeights[i].halfPointer)
                 let bias: UnsafePointer<Float>? = l.bias.map { UnsafePointer($0.floatPointer) }
                 var counters = [Int32](repeating: 0, count: pool.threadCount)
+                let kernel = path == .amx ? pg_amx_nhwc_conv : pg_bf16_nhwc_conv
                 withUnsafePointer(to: layout) { ip in
                     withUnsafePointer(to: outLayout) { op in
                         withUnsafePointer(to: activations[i]) { act in
                             counters.withUnsafeMutableBufferPointer { cp in
                                 let counter = cp.baseAddress
                                 pool.run { ith, nth in
-                                    pg_amx_nhwc_conv(from, ip, Int32(h), Int32(w), Int32(p.padding.top), Int32(p.padding.left),
+                                    kernel(from, ip, Int32(h), Int32(w), Int32(p.padding.top), Int32(p.padding.left),
                                                      weights, Int32(p.outputChannels), Int32(p.kernelHeight), Int32(p.kernelWidth),
                                                      bias, act, last ? nil : to, last ? nil : op, last ? dst : nil,
                                                      counter, Int32(ith), Int32(nth))

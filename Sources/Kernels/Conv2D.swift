@@ -14,8 +14,13 @@ import Tensor
 ///
 /// Paths, chosen at init from the geometry and the CPU:
 /// - 3x3, stride 1, dilation 1, one group, >= 8 channels, AVX-512: Winograd F(4x4, 3x3);
-/// - `.bf16` precision on stride-1 single-group layers with AMX: bf16 tiles, fp32 accumulation
-///   (runs of such layers are faster as a ``ConvolutionChain``, which keeps activations in bf16);
+/// - `.bf16` precision on stride-1 single-group layers with AMX: bf16 tiles, fp32 accumulation;
+///   without AMX but with AVX512-BF16, "same"-padded stride-1 layers with >= 16 input channels
+///   that fp32 would not run with Winograd (5x5, ...) run `vdpbf16ps` dot products as a
+///   one-layer ``ConvolutionChain`` (runs of such layers, 1x1 included, are faster as one
+///   chain, which keeps activations in bf16 between them); Winograd-eligible layers and lone
+///   1x1 layers stay fp32 there, which is as fast or faster
+///   (``KernelPath/bf16KernelBeatsFP32(winogradEligible:pointwise:chained:)``);
 /// - depthwise (one input channel per group): a direct kernel;
 /// - everything else: im2col (none for 1x1 stride 1) + packed SGEMM (AVX-512, else AVX2 + FMA,
 ///   else plain C).
@@ -35,6 +40,12 @@ public struct Conv2D: Sendable {
     /// Restricts the instruction sets the layer may use (tests force `.avx2` and `.portable` to
     /// cover the fallbacks on machines that have AVX-512).
     let isa: InstructionSets
+    /// The kernel family the layer was packed for (``KernelPath/current`` unless a test forces
+    /// another supported one).
+    public let path: KernelPath
+    /// The AVX512-BF16 path of a `.bf16` call: this layer alone as a chain (bf16 NHWC in and out
+    /// of the dot-product kernel). Set last in init, since it holds a copy of the layer.
+    private(set) var bf16Chain: ConvolutionChain?
 
     enum InstructionSets: Sendable {
         /// Whatever the CPU has.
@@ -61,13 +72,33 @@ public struct Conv2D: Sendable {
     /// - Throws: ``KernelError`` when counts or parameters do not fit.
     public init(weights: Tensor, bias: Tensor?, parameters: ConvolutionParameters,
                 activation: Activation = .none) throws {
-        try self.init(weights: weights, bias: bias, parameters: parameters, activation: activation, isa: .best)
+        try self.init(weights: weights, bias: bias, parameters: parameters, activation: activation, path: .current)
     }
 
     init(weights: Tensor, bias: Tensor?, parameters: ConvolutionParameters, activation: Activation,
          isa: InstructionSets) throws {
+        let path: KernelPath = switch isa {
+        case .best: .current
+        case .avx2: .avx2
+        case .portable: .portable
+        }
+        try self.init(weights: weights, bias: bias, parameters: parameters, activation: activation, path: path)
+    }
+
+    /// Packs for a given kernel path (tests cover every path the CPU supports); a path the CPU
+    /// cannot run is replaced by ``KernelPath/current``. `forceBF16Kernel` gives `.bf16` calls
+    /// the AVX512-BF16 kernel on every layer it supports, Winograd-eligible ones included (tests
+    /// of the kernel itself).
+    init(weights: Tensor, bias: Tensor?, parameters: ConvolutionParameters, activation: Activation,
+         path requested: KernelPath, forceBF16Kernel: Bool = false) throws {
         let p = parameters
-        self.isa = isa
+        let path = requested.isSupported(by: .current) ? requested : KernelPath.current
+        self.path = path
+        switch path {
+        case .amx, .avx512bf16, .avx512: isa = .best
+        case .avx2: isa = .avx2
+        case .portable: isa = .portable
+        }
         let fast = isa == .best
         try p.validate(op: "Conv2D")
         try activation.validate(channels: p.outputChannels, op: "Conv2D")
@@ -100,7 +131,7 @@ public struct Conv2D: Sendable {
             }
             plan = .gemm(packed, groupStride: per)
         }
-        if unitGeometry && p.groups == 1 && p.inputChannels >= 16 && fast && pg_amx_available() != 0 {
+        if unitGeometry && p.groups == 1 && p.inputChannels >= 16 && path == .amx {
             let aw = Tensor(zeros: [pg_amx_conv_weight_size(Int32(p.outputChannels), Int32(p.inputChannels),
                                                              Int32(p.kernelHeight), Int32(p.kernelWidth))], dtype: .bf16)
             pg_amx_conv_pack_weights(w.floatPointer, Int32(p.outputChannels), Int32(p.inputChannels),
@@ -108,6 +139,9 @@ public struct Conv2D: Sendable {
             amxWeights = aw
         } else {
             amxWeights = nil
+        }
+        if path == .avx512bf16 && (forceBF16Kernel ? ConvolutionChain.supports(self) : ConvolutionChain.accepts(self, chained: false)) {
+            bf16Chain = try ConvolutionChain([self], weights: [w])
         }
     }
 
@@ -119,8 +153,15 @@ public struct Conv2D: Sendable {
                       parameters: parameters, activation: activation)
     }
 
-    /// Whether `.bf16` calls run on AMX tiles (otherwise they run the fp32 path).
-    public var hasBF16Path: Bool { amxWeights != nil }
+    /// Whether fp32 calls run Winograd F(4x4, 3x3).
+    public var runsWinograd: Bool {
+        if case .winograd = plan { return true }
+        return false
+    }
+
+    /// Whether `.bf16` calls compute in bf16, on AMX tiles or AVX512-BF16 dot products (otherwise
+    /// they run the fp32 path).
+    public var hasBF16Path: Bool { amxWeights != nil || bf16Chain != nil }
 
     /// The output shape for an NCHW input shape.
     /// - Throws: ``KernelError`` when the input's channels differ or the output would be empty.
@@ -138,7 +179,7 @@ public struct Conv2D: Sendable {
     /// Convolves an NCHW f32 input into a new tensor.
     /// - Parameters:
     ///   - input: `[N, inputChannels, H, W]`.
-    ///   - precision: `.bf16` uses AMX where ``hasBF16Path``; otherwise fp32.
+    ///   - precision: `.bf16` computes in bf16 where ``hasBF16Path``; otherwise fp32.
     ///   - pool: threads to run on.
     /// - Throws: ``KernelError`` on shape mismatch.
     public func callAsFunction(_ input: Tensor, precision: ComputePrecision = .fp32, pool: ComputePool) throws -> Tensor {
@@ -155,6 +196,9 @@ public struct Conv2D: Sendable {
         let shape = try outputShape(for: input.shape)
         guard output.count == shape.count, output.dtype == .f32, input.dtype == .f32 else {
             throw KernelError(.shapeMismatch, "Conv2D: output \(output) for expected \(shape) f32 (input \(input))")
+        }
+        if precision == .bf16, let bf16Chain {
+            return try bf16Chain(input, into: output, pool: pool)
         }
         let p = parameters
         let inPer = p.inputChannels * input.shape.h * input.shape.w

@@ -20,6 +20,10 @@ public protocol LoadedModel: Sendable {
     /// Resident memory held by this instance (weights, packed kernels, caches), in bytes.
     var footprintBytes: Int { get }
 
+    /// The CPU kernels the model computes with and the CPU, for the load log (e.g.
+    /// `avx512bf16/bf16 on AMD EPYC 9R45`); nil for models that run no engine kernels.
+    var kernelPath: String? { get }
+
     /// Runs one request.
     /// - Parameters:
     ///   - input: the request body, already validated against `manifest.inputSchema` with
@@ -29,6 +33,11 @@ public protocol LoadedModel: Sendable {
     /// - Throws: `ModelError` for failures the caller should see (bad image, unsupported size),
     ///   `CancellationError` when the request was cancelled; anything else is an internal error.
     func run(input: JSONValue, context: RunContext) async throws -> JSONValue
+}
+
+extension LoadedModel {
+    /// No engine kernels by default.
+    public var kernelPath: String? { nil }
 }
 
 /// What a model needs while loading.

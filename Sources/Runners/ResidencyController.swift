@@ -1,3 +1,4 @@
+import Logging
 import ModelKit
 import NIOConcurrencyHelpers
 
@@ -33,16 +34,19 @@ final class ResidencyController: Sendable {
     private let work: AsyncStream<Work>
     private let workQueue: AsyncStream<Work>.Continuation
     private let clock = ContinuousClock()
+    private let logger: Logger
 
     /// - Parameters:
     ///   - budget: bytes all loaded models may hold together.
     ///   - coreCapacity: compute-pool cores running requests may hold together.
     ///   - models: each model's loader and settings, by endpoint id.
     ///   - metrics: where load times go.
+    ///   - logger: where loads are reported (with the kernel path each model runs on).
     init(budget: Int, coreCapacity: Int = .max, models: [String: (loader: ModelLoader, settings: ResidencySettings)],
-         metrics: PoolMetrics) {
+         metrics: PoolMetrics, logger: Logger = Logger(label: "peregrine.runners")) {
         loaders = models.mapValues(\.loader)
         self.metrics = metrics
+        self.logger = logger
         state = NIOLockedValueBox(State(machine: ResidencyStateMachine(budget: budget, coreCapacity: coreCapacity)))
         (work, workQueue) = AsyncStream<Work>.makeStream()
         for (id, model) in models.sorted(by: { $0.key < $1.key }) {
@@ -135,6 +139,9 @@ final class ResidencyController: Sendable {
             let elapsed = clock.now - started
             metrics.observeLoad(model: model, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
             let bytes = loaded.footprintBytes
+            var meta: Logger.Metadata = ["model": "\(model)", "bytes": "\(bytes)", "seconds": "\(elapsed)"]
+            if let path = loaded.kernelPath { meta["kernel_path"] = "\(path)" }
+            logger.info("model loaded", metadata: meta)
             mutate { $0.machine.loadFinished(model, bytes: bytes, now: $1) }
         } catch {
             state.withLockedValue { $0.loadErrors[model] = error }

@@ -82,7 +82,8 @@ public final class RunnerPool: Service, Sendable {
         defaults = models.mapValues(\.settings)
         current = NIOLockedValueBox(defaults)
         residency = ResidencyController(
-            budget: configuration.memoryBudgetBytes, coreCapacity: coreCapacity, models: models, metrics: self.metrics)
+            budget: configuration.memoryBudgetBytes, coreCapacity: coreCapacity, models: models, metrics: self.metrics,
+            logger: logger)
     }
 
     /// Serves every model until graceful shutdown.

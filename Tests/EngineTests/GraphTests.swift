@@ -129,6 +129,42 @@ struct GraphTests {
         }
     }
 
+    /// With AVX512-BF16 and no AMX, layers fp32 runs with Winograd (3x3 stride 1) stay fp32:
+    /// dot products would be slower there (``KernelPath/bf16KernelBeatsFP32(winogradEligible:pointwise:chained:)``);
+    /// a run of 1x1 layers runs bf16 as a chain. With AMX every layer runs bf16.
+    @Test("at bf16 on AVX512-BF16, Winograd-eligible 3x3 layers stay fp32 while 1x1 layers chain in bf16",
+          .enabled(if: KernelPath.current.computesBF16, "this CPU has neither AMX nor AVX512-BF16"))
+    func bf16LayerChoicePerPath() throws {
+        let c = 24
+        var g = Graph()
+        let x = g.addValue(named: "x")
+        g.inputs = [x]
+        var v = x
+        for (i, k) in [3, 3, 1, 1].enumerated() {
+            let out = g.addValue(named: "conv\(i)")
+            g.nodes.append(Node(name: "conv\(i)", op: .convolution(Convolution(
+                outChannels: c, inChannels: c, kernel: (k, k), padding: Padding(k / 2),
+                weights: (0..<(c * c * k * k)).map { Float(($0 * 37 + i) % 19) / 190 - 0.05 }, bias: [Float](repeating: 0.01, count: c))),
+                inputs: [v], output: out))
+            v = out
+        }
+        g.outputs = [v]
+        let bf16 = try GraphExecutor(graph: g, pool: ComputePool(threads: 2), precision: .bf16)
+        switch KernelPath.current {
+        case .amx:
+            #expect(bf16.convolutionChains.map { [$0.first, $0.last] } == [[0, 3]])
+            #expect(bf16.bf16Convolutions == [0, 1, 2, 3])
+        default:
+            #expect(bf16.convolutionChains.map { [$0.first, $0.last] } == [[2, 3]])
+            #expect(bf16.bf16Convolutions == [2, 3])
+        }
+        #expect(try GraphExecutor(graph: g, pool: ComputePool(threads: 2)).bf16Convolutions.isEmpty)
+        let x0 = Self.input(n: 1, c: c, h: 9, w: 11, seed: 3)
+        let a = try bf16.run([x0])[0].toArray(), b = try GraphExecutor(graph: g, pool: ComputePool(threads: 2)).run([x0])[0].toArray()
+        let scale = max(1, b.map(abs).max()!)
+        #expect(zip(a, b).map { abs($0 - $1) }.max()! <= 2e-2 * scale)
+    }
+
     @Test("an output the caller still holds is never reused; a dropped one is")
     func outputStorageReuse() throws {
         let g = Self.chain(depth: 2, channels: 8)

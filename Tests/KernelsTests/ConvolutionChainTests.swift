@@ -4,12 +4,12 @@ import Foundation
 import Tensor
 import Testing
 
-/// ``ConvolutionChain``: bf16 NHWC activations between AMX layers. The chain rounds its input,
+/// ``ConvolutionChain``: bf16 NHWC activations between AMX or AVX512-BF16 layers. The chain rounds its input,
 /// every weight and every intermediate activation to bf16 and accumulates in f32, so the test
 /// reference does exactly that with ``Reference/conv2d(_:weights:bias:parameters:activation:)``;
 /// what remains is f32 summation order (and, rarely, an intermediate that lands on the other side
 /// of a bf16 rounding boundary because of it: one bf16 step, 2^-8 relative, of one value).
-@Suite("Convolution chain", .enabled(if: pg_amx_available() != 0, "needs AMX"))
+@Suite("Convolution chain", .enabled(if: KernelPath.current.computesBF16, "needs AMX or AVX512-BF16"))
 struct ConvolutionChainTests {
     struct Layer {
         var parameters: ConvolutionParameters
@@ -66,7 +66,7 @@ struct ConvolutionChainTests {
     func randomChainMatchesModeledReference(_ seed: Int) throws {
         let (layers, n, c, h, w) = Self.randomChain(UInt64(seed))
         let convs = try layers.map { try Conv2D(weights: $0.weights, bias: $0.bias, parameters: $0.parameters, activation: $0.activation) }
-        #expect(convs.allSatisfy(ConvolutionChain.accepts))
+        #expect(convs.allSatisfy(ConvolutionChain.supports))
         let chain = try ConvolutionChain(convs, weights: layers.map(\.weights))
         let x = randomTensor(Shape(n: n, c: c, h: h, w: w), seed: UInt64(seed) + 5)
         let y = try chain(x, pool: testPool)
@@ -175,27 +175,27 @@ struct ConvolutionChainTests {
         #expect(output.toArray() == expected)
     }
 
-    @Test func acceptsOnlyWhatTheKernelComputes() throws {
+    @Test func supportsOnlyWhatTheKernelComputes() throws {
         func conv(_ p: ConvolutionParameters, _ a: Activation = .none) throws -> Conv2D {
             try Conv2D(weights: Tensor(zeros: [p.outputChannels * p.inputChannelsPerGroup * p.kernelHeight * p.kernelWidth]),
                        bias: nil, parameters: p, activation: a)
         }
         let same = ConvolutionParameters(inputChannels: 16, outputChannels: 16, kernel: (3, 3), padding: Padding(1))
-        #expect(ConvolutionChain.accepts(try conv(same, .prelu(slopes: [0.1]))))
-        #expect(!ConvolutionChain.accepts(try conv(same, .silu)))
-        #expect(!ConvolutionChain.accepts(try conv(same, .sigmoid)))
+        #expect(ConvolutionChain.supports(try conv(same, .prelu(slopes: [0.1]))))
+        #expect(!ConvolutionChain.supports(try conv(same, .silu)))
+        #expect(!ConvolutionChain.supports(try conv(same, .sigmoid)))
         var p = same
         p.strideX = 2
-        #expect(!ConvolutionChain.accepts(try conv(p)))
+        #expect(!ConvolutionChain.supports(try conv(p)))
         p = same
         p.padding = .zero
-        #expect(!ConvolutionChain.accepts(try conv(p)))
+        #expect(!ConvolutionChain.supports(try conv(p)))
         p = same
         p.groups = 2
-        #expect(!ConvolutionChain.accepts(try conv(p)))
+        #expect(!ConvolutionChain.supports(try conv(p)))
         p = same
         p.inputChannels = 8
-        #expect(!ConvolutionChain.accepts(try conv(p)))
+        #expect(!ConvolutionChain.supports(try conv(p)))
         let wide = ConvolutionParameters(inputChannels: 16, outputChannels: 24, kernel: (3, 3), padding: Padding(1))
         let w16 = Tensor(zeros: [16, 16, 3, 3]), w24 = Tensor(zeros: [24, 16, 3, 3])
         #expect(throws: KernelError.self) { try ConvolutionChain([try conv(wide), try conv(wide)], weights: [w24, w24]) }

@@ -15,10 +15,15 @@ typedef struct {
     int avx512f;
     int avx512fp16;
     int amx_bf16;
+    int avx512bf16;
 } pg_cpu_features;
 
 /// Detects the features of the running CPU (cpuid + OS support).
 pg_cpu_features pg_detect_cpu(void);
+
+/// Writes the CPU's brand string (cpuid leaves 0x80000002-4, NUL-terminated, possibly padded with
+/// spaces), or an empty string when the CPU does not report one.
+void pg_cpu_model_name(char out[49]);
 
 // MARK: Thread pool
 
@@ -168,7 +173,7 @@ void pg_nhwc_layout_make(int channels, int H, int W, int border, pg_nhwc_layout 
 /// bf16 elements of a buffer with layout `l`.
 size_t pg_nhwc_size(const pg_nhwc_layout *l);
 /// Converts rows [y0, y1) of a float NCHW image (C x H x W) into `dst` (layout `l`, channels
-/// beyond C written as zero). Needs AVX-512 BF16 (check pg_amx_available).
+/// beyond C written as zero). Needs AVX-512 BF16 (check pg_avx512bf16_available).
 void pg_nhwc_pack(const float *in, int C, int H, int W, const pg_nhwc_layout *l, uint16_t *dst, int y0, int y1);
 /// bf16 elements of weights packed for pg_amx_nhwc_conv.
 size_t pg_amx_nhwc_weight_size(int oc, int ic, int kh, int kw);
@@ -185,5 +190,16 @@ void pg_amx_nhwc_conv(const uint16_t *in, const pg_nhwc_layout *il, int H, int W
                       const uint16_t *wpacked, int oc, int kh, int kw, const float *bias,
                       const pg_activation *act, uint16_t *out_nhwc, const pg_nhwc_layout *ol,
                       float *out_nchw, int *counters, int ith, int nth);
+
+// MARK: AVX512-BF16 convolution on bf16 NHWC activations (chains of layers, no AMX)
+
+/// Whether the CPU and OS support AVX512-BF16 (`vdpbf16ps`) with AVX-512.
+int pg_avx512bf16_available(void);
+/// pg_amx_nhwc_conv's contract (same layouts, weights packed by pg_amx_nhwc_pack_weights, same
+/// work split), computed with AVX512-BF16 dot products. Requires pg_avx512bf16_available.
+void pg_bf16_nhwc_conv(const uint16_t *in, const pg_nhwc_layout *il, int H, int W, int pt, int pl,
+                       const uint16_t *wpacked, int oc, int kh, int kw, const float *bias,
+                       const pg_activation *act, uint16_t *out_nhwc, const pg_nhwc_layout *ol,
+                       float *out_nchw, int *counters, int ith, int nth);
 
 #endif

@@ -38,6 +38,8 @@ final class LoadedUpscaler: LoadedModel, @unchecked Sendable {
         self.variantFor = variantFor
     }
 
+    var kernelPath: String? { KernelPath.current.summary(bf16Requested: precision == .bf16) }
+
     var footprintBytes: Int {
         lock.lock(); defer { lock.unlock() }
         return executors.values.reduce(0) { $0 + $1.weightBytes + $1.activationBytes }

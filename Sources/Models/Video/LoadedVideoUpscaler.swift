@@ -19,6 +19,7 @@ final class LoadedVideoUpscaler: LoadedModel, @unchecked Sendable {
     }
 
     var footprintBytes: Int { upscaler.footprintBytes + denoiser.footprintBytes }
+    var kernelPath: String? { upscaler.kernelPath }
 
     func run(input: JSONValue, context: RunContext) async throws -> JSONValue {
         let start = DispatchTime.now().uptimeNanoseconds

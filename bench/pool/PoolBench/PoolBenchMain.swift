@@ -1,5 +1,7 @@
+import Benchmarks
 import Foundation
 import ModelKit
+import Models
 
 /// `swift run -c release PoolBench mixed [--requests 40] [--rate 1.0] [--threads 2] [--seed 1] [--budget-mb N] [--model-dir DIR]`
 /// and `swift run -c release PoolBench batching [--sizes 32,64] [--batch 4] [--threads 2] [--repeats 5]`:
@@ -26,7 +28,7 @@ struct PoolBenchMain {
         let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         let models = URL(fileURLWithPath: value("--model-dir") ?? root.appendingPathComponent(".peregrine-test/models").path)
         let threads = Int(value("--threads") ?? "2") ?? 2
-        let report: JSONValue
+        var report: JSONValue
         switch mode {
         case "batching":
             report = try BatchingBenchmark.run(
@@ -42,6 +44,10 @@ struct PoolBenchMain {
             report = try await MixedWorkload.run(options)
         default:
             throw BenchError("unknown mode '\(mode)' (mixed or batching)")
+        }
+        if case .object(var fields) = report {
+            for (k, v) in EngineBenchmark.machine { fields[k] = .string(v) }
+            report = .object(fields)
         }
         print(String(decoding: report.encoded(pretty: true), as: UTF8.self))
     }

@@ -1,3 +1,4 @@
+import Benchmarks
 import Foundation
 import Kernels
 import Media
@@ -37,11 +38,12 @@ struct VideoBenchMain {
             let clip = try makeClip(in: work, width: 128, height: 72, frames: frames)
             let start = Date()
             let out = try await upscale(loaded, clip: clip, scale: 2, work: work)
-            let report: [String: Any] = [
+            var report: [String: Any] = [
                 "frames": frames, "input": "128x72", "scale": 2, "seconds": Date().timeIntervalSince(start),
                 "output_frames": out["video"]?["frame_count"]?.intValue ?? -1,
                 "vm_hwm_kib": status("VmHWM"), "vm_rss_kib": status("VmRSS"),
             ]
+            report.merge(EngineBenchmark.machine) { $1 }
             print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
             return
         }
@@ -81,7 +83,8 @@ struct VideoBenchMain {
             ])
         }
         let pipe = try pipeCost(in: work, frames: 120)
-        let report: [String: Any] = ["cases": cases, "pipe_cost": pipe]
+        var report: [String: Any] = ["cases": cases, "pipe_cost": pipe]
+        report.merge(EngineBenchmark.machine) { $1 }
         print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
     }
 
