@@ -138,14 +138,14 @@ public enum EngineBenchmark {
                     if let reference, let out = outputs[k] {
                         let (maxError, psnr) = accuracy(out.toArray(), reference)
                         r["max_abs_error_vs_ncnn"] = .double(Double(maxError))
-                        r["psnr_db_vs_ncnn"] = .double(psnr)
+                        r["psnr_db_vs_ncnn"] = jsonPSNR(psnr)
                     }
                     // bf16 against fp32 on the same input (the bf16 accuracy target is >= 45 dB).
                     if variants[k].precision != .fp32, let f = variants.firstIndex(where: { $0.precision == .fp32 }),
                        let out = outputs[k], let fp32 = outputs[f] {
                         let (maxError, psnr) = accuracy(out.toArray(), fp32.toArray())
                         r["max_abs_error_vs_fp32"] = .double(Double(maxError))
-                        r["psnr_db_vs_fp32"] = .double(psnr)
+                        r["psnr_db_vs_fp32"] = jsonPSNR(psnr)
                         r["ratio_to_fp32"] = .double(m / median(times[f]))
                     }
                     r["kernel_path"] = .string(KernelPath.current.summary(bf16Requested: variants[k].precision == .bf16))
@@ -165,6 +165,12 @@ public enum EngineBenchmark {
     /// benchmark's JSON carries them as `cpu_model` and `kernel_path`.
     public static var machine: [String: String] {
         ["cpu_model": CPUFeatures.current.modelName, "kernel_path": KernelPath.current.rawValue]
+    }
+
+    /// A PSNR for the report: identical outputs have an infinite PSNR, which JSON cannot hold
+    /// (the encoder would reject the whole report), so they are reported as the string "inf".
+    static func jsonPSNR(_ psnr: Double) -> JSONValue {
+        psnr.isFinite ? .double(psnr) : .string("inf")
     }
 
     static func median(_ xs: [Double]) -> Double {

@@ -12,7 +12,9 @@ public enum KernelBenchmark {
     ///   - channels: input and output channels (64 in realesr-animevideov3).
     ///   - height: map height.
     ///   - width: map width.
-    ///   - precision: `.fp32` (Winograd on AVX-512) or `.bf16` (AMX or AVX512-BF16 where available).
+    ///   - precision: `.fp32` (Winograd on AVX-512) or `.bf16` (AMX where available; with
+    ///     AVX512-BF16 only, this layer stays fp32 Winograd, which is faster there: see
+    ///     ``KernelPath/bf16KernelBeatsFP32(winogradEligible:pointwise:chained:)``).
     ///   - iterations: timed runs after one warm-up; the best run is reported.
     ///   - pool: threads.
     /// - Returns: `seconds` (best run), `gflops` (2 * multiply-adds of a direct convolution per

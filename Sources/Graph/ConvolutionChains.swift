@@ -25,7 +25,8 @@ struct ConvolutionChains: Sendable {
 
     /// Finds maximal runs of at least two consecutive convolution nodes where each node's only
     /// input is the previous node's output, that output has no other reader and is not a graph
-    /// output, and every layer is accepted by ``ConvolutionChain/accepts(_:)`` (no fused residual).
+    /// output, and every layer is accepted by ``ConvolutionChain/accepts(_:chained:)`` (no fused residual; on
+    /// AVX512-BF16 that leaves out the layers fp32 runs faster with Winograd).
     init(graph: Graph, prepared: [PreparedNode]) throws {
         let consumers = graph.consumerCounts()
         let outputs = Set(graph.outputs)

@@ -90,7 +90,7 @@ public final class ConvolutionChain: @unchecked Sendable {
 
     /// Packs the layers' weights for the chain's kernel.
     /// - Parameters:
-    ///   - layers: at least one layer, each accepted by ``accepts(_:)``, each reading the previous
+    ///   - layers: at least one layer, each supported by ``supports(_:)``, each reading the previous
     ///     one's output channels.
     ///   - weights: each layer's weights as given to its ``Conv2D`` (any dtype; a layer keeps only
     ///     its packed forms, so the chain packs its own from these).
