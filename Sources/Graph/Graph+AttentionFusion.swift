@@ -76,4 +76,41 @@ extension Graph {
         guard !replaced.isEmpty else { return }
         nodes = nodes.enumerated().compactMap { k, n in removed.contains(k) ? nil : (replaced[k] ?? n) }
     }
+
+    /// Rewrites an ``Op/attention(scale:)`` whose queries, keys and values are each a transpose
+    /// of the last two axes of a feature-major value, and whose result is read only by such a
+    /// transpose, into ``Op/attentionFeatureMajor(scale:)`` on the untransposed values: what an
+    /// einsum `bct,bcs->bts` / `bts,bcs->bct` export becomes after ``fuseAttention(shapes:)``.
+    /// The four transposes go (each must be read by nothing else).
+    public mutating func fuseFeatureMajorAttention() {
+        let counts = consumerCounts()
+        let producer = producers()
+        var reader = [Int?](repeating: nil, count: valueNames.count)
+        for (i, node) in nodes.enumerated() { for v in node.inputs { reader[v.index] = i } }
+        let kept = Set(outputs)
+        func isSwap(_ perm: [Int]) -> Bool {
+            perm.count >= 2 && perm == Array(0..<(perm.count - 2)) + [perm.count - 1, perm.count - 2]
+        }
+        /// The feature-major value behind `v` when `v` is a last-two-axes transpose read once.
+        func untransposed(_ v: ValueID) -> (value: ValueID, node: Int)? {
+            guard counts[v.index] == 1, !kept.contains(v), let p = producer[v.index],
+                  case .transpose(let perm) = nodes[p].op, isSwap(perm), nodes[p].inputs.count == 1 else { return nil }
+            return (nodes[p].inputs[0], p)
+        }
+        var removed = Set<Int>()
+        for i in nodes.indices {
+            guard case .attention(let scale) = nodes[i].op, nodes[i].inputs.count == 3,
+                  let q = untransposed(nodes[i].inputs[0]), let k = untransposed(nodes[i].inputs[1]),
+                  let v = untransposed(nodes[i].inputs[2]), Set([q.node, k.node, v.node]).count == 3 else { continue }
+            let o = nodes[i].output
+            guard counts[o.index] == 1, !kept.contains(o), let r = reader[o.index],
+                  case .transpose(let perm) = nodes[r].op, isSwap(perm) else { continue }
+            // The fused node takes the output transpose's place: every input is ready there.
+            nodes[r] = Node(name: nodes[i].name, op: .attentionFeatureMajor(scale: scale), inputs: [q.value, k.value, v.value],
+                            output: nodes[r].output)
+            removed.formUnion([i, q.node, k.node, v.node])
+        }
+        guard !removed.isEmpty else { return }
+        nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
 }
