@@ -15,7 +15,7 @@ extension Graph {
         fuseSiLU()
         fuseActivations()
         if let shapes = inputShapes.flatMap({ try? inferShapes($0) }) { fuseAttention(shapes: shapes) }
-        fuseFeatureMajorAttention()
+        fuseFeatureMajorAttention(shapes: inputShapes.flatMap { try? inferShapes($0) })
         if let shapes = inputShapes.flatMap({ try? inferShapes($0) }) { fuseNormChains(shapes: shapes) }
         fuseResidualAdds(shapes: inputShapes.flatMap { try? inferShapes($0) })
         fuseShuffleAdds()
