@@ -76,4 +76,67 @@ extension Graph {
         guard !replaced.isEmpty else { return }
         nodes = nodes.enumerated().compactMap { k, n in removed.contains(k) ? nil : (replaced[k] ?? n) }
     }
+
+    /// Rewrites an ``Op/attention(scale:)`` whose queries, keys and values are each a transpose
+    /// of the last two axes of a feature-major value, and whose result is read only by such a
+    /// transpose, into ``Op/attentionFeatureMajor(scale:)`` on the untransposed values: what an
+    /// einsum `bct,bcs->bts` / `bts,bcs->bct` export becomes after ``fuseAttention(shapes:)``.
+    /// Identity reshapes (the einsum's flattening of one batch axis) may sit between a transpose
+    /// and the attention. The transposes and reshapes go (each must be read by nothing else).
+    /// - Parameter shapes: value shapes when known (needed to see that a reshape is an identity).
+    public mutating func fuseFeatureMajorAttention(shapes: [Shape?]? = nil) {
+        let counts = consumerCounts()
+        let producer = producers()
+        var reader = [Int?](repeating: nil, count: valueNames.count)
+        for (i, node) in nodes.enumerated() { for v in node.inputs { reader[v.index] = i } }
+        let kept = Set(outputs)
+        func single(_ v: ValueID) -> Bool { counts[v.index] == 1 && !kept.contains(v) }
+        func isSwap(_ perm: [Int]) -> Bool {
+            perm.count >= 2 && perm == Array(0..<(perm.count - 2)) + [perm.count - 1, perm.count - 2]
+        }
+        func shape(_ v: ValueID) -> Shape? { shapes.flatMap { v.index < $0.count ? $0[v.index] : nil } }
+        func identityReshape(_ n: Node) -> Bool {
+            guard case .reshape = n.op, n.inputs.count >= 1, let a = shape(n.inputs[0]) else { return false }
+            return a == shape(n.output)
+        }
+        /// The feature-major value behind `v` (and the nodes to drop) when `v` is a last-two-axes
+        /// transpose, possibly behind identity reshapes, each read once.
+        func untransposed(_ v: ValueID) -> (value: ValueID, nodes: [Int])? {
+            var v = v, chain: [Int] = []
+            while single(v), let p = producer[v.index] {
+                let n = nodes[p]
+                if case .transpose(let perm) = n.op, isSwap(perm), n.inputs.count == 1 { return (n.inputs[0], chain + [p]) }
+                guard identityReshape(n) else { return nil }
+                chain.append(p)
+                v = n.inputs[0]
+            }
+            return nil
+        }
+        var removed = Set<Int>()
+        for i in nodes.indices {
+            guard case .attention(let scale) = nodes[i].op, nodes[i].inputs.count == 3,
+                  let q = untransposed(nodes[i].inputs[0]), let k = untransposed(nodes[i].inputs[1]),
+                  let v = untransposed(nodes[i].inputs[2]) else { continue }
+            let dropped = Set(q.nodes + k.nodes + v.nodes)
+            guard dropped.count == q.nodes.count + k.nodes.count + v.nodes.count, dropped.isDisjoint(with: removed) else { continue }
+            // Forward: identity reshapes, then the transpose back to feature-major.
+            var o = nodes[i].output, tail: [Int] = [], last: Int? = nil
+            while single(o), let r = reader[o.index] {
+                let n = nodes[r]
+                if case .transpose(let perm) = n.op, isSwap(perm) { last = r; break }
+                guard identityReshape(n) else { break }
+                tail.append(r)
+                o = n.output
+            }
+            guard let r = last else { continue }
+            // The fused node takes the output transpose's place: every input is ready there.
+            nodes[r] = Node(name: nodes[i].name, op: .attentionFeatureMajor(scale: scale), inputs: [q.value, k.value, v.value],
+                            output: nodes[r].output)
+            removed.insert(i)
+            removed.formUnion(dropped)
+            removed.formUnion(tail)
+        }
+        guard !removed.isEmpty else { return }
+        nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
 }

@@ -15,6 +15,7 @@ extension Graph {
         fuseSiLU()
         fuseActivations()
         if let shapes = inputShapes.flatMap({ try? inferShapes($0) }) { fuseAttention(shapes: shapes) }
+        fuseFeatureMajorAttention(shapes: inputShapes.flatMap { try? inferShapes($0) })
         if let shapes = inputShapes.flatMap({ try? inferShapes($0) }) { fuseNormChains(shapes: shapes) }
         fuseResidualAdds(shapes: inputShapes.flatMap { try? inferShapes($0) })
         fuseShuffleAdds()
@@ -110,15 +111,17 @@ extension Graph {
             default: continue
             }
             // Prefer the later-produced convolution so the residual is already computed.
-            var candidates: [(conv: Int, other: Int, scale: Float, otherScale: Float)] = []
+            var candidates: [(conv: Int, other: Int, scale: Float, otherScale: Float, late: Bool)] = []
             for (k, v) in node.inputs.enumerated() {
                 guard counts[v.index] == 1, let p = producer[v.index], !removed.contains(p),
                       case .convolution(let c) = nodes[p].op, c.residual?.secondScale == nil else { continue }
                 let other = node.inputs[1 - k]
                 guard other != v else { continue }
-                // The residual must exist before the convolution runs.
-                if let q = producer[other.index], q >= p { continue }
-                candidates.append((p, 1 - k, k == 0 ? coefficients.0 : coefficients.1, k == 0 ? coefficients.1 : coefficients.0))
+                // The residual must exist before the convolution runs: when it is produced after
+                // the convolution, the fused node moves to the add's place (its inputs are all
+                // ready there, and the add was the only reader of its output).
+                let late = producer[other.index].map { $0 >= p } ?? false
+                candidates.append((p, 1 - k, k == 0 ? coefficients.0 : coefficients.1, k == 0 ? coefficients.1 : coefficients.0, late))
             }
             guard let pick = candidates.max(by: { $0.conv < $1.conv }) else { continue }
             guard case .convolution(var c) = nodes[pick.conv].op else { continue }
@@ -135,9 +138,15 @@ extension Graph {
             nodes[pick.conv].inputs.append(node.inputs[pick.other])
             let convOut = nodes[pick.conv].output
             nodes[pick.conv].output = node.output
-            producer[node.output.index] = pick.conv
             counts[convOut.index] = 0
-            removed.insert(i)
+            if pick.late {
+                nodes[i] = nodes[pick.conv]
+                producer[node.output.index] = i
+                removed.insert(pick.conv)
+            } else {
+                producer[node.output.index] = pick.conv
+                removed.insert(i)
+            }
         }
         nodes = nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }

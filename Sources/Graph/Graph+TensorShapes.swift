@@ -63,6 +63,14 @@ extension Node {
                 throw fail("queries [..., T, D], keys [..., S, D] and values [..., S, Dv] do not fit")
             }
             return Shape(q.dropLast() + [v[v.count - 1]])
+        case .attentionFeatureMajor:
+            try need(3...3)
+            let (q, k, v) = (x, ins[1].dims, ins[2].dims)
+            guard q.count >= 2, k.count == q.count, v.count == q.count, q.dropLast(2) == k.dropLast(2), k.dropLast(2) == v.dropLast(2),
+                  q[q.count - 2] == k[k.count - 2], k[k.count - 1] == v[v.count - 1] else {
+                throw fail("queries [..., D, T], keys [..., D, S] and values [..., Dv, S] do not fit")
+            }
+            return Shape(q.dropLast(2) + [v[v.count - 2], q[q.count - 1]])
         case .softmax(let a):
             try need(1...1)
             _ = try axis(a, rank: x.count)

@@ -47,6 +47,10 @@ public enum Op: Sendable {
     /// `softmax(q @ kᵀ * scale) @ v` over the last two dimensions of `[..., T, D]` queries,
     /// `[..., S, D]` keys and `[..., S, Dv]` values (leading dimensions equal).
     case attention(scale: Float)
+    /// ``attention(scale:)`` with features as rows, the layout exported UNets compute in:
+    /// `[..., D, T]` queries, `[..., D, S]` keys and `[..., Dv, S]` values give `[..., Dv, T]`
+    /// (leading dimensions equal), so no operand or result is transposed.
+    case attentionFeatureMajor(scale: Float)
     /// Softmax along an axis.
     case softmax(axis: Int)
     /// Layer, group or instance normalization; inputs `x` and optional scale and bias.
@@ -97,7 +101,7 @@ public enum Op: Sendable {
         case .shuffleAdd: return "shuffle_add"
         case .matMul: return "matmul"
         case .gemm: return "gemm"
-        case .attention: return "attention"
+        case .attention, .attentionFeatureMajor: return "attention"
         case .softmax: return "softmax"
         case .normalization(let n): return n.name
         case .unary: return "unary"

@@ -135,6 +135,55 @@ struct GraphTensorOpTests {
                          "slice \(dims) axis \(axis) \(start)..<\(end) step \(step)")
     }
 
+    @Test("max and average pooling match the reference over windows, strides and paddings", arguments: 0..<16)
+    func pooling(seed: Int) throws {
+        var r = Random(state: UInt64(seed) &+ 101)
+        // Every fourth case is the 2×2 stride-2 downsampling pool (its own fast path), on odd planes too.
+        let kernel = seed % 4 == 0 ? (2, 2) : (r.int(1...4), r.int(1...4))
+        let stride = seed % 4 == 0 ? (2, 2) : (r.int(1...3), r.int(1...3))
+        let padding = seed % 4 == 0 ? Padding(top: 0, left: 0, bottom: 0, right: 0)
+            : Padding(top: r.int(0...kernel.0 - 1), left: r.int(0...kernel.1 - 1), bottom: r.int(0...kernel.0 - 1), right: r.int(0...kernel.1 - 1))
+        let dims = [r.int(1...2), r.int(1...5), r.int(kernel.0...19), r.int(kernel.1...19)]
+        let x = r.tensor(dims)
+        for kind in [Pooling.Kind.max, .average] {
+            let op = Op.pooling(Pooling(kind: kind, global: false, kernel: (kernel.0, kernel.1), stride: (stride.0, stride.1), padding: padding))
+            // The graph's average divides by the whole window, padding included (ncnn's default).
+            let p = PoolingParameters(kind: kind == .max ? .max : .average, kernel: kernel, stride: stride, padding: padding, countIncludePad: true)
+            Self.expectClose(try Self.run(op, inputs: [x]), Reference.pool2d(x, p), tolerance: 1e-5, "\(kind) pool \(kernel) /\(stride) \(padding) on \(dims)")
+        }
+    }
+
+    @Test("a residual produced after its convolution still fuses into it, with the unfused result", arguments: 0..<8)
+    func lateResidualFusion(seed: Int) throws {
+        var r = Random(state: UInt64(seed) &+ 211)
+        let (n, c, h, w) = (r.int(1...2), r.int(1...6), r.int(1...9), r.int(1...9))
+        let k = [1, 3][seed % 2]
+        var g = Graph()
+        let x = g.addValue(named: "x"), y = g.addValue(named: "y"), skip = g.addValue(named: "skip")
+        let z = g.addValue(named: "z"), out = g.addValue(named: "out")
+        g.inputs = [x]
+        let conv = Convolution(outChannels: c, inChannels: c, kernel: (k, k), padding: Padding(k / 2),
+                               weights: (0..<(c * c * k * k)).map { _ in r.float() }, bias: (0..<c).map { _ in r.float() })
+        // The rank-N add folds only where shapes are known to agree (optimize with input shapes).
+        let add: Op = seed % 3 == 0 ? .elementwise(.add) : .eltwise(.sum([r.float(), r.float()]))
+        g.nodes = [
+            Node(name: "conv", op: .convolution(conv), inputs: [x], output: y),
+            // The residual's producer comes after the convolution in node order.
+            Node(name: "skip", op: .activation(.sigmoid), inputs: [x], output: skip),
+            Node(name: "add", op: add, inputs: seed % 2 == 0 ? [y, skip] : [skip, y], output: z),
+            Node(name: "after", op: .activation(.sigmoid), inputs: [z], output: out),
+        ]
+        g.outputs = [out]
+        let input = r.tensor([n, c, h, w])
+        var o = g
+        o.optimize(inputShapes: [input.shape])
+        #expect(o.nodes.count == 3, "the add folds into the convolution")
+        #expect(o.nodes.firstIndex { $0.output == z } ?? 0 > o.nodes.firstIndex { $0.output == skip } ?? 0)
+        let want = try GraphExecutor(graph: g, pool: ComputePool(threads: 2), optimize: false).run([input])[0]
+        let got = try GraphExecutor(graph: o, pool: ComputePool(threads: 2), optimize: false).run([input])[0]
+        Self.expectClose(got, want, tolerance: 1e-5, "late residual \(add) k\(k) on \([n, c, h, w])")
+    }
+
     @Test("a reshape between computed values is a view in the memory plan, not a copy")
     func reshapeIsAView() throws {
         var g = Graph()
@@ -260,6 +309,53 @@ struct GraphTensorOpTests {
         let want = try GraphExecutor(graph: g, pool: ComputePool(threads: 2), optimize: false).run(inputs)[0]
         let got = try GraphExecutor(graph: fused, pool: ComputePool(threads: 2), optimize: false).run(inputs)[0]
         Self.expectClose(got, want, tolerance: 1e-5, "attention b\(b) t\(t) s\(s) d\(d) dv\(dv)")
+    }
+
+    @Test("feature-major attention (einsum bct,bcs->bts then bts,bcs->bct) fuses with no transposes left", arguments: 0..<8)
+    func featureMajorAttentionFusion(seed: Int) throws {
+        var r = Random(state: UInt64(seed) &+ 303)
+        let (b, t, s, d, dv) = (r.int(1...3), r.int(1...17), r.int(1...17), r.int(1...16), r.int(1...9))
+        // Rank 3, or rank 4 with a heads axis.
+        let lead = seed % 2 == 0 ? [b] : [b, r.int(1...3)]
+        let swap = Array(0..<lead.count) + [lead.count + 1, lead.count]
+        let scaleValue: Float = seed % 3 == 0 ? 1 : 0.125
+        var g = Graph()
+        let q = g.addValue(named: "q"), k = g.addValue(named: "k"), v = g.addValue(named: "v")
+        g.inputs = [q, k, v]
+        let qt = g.addValue(named: "qt"), vt = g.addValue(named: "vt"), scores = g.addValue(named: "scores")
+        let scaled = g.addValue(named: "scaled"), p = g.addValue(named: "p"), ot = g.addValue(named: "ot"), o = g.addValue(named: "o")
+        let scale = g.addConstant(named: "scale", Tensor(shape: [], values: [scaleValue]))
+        g.nodes = [
+            Node(name: "qt", op: .transpose(swap), inputs: [q], output: qt),
+            Node(name: "qk", op: .matMul, inputs: [qt, k], output: scores),
+            Node(name: "scale", op: .elementwise(.mul), inputs: [scores, scale], output: scaled),
+            Node(name: "softmax", op: .softmax(axis: -1), inputs: [scaled], output: p),
+            Node(name: "vt", op: .transpose(swap), inputs: [v], output: vt),
+            Node(name: "pv", op: .matMul, inputs: [p, vt], output: ot),
+            Node(name: "ot", op: .transpose(swap), inputs: [ot], output: o),
+        ]
+        if seed % 4 >= 2 {
+            // Identity reshapes between the transposes and the products, as einsum imports leave them.
+            let qr = g.addValue(named: "qr"), orr = g.addValue(named: "or")
+            g.nodes[1].inputs = [qr, k]
+            g.nodes.insert(Node(name: "qr", op: .reshape(lead + [t, d]), inputs: [qt], output: qr), at: 1)
+            g.nodes[7].inputs = [orr]
+            g.nodes.insert(Node(name: "or", op: .reshape(lead + [t, dv]), inputs: [ot], output: orr), at: 7)
+        }
+        g.outputs = [o]
+        let inputs = [r.tensor(lead + [d, t]), r.tensor(lead + [d, s]), r.tensor(lead + [dv, s])]
+        var fused = g
+        fused.optimize(inputShapes: inputs.map(\.shape))
+        #expect(fused.nodes.count == 1, "\(fused.nodes.map(\.op.name))")
+        #expect(fused.nodes.contains { if case .attentionFeatureMajor(let sc) = $0.op { sc == scaleValue } else { false } })
+        let want = try GraphExecutor(graph: g, pool: ComputePool(threads: 2), optimize: false).run(inputs)[0]
+        let got = try GraphExecutor(graph: fused, pool: ComputePool(threads: 2), optimize: false).run(inputs)[0]
+        Self.expectClose(got, want, tolerance: 1e-5, "feature-major attention \(lead) t\(t) s\(s) d\(d) dv\(dv)")
+        // A transposed result read twice keeps the transposes (and the row-major fused node).
+        var shared = g
+        shared.outputs = [o, ot]
+        shared.optimize(inputShapes: inputs.map(\.shape))
+        #expect(!shared.nodes.contains { if case .attentionFeatureMajor = $0.op { true } else { false } })
     }
 
     @Test("x * sigmoid(x) becomes one SiLU node; a sigmoid read elsewhere stays")

@@ -19,21 +19,37 @@ enum ReductionKernels {
                 }
                 return
             }
+            // Windows are clamped to the plane once per row/column, so the inner loops carry no
+            // bounds tests and no per-element kind test; the average divides by the full window
+            // (padding counted), as ncnn does by default.
+            let (kh, kw, sh, sw) = (p.kernel.h, p.kernel.w, p.stride.h, p.stride.w)
+            let (top, left) = (p.padding.top, p.padding.left)
+            let isMax = p.kind == .max
+            let area = Float(kh * kw)
             for y in 0..<oh {
-                for x in 0..<ow {
-                    var acc: Float = p.kind == .max ? -.infinity : 0
-                    for ky in 0..<p.kernel.h {
-                        let sy = y * p.stride.h - p.padding.top + ky
-                        if sy < 0 || sy >= ih { continue }
-                        for kx in 0..<p.kernel.w {
-                            let sx = x * p.stride.w - p.padding.left + kx
-                            if sx < 0 || sx >= iw { continue }
-                            let v = src[sy * iw + sx]
-                            if p.kind == .max { acc = max(acc, v) } else { acc += v }
-                        }
+                let y0 = max(y * sh - top, 0), y1 = min(y * sh - top + kh, ih)
+                let row = dst.advanced(by: y * ow)
+                if kh == 2, kw == 2, sh == 2, sw == 2, top == 0, left == 0, y1 - y0 == 2, 2 * ow <= iw {
+                    // The downsampling pool of UNets: two source rows, pairs of columns.
+                    let r0 = src.advanced(by: y0 * iw), r1 = r0.advanced(by: iw)
+                    if isMax {
+                        for x in 0..<ow { row[x] = max(max(r0[2 * x], r0[2 * x + 1]), max(r1[2 * x], r1[2 * x + 1])) }
+                    } else {
+                        for x in 0..<ow { row[x] = (r0[2 * x] + r0[2 * x + 1] + r1[2 * x] + r1[2 * x + 1]) / 4 }
                     }
-                    // Average over the full window (padding counted), as ncnn does by default.
-                    dst[y * ow + x] = p.kind == .max ? acc : acc / Float(p.kernel.h * p.kernel.w)
+                    continue
+                }
+                for x in 0..<ow {
+                    let x0 = max(x * sw - left, 0), x1 = min(x * sw - left + kw, iw)
+                    if isMax {
+                        var acc = -Float.infinity
+                        for sy in y0..<max(y0, y1) { let r = src.advanced(by: sy * iw); for sx in x0..<max(x0, x1) { acc = max(acc, r[sx]) } }
+                        row[x] = acc
+                    } else {
+                        var acc: Float = 0
+                        for sy in y0..<max(y0, y1) { let r = src.advanced(by: sy * iw); for sx in x0..<max(x0, x1) { acc += r[sx] } }
+                        row[x] = acc / area
+                    }
                 }
             }
         }

@@ -20,6 +20,8 @@ enum TensorOpKernels {
                                transA: g.transA, transB: g.transB, pool: pool), into: output)
         case .attention(let scale):
             try Ops.attention(q: inputs[0], k: inputs[1], v: inputs[2], scale: scale, into: output, pool: pool)
+        case .attentionFeatureMajor(let scale):
+            try attentionFeatureMajor(q: inputs[0], k: inputs[1], v: inputs[2], scale: scale, output: output, pool: pool)
         case .select:
             try store(Ops.select(inputs[0], inputs[1], inputs[2], pool: pool), into: output)
         case .expand:
@@ -93,6 +95,24 @@ enum TensorOpKernels {
         if output.count == 0 { return }
         let parts = try index.map { try Ops.slice(x, axis: ax, start: $0, end: $0 + 1, pool: pool) }
         try store(parts.count == 1 ? parts[0] : Ops.concat(parts, axis: ax, pool: pool), into: output)
+    }
+
+    /// Feature-major attention straight into the planned buffer: the heads are the leading
+    /// extents flattened; a scale other than 1 goes into a scaled copy of the queries, since the
+    /// kernel folds none itself.
+    static func attentionFeatureMajor(q: Tensor, k: Tensor, v: Tensor, scale: Float, output: Tensor, pool: ComputePool) throws {
+        let qd = q.shape.dims, r = qd.count
+        let heads = qd.dropLast(2).reduce(1, *)
+        let (d, t, s, dv) = (qd[r - 2], qd[r - 1], k.shape.dims[r - 1], v.shape.dims[r - 2])
+        guard heads * t * dv > 0 else { return }
+        var queries = q
+        if scale != 1 {
+            queries = Tensor(uninitialized: q.shape)
+            let src = q.floatPointer, dst = queries.floatPointer
+            pool.parallelFor(q.count, minimumPerPart: 16384) { range in for i in range { dst[i] = src[i] * scale } }
+        }
+        Ops.attentionFeatureMajor(q: queries.floatPointer, k: k.floatPointer, v: v.floatPointer, output: output.floatPointer,
+                                  heads: heads, channels: d, queries: t, keys: s, valueChannels: dv, pool: pool)
     }
 
     /// Copies a kernel's result into the planned buffer (same element count, f32).
