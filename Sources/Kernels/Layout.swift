@@ -1,17 +1,13 @@
+import Tensor
+
 /// Shape arithmetic and data movement over row-major arrays of any element type (floats, and the
 /// integers and booleans of shape arithmetic and masks): broadcasting, axis normalization,
 /// permutation. The `Ops` data-movement ops on ``Tensor`` run on these. The generic movers are
 /// `@inlinable` so that callers in other modules get them specialized to their element type.
 public enum Layout {
-    /// Row-major strides of `shape`.
+    /// Row-major strides of `shape` (non-negative extents), as ``Shape/strides``.
     public static func strides(_ shape: [Int]) -> [Int] {
-        var s = [Int](repeating: 1, count: shape.count)
-        var acc = 1
-        for i in stride(from: shape.count - 1, through: 0, by: -1) {
-            s[i] = acc
-            acc *= shape[i]
-        }
-        return s
+        Shape(shape).strides
     }
 
     /// Numpy-style broadcast of several shapes, or nil when they do not broadcast.
