@@ -100,6 +100,8 @@ struct PreparedNode: Sendable {
             DataMovementKernels.crop(c, input: ins[0], inShape: inShapes[0], output: out, outShape: outShape, parallel: parallel)
         case (.concat, _):
             DataMovementKernels.concat(inputs: Array(zip(ins, inShapes)), output: out, outShape: outShape, parallel: parallel)
+        case (.pooling(let p), _) where !p.isPlain:
+            try TensorOpKernels.store(Ops.pool2d(inputs[0], p.parameters, pool: parallel.pool), into: output)
         case (.pooling(let p), _):
             ReductionKernels.pooling(p, input: ins[0], inShape: inShapes[0], output: out, outShape: outShape, parallel: parallel)
         case (.innerProduct(let ip), _):

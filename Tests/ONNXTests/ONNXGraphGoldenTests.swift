@@ -14,11 +14,8 @@ import Testing
     static let pending: Set<String> = [
         // No kernel yet: logical Not/And/Or/Xor, run-time casts (to integers, f16 rounding).
         "logic_chain", "cast_f16", "cast_to_int_and_back",
-        // Geometry the graph's pooling, resize, slice and deconvolution do not take yet: ceil
-        // mode and padding-excluding averages, resize coordinate modes beyond ncnn's, negative
-        // slice steps, grouped transposed convolutions.
-        "avgpool_pad_exclude", "avgpool_pad_include_ceil", "maxpool_ceil", "resize_cubic_pytorch", "resize_linear_align_sizes",
-        "resize_nearest_halfpixel", "slice_steps", "convtranspose_outpad_group",
+        // Grouped transposed convolutions.
+        "convtranspose_outpad_group",
     ]
 
     /// Runs a golden case through the graph; nil when translation or execution reports a

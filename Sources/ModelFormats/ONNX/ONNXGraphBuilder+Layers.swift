@@ -71,40 +71,51 @@ extension ONNXGraphBuilder {
         let conv = ConvAttributes(kernel: p.kernel, strides: p.strides, dilations: p.dilations, pads: p.pads,
                                   outputPadding: nil, group: 1, autoPad: p.autoPad)
         let g = try ONNXConv.geometry(conv, input: xs, kernel: k)
-        guard !p.ceilMode, g.dilation == (1, 1), p.isMax || g.pads == (0, 0, 0, 0) || p.countIncludePad else {
-            throw unsupported("ceil_mode, dilation or averaging that excludes padding")
-        }
+        guard g.dilation == (1, 1) else { throw unsupported("dilation") }
         let pooling = Pooling(kind: kind, global: false, kernel: k, stride: g.stride,
-                              padding: Padding(top: g.pads.0, left: g.pads.1, bottom: g.pads.2, right: g.pads.3))
+                              padding: Padding(top: g.pads.0, left: g.pads.1, bottom: g.pads.2, right: g.pads.3),
+                              ceilMode: p.ceilMode, countIncludePad: p.countIncludePad)
         return try planar(xs, node: node) { b, input in try b.emit(.pooling(pooling), [input], name: node.name) }
     }
 
-    /// Resize where the graph's resize has the same conventions: nearest (asymmetric, floor),
-    /// linear and cubic (half-pixel, A = -0.75) over the two trailing dimensions.
+    /// Resize of the two trailing dimensions with every ONNX sampling convention (nearest
+    /// rounding, linear, cubic coefficient and `exclude_outside`, each coordinate mode) on the
+    /// engine's one resize kernel. Given scales are divided by as given (as onnxruntime);
+    /// given sizes sample at `out / in`.
     mutating func resize(_ r: ResizeAttributes, node: ONNXModel.ImportedNode, x: ValueID, scales: [Float]?, sizes: [Int]?,
                          unsupported: (String) -> ModelFormatError) throws -> ValueID {
         let xs = shapes[x]?.dims ?? []
         guard xs.count == 4 else { throw unsupported("input \(xs) is not NCHW") }
         let mode: ResizeMode
-        switch (r.mode, r.coordinateMode) {
-        case ("nearest", "asymmetric") where r.nearestMode == "floor": mode = .nearest
-        case ("linear", "half_pixel"), ("linear", "pytorch_half_pixel"), ("bilinear", "half_pixel"): mode = .bilinear
-        case ("cubic", "half_pixel") where r.cubicA == -0.75 && !r.excludeOutside: mode = .bicubic
-        default: throw unsupported("resize mode \(r.mode) with \(r.coordinateMode)")
+        switch r.mode {
+        case "nearest": mode = .nearest
+        case "linear", "bilinear": mode = .bilinear
+        case "cubic", "bicubic": mode = .bicubic
+        default: throw unsupported("resize mode \(r.mode)")
+        }
+        guard ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"].contains(r.coordinateMode) else {
+            throw unsupported("coordinate mode \(r.coordinateMode)")
         }
         let out: [Int]
-        if let sizes, sizes.count == 4 {
-            out = sizes
-        } else if let scales, scales.count == 4 {
-            out = zip(xs, scales).map { Int((Float($0) * $1).rounded(.down)) }
+        var factors: (Float, Float)?
+        if let sizes, !sizes.isEmpty {
+            out = try ONNXResize.outputShape(xs, scales: nil, sizes: sizes)
+        } else if let scales, !scales.isEmpty {
+            out = try ONNXResize.outputShape(xs, scales: scales, sizes: nil)
+            factors = (scales[2], scales[3])
         } else {
-            throw unsupported("Resize needs four constant scales or sizes")
+            throw unsupported("Resize needs constant scales or sizes")
         }
-        guard out[0] == xs[0], out[1] == xs[1], out[2] > 0, out[3] > 0 else { throw unsupported("resizing batch or channels \(xs) → \(out)") }
-        let op = Op.resize(Resize(mode: mode, scaleH: Float(out[2]) / Float(xs[2]), scaleW: Float(out[3]) / Float(xs[3])))
-        let v = try emit(op, [x], name: node.name)
-        guard shapes[v]?.dims == out else { throw unsupported("output \(out) is not an integer scale of \(xs)") }
-        return v
+        guard out[0] == xs[0], out[1] == xs[1], out[2] > 0, out[3] > 0, xs[2] > 0, xs[3] > 0 else {
+            throw unsupported("resizing batch or channels, or an empty image \(xs) → \(out)")
+        }
+        let scale = factors ?? (Float(out[2]) / Float(xs[2]), Float(out[3]) / Float(xs[3]))
+        let options = ResizeOptions(
+            mode: mode, coordinates: ONNXResize.coordinates(r.coordinateMode), outputScale: (scale.0, scale.1),
+            nearestRounding: ONNXResize.rounding(r.nearestMode), cubicCoefficient: r.cubicA, excludeOutside: r.excludeOutside)
+        let op = Op.resize(Resize(mode: mode, scaleH: scale.0, scaleW: scale.1, options: options,
+                                  outputHeight: out[2], outputWidth: out[3]))
+        return try emit(op, [x], name: node.name)
     }
 
     /// Runs an NCHW layer on a 1-D `[N, C, L]` input through `[N, C, 1, L]` views.
