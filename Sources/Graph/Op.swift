@@ -219,7 +219,9 @@ public struct Deconvolution: Sendable {
     public var padding: Padding
     /// Extra rows/columns added at the bottom/right.
     public var outputPadding: (h: Int, w: Int)
-    /// `outChannels * inChannels * kh * kw` values.
+    /// Channel groups; both channel counts are divisible by it.
+    public var groups: Int
+    /// `outChannels * inChannels/groups * kh * kw` values.
     public var weights: [Float]
     /// One bias per output channel, or empty.
     public var bias: [Float]
@@ -229,7 +231,8 @@ public struct Deconvolution: Sendable {
     /// Creates a transposed convolution.
     public init(outChannels: Int, inChannels: Int, kernel: (h: Int, w: Int), stride: (h: Int, w: Int),
                 dilation: (h: Int, w: Int) = (1, 1), padding: Padding = .zero, outputPadding: (h: Int, w: Int) = (0, 0),
-                weights: [Float], bias: [Float] = [], activation: Activation = .none) {
+                groups: Int = 1, weights: [Float], bias: [Float] = [], activation: Activation = .none) {
+        self.groups = groups
         self.outChannels = outChannels
         self.inChannels = inChannels
         self.kernel = kernel

@@ -35,7 +35,7 @@ struct PreparedNode: Sendable {
         case .deconvolution(let d):
             let p = ConvolutionParameters(inputChannels: d.inChannels, outputChannels: d.outChannels, kernel: (d.kernel.h, d.kernel.w),
                                           stride: (d.stride.h, d.stride.w), dilation: (d.dilation.h, d.dilation.w),
-                                          padding: d.padding)
+                                          padding: d.padding, groups: d.groups)
             kernel = .deconvolution(try Deconv2D(weights: d.weights, bias: d.bias.isEmpty ? nil : d.bias, parameters: p,
                                                  outputPadding: (d.outputPadding.h, d.outputPadding.w), activation: d.activation))
             weightBytes = (d.weights.count + d.bias.count) * 4

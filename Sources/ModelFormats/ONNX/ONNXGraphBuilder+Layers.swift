@@ -28,32 +28,44 @@ extension ONNXGraphBuilder {
         return try planar(xs, node: node) { b, input in try b.emit(.convolution(conv), [input], name: node.name) }
     }
 
-    /// ConvTranspose with constant weights, one group.
+    /// ConvTranspose with constant weights.
     mutating func deconvolution(_ a: ConvAttributes, node: ONNXModel.ImportedNode, x: ValueID, w: ValueID, b: ValueID?,
                                 unsupported: (String) -> ModelFormatError) throws -> ValueID {
         let xs = shapes[x]?.dims ?? []
-        guard let wt = try constant(w), a.group == 1, xs.count == 3 || xs.count == 4, wt.shape.rank == xs.count else {
-            throw unsupported("weights must be constant, one group, the input 1-D or 2-D")
+        guard let wt = try constant(w), xs.count == 3 || xs.count == 4, wt.shape.rank == xs.count else {
+            throw unsupported("weights must be constant, the input 1-D or 2-D")
         }
         let bias = try b.map { v -> [Float] in
             guard let t = try constant(v) else { throw unsupported("bias must be constant") }
             return t.toArray()
         } ?? []
         let ws = wt.shape.dims
-        let (ic, oc) = (ws[0], ws[1])
+        let groups = a.group
+        // ONNX stores (in, out/groups, kh, kw).
+        guard groups > 0, ws[0] == xs[1], ws[0] % groups == 0 else {
+            throw ModelFormatError(.malformed, "onnx: ConvTranspose '\(node.name)': weights \(ws), group \(groups) for input \(xs)")
+        }
+        let (ic, ocg) = (ws[0], ws[1])
+        let icg = ic / groups, oc = ocg * groups
         let kernel = xs.count == 4 ? (ws[2], ws[3]) : (1, ws[2])
-        guard ic == xs[1] else { throw ModelFormatError(.malformed, "onnx: ConvTranspose '\(node.name)': weights \(ws) for input \(xs)") }
         let g = try ONNXConv.geometry(a, input: xs, kernel: kernel)
         let op = try ONNXConv.pair(a.outputPadding, 0, spatial: xs.count - 2)
-        // ONNX stores (in, out, kh, kw); the graph's deconvolution takes (out, in, kh, kw).
+        // The graph's deconvolution takes (out, in/groups, kh, kw): transpose within each group.
         let plane = kernel.0 * kernel.1
         let src = wt.toArray()
         var weights = [Float](repeating: 0, count: src.count)
-        for i in 0..<ic { for o in 0..<oc { for k in 0..<plane { weights[(o * ic + i) * plane + k] = src[(i * oc + o) * plane + k] } } }
+        for gi in 0..<groups {
+            for i in 0..<icg {
+                for o in 0..<ocg {
+                    let from = ((gi * icg + i) * ocg + o) * plane, to = ((gi * ocg + o) * icg + i) * plane
+                    for k in 0..<plane { weights[to + k] = src[from + k] }
+                }
+            }
+        }
         let deconv = Deconvolution(
             outChannels: oc, inChannels: ic, kernel: kernel, stride: (g.stride.0, g.stride.1), dilation: (g.dilation.0, g.dilation.1),
             padding: Padding(top: g.pads.0, left: g.pads.1, bottom: g.pads.2, right: g.pads.3), outputPadding: (op.0, op.1),
-            weights: weights, bias: bias)
+            groups: groups, weights: weights, bias: bias)
         return try planar(xs, node: node) { b, input in try b.emit(.deconvolution(deconv), [input], name: node.name) }
     }
 
