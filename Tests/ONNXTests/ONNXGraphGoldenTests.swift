@@ -6,7 +6,7 @@ import Tensor
 import Testing
 
 /// The operator goldens again, translated to the engine graph and run by ``GraphExecutor``
-/// (the executor that replaces ``ONNXPlan``), at the same tolerance.
+/// (the engine's one executor), at the same tolerance.
 @Suite struct ONNXGraphGoldenTests {
     /// Cases whose operators the graph cannot run yet (no kernel in `Kernels`, or an attribute
     /// combination the graph op lacks). The test fails when one of them starts passing, so

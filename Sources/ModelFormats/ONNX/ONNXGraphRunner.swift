@@ -54,3 +54,12 @@ public final class ONNXGraphRunner: Sendable {
         return out
     }
 }
+
+extension ONNXModel {
+    /// Translates the model for the feeds' shapes and runs it once on `pool` (tests and tools;
+    /// serving keeps an ``ONNXGraphRunner`` per input shape).
+    /// - Returns: the model outputs by name.
+    public func run(_ feeds: [String: ONNXTensor], pool: ComputePool = .shared) throws -> [String: ONNXTensor] {
+        try ONNXGraphRunner(model: self, inputShapes: feeds.mapValues(\.shape), pool: pool).run(feeds)
+    }
+}
