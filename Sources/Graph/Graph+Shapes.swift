@@ -81,7 +81,7 @@ extension Node {
             return out
         case .resize(let r):
             try need(1)
-            let h = Int(Float(a.h) * r.scaleH), w = Int(Float(a.w) * r.scaleW)
+            let h = r.outputHeight ?? Int(Float(a.h) * r.scaleH), w = r.outputWidth ?? Int(Float(a.w) * r.scaleW)
             guard h > 0, w > 0 else { throw fail("empty output") }
             return Shape(n: a.n, c: a.c, h: h, w: w)
         case .binary(let kind):
@@ -114,6 +114,11 @@ extension Node {
         case .pooling(let p):
             try need(1)
             if p.global { return Shape(n: a.n, c: a.c, h: 1, w: 1) }
+            if p.ceilMode {
+                let (h, w) = p.parameters.outputSize(height: a.h, width: a.w)
+                guard h > 0, w > 0 else { throw fail("input smaller than the window") }
+                return Shape(n: a.n, c: a.c, h: h, w: w)
+            }
             let h = (a.h + p.padding.top + p.padding.bottom - p.kernel.h) / p.stride.h + 1
             let w = (a.w + p.padding.left + p.padding.right - p.kernel.w) / p.stride.w + 1
             guard h > 0, w > 0 else { throw fail("input smaller than the window") }

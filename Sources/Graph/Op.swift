@@ -223,7 +223,9 @@ public struct Deconvolution: Sendable {
     public var padding: Padding
     /// Extra rows/columns added at the bottom/right.
     public var outputPadding: (h: Int, w: Int)
-    /// `outChannels * inChannels * kh * kw` values.
+    /// Channel groups; both channel counts are divisible by it.
+    public var groups: Int
+    /// `outChannels * inChannels/groups * kh * kw` values.
     public var weights: [Float]
     /// One bias per output channel, or empty.
     public var bias: [Float]
@@ -233,7 +235,8 @@ public struct Deconvolution: Sendable {
     /// Creates a transposed convolution.
     public init(outChannels: Int, inChannels: Int, kernel: (h: Int, w: Int), stride: (h: Int, w: Int),
                 dilation: (h: Int, w: Int) = (1, 1), padding: Padding = .zero, outputPadding: (h: Int, w: Int) = (0, 0),
-                weights: [Float], bias: [Float] = [], activation: Activation = .none) {
+                groups: Int = 1, weights: [Float], bias: [Float] = [], activation: Activation = .none) {
+        self.groups = groups
         self.outChannels = outChannels
         self.inChannels = inChannels
         self.kernel = kernel
@@ -255,12 +258,22 @@ public struct Resize: Sendable, Equatable {
     public var scaleH: Float
     /// Width factor.
     public var scaleW: Float
+    /// Sampling conventions other than ncnn's `Interp` (ONNX Resize's coordinate modes,
+    /// rounding, cubic coefficient); nil: ncnn's, as ``ResizeKernel`` documents.
+    public var options: ResizeOptions?
+    /// An exact output size `(height, width)` where `in * scale` would round differently
+    /// (ONNX `sizes`); nil: `Int(in * scale)`.
+    public var outputHeight: Int?, outputWidth: Int?
 
     /// Creates a resize.
-    public init(mode: ResizeMode, scaleH: Float, scaleW: Float) {
+    public init(mode: ResizeMode, scaleH: Float, scaleW: Float, options: ResizeOptions? = nil,
+                outputHeight: Int? = nil, outputWidth: Int? = nil) {
         self.mode = mode
         self.scaleH = scaleH
         self.scaleW = scaleW
+        self.options = options
+        self.outputHeight = outputHeight
+        self.outputWidth = outputWidth
     }
 }
 
@@ -331,18 +344,36 @@ public struct Pooling: Sendable, Equatable {
     public var stride: (h: Int, w: Int)
     /// Padding (ignored by global pooling).
     public var padding: Padding
+    /// Output size rounds up (``PoolingParameters/ceilMode``).
+    public var ceilMode: Bool
+    /// Averages divide by the whole window, padding included (``PoolingParameters/countIncludePad``).
+    public var countIncludePad: Bool
 
     /// Creates pooling.
-    public init(kind: Kind, global: Bool, kernel: (h: Int, w: Int) = (1, 1), stride: (h: Int, w: Int) = (1, 1), padding: Padding = .zero) {
+    public init(kind: Kind, global: Bool, kernel: (h: Int, w: Int) = (1, 1), stride: (h: Int, w: Int) = (1, 1), padding: Padding = .zero,
+                ceilMode: Bool = false, countIncludePad: Bool = true) {
         self.kind = kind
         self.global = global
         self.kernel = kernel
         self.stride = stride
         self.padding = padding
+        self.ceilMode = ceilMode
+        self.countIncludePad = countIncludePad
+    }
+
+    /// Whether the graph's own pooling loop covers this geometry (floor mode, padding counted);
+    /// the rest runs on ``Ops/pool2d(_:_:pool:)``.
+    var isPlain: Bool { global || (!ceilMode && (countIncludePad || kind == .max)) }
+
+    /// The `Kernels` parameters of a windowed pooling.
+    var parameters: PoolingParameters {
+        PoolingParameters(kind: kind == .max ? .max : .average, kernel: (kernel.h, kernel.w), stride: (stride.h, stride.w),
+                          padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
     }
 
     public static func == (a: Pooling, b: Pooling) -> Bool {
         a.kind == b.kind && a.global == b.global && a.kernel == b.kernel && a.stride == b.stride && a.padding == b.padding
+            && a.ceilMode == b.ceilMode && a.countIncludePad == b.countIncludePad
     }
 }
 

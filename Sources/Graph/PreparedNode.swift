@@ -35,7 +35,7 @@ struct PreparedNode: Sendable {
         case .deconvolution(let d):
             let p = ConvolutionParameters(inputChannels: d.inChannels, outputChannels: d.outChannels, kernel: (d.kernel.h, d.kernel.w),
                                           stride: (d.stride.h, d.stride.w), dilation: (d.dilation.h, d.dilation.w),
-                                          padding: d.padding)
+                                          padding: d.padding, groups: d.groups)
             kernel = .deconvolution(try Deconv2D(weights: d.weights, bias: d.bias.isEmpty ? nil : d.bias, parameters: p,
                                                  outputPadding: (d.outputPadding.h, d.outputPadding.w), activation: d.activation))
             weightBytes = (d.weights.count + d.bias.count) * 4
@@ -100,6 +100,8 @@ struct PreparedNode: Sendable {
             DataMovementKernels.crop(c, input: ins[0], inShape: inShapes[0], output: out, outShape: outShape, parallel: parallel)
         case (.concat, _):
             DataMovementKernels.concat(inputs: Array(zip(ins, inShapes)), output: out, outShape: outShape, parallel: parallel)
+        case (.pooling(let p), _) where !p.isPlain:
+            try TensorOpKernels.store(Ops.pool2d(inputs[0], p.parameters, pool: parallel.pool), into: output)
         case (.pooling(let p), _):
             ReductionKernels.pooling(p, input: ins[0], inShape: inShapes[0], output: out, outShape: outShape, parallel: parallel)
         case (.innerProduct(let ip), _):

@@ -23,9 +23,10 @@ import Tensor
     }
 
     @Test func unsupportedNodeIsNamed() throws {
-        let dir = Goldens.directory.appendingPathComponent("ops/logic_chain")
+        // A run-time cast to f16 has no kernel yet.
+        let dir = Goldens.directory.appendingPathComponent("ops/cast_f16")
         let model = try ONNXModel(contentsOf: dir.appendingPathComponent("model.onnx").path)
-        let node = try #require(model.nodes.first { ["Not", "And", "Or", "Xor"].contains($0.opType) })
+        let node = try #require(model.nodes.first { $0.opType == "Cast" })
         let inputs = try Goldens.tensors(in: dir, prefix: "input")
         do {
             _ = try model.engineGraph(inputShapes: Dictionary(uniqueKeysWithValues: inputs.map { ($0.name, $0.tensor.shape) }))

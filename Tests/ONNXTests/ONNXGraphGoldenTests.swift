@@ -6,19 +6,14 @@ import Tensor
 import Testing
 
 /// The operator goldens again, translated to the engine graph and run by ``GraphExecutor``
-/// (the executor that replaces ``ONNXPlan``), at the same tolerance.
+/// (the engine's one executor), at the same tolerance.
 @Suite struct ONNXGraphGoldenTests {
     /// Cases whose operators the graph cannot run yet (no kernel in `Kernels`, or an attribute
     /// combination the graph op lacks). The test fails when one of them starts passing, so
     /// that the list only shrinks.
     static let pending: Set<String> = [
-        // No kernel yet: logical Not/And/Or/Xor, run-time casts (to integers, f16 rounding).
-        "logic_chain", "cast_f16", "cast_to_int_and_back",
-        // Geometry the graph's pooling, resize, slice and deconvolution do not take yet: ceil
-        // mode and padding-excluding averages, resize coordinate modes beyond ncnn's, negative
-        // slice steps, grouped transposed convolutions.
-        "avgpool_pad_exclude", "avgpool_pad_include_ceil", "maxpool_ceil", "resize_cubic_pytorch", "resize_linear_align_sizes",
-        "resize_nearest_halfpixel", "slice_steps", "convtranspose_outpad_group",
+        // No kernel yet: run-time casts to f16 (rounding to half precision).
+        "cast_f16",
     ]
 
     /// Runs a golden case through the graph; nil when translation or execution reports a

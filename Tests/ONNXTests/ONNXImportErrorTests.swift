@@ -63,8 +63,8 @@ import Testing
 
     @Test func runtimeShapeErrorNamesTheNode() throws {
         let m = try ONNXModel(model: model(op: "Softmax"))
-        #expect(throws: ModelFormatError.self) { try m.plan(inputShapes: ["x": [2, 4]]) }
-        let plan = try m.plan(inputShapes: ["x": [2, 3]])
+        #expect(throws: ModelFormatError.self) { try ONNXGraphRunner(model: m, inputShapes: ["x": [2, 4]], pool: .shared) }
+        let plan = try ONNXGraphRunner(model: m, inputShapes: ["x": [2, 3]], pool: .shared)
         do {
             _ = try plan.run(["x": ONNXTensor(shape: [3, 2], floats: [Float](repeating: 0, count: 6))])
             Issue.record("ran with a wrong shape")

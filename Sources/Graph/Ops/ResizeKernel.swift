@@ -9,6 +9,10 @@ struct ResizeKernel: Sendable {
     let options: ResizeOptions
 
     init(resize: Resize) {
+        if let given = resize.options {
+            options = given
+            return
+        }
         switch resize.mode {
         case .nearest:
             options = ResizeOptions(mode: .nearest, coordinates: .asymmetric, scale: (1 / resize.scaleH, 1 / resize.scaleW))

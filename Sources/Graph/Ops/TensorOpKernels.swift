@@ -55,11 +55,13 @@ enum TensorOpKernels {
             guard let axes = sl.resolved(x!.shape.dims) else { throw GraphError(.invalidGraph, "slice \(node.name): malformed") }
             // An empty window writes nothing (and its bounds would not be a valid kernel range).
             if output.count == 0 { return }
+            // Backward steps take the multi-axis kernel, which applies ONNX's clamping itself.
+            if axes.contains(where: { $0.step < 0 }) {
+                try store(Ops.slice(x!, starts: sl.starts, ends: sl.ends, axes: sl.axes, steps: sl.steps), into: output)
+                return
+            }
             var t = x!
             for a in axes where a.count != t.shape.dims[a.axis] || a.step != 1 {
-                guard a.step > 0 else {
-                    throw GraphError(.invalidGraph, "slice \(node.name): negative steps are not supported")
-                }
                 t = try Ops.slice(t, axis: a.axis, start: a.start, end: a.start + (a.count - 1) * a.step + 1, step: a.step, pool: pool)
             }
             try store(t, into: output)

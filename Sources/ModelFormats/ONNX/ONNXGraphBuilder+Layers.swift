@@ -28,32 +28,44 @@ extension ONNXGraphBuilder {
         return try planar(xs, node: node) { b, input in try b.emit(.convolution(conv), [input], name: node.name) }
     }
 
-    /// ConvTranspose with constant weights, one group.
+    /// ConvTranspose with constant weights.
     mutating func deconvolution(_ a: ConvAttributes, node: ONNXModel.ImportedNode, x: ValueID, w: ValueID, b: ValueID?,
                                 unsupported: (String) -> ModelFormatError) throws -> ValueID {
         let xs = shapes[x]?.dims ?? []
-        guard let wt = try constant(w), a.group == 1, xs.count == 3 || xs.count == 4, wt.shape.rank == xs.count else {
-            throw unsupported("weights must be constant, one group, the input 1-D or 2-D")
+        guard let wt = try constant(w), xs.count == 3 || xs.count == 4, wt.shape.rank == xs.count else {
+            throw unsupported("weights must be constant, the input 1-D or 2-D")
         }
         let bias = try b.map { v -> [Float] in
             guard let t = try constant(v) else { throw unsupported("bias must be constant") }
             return t.toArray()
         } ?? []
         let ws = wt.shape.dims
-        let (ic, oc) = (ws[0], ws[1])
+        let groups = a.group
+        // ONNX stores (in, out/groups, kh, kw).
+        guard groups > 0, ws[0] == xs[1], ws[0] % groups == 0 else {
+            throw ModelFormatError(.malformed, "onnx: ConvTranspose '\(node.name)': weights \(ws), group \(groups) for input \(xs)")
+        }
+        let (ic, ocg) = (ws[0], ws[1])
+        let icg = ic / groups, oc = ocg * groups
         let kernel = xs.count == 4 ? (ws[2], ws[3]) : (1, ws[2])
-        guard ic == xs[1] else { throw ModelFormatError(.malformed, "onnx: ConvTranspose '\(node.name)': weights \(ws) for input \(xs)") }
         let g = try ONNXConv.geometry(a, input: xs, kernel: kernel)
         let op = try ONNXConv.pair(a.outputPadding, 0, spatial: xs.count - 2)
-        // ONNX stores (in, out, kh, kw); the graph's deconvolution takes (out, in, kh, kw).
+        // The graph's deconvolution takes (out, in/groups, kh, kw): transpose within each group.
         let plane = kernel.0 * kernel.1
         let src = wt.toArray()
         var weights = [Float](repeating: 0, count: src.count)
-        for i in 0..<ic { for o in 0..<oc { for k in 0..<plane { weights[(o * ic + i) * plane + k] = src[(i * oc + o) * plane + k] } } }
+        for gi in 0..<groups {
+            for i in 0..<icg {
+                for o in 0..<ocg {
+                    let from = ((gi * icg + i) * ocg + o) * plane, to = ((gi * ocg + o) * icg + i) * plane
+                    for k in 0..<plane { weights[to + k] = src[from + k] }
+                }
+            }
+        }
         let deconv = Deconvolution(
             outChannels: oc, inChannels: ic, kernel: kernel, stride: (g.stride.0, g.stride.1), dilation: (g.dilation.0, g.dilation.1),
             padding: Padding(top: g.pads.0, left: g.pads.1, bottom: g.pads.2, right: g.pads.3), outputPadding: (op.0, op.1),
-            weights: weights, bias: bias)
+            groups: groups, weights: weights, bias: bias)
         return try planar(xs, node: node) { b, input in try b.emit(.deconvolution(deconv), [input], name: node.name) }
     }
 
@@ -71,40 +83,51 @@ extension ONNXGraphBuilder {
         let conv = ConvAttributes(kernel: p.kernel, strides: p.strides, dilations: p.dilations, pads: p.pads,
                                   outputPadding: nil, group: 1, autoPad: p.autoPad)
         let g = try ONNXConv.geometry(conv, input: xs, kernel: k)
-        guard !p.ceilMode, g.dilation == (1, 1), p.isMax || g.pads == (0, 0, 0, 0) || p.countIncludePad else {
-            throw unsupported("ceil_mode, dilation or averaging that excludes padding")
-        }
+        guard g.dilation == (1, 1) else { throw unsupported("dilation") }
         let pooling = Pooling(kind: kind, global: false, kernel: k, stride: g.stride,
-                              padding: Padding(top: g.pads.0, left: g.pads.1, bottom: g.pads.2, right: g.pads.3))
+                              padding: Padding(top: g.pads.0, left: g.pads.1, bottom: g.pads.2, right: g.pads.3),
+                              ceilMode: p.ceilMode, countIncludePad: p.countIncludePad)
         return try planar(xs, node: node) { b, input in try b.emit(.pooling(pooling), [input], name: node.name) }
     }
 
-    /// Resize where the graph's resize has the same conventions: nearest (asymmetric, floor),
-    /// linear and cubic (half-pixel, A = -0.75) over the two trailing dimensions.
+    /// Resize of the two trailing dimensions with every ONNX sampling convention (nearest
+    /// rounding, linear, cubic coefficient and `exclude_outside`, each coordinate mode) on the
+    /// engine's one resize kernel. Given scales are divided by as given (as onnxruntime);
+    /// given sizes sample at `out / in`.
     mutating func resize(_ r: ResizeAttributes, node: ONNXModel.ImportedNode, x: ValueID, scales: [Float]?, sizes: [Int]?,
                          unsupported: (String) -> ModelFormatError) throws -> ValueID {
         let xs = shapes[x]?.dims ?? []
         guard xs.count == 4 else { throw unsupported("input \(xs) is not NCHW") }
         let mode: ResizeMode
-        switch (r.mode, r.coordinateMode) {
-        case ("nearest", "asymmetric") where r.nearestMode == "floor": mode = .nearest
-        case ("linear", "half_pixel"), ("linear", "pytorch_half_pixel"), ("bilinear", "half_pixel"): mode = .bilinear
-        case ("cubic", "half_pixel") where r.cubicA == -0.75 && !r.excludeOutside: mode = .bicubic
-        default: throw unsupported("resize mode \(r.mode) with \(r.coordinateMode)")
+        switch r.mode {
+        case "nearest": mode = .nearest
+        case "linear", "bilinear": mode = .bilinear
+        case "cubic", "bicubic": mode = .bicubic
+        default: throw unsupported("resize mode \(r.mode)")
+        }
+        guard ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"].contains(r.coordinateMode) else {
+            throw unsupported("coordinate mode \(r.coordinateMode)")
         }
         let out: [Int]
-        if let sizes, sizes.count == 4 {
-            out = sizes
-        } else if let scales, scales.count == 4 {
-            out = zip(xs, scales).map { Int((Float($0) * $1).rounded(.down)) }
+        var factors: (Float, Float)?
+        if let sizes, !sizes.isEmpty {
+            out = try ONNXResize.outputShape(xs, scales: nil, sizes: sizes)
+        } else if let scales, !scales.isEmpty {
+            out = try ONNXResize.outputShape(xs, scales: scales, sizes: nil)
+            factors = (scales[2], scales[3])
         } else {
-            throw unsupported("Resize needs four constant scales or sizes")
+            throw unsupported("Resize needs constant scales or sizes")
         }
-        guard out[0] == xs[0], out[1] == xs[1], out[2] > 0, out[3] > 0 else { throw unsupported("resizing batch or channels \(xs) → \(out)") }
-        let op = Op.resize(Resize(mode: mode, scaleH: Float(out[2]) / Float(xs[2]), scaleW: Float(out[3]) / Float(xs[3])))
-        let v = try emit(op, [x], name: node.name)
-        guard shapes[v]?.dims == out else { throw unsupported("output \(out) is not an integer scale of \(xs)") }
-        return v
+        guard out[0] == xs[0], out[1] == xs[1], out[2] > 0, out[3] > 0, xs[2] > 0, xs[3] > 0 else {
+            throw unsupported("resizing batch or channels, or an empty image \(xs) → \(out)")
+        }
+        let scale = factors ?? (Float(out[2]) / Float(xs[2]), Float(out[3]) / Float(xs[3]))
+        let options = ResizeOptions(
+            mode: mode, coordinates: ONNXResize.coordinates(r.coordinateMode), outputScale: (scale.0, scale.1),
+            nearestRounding: ONNXResize.rounding(r.nearestMode), cubicCoefficient: r.cubicA, excludeOutside: r.excludeOutside)
+        let op = Op.resize(Resize(mode: mode, scaleH: scale.0, scaleW: scale.1, options: options,
+                                  outputHeight: out[2], outputWidth: out[3]))
+        return try emit(op, [x], name: node.name)
     }
 
     /// Runs an NCHW layer on a 1-D `[N, C, L]` input through `[N, C, 1, L]` views.

@@ -152,6 +152,11 @@ extension ONNXGraphBuilder {
                 .softplus: .softplus, .silu: .silu, .geluTanh: .geluTanh,
             ]
             if k == .identity { out = try input(0); break }
+            if k == .not {
+                // Booleans run as f32 0/1: Not is `x == 0`.
+                out = try emit(.elementwise(.equal), [try input(0), scalar(0, name: name + "/zero")], name: name)
+                break
+            }
             guard let u = map[k] else { throw unsupported("\(k) has no kernel") }
             out = try emit(.unary(u), [try input(0)], name: name)
         case .binary(let k):
@@ -159,8 +164,17 @@ extension ONNXGraphBuilder {
                 .add: .add, .sub: .sub, .mul: .mul, .div: .div, .pow: .pow, .max: .max, .min: .min, .mod: .mod, .fmod: .fmod,
                 .equal: .equal, .less: .less, .greater: .greater, .lessOrEqual: .lessOrEqual, .greaterOrEqual: .greaterOrEqual,
             ]
-            guard let b = map[k] else { throw unsupported("\(k) has no kernel") }
-            out = try emit(.elementwise(b), [try input(0), try input(1)], name: name)
+            // Booleans run as f32 0/1: And is the product, Or the maximum, Xor `|a - b|`.
+            switch k {
+            case .and: out = try emit(.elementwise(.mul), [try input(0), try input(1)], name: name)
+            case .or: out = try emit(.elementwise(.max), [try input(0), try input(1)], name: name)
+            case .xor:
+                let d = try emit(.elementwise(.sub), [try input(0), try input(1)], name: name + "/difference")
+                out = try emit(.unary(.abs), [d], name: name)
+            default:
+                guard let b = map[k] else { throw unsupported("\(k) has no kernel") }
+                out = try emit(.elementwise(b), [try input(0), try input(1)], name: name)
+            }
         case .clip:
             let lo = try floats(1)?.first ?? -.infinity, hi = try floats(2)?.first ?? .infinity
             out = try emit(.clip(min: lo, max: hi), [try input(0)], name: name)
@@ -297,8 +311,20 @@ extension ONNXGraphBuilder {
             if let t = try constant(x) {
                 out = graph.addConstant(named: name, type.isFloatingPoint ? t.converted(to: .f32) : t.converted(to: .i64))
                 shapes[out] = t.shape
-            } else if type == .float {
+            } else if type == .float || type == .double {
                 out = x
+            } else if type == .bool {
+                // `x != 0` as f32 0/1.
+                let zero = scalar(0, name: name + "/zero")
+                let isZero = try emit(.elementwise(.equal), [x, zero], name: name + "/is_zero")
+                out = try emit(.elementwise(.equal), [isZero, zero], name: name)
+            } else if [.int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64].contains(type) {
+                // To an integer: truncation toward zero (run-time values stay f32, exact below 2^24).
+                let zero = scalar(0, name: name + "/zero")
+                let negative = try emit(.elementwise(.less), [x, zero], name: name + "/negative")
+                let up = try emit(.unary(.ceil), [x], name: name + "/ceil")
+                let down = try emit(.unary(.floor), [x], name: name + "/floor")
+                out = try emit(.select, [negative, up, down], name: name)
             } else {
                 throw unsupported("a run-time cast to \(type)")
             }
@@ -321,6 +347,13 @@ extension ONNXGraphBuilder {
             out = try emit(.reduce(r, axes: axes, keepDimensions: keep), [x], name: name)
         }
         if let o = node.outputs.first, !o.isEmpty { ids[o] = out }
+    }
+
+    /// A one-element f32 constant (broadcast by the element-wise ops).
+    mutating func scalar(_ value: Float, name: String) -> ValueID {
+        let v = graph.addConstant(named: name, Tensor(shape: [1], values: [value]))
+        shapes[v] = [1]
+        return v
     }
 
     static func axis(_ a: Int, rank: Int) -> Int? {

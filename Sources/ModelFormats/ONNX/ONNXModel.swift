@@ -4,8 +4,9 @@ import Kernels
 /// An imported ONNX model: its operators decoded and checked, its initializers loaded.
 ///
 /// Import fails early, naming the node and op, for any operator or attribute outside the
-/// supported set. To run, specialize the model to concrete input shapes with ``plan(inputShapes:)``
-/// (shape inference and constant folding) and call ``ONNXPlan/run(_:)``; ``run(_:)`` does both.
+/// supported set. To run, translate it for concrete input shapes to the engine graph
+/// (``engineGraph(inputShapes:)``, shape subgraphs folded) and run that on ``GraphExecutor``:
+/// ``ONNXGraphRunner`` does both and keeps the tensor names; ``run(_:pool:)`` runs once.
 public struct ONNXModel: Sendable {
     /// One node after import.
     struct ImportedNode: Sendable {
@@ -86,20 +87,4 @@ public struct ONNXModel: Sendable {
 
     /// Number of nodes.
     public var nodeCount: Int { nodes.count }
-
-    /// Specializes the model to concrete input shapes: infers every value's shape and folds
-    /// every node whose inputs are known (initializers, `Shape` of a known shape, and what follows).
-    /// - Parameters:
-    ///   - inputShapes: extents of each graph input by name.
-    ///   - pool: the threads every kernel of the plan runs on.
-    /// - Throws: ``ModelFormatError`` naming the node and op whose inputs do not fit.
-    public func plan(inputShapes: [String: [Int]], pool: ComputePool = .shared) throws -> ONNXPlan {
-        try ONNXPlan(model: self, inputShapes: inputShapes, pool: pool)
-    }
-
-    /// Plans for the feeds' shapes and runs once.
-    /// - Returns: the graph outputs by name.
-    public func run(_ feeds: [String: ONNXTensor]) throws -> [String: ONNXTensor] {
-        try plan(inputShapes: feeds.mapValues(\.shape)).run(feeds)
-    }
 }

@@ -28,7 +28,7 @@ struct LoadedONNXManifestModel: LoadedModel {
         self.types = types
         self.footprintBytes = footprintBytes
         // Tiled runs see up to nine window sizes (corners, edges, interior).
-        plans = ManifestPlans(model: model, capacity: definition.tiling == nil ? 4 : 12)
+        plans = ManifestPlans(model: model, pool: pool, capacity: definition.tiling == nil ? 4 : 12)
     }
 
     /// Every input's shape when the manifest fixes them all (no image inputs).
@@ -188,15 +188,16 @@ struct LoadedONNXManifestModel: LoadedModel {
         var seconds = 0.0
         func network(_ feeds: [String: ONNXTensor]) throws -> [String: ONNXTensor] {
             try context.checkCancellation()
-            let plan: ONNXPlan
+            let runner: ONNXGraphRunner
             do {
-                plan = try plans.plan(for: feeds.mapValues(\.shape))
+                runner = try plans.plan(for: feeds.mapValues(\.shape))
             } catch let error as ModelFormatError {
                 throw ModelError(.invalidInput, "the graph does not accept these input sizes: \(error.message)")
             }
             let start = DispatchTime.now().uptimeNanoseconds
             defer { seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-            return try plan.run(feeds)
+            // Cancellation stops a long run between layers.
+            return try runner.run(feeds, checkpoint: { try context.checkCancellation() })
         }
         var imagePlanes: [String: Tensor] = [:]
         var values: [String: ONNXTensor] = [:]

@@ -1,28 +1,31 @@
 import Foundation
+import Kernels
 import ModelFormats
 
-/// Plans of one graph by input shapes. A plan specializes the graph to concrete shapes (shape
-/// inference, constant folding, packed weights), so image models whose size varies per request
-/// keep the few most recent sizes rather than planning every call.
+/// Graph runners of one model by input shapes. A runner specializes the graph to concrete
+/// shapes (shape folding, fusions, packed weights), so image models whose size varies per
+/// request keep the few most recent sizes rather than translating every call.
 final class ManifestPlans: @unchecked Sendable {
-    // @unchecked: every access to `cache` and `order` holds `lock`; plans are immutable values.
+    // @unchecked: every access to `cache` and `order` holds `lock`; runners are thread-safe.
     private let model: ONNXModel
+    private let pool: ComputePool
     private let capacity: Int
     private let lock = NSLock()
-    private var cache: [[String: [Int]]: ONNXPlan] = [:]
+    private var cache: [[String: [Int]]: ONNXGraphRunner] = [:]
     private var order: [[String: [Int]]] = []
 
-    init(model: ONNXModel, capacity: Int = 4) {
+    init(model: ONNXModel, pool: ComputePool, capacity: Int = 4) {
         self.model = model
+        self.pool = pool
         self.capacity = capacity
     }
 
-    /// The plan for these input shapes, made on first use.
+    /// The runner for these input shapes, made on first use.
     /// - Throws: ``ModelFormatError`` naming the node and op whose inputs do not fit.
-    func plan(for shapes: [String: [Int]]) throws -> ONNXPlan {
+    func plan(for shapes: [String: [Int]]) throws -> ONNXGraphRunner {
         if let hit = lock.withLock({ cache[shapes] }) { return hit }
-        // Planning can take a while; do it outside the lock (two racing requests both plan).
-        let plan = try model.plan(inputShapes: shapes)
+        // Translating can take a while; do it outside the lock (two racing requests both do).
+        let plan = try ONNXGraphRunner(model: model, inputShapes: shapes, pool: pool)
         lock.withLock {
             if cache[shapes] == nil {
                 cache[shapes] = plan

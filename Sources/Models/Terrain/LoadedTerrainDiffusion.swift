@@ -6,8 +6,8 @@ import ModelKit
 
 /// The terrain network planned for one 128×128 terrain per call.
 struct LoadedTerrainDiffusion: LoadedModel {
-    /// The graph specialized to batch 1 (planned once at load; a run only executes it).
-    let plan: ONNXPlan
+    /// The graph specialized to batch 1 (translated once at load; a run only executes it).
+    let runner: ONNXGraphRunner
     /// The process's compute pool: each denoising call runs on one of its job threads.
     let pool: ComputePool
     let footprintBytes: Int
@@ -42,10 +42,11 @@ struct LoadedTerrainDiffusion: LoadedModel {
                 "sigma": ONNXTensor(shape: [1], floats: [TerrainDiffusion.sigmaMax]),
                 "difficulty": ONNXTensor(shape: [1], floats: [difficulty]),
             ]
-            let plan = self.plan
+            let runner = self.runner
             let start = Date()
             let denoised = try await pool.execute { () throws -> [Float] in
-                guard let out = try plan.run(feeds)["denoised"] else {
+                // Cancellation stops a run between layers.
+                guard let out = try runner.run(feeds, checkpoint: { try context.checkCancellation() })["denoised"] else {
                     throw ModelError(.internalError, "the terrain graph has no output named denoised")
                 }
                 return out.floats

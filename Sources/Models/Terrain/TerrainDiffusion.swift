@@ -54,14 +54,17 @@ public struct TerrainDiffusion: Model {
             throw ModelError(.weightsMissing, "weights \(file.path) are not in \(context.modelDirectory.path); run `peregrine models pull terrain-diffusion`")
         }
         let pool = try context.computePool()
-        let plan = try await pool.execute {
+        let runner = try await pool.execute {
             do {
                 let model = try ONNXModel(contentsOf: url.path)
-                return try model.plan(inputShapes: ["noisy": [1, 1, Self.nativeSize, Self.nativeSize], "sigma": [1], "difficulty": [1]])
+                return try ONNXGraphRunner(model: model, inputShapes: ["noisy": [1, 1, Self.nativeSize, Self.nativeSize], "sigma": [1], "difficulty": [1]],
+                                           pool: pool)
             } catch let error as ModelFormatError {
+                throw ModelError(.weightsInvalid, "\(file.path): \(error)")
+            } catch {
                 throw ModelError(.weightsInvalid, "\(file.path): \(error)")
             }
         }
-        return LoadedTerrainDiffusion(plan: plan, pool: pool, footprintBytes: (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0)
+        return LoadedTerrainDiffusion(runner: runner, pool: pool, footprintBytes: (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0)
     }
 }

@@ -21,12 +21,10 @@ struct ONNXBenchMain {
     }
 
     static func run() throws {
-        var args = CommandLine.arguments
-        // --graph: translate to the engine graph and run it on GraphExecutor instead of the plan.
-        let onGraph = args.contains("--graph")
-        args.removeAll { $0 == "--graph" }
+        // --graph is accepted (and ignored) for older scripts: the engine graph is the only path.
+        let args = CommandLine.arguments.filter { $0 != "--graph" }
         guard args.count >= 3 else {
-            print("usage: ONNXBench [--graph] MODEL.onnx GOLDEN_DIR [RUNS]")
+            print("usage: ONNXBench MODEL.onnx GOLDEN_DIR [RUNS]")
             exit(2)
         }
         let runs = max(1, args.count > 3 ? Int(args[3]) ?? 3 : 3)
@@ -43,46 +41,31 @@ struct ONNXBenchMain {
         var times: [Double] = []
         var perOp: [String: Double] = [:]
         var maxError: Float = 0
-        var planSeconds = 0.0, folded = 0, steps = 0
+        var planSeconds = 0.0, steps = 0
         func compare(_ outputs: [[Float]]) {
             for (got, want) in zip(outputs, expected) {
                 for (a, b) in zip(got, want.1.floats) { maxError = max(maxError, abs(a - b)) }
             }
         }
-        if onGraph {
-            let graph = try model.engineGraph(inputShapes: feeds.mapValues(\.shape))
-            let executor = try GraphExecutor(graph: graph, pool: pool)
-            planSeconds = Date().timeIntervalSince(t1)
-            steps = executor.graph.nodes.count
-            let tensors = model.inputs.map { feeds[$0.name]!.toTensor() }
-            for r in 0..<runs {
-                let s = Date()
-                let (out, nodes) = try executor.profile(tensors)
-                times.append(Date().timeIntervalSince(s))
-                if r == runs - 1 { perOp = nodes.reduce(into: [:]) { $0[$1.op, default: 0] += $1.seconds } }
-                compare(out.map { $0.toArray() })
-            }
-        } else {
-            let plan = try model.plan(inputShapes: feeds.mapValues(\.shape), pool: pool)
-            planSeconds = Date().timeIntervalSince(t1)
-            (folded, steps) = (plan.foldedNodeCount, plan.stepCount)
-            for r in 0..<runs {
-                var ops: [String: Double] = [:]
-                let s = Date()
-                let out = try plan.run(feeds) { op, seconds in ops[op, default: 0] += seconds }
-                times.append(Date().timeIntervalSince(s))
-                if r == runs - 1 { perOp = ops }
-                compare(model.outputs.map { out[$0.name]?.floats ?? [] })
-            }
+        let graph = try model.engineGraph(inputShapes: feeds.mapValues(\.shape))
+        let executor = try GraphExecutor(graph: graph, pool: pool)
+        planSeconds = Date().timeIntervalSince(t1)
+        steps = executor.graph.nodes.count
+        let tensors = model.inputs.map { feeds[$0.name]!.toTensor() }
+        for r in 0..<runs {
+            let s = Date()
+            let (out, nodes) = try executor.profile(tensors)
+            times.append(Date().timeIntervalSince(s))
+            if r == runs - 1 { perOp = nodes.reduce(into: [:]) { $0[$1.op, default: 0] += $1.seconds } }
+            compare(out.map { $0.toArray() })
         }
         let result: [String: Any] = [
-            "engine": onGraph ? "peregrine graph" : "peregrine",
+            "engine": "peregrine",
             "cpu": cpuModelName(),
             "kernel_path": kernelPath(),
             "threads": threads,
             "load_s": loadSeconds,
             "plan_s": planSeconds,
-            "folded_nodes": folded,
             "steps": steps,
             "run_s": times,
             "median_s": times.sorted()[times.count / 2],
