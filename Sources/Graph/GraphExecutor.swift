@@ -63,7 +63,7 @@ public final class GraphExecutor: @unchecked Sendable {
     public var bf16Convolutions: [Int] {
         guard precision == .bf16 else { return [] }
         return prepared.indices.filter { i in
-            guard case .convolution(let conv, _) = prepared[i].kernel else { return false }
+            guard case .convolution(let conv, _, _) = prepared[i].kernel else { return false }
             return conv.hasBF16Path || chains.covered.contains(i) || chains.runs[i] != nil
         }
     }

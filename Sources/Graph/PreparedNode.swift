@@ -6,7 +6,9 @@ import Tensor
 /// panels), so a run does no weight work at all.
 struct PreparedNode: Sendable {
     enum Kernel: Sendable {
-        case convolution(Conv2D, Epilogue?)
+        /// The packed convolution with its residual row pass, and the whole-image GEMM form that
+        /// small maps take instead (chosen per run from the output size).
+        case convolution(Conv2D, Epilogue?, SmallMapConvolution?)
         case narrowConvolution(NarrowConvolution)
         case deconvolution(Deconv2D)
         case resize(ResizeKernel)
@@ -29,9 +31,11 @@ struct PreparedNode: Sendable {
                 kernel = .narrowConvolution(NarrowConvolution(conv: c))
             } else {
                 // The residual term runs as a row pass after the packed kernel's own bias+activation.
-                kernel = .convolution(conv, c.residual.map { Epilogue(activation: .none, residual: $0) })
+                let small = precision == .fp32 ? try SmallMapConvolution(c, parameters: p) : nil
+                kernel = .convolution(conv, c.residual.map { Epilogue(activation: .none, residual: $0) }, small)
             }
-            weightBytes = (c.weights.count + c.bias.count) * 4 * (conv.hasBF16Path ? 2 : 1)
+            let small = if case .convolution(_, _, .some) = kernel { 1 } else { 0 }
+            weightBytes = (c.weights.count + c.bias.count) * 4 * ((conv.hasBF16Path ? 2 : 1) + small)
         case .deconvolution(let d):
             let p = ConvolutionParameters(inputChannels: d.inChannels, outputChannels: d.outChannels, kernel: (d.kernel.h, d.kernel.w),
                                           stride: (d.stride.h, d.stride.w), dilation: (d.dilation.h, d.dilation.w),
@@ -65,7 +69,17 @@ struct PreparedNode: Sendable {
         let out = FloatPointer(output.floatPointer)
         let outShape = output.shape
         switch (node.op, kernel) {
-        case (.convolution, .convolution(let conv, let epilogue)):
+        case (.convolution, .convolution(_, _, let small?)) where small.isPreferred(outputHeight: outShape.h, outputWidth: outShape.w):
+            try small.run(inputs[0], into: output, pool: parallel.pool)
+            if let epilogue = small.epilogue {
+                let plane = outShape.h * outShape.w
+                let residual = ins.count > 1 ? ins[1] : nil, second = ins.count > 2 ? ins[2] : nil
+                parallel.run(outShape.n * outShape.c) { t in
+                    epilogue.apply(out.advanced(by: t * plane), count: plane, channel: t % outShape.c,
+                                   residual: residual?.advanced(by: t * plane), second: second?.advanced(by: t * plane))
+                }
+            }
+        case (.convolution, .convolution(let conv, let epilogue, _)):
             try conv(inputs[0], into: output, precision: precision, pool: parallel.pool)
             if let epilogue {
                 let plane = outShape.h * outShape.w
