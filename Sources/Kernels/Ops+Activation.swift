@@ -93,6 +93,11 @@ public enum UnaryOp: Sendable, Hashable, CaseIterable {
     case hardSwish
     /// x·sigmoid(x)
     case silu
+    /// x rounded to the nearest float16 (ties to even; ±inf beyond 65504): a value cast to half
+    /// precision and back, as a graph that stores an intermediate in float16 computes it
+    case roundToFloat16
+    /// x rounded to the nearest bfloat16 (ties to even)
+    case roundToBFloat16
 
     /// The function on one value.
     @inlinable
@@ -123,6 +128,8 @@ public enum UnaryOp: Sendable, Hashable, CaseIterable {
         case .hardSigmoid: return Swift.min(Swift.max(x / 6 + 0.5, 0), 1)
         case .hardSwish: return x * Swift.min(Swift.max(x + 3, 0), 6) / 6
         case .silu: return x / (1 + Foundation.exp(-x))
+        case .roundToFloat16: return HalfConversion.float(fromF16: HalfConversion.f16(from: x))
+        case .roundToBFloat16: return HalfConversion.float(fromBF16: HalfConversion.bf16(from: x))
         }
     }
 }

@@ -11,10 +11,7 @@ import Testing
     /// Cases whose operators the graph cannot run yet (no kernel in `Kernels`, or an attribute
     /// combination the graph op lacks). The test fails when one of them starts passing, so
     /// that the list only shrinks.
-    static let pending: Set<String> = [
-        // No kernel yet: run-time casts to f16 (rounding to half precision).
-        "cast_f16",
-    ]
+    static let pending: Set<String> = []
 
     /// Runs a golden case through the graph; nil when translation or execution reports a
     /// missing op (`pending`).

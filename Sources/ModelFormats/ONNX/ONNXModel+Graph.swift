@@ -313,6 +313,9 @@ extension ONNXGraphBuilder {
                 shapes[out] = t.shape
             } else if type == .float || type == .double {
                 out = x
+            } else if type == .float16 || type == .bfloat16 {
+                // Values stay f32, rounded to what the narrower type can hold.
+                out = try emit(.unary(type == .float16 ? .roundToFloat16 : .roundToBFloat16), [x], name: name)
             } else if type == .bool {
                 // `x != 0` as f32 0/1.
                 let zero = scalar(0, name: name + "/zero")
