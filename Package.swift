@@ -145,7 +145,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Kernels", "Tensor"]),
-        .testTarget(name: "DiffusionTests", dependencies: ["Models", "Weights"], exclude: ["Goldens"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Models", "Weights", "ModelKit", "ModelFormats", "Graph", "Kernels", "Tensor"], exclude: ["Goldens"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "Tensor"]),
         .testTarget(name: "VideoTests", dependencies: ["Models", "ModelFormats", "Media", "ModelKit", "Tensor", "Weights", "Kernels"]),
         .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels", "Weights"], exclude: ["Goldens"]),

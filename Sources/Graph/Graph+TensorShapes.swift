@@ -130,7 +130,11 @@ extension Node {
             for p in r { dims[p.axis] = p.count }
             return Shape(dims)
         case .reshape(let target):
-            try need(1...1)
+            try need(1...2)
+            if ins.count == 2 {
+                guard ins[1].count == ins[0].count else { throw fail("cannot view \(ins[0]) as \(ins[1])") }
+                return ins[1]
+            }
             return Shape(try Self.reshapeTarget(x, target, fail: fail))
         case .transpose(let perm):
             try need(1...1)

@@ -114,6 +114,11 @@ public struct GraphBuilder: Sendable {
         node(name, .reshape(shape), [x])
     }
 
+    /// The elements of `x` under the shape of `like` (same element count), a view.
+    public mutating func reshape(_ name: String, _ x: ValueID, like: ValueID) -> ValueID {
+        node(name, .reshape([]), [x, like])
+    }
+
     /// Permutes dimensions.
     public mutating func transpose(_ name: String, _ x: ValueID, _ permutation: [Int]) -> ValueID {
         node(name, .transpose(permutation), [x])

@@ -71,7 +71,9 @@ public enum Op: Sendable {
     case slice(Slice)
     /// The same elements under another shape: extents, `0` copying the input's extent at that
     /// position and one `-1` inferred (ONNX Reshape without `allowzero`). A view in the memory
-    /// plan, never a copy.
+    /// plan, never a copy. With a second input, the target is that input's shape instead (its
+    /// contents are not read): how a layer returns to a shape known only at run time, such as a
+    /// UNet's `[N, C, H·W]` tokens going back to `[N, C, H, W]`.
     case reshape([Int])
     /// Permutes dimensions: output dimension `i` is input dimension `perm[i]`.
     case transpose([Int])
