@@ -127,6 +127,7 @@ let package = Package(
         ]),
         .executableTarget(name: "EngineBench", dependencies: ["Models", "Graph", "ModelKit", "Benchmarks", "Weights"], path: "bench/ncnn/EngineBench"),
         .executableTarget(name: "ONNXBench", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels", "CKernels"], path: "bench/onnx/ONNXBench"),
+        .executableTarget(name: "DiffusionBench", dependencies: ["Models", "Graph", "Kernels", "Tensor"], path: "bench/diffusion/DiffusionBench"),
         .executableTarget(name: "VideoBench", dependencies: ["Models", "Media", "ModelKit", "Weights", "Kernels", "Benchmarks"], path: "bench/video/VideoBench"),
         .executableTarget(
             name: "PoolBench", dependencies: ["Platform", "Runners", "JobQueue", "Models", "Graph", "ModelFormats", "Tensor", "Media", "ModelKit", "Kernels", "Benchmarks"],
@@ -211,7 +212,7 @@ let package = Package(
 if FileManager.default.fileExists(atPath: Context.packageDirectory + "/.engine-only") {
     let engine: Set<String> = [
         "CKernels", "Tensor", "Kernels", "Graph", "ModelFormats", "CLibPNG", "CLibJPEG", "CLibWebP",
-        "CMediaShims", "CZlib", "Media", "ModelKit", "Models", "EngineBench", "ONNXBench", "VideoBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests", "VideoTests", "DiffusionTests",
+        "CMediaShims", "CZlib", "Media", "ModelKit", "Models", "EngineBench", "ONNXBench", "VideoBench", "DiffusionBench", "KernelsTests", "EngineTests", "MediaTests", "ONNXTests", "VideoTests", "DiffusionTests",
         "Weights", "Benchmarks", "BenchmarksTests",
     ]
     package.targets.removeAll { !engine.contains($0.name) }

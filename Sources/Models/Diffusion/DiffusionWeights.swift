@@ -17,6 +17,8 @@ public struct DiffusionWeights: Sendable {
     private let loaders: [String: Loader]
     private let shapes: [String: [Int]]
     private let prefix: String
+    /// Makes up tensors no file holds (``synthesized(component:)``).
+    private var synthesize: (@Sendable (String, [Int]) -> Tensor)?
 
     /// Weights held in memory.
     public init(component: String, tensors: [String: Tensor]) {
@@ -71,11 +73,26 @@ public struct DiffusionWeights: Sendable {
         prefix = ""
     }
 
-    private init(component: String, loaders: [String: Loader], shapes: [String: [Int]], prefix: String) {
+    private init(component: String, loaders: [String: Loader], shapes: [String: [Int]], prefix: String,
+                 synthesize: (@Sendable (String, [Int]) -> Tensor)?) {
         self.component = component
         self.loaders = loaders
         self.shapes = shapes
         self.prefix = prefix
+        self.synthesize = synthesize
+    }
+
+    /// Weights made up on demand in whatever shape a builder asks for: uniform with variance
+    /// 1/fan-in for matrices and kernels, ones for norm scales, zeros for biases. Benchmarks
+    /// build full-size architectures from these, since speed does not depend on weight values.
+    public static func synthesized(component: String) -> DiffusionWeights {
+        DiffusionWeights(component: component, loaders: [:], shapes: [:], prefix: "", synthesize: { name, shape in
+            if shape.count <= 1 { return Tensor(shape: Shape(shape), repeating: name.hasSuffix(".weight") ? 1 : 0) }
+            let fanIn = max(1, shape.dropFirst().reduce(1, *))
+            var seed: UInt64 = 0xCBF2_9CE4_8422_2325
+            for byte in name.utf8 { seed = (seed ^ UInt64(byte)) &* 0x100_0000_01B3 }
+            return Tensor(uniform: Shape(shape), bound: (3 / Float(fanIn)).squareRoot(), seed: seed)
+        })
     }
 
     /// How a mapped tensor derives from its source.
@@ -116,13 +133,13 @@ public struct DiffusionWeights: Sendable {
 
     /// The tensors under `prefix` (which ends without a dot), seen without it.
     public func scoped(_ prefix: String) -> DiffusionWeights {
-        DiffusionWeights(component: component, loaders: loaders, shapes: shapes, prefix: qualified(prefix))
+        DiffusionWeights(component: component, loaders: loaders, shapes: shapes, prefix: qualified(prefix), synthesize: synthesize)
     }
 
     private func qualified(_ name: String) -> String { prefix.isEmpty ? name : "\(prefix).\(name)" }
 
     /// Whether the tensor exists.
-    public func contains(_ name: String) -> Bool { loaders[qualified(name)] != nil }
+    public func contains(_ name: String) -> Bool { loaders[qualified(name)] != nil || synthesize != nil }
 
     /// The tensor's shape without decoding it, if it exists.
     public func shape(_ name: String) -> [Int]? { shapes[qualified(name)] }
@@ -135,6 +152,7 @@ public struct DiffusionWeights: Sendable {
     ///   another shape.
     public func tensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
         let full = qualified(name)
+        if loaders[full] == nil, let synthesize, let expected { return synthesize(full, expected) }
         guard let loader = loaders[full], let shape = shapes[full] else {
             throw ModelFormatError(.malformed, "\(component): missing tensor \(full)")
         }

@@ -126,114 +126,117 @@ struct UNetGraphBuilder {
         self.weights = weights
     }
 
-    func w(_ name: String) throws -> Tensor { try weights.tensor(name) }
-    func optional(_ name: String) throws -> Tensor? { try weights.optionalTensor(name) }
+    func w(_ name: String, _ shape: [Int]) throws -> Tensor { try weights.tensor(name, shape: shape) }
 
-    mutating func linear(_ name: String, _ x: ValueID, bias: Bool = true) throws -> ValueID {
-        try b.linear(name, x, weight: w("\(name).weight"), bias: bias ? w("\(name).bias") : optional("\(name).bias"))
+    /// The time embedding's width (`4 × block_out_channels[0]`).
+    var timeEmbedDim: Int { config.blockOutChannels[0] * 4 }
+
+    mutating func linear(_ name: String, _ x: ValueID, in inputs: Int, out outputs: Int, bias: Bool = true) throws -> ValueID {
+        try b.linear(name, x, weight: w("\(name).weight", [outputs, inputs]), bias: bias ? w("\(name).bias", [outputs]) : nil)
     }
 
-    mutating func conv(_ name: String, _ x: ValueID, stride: Int = 1, padding: Int? = nil) throws -> ValueID {
-        let weight = try w("\(name).weight")
-        let k = weight.shape.rank == 4 ? weight.shape[2] : 1
-        return try b.conv2d(name, x, weight: weight, bias: w("\(name).bias"), stride: stride, padding: padding ?? k / 2)
+    mutating func conv(_ name: String, _ x: ValueID, in inputs: Int, out outputs: Int, kernel: Int = 3, stride: Int = 1,
+                       padding: Int? = nil) throws -> ValueID {
+        try b.conv2d(name, x, weight: w("\(name).weight", [outputs, inputs, kernel, kernel]), bias: w("\(name).bias", [outputs]),
+                     stride: stride, padding: padding ?? kernel / 2)
     }
 
-    mutating func groupNorm(_ name: String, _ x: ValueID, epsilon: Float) throws -> ValueID {
-        b.groupNorm(name, x, groups: groups, epsilon: epsilon, scale: try w("\(name).weight"), bias: try w("\(name).bias"))
+    mutating func groupNorm(_ name: String, _ x: ValueID, channels: Int, epsilon: Float) throws -> ValueID {
+        b.groupNorm(name, x, groups: groups, epsilon: epsilon, scale: try w("\(name).weight", [channels]),
+                    bias: try w("\(name).bias", [channels]))
     }
 
-    mutating func layerNorm(_ name: String, _ x: ValueID) throws -> ValueID {
-        b.layerNorm(name, x, epsilon: 1e-5, scale: try w("\(name).weight"), bias: try w("\(name).bias"))
+    mutating func layerNorm(_ name: String, _ x: ValueID, channels: Int) throws -> ValueID {
+        b.layerNorm(name, x, epsilon: 1e-5, scale: try w("\(name).weight", [channels]), bias: try w("\(name).bias", [channels]))
     }
 
     /// `ResnetBlock2D` with a time embedding projection.
-    mutating func resnet(_ name: String, _ x: ValueID, embedding: ValueID) throws -> ValueID {
-        var h = try groupNorm("\(name).norm1", x, epsilon: config.normEps)
+    mutating func resnet(_ name: String, _ x: ValueID, in inputs: Int, out outputs: Int, embedding: ValueID) throws -> ValueID {
+        var h = try groupNorm("\(name).norm1", x, channels: inputs, epsilon: config.normEps)
         h = b.unary("\(name).act1", .silu, h)
-        h = try conv("\(name).conv1", h)
+        h = try conv("\(name).conv1", h, in: inputs, out: outputs)
         var t = b.unary("\(name).time_act", .silu, embedding)
-        t = try linear("\(name).time_emb_proj", t)
+        t = try linear("\(name).time_emb_proj", t, in: timeEmbedDim, out: outputs)
         t = b.reshape("\(name).time_reshape", t, [0, 0, 1, 1])
         h = b.elementwise("\(name).time_add", .add, h, t)
-        h = try groupNorm("\(name).norm2", h, epsilon: config.normEps)
+        h = try groupNorm("\(name).norm2", h, channels: outputs, epsilon: config.normEps)
         h = b.unary("\(name).act2", .silu, h)
-        h = try conv("\(name).conv2", h)
-        let shortcut = weights.contains("\(name).conv_shortcut.weight") ? try conv("\(name).conv_shortcut", x) : x
+        h = try conv("\(name).conv2", h, in: outputs, out: outputs)
+        let shortcut = inputs != outputs ? try conv("\(name).conv_shortcut", x, in: inputs, out: outputs, kernel: 1) : x
         var out = b.elementwise("\(name).residual", .add, shortcut, h)
         if config.resnetOutScaleFactor != 1 { out = b.scale("\(name).out_scale", out, by: 1 / config.resnetOutScaleFactor) }
         return out
     }
 
     /// diffusers' `Attention` (no bias on q, k, v): `[N, T, C]` queries over `[N, S, D]` context.
-    mutating func attention(_ name: String, _ x: ValueID, context: ValueID, heads: Int, channels: Int) throws -> ValueID {
+    mutating func attention(_ name: String, _ x: ValueID, context: ValueID, contextChannels: Int, heads: Int,
+                            channels: Int) throws -> ValueID {
         let headDim = channels / heads
         func split(_ b: inout GraphBuilder, _ v: ValueID, _ label: String) -> ValueID {
             let r = b.reshape("\(name).\(label)_heads", v, [0, 0, heads, headDim])
             return b.transpose("\(name).\(label)_transpose", r, [0, 2, 1, 3])
         }
-        let q = split(&b, try linear("\(name).to_q", x, bias: false), "q")
-        let k = split(&b, try linear("\(name).to_k", context, bias: false), "k")
-        let v = split(&b, try linear("\(name).to_v", context, bias: false), "v")
+        let q = split(&b, try linear("\(name).to_q", x, in: channels, out: channels, bias: false), "q")
+        let k = split(&b, try linear("\(name).to_k", context, in: contextChannels, out: channels, bias: false), "k")
+        let v = split(&b, try linear("\(name).to_v", context, in: contextChannels, out: channels, bias: false), "v")
         var o = b.attention(name, query: q, key: k, value: v, scale: 1 / Float(headDim).squareRoot())
         o = b.transpose("\(name).o_transpose", o, [0, 2, 1, 3])
         o = b.reshape("\(name).o_merge", o, [0, 0, channels])
-        return try linear("\(name).to_out.0", o)
+        return try linear("\(name).to_out.0", o, in: channels, out: channels)
     }
 
     /// `BasicTransformerBlock`: self-attention, cross-attention and a GEGLU feed-forward, each
     /// after a layer norm and added back.
-    mutating func transformerBlock(_ name: String, _ x: ValueID, context: ValueID, heads: Int, channels: Int,
-                                   onlyCrossAttention: Bool) throws -> ValueID {
+    mutating func transformerBlock(_ name: String, _ x: ValueID, context: ValueID, block: UNet2DConditionConfig.Block) throws -> ValueID {
+        let c = block.channels, heads = block.heads
         var h = x
-        var n = try layerNorm("\(name).norm1", h)
-        var a = try attention("\(name).attn1", n, context: onlyCrossAttention ? context : n, heads: heads, channels: channels)
+        var n = try layerNorm("\(name).norm1", h, channels: c)
+        var a = block.onlyCrossAttention
+            ? try attention("\(name).attn1", n, context: context, contextChannels: block.crossAttentionDim, heads: heads, channels: c)
+            : try attention("\(name).attn1", n, context: n, contextChannels: c, heads: heads, channels: c)
         h = b.elementwise("\(name).attn1_residual", .add, a, h)
-        n = try layerNorm("\(name).norm2", h)
-        a = try attention("\(name).attn2", n, context: context, heads: heads, channels: channels)
+        n = try layerNorm("\(name).norm2", h, channels: c)
+        a = try attention("\(name).attn2", n, context: context, contextChannels: block.crossAttentionDim, heads: heads, channels: c)
         h = b.elementwise("\(name).attn2_residual", .add, a, h)
-        n = try layerNorm("\(name).norm3", h)
-        let projected = try linear("\(name).ff.net.0.proj", n)
-        guard let inner2 = weights.shape("\(name).ff.net.0.proj.weight")?.first, inner2 % 2 == 0 else {
-            throw ModelFormatError(.malformed, "\(weights.component): \(name).ff.net.0.proj.weight has an odd row count")
-        }
-        let inner = inner2 / 2
+        n = try layerNorm("\(name).norm3", h, channels: c)
+        let inner = 4 * c
+        let projected = try linear("\(name).ff.net.0.proj", n, in: c, out: 2 * inner)
         let value = b.slice("\(name).ff.value", projected, axis: -1, start: 0, end: inner)
-        let gate = b.unary("\(name).ff.gelu", .gelu, b.slice("\(name).ff.gate", projected, axis: -1, start: inner, end: inner2))
-        let ff = try linear("\(name).ff.net.2", b.elementwise("\(name).ff.geglu", .mul, value, gate))
+        let gate = b.unary("\(name).ff.gelu", .gelu, b.slice("\(name).ff.gate", projected, axis: -1, start: inner, end: 2 * inner))
+        let ff = try linear("\(name).ff.net.2", b.elementwise("\(name).ff.geglu", .mul, value, gate), in: inner, out: c)
         return b.elementwise("\(name).ff_residual", .add, ff, h)
     }
 
     /// `Transformer2DModel` over NCHW `x` with `channels` channels.
     mutating func transformer(_ name: String, _ x: ValueID, context: ValueID, block: UNet2DConditionConfig.Block) throws -> ValueID {
         let c = block.channels
-        var h = try groupNorm("\(name).norm", x, epsilon: 1e-6)
+        var h = try groupNorm("\(name).norm", x, channels: c, epsilon: 1e-6)
         if config.useLinearProjection {
             h = b.transpose("\(name).to_tokens", b.reshape("\(name).flatten", h, [0, c, -1]), [0, 2, 1])
-            h = try linear("\(name).proj_in", h)
+            h = try linear("\(name).proj_in", h, in: c, out: c)
         } else {
-            h = try conv("\(name).proj_in", h)
+            h = try conv("\(name).proj_in", h, in: c, out: c, kernel: 1)
             h = b.transpose("\(name).to_tokens", b.reshape("\(name).flatten", h, [0, c, -1]), [0, 2, 1])
         }
         for i in 0..<block.transformerLayers {
-            h = try transformerBlock("\(name).transformer_blocks.\(i)", h, context: context, heads: block.heads, channels: c,
-                                     onlyCrossAttention: block.onlyCrossAttention)
+            h = try transformerBlock("\(name).transformer_blocks.\(i)", h, context: context, block: block)
         }
         // Back to NCHW in the input's spatial shape: [N, T, C] → [N, C, T] → like x.
         if config.useLinearProjection {
-            h = try linear("\(name).proj_out", h)
+            h = try linear("\(name).proj_out", h, in: c, out: c)
             h = b.transpose("\(name).to_channels", h, [0, 2, 1])
             h = b.reshape("\(name).unflatten", h, like: x)
         } else {
             h = b.transpose("\(name).to_channels", h, [0, 2, 1])
             h = b.reshape("\(name).unflatten", h, like: x)
-            h = try conv("\(name).proj_out", h)
+            h = try conv("\(name).proj_out", h, in: c, out: c, kernel: 1)
         }
         return b.elementwise("\(name).residual", .add, h, x)
     }
 
     mutating func build() throws -> Graph {
         let blocks = try config.blocks()
+        let c0 = config.blockOutChannels[0], ted = timeEmbedDim
         let sampleIn = b.input("sample")
         let timeIn = b.input("timestep_embedding")
         let context = b.input("encoder_hidden_states")
@@ -242,53 +245,60 @@ struct UNetGraphBuilder {
 
         // Time embedding (with LCM's guidance projection and SDXL's added conditioning).
         var t = timeIn
-        if let guidanceIn { t = b.elementwise("time_embedding.cond", .add, t, try linear("time_embedding.cond_proj", guidanceIn, bias: false)) }
-        t = try linear("time_embedding.linear_1", t)
+        if let guidanceIn, let d = config.timeCondProjDim {
+            t = b.elementwise("time_embedding.cond", .add, t, try linear("time_embedding.cond_proj", guidanceIn, in: d, out: c0, bias: false))
+        }
+        t = try linear("time_embedding.linear_1", t, in: c0, out: ted)
         t = b.unary("time_embedding.act", .silu, t)
-        var embedding = try linear("time_embedding.linear_2", t)
-        if let addedIn {
-            var a = try linear("add_embedding.linear_1", addedIn)
+        var embedding = try linear("time_embedding.linear_2", t, in: ted, out: ted)
+        if let addedIn, let p = config.projectionClassEmbeddingsInputDim {
+            var a = try linear("add_embedding.linear_1", addedIn, in: p, out: ted)
             a = b.unary("add_embedding.act", .silu, a)
-            a = try linear("add_embedding.linear_2", a)
+            a = try linear("add_embedding.linear_2", a, in: ted, out: ted)
             embedding = b.elementwise("add_embedding.add", .add, embedding, a)
         }
 
-        var h = sampleIn
-        h = try conv("conv_in", h)
-        var skips = [h]
+        var h = try conv("conv_in", sampleIn, in: config.inChannels, out: c0, kernel: config.convInKernel)
+        var channels = c0
+        var skips = [(h, c0)]
         for (i, block) in blocks.enumerated() {
             for j in 0..<block.layers {
-                h = try resnet("down_blocks.\(i).resnets.\(j)", h, embedding: embedding)
+                h = try resnet("down_blocks.\(i).resnets.\(j)", h, in: channels, out: block.channels, embedding: embedding)
+                channels = block.channels
                 if block.hasAttention { h = try transformer("down_blocks.\(i).attentions.\(j)", h, context: context, block: block) }
-                skips.append(h)
+                skips.append((h, channels))
             }
             if i < blocks.count - 1 {
-                h = try conv("down_blocks.\(i).downsamplers.0.conv", h, stride: 2, padding: config.downsamplePadding)
-                skips.append(h)
+                h = try conv("down_blocks.\(i).downsamplers.0.conv", h, in: channels, out: channels, stride: 2,
+                             padding: config.downsamplePadding)
+                skips.append((h, channels))
             }
         }
         if config.midBlockType != nil, let last = blocks.last {
-            h = try resnet("mid_block.resnets.0", h, embedding: embedding)
+            h = try resnet("mid_block.resnets.0", h, in: channels, out: channels, embedding: embedding)
             h = try transformer("mid_block.attentions.0", h, context: context, block: last)
-            h = try resnet("mid_block.resnets.1", h, embedding: embedding)
+            h = try resnet("mid_block.resnets.1", h, in: channels, out: channels, embedding: embedding)
         }
         for (i, type) in config.upBlockTypes.enumerated() {
             var block = blocks[blocks.count - 1 - i]
             block.type = type
             for j in 0...block.layers {
-                guard let skip = skips.popLast() else { throw ModelFormatError(.malformed, "unet config: skip connections do not match") }
+                guard let (skip, skipChannels) = skips.popLast() else {
+                    throw ModelFormatError(.malformed, "unet config: skip connections do not match")
+                }
                 h = b.concatenate("up_blocks.\(i).concat.\(j)", [h, skip], axis: 1)
-                h = try resnet("up_blocks.\(i).resnets.\(j)", h, embedding: embedding)
+                h = try resnet("up_blocks.\(i).resnets.\(j)", h, in: channels + skipChannels, out: block.channels, embedding: embedding)
+                channels = block.channels
                 if block.hasAttention { h = try transformer("up_blocks.\(i).attentions.\(j)", h, context: context, block: block) }
             }
             if i < blocks.count - 1 {
                 h = b.upsampleNearest("up_blocks.\(i).upsample", h, factor: 2)
-                h = try conv("up_blocks.\(i).upsamplers.0.conv", h)
+                h = try conv("up_blocks.\(i).upsamplers.0.conv", h, in: channels, out: channels)
             }
         }
-        h = try groupNorm("conv_norm_out", h, epsilon: config.normEps)
+        h = try groupNorm("conv_norm_out", h, channels: channels, epsilon: config.normEps)
         h = b.unary("conv_act", .silu, h)
-        h = try conv("conv_out", h)
+        h = try conv("conv_out", h, in: channels, out: config.outChannels, kernel: config.convOutKernel)
         b.output(h)
         return b.graph
     }
