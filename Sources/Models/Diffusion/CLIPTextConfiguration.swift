@@ -119,6 +119,8 @@ public struct CLIPTextConfiguration: Sendable, Equatable, Codable {
         case eosTokenID = "eos_token_id", padTokenID = "pad_token_id", bosTokenID = "bos_token_id"
     }
 
+    /// Decodes transformers' field names, each absent or null field taking its default, and
+    /// validates the result (``validate()``).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = Self()

@@ -188,32 +188,34 @@ public struct CLIPTextEncoding: Sendable {
     public var pooled: Tensor
 }
 
-/// Reads a component's tensors under a prefix and remembers which were read, so the leftovers
-/// can be reported.
-struct WeightReader {
-    let weights: DiffusionWeights
-    let prefix: String
-    private(set) var used: Set<String> = []
+extension CLIPTextEncoder {
+    /// Reads a component's tensors under a prefix and remembers which were read, so the leftovers
+    /// can be reported.
+    struct WeightReader {
+        let weights: DiffusionWeights
+        let prefix: String
+        private(set) var used: Set<String> = []
 
-    init(weights: DiffusionWeights, prefix: String) {
-        self.weights = weights
-        self.prefix = prefix
-    }
+        init(weights: DiffusionWeights, prefix: String) {
+            self.weights = weights
+            self.prefix = prefix
+        }
 
-    /// The f32 tensor `name` (under the prefix unless `global`), which must have `shape`.
-    mutating func tensor(_ name: String, _ shape: [Int], global: Bool = false) throws -> Tensor {
-        let full = global || prefix.isEmpty ? name : "\(prefix).\(name)"
-        used.insert(full)
-        let t = try weights.tensor(full, shape: shape)
-        return t.dtype == .f32 ? t : t.converted(to: .f32)
-    }
+        /// The f32 tensor `name` (under the prefix unless `global`), which must have `shape`.
+        mutating func tensor(_ name: String, _ shape: [Int], global: Bool = false) throws -> Tensor {
+            let full = global || prefix.isEmpty ? name : "\(prefix).\(name)"
+            used.insert(full)
+            let t = try weights.tensor(full, shape: shape)
+            return t.dtype == .f32 ? t : t.converted(to: .f32)
+        }
 
-    /// - Throws: `ModelError(.weightsInvalid)` naming the first tensor nothing read, other than
-    ///   the `position_ids` buffer older checkpoints store.
-    func checkAllUsed() throws {
-        let ignored = (prefix.isEmpty ? "" : "\(prefix).") + "embeddings.position_ids"
-        if let extra = weights.names.first(where: { !used.contains($0) && $0 != ignored }) {
-            throw ModelError(.weightsInvalid, "\(weights.component): unexpected tensor \(extra)")
+        /// - Throws: `ModelError(.weightsInvalid)` naming the first tensor nothing read, other than
+        ///   the `position_ids` buffer older checkpoints store.
+        func checkAllUsed() throws {
+            let ignored = (prefix.isEmpty ? "" : "\(prefix).") + "embeddings.position_ids"
+            if let extra = weights.names.first(where: { !used.contains($0) && $0 != ignored }) {
+                throw ModelError(.weightsInvalid, "\(weights.component): unexpected tensor \(extra)")
+            }
         }
     }
 }
