@@ -191,11 +191,17 @@ struct AutoencoderTests {
         #expect(throws: GraphError.self) { try decoderOnly.encode(image: Tensor(zeros: Shape([1, 3, 8, 8]))) }
     }
 
-    @Test("decoding a latent of the wrong channel count fails with a graph error, not a trap")
+    @Test("latents and images of the wrong shape fail with a graph error, not a trap")
     func klWrongInput() throws {
         let vae = try Self.klModel("sd", includeEncoder: false)
         #expect(throws: GraphError.self) { try vae.decode(latents: Tensor(zeros: Shape([1, 3, 4, 4]))) }
         #expect(throws: GraphError.self) { try vae.decode(latents: Tensor(zeros: Shape([4, 4]))) }
+        let encoder = try Self.klModel("sd")
+        #expect(throws: GraphError.self) { try encoder.encode(image: Tensor(zeros: Shape([1, 3, 1, 8]))) }
+        #expect(throws: GraphError.self) { try encoder.encode(image: Tensor(zeros: Shape([1, 4, 8, 8]))) }
+        let tiny = try Self.tinyModel("taesd")
+        #expect(throws: GraphError.self) { try tiny.decode(latents: Tensor(zeros: Shape([1, 3, 4, 4]))) }
+        #expect(throws: GraphError.self) { try tiny.encode(image: Tensor(zeros: Shape([1, 1, 8, 8]))) }
     }
 
     // MARK: Configuration

@@ -77,6 +77,11 @@ public final class AutoencoderKL: LatentAutoencoder {
 
     public func encode(image: Tensor, checkpoint: () throws -> Void) throws -> LatentDistribution {
         guard let encoder else { throw GraphError(.invalidInput, "this autoencoder was loaded without its encoder") }
+        // Each level halves (rounding down): a smaller image would leave nothing to attend over.
+        let factor = downsamplingFactor
+        guard image.shape.rank == 4, image.shape[2] >= factor, image.shape[3] >= factor else {
+            throw GraphError(.invalidInput, "the encoder takes [N, \(configuration.inChannels), H, W] images of at least \(factor)×\(factor), got \(image.shape)")
+        }
         let outputs = try encoder.run(image, checkpoint: checkpoint)
         return LatentDistribution(mean: outputs[0], logvar: outputs[1])
     }
