@@ -140,6 +140,37 @@ struct AutoencoderTests {
         }
     }
 
+    struct Stop: Error {}
+
+    @Test("a throwing checkpoint stops a decode between layers and leaves the model usable")
+    func klCheckpointStops() throws {
+        let vae = try Self.klModel("sd", includeEncoder: false)
+        let c = try Self.model("kl", "sd").decode[0]
+        let latents = TinyWeights.input(c.input, shape: c.shape)
+        var calls = 0
+        #expect(throws: Stop.self) {
+            try vae.decode(latents: latents) {
+                calls += 1
+                if calls == 5 { throw Stop() }
+            }
+        }
+        #expect(calls == 5)
+        _ = Self.compare(try vae.decode(latents: latents), c.output, "decode after a stopped one")
+    }
+
+    @Test("at bf16 the decoder stays within bf16 rounding of diffusers' float32 output")
+    func klDecodeBF16() throws {
+        let m = try Self.model("kl", "sd")
+        let vae = try AutoencoderKL(configJSON: try Self.configJSON("kl", "sd"),
+                                    weights: DiffusionWeights(component: "vae", tensors: TinyWeights.tensors(m.weights)),
+                                    pool: .shared, precision: .bf16, includeEncoder: false)
+        let c = m.decode[0]
+        let image = try vae.decode(latents: TinyWeights.input(c.input, shape: c.shape))
+        let error = zip(image.toArray(), c.output).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+        print("autoencoder sd decode bf16: max abs error \(error)")
+        #expect(error <= 0.05, "max abs error \(error)")
+    }
+
     @Test("the mid-block attention also loads from the deprecated query/key/value/proj_attn names and 1×1 convolutions")
     func klLegacyAttentionNames() throws {
         let m = try Self.model("kl", "sd")

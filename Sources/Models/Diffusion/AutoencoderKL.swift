@@ -60,11 +60,16 @@ public final class AutoencoderKL: LatentAutoencoder {
                       precision: precision, includeEncoder: includeEncoder)
     }
 
+    /// The configuration's scaling factor and shift.
     public var latentScaling: LatentScaling { configuration.latentScaling }
+    /// `latent_channels`.
     public var latentChannels: Int { configuration.latentChannels }
+    /// Image pixels per latent pixel along each axis.
     public var downsamplingFactor: Int { 1 << configuration.downsamplingSteps }
+    /// Whether the encoder was built.
     public var canEncode: Bool { encoder != nil }
 
+    /// Images in about [-1, 1] from the denoiser's latents (see ``LatentAutoencoder``).
     public func decode(latents: Tensor, checkpoint: () throws -> Void) throws -> Tensor {
         try runDecoder(try latentScaling.decoderInput(fromLatents: latents), checkpoint: checkpoint)
     }
@@ -75,6 +80,8 @@ public final class AutoencoderKL: LatentAutoencoder {
         try decoder.run(z, checkpoint: checkpoint)[0]
     }
 
+    /// The encoder's latent distribution for images in [-1, 1] (see ``LatentAutoencoder``).
+    /// - Throws: `GraphError` `.invalidInput` when the encoder was not built or the image does not fit.
     public func encode(image: Tensor, checkpoint: () throws -> Void) throws -> LatentDistribution {
         guard let encoder else { throw GraphError(.invalidInput, "this autoencoder was loaded without its encoder") }
         // Each level halves (rounding down): a smaller image would leave nothing to attend over.

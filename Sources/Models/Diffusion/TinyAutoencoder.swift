@@ -83,6 +83,7 @@ public struct TinyAutoencoderConfiguration: Codable, Sendable, Equatable {
     /// The latent scale and shift the pipeline applies around the denoiser. Stable Diffusion
     /// pipelines divide by the scaling factor only; the shift is 0 for TAESD/TAESDXL and, for
     /// TAESD3/TAEF1, the one their pipelines add.
+    /// The configuration's scaling factor and shift.
     public var latentScaling: LatentScaling {
         LatentScaling(scalingFactor: Float(scalingFactor), shiftFactor: shiftFactor == 0 ? nil : Float(shiftFactor))
     }
@@ -143,13 +144,19 @@ public final class TinyAutoencoder: LatentAutoencoder {
             ? try GraphExecutor(graph: try Self.encoderGraph(configuration, weights), pool: pool, precision: precision) : nil
     }
 
+    /// The configuration's scaling factor and shift.
     public var latentScaling: LatentScaling { configuration.latentScaling }
+    /// `latent_channels`.
     public var latentChannels: Int { configuration.latentChannels }
+    /// Image pixels per latent pixel along each axis.
     public var downsamplingFactor: Int {
-        Int(pow(Double(configuration.upsamplingScalingFactor), Double(configuration.decoderBlockOutChannels.count - 1)))
+        // At most 8 levels of at most 8×: no overflow (validated).
+        (1..<configuration.decoderBlockOutChannels.count).reduce(1) { f, _ in f * configuration.upsamplingScalingFactor }
     }
+    /// Whether the encoder was built.
     public var canEncode: Bool { encoder != nil }
 
+    /// Images in about [-1, 1] from the denoiser's latents (see ``LatentAutoencoder``).
     public func decode(latents: Tensor, checkpoint: () throws -> Void) throws -> Tensor {
         try runDecoder(try latentScaling.decoderInput(fromLatents: latents), checkpoint: checkpoint)
     }
@@ -160,6 +167,8 @@ public final class TinyAutoencoder: LatentAutoencoder {
         try decoder.run([z], checkpoint: checkpoint)[0]
     }
 
+    /// The encoder's latent distribution for images in [-1, 1] (see ``LatentAutoencoder``).
+    /// - Throws: `GraphError` `.invalidInput` when the encoder was not built or the image does not fit.
     public func encode(image: Tensor, checkpoint: () throws -> Void) throws -> LatentDistribution {
         guard let encoder else { throw GraphError(.invalidInput, "this autoencoder was loaded without its encoder") }
         return LatentDistribution(mean: try encoder.run([image], checkpoint: checkpoint)[0])
