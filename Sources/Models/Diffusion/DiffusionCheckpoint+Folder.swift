@@ -1,0 +1,136 @@
+import Foundation
+import ModelFormats
+import ModelKit
+
+extension DiffusionCheckpoint {
+    /// The model classes whose folders are opened; others named by `model_index.json` (the
+    /// safety checker, the feature extractor) are left to code that wants them.
+    static let modelClasses: Set<String> = [
+        "UNet2DConditionModel", "AutoencoderKL", "AutoencoderTiny", "CLIPTextModel", "CLIPTextModelWithProjection",
+    ]
+    /// The most shard files one component's index may name.
+    static let maxShards = 1_000
+
+    /// Opens a diffusers pipeline folder: `model_index.json` names the components and their
+    /// classes; each model folder holds `config.json` and safetensors weights
+    /// (`diffusion_pytorch_model.safetensors` or `model.safetensors`, sharded through
+    /// `*.safetensors.index.json`, or a variant such as `.fp16.safetensors`); tokenizer folders
+    /// are located for ``CLIPTokenizer/init(folder:)``; `scheduler/scheduler_config.json` is read.
+    /// Weights are memory-mapped, not read.
+    /// - Parameters:
+    ///   - folder: the pipeline folder.
+    ///   - variant: the weights variant to read (`"fp16"`), falling back to the plain files for
+    ///     a component without it; nil reads the plain files when present, else the `fp16`,
+    ///     else the `bf16` variant.
+    /// - Throws: `ModelError(.weightsInvalid)` naming the missing folder or file, or the
+    ///   unreadable configuration; `ModelFormatError` for a malformed safetensors file.
+    public init(folder: URL, variant: String? = nil) throws {
+        let indexURL = folder.appendingPathComponent("model_index.json")
+        guard let indexData = try? Data(contentsOf: indexURL) else {
+            throw ModelError(.weightsInvalid, "\(folder.path) has no readable model_index.json (not a diffusers pipeline folder)")
+        }
+        let index = try Self.jsonObject(indexData, "model_index.json")
+        var components: [String: Component] = [:]
+        var tokenizers: [String: TokenizerSource] = [:]
+        var scheduler: Scheduler?
+        for (name, value) in index where !name.hasPrefix("_") {
+            // Components are `[library, class]`; `[null, null]` marks one the pipeline goes without,
+            // and plain members (`requires_safety_checker`) are options.
+            guard let pair = value as? [Any], pair.count == 2, let className = pair[1] as? String else { continue }
+            let directory = folder.appendingPathComponent(name, isDirectory: true)
+            let isModel = Self.modelClasses.contains(className)
+            let isTokenizer = className.hasSuffix("Tokenizer") || className.hasSuffix("TokenizerFast")
+            let isScheduler = className.hasSuffix("Scheduler")
+            guard isModel || isTokenizer || isScheduler else { continue }
+            guard Self.isSafeName(name), Self.isDirectory(directory) else {
+                throw ModelError(.weightsInvalid, "model_index.json lists \(name) (\(className)) but \(folder.lastPathComponent) has no \(name)/ folder")
+            }
+            if isTokenizer {
+                tokenizers[name] = .folder(directory)
+            } else if isScheduler {
+                scheduler = Scheduler(className: className, config: try Self.configData(directory, "scheduler_config.json", component: name))
+            } else {
+                let config = try Self.configData(directory, "config.json", component: name)
+                var weights = try DiffusionWeights(component: name, files: Self.weightFiles(in: directory, component: name, variant: variant))
+                weights = Self.textEncoderWeights(weights, className: className, component: name)
+                components[name] = Component(name: name, className: className, config: config, weights: weights)
+            }
+        }
+        self.init(pipelineClass: index["_class_name"] as? String ?? "DiffusionPipeline", family: nil, components: components,
+                  tokenizers: tokenizers, scheduler: scheduler, unusedNames: [])
+    }
+
+    /// A component's configuration file, checked to be a JSON object and kept as bytes.
+    static func configData(_ directory: URL, _ file: String, component: String) throws -> Data {
+        guard let data = try? Data(contentsOf: directory.appendingPathComponent(file)) else {
+            throw ModelError(.weightsInvalid, "\(component)/\(file) is missing or unreadable")
+        }
+        _ = try jsonObject(data, "\(component)/\(file)")
+        return data
+    }
+
+    /// The safetensors files holding a component's weights, single or sharded, for the variant.
+    static func weightFiles(in directory: URL, component: String, variant: String?) throws -> [SafetensorsFile] {
+        if let variant, !isSafeName(variant) || variant.contains(".") {
+            throw ModelError(.weightsInvalid, "weights variant \"\(variant)\" is not a plain name")
+        }
+        // Like diffusers, a component without the requested variant falls back to its plain files.
+        let variants: [String?] = variant.map { [$0, nil] } ?? [nil, "fp16", "bf16"]
+        for variant in variants {
+            for base in ["diffusion_pytorch_model", "model"] {
+                let single = variant.map { "\(base).\($0).safetensors" } ?? "\(base).safetensors"
+                if FileManager.default.fileExists(atPath: directory.appendingPathComponent(single).path) {
+                    return [try SafetensorsFile(contentsOf: directory.appendingPathComponent(single), otherElementTypes: .skip)]
+                }
+                let index = variant.map { "\(base).safetensors.index.\($0).json" } ?? "\(base).safetensors.index.json"
+                if FileManager.default.fileExists(atPath: directory.appendingPathComponent(index).path) {
+                    return try shards(directory, index: index, component: component)
+                }
+            }
+        }
+        let present = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        let pickled = present.filter { $0.hasSuffix(".bin") || $0.hasSuffix(".ckpt") || $0.hasSuffix(".pt") }.sorted()
+        let wanted = "diffusion_pytorch_model.safetensors or model.safetensors (nor a sharded index or "
+            + (variant.map { "the \($0) variant)" } ?? "an fp16 or bf16 variant)")
+        throw ModelError(.weightsInvalid, "\(component)/ has no \(wanted)"
+            + (pickled.isEmpty ? "" : "; only safetensors weights are read, not \(pickled.joined(separator: ", "))"))
+    }
+
+    /// The files a sharded index names, each tensor checked to be in the file the index puts it in.
+    static func shards(_ directory: URL, index: String, component: String) throws -> [SafetensorsFile] {
+        let what = "\(component)/\(index)"
+        guard let data = try? Data(contentsOf: directory.appendingPathComponent(index)) else {
+            throw ModelError(.weightsInvalid, "\(what) is unreadable")
+        }
+        guard let map = try jsonObject(data, what)["weight_map"] as? [String: String] else {
+            throw ModelError(.weightsInvalid, "\(what) has no weight_map of tensor names to files")
+        }
+        let names = Set(map.values)
+        guard names.count <= maxShards else { throw ModelError(.weightsInvalid, "\(what) names \(names.count) files, more than \(maxShards)") }
+        var files: [String: SafetensorsFile] = [:]
+        for name in names.sorted() {
+            guard isSafeName(name) else { throw ModelError(.weightsInvalid, "\(what) names the file \"\(name)\", which is not in \(component)/") }
+            let url = directory.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw ModelError(.weightsInvalid, "\(what) names \(name), which \(component)/ lacks")
+            }
+            files[name] = try SafetensorsFile(contentsOf: url, otherElementTypes: .skip)
+        }
+        for (tensor, file) in map.sorted(by: { $0.key < $1.key }) {
+            guard let shard = files[file], shard.entries[tensor] != nil || shard.skipped[tensor] != nil else {
+                throw ModelError(.weightsInvalid, "\(what) puts tensor \(tensor) in \(file), which lacks it")
+            }
+        }
+        return names.sorted().compactMap { files[$0] }
+    }
+
+    /// A name that stays inside its folder: one path component, not `.` or `..`.
+    static func isSafeName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\\") && !name.contains("\0")
+    }
+
+    static func isDirectory(_ url: URL) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+}
