@@ -183,6 +183,13 @@ struct DiffusionCheckpointTests {
         #expect { try DiffusionCheckpoint(singleFile: weights, options: .init(predictionType: "sample")) } throws: {
             Self.message($0).contains("sample")
         }
+        let huge = Data(#"{"layers_per_block": 9223372036854775807}"#.utf8)
+        #expect { try DiffusionCheckpoint(singleFile: weights, options: .init(configs: ["unet": huge])) } throws: {
+            Self.message($0).contains("layers_per_block 9223372036854775807 is outside")
+        }
+        #expect { try DiffusionCheckpoint(singleFile: weights, options: .init(configs: ["vae": Data("[".utf8)])) } throws: {
+            Self.message($0) == "the vae configuration is not a JSON object"
+        }
     }
 
     // MARK: - Key maps at full size

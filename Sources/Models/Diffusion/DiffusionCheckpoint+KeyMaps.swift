@@ -122,7 +122,8 @@ extension DiffusionCheckpoint {
         }
         // input_blocks.I.J.rest, output_blocks.I.J.rest: I counts resnets (and samplers) across blocks.
         let parts = key.split(separator: ".", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 4, let i = Int(parts[1]), let j = Int(parts[2]), i >= 0, j >= 0, layersPerBlock >= 0 else { return nil }
+        guard parts.count == 4, let i = Int(parts[1]), let j = Int(parts[2]), i >= 0, j >= 0, layersPerBlock >= 0,
+              layersPerBlock < Int.max else { return nil }
         let rest = parts[3]
         let per = layersPerBlock + 1
         switch parts[0] {

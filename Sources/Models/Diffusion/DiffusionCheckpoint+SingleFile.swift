@@ -94,7 +94,11 @@ extension DiffusionCheckpoint {
                 case (_, "projection"?), (_, "timestep"?): "class_embedding"
                 default: nil
                 }
-                map = Self.unetKeyMap(names: names, layersPerBlock: (object["layers_per_block"] as? Int) ?? 2, labelEmbedding: labelEmbedding)
+                let layersPerBlock = (object["layers_per_block"] as? Int) ?? 2
+                guard (1...64).contains(layersPerBlock) else {
+                    throw ModelError(.weightsInvalid, "the unet configuration's layers_per_block \(layersPerBlock) is outside 1...64")
+                }
+                map = Self.unetKeyMap(names: names, layersPerBlock: layersPerBlock, labelEmbedding: labelEmbedding)
             case "vae":
                 let blocks = (object["up_block_types"] as? [Any])?.count ?? (object["block_out_channels"] as? [Any])?.count ?? 1
                 let prefix = names.contains(where: { $0.hasPrefix("vae.") }) ? "vae." : "first_stage_model."
