@@ -132,6 +132,29 @@ struct DiffusionCheckpointTests {
         }
     }
 
+    @Test("a standalone autoencoder file in the original layout, bare or prefixed, or in diffusers' layout")
+    func standaloneAutoencoder() throws {
+        let golden = try Golden("checkpoint_sd1.json")
+        let expected = try #require(golden.components["vae"])
+        let prefix = "first_stage_model."
+        let original = TinyWeights.tensors(golden.singleFile.filter { $0.key.hasPrefix(prefix) })
+        let renamed = Dictionary(uniqueKeysWithValues: original.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
+        for tensors in [original, renamed] {
+            let vae = try DiffusionCheckpoint.autoencoder(DiffusionWeights(component: "vae.safetensors", tensors: tensors), config: golden.configs["vae"])
+            #expect(vae.className == "AutoencoderKL" && vae.weights.names == expected.keys.sorted())
+            for (name, fingerprint) in expected {
+                #expect(fingerprint.matches(Fingerprint(try vae.weights.tensor(name))), "\(name)")
+            }
+        }
+        let diffusersLayout = try DiffusionCheckpoint.autoencoder(
+            DiffusionWeights(component: "vae.safetensors", tensors: TinyWeights.tensors(expected.mapValues(\.shape))), config: nil)
+        #expect(diffusersLayout.weights.names == expected.keys.sorted())
+        #expect(try DiffusionCheckpoint.jsonObject(diffusersLayout.config, "vae")["scaling_factor"] as? Double == 0.18215)
+        #expect { try DiffusionCheckpoint.autoencoder(Self.shapes(["model.diffusion_model.out.2.weight": [4]]), config: nil) } throws: {
+            Self.message($0).contains("holds no autoencoder tensors")
+        }
+    }
+
     // MARK: - Detection
 
     static func shapes(_ shapes: [String: [Int]]) -> DiffusionWeights {
@@ -333,6 +356,9 @@ struct DiffusionCheckpointTests {
                                           "tokenizer_2": .folder(root.appendingPathComponent("tokenizer_2", isDirectory: true))])
         #expect(checkpoint.scheduler?.className == "EulerDiscreteScheduler")
         #expect(checkpoint.scheduler?.config == (try Data(contentsOf: root.appendingPathComponent("scheduler/scheduler_config.json"))))
+
+        let alone = try DiffusionCheckpoint.component(folder: root.appendingPathComponent("text_encoder_2"))
+        #expect(alone.name == "text_encoder_2" && alone.className == "CLIPTextModelWithProjection" && alone.weights.names == text2.weights.names)
 
         let fp16 = try DiffusionCheckpoint(folder: root, variant: "fp16")
         #expect(try fp16.component("unet").weights.tensor("conv_in.bias").toArray() == [0.5, 0.5, 0.5, 0.5])

@@ -50,14 +50,34 @@ extension DiffusionCheckpoint {
             } else if isScheduler {
                 scheduler = Scheduler(className: className, config: try Self.configData(directory, "scheduler_config.json", component: name))
             } else {
-                let config = try Self.configData(directory, "config.json", component: name)
-                var weights = try DiffusionWeights(component: name, files: Self.weightFiles(in: directory, component: name, variant: variant))
-                weights = Self.textEncoderWeights(weights, className: className, component: name)
-                components[name] = Component(name: name, className: className, config: config, weights: weights)
+                components[name] = try Self.component(directory, name: name, className: className, variant: variant)
             }
         }
         self.init(pipelineClass: index["_class_name"] as? String ?? "DiffusionPipeline", family: nil, components: components,
                   tokenizers: tokenizers, scheduler: scheduler, unusedNames: [])
+    }
+
+    /// Opens one diffusers component folder on its own (`config.json` and safetensors weights, as
+    /// a standalone TAESD or VAE repository has them); the class comes from the configuration's
+    /// `_class_name` (diffusers) or `architectures` (transformers).
+    /// - Parameters:
+    ///   - folder: the component's folder; its name becomes the component's name.
+    ///   - variant: as for ``init(folder:variant:)``.
+    /// - Throws: `ModelError(.weightsInvalid)` naming the missing or unreadable file.
+    public static func component(folder: URL, variant: String? = nil) throws -> Component {
+        let name = folder.lastPathComponent
+        let object = try jsonObject(configData(folder, "config.json", component: name), "\(name)/config.json")
+        guard let className = (object["_class_name"] as? String) ?? (object["architectures"] as? [String])?.first else {
+            throw ModelError(.weightsInvalid, "\(name)/config.json names no _class_name or architectures")
+        }
+        return try component(folder, name: name, className: className, variant: variant)
+    }
+
+    static func component(_ directory: URL, name: String, className: String, variant: String?) throws -> Component {
+        let config = try configData(directory, "config.json", component: name)
+        let weights = try DiffusionWeights(component: name, files: weightFiles(in: directory, component: name, variant: variant))
+        return Component(name: name, className: className, config: config,
+                         weights: textEncoderWeights(weights, className: className, component: name))
     }
 
     /// A component's configuration file, checked to be a JSON object and kept as bytes.

@@ -136,6 +136,38 @@ extension DiffusionCheckpoint {
                   unusedNames: Set(names).subtracting(used).union(skippedNames).sorted())
     }
 
+    /// A standalone autoencoder file (a replacement VAE such as `sdxl_vae.safetensors`) in
+    /// diffusers' layout (`decoder.up_blocks.…`) or the original one (`decoder.up.…`, bare or
+    /// under `first_stage_model.`), as an `AutoencoderKL` component named `vae`.
+    /// - Parameters:
+    ///   - url: the `.safetensors` file.
+    ///   - config: the autoencoder's `config.json`; nil takes SD 1.x's (SD 2.x's and SDXL's have
+    ///     the same layers and differ in `scaling_factor`, which a caller then gives).
+    /// - Throws: `ModelError(.weightsInvalid)` when the file holds no autoencoder tensors or the
+    ///   configuration is unreadable; `ModelFormatError` for a malformed file.
+    public static func autoencoder(singleFile url: URL, config: Data? = nil) throws -> Component {
+        let file = try SafetensorsFile(contentsOf: url, otherElementTypes: .skip)
+        return try autoencoder(DiffusionWeights(component: file.name, files: [file]), config: config)
+    }
+
+    static func autoencoder(_ weights: DiffusionWeights, config: Data?) throws -> Component {
+        let standard = standardPipeline(.sd1).components.first { $0.name == "vae" }!
+        let config = config ?? Data(standard.config.utf8)
+        let object = try jsonObject(config, "the vae configuration")
+        let names = weights.names
+        if names.contains(where: { $0.hasPrefix("decoder.up_blocks.") || $0.hasPrefix("encoder.down_blocks.") }) {
+            return Component(name: "vae", className: standard.className, config: config, weights: weights)
+        }
+        let blocks = (object["up_block_types"] as? [Any])?.count ?? (object["block_out_channels"] as? [Any])?.count ?? 1
+        let prefix = ["first_stage_model.", "vae."].first { p in names.contains { $0.hasPrefix(p) } } ?? ""
+        let map = vaeKeyMap(names: names, prefix: prefix, blocks: blocks, shape: { weights.shape($0) })
+        guard !map.isEmpty else {
+            throw ModelError(.weightsInvalid, "\(weights.component) holds no autoencoder tensors (no decoder.up_blocks or decoder.up names)")
+        }
+        return Component(name: "vae", className: standard.className, config: config,
+                         weights: DiffusionWeights(component: "vae", source: weights, map: map))
+    }
+
     /// The family of an original single-file checkpoint, told apart by the tensors diffusers'
     /// `infer_diffusers_model_type` reads: SD 2.x by its 1024-wide cross-attention, SDXL by its
     /// second (OpenCLIP) text encoder, SD 1.x otherwise.
