@@ -87,7 +87,7 @@ struct DiffusionCheckpointTests {
         let url = directory.appendingPathComponent("\(family).safetensors")
         try SafetensorsFile.write(TinyWeights.tensors(golden.singleFile), to: url)
 
-        let checkpoint = try DiffusionCheckpoint(singleFile: url, options: .init(configs: golden.configs))
+        let checkpoint = try DiffusionCheckpoint(contentsOf: url, options: .init(configs: golden.configs))
         let detected = ["v1": DiffusionCheckpoint.Family.sd1, "v2": .sd2, "xl_base": .sdxl][golden.modelType]
         #expect(checkpoint.family == detected)
         #expect(checkpoint.family?.rawValue == family)
@@ -357,6 +357,11 @@ struct DiffusionCheckpointTests {
         #expect(checkpoint.scheduler?.className == "EulerDiscreteScheduler")
         #expect(checkpoint.scheduler?.config == (try Data(contentsOf: root.appendingPathComponent("scheduler/scheduler_config.json"))))
 
+        #expect(try DiffusionCheckpoint(contentsOf: root).components.count == 4)
+        #expect(try DiffusionCheckpoint(contentsOf: root, options: .init(family: .sdxl)).family == .sdxl)
+        #expect(try DiffusionCheckpoint.family(unetConfig: Data(#"{"addition_embed_type": "text_time", "cross_attention_dim": 2048}"#.utf8)) == .sdxl)
+        #expect(try DiffusionCheckpoint.family(unetConfig: Data(#"{"cross_attention_dim": 1024}"#.utf8)) == .sd2)
+        #expect(try DiffusionCheckpoint.family(unetConfig: Data(#"{"cross_attention_dim": 768}"#.utf8)) == .sd1)
         let alone = try DiffusionCheckpoint.component(folder: root.appendingPathComponent("text_encoder_2"))
         #expect(alone.name == "text_encoder_2" && alone.className == "CLIPTextModelWithProjection" && alone.weights.names == text2.weights.names)
 

@@ -53,8 +53,40 @@ extension DiffusionCheckpoint {
                 components[name] = try Self.component(directory, name: name, className: className, variant: variant)
             }
         }
-        self.init(pipelineClass: index["_class_name"] as? String ?? "DiffusionPipeline", family: nil, components: components,
+        let family = try components["unet"].flatMap { try Self.family(unetConfig: $0.config) }
+        self.init(pipelineClass: index["_class_name"] as? String ?? "DiffusionPipeline", family: family, components: components,
                   tokenizers: tokenizers, scheduler: scheduler, unusedNames: [])
+    }
+
+    /// Opens what `url` holds: a diffusers folder (``init(folder:variant:)``, with
+    /// `options.family` replacing the inferred family when given) or a single file
+    /// (``init(singleFile:options:)``).
+    /// - Parameters:
+    ///   - url: a folder or a `.safetensors` file.
+    ///   - options: the single file's options; only `family` applies to a folder.
+    ///   - variant: the folder's weights variant.
+    /// - Throws: as the initializer for that layout.
+    public init(contentsOf url: URL, options: SingleFileOptions = SingleFileOptions(), variant: String? = nil) throws {
+        guard Self.isDirectory(url) else {
+            try self.init(singleFile: url, options: options)
+            return
+        }
+        let folder = try DiffusionCheckpoint(folder: url, variant: variant)
+        self.init(pipelineClass: folder.pipelineClass, family: options.family ?? folder.family, components: folder.components,
+                  tokenizers: folder.tokenizers, scheduler: folder.scheduler, unusedNames: folder.unusedNames)
+    }
+
+    /// The family a diffusers UNet configuration belongs to: SDXL's `text_time` additional
+    /// embedding, else SD 2.x's 1024-wide or SD 1.x's 768-wide cross-attention; nil for others.
+    /// - Throws: `ModelError(.weightsInvalid)` when the configuration is not a JSON object.
+    public static func family(unetConfig: Data) throws -> Family? {
+        let object = try jsonObject(unetConfig, "the unet configuration")
+        if object["addition_embed_type"] as? String == "text_time" { return .sdxl }
+        switch object["cross_attention_dim"] as? Int {
+        case 1024: return .sd2
+        case 768: return .sd1
+        default: return nil
+        }
     }
 
     /// Opens one diffusers component folder on its own (`config.json` and safetensors weights, as

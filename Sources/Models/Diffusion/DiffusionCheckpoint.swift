@@ -63,7 +63,8 @@ public struct DiffusionCheckpoint: Sendable {
 
     /// The pipeline class (`model_index.json`'s `_class_name`, or the family's standard one).
     public let pipelineClass: String
-    /// The family, when known: detected (or given) for single files, nil for folders.
+    /// The family, when known: detected (or given) for single files, inferred from the UNet's
+    /// configuration for folders (nil when it is none of the three).
     public let family: Family?
     /// The model components by name.
     public let components: [String: Component]
