@@ -104,4 +104,22 @@ struct SafetensorsTests {
             _ = try? SafetensorsFile(bytes: mutated, name: "w").tensors()
         }
     }
+
+    @Test("integer buffers are skipped on request, with their byte ranges still checked")
+    func skippedElementTypes() throws {
+        var body: [UInt8] = []
+        for v in [Float(1.5), -2] { withUnsafeBytes(of: v.bitPattern.littleEndian) { body.append(contentsOf: $0) } }
+        for v in [Int64(0), 1] { withUnsafeBytes(of: v.littleEndian) { body.append(contentsOf: $0) } }
+        let json = #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"ids":{"dtype":"I64","shape":[1,2],"data_offsets":[8,24]}}"#
+        #expect { try SafetensorsFile(bytes: Self.file(json, body: body), name: "w") } throws: { Self.isMalformed($0) }
+        let file = try SafetensorsFile(bytes: Self.file(json, body: body), name: "w", otherElementTypes: .skip)
+        #expect(file.names == ["w"] && file.skipped == ["ids": "I64"])
+        #expect(try file.tensor(named: "w").toArray() == [1.5, -2])
+        // A skipped tensor's bytes must still match its shape, and unknown dtypes stay errors.
+        for bad in [#"{"ids":{"dtype":"I64","shape":[3],"data_offsets":[0,16]}}"#,
+                    #"{"ids":{"dtype":"I64","shape":[4],"data_offsets":[0,32]}}"#,
+                    #"{"ids":{"dtype":"Q4","shape":[2],"data_offsets":[0,1]}}"#] {
+            #expect { try SafetensorsFile(bytes: Self.file(bad, body: body), name: "w", otherElementTypes: .skip) } throws: { Self.isMalformed($0) }
+        }
+    }
 }

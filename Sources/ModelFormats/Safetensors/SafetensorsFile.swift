@@ -47,36 +47,58 @@ public struct SafetensorsFile: Sendable {
     public let entries: [String: Entry]
     /// The free-form string pairs of `__metadata__`.
     public let metadata: [String: String]
+    /// Tensors of element types this reader does not decode (integer buffers such as CLIP's
+    /// `position_ids`), by name with their dtype, when the file was opened with
+    /// ``OtherElementTypes/skip``; their byte ranges were checked all the same.
+    public let skipped: [String: String]
     private let storage: TensorStorage
     /// Where the data begins in `storage`.
     private let dataStart: Int
 
+    /// What opening a file does with a tensor whose element type this reader does not decode.
+    public enum OtherElementTypes: Sendable, Hashable {
+        /// The file is malformed (the default: a model's weights are floating point).
+        case reject
+        /// The tensor is listed in ``skipped`` and left out of ``entries``: whole checkpoints
+        /// carry integer buffers (step counters, position ids) that no model reads.
+        case skip
+    }
+
+    /// Byte sizes of the safetensors element types this reader skips but does not decode.
+    private static let otherByteSizes: [String: Int] = [
+        "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2,
+        "I32": 4, "U32": 4, "I64": 8, "U64": 8, "F64": 8,
+    ]
+
     /// Maps and checks a file.
-    /// - Parameter url: a local `.safetensors` file.
+    /// - Parameters:
+    ///   - url: a local `.safetensors` file.
+    ///   - otherElementTypes: whether tensors of other element types are errors or skipped.
     /// - Throws: `ModelFormatError` `.io` when the file cannot be mapped, `.malformed` naming
     ///   what is wrong with the header.
-    public init(contentsOf url: URL) throws {
+    public init(contentsOf url: URL, otherElementTypes: OtherElementTypes = .reject) throws {
         let storage: TensorStorage
         do {
             storage = try TensorStorage(mappingFile: url.path)
         } catch {
             throw ModelFormatError(.io, "\(url.lastPathComponent): \(error)")
         }
-        try self.init(storage: storage, name: url.lastPathComponent)
+        try self.init(storage: storage, name: url.lastPathComponent, otherElementTypes: otherElementTypes)
     }
 
     /// Checks the bytes of a file held in memory (for tests and fuzzing).
     /// - Parameters:
     ///   - bytes: the whole file.
     ///   - name: the file's name, for messages.
+    ///   - otherElementTypes: whether tensors of other element types are errors or skipped.
     /// - Throws: `ModelFormatError` `.malformed` naming what is wrong.
-    public init(bytes: some Collection<UInt8>, name: String) throws {
+    public init(bytes: some Collection<UInt8>, name: String, otherElementTypes: OtherElementTypes = .reject) throws {
         let storage = TensorStorage(byteCount: bytes.count, zeroed: false)
         UnsafeMutableRawBufferPointer(start: storage.pointer, count: bytes.count).copyBytes(from: bytes)
-        try self.init(storage: storage, name: name)
+        try self.init(storage: storage, name: name, otherElementTypes: otherElementTypes)
     }
 
-    private init(storage: TensorStorage, name fileName: String) throws {
+    private init(storage: TensorStorage, name fileName: String, otherElementTypes: OtherElementTypes) throws {
         func invalid(_ why: String) -> ModelFormatError { ModelFormatError(.malformed, "\(fileName): \(why)") }
         let file = UnsafeRawBufferPointer(start: storage.pointer, count: storage.byteCount)
         guard file.count >= 8 else { throw invalid("shorter than its header") }
@@ -91,6 +113,7 @@ public struct SafetensorsFile: Sendable {
         let available = file.count - 8 - headerLength
         var entries: [String: Entry] = [:]
         var metadata: [String: String] = [:]
+        var skipped: [String: String] = [:]
         for (name, value) in header {
             if name == "__metadata__" {
                 guard let pairs = value as? [String: String] else { throw invalid("__metadata__ is not an object of strings") }
@@ -101,7 +124,13 @@ public struct SafetensorsFile: Sendable {
                   let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
                 throw invalid("tensor \(name) has no dtype, shape or data_offsets")
             }
-            guard let dtype = ElementType(rawValue: dtypeName) else {
+            let dtype = ElementType(rawValue: dtypeName)
+            let byteSize: Int
+            if let dtype {
+                byteSize = dtype.byteSize
+            } else if otherElementTypes == .skip, let size = Self.otherByteSizes[dtypeName] {
+                byteSize = size
+            } else {
                 throw invalid("tensor \(name) has dtype \(dtypeName); F32, F16 or BF16 expected")
             }
             // The element count, checked: negative or overflowing shapes are not tensors.
@@ -114,14 +143,19 @@ public struct SafetensorsFile: Sendable {
             guard offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= available else {
                 throw invalid("tensor \(name) has byte range \(offsets), outside the \(available) bytes of data")
             }
-            guard offsets[1] - offsets[0] == count * dtype.byteSize else {
-                throw invalid("tensor \(name) has \(offsets[1] - offsets[0]) bytes for \(count) \(dtype.rawValue) values of shape \(shape)")
+            guard offsets[1] - offsets[0] == count * byteSize else {
+                throw invalid("tensor \(name) has \(offsets[1] - offsets[0]) bytes for \(count) \(dtypeName) values of shape \(shape)")
+            }
+            guard let dtype else {
+                skipped[name] = dtypeName
+                continue
             }
             entries[name] = Entry(dtype: dtype, shape: shape, byteRange: offsets[0]..<offsets[1], count: count)
         }
         self.name = fileName
         self.entries = entries
         self.metadata = metadata
+        self.skipped = skipped
         self.storage = storage
         self.dataStart = 8 + headerLength
     }

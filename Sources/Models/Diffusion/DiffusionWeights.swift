@@ -105,6 +105,9 @@ public struct DiffusionWeights: Sendable {
         /// The same values under another shape (a linear layer stored as a 1×1 convolution,
         /// or the reverse).
         case reshape([Int])
+        /// The transpose of a matrix (OpenCLIP stores its text projection as `x @ P`, a linear
+        /// layer's weight is `Pᵀ`).
+        case transpose
 
         func shape(of source: [Int]) -> [Int]? {
             switch self {
@@ -114,6 +117,8 @@ public struct DiffusionWeights: Sendable {
                 return [first / parts] + source.dropFirst()
             case .reshape(let shape):
                 return shape.reduce(1, *) == source.reduce(1, *) ? shape : nil
+            case .transpose:
+                return source.count == 2 ? [source[1], source[0]] : nil
             }
         }
 
@@ -127,6 +132,15 @@ public struct DiffusionWeights: Sendable {
                 return try tensor.view(elementOffset: part * rows * rowSize, shape: Shape([rows] + dims.dropFirst())).copy()
             case .reshape(let shape):
                 return try tensor.reshaped(Shape(shape))
+            case .transpose:
+                let dims = tensor.shape.dims
+                let (rows, columns) = (dims[0], dims[1])
+                let out = Tensor(uninitialized: Shape([columns, rows]))
+                let src = tensor.floatPointer, dst = out.floatPointer
+                for r in 0..<rows {
+                    for c in 0..<columns { dst[c * rows + r] = src[r * columns + c] }
+                }
+                return out
             }
         }
     }
