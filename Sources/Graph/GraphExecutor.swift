@@ -50,6 +50,58 @@ public final class GraphExecutor: @unchecked Sendable {
         chains = precision == .bf16 && chainConvolutions ? try ConvolutionChains(graph: g, prepared: prepared) : ConvolutionChains()
     }
 
+    private init(graph: Graph, pool: ComputePool, precision: ComputePrecision, prepared: [PreparedNode], chains: ConvolutionChains) {
+        self.graph = graph
+        self.pool = pool
+        self.precision = precision
+        self.prepared = prepared
+        self.chains = chains
+    }
+
+    /// An executor of the same graph with some constants replaced by tensors of the same
+    /// shapes (adapter weights merged into a layer, for one set of requests): the nodes that
+    /// read a replaced constant are prepared again, every other node's prepared weights are
+    /// shared with this executor, so a variant costs only the layers it changes.
+    /// - Parameters:
+    ///   - replacements: new contents by constant name (names as in ``graph``).
+    ///   - convolutionWeights: new `[out, in/groups, kh, kw]` weights of convolutions, by node name.
+    /// - Throws: ``GraphError`` naming a constant or convolution that does not exist, has another
+    ///   shape, or feeds a bf16 convolution chain (whose packed weights are shared whole).
+    public func replacingConstants(_ replacements: [String: Tensor], convolutionWeights: [String: [Float]] = [:]) throws -> GraphExecutor {
+        var g = graph
+        var replaced = Set<Int>()
+        var changedNodes = Set<Int>()
+        for (name, weights) in convolutionWeights {
+            guard let i = g.nodes.firstIndex(where: { $0.name == name }), case .convolution(var conv) = g.nodes[i].op else {
+                throw GraphError(.invalidInput, "no convolution \(name) in the graph")
+            }
+            guard conv.weights.count == weights.count else {
+                throw GraphError(.shapeMismatch, "convolution \(name) has \(conv.weights.count) weights, replacement \(weights.count)")
+            }
+            conv.weights = weights
+            g.nodes[i].op = .convolution(conv)
+            changedNodes.insert(i)
+        }
+        for (name, tensor) in replacements {
+            guard let v = g.value(named: name), let old = g.constants[v] else {
+                throw GraphError(.invalidInput, "no constant \(name) in the graph")
+            }
+            guard old.shape == tensor.shape, tensor.dtype == old.dtype else {
+                throw GraphError(.shapeMismatch, "constant \(name) is \(old.shape), replacement \(tensor.shape)")
+            }
+            g.constants[v] = tensor
+            replaced.insert(v.index)
+        }
+        var nodes = prepared
+        for (i, node) in g.nodes.enumerated() where changedNodes.contains(i) || node.inputs.contains(where: { replaced.contains($0.index) }) {
+            if chains.covered.contains(i) || chains.runs[i] != nil {
+                throw GraphError(.invalidInput, "constant of \(node.name) feeds a bf16 convolution chain")
+            }
+            nodes[i] = try PreparedNode(node: node, precision: precision)
+        }
+        return GraphExecutor(graph: g, pool: pool, precision: precision, prepared: nodes, chains: chains)
+    }
+
     /// Convolution chains this executor runs with bf16 activations between layers, as
     /// (first node, last node) index pairs into ``graph``'s nodes (empty at fp32, on a CPU
     /// without a bf16 path, and on AVX512-BF16 for runs of layers that stay fp32 Winograd there:

@@ -199,9 +199,11 @@ public struct SafetensorsFile: Sendable {
     /// - Parameters:
     ///   - tensors: the tensors by name.
     ///   - url: where to write; replaced atomically.
+    ///   - metadata: the `__metadata__` strings, if any.
     /// - Throws: the file system's error.
-    public static func write(_ tensors: [String: Tensor], to url: URL) throws {
+    public static func write(_ tensors: [String: Tensor], to url: URL, metadata: [String: String] = [:]) throws {
         var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
         var body = Data()
         for name in tensors.keys.sorted() {
             let t = tensors[name]!

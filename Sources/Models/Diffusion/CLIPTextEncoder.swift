@@ -32,6 +32,24 @@ public final class CLIPTextEncoder: Sendable {
     /// Bytes of the prepared weights and the embedding tables.
     public var weightBytes: Int { executor.weightBytes + (tokenEmbedding.count + positionEmbedding.count) * 4 }
 
+    private init(configuration: CLIPTextConfiguration, hasProjection: Bool, tokenEmbedding: Tensor, positionEmbedding: Tensor,
+                 executor: GraphExecutor) {
+        self.configuration = configuration
+        self.hasProjection = hasProjection
+        self.tokenEmbedding = tokenEmbedding
+        self.positionEmbedding = positionEmbedding
+        self.executor = executor
+    }
+
+    /// The layers a LoRA may adapt (module names without transformers' `text_model.` prefix).
+    public var adaptableModules: Set<String> { executor.adaptableModules }
+
+    /// This encoder with LoRA deltas (by module) added; unchanged layers are shared.
+    public func adapted(_ deltas: [String: Tensor]) throws -> CLIPTextEncoder {
+        CLIPTextEncoder(configuration: configuration, hasProjection: hasProjection, tokenEmbedding: tokenEmbedding,
+                        positionEmbedding: positionEmbedding, executor: try executor.adapted(deltas))
+    }
+
     /// Builds the encoder from a checkpoint's tensors.
     ///
     /// Names are transformers': `text_model.embeddings.token_embedding.weight`,

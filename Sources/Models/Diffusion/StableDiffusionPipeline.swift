@@ -28,6 +28,8 @@ public struct DiffusionRequest: Sendable {
     public var previewEvery: Int?
     /// The sampler; nil takes the checkpoint's.
     public var sampler: SamplerKind?
+    /// LoRAs applied to this request only, each with its scale.
+    public var loras: [LoRAUse]
 
     public init(prompt: String, negativePrompt: String = "", width: Int, height: Int, steps: Int, guidanceScale: Float,
                 seed: UInt64, imageCount: Int = 1) {
@@ -44,6 +46,24 @@ public struct DiffusionRequest: Sendable {
         mask = nil
         previewEvery = nil
         sampler = nil
+        loras = []
+    }
+}
+
+/// A LoRA applied to one request.
+public struct LoRAUse: Sendable {
+    /// The adapter's layers.
+    public var adapter: LoRAAdapter
+    /// Its strength (fal's `scale`, 1 as trained).
+    public var scale: Float
+    /// What identifies the adapter's contents (its file's digest), for reusing the adapted
+    /// layers across requests.
+    public var identity: String
+
+    public init(adapter: LoRAAdapter, scale: Float, identity: String) {
+        self.adapter = adapter
+        self.scale = scale
+        self.identity = identity
     }
 }
 
@@ -80,6 +100,38 @@ public final class StableDiffusionPipeline: Sendable {
     let schedulerConfiguration: SchedulerConfiguration
     /// The checkpoint's sampler, or Euler where the checkpoint names one this pipeline lacks.
     public let defaultSampler: SamplerKind
+
+    /// The UNet and text encoders with the last request's LoRAs merged in, kept for the next
+    /// request with the same LoRAs and scales (base layers are shared, not copied).
+    private let adaptedCache = AdaptedComponents()
+
+    /// The modules a LoRA can adapt, by component (for reading kohya-ss files).
+    public var loraModules: [String: Set<String>] {
+        var out = ["unet": unet.adaptableModules]
+        for (name, encoder) in zip(["text_encoder", "text_encoder_2"], textEncoders) { out[name] = encoder.adaptableModules }
+        return out
+    }
+
+    /// The components with `loras` merged in (the base ones when there are none).
+    func components(with loras: [LoRAUse]) throws -> (unet: UNet2DConditionModel, encoders: [CLIPTextEncoder]) {
+        guard !loras.isEmpty else { return (unet, textEncoders) }
+        let key = loras.map { "\($0.identity)@\($0.scale)" }.joined(separator: ",")
+        if let cached = adaptedCache.get(key) { return cached }
+        let pairs = loras.map { ($0.adapter, $0.scale) }
+        for use in loras {
+            for component in use.adapter.components.keys where !["unet", "text_encoder", "text_encoder_2"].prefix(1 + textEncoders.count).contains(component) {
+                throw ModelError(.invalidInput, "LoRA adapts \(component), which this model does not have", status: 422)
+            }
+        }
+        let unetDeltas = try LoRAAdapter.deltas(pairs, component: "unet")
+        let adaptedUNet = unetDeltas.isEmpty ? unet : try unet.adapted(unetDeltas)
+        let encoders = try zip(["text_encoder", "text_encoder_2"], textEncoders).map { name, encoder in
+            let deltas = try LoRAAdapter.deltas(pairs, component: name)
+            return deltas.isEmpty ? encoder : try encoder.adapted(deltas)
+        }
+        adaptedCache.set(key, (adaptedUNet, encoders))
+        return (adaptedUNet, encoders)
+    }
 
     /// The most pixels (width × height × images) one request may ask for.
     public static let maximumPixels = 4 * 1024 * 1024
@@ -219,13 +271,14 @@ public final class StableDiffusionPipeline: Sendable {
                      isCancelled: @escaping () -> Bool) throws -> [Image] {
         let checkpoint: () throws -> Void = { if isCancelled() { throw CancellationError() } }
         let n = request.imageCount
+        let (unet, encoders) = try components(with: request.loras)
         let guided = request.guidanceScale > 1 && !unet.takesGuidanceEmbedding
 
         // Text conditioning: [negative × n, positive × n] with guidance, else [positive × n].
-        let positive = try encode(request.prompt)
+        let positive = try encode(request.prompt, encoders: encoders)
         var rows = Array(repeating: positive, count: n)
         if guided {
-            let negative = family == .sdxl && request.negativePrompt.isEmpty ? positive.zeros() : try encode(request.negativePrompt)
+            let negative = family == .sdxl && request.negativePrompt.isEmpty ? positive.zeros() : try encode(request.negativePrompt, encoders: encoders)
             rows = Array(repeating: negative, count: n) + rows
         }
         let context = try Self.stack(rows.map(\.hidden))
@@ -292,7 +345,6 @@ public final class StableDiffusionPipeline: Sendable {
             maskedLatents = try encodeLatents(masked).toArray()
         }
 
-        let unet = self.unet
         let spatial = latentCount / (n * autoencoder.latentChannels)
         let denoise: ([Float], Float) throws -> [Float] = { input, timestep in
             var values = input
@@ -350,10 +402,10 @@ public final class StableDiffusionPipeline: Sendable {
         }
     }
 
-    func encode(_ prompt: String) throws -> Conditioning {
+    func encode(_ prompt: String, encoders: [CLIPTextEncoder]) throws -> Conditioning {
         var hidden: [Tensor] = []
         var pooled: Tensor?
-        for (tokenizer, encoder) in zip(tokenizers, textEncoders) {
+        for (tokenizer, encoder) in zip(tokenizers, encoders) {
             let selection: CLIPHiddenStateSelection = family == .sdxl ? .stableDiffusionXL(clipSkip: nil) : .stableDiffusion(clipSkip: nil)
             let encoding = try encoder.encode(tokens: [tokenizer(prompt)], selection: selection)
             hidden.append(encoding.promptEmbeddings)
@@ -486,5 +538,22 @@ extension CLIPTokenizer.Padding {
     /// with `!`, OpenAI CLIP's with the end-of-text token.
     static func forTokenizer(_ name: String, family: DiffusionCheckpoint.Family) -> CLIPTokenizer.Padding {
         family == .sd2 || name == "tokenizer_2" ? .exclamation : .endOfText
+    }
+}
+
+/// One set of adapted components, behind a lock (requests may come from any thread).
+final class AdaptedComponents: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entry: (key: String, unet: UNet2DConditionModel, encoders: [CLIPTextEncoder])?
+
+    func get(_ key: String) -> (unet: UNet2DConditionModel, encoders: [CLIPTextEncoder])? {
+        lock.lock(); defer { lock.unlock() }
+        guard let entry, entry.key == key else { return nil }
+        return (entry.unet, entry.encoders)
+    }
+
+    func set(_ key: String, _ value: (unet: UNet2DConditionModel, encoders: [CLIPTextEncoder])) {
+        lock.lock(); defer { lock.unlock() }
+        entry = (key, value.unet, value.encoders)
     }
 }

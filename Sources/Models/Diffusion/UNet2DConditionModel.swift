@@ -31,6 +31,19 @@ public final class UNet2DConditionModel: Sendable {
         executor = try GraphExecutor(graph: graph, pool: pool, precision: precision)
     }
 
+    private init(config: UNet2DConditionConfig, executor: GraphExecutor) {
+        self.config = config
+        self.executor = executor
+    }
+
+    /// The layers a LoRA may adapt: linear layers and convolutions, by diffusers module name.
+    public var adaptableModules: Set<String> { executor.adaptableModules }
+
+    /// This UNet with LoRA deltas (by module) added; unchanged layers are shared.
+    public func adapted(_ deltas: [String: Tensor]) throws -> UNet2DConditionModel {
+        UNet2DConditionModel(config: config, executor: try executor.adapted(deltas))
+    }
+
     /// Whether the model takes SDXL's added text and size conditioning.
     public var takesAddedConditioning: Bool { config.additionEmbedType == "text_time" }
     /// Whether the model takes a guidance embedding (LCM-distilled UNets).
