@@ -70,6 +70,11 @@ def kohya_name(component, key):
     return prefix + module.replace(".", "_") + "." + suffix, prefix + module.replace(".", "_") + ".alpha"
 
 
+def ordered(config):
+    """The adapter config with its sets (target modules) sorted, so the file is the same every run."""
+    return {k: sorted(v) if isinstance(v, set) else v for k, v in config.to_dict().items()}
+
+
 def main():
     toks = tokenizers(sys.argv[1])
     pipe, _, _ = base.build(CASE, toks)
@@ -88,7 +93,7 @@ def main():
         diffusers.StableDiffusionPipeline.save_lora_weights(
             tmp, unet_lora_layers={k[len("unet."):]: v for k, v in layers["unet"].items()},
             text_encoder_lora_layers={k[len("text_encoder."):]: v for k, v in layers["text_encoder"].items()},
-            unet_lora_adapter_metadata=unet_config.to_dict(), text_encoder_lora_adapter_metadata=text_config.to_dict())
+            unet_lora_adapter_metadata=ordered(unet_config), text_encoder_lora_adapter_metadata=ordered(text_config))
         peft_file = pathlib.Path(tmp) / "pytorch_lora_weights.safetensors"
         peft_keys = sorted(safetensors.torch.load_file(peft_file).keys())
         with open(peft_file, "rb") as f:
