@@ -77,10 +77,7 @@ public struct DPMSolverMultistepScheduler: Scheduler {
 }
 
 extension DPMSolverMultistepScheduler {
-    public mutating func skip(to index: Int) {
-        precondition(index >= 0 && index < timesteps.count, "skip past the schedule")
-        stepIndex = index
-    }
+    public mutating func skip(to index: Int) { stepIndex = NoiseSchedule.checkedStart(index, of: timesteps) }
 
     public func addNoise(to sample: [Float], noise: [Float], atStep index: Int) -> [Float] {
         let s = sigmas[index]

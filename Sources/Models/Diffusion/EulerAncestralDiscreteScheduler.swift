@@ -52,13 +52,9 @@ public struct EulerAncestralDiscreteScheduler: Scheduler {
 }
 
 extension EulerAncestralDiscreteScheduler {
-    public mutating func skip(to index: Int) {
-        precondition(index >= 0 && index < timesteps.count, "skip past the schedule")
-        stepIndex = index
-    }
+    public mutating func skip(to index: Int) { stepIndex = NoiseSchedule.checkedStart(index, of: timesteps) }
 
     public func addNoise(to sample: [Float], noise: [Float], atStep index: Int) -> [Float] {
-        let sigma = sigmas[index]
-        return zip(sample, noise).map { $0 + $1 * sigma }
+        NoiseSchedule.noised(sample, noise, sigma: sigmas[index])
     }
 }

@@ -63,14 +63,9 @@ public struct LCMScheduler: Scheduler {
 }
 
 extension LCMScheduler {
-    public mutating func skip(to index: Int) {
-        precondition(index >= 0 && index < timesteps.count, "skip past the schedule")
-        stepIndex = index
-    }
+    public mutating func skip(to index: Int) { stepIndex = NoiseSchedule.checkedStart(index, of: timesteps) }
 
     public func addNoise(to sample: [Float], noise: [Float], atStep index: Int) -> [Float] {
-        let product = schedule.alphasCumprod[Int(timesteps[index])]
-        let a = product.squareRoot(), b = (1 - product).squareRoot()
-        return zip(sample, noise).map { a * $0 + b * $1 }
+        NoiseSchedule.noised(sample, noise, alphaCumprod: schedule.alphasCumprod[Int(timesteps[index])])
     }
 }

@@ -114,6 +114,23 @@ public struct SchedulerConfiguration: Sendable, Equatable, Codable {
 
 /// The training noise schedule in float32, bit for bit as diffusers builds it with torch.
 struct NoiseSchedule: Sendable {
+    /// `sample + sigma · noise`: the sigma-parameterized schedulers' `add_noise`.
+    static func noised(_ sample: [Float], _ noise: [Float], sigma: Float) -> [Float] {
+        zip(sample, noise).map { $0 + $1 * sigma }
+    }
+
+    /// `√ᾱ · sample + √(1 − ᾱ) · noise`: DDIM's and LCM's `add_noise`.
+    static func noised(_ sample: [Float], _ noise: [Float], alphaCumprod: Float) -> [Float] {
+        let a = alphaCumprod.squareRoot(), b = (1 - alphaCumprod).squareRoot()
+        return zip(sample, noise).map { a * $0 + b * $1 }
+    }
+
+    /// A start step inside the schedule (image-to-image's `set_begin_index`).
+    static func checkedStart(_ index: Int, of timesteps: [Float]) -> Int {
+        precondition(index >= 0 && index < timesteps.count, "skip past the schedule")
+        return index
+    }
+
     /// `alphas_cumprod`.
     let alphasCumprod: [Float]
     /// `((1 - alphas_cumprod) / alphas_cumprod) ** 0.5` in float32, by training timestep.
