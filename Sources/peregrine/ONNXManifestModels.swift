@@ -4,7 +4,8 @@ import Models
 import Platform
 import Server
 
-/// ONNX models registered by manifest alone (docs/onnx-manifests.md), from the manifests
+/// Models registered by manifest alone (ONNX, docs/onnx-manifests.md; Stable Diffusion, written
+/// by `peregrine models add`), from the manifests
 /// directory: `$PEREGRINE_MODEL_MANIFESTS`, else `<home>/models.d`.
 enum ONNXManifestModels {
     /// The manifests directory for `configuration`.
@@ -22,7 +23,7 @@ enum ONNXManifestModels {
             for error in scan.errors {
                 FileHandle.standardError.write(Data("peregrine: skipping ONNX manifest: \(error)\n".utf8))
             }
-            return scan.models
+            return scan.all
         } catch {
             FileHandle.standardError.write(Data("peregrine: cannot read ONNX manifests in \(dir.path): \(error)\n".utf8))
             return []
