@@ -80,6 +80,22 @@ struct TextToImageEndpointTests {
         #expect(broken.contains("vae"), "\(broken)")
     }
 
+    @Test("models add detects the family of single-file SD 1.x, 2.x and XL checkpoints and checks --sha256", arguments: ["sd1", "sd2", "sdxl"])
+    func addSingleFile(family: String) async throws {
+        let root = try TinyDiffusionFolder.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let file = root.appendingPathComponent("\(family).safetensors")
+        try TinyDiffusionFolder.writeSingleFile(golden: "checkpoint_\(family).json", to: file)
+        let digest = try FileDigest.sha256(ofFile: file)
+        let home = root.appendingPathComponent("home")
+        let added = try await Self.add(["local/\(family)", "--checkpoint", file.path, "--sha256", digest.uppercased()], home: home)
+        #expect(added.manifest.family.rawValue == family)
+        #expect(added.manifest.sha256 == digest && added.manifest.source == nil)
+        let wrong = String(repeating: "f", count: 64)
+        let text = await Self.message { _ = try await Self.add(["local/other", "--checkpoint", file.path, "--sha256", wrong], home: home) }
+        #expect(text.contains("sha256 is \(digest), expected \(wrong)"), "\(text)")
+    }
+
     @Test("a manifest with a bad field is skipped with its file and field named; others still register")
     func manifestErrors() throws {
         let dir = try TinyDiffusionFolder.temporaryDirectory()

@@ -72,6 +72,14 @@ enum TinyDiffusionFolder {
         ], scheduler.appendingPathComponent("scheduler_config.json"))
     }
 
+    /// An original-layout single file with the tensor names and shapes of a checkpoint golden
+    /// (zeros: the family is detected from names and shapes alone).
+    static func writeSingleFile(golden name: String, to url: URL) throws {
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: goldens.appendingPathComponent(name))) as! [String: Any]
+        let shapes = golden["single_file"] as! [String: [Int]]
+        try SafetensorsFile.write(shapes.mapValues { Tensor(zeros: Shape($0)) }, to: url)
+    }
+
     private static func json(_ object: Any, _ url: URL) throws {
         try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).write(to: url)
     }
