@@ -29,6 +29,8 @@ public final class CLIPTextEncoder: Sendable {
     /// `[positions, hidden]`.
     private let positionEmbedding: Tensor
     private let executor: GraphExecutor
+    /// Bytes of the prepared weights and the embedding tables.
+    public var weightBytes: Int { executor.weightBytes + (tokenEmbedding.count + positionEmbedding.count) * 4 }
 
     /// Builds the encoder from a checkpoint's tensors.
     ///

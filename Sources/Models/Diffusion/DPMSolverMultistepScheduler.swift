@@ -75,3 +75,16 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         return out
     }
 }
+
+extension DPMSolverMultistepScheduler {
+    public mutating func skip(to index: Int) {
+        precondition(index >= 0 && index < timesteps.count, "skip past the schedule")
+        stepIndex = index
+    }
+
+    public func addNoise(to sample: [Float], noise: [Float], atStep index: Int) -> [Float] {
+        let s = sigmas[index]
+        let alpha = 1 / (s * s + 1).squareRoot(), sigma = s * alpha
+        return zip(sample, noise).map { alpha * $0 + sigma * $1 }
+    }
+}

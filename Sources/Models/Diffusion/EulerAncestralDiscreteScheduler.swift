@@ -50,3 +50,15 @@ public struct EulerAncestralDiscreteScheduler: Scheduler {
         return out
     }
 }
+
+extension EulerAncestralDiscreteScheduler {
+    public mutating func skip(to index: Int) {
+        precondition(index >= 0 && index < timesteps.count, "skip past the schedule")
+        stepIndex = index
+    }
+
+    public func addNoise(to sample: [Float], noise: [Float], atStep index: Int) -> [Float] {
+        let sigma = sigmas[index]
+        return zip(sample, noise).map { $0 + $1 * sigma }
+    }
+}

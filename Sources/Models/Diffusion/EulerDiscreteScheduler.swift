@@ -61,3 +61,15 @@ struct VPredictionScales {
         sample = s2
     }
 }
+
+extension EulerDiscreteScheduler {
+    public mutating func skip(to index: Int) {
+        precondition(index >= 0 && index < timesteps.count, "skip past the schedule")
+        stepIndex = index
+    }
+
+    public func addNoise(to sample: [Float], noise: [Float], atStep index: Int) -> [Float] {
+        let sigma = sigmas[index]
+        return zip(sample, noise).map { $0 + $1 * sigma }
+    }
+}

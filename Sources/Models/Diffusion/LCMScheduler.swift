@@ -61,3 +61,16 @@ public struct LCMScheduler: Scheduler {
         return zip(denoised, noise).map { a * $0 + b * $1 }
     }
 }
+
+extension LCMScheduler {
+    public mutating func skip(to index: Int) {
+        precondition(index >= 0 && index < timesteps.count, "skip past the schedule")
+        stepIndex = index
+    }
+
+    public func addNoise(to sample: [Float], noise: [Float], atStep index: Int) -> [Float] {
+        let product = schedule.alphasCumprod[Int(timesteps[index])]
+        let a = product.squareRoot(), b = (1 - product).squareRoot()
+        return zip(sample, noise).map { a * $0 + b * $1 }
+    }
+}

@@ -52,12 +52,15 @@ public func runSampler<S: Scheduler>(
 ) rethrows -> SamplerResult {
     var sample = latents
     let timesteps = scheduler.timesteps
-    for (index, timestep) in timesteps.enumerated() {
+    // A scheduler skipped ahead (image-to-image) runs from where it stands.
+    let first = scheduler.stepIndex
+    for index in first..<timesteps.count {
+        let timestep = timesteps[index]
         let output = try denoise(scheduler.scaleModelInput(sample), timestep)
         sample = scheduler.step(modelOutput: output, timestep: timestep, sample: sample, generator: &generator)
-        let report = SamplerProgress(step: index + 1, stepCount: timesteps.count, timestep: timestep, latents: sample)
+        let report = SamplerProgress(step: index + 1 - first, stepCount: timesteps.count - first, timestep: timestep, latents: sample)
         // A stop after the last step changes nothing: the run is complete.
-        if progress(report) == .stop, index + 1 < timesteps.count { return .stopped(afterStep: index + 1) }
+        if progress(report) == .stop, index + 1 < timesteps.count { return .stopped(afterStep: index + 1 - first) }
     }
     return .finished(sample)
 }

@@ -19,6 +19,11 @@ public protocol Scheduler: Sendable {
     /// Takes one step from `sample` given the model output at `timestep`; ancestral and
     /// consistency samplers draw their fresh noise from `generator`.
     mutating func step(modelOutput: [Float], timestep: Float, sample: [Float], generator: inout TorchGenerator) -> [Float]
+    /// Starts the schedule at step `index` (image-to-image runs only its tail, as diffusers'
+    /// `set_begin_index`).
+    mutating func skip(to index: Int)
+    /// `sample` noised to the level of step `index` (diffusers' `add_noise` at that step's timestep).
+    func addNoise(to sample: [Float], noise: [Float], atStep index: Int) -> [Float]
 }
 
 /// What the network predicts.
@@ -235,5 +240,45 @@ enum Spacing {
             let ratio = Double(train) / Double(steps)
             return arange(from: Double(train), downTo: 0, by: ratio).map { $0.rounded(.toNearestOrEven) - 1 }
         }
+    }
+}
+
+extension SchedulerConfiguration {
+    /// Reads diffusers' `scheduler/scheduler_config.json` (snake_case keys; absent keys keep
+    /// Stable Diffusion's values).
+    /// - Throws: `ModelError(.weightsInvalid)` naming a field with an unsupported value.
+    public init(diffusersJSON data: Data) throws {
+        // diffusers writes non-finite floats as bare `-Infinity` / `NaN` (DPM-Solver's
+        // `lambda_min_clipped`), which JSON lacks: they become null, keeping the default.
+        let text = String(decoding: data, as: UTF8.self).replacingOccurrences(
+            of: #"(?<=[:\[,])\s*(-?Infinity|NaN)"#, with: "null", options: .regularExpression)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw ModelError(.weightsInvalid, "scheduler config is not a JSON object")
+        }
+        self.init()
+        func number(_ key: String) -> Double? { (object[key] as? NSNumber)?.doubleValue }
+        func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+            guard let value = number(key) else { return nil }
+            guard value.rounded() == value, value >= Double(range.lowerBound), value <= Double(range.upperBound) else {
+                throw ModelError(.weightsInvalid, "scheduler config: \(key) \(value) is outside \(range)")
+            }
+            return Int(value)
+        }
+        func choice<T: RawRepresentable>(_ key: String, _ type: T.Type) throws -> T? where T.RawValue == String {
+            guard let raw = object[key] as? String else { return nil }
+            guard let value = T(rawValue: raw) else { throw ModelError(.weightsInvalid, "scheduler config: \(key) \(raw) is not supported") }
+            return value
+        }
+        if let v = try integer("num_train_timesteps", in: 2...100_000) { trainTimesteps = v }
+        if let v = number("beta_start"), v > 0, v < 1 { betaStart = v }
+        if let v = number("beta_end"), v > 0, v < 1 { betaEnd = v }
+        if let v = try choice("beta_schedule", BetaSchedule.self) { betaSchedule = v }
+        if let v = try choice("prediction_type", PredictionType.self) { predictionType = v }
+        if let v = try choice("timestep_spacing", TimestepSpacing.self) { timestepSpacing = v }
+        if let v = try integer("steps_offset", in: 0...1000) { stepsOffset = v }
+        if let v = object["set_alpha_to_one"] as? Bool { setAlphaToOne = v }
+        if let v = object["use_karras_sigmas"] as? Bool { useKarrasSigmas = v }
+        if let v = try integer("original_inference_steps", in: 1...100_000) { originalInferenceSteps = v }
+        if let v = number("timestep_scaling"), v.isFinite, v > 0 { timestepScaling = v }
     }
 }
