@@ -6,12 +6,12 @@ import Weights
 
 extension ModelsCommand {
     /// `peregrine models add ENDPOINT --checkpoint PATH|URL`: registers a Stable Diffusion
-    /// checkpoint as three endpoints (text-to-image, `/image-to-image`, `/inpainting`) by writing
+    /// checkpoint as two endpoints (text-to-image and `/image-to-image`) by writing
     /// a manifest into the manifests directory, which `serve` and `models list` read.
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "add",
-            abstract: "Register a Stable Diffusion checkpoint as text-to-image, image-to-image and inpainting endpoints.",
+            abstract: "Register a Stable Diffusion checkpoint as text-to-image and image-to-image endpoints.",
             discussion: """
             A local file or folder is referenced where it lies (weights are memory-mapped, never copied); \
             an https URL is downloaded into $PEREGRINE_HOME/models/checkpoints with resume and SHA-256 \
@@ -107,6 +107,10 @@ extension ModelsCommand {
             if let family, let found = detected.found, found != family {
                 log("note: the weights look like \(found.rawValue); registering as \(family.rawValue) as asked")
             }
+            if detected.needsVocabulary, let vocabulary = WeightsCatalog.clipTokenizer.files.first,
+               !FileManager.default.fileExists(atPath: configuration.modelsDirectory.appendingPathComponent(vocabulary.path).path) {
+                log("note: this checkpoint carries no tokenizer; run `peregrine models pull clip-tokenizer` before serving it")
+            }
             log("\(path.lastPathComponent): \(detected.family.rawValue)\(family == nil ? " (detected)" : ""), components \(detected.components.joined(separator: ", "))")
 
             var preview: String?
@@ -134,9 +138,10 @@ extension ModelsCommand {
 
         /// Opens the checkpoint as the server will, and reports its family.
         /// - Returns: the family to register, the one the weights show (nil when they show
-        ///   none), and the components found.
+        ///   none), the components found, and whether the tokenizer must come from CLIP's
+        ///   vocabulary (single files).
         static func open(_ url: URL, family: DiffusionCheckpoint.Family?, predictionType: String?) throws
-            -> (family: DiffusionCheckpoint.Family, found: DiffusionCheckpoint.Family?, components: [String]) {
+            -> (family: DiffusionCheckpoint.Family, found: DiffusionCheckpoint.Family?, components: [String], needsVocabulary: Bool) {
             func opened(_ family: DiffusionCheckpoint.Family?) throws -> DiffusionCheckpoint {
                 do {
                     return try DiffusionCheckpoint(contentsOf: url, options: .init(family: family, predictionType: predictionType))
@@ -158,7 +163,8 @@ extension ModelsCommand {
             guard missing.isEmpty else {
                 throw ValidationError("\(url.path): the checkpoint has no \(missing.joined(separator: ", ")) (it has \(checkpoint.components.keys.sorted().joined(separator: ", ")))")
             }
-            return (chosen, found ?? nil, checkpoint.components.keys.sorted())
+            let needsVocabulary = checkpoint.tokenizers.values.contains { if case .clipVocabulary = $0 { true } else { false } }
+            return (chosen, found ?? nil, checkpoint.components.keys.sorted(), needsVocabulary)
         }
     }
 }

@@ -20,14 +20,13 @@ struct TextToImageInput: Sendable, Equatable {
     /// `jpeg` or `png`.
     var outputFormat: String
     var imageURL: String?
-    var maskURL: String?
     var strength: Float
 
     static func == (a: Self, b: Self) -> Bool {
         a.prompt == b.prompt && a.negativePrompt == b.negativePrompt && a.size?.width == b.size?.width
             && a.size?.height == b.size?.height && a.steps == b.steps && a.guidanceScale == b.guidanceScale && a.seed == b.seed
             && a.imageCount == b.imageCount && a.safetyChecker == b.safetyChecker && a.outputFormat == b.outputFormat
-            && a.imageURL == b.imageURL && a.maskURL == b.maskURL && a.strength == b.strength
+            && a.imageURL == b.imageURL && a.strength == b.strength
     }
 
     /// An input error naming the field, in fal's 422 shape.
@@ -92,10 +91,6 @@ struct TextToImageInput: Sendable, Equatable {
             } else {
                 strength = 0.95
             }
-        }
-        if task == .inpainting {
-            guard let url = input["mask_url"]?.stringValue, !url.isEmpty else { throw Self.invalid("mask_url", message: "field required") }
-            maskURL = url
         }
     }
 

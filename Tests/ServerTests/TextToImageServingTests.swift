@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Media
+import ModelKit
+import Models
+import Platform
+import Runners
+import Server
+import TestSupport
+import Testing
+@testable import peregrine
+
+/// A tiny Stable Diffusion checkpoint added with `peregrine models add` and called through a
+/// live server: fal's request in, PNG images of the requested size out.
+@Suite("text-to-image serving")
+struct TextToImageServingTests {
+    @Test("a tiny checkpoint added by models add answers text-to-image and image-to-image with images of the requested size")
+    func endToEnd() async throws {
+        let root = try TinyDiffusionFolder.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = root.appendingPathComponent("tiny-sd")
+        try TinyDiffusionFolder.write(folder)
+        let home = root.appendingPathComponent("home")
+        _ = try await ModelsCommand.Add.parse(["local/tiny-sd", "--checkpoint", folder.path, "--family", "sd1", "--home", home.path]).register { _ in }
+        let scan = try ManifestDirectory.scan(directory: home.appendingPathComponent("models.d"))
+        #expect(scan.errors.isEmpty, "\(scan.errors)")
+
+        var configuration = ServerConfiguration()
+        configuration.home = home
+        configuration.authEnabled = false
+        let platform = try EmbeddedPlatform(
+            configuration: configuration, models: scan.all,
+            runnerConfiguration: RunnerConfiguration(leaseDuration: 120, shutdownGracePeriod: 1))
+        let services = APIServices(platform: platform)
+        let app = Application(
+            responder: APIResponder(services: services, scheme: "http"),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            services: [platform.maintenance(), platform.hub, platform.pool])
+        let (started, _) = AsyncStream<String>.makeStream()
+        let h = Harness(platform: platform, gate: Gate(), started: started)
+        try await app.test(.live) { client in
+            let body: JSONValue = [
+                "prompt": "a red square", "image_size": ["width": 128, "height": 64], "num_inference_steps": 2,
+                "guidance_scale": 2, "seed": 7, "output_format": "png", "num_images": 2,
+            ]
+            let submit = try await client.send(.post, "/queue/local/tiny-sd", json: body)
+            #expect(submit.status == .ok, "\(submit.text)")
+            let id = try #require(try submit.json["request_id"]?.stringValue)
+            let job = try await h.waitForJob(id) { $0.state.isTerminal }
+            #expect(job.state == .completed, "\(String(describing: job.result?.errorMessage))")
+            let result = try await client.send(.get, "/queue/local/tiny-sd/requests/\(id)")
+            #expect(result.status == .ok, "\(result.text)")
+            let out = try result.json
+            #expect(out["seed"] == 7 && out["prompt"] == "a red square")
+            #expect(out["has_nsfw_concepts"] == [false, false])
+            #expect(out["timings"]?["inference"]?.doubleValue ?? -1 >= 0)
+            let images = try #require(out["images"]?.arrayValue)
+            #expect(images.count == 2)
+            for image in images {
+                #expect(image["width"] == 128 && image["height"] == 64 && image["content_type"] == "image/png")
+                let url = try #require(image["url"]?.stringValue)
+                let file = try await client.execute(uri: pathOf(url), method: .get)
+                #expect(file.status == .ok)
+                let decoded = try Image.decode(Array(file.body.readableBytesView))
+                #expect(decoded.width == 128 && decoded.height == 64)
+            }
+            let status = try await client.send(.get, "/queue/local/tiny-sd/requests/\(id)/status?logs=1").json
+            let messages = status["logs"]?.arrayValue?.compactMap { $0["message"]?.stringValue } ?? []
+            #expect(messages.contains { $0.contains("no safety checker") }, "\(messages)")
+            #expect(messages.contains("step 2/2"), "\(messages)")
+
+            // sync_mode answers the image inline.
+            var single = try #require(body.objectValue)
+            single["num_images"] = 1
+            single["sync_mode"] = true
+            let again = try await client.send(.post, "/run/local/tiny-sd", json: .object(single))
+            #expect(again.status == .ok, "\(again.text)")
+            let inline = try #require(try again.json["images"]?.arrayValue?.first?["url"]?.stringValue)
+            #expect(inline.hasPrefix("data:image/png;base64,"))
+
+            // Image-to-image keeps the input's size (down to a multiple of 64) when none is asked for.
+            let input = try Image(width: 80, height: 72, channels: 3, bitDepth: .eight)
+            let uri = "data:image/png;base64," + Data(try input.encoded(as: .png())).base64EncodedString()
+            let i2i = try await client.send(.post, "/run/local/tiny-sd/image-to-image",
+                                            json: ["prompt": "a red square", "image_url": .string(uri), "num_inference_steps": 2, "strength": 0.5, "output_format": "jpeg"])
+            #expect(i2i.status == .ok, "\(i2i.text)")
+            let first = try #require(try i2i.json["images"]?.arrayValue?.first)
+            #expect(first["width"] == 64 && first["height"] == 64 && first["content_type"] == "image/jpeg")
+
+            // A loras list is refused by the model with a 422 naming the field.
+            let lora = try await client.send(.post, "/run/local/tiny-sd", json: ["prompt": "a", "loras": [["path": "https://example.com/l.safetensors"]]])
+            #expect(lora.status == .unprocessableContent, "\(lora.text)")
+            #expect(lora.text.contains("loras"))
+        }
+    }
+}
