@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Kernels
 import Media
 import ModelKit
 import Models
@@ -93,5 +94,68 @@ struct TextToImageServingTests {
             #expect(lora.status == .unprocessableContent, "\(lora.text)")
             #expect(lora.text.contains("loras"))
         }
+    }
+
+    @Test("steps report progress with TAESD previews, and cancellation stops the run between steps")
+    func previewsAndCancellation() async throws {
+        let root = try TinyDiffusionFolder.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = root.appendingPathComponent("tiny-sd"), taesd = root.appendingPathComponent("taesd")
+        try TinyDiffusionFolder.write(folder)
+        try TinyDiffusionFolder.writePreviewDecoder(taesd)
+        let home = root.appendingPathComponent("home")
+        let added = try await ModelsCommand.Add.parse([
+            "local/tiny-sd", "--checkpoint", folder.path, "--family", "sd1", "--preview-decoder", taesd.path, "--home", home.path,
+        ]).register { _ in }
+        #expect(added.manifest.previewDecoder == taesd.standardizedFileURL.path)
+        let model = try #require(added.manifest.models.first)
+        let loaded = try await model.load(context: LoadContext(modelDirectory: home.appendingPathComponent("models"), pool: ComputePool(threads: 1)))
+        let input: JSONValue = ["prompt": "a red square", "image_size": ["width": 64, "height": 64], "num_inference_steps": 2, "seed": 1]
+
+        let context = StepContext(cancelAfterStep: nil)
+        let out = try await loaded.run(input: input, context: context)
+        #expect(out["images"]?.arrayValue?.count == 1)
+        let steps = context.reports.compactMap(\.step)
+        #expect(steps.prefix(2) == [1, 2], "\(steps)")
+        // A preview on every step but the last (whose image is the result itself).
+        let previews = context.reports.filter { $0.preview != nil }
+        #expect(previews.map(\.step) == [1], "\(previews.map(\.step))")
+        #expect(previews.allSatisfy { $0.preview?.hasPrefix("data:image/jpeg;base64,") == true })
+
+        // Cancelled once the first step is reported: the second never runs.
+        let cancelling = StepContext(cancelAfterStep: 1)
+        var four = try #require(input.objectValue)
+        four["num_inference_steps"] = 4
+        await #expect(throws: CancellationError.self) { _ = try await loaded.run(input: .object(four), context: cancelling) }
+        #expect(cancelling.reports.compactMap(\.step) == [1])
+
+        // An SD 1.x endpoint whose checkpoint disappeared answers 503 naming the path.
+        try FileManager.default.removeItem(at: folder)
+        await #expect { _ = try await model.load(context: LoadContext(modelDirectory: home, pool: ComputePool(threads: 1))) } throws: {
+            ($0 as? ModelError)?.status == 503 && "\($0)".contains(folder.standardizedFileURL.path)
+        }
+    }
+}
+
+/// Records progress; reports cancellation once a given step has been reported.
+private final class StepContext: RunContext, @unchecked Sendable {
+    private let lock = NSLock()
+    private var progressReports: [ModelKit.Progress] = []
+    private let cancelAfterStep: Int?
+
+    init(cancelAfterStep: Int?) { self.cancelAfterStep = cancelAfterStep }
+
+    var reports: [ModelKit.Progress] { lock.withLock { progressReports } }
+    func progress(_ progress: ModelKit.Progress) { lock.withLock { progressReports.append(progress) } }
+    func log(_ message: String, level: LogLevel) {}
+    var isCancelled: Bool {
+        guard let cancelAfterStep else { return false }
+        return lock.withLock { progressReports.contains { ($0.step ?? 0) >= cancelAfterStep } }
+    }
+    func fetch(_ url: String, field: String) async throws -> FetchedFile {
+        throw ModelError(.fileDownloadError, "no files here", field: ["body", field])
+    }
+    func store(_ data: Data, contentType: String, fileName: String) async throws -> StoredFile {
+        StoredFile(url: "memory://\(fileName)", contentType: contentType, fileName: fileName, fileSize: data.count)
     }
 }

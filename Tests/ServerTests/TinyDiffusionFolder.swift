@@ -80,6 +80,20 @@ enum TinyDiffusionFolder {
         try SafetensorsFile.write(shapes.mapValues { Tensor(zeros: Shape($0)) }, to: url)
     }
 
+    /// A TAESD component folder with the tiny configuration of the autoencoder goldens.
+    static func writePreviewDecoder(_ folder: URL) throws {
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: goldens.appendingPathComponent("autoencoders.json"))) as! [String: Any]
+        let tiny = (golden["tiny"] as! [[String: Any]])[0]
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try json(tiny["config"]!, folder.appendingPathComponent("config.json"))
+        var seed: UInt64 = 1_000
+        let tensors = (tiny["weights"] as! [String: [Int]]).mapValues { shape -> Tensor in
+            seed += 1
+            return Tensor(uniform: Shape(shape), bound: shape.count == 1 ? 0.05 : Float((3.0 / Double(shape.dropFirst().reduce(1, *))).squareRoot()), seed: seed)
+        }
+        try SafetensorsFile.write(tensors, to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+    }
+
     private static func json(_ object: Any, _ url: URL) throws {
         try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).write(to: url)
     }
