@@ -246,11 +246,13 @@ struct TextToImageEndpointTests {
         let img2img = try TextToImageInput(["prompt": "a", "image_url": "data:,"], task: .imageToImage)
         #expect(img2img.strength == 0.95 && img2img.imageURL == "data:,")
 
-        // 2048² with 20 GiB of weights on a 16 GiB machine: refused, saying why.
-        #expect(throws: ModelError.self) {
-            try DiffusionBudget.check(width: 2048, height: 2048, footprint: 20 << 30, available: 16 << 30)
+        // Weights and working memory beyond the machine: refused, saying why.
+        #expect { try DiffusionBudget.check(width: 2048, height: 2048, images: 1, footprint: 20 << 30, available: 16 << 30) } throws: {
+            let error = $0 as? ModelError
+            return error?.status == 422 && error?.field == ["body", "image_size"] && error?.message.contains("this machine has 16.0 GiB") == true
         }
-        try DiffusionBudget.check(width: 512, height: 512, footprint: 2 << 30, available: 16 << 30)
+        #expect(throws: ModelError.self) { try DiffusionBudget.check(width: 2048, height: 2048, images: 4, footprint: 1 << 30, available: 16 << 30) }
+        try DiffusionBudget.check(width: 512, height: 512, images: 4, footprint: 2 << 30, available: 16 << 30)
         #expect(DiffusionBudget.workingBytes(width: .max, height: 2, images: 1) == .max)
     }
 }

@@ -58,7 +58,8 @@ struct LoadedStableDiffusion: LoadedModel {
         guard size.width <= TextToImageSchema.maxSide, size.height <= TextToImageSchema.maxSide else {
             throw TextToImageInput.invalid("image_size", message: "\(size.width)×\(size.height) is larger than \(TextToImageSchema.maxSide) on a side; pass a smaller image_size")
         }
-        try DiffusionBudget.check(width: size.width, height: size.height, footprint: footprintBytes, available: availableBytes)
+        try DiffusionBudget.check(width: size.width, height: size.height, images: parsed.imageCount, footprint: footprintBytes,
+                                  available: availableBytes)
         let seed = parsed.seed ?? UInt64.random(in: 0...UInt64(TextToImageSchema.maxSeed))
         var request = DiffusionRequest(
             prompt: parsed.prompt, negativePrompt: parsed.negativePrompt, width: size.width, height: size.height,

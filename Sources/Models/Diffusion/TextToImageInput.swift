@@ -4,7 +4,7 @@ import ModelKit
 /// A Stable Diffusion request's fields, parsed from the (schema-validated) body into bounded
 /// values. Parsing re-checks every bound the schema states, so a caller that skips validation
 /// still cannot reach the pipeline with a size it cannot hold.
-struct TextToImageInput: Sendable, Equatable {
+struct TextToImageInput: Sendable {
     var prompt: String
     var negativePrompt: String
     /// nil: the model's native square.
@@ -21,13 +21,6 @@ struct TextToImageInput: Sendable, Equatable {
     var outputFormat: String
     var imageURL: String?
     var strength: Float
-
-    static func == (a: Self, b: Self) -> Bool {
-        a.prompt == b.prompt && a.negativePrompt == b.negativePrompt && a.size?.width == b.size?.width
-            && a.size?.height == b.size?.height && a.steps == b.steps && a.guidanceScale == b.guidanceScale && a.seed == b.seed
-            && a.imageCount == b.imageCount && a.safetyChecker == b.safetyChecker && a.outputFormat == b.outputFormat
-            && a.imageURL == b.imageURL && a.strength == b.strength
-    }
 
     /// An input error naming the field, in fal's 422 shape.
     static func invalid(_ field: String..., message: String) -> ModelError {
@@ -135,15 +128,15 @@ enum DiffusionBudget {
         return product
     }
 
-    /// - Throws: a 422 naming `image_size` when the working memory of one image (images are
-    ///   decoded one at a time) with the loaded weights exceeds `available`.
-    static func check(width: Int, height: Int, footprint: Int, available: UInt64) throws {
-        let need = workingBytes(width: width, height: height, images: 1)
+    /// - Throws: a 422 naming `image_size` when the working memory of `images` images (the
+    ///   pipeline decodes them as one batch) with the loaded weights exceeds `available`.
+    static func check(width: Int, height: Int, images: Int, footprint: Int, available: UInt64) throws {
+        let need = workingBytes(width: width, height: height, images: images)
         let (total, overflow) = need.addingReportingOverflow(footprint)
         guard overflow || UInt64(total) > available else { return }
         func gib(_ bytes: UInt64) -> String { String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) }
         throw TextToImageInput.invalid(
             "image_size",
-            message: "\(width)×\(height) needs about \(gib(UInt64(need))) of working memory besides \(gib(UInt64(footprint))) of weights; this machine has \(gib(available))")
+            message: "\(images) image(s) of \(width)×\(height) need about \(gib(UInt64(need))) of working memory besides \(gib(UInt64(footprint))) of weights; this machine has \(gib(available))")
     }
 }
