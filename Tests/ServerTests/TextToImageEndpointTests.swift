@@ -136,12 +136,18 @@ struct TextToImageEndpointTests {
             return Response(status: start > 0 ? .partialContent : .ok, headers: headers,
                             body: .init(byteBuffer: ByteBuffer(bytes: payload[start...])))
         }
+        let root = try TinyDiffusionFolder.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let single = root.appendingPathComponent("sd1.safetensors")
+        try TinyDiffusionFolder.writeSingleFile(golden: "checkpoint_sd1.json", to: single)
+        let checkpoint = try Data(contentsOf: single)
+        router.get("/weights/sd1.safetensors") { _, _ in
+            Response(status: .ok, headers: [.contentLength: "\(checkpoint.count)"], body: .init(byteBuffer: ByteBuffer(bytes: checkpoint)))
+        }
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let remote = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { portContinuation.yield($0.localAddress?.port ?? 0) })
-        let root = try TinyDiffusionFolder.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: root) }
         try await remote.test(.live) { _ in
             var iterator = ports.makeAsyncIterator()
             let port = try #require(await iterator.next())
@@ -178,6 +184,14 @@ struct TextToImageEndpointTests {
                     sha256: nil) { _ in }
             }
             #expect(missing.contains("HTTP 404"), "\(missing)")
+
+            // models add with a URL: downloaded into the model cache, verified, family detected.
+            let home = root.appendingPathComponent("home")
+            let source = "http://127.0.0.1:\(port)/weights/sd1.safetensors"
+            let added = try await Self.add(["local/remote", "--checkpoint", source, "--sha256", FileDigest.sha256(of: checkpoint)], home: home)
+            #expect(added.manifest.family == .sd1 && added.manifest.source == source)
+            #expect(added.manifest.checkpoint == home.appendingPathComponent("models/checkpoints/local--remote/sd1.safetensors").path)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: added.manifest.checkpoint)) == checkpoint)
         }
     }
 
