@@ -25,6 +25,7 @@ struct StableDiffusionPipelineTests {
         var seed: UInt64
         var images: Int
         var strength: Float?
+        var mask: Bool?
         var configs: [String: JSONValue]
         var schedulerConfig: JSONValue
         var weights: [String: [String: [Int]]]
@@ -32,7 +33,7 @@ struct StableDiffusionPipelineTests {
         var shape: [Int]
         enum CodingKeys: String, CodingKey {
             case family, scheduler, prompt, negativePrompt = "negative_prompt", width, height, steps, guidance, seed, images
-            case strength, configs, schedulerConfig = "scheduler_config", weights, pixels, shape
+            case strength, mask, configs, schedulerConfig = "scheduler_config", weights, pixels, shape
         }
     }
 
@@ -75,6 +76,18 @@ struct StableDiffusionPipelineTests {
         return try Image(width: width, height: height, channels: 3, samples: .uint8(bytes))
     }
 
+    /// The script's mask: a striped region right of the first quarter, in RGB.
+    static func maskImage(width: Int, height: Int) throws -> Image {
+        var bytes: [UInt8] = []
+        for y in 0..<height {
+            for x in 0..<width {
+                let v: UInt8 = (x + 2 * y) % 7 < 4 && x >= width / 4 ? 255 : 0
+                bytes += [v, v, UInt8(Int(v) * 3 / 4)]
+            }
+        }
+        return try Image(width: width, height: height, channels: 3, samples: .uint8(bytes))
+    }
+
     static func pipeline(_ c: Case) async throws -> StableDiffusionPipeline {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sd-pipeline-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -91,10 +104,11 @@ struct StableDiffusionPipelineTests {
             request.initImage = try initImage(width: c.width, height: c.height)
             request.strength = strength
         }
+        if c.mask == true { request.mask = try maskImage(width: c.width, height: c.height) }
         return request
     }
 
-    @Test("generates diffusers' images", arguments: ["sd1_euler_cfg", "sd1_img2img_ddim", "sd1_lcm", "sdxl_dpm"])
+    @Test("generates diffusers' images", arguments: ["sd1_euler_cfg", "sd1_img2img_ddim", "sd1_lcm", "sdxl_dpm", "sd1_inpaint_euler", "sd1_inpaint9_ddim"])
     func matchesDiffusers(_ name: String) async throws {
         let c = try #require(Self.cases[name])
         let pipeline = try await Self.pipeline(c)

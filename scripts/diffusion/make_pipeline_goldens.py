@@ -21,8 +21,8 @@ import numpy as np
 import torch
 import transformers
 from diffusers import (AutoencoderKL, DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler, LCMScheduler,
-                       StableDiffusionImg2ImgPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline,
-                       UNet2DConditionModel)
+                       StableDiffusionImg2ImgPipeline, StableDiffusionInpaintPipeline, StableDiffusionPipeline,
+                       StableDiffusionXLPipeline, UNet2DConditionModel)
 from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
@@ -60,6 +60,13 @@ def init_image(width, height):
     return Image.fromarray(np.floor(values).clip(0, 255).astype(np.uint8).reshape(height, width, 3))
 
 
+def mask_image(width, height):
+    """Repaint a striped region right of the first quarter; RGB, so the grey conversion counts."""
+    v = np.array([[255 if (x + 2 * y) % 7 < 4 and x >= width // 4 else 0 for x in range(width)] for y in range(height)],
+                 dtype=np.uint8)
+    return Image.fromarray(np.stack([v, v, (v.astype(np.int32) * 3 // 4).astype(np.uint8)], axis=-1))
+
+
 def build(case, tokenizers):
     vae = filled(AutoencoderKL(**VAE))
     sched_cls = {"euler": EulerDiscreteScheduler, "dpm": DPMSolverMultistepScheduler, "ddim": DDIMScheduler,
@@ -75,9 +82,11 @@ def build(case, tokenizers):
         components = {"text_encoder": te1, "text_encoder_2": te2}
     else:
         config = UNET_SD | ({"time_cond_proj_dim": 8} if case["scheduler"] == "lcm" else {})
+        config |= {"in_channels": case.get("unet_channels", 4)}
         unet = filled(UNet2DConditionModel(**config))
         te1 = filled(CLIPTextModel(CLIPTextConfig(**TEXT)))
-        cls = StableDiffusionImg2ImgPipeline if case.get("strength") else StableDiffusionPipeline
+        cls = (StableDiffusionInpaintPipeline if case.get("mask") else
+               StableDiffusionImg2ImgPipeline if case.get("strength") else StableDiffusionPipeline)
         pipe = cls(vae=vae, text_encoder=te1, tokenizer=tokenizers["sd1"], unet=unet, scheduler=scheduler,
                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
         components = {"text_encoder": te1}
@@ -92,6 +101,10 @@ CASES = {
                              width=48, height=32, steps=5, guidance=4.0, seed=11, images=1, strength=0.6),
     "sd1_lcm": dict(family="sd1", scheduler="lcm", prompt="neon city at night", negative_prompt="", width=32, height=32,
                     steps=2, guidance=8.0, seed=3, images=1),
+    "sd1_inpaint_euler": dict(family="sd1", scheduler="euler", prompt="a red door", negative_prompt="", width=48, height=32,
+                              steps=3, guidance=6.0, seed=5, images=2, strength=1.0, mask=True),
+    "sd1_inpaint9_ddim": dict(family="sd1", scheduler="ddim", prompt="a red door", negative_prompt="dark", width=48,
+                              height=32, steps=4, guidance=3.0, seed=9, images=1, strength=0.75, mask=True, unet_channels=9),
     "sdxl_dpm": dict(family="sdxl", scheduler="dpm", prompt="a watercolor fox, highly detailed!", negative_prompt="",
                      width=32, height=48, steps=3, guidance=5.0, seed=21, images=1),
 }
@@ -114,7 +127,11 @@ def main():
                           output_type="np")
             if case["negative_prompt"]:
                 kwargs["negative_prompt"] = case["negative_prompt"]
-            if case.get("strength"):
+            if case.get("mask"):
+                kwargs |= dict(image=init_image(case["width"], case["height"]), strength=case["strength"],
+                               mask_image=mask_image(case["width"], case["height"]), width=case["width"],
+                               height=case["height"])
+            elif case.get("strength"):
                 kwargs |= dict(image=init_image(case["width"], case["height"]), strength=case["strength"])
             else:
                 kwargs |= dict(width=case["width"], height=case["height"])

@@ -39,7 +39,8 @@ public func classifierFreeGuidance(unconditional: [Float], conditional: [Float],
 ///
 /// The denoiser gets the scaled latents and the timestep and returns the model output (a UNet,
 /// with guidance folded in by the caller). After every step `progress` sees the new latents and
-/// may answer `.stop`, which is how cancellation reaches the loop between steps.
+/// may answer `.stop`, which is how cancellation reaches the loop between steps. `adjust` may
+/// rewrite the latents after each step (given the next step's index and the scheduler).
 /// - Parameters:
 ///   - scheduler: a freshly made scheduler (its `stepIndex` is 0).
 ///   - latents: the initial latents, already multiplied by `initNoiseSigma`.
@@ -48,7 +49,8 @@ public func classifierFreeGuidance(unconditional: [Float], conditional: [Float],
 public func runSampler<S: Scheduler>(
     _ scheduler: inout S, latents: [Float], generator: inout TorchGenerator,
     denoise: (_ input: [Float], _ timestep: Float) throws -> [Float],
-    progress: (SamplerProgress) -> SamplerDecision = { _ in .proceed }
+    progress: (SamplerProgress) -> SamplerDecision = { _ in .proceed },
+    adjust: (_ latents: [Float], _ nextStep: Int, _ scheduler: S) -> [Float] = { latents, _, _ in latents }
 ) rethrows -> SamplerResult {
     var sample = latents
     let timesteps = scheduler.timesteps
@@ -58,6 +60,8 @@ public func runSampler<S: Scheduler>(
         let timestep = timesteps[index]
         let output = try denoise(scheduler.scaleModelInput(sample), timestep)
         sample = scheduler.step(modelOutput: output, timestep: timestep, sample: sample, generator: &generator)
+        // Inpainting with a plain UNet puts the known region back, noised to the next level.
+        sample = adjust(sample, index + 1, scheduler)
         let report = SamplerProgress(step: index + 1 - first, stepCount: timesteps.count - first, timestep: timestep, latents: sample)
         // A stop after the last step changes nothing: the run is complete.
         if progress(report) == .stop, index + 1 < timesteps.count { return .stopped(afterStep: index + 1 - first) }

@@ -21,6 +21,9 @@ public struct DiffusionRequest: Sendable {
     /// Image-to-image: the image to start from, and how much of the schedule to run over it.
     public var initImage: Image?
     public var strength: Float
+    /// Inpainting: which pixels of ``initImage`` to repaint (white, after binarizing at half
+    /// intensity), the same size as the image.
+    public var mask: Image?
     /// Decode a preview every this many steps with the preview decoder (nil: none).
     public var previewEvery: Int?
     /// The sampler; nil takes the checkpoint's.
@@ -38,6 +41,7 @@ public struct DiffusionRequest: Sendable {
         self.imageCount = imageCount
         initImage = nil
         strength = 0.8
+        mask = nil
         previewEvery = nil
         sampler = nil
     }
@@ -185,6 +189,13 @@ public final class StableDiffusionPipeline: Sendable {
             throw bad("strength must be in (0, 1], got \(request.strength)")
         }
         if request.initImage != nil, !autoencoder.canEncode { throw bad("this model cannot encode images") }
+        if request.mask != nil, request.initImage == nil { throw bad("a mask needs an image to repaint") }
+        if let mask = request.mask, let image = request.initImage, mask.width != image.width || mask.height != image.height {
+            throw bad("mask is \(mask.width)x\(mask.height) but the image is \(image.width)x\(image.height)")
+        }
+        if request.mask == nil, unet.config.inChannels != autoencoder.latentChannels {
+            throw bad("this is an inpainting model: it needs image_url and mask_url")
+        }
         if let every = request.previewEvery, every < 1 { throw bad("preview interval must be at least 1") }
     }
 
@@ -231,28 +242,72 @@ public final class StableDiffusionPipeline: Sendable {
         }
 
         let f = autoencoder.downsamplingFactor
-        let latentShape = [n, unet.config.inChannels, request.height / f, request.width / f]
+        let latentShape = [n, autoencoder.latentChannels, request.height / f, request.width / f]
+        let latentCount = latentShape.reduce(1, *)
         var generator = TorchGenerator(seed: request.seed)
-        let kind = request.sampler ?? defaultSampler
-        var initial: Tensor?
+        // Image-to-image and inpainting start from the encoded image (diffusers encodes the one
+        // image once and repeats its latents); inpainting with strength 1 starts from noise.
+        let inpainting = request.mask != nil
+        let extraChannels = unet.config.inChannels - autoencoder.latentChannels
+        var pixels: Tensor?
         if let image = request.initImage {
-            // The init image is resized to the requested size (bicubic; diffusers resizes with
-            // PIL's Lanczos, so only same-size inputs match it exactly).
-            var pixels = try DiffusionImage.encoderInput(from: [image])
+            // Resized to the requested size (bicubic; diffusers resizes with PIL's Lanczos, so
+            // only same-size inputs match it exactly).
+            var p = try DiffusionImage.encoderInput(from: [image])
             if image.width != request.width || image.height != request.height {
-                pixels = try PlaneResize.resize(pixels, width: request.width, height: request.height, filter: .bicubic)
+                p = try PlaneResize.resize(p, width: request.width, height: request.height, filter: .bicubic)
             }
-            // diffusers encodes the one image once and repeats its latents for each output.
-            let distribution = try autoencoder.encode(image: pixels, checkpoint: checkpoint)
+            pixels = p
+        }
+        func encodeLatents(_ image: Tensor) throws -> Tensor {
+            let distribution = try autoencoder.encode(image: image, checkpoint: checkpoint)
             let encoded = distribution.logvar == nil ? distribution.mean
                 : try distribution.sample(noise: Tensor(shape: distribution.mean.shape, values: generator.randn(count: distribution.mean.count)))
             let one = try autoencoder.latentScaling.latents(fromEncoded: encoded)
-            initial = try Self.stack(Array(repeating: one, count: n))
+            return try Self.stack(Array(repeating: one, count: n))
+        }
+        let fromNoise = inpainting && request.strength >= 1
+        var initial: Tensor?
+        if let pixels, !fromNoise || extraChannels == 0 { initial = try encodeLatents(pixels) }
+
+        let kind = request.sampler ?? defaultSampler
+        var noise = generator.randn(count: latentCount)
+
+        // Inpainting's mask at latent resolution (nearest) and, for inpainting UNets, the
+        // masked image's latents; both repeated per image (and per guidance half).
+        var maskLatent: [Float] = []
+        var maskedLatents: [Float] = []
+        if let mask = request.mask, let pixels {
+            let binary = try Self.binaryMask(mask, width: request.width, height: request.height)
+            let masked = Tensor(uninitialized: pixels.shape)
+            let plane = request.width * request.height
+            for c in 0..<3 {
+                for i in 0..<plane { masked.floatPointer[c * plane + i] = binary[i] < 0.5 ? pixels.floatPointer[c * plane + i] : 0 }
+            }
+            let (h, w) = (request.height / f, request.width / f)
+            var small = [Float](repeating: 0, count: h * w)
+            for y in 0..<h { for x in 0..<w { small[y * w + x] = binary[(y * f) * request.width + x * f] } }
+            maskLatent = Array([[Float]](repeating: small, count: n).joined())
+            // Encoded even for a plain UNet, as diffusers does (it draws from the generator).
+            maskedLatents = try encodeLatents(masked).toArray()
         }
 
         let unet = self.unet
+        let spatial = latentCount / (n * autoencoder.latentChannels)
         let denoise: ([Float], Float) throws -> [Float] = { input, timestep in
-            let sample = Tensor(shape: Shape(latentShape), values: input)
+            var values = input
+            if extraChannels > 0 {
+                // [latents, mask, masked-image latents] along the channels, image by image.
+                let c = self.autoencoder.latentChannels
+                values = []
+                values.reserveCapacity(n * (c + 1 + c) * spatial)
+                for b in 0..<n {
+                    values += input[(b * c * spatial)..<((b + 1) * c * spatial)]
+                    values += maskLatent[(b * spatial)..<((b + 1) * spatial)]
+                    values += maskedLatents[(b * c * spatial)..<((b + 1) * c * spatial)]
+                }
+            }
+            let sample = Tensor(shape: Shape([n, unet.config.inChannels] + latentShape.dropFirst(2)), values: values)
             let batch = guided ? try Self.stack([sample, sample]) : sample
             let out = try unet(sample: batch, timesteps: Array(repeating: timestep, count: batch.shape[0]),
                                encoderHiddenStates: context, addedConditioning: added, guidanceEmbedding: guidanceEmbedding,
@@ -273,9 +328,12 @@ public final class StableDiffusionPipeline: Sendable {
             onStep(DiffusionStep(step: report.step, total: report.stepCount, preview: preview))
             return isCancelled() ? .stop : .proceed
         }
+        // A plain UNet inpaints by putting the known region back after every step.
+        let blend: Blend? = inpainting && extraChannels == 0 ? Blend(mask: maskLatent, image: initial?.toArray() ?? [], noise: noise, channels: autoencoder.latentChannels, spatial: spatial) : nil
         let result = try Self.sample(kind: kind, configuration: schedulerConfiguration, steps: request.steps,
-                                     strength: request.initImage == nil ? nil : request.strength, initial: initial,
-                                     shape: latentShape, generator: &generator, denoise: denoise, progress: progress)
+                                     strength: request.initImage == nil ? nil : request.strength, fromNoise: fromNoise,
+                                     initial: initial, noise: &noise, generator: &generator, denoise: denoise,
+                                     progress: progress, blend: blend)
         guard case .finished(let latents) = result else { throw CancellationError() }
         let decoded = try autoencoder.decode(latents: Tensor(shape: Shape(latentShape), values: latents), checkpoint: checkpoint)
         return try DiffusionImage.rgb8(fromDecoded: decoded)
@@ -342,32 +400,84 @@ public final class StableDiffusionPipeline: Sendable {
         return out
     }
 
-    /// Runs the sampler `kind` from fresh noise (text-to-image) or from noised `initial`
-    /// latents, skipping the first `1 - strength` of the schedule (image-to-image).
-    static func sample(kind: SamplerKind, configuration: SchedulerConfiguration, steps: Int, strength: Float?, initial: Tensor?,
-                       shape: [Int], generator: inout TorchGenerator, denoise: ([Float], Float) throws -> [Float],
-                       progress: (SamplerProgress) -> SamplerDecision) throws -> SamplerResult {
-        func run<S: Scheduler>(_ scheduler: S) throws -> SamplerResult {
+    /// Inpainting with a plain UNet: the mask (1 = repaint) and the image's clean latents.
+    struct Blend {
+        /// One value per latent pixel and image (shared by the channels).
+        var mask: [Float]
+        var image: [Float]
+        var noise: [Float]
+        var channels: Int
+        var spatial: Int
+
+        /// `(1 - mask) · image noised to step `next` + mask · latents` (the last step keeps the
+        /// clean image).
+        func apply<S: Scheduler>(_ latents: [Float], next: Int, scheduler: S) -> [Float] {
+            let known = next < scheduler.timesteps.count ? scheduler.addNoise(to: image, noise: noise, atStep: next) : image
+            return (0..<latents.count).map { i in
+                let m = mask[(i / (channels * spatial)) * spatial + i % spatial]
+                return (1 - m) * known[i] + m * latents[i]
+            }
+        }
+    }
+
+    /// Runs the sampler `kind` from `noise` (text-to-image, or inpainting at strength 1) or from
+    /// `initial` latents noised to where `strength` starts the schedule (image-to-image).
+    static func sample(kind: SamplerKind, configuration: SchedulerConfiguration, steps: Int, strength: Float?, fromNoise: Bool,
+                       initial: Tensor?, noise: inout [Float], generator: inout TorchGenerator,
+                       denoise: ([Float], Float) throws -> [Float], progress: (SamplerProgress) -> SamplerDecision,
+                       blend: Blend?) throws -> SamplerResult {
+        func run<S: Scheduler>(_ scheduler: S, noise: [Float]) throws -> SamplerResult {
             var scheduler = scheduler
-            let count = shape.reduce(1, *)
-            let noise = generator.randn(count: count)
             var latents: [Float]
-            if let initial, let strength {
+            if let strength {
                 let start = min(max(steps - min(Int(Float(steps) * strength), steps), 0), steps - 1)
                 scheduler.skip(to: start)
-                latents = scheduler.addNoise(to: initial.toArray(), noise: noise, atStep: start)
+                if fromNoise || initial == nil {
+                    latents = noise.map { $0 * scheduler.initNoiseSigma }
+                } else {
+                    latents = scheduler.addNoise(to: initial!.toArray(), noise: noise, atStep: start)
+                }
             } else {
                 latents = noise.map { $0 * scheduler.initNoiseSigma }
             }
-            return try runSampler(&scheduler, latents: latents, generator: &generator, denoise: denoise, progress: progress)
+            return try runSampler(&scheduler, latents: latents, generator: &generator, denoise: denoise, progress: progress,
+                                  adjust: { latents, next, scheduler in blend?.apply(latents, next: next, scheduler: scheduler) ?? latents })
         }
         switch kind {
-        case .euler: return try run(EulerDiscreteScheduler(configuration: configuration, steps: steps))
-        case .eulerAncestral: return try run(EulerAncestralDiscreteScheduler(configuration: configuration, steps: steps))
-        case .dpmSolverMultistep: return try run(DPMSolverMultistepScheduler(configuration: configuration, steps: steps))
-        case .ddim: return try run(DDIMScheduler(configuration: configuration, steps: steps))
-        case .lcm: return try run(LCMScheduler(configuration: configuration, steps: steps))
+        case .euler: return try run(EulerDiscreteScheduler(configuration: configuration, steps: steps), noise: noise)
+        case .eulerAncestral: return try run(EulerAncestralDiscreteScheduler(configuration: configuration, steps: steps), noise: noise)
+        case .dpmSolverMultistep: return try run(DPMSolverMultistepScheduler(configuration: configuration, steps: steps), noise: noise)
+        case .ddim: return try run(DDIMScheduler(configuration: configuration, steps: steps), noise: noise)
+        case .lcm: return try run(LCMScheduler(configuration: configuration, steps: steps), noise: noise)
         }
+    }
+
+    /// diffusers' mask preprocessing: grey levels as PIL's `convert("L")` computes them,
+    /// resized to the output size (nearest), binarized at half intensity: 1 repaints.
+    static func binaryMask(_ mask: Image, width: Int, height: Int) throws -> [Float] {
+        var grey = [Int](repeating: 0, count: mask.width * mask.height)
+        let max = mask.bitDepth.maxValue
+        for y in 0..<mask.height {
+            for x in 0..<mask.width {
+                let v: Int
+                if mask.colorChannels == 3 {
+                    let r = mask.sample(x: x, y: y, channel: 0) * 255 / max, g = mask.sample(x: x, y: y, channel: 1) * 255 / max
+                    let b = mask.sample(x: x, y: y, channel: 2) * 255 / max
+                    v = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16
+                } else {
+                    v = mask.sample(x: x, y: y, channel: 0) * 255 / max
+                }
+                grey[y * mask.width + x] = v
+            }
+        }
+        var out = [Float](repeating: 0, count: width * height)
+        for y in 0..<height {
+            for x in 0..<width {
+                let sy = y * mask.height / height, sx = x * mask.width / width
+                out[y * width + x] = Float(grey[sy * mask.width + sx]) / 255 >= 0.5 ? 1 : 0
+            }
+        }
+        return out
     }
 }
 
