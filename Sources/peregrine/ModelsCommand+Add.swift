@@ -6,12 +6,12 @@ import Weights
 
 extension ModelsCommand {
     /// `peregrine models add ENDPOINT --checkpoint PATH|URL`: registers a Stable Diffusion
-    /// checkpoint as two endpoints (text-to-image and `/image-to-image`) by writing
+    /// checkpoint as three endpoints (text-to-image, `/image-to-image`, `/inpainting`) by writing
     /// a manifest into the manifests directory, which `serve` and `models list` read.
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "add",
-            abstract: "Register a Stable Diffusion checkpoint as text-to-image and image-to-image endpoints.",
+            abstract: "Register a Stable Diffusion checkpoint as text-to-image, image-to-image and inpainting endpoints.",
             discussion: """
             A local file or folder is referenced where it lies (weights are memory-mapped, never copied); \
             an https URL is downloaded into $PEREGRINE_HOME/models/checkpoints with resume and SHA-256 \

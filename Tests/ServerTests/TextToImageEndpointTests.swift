@@ -30,7 +30,7 @@ struct TextToImageEndpointTests {
         }
     }
 
-    @Test("models add registers a local diffusers folder as two endpoints the manifests directory serves")
+    @Test("models add registers a local diffusers folder as three endpoints the manifests directory serves")
     func addLocalFolder() async throws {
         let root = try TinyDiffusionFolder.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
@@ -50,8 +50,8 @@ struct TextToImageEndpointTests {
 
         let scan = try ManifestDirectory.scan(directory: home.appendingPathComponent("models.d"))
         #expect(scan.errors.isEmpty, "\(scan.errors)")
-        #expect(scan.all.map(\.manifest.endpointID) == ["local/tiny-sd", "local/tiny-sd/image-to-image"])
-        #expect(scan.all.map(\.manifest.category) == ["text-to-image", "image-to-image"])
+        #expect(scan.all.map(\.manifest.endpointID) == ["local/tiny-sd", "local/tiny-sd/image-to-image", "local/tiny-sd/inpainting"])
+        #expect(scan.all.map(\.manifest.category) == ["text-to-image", "image-to-image", "inpainting"])
         let reread = try #require(try StableDiffusionModel.manifest(at: added.file))
         #expect(reread == added.manifest)
 
@@ -110,7 +110,7 @@ struct TextToImageEndpointTests {
         bad["steps"] = 3
         try JSONEncoder().encode(JSONValue.object(bad)).write(to: dir.appendingPathComponent("c.json"))
         let scan = try ManifestDirectory.scan(directory: dir)
-        #expect(scan.all.map(\.manifest.endpointID) == ["local/a", "local/a/image-to-image"])
+        #expect(scan.all.map(\.manifest.endpointID) == ["local/a", "local/a/image-to-image", "local/a/inpainting"])
         #expect(scan.errors.map(\.description) == [
             "b.json: family: unknown value 'sd9'; allowed: sd1, sd2, sdxl", "c.json: steps: unknown field",
         ])
@@ -222,6 +222,7 @@ struct TextToImageEndpointTests {
                 ("local/sd", ["prompt": "a", "seed": -1], ["body", "seed"]),
                 ("local/sd/image-to-image", ["prompt": "a"], ["body", "image_url"]),
                 ("local/sd/image-to-image", ["prompt": "a", "image_url": "x", "strength": 0], ["body", "strength"]),
+                ("local/sd/inpainting", ["prompt": "a", "image_url": "x"], ["body", "mask_url"]),
             ]
             for (endpoint, body, loc) in cases {
                 let response = try await client.send(.post, "/queue/\(endpoint)", json: body)
@@ -258,7 +259,9 @@ struct TextToImageEndpointTests {
         #expect(input.size?.width == 576 && input.size?.height == 1024 && input.seed == 42 && input.outputFormat == "png")
         #expect(input.steps == nil && input.guidanceScale == nil && input.imageCount == 1 && input.safetyChecker)
         let img2img = try TextToImageInput(["prompt": "a", "image_url": "data:,"], task: .imageToImage)
-        #expect(img2img.strength == 0.95 && img2img.imageURL == "data:,")
+        #expect(img2img.strength == 0.95 && img2img.imageURL == "data:," && img2img.maskURL == nil)
+        let inpainting = try TextToImageInput(["prompt": "a", "image_url": "data:,", "mask_url": "data:,m"], task: .inpainting)
+        #expect(inpainting.maskURL == "data:,m")
 
         // Weights and working memory beyond the machine: refused, saying why.
         #expect { try DiffusionBudget.check(width: 2048, height: 2048, images: 1, footprint: 20 << 30, available: 16 << 30) } throws: {

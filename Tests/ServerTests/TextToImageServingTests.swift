@@ -89,6 +89,21 @@ struct TextToImageServingTests {
             let first = try #require(try i2i.json["images"]?.arrayValue?.first)
             #expect(first["width"] == 64 && first["height"] == 64 && first["content_type"] == "image/jpeg")
 
+            // Inpainting: an image and a same-size mask (white repaints the right half).
+            let maskImage = try Image(width: 80, height: 72, channels: 1, samples: .uint8((0..<(80 * 72)).map { $0 % 80 >= 40 ? 255 : 0 }))
+            let maskURI = "data:image/png;base64," + Data(try maskImage.encoded(as: .png())).base64EncodedString()
+            let inpaint = try await client.send(.post, "/run/local/tiny-sd/inpainting",
+                                                json: ["prompt": "a red square", "image_url": .string(uri), "mask_url": .string(maskURI),
+                                                       "num_inference_steps": 2, "output_format": "png"])
+            #expect(inpaint.status == .ok, "\(inpaint.text)")
+            let painted = try #require(try inpaint.json["images"]?.arrayValue?.first)
+            #expect(painted["width"] == 64 && painted["height"] == 64 && painted["content_type"] == "image/png")
+            let wrongMask = try Image(width: 40, height: 40, channels: 1, bitDepth: .eight)
+            let wrongURI = "data:image/png;base64," + Data(try wrongMask.encoded(as: .png())).base64EncodedString()
+            let mismatched = try await client.send(.post, "/run/local/tiny-sd/inpainting",
+                                                   json: ["prompt": "a", "image_url": .string(uri), "mask_url": .string(wrongURI), "num_inference_steps": 2])
+            #expect(mismatched.status == .unprocessableContent && mismatched.text.contains("mask is 40x40"), "\(mismatched.text)")
+
             // A loras list is refused by the model with a 422 naming the field.
             let lora = try await client.send(.post, "/run/local/tiny-sd", json: ["prompt": "a", "loras": [["path": "https://example.com/l.safetensors"]]])
             #expect(lora.status == .unprocessableContent, "\(lora.text)")

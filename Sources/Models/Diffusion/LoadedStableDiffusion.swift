@@ -50,8 +50,9 @@ struct LoadedStableDiffusion: LoadedModel {
 
     func run(input: JSONValue, context: RunContext) async throws -> JSONValue {
         let parsed = try TextToImageInput(input, task: task)
-        var initImage: Image?
+        var initImage: Image?, mask: Image?
         if let url = parsed.imageURL { initImage = try await image(url, field: "image_url", context: context) }
+        if let url = parsed.maskURL { mask = try await image(url, field: "mask_url", context: context) }
         // Image-to-image keeps the image's size, down to a multiple of 64 (what the Stable
         // Diffusion UNets divide evenly), unless a size is asked for.
         let size = parsed.size ?? initImage.map { (max(64, $0.width / 64 * 64), max(64, $0.height / 64 * 64)) } ?? pipeline.defaultSize
@@ -65,7 +66,9 @@ struct LoadedStableDiffusion: LoadedModel {
             prompt: parsed.prompt, negativePrompt: parsed.negativePrompt, width: size.width, height: size.height,
             steps: parsed.steps ?? pipeline.defaultSteps, guidanceScale: parsed.guidanceScale ?? pipeline.defaultGuidanceScale,
             seed: seed, imageCount: parsed.imageCount)
-        if let initImage { request.initImage = try Self.fitted(initImage, request.width, request.height) }
+        // The pipeline resizes both to the output size (bicubic image, nearest mask).
+        request.initImage = initImage
+        request.mask = mask
         request.strength = parsed.strength
         // Previews cost a TAESD decode each: about eight per request, when a decoder is installed.
         if hasPreviewDecoder { request.previewEvery = max(1, request.steps / 8) }
@@ -112,13 +115,5 @@ struct LoadedStableDiffusion: LoadedModel {
                 throw ModelError(.unsupportedMedia, "\(field): \(error.message)", field: ["body", field])
             }
         }
-    }
-
-    /// `image` as 8-bit RGB at `width`×`height` (bicubic when the size differs).
-    static func fitted(_ image: Image, _ width: Int, _ height: Int) throws -> Image {
-        let rgb = try image.converted(toChannels: 3)
-        guard rgb.width != width || rgb.height != height else { return rgb }
-        let color = try PlaneResize.resize(rgb.tensors().color, width: width, height: height, filter: .bicubic)
-        return try Image(color: color)
     }
 }

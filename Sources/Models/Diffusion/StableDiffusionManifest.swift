@@ -3,8 +3,8 @@ import ModelKit
 
 /// A Stable Diffusion endpoint registered as data (`"format": "safetensors"`,
 /// `"architecture": "stable-diffusion"`), the file `peregrine models add` writes into the
-/// manifests directory (`models.d`). One manifest serves two endpoints: `ENDPOINT`
-/// (text-to-image) and `ENDPOINT/image-to-image`.
+/// manifests directory (`models.d`). One manifest serves three endpoints: `ENDPOINT`
+/// (text-to-image), `ENDPOINT/image-to-image` and `ENDPOINT/inpainting`.
 ///
 /// The checkpoint is referenced where it lies (a user's file or folder, or the copy a URL was
 /// downloaded to in the model cache), never copied: weights are memory-mapped, and a second
@@ -106,7 +106,7 @@ public struct StableDiffusionManifest: Sendable, Equatable {
         return .object(o)
     }
 
-    /// The models the manifest registers: text-to-image and image-to-image.
+    /// The models the manifest registers: text-to-image, image-to-image and inpainting.
     public var models: [StableDiffusionModel] {
         StableDiffusionModel.Task.allCases.map { StableDiffusionModel(definition: self, task: $0) }
     }

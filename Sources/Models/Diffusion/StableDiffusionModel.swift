@@ -6,12 +6,13 @@ import ModelKit
 
 /// One endpoint of a user's Stable Diffusion checkpoint registered by a
 /// ``StableDiffusionManifest``: text-to-image at `ENDPOINT`, image-to-image at
-/// `ENDPOINT/image-to-image`. (Inpainting joins them once the pipeline takes a mask.)
+/// `ENDPOINT/image-to-image`, inpainting at `ENDPOINT/inpainting`.
 public struct StableDiffusionModel: Model {
     /// What an endpoint of the checkpoint does.
     public enum Task: String, Sendable, CaseIterable {
         case textToImage = "text-to-image"
         case imageToImage = "image-to-image"
+        case inpainting
 
         /// The endpoint path below the text-to-image id (nil for text-to-image itself).
         var path: String? { self == .textToImage ? nil : rawValue }
@@ -39,7 +40,7 @@ public struct StableDiffusionModel: Model {
         // Weights are mapped and converted to the compute precision once: twice the files'
         // size covers an fp16 checkpoint held as fp32, plus activations.
         let estimate = definition.memoryEstimateBytes ?? max(512 << 20, 2 * Self.size(of: URL(fileURLWithPath: definition.checkpoint)))
-        let what = task == .textToImage ? "Text-to-image" : "Image-to-image"
+        let what = task == .textToImage ? "Text-to-image" : task == .imageToImage ? "Image-to-image" : "Inpainting"
         manifest = ModelManifest(
             endpointID: id, category: task.rawValue, displayName: task == .textToImage ? definition.title : "\(definition.title) (\(task.rawValue))",
             description: definition.description.isEmpty

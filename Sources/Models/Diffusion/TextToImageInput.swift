@@ -20,6 +20,7 @@ struct TextToImageInput: Sendable {
     /// `jpeg` or `png`.
     var outputFormat: String
     var imageURL: String?
+    var maskURL: String?
     var strength: Float
 
     /// An input error naming the field, in fal's 422 shape.
@@ -75,6 +76,10 @@ struct TextToImageInput: Sendable {
             throw Self.invalid("loras", message: "LoRA weights are not supported by this server yet; send an empty list")
         }
         strength = 1
+        if task == .inpainting {
+            guard let url = input["mask_url"]?.stringValue, !url.isEmpty else { throw Self.invalid("mask_url", message: "field required") }
+            maskURL = url
+        }
         if task != .textToImage {
             guard let url = input["image_url"]?.stringValue, !url.isEmpty else { throw Self.invalid("image_url", message: "field required") }
             imageURL = url

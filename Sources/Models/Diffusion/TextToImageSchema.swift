@@ -1,7 +1,8 @@
 import ModelKit
 
 /// Request and response schemas of the Stable Diffusion endpoints, as fal's fast-sdxl family
-/// names them: text-to-image, and image-to-image (`image_url`, `strength`).
+/// names them: text-to-image, image-to-image (`image_url`, `strength`) and inpainting
+/// (`image_url`, `mask_url`, `strength`).
 enum TextToImageSchema {
     /// Longest accepted prompt in characters: CLIP reads 75 tokens, so this only bounds the
     /// tokenizer's work and the log line.
@@ -92,7 +93,9 @@ enum TextToImageSchema {
         if task != .textToImage {
             properties["image_url"] = [
                 "type": "string", "title": "Image Url", "minLength": 1,
-                "description": "The image to start from (resized to image_size when one is given; else its size, down to a multiple of 64).",
+                "description": task == .inpainting
+                    ? "The image to inpaint (resized to image_size when one is given; else its size, down to a multiple of 64)."
+                    : "The image to start from (resized to image_size when one is given; else its size, down to a multiple of 64).",
             ]
             properties["strength"] = [
                 "type": "number", "title": "Strength", "exclusiveMinimum": 0, "maximum": 1, "default": 0.95,
@@ -100,6 +103,14 @@ enum TextToImageSchema {
             ]
             order = ["image_url"] + order
             required.append("image_url")
+        }
+        if task == .inpainting {
+            properties["mask_url"] = [
+                "type": "string", "title": "Mask Url", "minLength": 1,
+                "description": "The mask, the image's size: white is repainted, black kept.",
+            ]
+            order.insert("mask_url", at: 1)
+            required.append("mask_url")
         }
         order += ["image_size", "num_inference_steps", "guidance_scale", "seed", "num_images", "strength",
                   "enable_safety_checker", "output_format", "sync_mode", "loras"]

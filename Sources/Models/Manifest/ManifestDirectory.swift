@@ -8,7 +8,7 @@ public enum ManifestDirectory {
     public struct Scan: Sendable {
         /// Models ready to add to the gallery, in file-name order.
         public var models: [ONNXManifestModel]
-        /// Stable Diffusion endpoints (two per manifest), in file-name order.
+        /// Stable Diffusion endpoints (three per manifest), in file-name order.
         public var diffusion: [StableDiffusionModel] = []
         /// One error per manifest that failed, naming its file and field.
         public var errors: [ManifestError]
