@@ -4,7 +4,7 @@ import HummingbirdTesting
 import Kernels
 import Media
 import ModelKit
-import Models
+@testable import Models
 import Platform
 import Runners
 import Server
@@ -124,7 +124,11 @@ struct TextToImageServingTests {
         ]).register { _ in }
         #expect(added.manifest.previewDecoder == taesd.standardizedFileURL.path)
         let model = try #require(added.manifest.models.first)
-        let loaded = try await model.load(context: LoadContext(modelDirectory: home.appendingPathComponent("models"), pool: ComputePool(threads: 1)))
+        let loadContext = LoadContext(modelDirectory: home.appendingPathComponent("models"), pool: ComputePool(threads: 1))
+        let loaded = try await model.load(context: loadContext)
+        // The checkpoint's other endpoints share the loaded pipeline instead of holding copies.
+        let inpainting = try await added.manifest.models[2].load(context: loadContext)
+        #expect(try #require(loaded as? LoadedStableDiffusion).pipeline === #require(inpainting as? LoadedStableDiffusion).pipeline)
         let input: JSONValue = ["prompt": "a red square", "image_size": ["width": 64, "height": 64], "num_inference_steps": 2, "seed": 1]
 
         let context = StepContext(cancelAfterStep: nil)

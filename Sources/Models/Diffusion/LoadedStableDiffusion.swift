@@ -20,7 +20,8 @@ struct LoadedStableDiffusion: LoadedModel {
     let hasPreviewDecoder: Bool
     var kernelPath: String? { KernelPath.current.summary(bf16Requested: precision == .bf16) }
 
-    /// Opens the checkpoint and builds the pipeline, on the compute pool.
+    /// Opens the checkpoint and builds the pipeline (or takes the one another endpoint of the
+    /// checkpoint has loaded), on the compute pool.
     /// - Parameters:
     ///   - model: the endpoint.
     ///   - pool: the process's compute pool.
@@ -35,12 +36,16 @@ struct LoadedStableDiffusion: LoadedModel {
             let options = DiffusionCheckpoint.SingleFileOptions(family: definition.family, predictionType: definition.predictionType)
             let checkpoint = try DiffusionCheckpoint(contentsOf: URL(fileURLWithPath: definition.checkpoint), options: options)
             let preview = try definition.previewDecoder.map { try DiffusionCheckpoint.component(folder: URL(fileURLWithPath: $0)) }
-            let pipeline: StableDiffusionPipeline
-            do {
-                pipeline = try StableDiffusionPipeline(checkpoint: checkpoint, pool: pool, precision: precision, previewDecoder: preview,
+            let key = SharedDiffusionPipelines.Key(
+                checkpoint: definition.checkpoint, family: definition.family, predictionType: definition.predictionType,
+                previewDecoder: definition.previewDecoder, precision: "\(precision)", pool: ObjectIdentifier(pool))
+            let pipeline = try SharedDiffusionPipelines.shared.pipeline(for: key) {
+                do {
+                    return try StableDiffusionPipeline(checkpoint: checkpoint, pool: pool, precision: precision, previewDecoder: preview,
                                                        clipVocabulary: vocabulary)
-            } catch let error as ModelError where error.code == .weightsMissing && vocabulary == nil {
-                throw ModelError(.weightsMissing, "\(error.message) (run `peregrine models pull clip-tokenizer`)")
+                } catch let error as ModelError where error.code == .weightsMissing && vocabulary == nil {
+                    throw ModelError(.weightsMissing, "\(error.message) (run `peregrine models pull clip-tokenizer`)")
+                }
             }
             return LoadedStableDiffusion(pipeline: pipeline, task: model.task, pool: pool, limits: .fromEnvironment(),
                                          availableBytes: ProcessInfo.processInfo.physicalMemory, precision: precision,
