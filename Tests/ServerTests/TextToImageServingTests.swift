@@ -104,6 +104,14 @@ struct TextToImageServingTests {
                                                    json: ["prompt": "a", "image_url": .string(uri), "mask_url": .string(wrongURI), "num_inference_steps": 2])
             #expect(mismatched.status == .unprocessableContent && mismatched.text.contains("mask is 40x40"), "\(mismatched.text)")
 
+            // The streaming route: progress events, then the output as the last event.
+            let stream = try await client.send(.post, "/run/local/tiny-sd/stream", json: ["prompt": "a", "num_inference_steps": 1,
+                                                                                           "image_size": ["width": 64, "height": 64]])
+            #expect(stream.status == .ok)
+            let events = stream.text.split(separator: "\n").filter { $0.hasPrefix("data: ") }.map { $0.dropFirst(6) }
+            let last = try JSONValue(parsing: Data(try #require(events.last).utf8))
+            #expect(last["images"]?.arrayValue?.first?["width"] == 64, "\(stream.text.prefix(500))")
+
             // A loras list is refused by the model with a 422 naming the field.
             let lora = try await client.send(.post, "/run/local/tiny-sd", json: ["prompt": "a", "loras": [["path": "https://example.com/l.safetensors"]]])
             #expect(lora.status == .unprocessableContent, "\(lora.text)")
