@@ -21,11 +21,11 @@ enum ONNXManifestModels {
         do {
             let scan = try ManifestDirectory.scan(directory: dir)
             for error in scan.errors {
-                FileHandle.standardError.write(Data("peregrine: skipping ONNX manifest: \(error)\n".utf8))
+                FileHandle.standardError.write(Data("peregrine: skipping manifest: \(error)\n".utf8))
             }
             return scan.all
         } catch {
-            FileHandle.standardError.write(Data("peregrine: cannot read ONNX manifests in \(dir.path): \(error)\n".utf8))
+            FileHandle.standardError.write(Data("peregrine: cannot read manifests in \(dir.path): \(error)\n".utf8))
             return []
         }
     }
