@@ -74,12 +74,17 @@ public struct Progress: Sendable, Equatable, Codable {
     public var total: Int?
     /// Short human-readable message.
     public var message: String?
+    /// An intermediate result as a small `data:` URI (a diffusion model's decoded latents):
+    /// sent on the streaming route (`POST /run/{endpoint}/stream`) only, which is why it rides
+    /// on progress rather than on the stored status.
+    public var preview: String?
 
-    public init(fraction: Double? = nil, step: Int? = nil, total: Int? = nil, message: String? = nil) {
+    public init(fraction: Double? = nil, step: Int? = nil, total: Int? = nil, message: String? = nil, preview: String? = nil) {
         self.fraction = fraction
         self.step = step
         self.total = total
         self.message = message
+        self.preview = preview
     }
 }
 

@@ -9,7 +9,7 @@ import Weights
 /// `peregrine models list [--json]`.
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "models", abstract: "Inspect the models this binary serves.", subcommands: [List.self, Pull.self, Scale.self])
+        commandName: "models", abstract: "Inspect the models this binary serves.", subcommands: [List.self, Pull.self, Add.self, Scale.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List the served models.")

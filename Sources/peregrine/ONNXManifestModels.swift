@@ -4,7 +4,8 @@ import Models
 import Platform
 import Server
 
-/// ONNX models registered by manifest alone (docs/onnx-manifests.md), from the manifests
+/// Models registered by manifest alone (ONNX, docs/onnx-manifests.md; Stable Diffusion, written
+/// by `peregrine models add`), from the manifests
 /// directory: `$PEREGRINE_MODEL_MANIFESTS`, else `<home>/models.d`.
 enum ONNXManifestModels {
     /// The manifests directory for `configuration`.
@@ -20,11 +21,11 @@ enum ONNXManifestModels {
         do {
             let scan = try ManifestDirectory.scan(directory: dir)
             for error in scan.errors {
-                FileHandle.standardError.write(Data("peregrine: skipping ONNX manifest: \(error)\n".utf8))
+                FileHandle.standardError.write(Data("peregrine: skipping manifest: \(error)\n".utf8))
             }
-            return scan.models
+            return scan.all
         } catch {
-            FileHandle.standardError.write(Data("peregrine: cannot read ONNX manifests in \(dir.path): \(error)\n".utf8))
+            FileHandle.standardError.write(Data("peregrine: cannot read manifests in \(dir.path): \(error)\n".utf8))
             return []
         }
     }

@@ -20,9 +20,13 @@ enum ShippedModels {
         let fp32 = try EngineModels.all(precision: .fp32)
         let bf16 = try EngineModels.all(precision: .bf16)
         let engine = zip(fp32, bf16).map { precision.for($0.0.manifest.endpointID) == .bf16 ? $0.1 : $0.0 }
-        let candidates = engine
-            + ONNXManifestModels.all(configuration: configuration)
-            + ExternalRunnerModels.all(configuration: configuration)
+        // Stable Diffusion endpoints registered by `models add` take their precision the same way.
+        let manifests = ONNXManifestModels.all(configuration: configuration).map { model -> any Model in
+            guard var diffusion = model as? StableDiffusionModel else { return model }
+            diffusion.precision = precision.for(diffusion.manifest.endpointID)
+            return diffusion
+        }
+        let candidates = engine + manifests + ExternalRunnerModels.all(configuration: configuration)
         var seen = Set<String>()
         return candidates.filter { model in
             let id = model.manifest.endpointID

@@ -1,14 +1,19 @@
 import Foundation
 import ModelKit
 
-/// Registers every ONNX manifest in a directory (e.g. `$PEREGRINE_HOME/models.d/`).
+/// Registers every manifest in a directory (e.g. `$PEREGRINE_HOME/models.d/`): ONNX manifests
+/// and Stable Diffusion endpoints (``StableDiffusionManifest``).
 public enum ManifestDirectory {
     /// What a scan found: the models that registered and, per file, the ones that did not.
     public struct Scan: Sendable {
         /// Models ready to add to the gallery, in file-name order.
         public var models: [ONNXManifestModel]
+        /// Stable Diffusion endpoints (three per manifest), in file-name order.
+        public var diffusion: [StableDiffusionModel] = []
         /// One error per manifest that failed, naming its file and field.
         public var errors: [ManifestError]
+        /// Every model that registered.
+        public var all: [any Model] { models + diffusion }
     }
 
     /// Reads every `*.json` file directly in `directory` as an ONNX manifest; one bad file does
@@ -30,7 +35,19 @@ public enum ManifestDirectory {
         var endpoints: [String: String] = [:]
         for name in names {
             do {
-                let model = try ONNXManifestModel(contentsOf: directory.appendingPathComponent(name), checkingGraph: checkingGraph)
+                let url = directory.appendingPathComponent(name)
+                if let sd = try StableDiffusionModel.manifest(at: url) {
+                    let models = sd.models
+                    for id in models.map(\.manifest.endpointID) {
+                        if let other = endpoints[id] {
+                            throw ManifestError(field: "endpoint_id", "'\(id)' is already registered by \(other)", file: name)
+                        }
+                    }
+                    for id in models.map(\.manifest.endpointID) { endpoints[id] = name }
+                    scan.diffusion += models
+                    continue
+                }
+                let model = try ONNXManifestModel(contentsOf: url, checkingGraph: checkingGraph)
                 if let other = endpoints[model.definition.endpointID] {
                     throw ManifestError(field: "endpoint_id", "'\(model.definition.endpointID)' is already registered by \(other)", file: name)
                 }
@@ -49,6 +66,6 @@ public enum ManifestDirectory {
     public static func load(directory: URL) throws -> [any Model] {
         let result = try scan(directory: directory)
         if let first = result.errors.first { throw first }
-        return result.models
+        return result.all
     }
 }

@@ -142,12 +142,7 @@ public struct ONNXManifest: Sendable, Equatable {
         guard format == .onnx else {
             throw r.error("format", "'\(format.rawValue)' manifests are not ONNX manifests (see ModelManifestFile)")
         }
-        endpointID = try r.requiredString("endpoint_id")
-        let parts = endpointID.split(separator: "/", omittingEmptySubsequences: false)
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-        guard parts.count >= 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(allowed.contains) }) else {
-            throw r.error("endpoint_id", "must look like owner/alias (letters, digits, - _ .), got '\(endpointID)'")
-        }
+        endpointID = try r.endpointID()
         version = try r.string("version") ?? "1.0.0"
         title = try r.requiredString("title")
         description = try r.string("description") ?? ""

@@ -1,0 +1,188 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Kernels
+import Media
+import ModelKit
+@testable import Models
+import Platform
+import Runners
+import Server
+import TestSupport
+import Testing
+@testable import peregrine
+
+/// A tiny Stable Diffusion checkpoint added with `peregrine models add` and called through a
+/// live server: fal's request in, PNG images of the requested size out.
+@Suite("text-to-image serving")
+struct TextToImageServingTests {
+    @Test("a tiny checkpoint added by models add answers text-to-image and image-to-image with images of the requested size")
+    func endToEnd() async throws {
+        let root = try TinyDiffusionFolder.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = root.appendingPathComponent("tiny-sd")
+        try TinyDiffusionFolder.write(folder)
+        let home = root.appendingPathComponent("home")
+        _ = try await ModelsCommand.Add.parse(["local/tiny-sd", "--checkpoint", folder.path, "--family", "sd1", "--home", home.path]).register { _ in }
+        let scan = try ManifestDirectory.scan(directory: home.appendingPathComponent("models.d"))
+        #expect(scan.errors.isEmpty, "\(scan.errors)")
+
+        var configuration = ServerConfiguration()
+        configuration.home = home
+        configuration.authEnabled = false
+        let platform = try EmbeddedPlatform(
+            configuration: configuration, models: scan.all,
+            runnerConfiguration: RunnerConfiguration(leaseDuration: 120, shutdownGracePeriod: 1))
+        let services = APIServices(platform: platform)
+        let app = Application(
+            responder: APIResponder(services: services, scheme: "http"),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            services: [platform.maintenance(), platform.hub, platform.pool])
+        let (started, _) = AsyncStream<String>.makeStream()
+        let h = Harness(platform: platform, gate: Gate(), started: started)
+        try await app.test(.live) { client in
+            let body: JSONValue = [
+                "prompt": "a red square", "image_size": ["width": 128, "height": 64], "num_inference_steps": 2,
+                "guidance_scale": 2, "seed": 7, "output_format": "png", "num_images": 2,
+            ]
+            let submit = try await client.send(.post, "/queue/local/tiny-sd", json: body)
+            #expect(submit.status == .ok, "\(submit.text)")
+            let id = try #require(try submit.json["request_id"]?.stringValue)
+            let job = try await h.waitForJob(id) { $0.state.isTerminal }
+            #expect(job.state == .completed, "\(String(describing: job.result?.errorMessage))")
+            let result = try await client.send(.get, "/queue/local/tiny-sd/requests/\(id)")
+            #expect(result.status == .ok, "\(result.text)")
+            let out = try result.json
+            #expect(out["seed"] == 7 && out["prompt"] == "a red square")
+            #expect(out["has_nsfw_concepts"] == [false, false])
+            #expect(out["timings"]?["inference"]?.doubleValue ?? -1 >= 0)
+            let images = try #require(out["images"]?.arrayValue)
+            #expect(images.count == 2)
+            for image in images {
+                #expect(image["width"] == 128 && image["height"] == 64 && image["content_type"] == "image/png")
+                let url = try #require(image["url"]?.stringValue)
+                let file = try await client.execute(uri: pathOf(url), method: .get)
+                #expect(file.status == .ok)
+                let decoded = try Image.decode(Array(file.body.readableBytesView))
+                #expect(decoded.width == 128 && decoded.height == 64)
+            }
+            let status = try await client.send(.get, "/queue/local/tiny-sd/requests/\(id)/status?logs=1").json
+            let messages = status["logs"]?.arrayValue?.compactMap { $0["message"]?.stringValue } ?? []
+            #expect(messages.contains { $0.contains("no safety checker") }, "\(messages)")
+            #expect(messages.contains("step 2/2"), "\(messages)")
+
+            // sync_mode answers the image inline.
+            var single = try #require(body.objectValue)
+            single["num_images"] = 1
+            single["sync_mode"] = true
+            let again = try await client.send(.post, "/run/local/tiny-sd", json: .object(single))
+            #expect(again.status == .ok, "\(again.text)")
+            let inline = try #require(try again.json["images"]?.arrayValue?.first?["url"]?.stringValue)
+            #expect(inline.hasPrefix("data:image/png;base64,"))
+
+            // Image-to-image keeps the input's size (down to a multiple of 64) when none is asked for.
+            let input = try Image(width: 80, height: 72, channels: 3, bitDepth: .eight)
+            let uri = "data:image/png;base64," + Data(try input.encoded(as: .png())).base64EncodedString()
+            let i2i = try await client.send(.post, "/run/local/tiny-sd/image-to-image",
+                                            json: ["prompt": "a red square", "image_url": .string(uri), "num_inference_steps": 2, "strength": 0.5, "output_format": "jpeg"])
+            #expect(i2i.status == .ok, "\(i2i.text)")
+            let first = try #require(try i2i.json["images"]?.arrayValue?.first)
+            #expect(first["width"] == 64 && first["height"] == 64 && first["content_type"] == "image/jpeg")
+
+            // Inpainting: an image and a same-size mask (white repaints the right half).
+            let maskImage = try Image(width: 80, height: 72, channels: 1, samples: .uint8((0..<(80 * 72)).map { $0 % 80 >= 40 ? 255 : 0 }))
+            let maskURI = "data:image/png;base64," + Data(try maskImage.encoded(as: .png())).base64EncodedString()
+            let inpaint = try await client.send(.post, "/run/local/tiny-sd/inpainting",
+                                                json: ["prompt": "a red square", "image_url": .string(uri), "mask_url": .string(maskURI),
+                                                       "num_inference_steps": 2, "output_format": "png"])
+            #expect(inpaint.status == .ok, "\(inpaint.text)")
+            let painted = try #require(try inpaint.json["images"]?.arrayValue?.first)
+            #expect(painted["width"] == 64 && painted["height"] == 64 && painted["content_type"] == "image/png")
+            let wrongMask = try Image(width: 40, height: 40, channels: 1, bitDepth: .eight)
+            let wrongURI = "data:image/png;base64," + Data(try wrongMask.encoded(as: .png())).base64EncodedString()
+            let mismatched = try await client.send(.post, "/run/local/tiny-sd/inpainting",
+                                                   json: ["prompt": "a", "image_url": .string(uri), "mask_url": .string(wrongURI), "num_inference_steps": 2])
+            #expect(mismatched.status == .unprocessableContent && mismatched.text.contains("mask is 40x40"), "\(mismatched.text)")
+
+            // The streaming route: progress events, then the output as the last event.
+            let stream = try await client.send(.post, "/run/local/tiny-sd/stream", json: ["prompt": "a", "num_inference_steps": 1,
+                                                                                           "image_size": ["width": 64, "height": 64]])
+            #expect(stream.status == .ok)
+            let events = stream.text.split(separator: "\n").filter { $0.hasPrefix("data: ") }.map { $0.dropFirst(6) }
+            let last = try JSONValue(parsing: Data(try #require(events.last).utf8))
+            #expect(last["images"]?.arrayValue?.first?["width"] == 64, "\(stream.text.prefix(500))")
+
+            // A loras list is refused by the model with a 422 naming the field.
+            let lora = try await client.send(.post, "/run/local/tiny-sd", json: ["prompt": "a", "loras": [["path": "https://example.com/l.safetensors"]]])
+            #expect(lora.status == .unprocessableContent, "\(lora.text)")
+            #expect(lora.text.contains("loras"))
+        }
+    }
+
+    @Test("steps report progress with TAESD previews, and cancellation stops the run between steps")
+    func previewsAndCancellation() async throws {
+        let root = try TinyDiffusionFolder.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = root.appendingPathComponent("tiny-sd"), taesd = root.appendingPathComponent("taesd")
+        try TinyDiffusionFolder.write(folder)
+        try TinyDiffusionFolder.writePreviewDecoder(taesd)
+        let home = root.appendingPathComponent("home")
+        let added = try await ModelsCommand.Add.parse([
+            "local/tiny-sd", "--checkpoint", folder.path, "--family", "sd1", "--preview-decoder", taesd.path, "--home", home.path,
+        ]).register { _ in }
+        #expect(added.manifest.previewDecoder == taesd.standardizedFileURL.path)
+        let model = try #require(added.manifest.models.first)
+        let loadContext = LoadContext(modelDirectory: home.appendingPathComponent("models"), pool: ComputePool(threads: 1))
+        let loaded = try await model.load(context: loadContext)
+        // The checkpoint's other endpoints share the loaded pipeline instead of holding copies.
+        let inpainting = try await added.manifest.models[2].load(context: loadContext)
+        #expect(try #require(loaded as? LoadedStableDiffusion).pipeline === #require(inpainting as? LoadedStableDiffusion).pipeline)
+        let input: JSONValue = ["prompt": "a red square", "image_size": ["width": 64, "height": 64], "num_inference_steps": 2, "seed": 1]
+
+        let context = StepContext(cancelAfterStep: nil)
+        let out = try await loaded.run(input: input, context: context)
+        #expect(out["images"]?.arrayValue?.count == 1)
+        let steps = context.reports.compactMap(\.step)
+        #expect(steps.prefix(2) == [1, 2], "\(steps)")
+        // A preview on every step but the last (whose image is the result itself).
+        let previews = context.reports.filter { $0.preview != nil }
+        #expect(previews.map(\.step) == [1], "\(previews.map(\.step))")
+        #expect(previews.allSatisfy { $0.preview?.hasPrefix("data:image/jpeg;base64,") == true })
+
+        // Cancelled once the first step is reported: the second never runs.
+        let cancelling = StepContext(cancelAfterStep: 1)
+        var four = try #require(input.objectValue)
+        four["num_inference_steps"] = 4
+        await #expect(throws: CancellationError.self) { _ = try await loaded.run(input: .object(four), context: cancelling) }
+        #expect(cancelling.reports.compactMap(\.step) == [1])
+
+        // An SD 1.x endpoint whose checkpoint disappeared answers 503 naming the path.
+        try FileManager.default.removeItem(at: folder)
+        await #expect { _ = try await model.load(context: LoadContext(modelDirectory: home, pool: ComputePool(threads: 1))) } throws: {
+            ($0 as? ModelError)?.status == 503 && "\($0)".contains(folder.standardizedFileURL.path)
+        }
+    }
+}
+
+/// Records progress; reports cancellation once a given step has been reported.
+private final class StepContext: RunContext, @unchecked Sendable {
+    private let lock = NSLock()
+    private var progressReports: [ModelKit.Progress] = []
+    private let cancelAfterStep: Int?
+
+    init(cancelAfterStep: Int?) { self.cancelAfterStep = cancelAfterStep }
+
+    var reports: [ModelKit.Progress] { lock.withLock { progressReports } }
+    func progress(_ progress: ModelKit.Progress) { lock.withLock { progressReports.append(progress) } }
+    func log(_ message: String, level: LogLevel) {}
+    var isCancelled: Bool {
+        guard let cancelAfterStep else { return false }
+        return lock.withLock { progressReports.contains { ($0.step ?? 0) >= cancelAfterStep } }
+    }
+    func fetch(_ url: String, field: String) async throws -> FetchedFile {
+        throw ModelError(.fileDownloadError, "no files here", field: ["body", field])
+    }
+    func store(_ data: Data, contentType: String, fileName: String) async throws -> StoredFile {
+        StoredFile(url: "memory://\(fileName)", contentType: contentType, fileName: fileName, fileSize: data.count)
+    }
+}
