@@ -3,11 +3,13 @@ import Hummingbird
 import HummingbirdTesting
 import Kernels
 import Media
+import ModelFormats
 import ModelKit
 @testable import Models
 import Platform
 import Runners
 import Server
+import Tensor
 import TestSupport
 import Testing
 @testable import peregrine
@@ -112,10 +114,35 @@ struct TextToImageServingTests {
             let last = try JSONValue(parsing: Data(try #require(events.last).utf8))
             #expect(last["images"]?.arrayValue?.first?["width"] == 64, "\(stream.text.prefix(500))")
 
-            // A loras list is refused by the model with a 422 naming the field.
-            let lora = try await client.send(.post, "/run/local/tiny-sd", json: ["prompt": "a", "loras": [["path": "https://example.com/l.safetensors"]]])
-            #expect(lora.status == .unprocessableContent, "\(lora.text)")
-            #expect(lora.text.contains("loras"))
+            // A LoRA (kohya-ss layout, on conv_in) sent as a data URI changes the image of the
+            // same seed; without it the base image comes back unchanged.
+            func loraURI(_ tensors: [String: Tensor]) throws -> String {
+                let url = FileManager.default.temporaryDirectory.appendingPathComponent("lora-\(UUID().uuidString).safetensors")
+                defer { try? FileManager.default.removeItem(at: url) }
+                try SafetensorsFile.write(tensors, to: url)
+                return "data:application/octet-stream;base64," + (try Data(contentsOf: url)).base64EncodedString()
+            }
+            let lora = try loraURI([
+                "lora_unet_conv_in.lora_down.weight": Tensor(shape: Shape([2, 4, 3, 3]), values: (0..<72).map { Float($0 % 7) * 0.05 - 0.15 }),
+                "lora_unet_conv_in.lora_up.weight": Tensor(shape: Shape([16, 2, 1, 1]), values: (0..<32).map { Float($0 % 5) * 0.1 - 0.2 }),
+                "lora_unet_conv_in.alpha": Tensor(shape: Shape([]), values: [2]),
+            ])
+            let plain: JSONValue = ["prompt": "a", "seed": 5, "num_inference_steps": 1, "output_format": "png", "sync_mode": true,
+                                    "image_size": ["width": 64, "height": 64]]
+            var withLoRA = try #require(plain.objectValue)
+            withLoRA["loras"] = [["path": .string(lora), "scale": 0.8]]
+            let base = try await client.send(.post, "/run/local/tiny-sd", json: plain)
+            let adapted = try await client.send(.post, "/run/local/tiny-sd", json: .object(withLoRA))
+            let baseAgain = try await client.send(.post, "/run/local/tiny-sd", json: plain)
+            #expect(adapted.status == .ok, "\(adapted.text)")
+            let pixels = { (r: TestResponse) throws -> String? in try r.json["images"]?.arrayValue?.first?["url"]?.stringValue }
+            #expect(try pixels(adapted) != pixels(base))
+            #expect(try pixels(baseAgain) == pixels(base))
+            // A file that is not a LoRA of this model is a 422 naming the entry.
+            let foreign = try loraURI(["lora_unet_no_such_layer.lora_down.weight": Tensor(zeros: Shape([2, 4]))])
+            let refused = try await client.send(.post, "/run/local/tiny-sd", json: ["prompt": "a", "loras": [["path": .string(foreign)]]])
+            #expect(refused.status == .unprocessableContent, "\(refused.text)")
+            #expect(refused.text.contains("loras.0.path") && refused.text.contains("lora_unet_no_such_layer"), "\(refused.text)")
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Kernels
 import Media
+import ModelFormats
 import ModelKit
 import Weights
 
@@ -75,6 +76,7 @@ struct LoadedStableDiffusion: LoadedModel {
         request.initImage = initImage
         request.mask = mask
         request.strength = parsed.strength
+        request.loras = try await loras(parsed.loras, context: context)
         // Previews cost a TAESD decode each: about eight per request, when a decoder is installed.
         if hasPreviewDecoder { request.previewEvery = max(1, request.steps / 8) }
         try pipeline.validate(request)
@@ -107,6 +109,31 @@ struct LoadedStableDiffusion: LoadedModel {
             "images": .array(files), "timings": ["inference": .double(inference)], "seed": .int(Int64(seed)),
             "has_nsfw_concepts": .array(Array(repeating: .bool(false), count: files.count)), "prompt": .string(parsed.prompt),
         ]
+    }
+
+    /// The request's LoRA files, fetched like any file input and read against this model's
+    /// modules; each is identified by its SHA-256 so the adapted layers are reused while the
+    /// same files and scales come again.
+    private func loras(_ entries: [(path: String, scale: Float)], context: RunContext) async throws -> [LoRAUse] {
+        var uses: [LoRAUse] = []
+        for (i, entry) in entries.enumerated() {
+            let field = "loras.\(i).path"
+            let file = try await context.fetch(entry.path, field: field)
+            let modules = pipeline.loraModules
+            let adapter = try await pool.execute { () throws -> LoRAAdapter in
+                do {
+                    let tensors = try SafetensorsFile(bytes: file.data, name: file.fileName ?? "lora.safetensors")
+                    return try LoRAAdapter(file: tensors, moduleNames: modules)
+                } catch let error as ModelFormatError {
+                    throw ModelError(.invalidInput, "\(field): \(error)", status: 422, field: ["body", "loras", "\(i)", "path"])
+                } catch let error as ModelError {
+                    throw ModelError(.invalidInput, "\(field): \(error.message)", status: 422, field: ["body", "loras", "\(i)", "path"])
+                }
+            }
+            uses.append(LoRAUse(adapter: adapter, scale: entry.scale, identity: FileDigest.sha256(of: file.data)))
+            context.log("LoRA \(i): \(adapter.components.values.reduce(0) { $0 + $1.count }) layers at scale \(entry.scale)")
+        }
+        return uses
     }
 
     /// A file input decoded as an image, within the input pixel limit.

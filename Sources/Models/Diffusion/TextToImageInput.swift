@@ -21,6 +21,8 @@ struct TextToImageInput: Sendable {
     var outputFormat: String
     var imageURL: String?
     var maskURL: String?
+    /// LoRAs to apply: a URL (or data URI) of each file and its scale.
+    var loras: [(path: String, scale: Float)]
     var strength: Float
 
     /// An input error naming the field, in fal's 422 shape.
@@ -28,8 +30,7 @@ struct TextToImageInput: Sendable {
         ModelError(.invalidInput, "\(field.joined(separator: ".")): \(message)", status: 422, field: ["body"] + field)
     }
 
-    /// - Throws: `ModelError` 422 naming the field that is missing, out of range or not
-    ///   supported (a non-empty `loras`).
+    /// - Throws: `ModelError` 422 naming the field that is missing or out of range.
     init(_ input: JSONValue, task: StableDiffusionModel.Task) throws {
         typealias S = TextToImageSchema
         guard let prompt = input["prompt"]?.stringValue, !prompt.isEmpty else {
@@ -72,8 +73,24 @@ struct TextToImageInput: Sendable {
         guard ["jpeg", "png"].contains(outputFormat) else {
             throw Self.invalid("output_format", message: "must be jpeg or png, got '\(outputFormat)'")
         }
-        if let loras = input["loras"]?.arrayValue, !loras.isEmpty {
-            throw Self.invalid("loras", message: "LoRA weights are not supported by this server yet; send an empty list")
+        loras = []
+        if let value = input["loras"] {
+            guard let items = value.arrayValue, items.count <= S.maxLoRAs else {
+                throw Self.invalid("loras", message: "must be a list of at most \(S.maxLoRAs) {path, scale} objects")
+            }
+            for (i, item) in items.enumerated() {
+                guard let path = item["path"]?.stringValue, !path.isEmpty, path.count <= 4096 else {
+                    throw Self.invalid("loras", "\(i)", "path", message: "field required (a URL of a .safetensors LoRA)")
+                }
+                var scale: Float = 1
+                if let v = item["scale"] {
+                    guard let d = v.doubleValue, d.isFinite, (0...4).contains(d) else {
+                        throw Self.invalid("loras", "\(i)", "scale", message: "must be a number in 0...4")
+                    }
+                    scale = Float(d)
+                }
+                loras.append((path, scale))
+            }
         }
         strength = 1
         if task == .inpainting {

@@ -11,6 +11,8 @@ enum TextToImageSchema {
     static let maxSide = 2_048
     /// Most images per request.
     static let maxImages = 4
+    /// LoRAs one request may apply.
+    static let maxLoRAs = 4
     /// Most sampler steps.
     static let maxSteps = 100
     /// Largest seed: 2^53 − 1, so that JavaScript clients read back the seed they were given.
@@ -77,8 +79,8 @@ enum TextToImageSchema {
                 "description": "If true, the images are returned inline as data URIs instead of stored file URLs.",
             ],
             "loras": [
-                "type": "array", "title": "Loras", "default": [], "maxItems": 8,
-                "description": "LoRA weights to apply ({path, scale}); this server does not apply LoRAs yet and refuses a non-empty list.",
+                "type": "array", "title": "Loras", "default": [], "maxItems": .int(Int64(maxLoRAs)),
+                "description": "LoRA weights to apply to this request ({path, scale}): .safetensors files in PEFT/diffusers or kohya-ss layout.",
                 "items": [
                     "type": "object", "title": "LoraWeight", "required": ["path"],
                     "properties": [
