@@ -3,11 +3,15 @@ import ModelFormats
 import ModelKit
 
 extension DiffusionCheckpoint {
-    /// The model classes whose folders are opened; others named by `model_index.json` (the
-    /// safety checker, the feature extractor) are left to code that wants them.
+    /// The model classes whose folders are opened; others named by `model_index.json` (an
+    /// image encoder for IP adapters) are left to code that wants them.
     static let modelClasses: Set<String> = [
         "UNet2DConditionModel", "AutoencoderKL", "AutoencoderTiny", "CLIPTextModel", "CLIPTextModelWithProjection",
+        "StableDiffusionSafetyChecker",
     ]
+    /// The image processor classes whose `preprocessor_config.json` is read (the safety
+    /// checker's `feature_extractor`; `CLIPFeatureExtractor` is the processor's older name).
+    static let imageProcessorClasses: Set<String> = ["CLIPImageProcessor", "CLIPFeatureExtractor", "CLIPImageProcessorFast"]
     /// The most shard files one component's index may name.
     static let maxShards = 1_000
 
@@ -33,6 +37,7 @@ extension DiffusionCheckpoint {
         var components: [String: Component] = [:]
         var tokenizers: [String: TokenizerSource] = [:]
         var scheduler: Scheduler?
+        var featureExtractor: Data?
         for (name, value) in index where !name.hasPrefix("_") {
             // Components are `[library, class]`; `[null, null]` marks one the pipeline goes without,
             // and plain members (`requires_safety_checker`) are options.
@@ -41,21 +46,29 @@ extension DiffusionCheckpoint {
             let isModel = Self.modelClasses.contains(className)
             let isTokenizer = className.hasSuffix("Tokenizer") || className.hasSuffix("TokenizerFast")
             let isScheduler = className.hasSuffix("Scheduler")
-            guard isModel || isTokenizer || isScheduler else { continue }
+            let isImageProcessor = name == "feature_extractor" && Self.imageProcessorClasses.contains(className)
+            guard isModel || isTokenizer || isScheduler || isImageProcessor else { continue }
             guard Self.isSafeName(name), Self.isDirectory(directory) else {
                 throw ModelError(.weightsInvalid, "model_index.json lists \(name) (\(className)) but \(folder.lastPathComponent) has no \(name)/ folder")
             }
-            if isTokenizer {
+            if isImageProcessor {
+                featureExtractor = try Self.configData(directory, "preprocessor_config.json", component: name)
+            } else if isTokenizer {
                 tokenizers[name] = .folder(directory)
             } else if isScheduler {
                 scheduler = Scheduler(className: className, config: try Self.configData(directory, "scheduler_config.json", component: name))
+            } else if className == "StableDiffusionSafetyChecker" {
+                // The checker is optional: one that cannot be opened (only pickled weights, as
+                // some repositories ship it) leaves the pipeline without a checker rather than
+                // failing it; the endpoint then reports that none is installed.
+                components[name] = try? Self.component(directory, name: name, className: className, variant: variant)
             } else {
                 components[name] = try Self.component(directory, name: name, className: className, variant: variant)
             }
         }
         let family = try components["unet"].flatMap { try Self.family(unetConfig: $0.config) }
         self.init(pipelineClass: index["_class_name"] as? String ?? "DiffusionPipeline", family: family, components: components,
-                  tokenizers: tokenizers, scheduler: scheduler, unusedNames: [])
+                  tokenizers: tokenizers, scheduler: scheduler, unusedNames: [], featureExtractorConfig: featureExtractor)
     }
 
     /// Opens what `url` holds: a diffusers folder (``init(folder:variant:)``, with
@@ -73,7 +86,8 @@ extension DiffusionCheckpoint {
         }
         let folder = try DiffusionCheckpoint(folder: url, variant: variant)
         self.init(pipelineClass: folder.pipelineClass, family: options.family ?? folder.family, components: folder.components,
-                  tokenizers: folder.tokenizers, scheduler: folder.scheduler, unusedNames: folder.unusedNames)
+                  tokenizers: folder.tokenizers, scheduler: folder.scheduler, unusedNames: folder.unusedNames,
+                  featureExtractorConfig: folder.featureExtractorConfig)
     }
 
     /// The family a diffusers UNet configuration belongs to: SDXL's `text_time` additional

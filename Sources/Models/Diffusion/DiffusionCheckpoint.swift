@@ -75,6 +75,9 @@ public struct DiffusionCheckpoint: Sendable {
     /// Single-file tensors that no component reads (EMA copies, training buffers, parts of the
     /// original model diffusers drops), for reports; empty for folders.
     public let unusedNames: [String]
+    /// The `feature_extractor` folder's `preprocessor_config.json` (the safety checker's image
+    /// preprocessing), when the folder's `model_index.json` names one; nil for single files.
+    public let featureExtractorConfig: Data?
 
     /// The component, or an error naming it and those present.
     /// - Throws: `ModelError(.weightsInvalid)` when the checkpoint has no such component.
@@ -95,8 +98,9 @@ public struct DiffusionCheckpoint: Sendable {
     }
 
     init(pipelineClass: String, family: Family?, components: [String: Component], tokenizers: [String: TokenizerSource],
-         scheduler: Scheduler?, unusedNames: [String]) {
+         scheduler: Scheduler?, unusedNames: [String], featureExtractorConfig: Data? = nil) {
         self.pipelineClass = pipelineClass
+        self.featureExtractorConfig = featureExtractorConfig
         self.family = family
         self.components = components
         self.tokenizers = tokenizers

@@ -81,14 +81,18 @@ struct LoadedStableDiffusion: LoadedModel {
         if hasPreviewDecoder { request.previewEvery = max(1, request.steps / 8) }
         try pipeline.validate(request)
         if parsed.safetyChecker {
-            context.log("no safety checker is installed: images are not checked and has_nsfw_concepts is false", level: .warn)
+            if pipeline.hasSafetyChecker {
+                request.checkSafety = true
+            } else {
+                context.log("no safety checker is installed: images are not checked and has_nsfw_concepts is false", level: .warn)
+            }
         }
         context.log("\(task.rawValue) \(request.width)×\(request.height), \(request.steps) steps, guidance \(request.guidanceScale), seed \(seed), \(request.imageCount) image(s)")
         let pipeline = self.pipeline
         let ready = request
         let start = Date()
-        let images = try await pool.execute { () throws -> [Image] in
-            try pipeline.generate(ready, onStep: { step in
+        let (images, nsfw) = try await pool.execute { () throws -> (images: [Image], nsfw: [Bool]) in
+            try pipeline.generateChecked(ready, onStep: { step in
                 let preview = step.preview.flatMap { try? $0.encoded(as: .jpeg(quality: 70)) }.map { DataURI.string(for: $0, format: .jpeg) }
                 context.progress(Progress(fraction: Double(step.step) / Double(max(1, step.total)), step: step.step, total: step.total,
                                           message: "step \(step.step) of \(step.total)", preview: preview))
@@ -96,6 +100,9 @@ struct LoadedStableDiffusion: LoadedModel {
             }, isCancelled: { context.isCancelled })
         }
         let inference = Date().timeIntervalSince(start)
+        if nsfw.contains(true) {
+            context.log("the safety checker flagged \(nsfw.filter { $0 }.count) of \(nsfw.count) image(s); they are returned black", level: .warn)
+        }
         let png = parsed.outputFormat == "png"
         let encoded = try await pool.execute { try images.map { try $0.encoded(as: png ? .png() : .jpeg(quality: 90)) } }
         var files: [JSONValue] = []
@@ -107,7 +114,7 @@ struct LoadedStableDiffusion: LoadedModel {
         context.progress(Progress(fraction: 1, step: request.steps, total: request.steps, message: "done"))
         return [
             "images": .array(files), "timings": ["inference": .double(inference)], "seed": .int(Int64(seed)),
-            "has_nsfw_concepts": .array(Array(repeating: .bool(false), count: files.count)), "prompt": .string(parsed.prompt),
+            "has_nsfw_concepts": .array(nsfw.map { .bool($0) }), "prompt": .string(parsed.prompt),
         ]
     }
 

@@ -30,6 +30,10 @@ public struct DiffusionRequest: Sendable {
     public var sampler: SamplerKind?
     /// LoRAs applied to this request only, each with its scale.
     public var loras: [LoRAUse]
+    /// Run the safety checker on the images (when the checkpoint has one): flagged images come
+    /// back black and ``StableDiffusionPipeline/generateChecked(_:onStep:isCancelled:)`` says
+    /// which they were.
+    public var checkSafety: Bool
 
     public init(prompt: String, negativePrompt: String = "", width: Int, height: Int, steps: Int, guidanceScale: Float,
                 seed: UInt64, imageCount: Int = 1) {
@@ -47,6 +51,7 @@ public struct DiffusionRequest: Sendable {
         previewEvery = nil
         sampler = nil
         loras = []
+        checkSafety = false
     }
 }
 
@@ -97,6 +102,8 @@ public final class StableDiffusionPipeline: Sendable {
     public let unet: UNet2DConditionModel
     let autoencoder: any LatentAutoencoder
     let previewDecoder: TinyAutoencoder?
+    /// The checkpoint's `safety_checker`, when it has one.
+    let safetyChecker: SafetyChecker?
     let schedulerConfiguration: SchedulerConfiguration
     /// The checkpoint's sampler, or Euler where the checkpoint names one this pipeline lacks.
     public let defaultSampler: SamplerKind
@@ -179,6 +186,13 @@ public final class StableDiffusionPipeline: Sendable {
         } else {
             autoencoder = try AutoencoderKL(configJSON: vae.config, weights: vae.weights, pool: pool, precision: precision)
         }
+        safetyChecker = try checkpoint.components["safety_checker"].map { component in
+            // Without a feature extractor the checker takes CLIPImageProcessor's defaults
+            // (224 × 224), which is what Stable Diffusion's feature extractor holds.
+            try SafetyChecker(configuration: SafetyCheckerConfiguration(json: component.config),
+                              preprocessing: checkpoint.featureExtractorConfig.map(CLIPImagePreprocessing.init(json:)) ?? CLIPImagePreprocessing(),
+                              weights: component.weights, pool: pool)
+        }
         self.previewDecoder = try previewDecoder.map {
             try TinyAutoencoder(configuration: TinyAutoencoderConfiguration.parse($0.config), weights: $0.weights, pool: pool,
                                 precision: precision, includeEncoder: false)
@@ -212,8 +226,11 @@ public final class StableDiffusionPipeline: Sendable {
 
     /// Bytes of prepared weights.
     public var footprintBytes: Int {
-        unet.executor.weightBytes + textEncoders.reduce(0) { $0 + $1.weightBytes }
+        unet.executor.weightBytes + textEncoders.reduce(0) { $0 + $1.weightBytes } + (safetyChecker?.weightBytes ?? 0)
     }
+
+    /// Whether the checkpoint came with a safety checker (``DiffusionRequest/checkSafety``).
+    public var hasSafetyChecker: Bool { safetyChecker != nil }
 
     /// Checks a request against what the model and this server can do.
     /// - Throws: `ModelError(.invalidInput, status: 422)` naming the field and the reason.
@@ -265,6 +282,18 @@ public final class StableDiffusionPipeline: Sendable {
                 try run(request, onStep: onStep, isCancelled: isCancelled)
             }
         }
+    }
+
+    /// ``generate(_:onStep:isCancelled:)``, then, when the request asks for it and the
+    /// checkpoint has a safety checker, the check: flagged images are replaced by black ones.
+    /// - Returns: the images and, per image, whether the checker flagged it (all false when
+    ///   nothing was checked).
+    public func generateChecked(_ request: DiffusionRequest, onStep: (DiffusionStep) -> Void = { _ in },
+                                isCancelled: () -> Bool = { false }) throws -> (images: [Image], nsfw: [Bool]) {
+        let images = try generate(request, onStep: onStep, isCancelled: isCancelled)
+        guard request.checkSafety, let safetyChecker else { return (images, Array(repeating: false, count: images.count)) }
+        if isCancelled() { throw CancellationError() }
+        return try safetyChecker.filter(images)
     }
 
     private func run(_ request: DiffusionRequest, onStep: @escaping (DiffusionStep) -> Void,
