@@ -191,6 +191,43 @@ struct TextToImageServingTests {
     }
 }
 
+extension TextToImageServingTests {
+    @Test("with a safety checker installed, enable_safety_checker runs it: has_nsfw_concepts per image, flagged images black")
+    func safetyChecker() async throws {
+        let root = try TinyDiffusionFolder.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let input: JSONValue = ["prompt": "a red square", "image_size": ["width": 64, "height": 64], "num_inference_steps": 1, "seed": 3,
+                                "num_images": 2, "output_format": "png"]
+        for (name, threshold, flagged) in [("strict", Float(-2), true), ("lenient", Float(2), false)] {
+            let folder = root.appendingPathComponent(name)
+            try TinyDiffusionFolder.write(folder)
+            try TinyDiffusionFolder.writeSafetyChecker(folder, threshold: threshold)
+            let home = root.appendingPathComponent("home-\(name)")
+            let added = try await ModelsCommand.Add.parse(["local/\(name)", "--checkpoint", folder.path, "--family", "sd1", "--home", home.path])
+                .register { _ in }
+            let model = try #require(added.manifest.models.first)
+            let loaded = try await model.load(context: LoadContext(modelDirectory: home.appendingPathComponent("models"), pool: ComputePool(threads: 1)))
+            #expect(try #require(loaded as? LoadedStableDiffusion).pipeline.hasSafetyChecker)
+            for enabled in [true, false] {
+                var body = try #require(input.objectValue)
+                body["enable_safety_checker"] = .bool(enabled)
+                let context = StepContext(cancelAfterStep: nil)
+                let out = try await loaded.run(input: .object(body), context: context)
+                let expected = enabled && flagged
+                #expect(out["has_nsfw_concepts"] == .array([.bool(expected), .bool(expected)]), "\(name) \(enabled)")
+                #expect(!context.messages.contains { $0.contains("no safety checker") }, "\(context.messages)")
+                let images = try #require(out["images"]?.arrayValue)
+                #expect(images.count == 2 && images.allSatisfy { $0["width"] == 64 && $0["height"] == 64 })
+                for data in context.stored {
+                    let image = try Image.decode(Array(data))
+                    let black = image.samples == .uint8([UInt8](repeating: 0, count: image.samples.count))
+                    #expect(black == expected, "\(name) \(enabled)")
+                }
+            }
+        }
+    }
+}
+
 /// Records progress; reports cancellation once a given step has been reported.
 private final class StepContext: RunContext, @unchecked Sendable {
     private let lock = NSLock()
@@ -199,9 +236,16 @@ private final class StepContext: RunContext, @unchecked Sendable {
 
     init(cancelAfterStep: Int?) { self.cancelAfterStep = cancelAfterStep }
 
+    private var logged: [String] = []
+    private var files: [Data] = []
+
     var reports: [ModelKit.Progress] { lock.withLock { progressReports } }
+    /// The messages logged.
+    var messages: [String] { lock.withLock { logged } }
+    /// The files stored, in order.
+    var stored: [Data] { lock.withLock { files } }
     func progress(_ progress: ModelKit.Progress) { lock.withLock { progressReports.append(progress) } }
-    func log(_ message: String, level: LogLevel) {}
+    func log(_ message: String, level: LogLevel) { lock.withLock { logged.append(message) } }
     var isCancelled: Bool {
         guard let cancelAfterStep else { return false }
         return lock.withLock { progressReports.contains { ($0.step ?? 0) >= cancelAfterStep } }
@@ -210,6 +254,7 @@ private final class StepContext: RunContext, @unchecked Sendable {
         throw ModelError(.fileDownloadError, "no files here", field: ["body", field])
     }
     func store(_ data: Data, contentType: String, fileName: String) async throws -> StoredFile {
-        StoredFile(url: "memory://\(fileName)", contentType: contentType, fileName: fileName, fileSize: data.count)
+        lock.withLock { files.append(data) }
+        return StoredFile(url: "memory://\(fileName)", contentType: contentType, fileName: fileName, fileSize: data.count)
     }
 }

@@ -94,6 +94,34 @@ enum TinyDiffusionFolder {
         try SafetensorsFile.write(tensors, to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
     }
 
+    /// Adds a `safety_checker` (the small configuration and weight table of
+    /// `safety_checker.json`, made by `scripts/diffusion/make_safety_goldens.py`) and its
+    /// `feature_extractor` to a folder `write(_:)` made. Every concept threshold is `threshold`:
+    /// below -1 every image is flagged, above 1 none is.
+    static func writeSafetyChecker(_ root: URL, threshold: Float) throws {
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: goldens.appendingPathComponent("safety_checker.json"))) as! [String: Any]
+        let indexURL = root.appendingPathComponent("model_index.json")
+        var index = try JSONSerialization.jsonObject(with: Data(contentsOf: indexURL)) as! [String: Any]
+        index["safety_checker"] = ["stable_diffusion", "StableDiffusionSafetyChecker"]
+        index["feature_extractor"] = ["transformers", "CLIPImageProcessor"]
+        index["requires_safety_checker"] = true
+        try json(index, indexURL)
+        let checker = root.appendingPathComponent("safety_checker", isDirectory: true)
+        let extractor = root.appendingPathComponent("feature_extractor", isDirectory: true)
+        try FileManager.default.createDirectory(at: checker, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: extractor, withIntermediateDirectories: true)
+        try json(golden["config"]!, checker.appendingPathComponent("config.json"))
+        try json(golden["preprocessor"]!, extractor.appendingPathComponent("preprocessor_config.json"))
+        var seed: UInt64 = 2_000
+        var tensors = (golden["weights"] as! [String: [Int]]).mapValues { shape -> Tensor in
+            seed += 1
+            return Tensor(uniform: Shape(shape), bound: shape.count == 1 ? 0.05 : Float((3.0 / Double(shape.dropFirst().reduce(1, *))).squareRoot()), seed: seed)
+        }
+        tensors["concept_embeds_weights"] = Tensor(shape: Shape([17]), repeating: threshold)
+        tensors["special_care_embeds_weights"] = Tensor(shape: Shape([3]), repeating: threshold)
+        try SafetensorsFile.write(tensors, to: checker.appendingPathComponent("model.safetensors"))
+    }
+
     private static func json(_ object: Any, _ url: URL) throws {
         try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).write(to: url)
     }
