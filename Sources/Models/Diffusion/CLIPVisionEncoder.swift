@@ -115,7 +115,8 @@ public struct CLIPVisionConfiguration: Sendable, Equatable, Codable {
 /// CLIP's vision transformer and a projection of its pooled output: patch embedding (a
 /// convolution with kernel and stride of one patch), the class token, position embeddings,
 /// `pre_layrnorm`, pre-norm layers with full (non-causal) self-attention, `post_layernorm` on the
-/// class token and the bias-free projection, one graph on the engine.
+/// class token and the bias-free projection, one graph on the engine. The layers are the text
+/// encoder's (`CLIPTextEncoder.encoderLayer`) with the graph's attention op, which needs no mask.
 ///
 /// The class token is the same row for every image; it is put in front of the patches as an
 /// input the host fills (`class_embedding + position_embedding[0]`, one row per image), since
@@ -180,18 +181,11 @@ public final class CLIPVisionEncoder: Sendable {
         var b = GraphBuilder()
         let pixels = b.input("pixels")
         let classToken = b.input("class_token")
-        let width = c.hiddenSize, heads = c.attentionHeads, headWidth = c.headDimension
+        let width = c.hiddenSize, headWidth = c.headDimension
         let epsilon = c.layerNormEpsilon
 
-        func linear(_ name: String, _ x: ValueID, out: Int, in inputs: Int) throws -> ValueID {
-            try b.linear(name, x, weight: reader.tensor("\(name).weight", [out, inputs]), bias: reader.tensor("\(name).bias", [out]))
-        }
         func layerNorm(_ name: String, _ x: ValueID) throws -> ValueID {
             try b.layerNorm(name, x, epsilon: epsilon, scale: reader.tensor("\(name).weight", [width]), bias: reader.tensor("\(name).bias", [width]))
-        }
-        /// `[N, T, C]` → `[N, heads, T, D]`.
-        func split(_ name: String, _ x: ValueID) -> ValueID {
-            b.transpose("\(name).heads", b.reshape("\(name).split", x, [0, 0, heads, headWidth]), [0, 2, 1, 3])
         }
 
         let patchWeight = try reader.tensor("embeddings.patch_embedding.weight", [width, c.channels, c.patchSize, c.patchSize])
@@ -201,25 +195,11 @@ public final class CLIPVisionEncoder: Sendable {
         var x = b.concatenate("embeddings", [classToken, positioned], axis: 1)
         x = try layerNorm("pre_layrnorm", x)
         for i in 0..<c.layers {
-            let p = "encoder.layers.\(i)"
-            let a = "\(p).self_attn"
-            let h = try layerNorm("\(p).layer_norm1", x)
-            let q = split("\(a).q", try linear("\(a).q_proj", h, out: width, in: width))
-            let k = split("\(a).k", try linear("\(a).k_proj", h, out: width, in: width))
-            let v = split("\(a).v", try linear("\(a).v_proj", h, out: width, in: width))
-            let attended = b.attention("\(a).attention", query: q, key: k, value: v, scale: 1 / Float(headWidth).squareRoot())
-            let merged = b.reshape("\(a).merged", b.transpose("\(a).merge", attended, [0, 2, 1, 3]), [0, 0, width])
-            x = b.elementwise("\(p).residual1", .add, x, try linear("\(a).out_proj", merged, out: width, in: width))
-
-            let m = "\(p).mlp"
-            let up = try linear("\(m).fc1", try layerNorm("\(p).layer_norm2", x), out: c.intermediateSize, in: width)
-            let activated: ValueID
-            switch c.activation {
-            case .quickGELU: activated = b.quickGELU("\(m).act", up)
-            case .gelu: activated = b.unary("\(m).act", .gelu, up)
-            case .geluNew, .geluPyTorchTanh: activated = b.unary("\(m).act", .geluTanh, up)
+            x = try CLIPTextEncoder.encoderLayer(&b, x, prefix: "encoder.layers.\(i)", width: width, heads: c.attentionHeads,
+                                                 intermediate: c.intermediateSize, activation: c.activation, epsilon: epsilon,
+                                                 reader: &reader, keysTransposed: false) { b, a, q, k, v in
+                b.attention("\(a).attention", query: q, key: k, value: v, scale: 1 / Float(headWidth).squareRoot())
             }
-            x = b.elementwise("\(p).residual2", .add, x, try linear("\(m).fc2", activated, out: width, in: c.intermediateSize))
         }
         let pooled = b.reshape("pooled", try layerNorm("post_layernorm", b.slice("class", x, axis: 1, start: 0, end: 1)), [0, width])
         let projected = try b.linear(projection, pooled, weight: reader.tensor("\(projection).weight", [projectionDimension, width], global: true),
