@@ -192,3 +192,50 @@ extension SafetyCheckerTests {
         #expect(passed.images.map(\.samples) == unchecked.images.map(\.samples))
     }
 }
+
+extension SafetyCheckerTests {
+    @Test("config.json: transformers' CLIPVisionConfig defaults and bounded, named errors")
+    func configuration() throws {
+        let defaults = try SafetyCheckerConfiguration(json: Data("{}".utf8))
+        #expect(defaults == SafetyCheckerConfiguration())
+        #expect(defaults.vision.hiddenSize == 768 && defaults.vision.patchSize == 32 && defaults.vision.imageSize == 224)
+        #expect(defaults.vision.activation == .quickGELU && defaults.projectionDimension == 512)
+        let sd = try SafetyCheckerConfiguration(json: Data(#"{"projection_dim": 768, "vision_config": {"hidden_size": 1024, "patch_size": 14, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096}}"#.utf8))
+        #expect(sd.vision.tokens == 257 && sd.projectionDimension == 768)
+        #expect { try SafetyCheckerConfiguration(json: Data(#"{"vision_config": {"hidden_size": 10, "num_attention_heads": 3}}"#.utf8)) } throws: {
+            "\($0)".contains("num_attention_heads")
+        }
+        #expect { try SafetyCheckerConfiguration(json: Data(#"{"vision_config": {"hidden_act": "relu"}}"#.utf8)) } throws: { "\($0)".contains("relu") }
+        #expect { try SafetyCheckerConfiguration(json: Data(#"{"vision_config": {"image_size": -4}}"#.utf8)) } throws: { "\($0)".contains("image_size") }
+        // The feature extractor's crop must be the tower's input size.
+        #expect {
+            try SafetyChecker(configuration: Self.golden.config, preprocessing: CLIPImagePreprocessing(),
+                              weights: DiffusionWeights(component: "safety_checker", tensors: Self.tensors()), pool: Self.pool)
+        } throws: { "\($0)".contains("image_size 32") }
+    }
+
+    @Test("an image elongated beyond the resize bound is refused, not resized")
+    func elongatedImage() throws {
+        let thin = try Image(width: 1, height: 600, channels: 3, bitDepth: .eight)
+        #expect { try CLIPImagePreprocessing().pixels([thin]) } throws: { ($0 as? ModelError)?.code == .invalidInput }
+    }
+
+    @Test("a folder's safety checker with only pickled weights is left out; its feature extractor is read")
+    func pickledCheckerLeftOut() throws {
+        let fm = FileManager.default
+        let folder = fm.temporaryDirectory.appendingPathComponent("sd-pickled-\(UUID().uuidString)")
+        defer { try? fm.removeItem(at: folder) }
+        for name in ["safety_checker", "feature_extractor"] {
+            try fm.createDirectory(at: folder.appendingPathComponent(name), withIntermediateDirectories: true)
+        }
+        try Data(#"{"_class_name": "StableDiffusionPipeline", "safety_checker": ["stable_diffusion", "StableDiffusionSafetyChecker"], "feature_extractor": ["transformers", "CLIPImageProcessor"]}"#.utf8)
+            .write(to: folder.appendingPathComponent("model_index.json"))
+        try Data("{}".utf8).write(to: folder.appendingPathComponent("safety_checker/config.json"))
+        try Data("not a pickle".utf8).write(to: folder.appendingPathComponent("safety_checker/pytorch_model.bin"))
+        try Data(#"{"crop_size": 224}"#.utf8).write(to: folder.appendingPathComponent("feature_extractor/preprocessor_config.json"))
+        let checkpoint = try DiffusionCheckpoint(folder: folder)
+        #expect(checkpoint.components["safety_checker"] == nil)
+        let preprocessing = try CLIPImagePreprocessing(json: try #require(checkpoint.featureExtractorConfig))
+        #expect(preprocessing.cropWidth == 224 && preprocessing.cropHeight == 224)
+    }
+}

@@ -63,6 +63,8 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
 
     /// Largest accepted side.
     public static let maxSide = 4096
+    /// Longest side an image may have after the resize (an aspect ratio of 64 at 224).
+    public static let maxResizedSide = 16_384
 
     /// CLIPImageProcessor's defaults, with the sizes given.
     public init(shortestEdge: Int = 224, cropHeight: Int = 224, cropWidth: Int = 224) {
@@ -126,7 +128,8 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
     /// PIL's resize of an 8-bit image is; PIL's bicubic widens its kernel when downscaling
     /// (antialiasing), so downscaled inputs differ from transformers' slightly. Images already
     /// at the crop size pass through unchanged, as they do in transformers.
-    /// - Throws: `ModelError(.invalidInput)` for an empty list or 16-bit images.
+    /// - Throws: `ModelError(.invalidInput)` for an empty list, 16-bit images, or an image so
+    ///   elongated that its resize would be longer than ``maxResizedSide``.
     public func pixels(_ images: [Image]) throws -> Tensor {
         guard !images.isEmpty else { throw ModelError(.invalidInput, "safety checker: no images") }
         let planes = try images.map { image -> Tensor in
@@ -140,7 +143,13 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
             if resize {
                 // transformers' `get_resize_output_image_size(default_to_square=False)`.
                 let short = min(width, height), long = max(width, height)
-                let newLong = Int(Double(shortestEdge) * Double(long) / Double(short))
+                let scaledLong = Double(shortestEdge) * Double(long) / Double(short)
+                // Extreme aspect ratios would size the resized plane from untrusted numbers.
+                guard scaledLong <= Double(Self.maxResizedSide) else {
+                    throw ModelError(.invalidInput, "safety checker: a \(image.width)×\(image.height) image resized to a shorter side of "
+                                     + "\(shortestEdge) is longer than \(Self.maxResizedSide)")
+                }
+                let newLong = Int(scaledLong)
                 let (w, h) = width <= height ? (shortestEdge, newLong) : (newLong, shortestEdge)
                 if (w, h) != (width, height) {
                     plane = try PlaneResize.resize(plane, width: w, height: h, filter: .bicubic)
