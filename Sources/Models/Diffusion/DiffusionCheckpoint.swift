@@ -4,7 +4,8 @@ import Foundation
 import ModelKit
 
 /// The components of a Stable Diffusion checkpoint as diffusers names them (`unet`, `vae`,
-/// `text_encoder`, `text_encoder_2`, `tokenizer`, `tokenizer_2`, `scheduler`): each model's class,
+/// `text_encoder`, `text_encoder_2`, `tokenizer`, `tokenizer_2`, `scheduler`, and a folder's
+/// optional `safety_checker` with its `feature_extractor`): each model's class,
 /// its diffusers `config.json` as raw bytes (the component decodes its own configuration), and its
 /// tensors under diffusers' names, whatever layout the user's files have.
 ///
@@ -35,7 +36,8 @@ public struct DiffusionCheckpoint: Sendable {
         /// The component's name in the pipeline (`"unet"`, `"text_encoder_2"`).
         public let name: String
         /// The diffusers or transformers class (`"UNet2DConditionModel"`, `"AutoencoderKL"`,
-        /// `"AutoencoderTiny"`, `"CLIPTextModel"`, `"CLIPTextModelWithProjection"`).
+        /// `"AutoencoderTiny"`, `"CLIPTextModel"`, `"CLIPTextModelWithProjection"`,
+        /// `"StableDiffusionSafetyChecker"`).
         public let className: String
         /// The component's `config.json`, for the component to decode.
         public let config: Data
