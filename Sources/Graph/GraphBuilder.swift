@@ -140,6 +140,20 @@ public struct GraphBuilder: Sendable {
         node(name, .attention(scale: scale), [query, key, value])
     }
 
+    /// Multi-head attention on `[N, T, heads·D]` queries, `[N, S, heads·D]` keys and
+    /// `[N, S, heads·Dv]` values as the projections produce them, giving `[N, T, heads·Dv]`
+    /// (the heads merged as PyTorch's `transpose(1, 2).reshape` would), with no transposes.
+    public mutating func attention(_ name: String, query: ValueID, key: ValueID, value: ValueID, heads: Int,
+                                   scale: Float) -> ValueID {
+        node(name, .attentionHeads(heads: heads, scale: scale), [query, key, value])
+    }
+
+    /// GEGLU's gate: `a · gelu(b)` over the halves `a`, `b` of `x`'s last dimension (diffusers'
+    /// `GEGLU` after its projection), in one pass.
+    public mutating func gatedGELU(_ name: String, _ x: ValueID) -> ValueID {
+        node(name, .gatedGELU, [x])
+    }
+
     /// Nearest-neighbour upsampling of NCHW `x` by an integer factor (PyTorch
     /// `F.interpolate(mode="nearest", scale_factor=factor)`).
     public mutating func upsampleNearest(_ name: String, _ x: ValueID, factor: Int) -> ValueID {

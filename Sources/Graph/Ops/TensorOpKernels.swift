@@ -22,6 +22,10 @@ enum TensorOpKernels {
             try Ops.attention(q: inputs[0], k: inputs[1], v: inputs[2], scale: scale, into: output, pool: pool)
         case .attentionFeatureMajor(let scale):
             try attentionFeatureMajor(q: inputs[0], k: inputs[1], v: inputs[2], scale: scale, output: output, pool: pool)
+        case .attentionHeads(let heads, let scale):
+            try Ops.attentionHeads(q: inputs[0], k: inputs[1], v: inputs[2], heads: heads, scale: scale, into: output, pool: pool)
+        case .gatedGELU:
+            try Ops.gatedGELU(x!, into: output, pool: pool)
         case .select:
             try store(Ops.select(inputs[0], inputs[1], inputs[2], pool: pool), into: output)
         case .expand:

@@ -169,19 +169,15 @@ struct UNetGraphBuilder {
     }
 
     /// diffusers' `Attention` (no bias on q, k, v): `[N, T, C]` queries over `[N, S, D]` context.
+    /// The heads stay interleaved in the projections' last dimension (the attention op reads
+    /// and writes that layout), so no transposes split or merge them.
     mutating func attention(_ name: String, _ x: ValueID, context: ValueID, contextChannels: Int, heads: Int,
                             channels: Int) throws -> ValueID {
         let headDim = channels / heads
-        func split(_ b: inout GraphBuilder, _ v: ValueID, _ label: String) -> ValueID {
-            let r = b.reshape("\(name).\(label)_heads", v, [0, 0, heads, headDim])
-            return b.transpose("\(name).\(label)_transpose", r, [0, 2, 1, 3])
-        }
-        let q = split(&b, try linear("\(name).to_q", x, in: channels, out: channels, bias: false), "q")
-        let k = split(&b, try linear("\(name).to_k", context, in: contextChannels, out: channels, bias: false), "k")
-        let v = split(&b, try linear("\(name).to_v", context, in: contextChannels, out: channels, bias: false), "v")
-        var o = b.attention(name, query: q, key: k, value: v, scale: 1 / Float(headDim).squareRoot())
-        o = b.transpose("\(name).o_transpose", o, [0, 2, 1, 3])
-        o = b.reshape("\(name).o_merge", o, [0, 0, channels])
+        let q = try linear("\(name).to_q", x, in: channels, out: channels, bias: false)
+        let k = try linear("\(name).to_k", context, in: contextChannels, out: channels, bias: false)
+        let v = try linear("\(name).to_v", context, in: contextChannels, out: channels, bias: false)
+        let o = b.attention(name, query: q, key: k, value: v, heads: heads, scale: 1 / Float(headDim).squareRoot())
         return try linear("\(name).to_out.0", o, in: channels, out: channels)
     }
 
@@ -201,9 +197,7 @@ struct UNetGraphBuilder {
         n = try layerNorm("\(name).norm3", h, channels: c)
         let inner = 4 * c
         let projected = try linear("\(name).ff.net.0.proj", n, in: c, out: 2 * inner)
-        let value = b.slice("\(name).ff.value", projected, axis: -1, start: 0, end: inner)
-        let gate = b.unary("\(name).ff.gelu", .gelu, b.slice("\(name).ff.gate", projected, axis: -1, start: inner, end: 2 * inner))
-        let ff = try linear("\(name).ff.net.2", b.elementwise("\(name).ff.geglu", .mul, value, gate), in: inner, out: c)
+        let ff = try linear("\(name).ff.net.2", b.gatedGELU("\(name).ff.geglu", projected), in: inner, out: c)
         return b.elementwise("\(name).ff_residual", .add, ff, h)
     }
 
