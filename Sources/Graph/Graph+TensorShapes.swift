@@ -102,7 +102,7 @@ extension Node {
             case .group(let groups, _), .groupChain(let groups, _, _, _):
                 guard x.count >= 2, groups > 0, x[1] % groups == 0 else { throw fail("\(groups) groups do not divide the channels") }
                 count = x[1]
-            case .instance:
+            case .instance, .channel:
                 guard x.count >= 2 else { throw fail("needs a channel dimension") }
                 count = x[1]
             }

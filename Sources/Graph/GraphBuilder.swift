@@ -87,6 +87,13 @@ public struct GraphBuilder: Sendable {
              [x, constant("\(name).weight", scale), constant("\(name).bias", bias)])
     }
 
+    /// Layer normalization over the channels (dimension 1) at each position: a transformer
+    /// block's LayerNorm on features-as-rows `[N, C, ...]` values.
+    public mutating func channelNorm(_ name: String, _ x: ValueID, epsilon: Float, scale: Tensor, bias: Tensor) -> ValueID {
+        node(name, .normalization(.channel(epsilon: epsilon)),
+             [x, constant("\(name).weight", scale), constant("\(name).bias", bias)])
+    }
+
     /// An element-wise function.
     public mutating func unary(_ name: String, _ op: UnaryOp, _ x: ValueID) -> ValueID {
         node(name, .unary(op), [x])

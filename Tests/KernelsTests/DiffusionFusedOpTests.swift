@@ -69,3 +69,33 @@ struct DiffusionFusedOpTests {
         #expect(throws: KernelError.self) { try Ops.gatedGELU(Tensor(zeros: [2, 6]), into: Tensor(zeros: [2, 6]), pool: testPool) }
     }
 }
+
+/// Layer normalization over the channels of features-as-rows values against its definition.
+@Suite("Channel norm, random shapes")
+struct ChannelNormTests {
+    @Test(arguments: [true, false], 0..<12)
+    func channelNormMatchesReference(portable: Bool, seed: Int) throws {
+        var rng = SplitMix64(seed: UInt64(seed) &+ 5150)
+        let n = Int.random(in: 1...3, using: &rng), c = [1, 2, 7, 64, 320, Int.random(in: 1...90, using: &rng)][seed % 6]
+        // Positions: one, fewer than a block, not a multiple of the 64-column block or of the 256-column chunk.
+        let rest = [[1], [5], [63, 1], [65], [17, 19], [300]][(seed / 2) % 6]
+        // An offset mean, so a one-pass variance would lose digits.
+        let x = randomTensor(Shape([n, c] + rest), seed: UInt64(seed) + 3, in: 2...6)
+        let gamma = seed % 3 == 0 ? nil : randomTensor(Shape([c]), seed: UInt64(seed) + 4).toArray()
+        let beta = seed % 4 == 1 ? nil : randomTensor(Shape([c]), seed: UInt64(seed) + 5).toArray()
+        let out = Tensor(uninitialized: x.shape)
+        try Ops.channelNorm(x, gamma: gamma, beta: beta, epsilon: 1e-5, into: out, portable: portable, pool: testPool)
+        expectClose(out, Reference.channelNorm(x, gamma: gamma, beta: beta, epsilon: 1e-5))
+        // In place.
+        let inPlace = x.copy()
+        try Ops.channelNorm(inPlace, gamma: gamma, beta: beta, epsilon: 1e-5, into: inPlace, portable: portable, pool: testPool)
+        expectClose(inPlace, out, relative: 0)
+    }
+
+    @Test func channelNormRejectsMismatchedScales() {
+        #expect(throws: KernelError.self) {
+            try Ops.channelNorm(Tensor(zeros: [1, 4, 3]), gamma: [1, 1, 1], beta: nil, epsilon: 1e-5, into: Tensor(zeros: [1, 4, 3]),
+                                pool: testPool)
+        }
+    }
+}

@@ -49,6 +49,8 @@ enum TensorOpKernels {
                 try Ops.groupNorm(x!, groups: groups, epsilon: epsilon, gamma: scale, beta: bias, into: output, pool: pool)
             case .instance(let epsilon):
                 try Ops.groupNorm(x!, groups: dims[1], epsilon: epsilon, gamma: scale, beta: bias, into: output, pool: pool)
+            case .channel(let epsilon):
+                try Ops.channelNorm(x!, gamma: scale, beta: bias, epsilon: epsilon, into: output, pool: pool)
             case .groupChain(let groups, let epsilon, let activation, let residual):
                 try Ops.groupNorm(x!, groups: groups, epsilon: epsilon, gamma: scale, beta: bias, activation: activation,
                                   residual: residual ? inputs[3] : nil, into: output, pool: pool)
