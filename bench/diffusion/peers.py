@@ -202,7 +202,12 @@ def main():
             family, size, batch = NETWORKS[n]
             for label, precision, path in engines:
                 env = dict(os.environ, PEREGRINE_THREADS=str(args.threads), PEREGRINE_PRECISION=precision)
-                res = run_process([path, family, str(size), str(batch), str(args.runs)], env=env)
+                try:
+                    res = run_process([path, family, str(size), str(batch), str(args.runs)], env=env)
+                except subprocess.CalledProcessError as e:
+                    # An older binary (a "before" build) may lack a network's mode.
+                    log(f"round {r + 1} {n} {label}: failed ({e.returncode}): {(e.stdout or '').strip()[:200]}")
+                    continue
                 log(f"round {r + 1} {n} {label}: median {res['median_s']:.2f} s")
                 times[n].setdefault(label, []).extend(res["run_s"])
                 rounds[n].setdefault(label, []).append(res["median_s"])
@@ -218,11 +223,13 @@ def main():
     for n in networks:
         family, size, batch = NETWORKS[n]
         first = engines[0][0]
+        base = statistics.median(times[n][first]) if first in times[n] else None
         row = {"size": size, "batch": batch, "engines": {}}
         for e, ts in times[n].items():
             m = statistics.median(ts)
-            row["engines"][e] = {"median_s": m, "round_medians_s": rounds[n][e], f"ratio_to_{first}": m / statistics.median(times[n][first]),
-                                 **details[n][e]}
+            row["engines"][e] = {"median_s": m, "round_medians_s": rounds[n][e], **details[n][e]}
+            if base:
+                row["engines"][e][f"ratio_to_{first}"] = m / base
         results[n] = row
     versions = {}
     for pkg in ("torch", "diffusers", "openvino"):
