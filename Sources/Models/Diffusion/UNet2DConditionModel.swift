@@ -172,8 +172,11 @@ struct UNetGraphBuilder {
     /// A linear layer (`[out, in]` weight) on features-as-rows `[N, in, T, 1]` values: a 1×1
     /// convolution, whose kernel reads the activations in place and adds the bias (and, when
     /// the graph's fusion finds one, the residual) in its epilogue.
-    mutating func projection(_ name: String, _ x: ValueID, in inputs: Int, out outputs: Int, bias: Bool = true) throws -> ValueID {
-        let weight = try w("\(name).weight", [outputs, inputs]).reshaped(Shape([outputs, inputs, 1, 1]))
+    /// `scale` multiplies the weights (a factor the next op would otherwise apply).
+    mutating func projection(_ name: String, _ x: ValueID, in inputs: Int, out outputs: Int, bias: Bool = true,
+                             scale: Float = 1) throws -> ValueID {
+        var weight = try w("\(name).weight", [outputs, inputs]).reshaped(Shape([outputs, inputs, 1, 1]))
+        if scale != 1 { weight = Tensor(shape: weight.shape, values: weight.toArray().map { $0 * scale }) }
         return try b.conv2d(name, x, weight: weight, bias: bias ? try w("\(name).bias", [outputs]) : nil)
     }
 
@@ -184,10 +187,13 @@ struct UNetGraphBuilder {
                             channels: Int) throws -> ValueID {
         let headDim = channels / heads
         let split = { (b: inout GraphBuilder, v: ValueID, label: String) in b.reshape("\(name).\(label)_heads", v, [0, heads, headDim, -1]) }
-        let q = split(&b, try projection("\(name).to_q", x, in: channels, out: channels, bias: false), "q")
+        // The softmax scale goes into to_q's weights (it has no bias), so the attention reads
+        // the projection's output as it is.
+        let scale = 1 / Float(headDim).squareRoot()
+        let q = split(&b, try projection("\(name).to_q", x, in: channels, out: channels, bias: false, scale: scale), "q")
         let k = split(&b, try projection("\(name).to_k", context, in: contextChannels, out: channels, bias: false), "k")
         let v = split(&b, try projection("\(name).to_v", context, in: contextChannels, out: channels, bias: false), "v")
-        var o = b.node(name, .attentionFeatureMajor(scale: 1 / Float(headDim).squareRoot()), [q, k, v])
+        var o = b.node(name, .attentionFeatureMajor(scale: 1), [q, k, v])
         o = b.reshape("\(name).merge", o, [0, channels, -1, 1])
         return try projection("\(name).to_out.0", o, in: channels, out: channels)
     }
