@@ -22,6 +22,17 @@
 #define P4 1.66666655e-1f
 #define P5 5.00000012e-1f
 
+// GELU(x) = x (1 + erf(x / sqrt 2)) / 2 with erf(z) = 1 - q(z), q(z) = poly(t) e^(-z^2),
+// t = 1 / (1 + p z) for z >= 0 (Abramowitz-Stegun 7.1.26). For x < 0, 1 + erf = q(|z|) directly,
+// with no cancellation against 1 (the tail stays small and non-negative).
+#define ERF_P 0.3275911f
+#define ERF_A1 0.254829592f
+#define ERF_A2 (-0.284496736f)
+#define ERF_A3 1.421413741f
+#define ERF_A4 (-1.453152027f)
+#define ERF_A5 1.061405429f
+#define RSQRT2 0.70710678118654752f
+
 // MARK: Portable
 
 static inline float exp_scalar(float x) {
@@ -52,6 +63,22 @@ void pg_vsigmoid_portable(const float *x, float *y, size_t n) {
 
 void pg_vsilu_portable(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + exp_scalar(-x[i]));
+}
+
+static inline float gelu_scalar(float x) {
+    float z = fabsf(x) * RSQRT2;
+    float t = 1.0f / (1.0f + ERF_P * z);
+    float poly = ((((ERF_A5 * t + ERF_A4) * t + ERF_A3) * t + ERF_A2) * t + ERF_A1) * t;
+    float q = poly * exp_scalar(-z * z);
+    return 0.5f * x * (x >= 0 ? 2.0f - q : q);
+}
+
+void pg_geglu_rows_portable(const float *x, float *y, size_t rows, size_t n) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *a = x + r * 2 * n, *g = a + n;
+        float *d = y + r * n;
+        for (size_t i = 0; i < n; i++) d[i] = a[i] * gelu_scalar(g[i]);
+    }
 }
 
 void pg_softmax_rows_portable(const float *x, float *y, size_t rows, size_t len) {
@@ -133,6 +160,33 @@ static void map_avx512(const float *x, float *y, size_t n, int kind) {
         size_t left = n - i;
         __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
         _mm512_mask_storeu_ps(y + i, m, apply16(_mm512_maskz_loadu_ps(m, x + i), kind));
+    }
+}
+
+static inline __m512 gelu16(__m512 x) {
+    __m512 z = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(RSQRT2));
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_set1_ps(ERF_P), z, _mm512_set1_ps(1.0f)));
+    __m512 poly = _mm512_fmadd_ps(_mm512_set1_ps(ERF_A5), t, _mm512_set1_ps(ERF_A4));
+    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(ERF_A3));
+    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(ERF_A2));
+    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(ERF_A1));
+    poly = _mm512_mul_ps(poly, t);
+    __m512 q = _mm512_mul_ps(poly, exp16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(z, z))));
+    __mmask16 positive = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ);
+    __m512 onePlusErf = _mm512_mask_sub_ps(q, positive, _mm512_set1_ps(2.0f), q);
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), onePlusErf);
+}
+
+static void geglu_avx512(const float *x, float *y, size_t rows, size_t n) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *a = x + r * 2 * n, *g = a + n;
+        float *d = y + r * n;
+        for (size_t i = 0; i < n; i += 16) {
+            size_t left = n - i;
+            __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+            __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + i), gelu16(_mm512_maskz_loadu_ps(m, g + i)));
+            _mm512_mask_storeu_ps(d + i, m, v);
+        }
     }
 }
 
@@ -238,4 +292,9 @@ void pg_normalize_rows(const float *x, float *y, size_t rows, size_t len, float 
     if (len == 0) return;
     if (pg_cpu()->avx512f) normalize_avx512(x, y, rows, len, epsilon, scale, bias);
     else pg_normalize_rows_portable(x, y, rows, len, epsilon, scale, bias);
+}
+
+void pg_geglu_rows(const float *x, float *y, size_t rows, size_t n) {
+    if (n == 0) return;
+    if (pg_cpu()->avx512f) geglu_avx512(x, y, rows, n); else pg_geglu_rows_portable(x, y, rows, n);
 }

@@ -31,7 +31,7 @@ struct ConvolutionChains: Sendable {
         let consumers = graph.consumerCounts()
         let outputs = Set(graph.outputs)
         func layer(_ i: Int) -> Conv2D? {
-            guard case .convolution = graph.nodes[i].op, case .convolution(let conv, nil, _) = prepared[i].kernel,
+            guard case .convolution = graph.nodes[i].op, case .convolution(let conv?, nil, _) = prepared[i].kernel,
                   graph.nodes[i].inputs.count == 1, ConvolutionChain.accepts(conv) else { return nil }
             return conv
         }

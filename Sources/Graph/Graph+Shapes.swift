@@ -131,7 +131,7 @@ extension Node {
             try need(2)
             guard ins[1].count == a.n * a.c else { throw fail("needs one scale per image and channel") }
             return a
-        case .matMul, .gemm, .attention, .attentionFeatureMajor, .softmax, .normalization, .unary, .elementwise, .select, .clip, .gather,
+        case .matMul, .gemm, .attention, .attentionFeatureMajor, .attentionHeads, .gatedGELU, .softmax, .normalization, .unary, .elementwise, .select, .clip, .gather,
              .concatenate, .slice, .reshape, .transpose, .expand, .reduce, .shapeOf:
             return try tensorOutputShape(ins, fail: fail)
         }

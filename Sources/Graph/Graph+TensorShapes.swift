@@ -71,6 +71,18 @@ extension Node {
                 throw fail("queries [..., D, T], keys [..., D, S] and values [..., Dv, S] do not fit")
             }
             return Shape(q.dropLast(2) + [v[v.count - 2], q[q.count - 1]])
+        case .attentionHeads(let heads, _):
+            try need(3...3)
+            let (q, k, v) = (x, ins[1].dims, ins[2].dims)
+            guard heads > 0, q.count == 3, k.count == 3, v.count == 3, q[0] == k[0], k[0] == v[0], k[1] == v[1], q[2] == k[2],
+                  q[2] % heads == 0, v[2] % heads == 0 else {
+                throw fail("queries [N, T, \(heads)·D], keys [N, S, \(heads)·D] and values [N, S, \(heads)·Dv] do not fit")
+            }
+            return Shape([q[0], q[1], v[2]])
+        case .gatedGELU:
+            try need(1...1)
+            guard let last = x.last, last % 2 == 0 else { throw fail("the last extent must be even") }
+            return Shape(x.dropLast() + [last / 2])
         case .softmax(let a):
             try need(1...1)
             _ = try axis(a, rank: x.count)
@@ -90,7 +102,7 @@ extension Node {
             case .group(let groups, _), .groupChain(let groups, _, _, _):
                 guard x.count >= 2, groups > 0, x[1] % groups == 0 else { throw fail("\(groups) groups do not divide the channels") }
                 count = x[1]
-            case .instance:
+            case .instance, .channel:
                 guard x.count >= 2 else { throw fail("needs a channel dimension") }
                 count = x[1]
             }

@@ -87,6 +87,13 @@ public struct GraphBuilder: Sendable {
              [x, constant("\(name).weight", scale), constant("\(name).bias", bias)])
     }
 
+    /// Layer normalization over the channels (dimension 1) at each position: a transformer
+    /// block's LayerNorm on features-as-rows `[N, C, ...]` values.
+    public mutating func channelNorm(_ name: String, _ x: ValueID, epsilon: Float, scale: Tensor, bias: Tensor) -> ValueID {
+        node(name, .normalization(.channel(epsilon: epsilon)),
+             [x, constant("\(name).weight", scale), constant("\(name).bias", bias)])
+    }
+
     /// An element-wise function.
     public mutating func unary(_ name: String, _ op: UnaryOp, _ x: ValueID) -> ValueID {
         node(name, .unary(op), [x])
@@ -138,6 +145,20 @@ public struct GraphBuilder: Sendable {
     /// `[..., S, Dv]` values.
     public mutating func attention(_ name: String, query: ValueID, key: ValueID, value: ValueID, scale: Float) -> ValueID {
         node(name, .attention(scale: scale), [query, key, value])
+    }
+
+    /// Multi-head attention on `[N, T, heads·D]` queries, `[N, S, heads·D]` keys and
+    /// `[N, S, heads·Dv]` values as the projections produce them, giving `[N, T, heads·Dv]`
+    /// (the heads merged as PyTorch's `transpose(1, 2).reshape` would), with no transposes.
+    public mutating func attention(_ name: String, query: ValueID, key: ValueID, value: ValueID, heads: Int,
+                                   scale: Float) -> ValueID {
+        node(name, .attentionHeads(heads: heads, scale: scale), [query, key, value])
+    }
+
+    /// GEGLU's gate: `a · gelu(b)` over the halves `a`, `b` of `x`'s last dimension (diffusers'
+    /// `GEGLU` after its projection), in one pass.
+    public mutating func gatedGELU(_ name: String, _ x: ValueID) -> ValueID {
+        node(name, .gatedGELU, [x])
     }
 
     /// Nearest-neighbour upsampling of NCHW `x` by an integer factor (PyTorch

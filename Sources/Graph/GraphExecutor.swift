@@ -116,7 +116,7 @@ public final class GraphExecutor: @unchecked Sendable {
         guard precision == .bf16 else { return [] }
         return prepared.indices.filter { i in
             guard case .convolution(let conv, _, _) = prepared[i].kernel else { return false }
-            return conv.hasBF16Path || chains.covered.contains(i) || chains.runs[i] != nil
+            return conv?.hasBF16Path == true || chains.covered.contains(i) || chains.runs[i] != nil
         }
     }
 

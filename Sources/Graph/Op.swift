@@ -51,6 +51,13 @@ public enum Op: Sendable {
     /// `[..., D, T]` queries, `[..., D, S]` keys and `[..., Dv, S]` values give `[..., Dv, T]`
     /// (leading dimensions equal), so no operand or result is transposed.
     case attentionFeatureMajor(scale: Float)
+    /// ``attention(scale:)`` with the heads interleaved in the last dimension, the layout linear
+    /// projections produce: `[N, T, H·D]` queries, `[N, S, H·D]` keys and `[N, S, H·Dv]` values
+    /// give `[N, T, H·Dv]`, so no head is split out or merged back by a transpose.
+    case attentionHeads(heads: Int, scale: Float)
+    /// GEGLU: `a · gelu(b)` (exact GELU) where `a` and `b` are the first and second halves of
+    /// the input's last dimension, read in place (no slice copies).
+    case gatedGELU
     /// Softmax along an axis.
     case softmax(axis: Int)
     /// Layer, group or instance normalization; inputs `x` and optional scale and bias.
@@ -103,7 +110,8 @@ public enum Op: Sendable {
         case .shuffleAdd: return "shuffle_add"
         case .matMul: return "matmul"
         case .gemm: return "gemm"
-        case .attention, .attentionFeatureMajor: return "attention"
+        case .attention, .attentionFeatureMajor, .attentionHeads: return "attention"
+        case .gatedGELU: return "gated_gelu"
         case .softmax: return "softmax"
         case .normalization(let n): return n.name
         case .unary: return "unary"

@@ -7,8 +7,9 @@ import Tensor
 struct PreparedNode: Sendable {
     enum Kernel: Sendable {
         /// The packed convolution with its residual row pass, and the whole-image GEMM form that
-        /// small maps take instead (chosen per run from the output size).
-        case convolution(Conv2D, Epilogue?, SmallMapConvolution?)
+        /// small maps take instead (chosen per run from the output size). No packed convolution
+        /// when the small-map form serves every size.
+        case convolution(Conv2D?, Epilogue?, SmallMapConvolution?)
         case narrowConvolution(NarrowConvolution)
         case deconvolution(Deconv2D)
         case resize(ResizeKernel)
@@ -26,16 +27,27 @@ struct PreparedNode: Sendable {
             let p = ConvolutionParameters(inputChannels: c.inChannels, outputChannels: c.outChannels, kernel: (c.kernel.h, c.kernel.w),
                                           stride: (c.stride.h, c.stride.w), dilation: (c.dilation.h, c.dilation.w),
                                           padding: c.padding, groups: c.groups)
-            let conv = try Conv2D(weights: c.weights, bias: c.bias.isEmpty ? nil : c.bias, parameters: p, activation: c.activation)
-            if NarrowConvolution.handles(c) {
+            // The small-map form is preferred at every output size for pointwise layers: at fp32
+            // the packed convolution (and its bf16 copy) would never run, so it is not built.
+            let narrow = NarrowConvolution.handles(c)
+            let small = precision == .fp32 && !narrow ? try SmallMapConvolution(c, parameters: p) : nil
+            let smallOnly = small?.isPreferred(outputHeight: 1 << 16, outputWidth: 1 << 16) ?? false
+            let conv: Conv2D?
+            if smallOnly {
+                try p.validate(op: "Conv2D")
+                try c.activation.validate(channels: p.outputChannels, op: "Conv2D")
+                conv = nil
+            } else {
+                conv = try Conv2D(weights: c.weights, bias: c.bias.isEmpty ? nil : c.bias, parameters: p, activation: c.activation)
+            }
+            if narrow {
                 kernel = .narrowConvolution(NarrowConvolution(conv: c))
             } else {
                 // The residual term runs as a row pass after the packed kernel's own bias+activation.
-                let small = precision == .fp32 ? try SmallMapConvolution(c, parameters: p) : nil
                 kernel = .convolution(conv, c.residual.map { Epilogue(activation: .none, residual: $0) }, small)
             }
-            let small = if case .convolution(_, _, .some) = kernel { 1 } else { 0 }
-            weightBytes = (c.weights.count + c.bias.count) * 4 * ((conv.hasBF16Path ? 2 : 1) + small)
+            let copies = (conv.map { $0.hasBF16Path ? 2 : 1 } ?? 0) + (small == nil ? 0 : 1)
+            weightBytes = (c.weights.count + c.bias.count) * 4 * copies
         case .deconvolution(let d):
             let p = ConvolutionParameters(inputChannels: d.inChannels, outputChannels: d.outChannels, kernel: (d.kernel.h, d.kernel.w),
                                           stride: (d.stride.h, d.stride.w), dilation: (d.dilation.h, d.dilation.w),
@@ -79,7 +91,7 @@ struct PreparedNode: Sendable {
                                    residual: residual?.advanced(by: t * plane), second: second?.advanced(by: t * plane))
                 }
             }
-        case (.convolution, .convolution(let conv, let epilogue, _)):
+        case (.convolution, .convolution(let conv?, let epilogue, _)):
             try conv(inputs[0], into: output, precision: precision, pool: parallel.pool)
             if let epilogue {
                 let plane = outShape.h * outShape.w

@@ -29,6 +29,9 @@ public enum Normalization: Sendable, Equatable {
     case group(groups: Int, epsilon: Float)
     /// Over each channel's elements (dimension 1 and on); one scale and bias per channel.
     case instance(epsilon: Float)
+    /// Over dimension 1 at each position of the dimensions after it (LayerNorm with features
+    /// as rows, ConvNeXt's LayerNorm2d); one scale and bias per channel.
+    case channel(epsilon: Float)
     /// ``group(groups:epsilon:)`` followed by an element-wise activation and, when `residual`,
     /// the addition of a fourth input of `x`'s shape: a diffusion UNet's norm chain in two
     /// passes over the tensor (``Graph/fuseNormChains(shapes:)`` builds it).
@@ -40,6 +43,7 @@ public enum Normalization: Sendable, Equatable {
         case .layer: return "layer_norm"
         case .group: return "group_norm"
         case .instance: return "instance_norm"
+        case .channel: return "channel_norm"
         case .groupChain: return "norm_chain"
         }
     }

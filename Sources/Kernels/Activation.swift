@@ -33,7 +33,8 @@ public enum Activation: Sendable, Hashable {
     }
 
     /// Checks that a PReLU has one slope or one per channel.
-    func validate(channels: Int, op: String) throws {
+    /// - Throws: ``KernelError`` `.invalidParameter` naming `op` otherwise.
+    public func validate(channels: Int, op: String) throws {
         if case .prelu(let s) = self, s.count != 1, s.count != channels {
             throw KernelError(.invalidParameter, "\(op): PReLU has \(s.count) slopes for \(channels) channels")
         }

@@ -78,7 +78,8 @@ public struct ConvolutionParameters: Sendable, Hashable {
     public var outputChannelsPerGroup: Int { outputChannels / groups }
 
     /// Throws unless every extent is positive and the channels divide into the groups.
-    func validate(op: String) throws {
+    /// - Throws: ``KernelError`` naming `op`.
+    public func validate(op: String) throws {
         guard inputChannels > 0, outputChannels > 0, kernelHeight > 0, kernelWidth > 0,
               strideY > 0, strideX > 0, dilationY > 0, dilationX > 0, groups > 0,
               padding.top >= 0, padding.left >= 0, padding.bottom >= 0, padding.right >= 0 else {

@@ -20,8 +20,12 @@ void pg_softmax_rows(const float *x, float *y, size_t rows, size_t len);
 /// y * scale[r] + bias[r] when `scale` and `bias` (one per row) are given (x and y may alias).
 void pg_normalize_rows(const float *x, float *y, size_t rows, size_t len, float epsilon,
                        const float *scale, const float *bias);
+/// GEGLU over `rows` contiguous rows of `2 n` values: y[r, i] = x[r, i] · gelu(x[r, n + i]) for
+/// i < n (y has rows of n values, written densely), with the exact (erf) GELU; erf by
+/// Abramowitz-Stegun 7.1.26 on the vector exp (absolute error below 2e-7). x and y must not overlap.
+void pg_geglu_rows(const float *x, float *y, size_t rows, size_t n);
 
-/// The portable paths of the four kernels above, callable directly so that tests compare both
+/// The portable paths of the five kernels above, callable directly so that tests compare both
 /// paths on machines where the dispatcher picks AVX-512.
 void pg_vexp_portable(const float *x, float *y, size_t n);
 void pg_vsigmoid_portable(const float *x, float *y, size_t n);
@@ -29,4 +33,5 @@ void pg_vsilu_portable(const float *x, float *y, size_t n);
 void pg_softmax_rows_portable(const float *x, float *y, size_t rows, size_t len);
 void pg_normalize_rows_portable(const float *x, float *y, size_t rows, size_t len, float epsilon,
                                 const float *scale, const float *bias);
+void pg_geglu_rows_portable(const float *x, float *y, size_t rows, size_t n);
 #endif

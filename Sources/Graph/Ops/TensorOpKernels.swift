@@ -22,6 +22,10 @@ enum TensorOpKernels {
             try Ops.attention(q: inputs[0], k: inputs[1], v: inputs[2], scale: scale, into: output, pool: pool)
         case .attentionFeatureMajor(let scale):
             try attentionFeatureMajor(q: inputs[0], k: inputs[1], v: inputs[2], scale: scale, output: output, pool: pool)
+        case .attentionHeads(let heads, let scale):
+            try Ops.attentionHeads(q: inputs[0], k: inputs[1], v: inputs[2], heads: heads, scale: scale, into: output, pool: pool)
+        case .gatedGELU:
+            try Ops.gatedGELU(x!, into: output, pool: pool)
         case .select:
             try store(Ops.select(inputs[0], inputs[1], inputs[2], pool: pool), into: output)
         case .expand:
@@ -45,6 +49,8 @@ enum TensorOpKernels {
                 try Ops.groupNorm(x!, groups: groups, epsilon: epsilon, gamma: scale, beta: bias, into: output, pool: pool)
             case .instance(let epsilon):
                 try Ops.groupNorm(x!, groups: dims[1], epsilon: epsilon, gamma: scale, beta: bias, into: output, pool: pool)
+            case .channel(let epsilon):
+                try Ops.channelNorm(x!, gamma: scale, beta: bias, epsilon: epsilon, into: output, pool: pool)
             case .groupChain(let groups, let epsilon, let activation, let residual):
                 try Ops.groupNorm(x!, groups: groups, epsilon: epsilon, gamma: scale, beta: bias, activation: activation,
                                   residual: residual ? inputs[3] : nil, into: output, pool: pool)

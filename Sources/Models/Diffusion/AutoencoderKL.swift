@@ -14,8 +14,8 @@ import Tensor
 public final class AutoencoderKL: LatentAutoencoder {
     /// The configuration the graphs were built from.
     public let configuration: AutoencoderKLConfiguration
-    private let decoder: GraphSequence
-    private let encoder: GraphSequence?
+    private let decoder: GraphExecutor
+    private let encoder: GraphExecutor?
 
     /// Builds the decoder and, when `includeEncoder`, the encoder.
     /// - Parameters:
@@ -33,23 +33,10 @@ public final class AutoencoderKL: LatentAutoencoder {
                 precision: ComputePrecision = .fp32, includeEncoder: Bool = true) throws {
         try configuration.validate()
         self.configuration = configuration
-        let make = { (graphs: [Graph], spatial: @escaping @Sendable (Int, Int) -> (Int, Int)) throws -> GraphSequence in
-            GraphSequence(stages: try graphs.enumerated().map { k, graph in
-                GraphSequence.Stage(executor: try GraphExecutor(graph: graph, pool: pool, precision: precision),
-                                    spatial: k == 0 ? nil : spatial)
-            })
-        }
-        // The decoder's mid block works at the latent's own size.
-        decoder = try make(try Self.decoderGraphs(configuration, weights)) { h, w in (h, w) }
-        if includeEncoder {
-            let steps = configuration.downsamplingSteps
-            encoder = try make(try Self.encoderGraphs(configuration, weights)) { h, w in
-                // Downsample2D's (0, 1, 0, 1) padding and stride 2 give floor(extent / 2).
-                (h >> steps, w >> steps)
-            }
-        } else {
-            encoder = nil
-        }
+        decoder = try GraphExecutor(graph: try Self.decoderGraph(configuration, weights), pool: pool, precision: precision)
+        encoder = includeEncoder
+            ? try GraphExecutor(graph: try Self.encoderGraph(configuration, weights), pool: pool, precision: precision)
+            : nil
     }
 
     /// Loads the configuration from `config.json` data and builds the model.
@@ -66,6 +53,8 @@ public final class AutoencoderKL: LatentAutoencoder {
     public var latentChannels: Int { configuration.latentChannels }
     /// Image pixels per latent pixel along each axis.
     public var downsamplingFactor: Int { 1 << configuration.downsamplingSteps }
+    /// The decoder's executor (for per-op profiles and memory figures).
+    public var decoderExecutor: GraphExecutor { decoder }
     /// Whether the encoder was built.
     public var canEncode: Bool { encoder != nil }
 
@@ -77,7 +66,8 @@ public final class AutoencoderKL: LatentAutoencoder {
     /// The decoder on the autoencoder's own latents (no scaling): diffusers' `vae.decode(z).sample`.
     /// - Throws: `GraphError` when `z` is not `[N, latentChannels, h, w]`.
     public func runDecoder(_ z: Tensor, checkpoint: () throws -> Void = {}) throws -> Tensor {
-        try decoder.run(z, checkpoint: checkpoint)[0]
+        guard z.shape.rank == 4 else { throw GraphError(.invalidInput, "expected an NCHW tensor, got \(z.shape)") }
+        return try decoder.run([z], checkpoint: checkpoint)[0]
     }
 
     /// The encoder's latent distribution for images in [-1, 1] (see ``LatentAutoencoder``).
@@ -89,23 +79,19 @@ public final class AutoencoderKL: LatentAutoencoder {
         guard image.shape.rank == 4, image.shape[2] >= factor, image.shape[3] >= factor else {
             throw GraphError(.invalidInput, "the encoder takes [N, \(configuration.inChannels), H, W] images of at least \(factor)×\(factor), got \(image.shape)")
         }
-        let outputs = try encoder.run(image, checkpoint: checkpoint)
+        let outputs = try encoder.run([image], checkpoint: checkpoint)
         return LatentDistribution(mean: outputs[0], logvar: outputs[1])
     }
 
     // MARK: Graphs
 
-    /// `UNetMidBlock2D`: resnet, attention (when configured), resnet. The attention ends a graph
-    /// (see ``AutoencoderGraphBuilder/spatialAttention(_:_:channels:groups:)``).
-    private static func midBlock(_ name: String, _ x: ValueID, _ c: AutoencoderKLConfiguration, _ b: inout AutoencoderGraphBuilder,
-                                 graphs: inout [Graph]) throws -> ValueID {
+    /// `UNetMidBlock2D`: resnet, attention (when configured), resnet.
+    private static func midBlock(_ name: String, _ x: ValueID, _ c: AutoencoderKLConfiguration,
+                                 _ b: inout AutoencoderGraphBuilder) throws -> ValueID {
         let channels = c.blockOutChannels[c.blockOutChannels.count - 1]
         var x = try b.resnet("\(name).resnets.0", x, in: channels, out: channels, groups: c.normNumGroups)
         if c.midBlockAddAttention {
-            let attended = try b.spatialAttention("\(name).attentions.0", x, channels: channels, groups: c.normNumGroups)
-            let (graph, next) = b.endGraph(output: attended)
-            graphs.append(graph)
-            x = next
+            x = try b.spatialAttention("\(name).attentions.0", x, channels: channels, groups: c.normNumGroups)
         }
         return try b.resnet("\(name).resnets.1", x, in: channels, out: channels, groups: c.normNumGroups)
     }
@@ -113,16 +99,15 @@ public final class AutoencoderKL: LatentAutoencoder {
     /// `post_quant_conv` and diffusers' `Decoder`: conv_in, mid block, up blocks (one more
     /// resnet than `layers_per_block`, nearest 2× and a convolution between levels), norm,
     /// SiLU, conv_out.
-    static func decoderGraphs(_ c: AutoencoderKLConfiguration, _ weights: DiffusionWeights) throws -> [Graph] {
+    static func decoderGraph(_ c: AutoencoderKLConfiguration, _ weights: DiffusionWeights) throws -> Graph {
         var b = AutoencoderGraphBuilder(weights: weights)
-        var graphs: [Graph] = []
         let channels = c.blockOutChannels, groups = c.normNumGroups
         var x = b.builder.input("latents")
         if c.usePostQuantConv {
             x = try b.conv("post_quant_conv", x, in: c.latentChannels, out: c.latentChannels, kernel: 1)
         }
         x = try b.conv("decoder.conv_in", x, in: c.latentChannels, out: channels[channels.count - 1], kernel: 3)
-        x = try midBlock("decoder.mid_block", x, c, &b, graphs: &graphs)
+        x = try midBlock("decoder.mid_block", x, c, &b)
         var previous = channels[channels.count - 1]
         for (i, out) in channels.reversed().enumerated() {
             for j in 0...c.layersPerBlock {
@@ -136,17 +121,16 @@ public final class AutoencoderKL: LatentAutoencoder {
         x = try b.groupNorm("decoder.conv_norm_out", x, channels: channels[0], groups: groups, epsilon: 1e-6)
         x = b.builder.unary("decoder.conv_act", .silu, x)
         x = try b.conv("decoder.conv_out", x, in: channels[0], out: c.outChannels, kernel: 3)
-        graphs.append(b.endGraph(output: x).graph)
+        b.builder.output(x)
         try b.checkAllUsed(prefixes: ["decoder.", "post_quant_conv."])
-        return graphs
+        return b.builder.graph
     }
 
     /// diffusers' `Encoder` (conv_in, down blocks with a stride-2 convolution between levels,
     /// mid block, norm, SiLU, conv_out to twice the latent channels) and `quant_conv`, ending in
     /// the mean and the clamped log-variance (`DiagonalGaussianDistribution`).
-    static func encoderGraphs(_ c: AutoencoderKLConfiguration, _ weights: DiffusionWeights) throws -> [Graph] {
+    static func encoderGraph(_ c: AutoencoderKLConfiguration, _ weights: DiffusionWeights) throws -> Graph {
         var b = AutoencoderGraphBuilder(weights: weights)
-        var graphs: [Graph] = []
         let channels = c.blockOutChannels, groups = c.normNumGroups
         var x = b.builder.input("image")
         x = try b.conv("encoder.conv_in", x, in: c.inChannels, out: channels[0], kernel: 3)
@@ -160,7 +144,7 @@ public final class AutoencoderKL: LatentAutoencoder {
             }
             previous = out
         }
-        x = try midBlock("encoder.mid_block", x, c, &b, graphs: &graphs)
+        x = try midBlock("encoder.mid_block", x, c, &b)
         let top = channels[channels.count - 1], moments = 2 * c.latentChannels
         x = try b.groupNorm("encoder.conv_norm_out", x, channels: top, groups: groups, epsilon: 1e-6)
         x = b.builder.unary("encoder.conv_act", .silu, x)
@@ -172,8 +156,8 @@ public final class AutoencoderKL: LatentAutoencoder {
         let logvar = b.builder.node("logvar", .clip(min: -30, max: 20),
                                     [b.builder.slice("logvar.slice", x, axis: 1, start: c.latentChannels, end: moments)])
         b.builder.output(mean)
-        graphs.append(b.endGraph(output: logvar).graph)
+        b.builder.output(logvar)
         try b.checkAllUsed(prefixes: ["encoder.", "quant_conv."])
-        return graphs
+        return b.builder.graph
     }
 }

@@ -72,9 +72,8 @@ struct AutoencoderGraphBuilder {
     }
 
     /// diffusers `Attention` as the VAE mid block builds it (one head over all `C` channels, group
-    /// norm first, residual added, output factor 1) on `x` `[N, C, H, W]`. The result comes
-    /// back as `[N, C, 1, H·W]`: the graph's reshape needs static extents, so the caller ends
-    /// the graph here and restores `[N, C, H, W]` on the host (a view of the same memory).
+    /// norm first, residual added, output factor 1) on `x` `[N, C, H, W]`, returning `[N, C, H, W]`
+    /// (the reshape back takes its extents from `x`, so the graph serves every input size).
     mutating func spatialAttention(_ name: String, _ x: ValueID, channels: Int, groups: Int) throws -> ValueID {
         // [N, C, 1, L] is NCHW to the convolutions and norms and [N, C, L] to the attention.
         let rows = builder.reshape("\(name).rows", x, [0, 0, 1, -1])
@@ -88,7 +87,8 @@ struct AutoencoderGraphBuilder {
         var o = builder.node("\(name).attention", .attentionFeatureMajor(scale: scale), [qf, kf, vf])
         o = builder.reshape("\(name).attention.rows", o, [0, 0, 1, -1])
         o = try projection("\(name).to_out.0", legacyName: "\(name).proj_attn", o, channels: channels)
-        return builder.elementwise("\(name).residual", .add, o, rows)
+        o = builder.elementwise("\(name).residual", .add, o, rows)
+        return builder.reshape("\(name).unflatten", o, like: x)
     }
 
     /// diffusers `Downsample2D(use_conv=True, padding=0)`: zero padding of one row below and one
@@ -104,15 +104,6 @@ struct AutoencoderGraphBuilder {
         return try conv("\(name).conv", up, in: channels, out: channels, kernel: 3)
     }
 
-    /// Ends the current graph with output `x` and starts the next one, whose single input
-    /// is returned.
-    mutating func endGraph(output x: ValueID) -> (graph: Graph, next: ValueID) {
-        builder.output(x)
-        let graph = builder.graph
-        builder = GraphBuilder()
-        return (graph, builder.input("x"))
-    }
-
     /// Throws when the checkpoint holds a tensor under one of `prefixes` that no layer read.
     func checkAllUsed(prefixes: [String]) throws {
         // Only names reachable as given are checked (a store seen through `scoped` lists its
@@ -124,40 +115,5 @@ struct AutoencoderGraphBuilder {
             let shown = unused.prefix(5).joined(separator: ", ")
             throw ModelFormatError(.malformed, "\(weights.component): \(unused.count) tensor(s) the configuration does not use: \(shown)")
         }
-    }
-}
-
-/// A model component run as graphs in sequence. A graph ends where the next step needs a
-/// reshape whose extents depend on the input's spatial size (the mid-block attention's
-/// `[N, C, 1, H·W]` back to `[N, C, H, W]`); the reshape is done on the host as a view, so
-/// every graph stays independent of the input size and is prepared once.
-struct GraphSequence: Sendable {
-    /// A graph and the spatial extents its input takes, from the component's input extents.
-    struct Stage: Sendable {
-        let executor: GraphExecutor
-        /// Maps the component input's `(height, width)` to this stage's input `(height, width)`;
-        /// nil for the first stage.
-        let spatial: (@Sendable (Int, Int) -> (Int, Int))?
-    }
-
-    let stages: [Stage]
-
-    /// Runs every stage; `checkpoint` runs between layers (cancellation).
-    func run(_ input: Tensor, checkpoint: () throws -> Void) throws -> [Tensor] {
-        guard input.shape.rank == 4 else {
-            throw GraphError(.invalidInput, "expected an NCHW tensor, got \(input.shape)")
-        }
-        let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3])
-        var outputs = [input]
-        for stage in stages {
-            var x = outputs[0]
-            if let spatial = stage.spatial {
-                let (sh, sw) = spatial(h, w)
-                let c = x.shape[1]
-                x = try x.reshaped(Shape([n, c, sh, sw]))
-            }
-            outputs = try stage.executor.run([x], checkpoint: checkpoint)
-        }
-        return outputs
     }
 }

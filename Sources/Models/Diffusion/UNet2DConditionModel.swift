@@ -159,8 +159,9 @@ struct UNetGraphBuilder {
                     bias: try w("\(name).bias", [channels]))
     }
 
+    /// `nn.LayerNorm` over the channels of each token of features-as-rows `[N, C, T, 1]` values.
     mutating func layerNorm(_ name: String, _ x: ValueID, channels: Int) throws -> ValueID {
-        b.layerNorm(name, x, epsilon: 1e-5, scale: try w("\(name).weight", [channels]), bias: try w("\(name).bias", [channels]))
+        b.channelNorm(name, x, epsilon: 1e-5, scale: try w("\(name).weight", [channels]), bias: try w("\(name).bias", [channels]))
     }
 
     /// `ResnetBlock2D` with a time embedding projection.
@@ -181,25 +182,38 @@ struct UNetGraphBuilder {
         return out
     }
 
-    /// diffusers' `Attention` (no bias on q, k, v): `[N, T, C]` queries over `[N, S, D]` context.
+    /// A linear layer (`[out, in]` weight) on features-as-rows `[N, in, T, 1]` values: a 1×1
+    /// convolution, whose kernel reads the activations in place and adds the bias (and, when
+    /// the graph's fusion finds one, the residual) in its epilogue.
+    /// `scale` multiplies the weights (a factor the next op would otherwise apply).
+    mutating func projection(_ name: String, _ x: ValueID, in inputs: Int, out outputs: Int, bias: Bool = true,
+                             scale: Float = 1) throws -> ValueID {
+        var weight = try w("\(name).weight", [outputs, inputs]).reshaped(Shape([outputs, inputs, 1, 1]))
+        if scale != 1 { weight = Tensor(shape: weight.shape, values: weight.toArray().map { $0 * scale }) }
+        return try b.conv2d(name, x, weight: weight, bias: bias ? try w("\(name).bias", [outputs]) : nil)
+    }
+
+    /// diffusers' `Attention` (no bias on q, k, v) on features-as-rows values: `[N, C, T, 1]`
+    /// queries over `[N, D, S, 1]` context. Each head's features are a contiguous block of rows,
+    /// so splitting the heads (`[N, heads, C / heads, T]`) and merging them back are views.
     mutating func attention(_ name: String, _ x: ValueID, context: ValueID, contextChannels: Int, heads: Int,
                             channels: Int) throws -> ValueID {
         let headDim = channels / heads
-        func split(_ b: inout GraphBuilder, _ v: ValueID, _ label: String) -> ValueID {
-            let r = b.reshape("\(name).\(label)_heads", v, [0, 0, heads, headDim])
-            return b.transpose("\(name).\(label)_transpose", r, [0, 2, 1, 3])
-        }
-        let q = split(&b, try linear("\(name).to_q", x, in: channels, out: channels, bias: false), "q")
-        let k = split(&b, try linear("\(name).to_k", context, in: contextChannels, out: channels, bias: false), "k")
-        let v = split(&b, try linear("\(name).to_v", context, in: contextChannels, out: channels, bias: false), "v")
-        var o = b.attention(name, query: q, key: k, value: v, scale: 1 / Float(headDim).squareRoot())
-        o = b.transpose("\(name).o_transpose", o, [0, 2, 1, 3])
-        o = b.reshape("\(name).o_merge", o, [0, 0, channels])
-        return try linear("\(name).to_out.0", o, in: channels, out: channels)
+        let split = { (b: inout GraphBuilder, v: ValueID, label: String) in b.reshape("\(name).\(label)_heads", v, [0, heads, headDim, -1]) }
+        // The softmax scale goes into to_q's weights (it has no bias), so the attention reads
+        // the projection's output as it is.
+        let scale = 1 / Float(headDim).squareRoot()
+        let q = split(&b, try projection("\(name).to_q", x, in: channels, out: channels, bias: false, scale: scale), "q")
+        let k = split(&b, try projection("\(name).to_k", context, in: contextChannels, out: channels, bias: false), "k")
+        let v = split(&b, try projection("\(name).to_v", context, in: contextChannels, out: channels, bias: false), "v")
+        var o = b.node(name, .attentionFeatureMajor(scale: 1), [q, k, v])
+        o = b.reshape("\(name).merge", o, [0, channels, -1, 1])
+        return try projection("\(name).to_out.0", o, in: channels, out: channels)
     }
 
-    /// `BasicTransformerBlock`: self-attention, cross-attention and a GEGLU feed-forward, each
-    /// after a layer norm and added back.
+    /// `BasicTransformerBlock` on features-as-rows `[N, C, T, 1]`: self-attention,
+    /// cross-attention and a GEGLU feed-forward, each after a layer norm (over the channels of
+    /// each token) and added back.
     mutating func transformerBlock(_ name: String, _ x: ValueID, context: ValueID, block: UNet2DConditionConfig.Block) throws -> ValueID {
         let c = block.channels, heads = block.heads
         var h = x
@@ -213,37 +227,34 @@ struct UNetGraphBuilder {
         h = b.elementwise("\(name).attn2_residual", .add, a, h)
         n = try layerNorm("\(name).norm3", h, channels: c)
         let inner = 4 * c
-        let projected = try linear("\(name).ff.net.0.proj", n, in: c, out: 2 * inner)
-        let value = b.slice("\(name).ff.value", projected, axis: -1, start: 0, end: inner)
-        let gate = b.unary("\(name).ff.gelu", .gelu, b.slice("\(name).ff.gate", projected, axis: -1, start: inner, end: 2 * inner))
-        let ff = try linear("\(name).ff.net.2", b.elementwise("\(name).ff.geglu", .mul, value, gate), in: inner, out: c)
+        // GEGLU's halves are the first and second `inner` rows of each image: as one row per
+        // image they are the two halves of the last dimension.
+        let projected = try projection("\(name).ff.net.0.proj", n, in: c, out: 2 * inner)
+        let gated = b.gatedGELU("\(name).ff.geglu", b.reshape("\(name).ff.rows", projected, [0, -1]))
+        let columns = b.reshape("\(name).ff.columns", gated, [0, inner, -1, 1])
+        let ff = try projection("\(name).ff.net.2", columns, in: inner, out: c)
         return b.elementwise("\(name).ff_residual", .add, ff, h)
     }
 
-    /// `Transformer2DModel` over NCHW `x` with `channels` channels.
+    /// `Transformer2DModel` over NCHW `x` with `channels` channels, computed with features as
+    /// rows (`[N, C, H·W, 1]`, the NCHW memory itself), so no token-major transposes are needed.
+    /// `context` is the encoder's hidden states as `[N, D, S, 1]`.
     mutating func transformer(_ name: String, _ x: ValueID, context: ValueID, block: UNet2DConditionConfig.Block) throws -> ValueID {
         let c = block.channels
         var h = try groupNorm("\(name).norm", x, channels: c, epsilon: 1e-6)
-        if config.useLinearProjection {
-            h = b.transpose("\(name).to_tokens", b.reshape("\(name).flatten", h, [0, c, -1]), [0, 2, 1])
-            h = try linear("\(name).proj_in", h, in: c, out: c)
-        } else {
-            h = try conv("\(name).proj_in", h, in: c, out: c, kernel: 1)
-            h = b.transpose("\(name).to_tokens", b.reshape("\(name).flatten", h, [0, c, -1]), [0, 2, 1])
-        }
+        h = b.reshape("\(name).flatten", h, [0, 0, -1, 1])
+        // `use_linear_projection` stores proj_in/proj_out as [C, C] linears, otherwise as 1×1
+        // convolutions: the same product here.
+        let linear = config.useLinearProjection
+        let ioShape = linear ? [c, c] : [c, c, 1, 1]
+        h = try b.conv2d("\(name).proj_in", h, weight: w("\(name).proj_in.weight", ioShape).reshaped(Shape([c, c, 1, 1])),
+                         bias: w("\(name).proj_in.bias", [c]))
         for i in 0..<block.transformerLayers {
             h = try transformerBlock("\(name).transformer_blocks.\(i)", h, context: context, block: block)
         }
-        // Back to NCHW in the input's spatial shape: [N, T, C] → [N, C, T] → like x.
-        if config.useLinearProjection {
-            h = try linear("\(name).proj_out", h, in: c, out: c)
-            h = b.transpose("\(name).to_channels", h, [0, 2, 1])
-            h = b.reshape("\(name).unflatten", h, like: x)
-        } else {
-            h = b.transpose("\(name).to_channels", h, [0, 2, 1])
-            h = b.reshape("\(name).unflatten", h, like: x)
-            h = try conv("\(name).proj_out", h, in: c, out: c, kernel: 1)
-        }
+        h = try b.conv2d("\(name).proj_out", h, weight: w("\(name).proj_out.weight", ioShape).reshaped(Shape([c, c, 1, 1])),
+                         bias: w("\(name).proj_out.bias", [c]))
+        h = b.reshape("\(name).unflatten", h, like: x)
         return b.elementwise("\(name).residual", .add, h, x)
     }
 
@@ -252,7 +263,9 @@ struct UNetGraphBuilder {
         let c0 = config.blockOutChannels[0], ted = timeEmbedDim
         let sampleIn = b.input("sample")
         let timeIn = b.input("timestep_embedding")
-        let context = b.input("encoder_hidden_states")
+        let contextIn = b.input("encoder_hidden_states")
+        // The context with features as rows, once for every cross-attention: [N, S, D] → [N, D, S, 1].
+        let context = b.reshape("context.columns", b.transpose("context.transpose", contextIn, [0, 2, 1]), [0, 0, -1, 1])
         let addedIn = config.additionEmbedType == "text_time" ? b.input("added_conditioning") : nil
         let guidanceIn = config.timeCondProjDim != nil ? b.input("guidance_embedding") : nil
 

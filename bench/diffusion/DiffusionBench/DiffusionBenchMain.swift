@@ -1,9 +1,10 @@
 // Benchmark driver: one denoising call of a full-size Stable Diffusion UNet (SD 1.5, SD 2.1 or
-// SDXL architecture, weights made up: speed does not depend on their values) on the engine,
-// printing one JSON line with the CPU model and the kernel path. bench/diffusion/run.sh runs
-// the PyTorch and OpenVINO peers on the same architecture and input shapes alongside.
+// SDXL architecture), or one decode of the Stable Diffusion VAE decoder (`vae-sd`), weights made
+// up (speed does not depend on their values), on the engine, printing one JSON line with the CPU
+// model and the kernel path. bench/diffusion/run.sh runs the PyTorch and OpenVINO peers on the
+// same architecture and input shapes alongside.
 //
-//   DiffusionBench FAMILY SIZE BATCH RUNS [--profile]
+//   DiffusionBench sd15|sd21|sdxl|vae-sd SIZE BATCH RUNS [--profile]
 import Foundation
 import Graph
 import Kernels
@@ -15,15 +16,69 @@ struct DiffusionBenchMain {
     static func main() throws {
         let args = CommandLine.arguments
         guard args.count >= 5, let size = Int(args[2]), let batch = Int(args[3]), let runs = Int(args[4]),
-              let configJSON = UNetBenchConfigs.json[args[1]], size % 8 == 0, batch >= 1, runs >= 1 else {
-            print("usage: DiffusionBench sd15|sd21|sdxl SIZE BATCH RUNS [--profile]")
+              UNetBenchConfigs.json[args[1]] != nil || args[1] == "vae-sd", size % 8 == 0, size > 0, batch >= 1, runs >= 1 else {
+            print("usage: DiffusionBench sd15|sd21|sdxl|vae-sd SIZE BATCH RUNS [--profile]")
             exit(2)
         }
         let profile = args.contains("--profile")
         let threads = ProcessInfo.processInfo.environment["PEREGRINE_THREADS"].flatMap(Int.init) ?? 2
         let precision: ComputePrecision = ProcessInfo.processInfo.environment["PEREGRINE_PRECISION"] == "bf16" ? .bf16 : .fp32
-        let config = try UNet2DConditionConfig.decode(Data(configJSON.utf8))
         let pool = ComputePool(threads: threads)
+        var result: [String: Any] = [
+            "engine": "peregrine",
+            "cpu": CPUFeatures.current.modelName,
+            "kernel_path": KernelPath.current.summary(bf16Requested: precision == .bf16),
+            "threads": threads,
+            "size": size,
+            "batch": batch,
+        ]
+        if args[1] == "vae-sd" {
+            try benchDecoder(size: size, batch: batch, runs: runs, profile: profile, pool: pool, precision: precision, into: &result)
+        } else {
+            try benchUNet(args[1], size: size, batch: batch, runs: runs, profile: profile, pool: pool, precision: precision,
+                          into: &result)
+        }
+        let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+        print(String(decoding: json, as: UTF8.self))
+    }
+
+    /// Times `call` `runs + 1` times; the first call (which plans memory for the shape) is
+    /// reported apart.
+    static func time(runs: Int, _ call: () throws -> Void, into result: inout [String: Any]) rethrows {
+        var times: [Double] = []
+        for _ in 0...runs {
+            let start = Date()
+            try call()
+            times.append(Date().timeIntervalSince(start))
+        }
+        result["first_call_s"] = times.removeFirst()
+        result["run_s"] = times
+        result["median_s"] = times.sorted()[times.count / 2]
+    }
+
+    /// The Stable Diffusion VAE decoder on `[batch, 4, size / 8, size / 8]` latents.
+    static func benchDecoder(size: Int, batch: Int, runs: Int, profile: Bool, pool: ComputePool, precision: ComputePrecision,
+                             into result: inout [String: Any]) throws {
+        let loadStart = Date()
+        let vae = try AutoencoderKL(configJSON: Data(UNetBenchConfigs.vaeSD.utf8), weights: .synthesized(component: "vae"),
+                                    pool: pool, precision: precision, includeEncoder: false)
+        result["load_s"] = Date().timeIntervalSince(loadStart)
+        result["model"] = "vae-decoder-sd"
+        let z = Tensor(uniform: Shape([batch, 4, size / 8, size / 8]), bound: 1, seed: 1)
+        try time(runs: runs, { _ = try vae.runDecoder(z) }, into: &result)
+        result["weight_bytes"] = vae.decoderExecutor.weightBytes
+        result["activation_bytes"] = vae.decoderExecutor.activationBytes
+        if profile {
+            let (_, nodes) = try vae.decoderExecutor.profile([z])
+            result["per_op_s"] = nodes.reduce(into: [String: Double]()) { $0[$1.op, default: 0] += $1.seconds }
+        }
+    }
+
+    /// One UNet call (classifier-free guidance's pair when `batch` is 2).
+    static func benchUNet(_ family: String, size: Int, batch: Int, runs: Int, profile: Bool, pool: ComputePool,
+                          precision: ComputePrecision, into result: inout [String: Any]) throws {
+        let configJSON = UNetBenchConfigs.json[family]!
+        let config = try UNet2DConditionConfig.decode(Data(configJSON.utf8))
         let loadStart = Date()
         let unet = try UNet2DConditionModel(config: config, weights: .synthesized(component: "unet"), pool: pool, precision: precision)
         let loadSeconds = Date().timeIntervalSince(loadStart)
@@ -39,45 +94,32 @@ struct DiffusionBenchMain {
             added = try unet.addedConditioning(textEmbeds: text, timeIDs: Array(repeating: ids, count: batch))
         }
         let timesteps = [Float](repeating: 500, count: batch)
-        var times: [Double] = []
-        var perOp: [String: Double] = [:]
-        for _ in 0...runs {
-            let start = Date()
+        result["load_s"] = loadSeconds
+        result["model"] = "unet-\(family)"
+        try time(runs: runs, {
             _ = try unet(sample: sample, timesteps: timesteps, encoderHiddenStates: context, addedConditioning: added)
-            // The first call plans memory for the shape; it is reported apart.
-            times.append(Date().timeIntervalSince(start))
-        }
-        let first = times.removeFirst()
+        }, into: &result)
+        result["weight_bytes"] = unet.executor.weightBytes
+        result["activation_bytes"] = unet.executor.activationBytes
         if profile {
             var inputs = [sample, unet.timestepEmbedding(timesteps), context]
             if let added { inputs.append(added) }
             let (_, nodes) = try unet.executor.profile(inputs)
-            perOp = nodes.reduce(into: [:]) { $0[$1.op, default: 0] += $1.seconds }
+            result["per_op_s"] = nodes.reduce(into: [String: Double]()) { $0[$1.op, default: 0] += $1.seconds }
         }
-        var result: [String: Any] = [
-            "engine": "peregrine",
-            "model": "unet-\(args[1])",
-            "cpu": CPUFeatures.current.modelName,
-            "kernel_path": KernelPath.current.summary(bf16Requested: precision == .bf16),
-            "threads": threads,
-            "size": size,
-            "batch": batch,
-            "load_s": loadSeconds,
-            "first_call_s": first,
-            "run_s": times,
-            "median_s": times.sorted()[times.count / 2],
-            "weight_bytes": unet.executor.weightBytes,
-            "activation_bytes": unet.executor.activationBytes,
-        ]
-        if profile { result["per_op_s"] = perOp }
-        let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
-        print(String(decoding: json, as: UTF8.self))
     }
 }
 
 /// The UNet configurations of the three generations' base models (diffusers' `unet/config.json`
-/// of SD 1.5, SD 2.1 and SDXL 1.0, the fields that shape the network).
+/// of SD 1.5, SD 2.1 and SDXL 1.0, the fields that shape the network), and SD 1.5's
+/// `vae/config.json` (the decoder SD 2.1 shares).
 enum UNetBenchConfigs {
+    static let vaeSD = #"""
+        {"block_out_channels": [128, 256, 512, 512], "layers_per_block": 2, "latent_channels": 4, "norm_num_groups": 32,
+         "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"],
+         "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"], "sample_size": 512}
+        """#
+
     static let json: [String: String] = [
         "sd15": #"{"cross_attention_dim": 768, "attention_head_dim": 8, "sample_size": 64}"#,
         "sd21": #"{"cross_attention_dim": 1024, "attention_head_dim": [5, 10, 20, 20], "use_linear_projection": true, "sample_size": 96}"#,
