@@ -19,6 +19,9 @@ public final class UNet2DConditionModel: Sendable {
     public let config: UNet2DConditionConfig
     /// The executor running the graph (plans cached per input shape).
     public let executor: GraphExecutor
+    /// Factors the builder folded into some layers' weights (to_q carries the attention's
+    /// softmax scale): a LoRA delta for such a layer is scaled alike.
+    let foldedWeightScales: [String: Float]
 
     /// Builds the graph from a component's weights (diffusers names) and prepares it.
     /// - Throws: `ModelFormatError` naming a missing or mismatched tensor or a config field.
@@ -28,12 +31,14 @@ public final class UNet2DConditionModel: Sendable {
         self.config = config
         var builder = UNetGraphBuilder(config: config, weights: weights)
         let graph = try builder.build()
+        foldedWeightScales = builder.foldedWeightScales
         executor = try GraphExecutor(graph: graph, pool: pool, precision: precision)
     }
 
-    private init(config: UNet2DConditionConfig, executor: GraphExecutor) {
+    private init(config: UNet2DConditionConfig, executor: GraphExecutor, foldedWeightScales: [String: Float]) {
         self.config = config
         self.executor = executor
+        self.foldedWeightScales = foldedWeightScales
     }
 
     /// The layers a LoRA may adapt: linear layers and convolutions, by diffusers module name.
@@ -41,7 +46,12 @@ public final class UNet2DConditionModel: Sendable {
 
     /// This UNet with LoRA deltas (by module) added; unchanged layers are shared.
     public func adapted(_ deltas: [String: Tensor]) throws -> UNet2DConditionModel {
-        UNet2DConditionModel(config: config, executor: try executor.adapted(deltas))
+        var scaled = deltas
+        for (module, factor) in foldedWeightScales {
+            guard let delta = deltas[module] else { continue }
+            scaled[module] = Tensor(shape: delta.shape, values: delta.toArray().map { $0 * factor })
+        }
+        return UNet2DConditionModel(config: config, executor: try executor.adapted(scaled), foldedWeightScales: foldedWeightScales)
     }
 
     /// Whether the model takes SDXL's added text and size conditioning.
@@ -133,6 +143,8 @@ struct UNetGraphBuilder {
     let weights: DiffusionWeights
     var b = GraphBuilder()
     var groups: Int { config.normNumGroups ?? 32 }
+    /// Layers whose weights were multiplied by a factor at build time.
+    var foldedWeightScales: [String: Float] = [:]
 
     init(config: UNet2DConditionConfig, weights: DiffusionWeights) {
         self.config = config
@@ -189,7 +201,10 @@ struct UNetGraphBuilder {
     mutating func projection(_ name: String, _ x: ValueID, in inputs: Int, out outputs: Int, bias: Bool = true,
                              scale: Float = 1) throws -> ValueID {
         var weight = try w("\(name).weight", [outputs, inputs]).reshaped(Shape([outputs, inputs, 1, 1]))
-        if scale != 1 { weight = Tensor(shape: weight.shape, values: weight.toArray().map { $0 * scale }) }
+        if scale != 1 {
+            weight = Tensor(shape: weight.shape, values: weight.toArray().map { $0 * scale })
+            foldedWeightScales[name] = scale
+        }
         return try b.conv2d(name, x, weight: weight, bias: bias ? try w("\(name).bias", [outputs]) : nil)
     }
 
