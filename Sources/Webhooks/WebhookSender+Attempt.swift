@@ -59,7 +59,13 @@ extension WebhookSender {
         do {
             let response = try await client.execute(request, timeout: .init(configuration.requestTimeout))
             // The answer's body is not used; read a little of it so the connection ends cleanly.
-            _ = try? await response.body.collect(upTo: configuration.maxResponseBytes)
+            // An answer cut off (by the deadline or the receiver) fails the attempt, whichever
+            // of the client's timeout and the attempt's deadline fires first; a long one does not.
+            do {
+                _ = try await response.body.collect(upTo: configuration.maxResponseBytes)
+            } catch is NIOTooManyBytesError {
+                // Only the status counts.
+            }
             try Task.checkCancellation()
             outcome = .success(
                 (200..<300).contains(response.status.code) ? .delivered : .failed("HTTP \(response.status.code)", permanent: false))
