@@ -25,6 +25,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
+from machine import cpu_info, log  # noqa: E402
+
 # The fields of diffusers' unet/config.json that shape each network (DiffusionBench's UNetBenchConfigs).
 UNETS = {
     "sd15": {"cross_attention_dim": 768, "attention_head_dim": 8, "sample_size": 64},
@@ -41,22 +44,6 @@ VAE_SD = {"block_out_channels": [128, 256, 512, 512], "layers_per_block": 2, "la
           "down_block_types": ["DownEncoderBlock2D"] * 4, "up_block_types": ["UpDecoderBlock2D"] * 4, "sample_size": 512}
 # network name -> (DiffusionBench family, image size, batch)
 NETWORKS = {"sd15": ("sd15", 512, 2), "sd21": ("sd21", 768, 2), "sdxl": ("sdxl", 1024, 2), "vae-sd": ("vae-sd", 512, 1)}
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def cpu_info():
-    """Model name and the flags that pick kernel paths, from /proc/cpuinfo."""
-    fields = {}
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
-    flags = set(fields.get("flags", "").split())
-    return {"cpu_model": fields.get("model name"),
-            "cpu_flags": {f: f in flags for f in ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile")}}
 
 
 # MARK: Worker side (one engine, one network, in its own process)

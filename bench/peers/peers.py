@@ -27,6 +27,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ncnn_torch import NCNNModule  # noqa: E402
+from machine import cpu_info, log  # noqa: E402
 
 MODELS = {
     "x4": "realesr-animevideov3/realesr-animevideov3-x4.param",
@@ -35,23 +36,6 @@ MODELS = {
     "x4plus": "realesrgan-x4plus/realesrgan-x4plus.param",
 }
 PEERS = ["torch_fp32", "torch_bf16", "openvino_fp32", "openvino_bf16"]
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def cpu_info():
-    """Model name, family/model numbers and the flags that pick kernel paths, from /proc/cpuinfo."""
-    fields = {}
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
-    flags = set(fields.get("flags", "").split())
-    return {"cpu_model": fields.get("model name"), "cpu_family": int(fields.get("cpu family", -1)),
-            "cpu_model_number": int(fields.get("model", -1)),
-            "cpu_flags": {f: f in flags for f in ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_fp16")}}
 
 
 def splitmix_input(size):

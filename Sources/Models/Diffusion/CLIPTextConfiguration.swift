@@ -76,13 +76,7 @@ public struct CLIPTextConfiguration: Sendable, Equatable, Codable {
     /// - Throws: `ModelError(.weightsInvalid)` naming the field when it is malformed or out of
     ///   bounds, or when the activation is not one CLIP text encoders use.
     public init(json: Data) throws {
-        do {
-            self = try JSONDecoder().decode(Self.self, from: json)
-        } catch let error as ModelError {
-            throw error
-        } catch {
-            throw ModelError(.weightsInvalid, "CLIP text encoder config.json: \(error)")
-        }
+        self = try DiffusionConfigError.decode(Self.self, from: json, file: "CLIP text encoder config.json")
     }
 
     /// The width of one attention head.

@@ -34,13 +34,7 @@ public struct SafetyCheckerConfiguration: Sendable, Equatable, Codable {
     /// Decodes a `config.json`.
     /// - Throws: `ModelError(.weightsInvalid)` naming what is malformed.
     public init(json: Data) throws {
-        do {
-            self = try JSONDecoder().decode(Self.self, from: json)
-        } catch let error as ModelError {
-            throw error
-        } catch {
-            throw ModelError(.weightsInvalid, "safety checker config.json: \(error)")
-        }
+        self = try DiffusionConfigError.decode(Self.self, from: json, file: "safety checker config.json")
     }
 }
 

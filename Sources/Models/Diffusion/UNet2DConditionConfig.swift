@@ -1,5 +1,6 @@
 import Foundation
 import ModelFormats
+import ModelKit
 
 /// A config value diffusers stores either once for every block or once per block.
 public struct PerBlock<Value: Decodable & Sendable & Equatable>: Decodable, Sendable, Equatable {
@@ -235,6 +236,18 @@ public struct UNet2DConditionConfig: Decodable, Sendable, Equatable {
 
 /// Readable messages for configuration decoding failures.
 enum DiffusionConfigError {
+    /// Decodes a component's `config.json`; a `ModelError` from the type's own checks passes
+    /// through, any other failure becomes `.weightsInvalid` naming `file`.
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data, file: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: data)
+        } catch let error as ModelError {
+            throw error
+        } catch {
+            throw ModelError(.weightsInvalid, "\(file): \(error)")
+        }
+    }
+
     static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
             context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
