@@ -47,9 +47,19 @@ struct RebindingTests {
     func webhookGoesToTheCheckedAddress(host: String) async throws {
         // The checked answer is 127.0.0.2; the second answer would be 127.0.0.1, where another
         // receiver listens on the same port.
-        let checked = try await TestReceiver.start(host: "127.0.0.2")
+        // The port is free on 127.0.0.2 but may be taken on 127.0.0.1 by another socket of the
+        // machine: pick pairs until both bind (a bounded number of tries, no timing involved).
+        var pair: (checked: TestReceiver, rebound: TestReceiver)?
+        for _ in 0..<50 where pair == nil {
+            let candidate = try await TestReceiver.start(host: "127.0.0.2")
+            if let other = try? await TestReceiver.start(host: "127.0.0.1", port: candidate.port) {
+                pair = (candidate, other)
+            } else {
+                try await candidate.stop()
+            }
+        }
+        let (checked, rebound) = try #require(pair)
         defer { Task { try await checked.stop() } }
-        let rebound = try await TestReceiver.start(host: "127.0.0.1", port: checked.port)
         defer { Task { try await rebound.stop() } }
         let resolver = ScriptedResolver(first: ["127.0.0.2"], later: ["127.0.0.1"])
         let directory = try temporaryDirectory("peregrine-rebind")
