@@ -26,6 +26,14 @@ void pg_sgemm_pack_a(const float *A, long lda, int M, int K, float *packed) {
     }
 }
 
+void pg_sgemm_unpack_a(const float *packed, int M, int K, float *A, long lda) {
+    for (int m = 0; m < M; m++) {
+        const float *src = packed + (size_t)(m / PG_SGEMM_MR) * PG_SGEMM_MR * K + m % PG_SGEMM_MR;
+        float *dst = A + (size_t)m * lda;
+        for (int k = 0; k < K; k++) dst[k] = src[(size_t)k * PG_SGEMM_MR];
+    }
+}
+
 #pragma clang attribute push(__attribute__((target(PG_AVX512))), apply_to = function)
 
 static inline __attribute__((always_inline)) __m512 pg_act512(__m512 v, const pg_activation *act, int m) {

@@ -25,6 +25,13 @@ public struct Node: Sendable {
     /// The value it writes.
     public var output: ValueID
 
+    /// Empties a convolution's weights (an executor whose packed form holds them).
+    mutating func dropConvolutionWeights() {
+        guard case .convolution(var conv) = op else { return }
+        conv.weights = []
+        op = .convolution(conv)
+    }
+
     /// Creates a node.
     public init(name: String, op: Op, inputs: [ValueID], output: ValueID) {
         self.name = name

@@ -37,17 +37,27 @@ public final class GraphExecutor: @unchecked Sendable {
     ///     layers), which benchmarks use to show what chaining saves.
     /// - Throws: ``GraphError`` when the graph is inconsistent, `KernelError` when a layer's
     ///   weights do not fit its geometry.
-    public init(graph: Graph, pool: ComputePool, precision: ComputePrecision = .fp32, optimize: Bool = true,
+    ///
+    /// Convolutions whose prepared form recovers their weights exactly (``convolutionWeights(named:)``)
+    /// drop them from ``graph`` as they are packed, so a graph the caller hands over (its last
+    /// use) is not held twice.
+    public init(graph: consuming Graph, pool: ComputePool, precision: ComputePrecision = .fp32, optimize: Bool = true,
                 chainConvolutions: Bool = true) throws {
         var g = graph
         if optimize { g.optimize() }
         try g.validate()
+        var prepared: [PreparedNode] = []
+        prepared.reserveCapacity(g.nodes.count)
+        for i in g.nodes.indices {
+            let node = try PreparedNode(node: g.nodes[i], precision: precision)
+            prepared.append(node)
+            if node.holdsConvolutionWeights { g.nodes[i].dropConvolutionWeights() }
+        }
+        chains = precision == .bf16 && chainConvolutions ? try ConvolutionChains(graph: g, prepared: prepared) : ConvolutionChains()
         self.graph = g
         self.pool = pool
         self.precision = precision
-        let prepared = try g.nodes.map { try PreparedNode(node: $0, precision: precision) }
         self.prepared = prepared
-        chains = precision == .bf16 && chainConvolutions ? try ConvolutionChains(graph: g, prepared: prepared) : ConvolutionChains()
     }
 
     private init(graph: Graph, pool: ComputePool, precision: ComputePrecision, prepared: [PreparedNode], chains: ConvolutionChains) {
@@ -75,8 +85,8 @@ public final class GraphExecutor: @unchecked Sendable {
             guard let i = g.nodes.firstIndex(where: { $0.name == name }), case .convolution(var conv) = g.nodes[i].op else {
                 throw GraphError(.invalidInput, "no convolution \(name) in the graph")
             }
-            guard conv.weights.count == weights.count else {
-                throw GraphError(.shapeMismatch, "convolution \(name) has \(conv.weights.count) weights, replacement \(weights.count)")
+            guard conv.weightCount == weights.count else {
+                throw GraphError(.shapeMismatch, "convolution \(name) has \(conv.weightCount) weights, replacement \(weights.count)")
             }
             conv.weights = weights
             g.nodes[i].op = .convolution(conv)
@@ -98,8 +108,20 @@ public final class GraphExecutor: @unchecked Sendable {
                 throw GraphError(.invalidInput, "constant of \(node.name) feeds a bf16 convolution chain")
             }
             nodes[i] = try PreparedNode(node: node, precision: precision)
+            if nodes[i].holdsConvolutionWeights { g.nodes[i].dropConvolutionWeights() }
         }
         return GraphExecutor(graph: g, pool: pool, precision: precision, prepared: nodes, chains: chains)
+    }
+
+    /// The `[out, in/groups, kh, kw]` weights of the convolution node `name`, from ``graph`` or,
+    /// where the executor dropped them there, recovered exactly from the packed form.
+    /// - Throws: ``GraphError`` when the graph has no convolution of that name.
+    public func convolutionWeights(named name: String) throws -> [Float] {
+        guard let i = graph.nodes.firstIndex(where: { $0.name == name }), case .convolution(let conv) = graph.nodes[i].op else {
+            throw GraphError(.invalidInput, "no convolution \(name) in the graph")
+        }
+        if conv.weights.isEmpty, let weights = prepared[i].convolutionWeights { return weights }
+        return conv.weights
     }
 
     /// Convolution chains this executor runs with bf16 activations between layers, as

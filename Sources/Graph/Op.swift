@@ -169,7 +169,9 @@ public struct Convolution: Sendable {
     public var padding: Padding
     /// Channel groups (`groups == inChannels == outChannels` is depth-wise).
     public var groups: Int
-    /// `outChannels * inChannels/groups * kh * kw` values.
+    /// `outChannels * inChannels/groups * kh * kw` values (``weightCount``). Empty in a
+    /// ``GraphExecutor``'s graph where the packed form holds them
+    /// (``GraphExecutor/convolutionWeights(named:)``).
     public var weights: [Float]
     /// One bias per output channel, or empty.
     public var bias: [Float]
@@ -198,6 +200,9 @@ public struct Convolution: Sendable {
 
     /// Multiply-adds per output pixel.
     public var macsPerPixel: Int { outChannels * (inChannels / groups) * kernel.h * kernel.w }
+
+    /// Values the weights hold (the layer's shape says it, whether or not ``weights`` is kept).
+    public var weightCount: Int { macsPerPixel }
 }
 
 /// A fused residual term of a convolution's epilogue.
@@ -235,7 +240,9 @@ public struct Deconvolution: Sendable {
     public var outputPadding: (h: Int, w: Int)
     /// Channel groups; both channel counts are divisible by it.
     public var groups: Int
-    /// `outChannels * inChannels/groups * kh * kw` values.
+    /// `outChannels * inChannels/groups * kh * kw` values (``weightCount``). Empty in a
+    /// ``GraphExecutor``'s graph where the packed form holds them
+    /// (``GraphExecutor/convolutionWeights(named:)``).
     public var weights: [Float]
     /// One bias per output channel, or empty.
     public var bias: [Float]

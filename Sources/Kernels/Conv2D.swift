@@ -89,8 +89,9 @@ public struct Conv2D: Sendable {
     /// cannot run is replaced by ``KernelPath/current``. `forceBF16Kernel` gives `.bf16` calls
     /// the AVX512-BF16 kernel on every layer it supports, Winograd-eligible ones included (tests
     /// of the kernel itself).
+    /// `bf16Forms` false packs only the fp32 plan (a layer that is only ever called at `.fp32`).
     init(weights: Tensor, bias: Tensor?, parameters: ConvolutionParameters, activation: Activation,
-         path requested: KernelPath, forceBF16Kernel: Bool = false) throws {
+         path requested: KernelPath, forceBF16Kernel: Bool = false, bf16Forms: Bool = true) throws {
         let p = parameters
         let path = requested.isSupported(by: .current) ? requested : KernelPath.current
         self.path = path
@@ -131,7 +132,7 @@ public struct Conv2D: Sendable {
             }
             plan = .gemm(packed, groupStride: per)
         }
-        if unitGeometry && p.groups == 1 && p.inputChannels >= 16 && path == .amx {
+        if bf16Forms && unitGeometry && p.groups == 1 && p.inputChannels >= 16 && path == .amx {
             let aw = Tensor(zeros: [pg_amx_conv_weight_size(Int32(p.outputChannels), Int32(p.inputChannels),
                                                              Int32(p.kernelHeight), Int32(p.kernelWidth))], dtype: .bf16)
             pg_amx_conv_pack_weights(w.floatPointer, Int32(p.outputChannels), Int32(p.inputChannels),
@@ -140,17 +141,27 @@ public struct Conv2D: Sendable {
         } else {
             amxWeights = nil
         }
-        if path == .avx512bf16 && (forceBF16Kernel ? ConvolutionChain.supports(self) : ConvolutionChain.accepts(self, chained: false)) {
+        if bf16Forms && path == .avx512bf16 && (forceBF16Kernel ? ConvolutionChain.supports(self) : ConvolutionChain.accepts(self, chained: false)) {
             bf16Chain = try ConvolutionChain([self], weights: [w])
         }
     }
 
     /// Packs weights given as arrays (see ``init(weights:bias:parameters:activation:)``).
+    /// - Parameter bf16Forms: whether to pack the bf16 forms `.bf16` calls use (AMX tiles,
+    ///   AVX512-BF16 panels); a layer only ever called at `.fp32` holds just its fp32 plan.
     public init(weights: [Float], bias: [Float]?, parameters: ConvolutionParameters,
-                activation: Activation = .none) throws {
+                activation: Activation = .none, bf16Forms: Bool = true) throws {
         try self.init(weights: Tensor(shape: [weights.count], values: weights),
                       bias: bias.map { Tensor(shape: [$0.count], values: $0) },
-                      parameters: parameters, activation: activation)
+                      parameters: parameters, activation: activation, path: .current, bf16Forms: bf16Forms)
+    }
+
+    /// Bytes held by the packed forms (fp32 plan, bf16 copies) and the bias.
+    public var weightBytes: Int {
+        let planBytes = switch plan {
+        case .winograd(let t), .gemm(let t, _), .depthwise(let t): t.byteCount
+        }
+        return planBytes + (bias?.byteCount ?? 0) + (amxWeights?.byteCount ?? 0) + (bf16Chain?.weightBytes ?? 0)
     }
 
     /// Whether fp32 calls run Winograd F(4x4, 3x3).

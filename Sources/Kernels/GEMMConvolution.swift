@@ -48,6 +48,20 @@ public struct GEMMConvolution: Sendable {
         self.bias = bias ?? []
     }
 
+    /// The `(outputChannels, inputChannels, kh, kw)` weights the layer was made from, recovered
+    /// exactly from the packed panels (a caller keeps no unpacked copy of its own).
+    public var weights: [Float] {
+        let k = parameters.inputChannels * parameters.kernelHeight * parameters.kernelWidth, oc = parameters.outputChannels
+        var out = [Float](repeating: 0, count: oc * k)
+        packed.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { pg_sgemm_unpack_a(src.baseAddress!, Int32(oc), Int32(k), $0.baseAddress!, k) }
+        }
+        return out
+    }
+
+    /// Bytes held by the packed weights and the bias.
+    public var weightBytes: Int { (packed.count + bias.count) * MemoryLayout<Float>.size }
+
     /// Whether the layer reads its input in place (1x1, stride 1, no padding): no im2col.
     var isPointwise: Bool {
         parameters.kernelHeight == 1 && parameters.kernelWidth == 1 && parameters.strideY == 1 && parameters.strideX == 1

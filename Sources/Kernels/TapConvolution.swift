@@ -51,6 +51,28 @@ public struct TapConvolution: Sendable {
         self.bias = bias ?? []
     }
 
+    /// The `(outputChannels, inputChannels, kh, kw)` weights the layer was made from, recovered
+    /// exactly from the per-tap panels (a caller keeps no unpacked copy of its own).
+    public var weights: [Float] {
+        let ic = parameters.inputChannels, oc = parameters.outputChannels, taps = parameters.kernelHeight * parameters.kernelWidth
+        var out = [Float](repeating: 0, count: oc * ic * taps)
+        var tap = [Float](repeating: 0, count: oc * ic)
+        for t in 0..<taps {
+            packed.withUnsafeBufferPointer { src in
+                tap.withUnsafeMutableBufferPointer {
+                    pg_sgemm_unpack_a(src.baseAddress! + t * tapStride, Int32(oc), Int32(ic), $0.baseAddress!, ic)
+                }
+            }
+            for o in 0..<oc {
+                for c in 0..<ic { out[(o * ic + c) * taps + t] = tap[o * ic + c] }
+            }
+        }
+        return out
+    }
+
+    /// Bytes held by the packed weights and the bias.
+    public var weightBytes: Int { (packed.count + bias.count) * MemoryLayout<Float>.size }
+
     /// Convolves NCHW `input` into `output` (shaped as the geometry says).
     /// - Parameter accumulate: add to `output`'s contents (a fused residual) instead of overwriting them.
     /// - Throws: ``KernelError`` when the shapes do not fit the geometry.

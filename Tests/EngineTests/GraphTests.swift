@@ -97,6 +97,68 @@ struct GraphTests {
         }
     }
 
+    /// The chain of ``chain(depth:channels:)`` computed layer by layer with the plain references.
+    static func referenceChain(_ g: Graph, _ x: Tensor) throws -> [Float] {
+        var v = x
+        for node in g.nodes {
+            switch node.op {
+            case .convolution(let c):
+                let p = ConvolutionParameters(inputChannels: c.inChannels, outputChannels: c.outChannels, kernel: (c.kernel.h, c.kernel.w),
+                                              padding: c.padding)
+                v = try Reference.conv2d(v, weights: Tensor(shape: [c.weights.count], values: c.weights),
+                                         bias: Tensor(shape: [c.bias.count], values: c.bias), parameters: p)
+            case .activation(.prelu(let slopes)):
+                let plane = v.shape.h * v.shape.w
+                v = Tensor(shape: v.shape, values: v.toArray().enumerated().map { i, y in y < 0 ? y * slopes[i / plane % slopes.count] : y })
+            case .eltwise(.sum(let k)):
+                v = Tensor(shape: v.shape, values: zip(v.toArray(), x.toArray()).map { k[0] * $0 + k[1] * $1 })
+            default:
+                throw GraphError(.invalidGraph, "unexpected \(node.op.name)")
+            }
+        }
+        return v.toArray()
+    }
+
+    @Test("fp32 3x3 layers keep only their small-map form until a larger map needs the packed one; weights stay recoverable")
+    func deferredPacking() throws {
+        let c = 16
+        let g = Self.chain(depth: 3, channels: c)
+        let e = try GraphExecutor(graph: g, pool: ComputePool(threads: 2))
+        // The executor's graph no longer holds the weights; the packed forms give them back exactly.
+        for i in 0..<3 {
+            guard case .convolution(let kept) = e.graph.nodes[i].op, case .convolution(let original) = g.nodes[2 * i].op else {
+                Issue.record("node \(i) is not a convolution"); return
+            }
+            #expect(kept.weights.isEmpty)
+            #expect(try e.convolutionWeights(named: "conv\(i)") == original.weights)
+        }
+        let before = e.weightBytes
+        #expect(before > 0)
+        let small = Self.input(n: 1, c: c, h: 12, w: 9, seed: 4)
+        let got = try e.run([small])[0].toArray(), want = try Self.referenceChain(g, small)
+        #expect(zip(got, want).map { abs($0 - $1) }.max()! <= 1e-4 * max(1, want.map(abs).max()!))
+        #expect(e.weightBytes == before)
+        // 48x40 is past the small-map limit: the packed convolutions are made on this first call.
+        let large = Self.input(n: 1, c: c, h: 48, w: 40, seed: 5)
+        let got2 = try e.run([large])[0].toArray(), want2 = try Self.referenceChain(g, large)
+        #expect(zip(got2, want2).map { abs($0 - $1) }.max()! <= 1e-4 * max(1, want2.map(abs).max()!))
+        #expect(e.weightBytes > before)
+
+        // A replaced convolution is packed again from its new weights, with the same results as a
+        // graph built with them.
+        guard case .convolution(var first) = g.nodes[0].op else { Issue.record("node 0 is not a convolution"); return }
+        first.weights = first.weights.map { $0 * 0.5 }
+        var changed = g
+        changed.nodes[0].op = .convolution(first)
+        let variant = try e.replacingConstants([:], convolutionWeights: ["conv0": first.weights])
+        #expect(try variant.convolutionWeights(named: "conv0") == first.weights)
+        for x in [small, large] {
+            let a = try variant.run([x])[0].toArray(), b = try Self.referenceChain(changed, x)
+            #expect(zip(a, b).map { abs($0 - $1) }.max()! <= 1e-4 * max(1, b.map(abs).max()!))
+        }
+        #expect(throws: GraphError.self) { try e.replacingConstants([:], convolutionWeights: ["conv0": [1, 2, 3]]) }
+    }
+
     @Test("a batch of two gives each image's own result")
     func batch() throws {
         let g = Self.chain(depth: 3, channels: 8)

@@ -13,7 +13,9 @@ struct ConformanceLifecycleTests {
             id: "req-1", endpointID: "acme/upscale/x4", input: Data(#"{"a":1}"#.utf8), priority: .low,
             startDeadline: t0.addingTimeInterval(30), maxAttempts: 2, webhookURL: "https://hooks.example/a",
             storeIO: false, runnerHint: "hint-7", apiKeyID: "pk_abc", objectLifetime: 3600)
+        let before = Date()
         let job = try await store.enqueue(request)
+        let after = Date()
         #expect(job.id == "req-1")
         #expect(job.endpointID == "acme/upscale/x4")
         #expect(job.input == request.input)
@@ -28,7 +30,8 @@ struct ConformanceLifecycleTests {
         #expect(job.apiKeyID == "pk_abc")
         #expect(job.objectLifetime == 3600)
         #expect(job.result == nil && job.leaseOwner == nil && !job.cancelRequested)
-        #expect(abs(job.enqueuedAt.timeIntervalSinceNow) < 60)
+        // Stamped by the store while enqueueing (stored to the millisecond, truncated).
+        #expect(job.enqueuedAt >= before.addingTimeInterval(-0.001) && job.enqueuedAt <= after)
         #expect(try await store.job(id: "req-1") == job)
         #expect(try await store.job(id: "missing") == nil)
         var lean = job

@@ -52,6 +52,11 @@ struct FusedKernelTests {
         let residual = randomTensor(want.shape, seed: UInt64(seed) + 4)
         let summed = try Reference.binary(.add, want, residual)
         let gemm = try GEMMConvolution(weights: weights.toArray(), bias: bias.toArray(), parameters: p)
+        // The packed forms give back exactly the weights they were made from (executors keep no other copy).
+        #expect(gemm.weights == weights.toArray())
+        if TapConvolution.accepts(p) {
+            #expect(try TapConvolution(weights: weights.toArray(), bias: nil, parameters: p).weights == weights.toArray())
+        }
         for accumulate in [false, true] {
             let out = accumulate ? residual.copy() : Tensor(shape: want.shape, repeating: .nan)
             try gemm(x, into: out, accumulate: accumulate, pool: testPool)

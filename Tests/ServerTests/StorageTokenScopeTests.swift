@@ -114,11 +114,14 @@ struct StorageTokenScopeTests {
             $0.storageTokenLifetime = 120
         }
         try await h.test { client in
+            let before = Date()
             let c = try await Self.credentials(h, client)
+            let after = Date()
             let token = String(try #require(c.bearer[.authorization]).dropFirst("Bearer ".count))
             let claims = try #require(h.services.tokens.verify(token))
-            #expect(claims.expiresAt.timeIntervalSinceNow <= 120)
-            #expect(claims.expiresAt.timeIntervalSinceNow > 60)
+            // Issued between `before` and `after`, 120 s ahead (expiry kept in whole seconds).
+            #expect(claims.expiresAt >= before.addingTimeInterval(120 - 1))
+            #expect(claims.expiresAt <= after.addingTimeInterval(120))
         }
     }
 }

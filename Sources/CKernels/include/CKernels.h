@@ -72,6 +72,9 @@ void pg_bias_activation(float *x, size_t n, float bias, const pg_activation *act
 size_t pg_sgemm_packed_size(int M, int K);
 /// Packs row-major A (M x K, row stride lda) into MR-row panels, zero-padding the last panel.
 void pg_sgemm_pack_a(const float *A, long lda, int M, int K, float *packed);
+/// The inverse of pg_sgemm_pack_a: writes the M x K matrix held in `packed` to A (row stride lda),
+/// exactly (packing only moves values), so a layer need not keep its unpacked weights as well.
+void pg_sgemm_unpack_a(const float *packed, int M, int K, float *A, long lda);
 /// C[M x N] = packedA * B[K x N] (+ C if accumulate), then per row m: + bias[m] and activation
 /// with channel m (bias and act may be NULL). Row strides ldb/ldc. Single-threaded: callers split N.
 void pg_sgemm_packed(int M, int N, int K, const float *packedA, const float *B, long ldb,

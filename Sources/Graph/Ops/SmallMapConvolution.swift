@@ -34,6 +34,22 @@ struct SmallMapConvolution: Sendable {
         epilogue = c.activation == .none && c.residual == nil ? nil : Epilogue(activation: c.activation, residual: c.residual)
     }
 
+    /// The layer's `(out, in, kh, kw)` weights, recovered exactly from the packed form.
+    var weights: [Float] {
+        switch path {
+        case .taps(let k): k.weights
+        case .gemm(let k): k.weights
+        }
+    }
+
+    /// Bytes held by the packed weights and the bias.
+    var weightBytes: Int {
+        switch path {
+        case .taps(let k): k.weightBytes
+        case .gemm(let k): k.weightBytes
+        }
+    }
+
     /// Whether this form beats the packed convolution for that output size.
     func isPreferred(outputHeight: Int, outputWidth: Int) -> Bool {
         GEMMConvolution.isPreferred(for: parameters, outputHeight: outputHeight, outputWidth: outputWidth)

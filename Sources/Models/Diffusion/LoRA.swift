@@ -181,11 +181,11 @@ extension GraphExecutor {
                 for i in 0..<rows { for o in 0..<cols { m[i * cols + o] += d[o * rows + i] } }
                 constants["\(module).weight"] = merged
             } else if let node = graph.nodes.first(where: { $0.name == module }), case .convolution(let conv) = node.op {
-                guard delta.count == conv.weights.count else {
-                    throw ModelError(.invalidInput, "LoRA for \(module) has \(delta.count) values; the convolution has \(conv.weights.count)",
+                guard delta.count == conv.weightCount else {
+                    throw ModelError(.invalidInput, "LoRA for \(module) has \(delta.count) values; the convolution has \(conv.weightCount)",
                                      status: 422)
                 }
-                var weights = conv.weights
+                var weights = try convolutionWeights(named: module)
                 let d = delta.floatPointer
                 for i in weights.indices { weights[i] += d[i] }
                 convolutions[module] = weights

@@ -29,10 +29,14 @@ public final class UNet2DConditionModel: Sendable {
                 precision: ComputePrecision = .fp32) throws {
         try config.validate()
         self.config = config
-        var builder = UNetGraphBuilder(config: config, weights: weights)
-        let graph = try builder.build()
-        foldedWeightScales = builder.foldedWeightScales
-        executor = try GraphExecutor(graph: graph, pool: pool, precision: precision)
+        // The builder and the graph end here: the executor packs each layer and drops the graph's
+        // copy of its weights, so the unpacked weights are never all held twice.
+        let (graph, scales) = try {
+            var builder = UNetGraphBuilder(config: config, weights: weights)
+            return (try builder.build(), builder.foldedWeightScales)
+        }()
+        foldedWeightScales = scales
+        executor = try GraphExecutor(graph: consume graph, pool: pool, precision: precision)
     }
 
     private init(config: UNet2DConditionConfig, executor: GraphExecutor, foldedWeightScales: [String: Float]) {

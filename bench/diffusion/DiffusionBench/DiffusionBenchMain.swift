@@ -38,8 +38,20 @@ struct DiffusionBenchMain {
             try benchUNet(args[1], size: size, batch: batch, runs: runs, profile: profile, pool: pool, precision: precision,
                           into: &result)
         }
+        // Peak resident memory (weights, packed copies, activations and what loading held).
+        result["peak_rss_bytes"] = statusBytes("VmHWM")
         let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
         print(String(decoding: json, as: UTF8.self))
+    }
+
+    /// A `kB` field of /proc/self/status in bytes (0 where the file does not exist).
+    static func statusBytes(_ field: String) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+            let digits = line.split(whereSeparator: \.isWhitespace).dropFirst().first.flatMap { Int($0) } ?? 0
+            return digits * 1024
+        }
+        return 0
     }
 
     /// Times `call` `runs + 1` times; the first call (which plans memory for the shape) is
@@ -66,6 +78,7 @@ struct DiffusionBenchMain {
         result["model"] = "vae-decoder-sd"
         let z = Tensor(uniform: Shape([batch, 4, size / 8, size / 8]), bound: 1, seed: 1)
         try time(runs: runs, { _ = try vae.runDecoder(z) }, into: &result)
+        result["rss_bytes"] = statusBytes("VmRSS")
         result["weight_bytes"] = vae.decoderExecutor.weightBytes
         result["activation_bytes"] = vae.decoderExecutor.activationBytes
         if profile {
@@ -82,6 +95,7 @@ struct DiffusionBenchMain {
         let loadStart = Date()
         let unet = try UNet2DConditionModel(config: config, weights: .synthesized(component: "unet"), pool: pool, precision: precision)
         let loadSeconds = Date().timeIntervalSince(loadStart)
+        result["rss_after_load_bytes"] = statusBytes("VmRSS")
 
         let latent = size / 8
         let sample = Tensor(uniform: Shape([batch, config.inChannels, latent, latent]), bound: 1, seed: 1)
@@ -99,6 +113,7 @@ struct DiffusionBenchMain {
         try time(runs: runs, {
             _ = try unet(sample: sample, timesteps: timesteps, encoderHiddenStates: context, addedConditioning: added)
         }, into: &result)
+        result["rss_bytes"] = statusBytes("VmRSS")
         result["weight_bytes"] = unet.executor.weightBytes
         result["activation_bytes"] = unet.executor.activationBytes
         if profile {
