@@ -161,7 +161,7 @@ extension Graph {
             for k in 0..<2 {
                 guard let ps = producer[ins[k].index], let pr = producer[ins[1 - k].index],
                       case .pixelShuffle(let r) = nodes[ps].op, counts[ins[k].index] == 1,
-                      case .resize(let rs) = nodes[pr].op, rs.mode == .nearest,
+                      case .resize(let rs) = nodes[pr].op, rs.mode == .nearest, nodes[pr].inputs.count == 1,
                       rs.scaleH == Float(r), rs.scaleW == Float(r) else { continue }
                 nodes[i].op = .shuffleAdd(factor: r)
                 nodes[i].inputs = [nodes[ps].inputs[0], nodes[pr].inputs[0]]

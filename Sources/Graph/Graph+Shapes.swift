@@ -80,6 +80,8 @@ extension Node {
             guard ins[1] == Shape(n: a.n, c: out.c, h: a.h, w: a.w) else { throw fail("residual must be \(out.c)x\(a.h)x\(a.w)") }
             return out
         case .resize(let r):
+            // A second input gives the output's spatial size (``GraphBuilder/upsampleNearest(_:_:like:)``).
+            if ins.count == 2 { return Shape(n: a.n, c: a.c, h: ins[1].h, w: ins[1].w) }
             try need(1)
             let h = r.outputHeight ?? Int(Float(a.h) * r.scaleH), w = r.outputWidth ?? Int(Float(a.w) * r.scaleW)
             guard h > 0, w > 0 else { throw fail("empty output") }

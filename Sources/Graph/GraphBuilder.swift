@@ -166,4 +166,12 @@ public struct GraphBuilder: Sendable {
     public mutating func upsampleNearest(_ name: String, _ x: ValueID, factor: Int) -> ValueID {
         node(name, .resize(Resize(mode: .nearest, scaleH: Float(factor), scaleW: Float(factor))), [x])
     }
+
+    /// Nearest-neighbour resampling of NCHW `x` to the height and width of `like` (PyTorch
+    /// `F.interpolate(mode="nearest", size=like.shape[2:])`: source index `floor(i * in / out)`),
+    /// so a map halved from an odd size comes back to that size.
+    public mutating func upsampleNearest(_ name: String, _ x: ValueID, like: ValueID) -> ValueID {
+        let options = ResizeOptions(mode: .nearest, coordinates: .asymmetric, nearestRounding: .floor)
+        return node(name, .resize(Resize(mode: .nearest, scaleH: 2, scaleW: 2, options: options)), [x, like])
+    }
 }

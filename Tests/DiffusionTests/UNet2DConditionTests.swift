@@ -44,7 +44,7 @@ import Testing
         return (try UNet2DConditionModel(config: config, weights: weights, pool: pool), c)
     }
 
-    @Test(arguments: ["sd1", "sd2", "sdxl_lcm"])
+    @Test(arguments: ["sd1", "sd1_odd", "sd2", "sdxl_lcm"])
     func matchesDiffusers(_ name: String) throws {
         let (unet, c) = try Self.model(name)
         let sample = TinyWeights.input("\(name).sample", shape: Self.shape(c.inputs["sample"]))

@@ -38,6 +38,10 @@ CASES = {
                      use_linear_projection=True, norm_num_groups=16, addition_embed_type="text_time",
                      addition_time_embed_dim=8, projection_class_embeddings_input_dim=16 + 6 * 8, time_cond_proj_dim=8),
 }
+# Latent sizes other than 8x12: odd sizes (not a multiple of 2^levels), where diffusers
+# upsamples to the skip connection's size instead of by 2.
+SIZES = {"sd1_odd": (7, 5)}
+CASES["sd1_odd"] = CASES["sd1"]
 
 
 def main():
@@ -46,7 +50,7 @@ def main():
         model = UNet2DConditionModel(**config).eval()
         tiny_weights.fill(model)
         shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
-        batch, height, width = 2, 8, 12
+        batch, (height, width) = 2, SIZES.get(name, (8, 12))
         seq = 5
         inputs = {
             "sample": ([batch, 4, height, width], 1.0),

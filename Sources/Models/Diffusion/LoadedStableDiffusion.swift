@@ -59,9 +59,9 @@ struct LoadedStableDiffusion: LoadedModel {
         var initImage: Image?, mask: Image?
         if let url = parsed.imageURL { initImage = try await image(url, field: "image_url", context: context) }
         if let url = parsed.maskURL { mask = try await image(url, field: "mask_url", context: context) }
-        // Image-to-image keeps the image's size, down to a multiple of 64 (what the Stable
-        // Diffusion UNets divide evenly), unless a size is asked for.
-        let size = parsed.size ?? initImage.map { (max(64, $0.width / 64 * 64), max(64, $0.height / 64 * 64)) } ?? pipeline.defaultSize
+        // Image-to-image keeps the image's size, down to a multiple of 8 (the autoencoder's
+        // factor), unless a size is asked for.
+        let size = parsed.size ?? initImage.map { (max(64, $0.width / 8 * 8), max(64, $0.height / 8 * 8)) } ?? pipeline.defaultSize
         guard size.width <= TextToImageSchema.maxSide, size.height <= TextToImageSchema.maxSide else {
             throw TextToImageInput.invalid("image_size", message: "\(size.width)×\(size.height) is larger than \(TextToImageSchema.maxSide) on a side; pass a smaller image_size")
         }

@@ -236,12 +236,11 @@ public final class StableDiffusionPipeline: Sendable {
     /// - Throws: `ModelError(.invalidInput, status: 422)` naming the field and the reason.
     public func validate(_ request: DiffusionRequest) throws {
         func bad(_ message: String) -> ModelError { ModelError(.invalidInput, message, status: 422) }
-        // The UNet halves the latents once per block but the last and doubles them back, so
-        // each side must divide evenly: 64 pixels for the Stable Diffusion families.
-        let unit = max(8, autoencoder.downsamplingFactor << (unet.config.blockOutChannels.count - 1))
+        // The autoencoder maps 8 pixels to one latent; the UNet brings odd-sized maps back to
+        // their skip connections' sizes, so any multiple of the autoencoder's factor works.
+        let unit = max(8, autoencoder.downsamplingFactor)
         for (name, value) in [("width", request.width), ("height", request.height)] {
-            guard value % 8 == 0 else { throw bad("\(name) must be a multiple of 8, got \(value)") }
-            guard value % unit == 0 else { throw bad("\(name) must be a multiple of \(unit) for this model, got \(value)") }
+            guard value % unit == 0 else { throw bad("\(name) must be a multiple of \(unit), got \(value)") }
             guard (unit...2048).contains(value) else { throw bad("\(name) must be between \(unit) and 2048, got \(value)") }
         }
         guard (1...8).contains(request.imageCount) else { throw bad("num_images must be between 1 and 8, got \(request.imageCount)") }

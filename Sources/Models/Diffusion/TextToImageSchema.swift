@@ -96,8 +96,8 @@ enum TextToImageSchema {
             properties["image_url"] = [
                 "type": "string", "title": "Image Url", "minLength": 1,
                 "description": task == .inpainting
-                    ? "The image to inpaint (resized to image_size when one is given; else its size, down to a multiple of 64)."
-                    : "The image to start from (resized to image_size when one is given; else its size, down to a multiple of 64).",
+                    ? "The image to inpaint (resized to image_size when one is given; else its size, down to a multiple of 8)."
+                    : "The image to start from (resized to image_size when one is given; else its size, down to a multiple of 8).",
             ]
             properties["strength"] = [
                 "type": "number", "title": "Strength", "exclusiveMinimum": 0, "maximum": 1, "default": 0.95,

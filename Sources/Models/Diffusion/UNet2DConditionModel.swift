@@ -337,7 +337,10 @@ struct UNetGraphBuilder {
                 if block.hasAttention { h = try transformer("up_blocks.\(i).attentions.\(j)", h, context: context, block: block) }
             }
             if i < blocks.count - 1 {
-                h = b.upsampleNearest("up_blocks.\(i).upsample", h, factor: 2)
+                // To the size of the skip it meets next: diffusers' `upsample_size`, which brings a
+                // map halved from an odd size (latents not a multiple of 2^levels) back to it.
+                h = if let (skip, _) = skips.last { b.upsampleNearest("up_blocks.\(i).upsample", h, like: skip) }
+                    else { b.upsampleNearest("up_blocks.\(i).upsample", h, factor: 2) }
                 h = try conv("up_blocks.\(i).upsamplers.0.conv", h, in: channels, out: channels)
             }
         }
