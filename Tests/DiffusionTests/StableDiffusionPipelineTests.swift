@@ -25,6 +25,8 @@ struct StableDiffusionPipelineTests {
         var seed: UInt64
         var images: Int
         var strength: Float?
+        /// The image-to-image input's size when it is not the output's.
+        var imageWidth: Int?, imageHeight: Int?
         var mask: Bool?
         var configs: [String: JSONValue]
         var schedulerConfig: JSONValue
@@ -34,6 +36,7 @@ struct StableDiffusionPipelineTests {
         enum CodingKeys: String, CodingKey {
             case family, scheduler, prompt, negativePrompt = "negative_prompt", width, height, steps, guidance, seed, images
             case strength, mask, configs, schedulerConfig = "scheduler_config", weights, pixels, shape
+            case imageWidth = "image_width", imageHeight = "image_height"
         }
     }
 
@@ -101,14 +104,14 @@ struct StableDiffusionPipelineTests {
         var request = DiffusionRequest(prompt: c.prompt, negativePrompt: c.negativePrompt, width: c.width, height: c.height,
                                        steps: c.steps, guidanceScale: c.guidance, seed: c.seed, imageCount: c.images)
         if let strength = c.strength {
-            request.initImage = try initImage(width: c.width, height: c.height)
+            request.initImage = try initImage(width: c.imageWidth ?? c.width, height: c.imageHeight ?? c.height)
             request.strength = strength
         }
         if c.mask == true { request.mask = try maskImage(width: c.width, height: c.height) }
         return request
     }
 
-    @Test("generates diffusers' images", arguments: ["sd1_euler_cfg", "sd1_img2img_ddim", "sd1_lcm", "sdxl_dpm", "sd1_inpaint_euler", "sd1_inpaint9_ddim"])
+    @Test("generates diffusers' images", arguments: ["sd1_euler_cfg", "sd1_img2img_ddim", "sd1_img2img_resized", "sd1_lcm", "sdxl_dpm", "sd1_inpaint_euler", "sd1_inpaint9_ddim"])
     func matchesDiffusers(_ name: String) async throws {
         let c = try #require(Self.cases[name])
         let pipeline = try await Self.pipeline(c)

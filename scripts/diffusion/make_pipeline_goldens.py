@@ -99,6 +99,11 @@ CASES = {
                           negative_prompt="blurry, low quality", width=48, height=32, steps=3, guidance=7.5, seed=7, images=2),
     "sd1_img2img_ddim": dict(family="sd1", scheduler="ddim", prompt="an oil painting of a castle", negative_prompt="",
                              width=48, height=32, steps=5, guidance=4.0, seed=11, images=1, strength=0.6),
+    # An image that is not a multiple of the small autoencoder's factor (2): diffusers' image processor sizes it to 48x32
+    # with Pillow's Lanczos before encoding.
+    "sd1_img2img_resized": dict(family="sd1", scheduler="euler", prompt="a lighthouse at dusk", negative_prompt="",
+                                width=48, height=32, image_width=49, image_height=33, steps=3, guidance=5.0, seed=13,
+                                images=1, strength=0.7),
     "sd1_lcm": dict(family="sd1", scheduler="lcm", prompt="neon city at night", negative_prompt="", width=32, height=32,
                     steps=2, guidance=8.0, seed=3, images=1),
     "sd1_inpaint_euler": dict(family="sd1", scheduler="euler", prompt="a red door", negative_prompt="", width=48, height=32,
@@ -132,7 +137,8 @@ def main():
                                mask_image=mask_image(case["width"], case["height"]), width=case["width"],
                                height=case["height"])
             elif case.get("strength"):
-                kwargs |= dict(image=init_image(case["width"], case["height"]), strength=case["strength"])
+                kwargs |= dict(image=init_image(case.get("image_width", case["width"]), case.get("image_height", case["height"])),
+                               strength=case["strength"])
             else:
                 kwargs |= dict(width=case["width"], height=case["height"])
             with torch.no_grad():

@@ -332,13 +332,13 @@ public final class StableDiffusionPipeline: Sendable {
         let extraChannels = unet.config.inChannels - autoencoder.latentChannels
         var pixels: Tensor?
         if let image = request.initImage {
-            // Resized to the requested size (bicubic; diffusers resizes with PIL's Lanczos, so
-            // only same-size inputs match it exactly).
-            var p = try DiffusionImage.encoderInput(from: [image])
+            // Resized to the requested size as diffusers does: alpha dropped (`convert("RGB")`),
+            // then Pillow's Lanczos on the 8-bit pixels.
+            var sized = image
             if image.width != request.width || image.height != request.height {
-                p = try PlaneResize.resize(p, width: request.width, height: request.height, filter: .bicubic)
+                sized = try LanczosResample.resize(image.splitAlpha().color, width: request.width, height: request.height)
             }
-            pixels = p
+            pixels = try DiffusionImage.encoderInput(from: [sized])
         }
         func encodeLatents(_ image: Tensor) throws -> Tensor {
             let distribution = try autoencoder.encode(image: image, checkpoint: checkpoint)
