@@ -72,7 +72,7 @@ struct LoadedStableDiffusion: LoadedModel {
             prompt: parsed.prompt, negativePrompt: parsed.negativePrompt, width: size.width, height: size.height,
             steps: parsed.steps ?? pipeline.defaultSteps, guidanceScale: parsed.guidanceScale ?? pipeline.defaultGuidanceScale,
             seed: seed, imageCount: parsed.imageCount)
-        // The pipeline resizes both to the output size (bicubic image, nearest mask).
+        // The pipeline resizes both to the output size (Lanczos image, nearest mask), as diffusers does.
         request.initImage = initImage
         request.mask = mask
         request.strength = parsed.strength
