@@ -32,6 +32,10 @@ extension ModelsCommand {
         var predictionType: String?
         @Option(name: .customLong("preview-decoder"), help: "A TAESD/TAESDXL component folder for step previews.")
         var previewDecoder: String?
+
+        @Option(name: .customLong("safety-checker"),
+                help: "A safety checker folder (diffusers StableDiffusionSafetyChecker, or a pipeline folder holding safety_checker/) for checkpoints without one.")
+        var safetyChecker: String?
         @Option(help: "Gallery title (default: the endpoint id).")
         var title: String?
         @Option(name: .customLong("max-bytes"), help: "Largest download accepted, bytes (default 34359738368).")
@@ -126,9 +130,19 @@ extension ModelsCommand {
                 }
                 preview = url.path
             }
+            var checker: String?
+            if let safetyChecker {
+                let url = URL(fileURLWithPath: safetyChecker).standardizedFileURL
+                do {
+                    _ = try DiffusionCheckpoint.safetyChecker(folder: url)
+                } catch let error as ModelError {
+                    throw ValidationError("--safety-checker \(url.path): \(error.message)")
+                }
+                checker = url.path
+            }
             let manifest = StableDiffusionManifest(
                 endpointID: endpoint, checkpoint: path.path, family: detected.family, title: title, sha256: digest, source: source,
-                predictionType: predictionType, previewDecoder: preview)
+                predictionType: predictionType, previewDecoder: preview, safetyChecker: checker)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -94,6 +94,42 @@ struct SafetyCheckerTests {
         }
     }
 
+    @Test("a safety checker folder attaches to a checkpoint that has none and flags as diffusers does")
+    func attachedFolder() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("peregrine-safety-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let fm = FileManager.default
+        let object = try JSONSerialization.jsonObject(with: Self.goldenData) as! [String: Any]
+        var config = object["config"] as! [String: Any]
+        config["architectures"] = ["StableDiffusionSafetyChecker"]
+        let checkerFolder = root.appendingPathComponent("safety_checker"), extractor = root.appendingPathComponent("feature_extractor")
+        try fm.createDirectory(at: checkerFolder, withIntermediateDirectories: true)
+        try fm.createDirectory(at: extractor, withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: config).write(to: checkerFolder.appendingPathComponent("config.json"))
+        try JSONSerialization.data(withJSONObject: object["preprocessor"]!).write(to: extractor.appendingPathComponent("preprocessor_config.json"))
+        try SafetensorsFile.write(Self.tensors(), to: checkerFolder.appendingPathComponent("model.safetensors"))
+
+        let bare = DiffusionCheckpoint(pipelineClass: "StableDiffusionPipeline", family: .sd1, components: [:], tokenizers: [:],
+                                       scheduler: nil, unusedNames: [])
+        // The pipeline folder and the component folder itself both work.
+        for folder in [root, checkerFolder] {
+            let checkpoint = try bare.withSafetyChecker(folder: folder)
+            let component = try checkpoint.component("safety_checker")
+            let preprocessing = try #require(checkpoint.featureExtractorConfig)
+            let checker = try SafetyChecker(configuration: SafetyCheckerConfiguration(json: component.config),
+                                            preprocessing: CLIPImagePreprocessing(json: preprocessing), weights: component.weights, pool: Self.pool)
+            #expect(try checker.filter(Self.images()).nsfw == Self.golden.has_nsfw_concepts)
+        }
+        // Anything else is refused, naming the folder.
+        #expect(performing: { try bare.withSafetyChecker(folder: extractor) }, throws: { error in
+            (error as? ModelError)?.message.contains("feature_extractor") == true
+        })
+        try JSONSerialization.data(withJSONObject: ["_class_name": "AutoencoderTiny"]).write(to: checkerFolder.appendingPathComponent("config.json"))
+        #expect(performing: { try bare.withSafetyChecker(folder: root) }, throws: { error in
+            (error as? ModelError)?.message.contains("not a StableDiffusionSafetyChecker") == true
+        })
+    }
+
     @Test("the special-care adjustment of 0.01 decides an image that is 0.005 under a concept's threshold")
     func specialCareAdjustment() {
         #expect(SafetyChecker.score(0.5, 0.505, 0) == -0.005)

@@ -229,6 +229,34 @@ extension TextToImageServingTests {
     }
 }
 
+extension TextToImageServingTests {
+    @Test("--safety-checker gives a checkpoint without one the checker of another folder; a folder without one is refused")
+    func separateSafetyChecker() async throws {
+        let root = try TinyDiffusionFolder.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = root.appendingPathComponent("bare"), donor = root.appendingPathComponent("donor")
+        try TinyDiffusionFolder.write(folder)
+        try TinyDiffusionFolder.write(donor)
+        try TinyDiffusionFolder.writeSafetyChecker(donor, threshold: -2)
+        let home = root.appendingPathComponent("home")
+        await #expect {
+            _ = try await ModelsCommand.Add.parse(["local/bare", "--checkpoint", folder.path, "--family", "sd1", "--safety-checker", folder.path, "--home", home.path])
+                .register { _ in }
+        } throws: { "\($0)".contains("--safety-checker \(folder.standardizedFileURL.path)") }
+        let added = try await ModelsCommand.Add.parse([
+            "local/bare", "--checkpoint", folder.path, "--family", "sd1", "--safety-checker", donor.path, "--home", home.path,
+        ]).register { _ in }
+        #expect(added.manifest.safetyChecker == donor.standardizedFileURL.path)
+        #expect(try StableDiffusionManifest(json: added.manifest.json) == added.manifest)
+        let model = try #require(added.manifest.models.first)
+        let loaded = try await model.load(context: LoadContext(modelDirectory: home.appendingPathComponent("models"), pool: ComputePool(threads: 1)))
+        #expect(try #require(loaded as? LoadedStableDiffusion).pipeline.hasSafetyChecker)
+        let input: JSONValue = ["prompt": "a red square", "image_size": ["width": 64, "height": 64], "num_inference_steps": 1, "seed": 3]
+        let out = try await loaded.run(input: input, context: StepContext(cancelAfterStep: nil))
+        #expect(out["has_nsfw_concepts"] == .array([.bool(true)]))
+    }
+}
+
 /// Records progress; reports cancellation once a given step has been reported.
 private final class StepContext: RunContext, @unchecked Sendable {
     private let lock = NSLock()

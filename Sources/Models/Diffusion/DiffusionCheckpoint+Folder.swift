@@ -200,3 +200,47 @@ extension DiffusionCheckpoint {
         return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 }
+
+extension DiffusionCheckpoint {
+    /// The checkpoint with the safety checker of another folder (single files carry none; the
+    /// one Stable Diffusion published is a diffusers `safety_checker` component), as
+    /// ``safetyChecker(folder:)`` reads it.
+    /// - Throws: as ``safetyChecker(folder:)``.
+    public func withSafetyChecker(folder: URL) throws -> DiffusionCheckpoint {
+        let checker = try Self.safetyChecker(folder: folder)
+        var components = components
+        components["safety_checker"] = checker.component
+        return DiffusionCheckpoint(pipelineClass: pipelineClass, family: family, components: components, tokenizers: tokenizers,
+                                   scheduler: scheduler, unusedNames: unusedNames,
+                                   featureExtractorConfig: checker.preprocessing ?? featureExtractorConfig)
+    }
+
+    /// A safety checker on its own.
+    /// - Parameter folder: a `StableDiffusionSafetyChecker` component folder (`config.json`,
+    ///   safetensors weights), or a diffusers pipeline folder holding `safety_checker/`.
+    /// - Returns: the component (named `safety_checker`) and the image preprocessing of a
+    ///   `feature_extractor/preprocessor_config.json` inside or beside it, when there is one
+    ///   (the checker then takes CLIP's 224 × 224 defaults).
+    /// - Throws: `ModelError(.weightsInvalid)` naming the folder when it holds no such checker or
+    ///   its files do not open.
+    public static func safetyChecker(folder: URL) throws -> (component: Component, preprocessing: Data?) {
+        let nested = folder.appendingPathComponent("safety_checker", isDirectory: true)
+        let directory = isDirectory(nested) ? nested : folder
+        guard isDirectory(directory) else { throw ModelError(.weightsInvalid, "\(folder.path) is not a folder") }
+        // A pipeline folder's model_index.json names the class; a component folder's config does.
+        let index = (try? Data(contentsOf: folder.appendingPathComponent("model_index.json"))).flatMap { try? jsonObject($0, "model_index.json") }
+        let found = if directory != folder, let listed = (index?["safety_checker"] as? [Any])?.last as? String {
+            try component(directory, name: "safety_checker", className: listed, variant: nil)
+        } else {
+            try component(folder: directory)
+        }
+        guard found.className == "StableDiffusionSafetyChecker" else {
+            throw ModelError(.weightsInvalid, "\(directory.path) holds a \(found.className), not a StableDiffusionSafetyChecker")
+        }
+        let candidates = [folder, directory.deletingLastPathComponent()].map { $0.appendingPathComponent("feature_extractor", isDirectory: true) }
+        let preprocessing = try candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("preprocessor_config.json").path) }
+            .map { try configData($0, "preprocessor_config.json", component: "feature_extractor") }
+        let renamed = Component(name: "safety_checker", className: found.className, config: found.config, weights: found.weights)
+        return (renamed, preprocessing)
+    }
+}

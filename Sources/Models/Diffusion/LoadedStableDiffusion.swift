@@ -35,11 +35,15 @@ struct LoadedStableDiffusion: LoadedModel {
         let precision = model.precision
         return try await pool.execute {
             let options = DiffusionCheckpoint.SingleFileOptions(family: definition.family, predictionType: definition.predictionType)
-            let checkpoint = try DiffusionCheckpoint(contentsOf: URL(fileURLWithPath: definition.checkpoint), options: options)
+            var checkpoint = try DiffusionCheckpoint(contentsOf: URL(fileURLWithPath: definition.checkpoint), options: options)
+            if let folder = definition.safetyChecker {
+                checkpoint = try checkpoint.withSafetyChecker(folder: URL(fileURLWithPath: folder))
+            }
             let preview = try definition.previewDecoder.map { try DiffusionCheckpoint.component(folder: URL(fileURLWithPath: $0)) }
             let key = SharedDiffusionPipelines.Key(
                 checkpoint: definition.checkpoint, family: definition.family, predictionType: definition.predictionType,
-                previewDecoder: definition.previewDecoder, precision: "\(precision)", pool: ObjectIdentifier(pool))
+                previewDecoder: definition.previewDecoder, safetyChecker: definition.safetyChecker, precision: "\(precision)",
+                pool: ObjectIdentifier(pool))
             let pipeline = try SharedDiffusionPipelines.shared.pipeline(for: key) {
                 do {
                     return try StableDiffusionPipeline(checkpoint: checkpoint, pool: pool, precision: precision, previewDecoder: preview,

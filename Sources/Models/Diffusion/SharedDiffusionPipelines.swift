@@ -15,6 +15,7 @@ final class SharedDiffusionPipelines: @unchecked Sendable {
         var family: DiffusionCheckpoint.Family
         var predictionType: String?
         var previewDecoder: String?
+        var safetyChecker: String?
         var precision: String
         /// The pool the pipeline's graphs run on.
         var pool: ObjectIdentifier

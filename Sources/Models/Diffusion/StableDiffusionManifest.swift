@@ -30,6 +30,9 @@ public struct StableDiffusionManifest: Sendable, Equatable {
     public var predictionType: String?
     /// A TAESD / TAESDXL component folder for previews, absolute.
     public var previewDecoder: String?
+    /// A safety checker folder for checkpoints without one (single files), absolute
+    /// (``DiffusionCheckpoint/withSafetyChecker(folder:)``).
+    public var safetyChecker: String?
     /// Requests one loaded instance serves at once.
     public var maxConcurrency: Int
     /// The resident estimate before the first load measures it.
@@ -38,7 +41,7 @@ public struct StableDiffusionManifest: Sendable, Equatable {
     /// A manifest with defaults.
     public init(endpointID: String, checkpoint: String, family: DiffusionCheckpoint.Family, title: String? = nil,
                 description: String = "", sha256: String? = nil, source: String? = nil, predictionType: String? = nil,
-                previewDecoder: String? = nil, maxConcurrency: Int = 1, memoryEstimateBytes: Int? = nil) {
+                previewDecoder: String? = nil, safetyChecker: String? = nil, maxConcurrency: Int = 1, memoryEstimateBytes: Int? = nil) {
         self.endpointID = endpointID
         self.title = title ?? endpointID
         self.description = description
@@ -48,6 +51,7 @@ public struct StableDiffusionManifest: Sendable, Equatable {
         self.family = family
         self.predictionType = predictionType
         self.previewDecoder = previewDecoder
+        self.safetyChecker = safetyChecker
         self.maxConcurrency = maxConcurrency
         self.memoryEstimateBytes = memoryEstimateBytes
     }
@@ -84,6 +88,10 @@ public struct StableDiffusionManifest: Sendable, Equatable {
         if let previewDecoder, !previewDecoder.hasPrefix("/") {
             throw r.error("preview_decoder", "must be an absolute path, got '\(previewDecoder)'")
         }
+        safetyChecker = try r.string("safety_checker")
+        if let safetyChecker, !safetyChecker.hasPrefix("/") {
+            throw r.error("safety_checker", "must be an absolute path, got '\(safetyChecker)'")
+        }
         maxConcurrency = try r.int("max_concurrency", in: 1...16) ?? 1
         memoryEstimateBytes = try r.int("memory_estimate_mb", in: 1...1_048_576).map { $0 << 20 }
         try r.finish()
@@ -102,6 +110,7 @@ public struct StableDiffusionManifest: Sendable, Equatable {
         if !description.isEmpty { o["description"] = .string(description) }
         if let predictionType { o["prediction_type"] = .string(predictionType) }
         if let previewDecoder { o["preview_decoder"] = .string(previewDecoder) }
+        if let safetyChecker { o["safety_checker"] = .string(safetyChecker) }
         if let memoryEstimateBytes { o["memory_estimate_mb"] = .int(Int64(memoryEstimateBytes >> 20)) }
         return .object(o)
     }

@@ -121,6 +121,11 @@ struct DiffusionBenchMain {
             if let added { inputs.append(added) }
             let (_, nodes) = try unet.executor.profile(inputs)
             result["per_op_s"] = nodes.reduce(into: [String: Double]()) { $0[$1.op, default: 0] += $1.seconds }
+            // Where the time goes by layer kind: the node name without block and layer indices.
+            result["per_layer_kind_s"] = nodes.reduce(into: [String: Double]()) { sums, node in
+                let kind = node.name.split(separator: ".").filter { Int($0) == nil }.joined(separator: ".")
+                sums["\(node.op) \(kind)", default: 0] += node.seconds
+            }
         }
     }
 }
