@@ -119,6 +119,29 @@ extension SQLiteDatabase {
             // and the rescuer re-queues them.
             try db.execute(sql: "ALTER TABLE jobs ADD COLUMN lease_token TEXT")
         }
+        migrator.registerMigration("idempotency: keys") { db in
+            // One row per (API key, Idempotency-Key): the request's fingerprint and the job it
+            // created, written in the job's own transaction. `scope` is '' without auth.
+            try db.execute(sql: """
+                CREATE TABLE idempotency_keys (
+                    scope TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    fingerprint BLOB NOT NULL,
+                    request_id TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    PRIMARY KEY (scope, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+                """)
+        }
+        migrator.registerMigration("history: requests by endpoint") { db in
+            // The history lists one endpoint's requests newest first, for one key or (admin) all.
+            try db.execute(sql: """
+                CREATE INDEX jobs_history_key ON jobs (api_key_id, endpoint_id, enqueued_at, seq);
+                CREATE INDEX jobs_history_endpoint ON jobs (endpoint_id, enqueued_at, seq);
+                """)
+        }
         return migrator
     }
 }
