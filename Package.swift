@@ -152,7 +152,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels", "Weights"], exclude: ["Goldens"]),
         .testTarget(name: "ONNXTests", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels", "Models", "ModelKit", "Media", "Weights"], exclude: ["Goldens"]),
         .testTarget(name: "JobQueueTests", dependencies: [
-            "JobQueue", "APITypes",
+            "JobQueue", "APITypes", "Tensor",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "WebhooksTests", dependencies: [
