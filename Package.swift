@@ -186,7 +186,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["ModelKit"], path: "Tests/TestSupport"),
         .testTarget(name: "ModelKitTests", dependencies: ["ModelKit", "TestSupport"]),
         .testTarget(name: "RunnersTests", dependencies: ["Runners", "JobQueue", "Models"]),
-        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Runners", "JobQueue", "ModelKit", "TestSupport"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Runners", "JobQueue", "ModelKit", "TestSupport", "Tensor"]),
         .testTarget(name: "CLITests", dependencies: [
             "peregrine", "Platform", "Server", "JobQueue", "ModelKit", "Graph",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
