@@ -157,7 +157,8 @@ enum HistoryRoutes {
     static let cursorScopePrefix = "history:"
 
     /// An opaque cursor: the position, signed (HMAC, the storage-token key) and bound to the
-    /// caller, so it cannot be forged or altered, and expiring.
+    /// caller, so it cannot be forged or altered, and expiring. Its scope (`history:...`) is
+    /// never `storage`, so the authenticator never takes a cursor for a credential.
     static func issueCursor(_ position: RequestHistoryPosition, caller: Caller, tokens: TokenSigner, now: Date) -> String {
         tokens.issue(
             subject: subject(of: caller), scope: "\(cursorScopePrefix)\(position.enqueuedAtMilliseconds):\(position.sequence)",

@@ -115,6 +115,11 @@ struct RequestHistoryRouteTests {
             // Another key cannot use a's cursor.
             let stolen = try await client.send(.get, "/v1/models/requests/by-endpoint?endpoint_id=test/echo&cursor=\(cursor)", headers: bAuth)
             #expect(stolen.status == .unprocessableContent)
+            // A cursor is signed with the storage-token key but is no credential.
+            let asToken = try await client.send(
+                .post, "/storage/upload/initiate", json: ["content_type": "image/png", "file_name": "x.png"],
+                headers: [.authorization: "Bearer \(cursor)"])
+            #expect(asToken.status == .unauthorized)
             // a can.
             let next = try await client.send(.get, "/v1/models/requests/by-endpoint?endpoint_id=test/echo&limit=1&cursor=\(cursor)", headers: aAuth)
             #expect(next.status == .ok)
