@@ -104,4 +104,23 @@ struct IdempotencyStoreTests {
         #expect(await service.runOnce(now: t0.addingTimeInterval(30)).idempotencyKeysSwept == 0)
         #expect(await service.runOnce(now: t0.addingTimeInterval(61)).idempotencyKeysSwept == 1)
     }
+
+    @Test("concurrent submits of one key make one job; every other caller gets it back")
+    func concurrentSubmitsMakeOneJob() async throws {
+        let (store, _) = try freshStore()
+        let outcomes = try await withThrowingTaskGroup(of: IdempotentEnqueue.self) { group in
+            for i in 0..<10 { group.addTask { try await store.enqueue(newJob("c\(i)"), claim: claim(), now: t0) } }
+            return try await group.reduce(into: [IdempotentEnqueue]()) { $0.append($1) }
+        }
+        let created = outcomes.compactMap { outcome -> String? in
+            if case .created(let job) = outcome { return job.id }
+            return nil
+        }
+        #expect(created.count == 1)
+        let replayed = outcomes.compactMap { outcome -> String? in
+            if case .replayed(let job) = outcome { return job.id }
+            return nil
+        }
+        #expect(replayed.count == 9 && Set(replayed) == Set(created))
+    }
 }
