@@ -136,10 +136,13 @@ enum HistoryRoutes {
     /// - Throws: `APIError` 422 naming the parameter.
     static func date(_ raw: String, name: String) throws -> Date {
         let text = raw.trimmingCharacters(in: .whitespaces)
-        if text.utf8.count <= maxDateBytes {
-            for options: ISO8601DateFormatter.Options in [
-                [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime], [.withFullDate],
-            ] {
+        // The formatter rolls impossible days over (02-30 reads as 03-02) and ignores what
+        // follows a date: the calendar date is checked here, and a time must follow a `T`.
+        if text.utf8.count <= maxDateBytes, hasValidCalendarDate(text) {
+            let dateOnly = text.utf8.count == 10
+            let choices: [ISO8601DateFormatter.Options] =
+                dateOnly ? [[.withFullDate]] : [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]]
+            for options in choices where dateOnly || Array(text.utf8)[10] == UInt8(ascii: "T") {
                 let formatter = ISO8601DateFormatter()
                 formatter.formatOptions = options
                 formatter.timeZone = TimeZone(identifier: "UTC")
@@ -149,6 +152,20 @@ enum HistoryRoutes {
         throw APIError.validation(
             [.key("query"), .key(name)], "invalid date: use ISO-8601, e.g. 2025-01-01T00:00:00Z or 2025-01-01",
             type: "value_error.datetime")
+    }
+
+    /// Whether `text` starts with `YYYY-MM-DD` naming a day that exists.
+    static func hasValidCalendarDate(_ text: String) -> Bool {
+        let b = Array(text.utf8.prefix(10))
+        guard b.count == 10, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-") else { return false }
+        func number(_ range: Range<Int>) -> Int? {
+            guard b[range].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+            return b[range].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10) else { return false }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return DateComponents(calendar: calendar, year: year, month: month, day: day).isValidDate
     }
 
     /// The subject a cursor is bound to: a cursor works only for the caller it was issued to.
