@@ -25,7 +25,16 @@ public struct RequestHistoryItem: Sendable, Codable, Equatable {
     /// The result body, with `expand=payloads` while it is stored.
     public var jsonOutput: JSONValue?
 
-    /// - Parameters: the fields, as documented on each property.
+    /// - Parameters:
+    ///   - requestID: the request id.
+    ///   - endpointID: full endpoint id.
+    ///   - sentAt: when it was submitted.
+    ///   - startedAt: when its last attempt started, if it did.
+    ///   - endedAt: when it finished, if it did.
+    ///   - statusCode: the result's HTTP status, once finished.
+    ///   - status: the public status.
+    ///   - jsonInput: the request body, when payloads are asked for.
+    ///   - jsonOutput: the result body, when payloads are asked for.
     public init(
         requestID: String, endpointID: String, sentAt: Date, startedAt: Date?, endedAt: Date?, statusCode: Int?,
         status: QueueStatusKind, jsonInput: JSONValue? = nil, jsonOutput: JSONValue? = nil
@@ -36,7 +45,8 @@ public struct RequestHistoryItem: Sendable, Codable, Equatable {
         self.startedAt = startedAt.map(ISO8601.string(from:))
         self.endedAt = endedAt.map(ISO8601.string(from:))
         self.statusCode = statusCode
-        if let startedAt, let endedAt { duration = max(0, endedAt.timeIntervalSince(startedAt)) }
+        // Whole milliseconds, as the stored times are.
+        if let startedAt, let endedAt { duration = (max(0, endedAt.timeIntervalSince(startedAt)) * 1000).rounded() / 1000 }
         self.status = status
         self.jsonInput = jsonInput
         self.jsonOutput = jsonOutput
