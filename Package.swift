@@ -152,7 +152,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Graph", "ModelFormats", "Media", "Models", "ModelKit", "Tensor", "Kernels", "Weights"], exclude: ["Goldens"]),
         .testTarget(name: "ONNXTests", dependencies: ["ModelFormats", "Graph", "Tensor", "Kernels", "Models", "ModelKit", "Media", "Weights"], exclude: ["Goldens"]),
         .testTarget(name: "JobQueueTests", dependencies: [
-            "JobQueue", "APITypes",
+            "JobQueue", "APITypes", "Tensor",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "WebhooksTests", dependencies: [
@@ -186,7 +186,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["ModelKit"], path: "Tests/TestSupport"),
         .testTarget(name: "ModelKitTests", dependencies: ["ModelKit", "TestSupport"]),
         .testTarget(name: "RunnersTests", dependencies: ["Runners", "JobQueue", "Models"]),
-        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Runners", "JobQueue", "ModelKit", "TestSupport"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Runners", "JobQueue", "ModelKit", "TestSupport", "Tensor"]),
         .testTarget(name: "CLITests", dependencies: [
             "peregrine", "Platform", "Server", "JobQueue", "ModelKit", "Graph",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

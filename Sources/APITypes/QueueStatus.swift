@@ -60,6 +60,11 @@ public struct QueueStatus: Sendable, Equatable {
     public var error: String?
     /// fal `error_type` of a failed or cancelled request.
     public var errorType: String?
+    /// Predicted start of a queued request (ISO-8601, like log timestamps), when the model has
+    /// latency history. A Peregrine extension; fal's clients ignore keys they do not know.
+    public var etaStart: String?
+    /// Predicted finish of a queued or running request (ISO-8601), when the model has history.
+    public var etaFinish: String?
 
     /// A queued request.
     public static func inQueue(requestID: String, urls: RequestURLs, position: Int) -> QueueStatus {
@@ -109,6 +114,8 @@ extension QueueStatus: Codable {
         case queuePosition = "queue_position"
         case logs, metrics, error
         case errorType = "error_type"
+        case etaStart = "eta_start"
+        case etaFinish = "eta_finish"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -129,6 +136,8 @@ extension QueueStatus: Codable {
         metrics = try c.decodeIfPresent(StatusMetrics.self, forKey: .metrics)
         error = try c.decodeIfPresent(String.self, forKey: .error)
         errorType = try c.decodeIfPresent(String.self, forKey: .errorType)
+        etaStart = try c.decodeIfPresent(String.self, forKey: .etaStart)
+        etaFinish = try c.decodeIfPresent(String.self, forKey: .etaFinish)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -147,6 +156,8 @@ extension QueueStatus: Codable {
         try c.encodeIfPresent(metrics, forKey: .metrics)
         try c.encodeIfPresent(error, forKey: .error)
         try c.encodeIfPresent(errorType, forKey: .errorType)
+        try c.encodeIfPresent(etaStart, forKey: .etaStart)
+        try c.encodeIfPresent(etaFinish, forKey: .etaFinish)
     }
 }
 

@@ -27,6 +27,8 @@ public struct JobMaintenanceReport: Sendable, Equatable {
     public var expired: [String] = []
     /// Finished jobs deleted by the sweeper.
     public var swept: [String] = []
+    /// Expired idempotency keys deleted.
+    public var idempotencyKeysSwept = 0
 
     /// An empty report.
     public init() {}
@@ -40,6 +42,7 @@ public struct JobMaintenanceReport: Sendable, Equatable {
 /// stored dates) so tests drive passes directly with `runOnce(now:)`.
 public struct JobMaintenanceService: Service {
     private let store: any JobStore
+    private let idempotency: (any IdempotencyStore)?
     private let configuration: JobMaintenanceConfiguration
     private let clock: any Clock<Duration>
     private let now: @Sendable () -> Date
@@ -53,13 +56,15 @@ public struct JobMaintenanceService: Service {
     ///   - now: the current wall-clock time, compared with stored dates.
     ///   - logger: where failures of a pass are reported (a failed pass is retried next interval).
     ///   - onSwept: called with the ids of deleted jobs, after they are deleted.
+    ///   - idempotency: whose expired idempotency keys each pass deletes, if any.
     public init(
-        store: any JobStore, configuration: JobMaintenanceConfiguration = .init(),
+        store: any JobStore, idempotency: (any IdempotencyStore)? = nil, configuration: JobMaintenanceConfiguration = .init(),
         clock: any Clock<Duration> = ContinuousClock(), now: @escaping @Sendable () -> Date = { Date() },
         logger: Logger = Logger(label: "peregrine.jobs.maintenance"),
         onSwept: @escaping @Sendable ([String]) async -> Void = { _ in }
     ) {
         self.store = store
+        self.idempotency = idempotency
         self.configuration = configuration
         self.clock = clock
         self.now = now
@@ -77,7 +82,8 @@ public struct JobMaintenanceService: Service {
         }
     }
 
-    /// One pass at `now`: rescue expired leases, expire start deadlines, sweep old results.
+    /// One pass at `now`: rescue expired leases, expire start deadlines, sweep old results and
+    /// expired idempotency keys.
     /// Each step's failure is logged and does not stop the others.
     @discardableResult
     public func runOnce(now: Date) async -> JobMaintenanceReport {
@@ -97,6 +103,13 @@ public struct JobMaintenanceService: Service {
             if !report.swept.isEmpty { await onSwept(report.swept) }
         } catch {
             log(error, "sweeping finished jobs failed")
+        }
+        if let idempotency {
+            do {
+                report.idempotencyKeysSwept = try await idempotency.sweepIdempotencyKeys(now: now)
+            } catch {
+                log(error, "sweeping expired idempotency keys failed")
+            }
         }
         return report
     }

@@ -119,6 +119,31 @@ extension SQLiteDatabase {
             // and the rescuer re-queues them.
             try db.execute(sql: "ALTER TABLE jobs ADD COLUMN lease_token TEXT")
         }
+        migrator.registerMigration("idempotency: keys") { db in
+            // One row per (API key, Idempotency-Key): the request's fingerprint and the job it
+            // created, written in the job's own transaction. `scope` is '' without auth.
+            try db.execute(sql: """
+                CREATE TABLE idempotency_keys (
+                    scope TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    fingerprint BLOB NOT NULL,
+                    request_id TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    PRIMARY KEY (scope, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+                """)
+        }
+        migrator.registerMigration("history: requests by endpoint") { db in
+            // The history lists some endpoints' requests newest first: one key's through the key
+            // index, everyone's (admin) by time. No index leads with endpoint_id: the planner
+            // would take it for the lease query instead of the partial queue index.
+            try db.execute(sql: """
+                CREATE INDEX jobs_history_key ON jobs (api_key_id, endpoint_id, enqueued_at, seq);
+                CREATE INDEX jobs_history_time ON jobs (enqueued_at, seq);
+                """)
+        }
         return migrator
     }
 }

@@ -77,7 +77,8 @@ public struct SQLiteJobStore: JobStore {
         }
     }
 
-    private static func insert(_ job: NewJob, enqueuedAt: Int64, _ db: Database) throws -> Job? {
+    /// Inserts one job inside the caller's transaction, enforcing the per-key queue limit.
+    static func insert(_ job: NewJob, enqueuedAt: Int64, _ db: Database) throws -> Job? {
         if let limit = job.maxQueuedForKey, let key = job.apiKeyID {
             let queued = try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM jobs WHERE api_key_id = ? AND state = 'queued'", arguments: [key]) ?? 0
@@ -107,15 +108,20 @@ public struct SQLiteJobStore: JobStore {
 
     /// Selects every column but `input` and `result_body`.
     public func jobWithoutPayloads(id: String) async throws -> Job? {
-        try await database.read { db in
-            try Row.fetchOne(db, sql: """
-                SELECT seq, id, endpoint_id, priority, state, attempt, max_attempts, enqueued_at, started_at,
-                    finished_at, start_deadline, lease_owner, lease_token, lease_expires_at, cancel_requested, webhook_url,
-                    store_io, runner_hint, api_key_id, object_lifetime, result_status, error_message, error_type,
-                    inference_time, version
-                FROM jobs WHERE id = ?
-                """, arguments: [id]).map(Job.init(row:))
-        }
+        try await database.read { db in try Self.jobWithoutPayloads(db, id: id) }
+    }
+
+    /// Every column of `jobs` but `input` and `result_body`.
+    static let payloadFreeColumns = """
+        seq, id, endpoint_id, priority, state, attempt, max_attempts, enqueued_at, started_at,
+        finished_at, start_deadline, lease_owner, lease_token, lease_expires_at, cancel_requested, webhook_url,
+        store_io, runner_hint, api_key_id, object_lifetime, result_status, error_message, error_type,
+        inference_time, version
+        """
+
+    /// `jobWithoutPayloads(id:)` inside the caller's transaction.
+    static func jobWithoutPayloads(_ db: Database, id: String) throws -> Job? {
+        try Row.fetchOne(db, sql: "SELECT \(payloadFreeColumns) FROM jobs WHERE id = ?", arguments: [id]).map(Job.init(row:))
     }
 
     public func queuePosition(id: String) async throws -> Int? {

@@ -94,10 +94,12 @@ public struct EmbeddedPlatform: Sendable {
         self.logger = logger
     }
 
-    /// Store maintenance: lease rescue, start deadlines, result sweeping (and the swept jobs' files).
+    /// Store maintenance: lease rescue, start deadlines, result sweeping (and the swept jobs' files),
+    /// expired idempotency keys.
     public func maintenance() -> JobMaintenanceService {
         JobMaintenanceService(
-            store: store, configuration: JobMaintenanceConfiguration(resultTTL: configuration.resultTTL), logger: logger)
+            store: store, idempotency: store, configuration: JobMaintenanceConfiguration(resultTTL: configuration.resultTTL),
+            logger: logger)
     }
 
     /// Deletes expired files and prunes the upload index, periodically.

@@ -42,6 +42,8 @@ public final class PoolMetrics: Sendable {
     private struct Tally {
         var starts: [String: (cold: Int, warm: Int)] = [:]
         var loadSeconds: [String: Double] = [:]
+        /// Inference latencies per model, mirrored for forecasts.
+        var inference: [String: LatencyHistogram] = [:]
     }
 
     private let factory: any MetricsFactory
@@ -71,6 +73,14 @@ public final class PoolMetrics: Sendable {
     /// Records one latency of a request of `model`, in seconds.
     public func observe(_ latency: Latency, model: String, seconds: Double) {
         timer(latency.label, model: model).recordSeconds(max(0, seconds))
+        if latency == .inference {
+            tally.withLockedValue { $0.inference[model, default: LatencyHistogram()].record(seconds) }
+        }
+    }
+
+    /// The inference latencies of `model` recorded so far in this process (empty before any).
+    public func inferenceHistogram(of model: String) -> LatencyHistogram {
+        tally.withLockedValue { $0.inference[model] ?? LatencyHistogram() }
     }
 
     /// Records how long a load of `model` took, in seconds.

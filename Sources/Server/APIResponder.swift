@@ -90,6 +90,8 @@ public struct APIResponder: HTTPResponder {
             return try await StorageRoutes.handle(call, services: services)
         case "files"?:
             return try await FileRoutes.handle(call, services: services)
+        case "v1"?:
+            return try await HistoryRoutes.handle(call, services: services)
         default:
             throw APIError.detail(.notFound, "Not Found")
         }

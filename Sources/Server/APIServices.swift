@@ -25,6 +25,9 @@ public struct APIServices: Sendable {
     let submitter: JobSubmitter
     /// The runner pool in this process, for cancellation, the admin API and `/metrics`.
     let pool: RunnerPool?
+    /// Start and finish forecasts (status `eta_*`, refusing hopeless timeouts), when a runner
+    /// pool runs here and the store can place jobs in its lease order.
+    let predictor: StartPredictor?
     /// Persisted runtime model settings, for the admin API.
     let modelSettings: (any ModelSettingsStore)?
     /// What `/metrics` exposes.
@@ -82,6 +85,7 @@ public struct APIServices: Sendable {
         self.urlPolicy = urlPolicy
         self.submitter = submitter
         self.pool = pool
+        predictor = pool.flatMap { pool in (store as? any QueueForecastStore).map { StartPredictor(pool: pool, store: $0) } }
         self.modelSettings = modelSettings
         self.metrics = metrics
         self.tokens = tokens

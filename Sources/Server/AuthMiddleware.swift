@@ -39,7 +39,7 @@ struct AuthMiddleware: RouterMiddleware {
     static func requirement(for segments: [String]) -> Requirement {
         let rest = Array(segments.dropFirst())
         switch segments.first {
-        case "models"?, "openapi"?, "queue"?, "run"?:
+        case "models"?, "openapi"?, "queue"?, "run"?, "v1"?:
             return .credentials(.api)
         case "metrics"? where rest.isEmpty:
             return .credentials(.api)

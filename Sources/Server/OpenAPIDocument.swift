@@ -106,6 +106,8 @@ enum OpenAPIDocument {
             "queue_position": ["type": "integer", "description": "The queue position."],
             "error": ["type": "string", "description": "Error message of a failed request."],
             "error_type": ["type": "string", "description": "Error type of a failed request."],
+            "eta_start": ["type": "string", "format": "date-time", "description": "Predicted start of a queued request (Peregrine)."],
+            "eta_finish": ["type": "string", "format": "date-time", "description": "Predicted finish of a queued or running request (Peregrine)."],
         ],
     ]
 }

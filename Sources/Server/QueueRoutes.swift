@@ -37,11 +37,13 @@ enum QueueRoutes {
             throw APIError.detail(.notFound, "Endpoint '\(endpoint)' not found")
         }
         try call.allow(.post)
-        let job = try await Submission.submit(call, entry: entry, caller: caller, services: services, allowWebhook: true)
+        let submitted = try await Submission.submit(call, entry: entry, caller: caller, services: services, allowWebhook: true)
+        let job = submitted.job
         let position = try await services.store.queuePosition(id: job.id) ?? 0
         let urls = RequestURLs(base: appBase(call, endpointID: job.endpointID), requestID: job.id)
         var headers = HTTPFields()
         headers[.falRequestID] = job.id
+        if submitted.replayed { headers[.idempotentReplayed] = "true" }
         return JSON.response(SubmitResponse(requestID: job.id, urls: urls, queuePosition: position), headers: headers)
     }
 
@@ -87,7 +89,8 @@ enum QueueRoutes {
     static func status(_ call: APICall, app: [String], id: String, services: APIServices) async throws -> Response {
         let job = try await job(call, app: app, id: id, services: services)
         let withLogs = SubmitOptions.flag(call.query("logs") ?? "0") ?? false
-        let body = try await statusBody(job, call: call, withLogs: withLogs, services: services)
+        var body = try await statusBody(job, call: call, withLogs: withLogs, services: services)
+        try await addForecast(to: &body, job: job, services: services)
         var headers = HTTPFields()
         headers[.falRequestID] = id
         return JSON.response(body, status: body.status == .completed ? .ok : .accepted, headers: headers)
@@ -165,6 +168,28 @@ enum QueueRoutes {
         case .cancelled, .requested: return JSON.response(CancelResponse.requested, status: .accepted, headers: headers)
         case .alreadyCompleted: return JSON.response(CancelResponse.alreadyCompleted, status: .badRequest, headers: headers)
         case .notFound: return JSON.response(CancelResponse.notFound, status: .notFound, headers: headers)
+        }
+    }
+
+    /// Adds `eta_start` and `eta_finish` to a polled status when the model has latency history.
+    /// Status streams leave them out: an overdue forecast moves with the clock, and a stream
+    /// sends an event on every change of its body.
+    static func addForecast(to body: inout QueueStatus, job: Job, services: APIServices) async throws {
+        guard let predictor = services.predictor else { return }
+        let now = Date()
+        switch job.state {
+        case .queued:
+            guard let position = body.queuePosition,
+                let forecast = try await predictor.forecast(endpointID: job.endpointID, position: position, now: now)
+            else { return }
+            body.etaStart = ISO8601.string(from: forecast.start)
+            body.etaFinish = ISO8601.string(from: forecast.finish)
+        case .running:
+            guard let started = job.startedAt, let finish = predictor.finish(endpointID: job.endpointID, started: started, now: now)
+            else { return }
+            body.etaFinish = ISO8601.string(from: finish)
+        case .completed, .failed, .cancelled:
+            return
         }
     }
 }

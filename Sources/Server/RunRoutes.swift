@@ -24,8 +24,9 @@ enum RunRoutes {
         try call.allow(.post)
         // Taken before the submit: a refused stream must not leave a job behind.
         let slot = streaming ? try StatusStream.openSlot(for: caller, services: services) : nil
+        // A repeated Idempotency-Key follows the original request: the answer is its result.
         let submitted = try await Submission.submit(call, entry: entry, caller: caller, services: services, allowWebhook: false)
-        let id = submitted.id
+        let id = submitted.job.id
         let wakeups = services.hub.changes(of: id, includingProgress: streaming)
         let recheck = services.configuration.waitRecheckInterval
         if !streaming {

@@ -10,18 +10,27 @@ import Runners
 /// The HTTP side of a submit: headers and body read into the platform's submitter, whose
 /// refusals become fal-shaped answers.
 enum Submission {
+    /// A submit's outcome: the job, and whether it is an earlier request's job returned for a
+    /// repeated `Idempotency-Key`.
+    struct Submitted: Sendable {
+        var job: Job
+        var replayed: Bool
+    }
+
     /// Validates and enqueues a request for `entry`.
     /// - Parameters:
     ///   - call: the HTTP request.
     ///   - entry: the model.
     ///   - caller: who submits it.
     ///   - allowWebhook: whether `?fal_webhook=` is honoured (queue submits only).
-    /// - Returns: the job as stored.
-    /// - Throws: `APIError` 413/422 for bad input, 429 when the key's queue is full.
+    /// - Returns: the job as stored (or the original job of a repeated idempotency key).
+    /// - Throws: `APIError` 413/422 for bad input, 429 when the key's queue is full or the
+    ///   request would miss its start timeout.
     static func submit(
         _ call: APICall, entry: ModelRegistry.Entry, caller: Caller, services: APIServices, allowWebhook: Bool
-    ) async throws -> Job {
+    ) async throws -> Submitted {
         let options = try SubmitOptions(headers: call.request.headers, limits: SubmitOptions.Limits(services.configuration))
+        let idempotencyKey = try idempotencyKey(call.request.headers, services: services)
         let webhook = allowWebhook ? call.query("fal_webhook") : nil
         do {
             // Judged before the body is read: the URL needs no body.
@@ -30,11 +39,80 @@ enum Submission {
             let input = try JobSubmitter.input(fromBody: Data(buffer.readableBytesView))
             let job = try services.submitter.prepare(entry, input: input, options: options, webhookURL: webhook, apiKeyID: caller.keyID)
             call.requestID.withLockedValue { $0 = job.id }
-            return try await services.submitter.enqueue(job)
+            guard let idempotencyKey else {
+                try await refuseHopeless(job, options: options, services: services)
+                return Submitted(job: try await services.submitter.enqueue(job), replayed: false)
+            }
+            let claim = IdempotencyClaim(
+                scope: caller.keyID ?? "", key: idempotencyKey,
+                fingerprint: JobSubmitter.fingerprint(endpointID: job.endpointID, input: input),
+                window: services.configuration.idempotencyWindow)
+            // A retry of a request that was accepted is answered with it, never refused.
+            if try await services.submitter.idempotency?.idempotentRequest(scope: claim.scope, key: claim.key, now: Date()) == nil {
+                try await refuseHopeless(job, options: options, services: services)
+            }
+            switch try await services.submitter.enqueue(job, claim: claim) {
+            case .created(let created):
+                return Submitted(job: created, replayed: false)
+            case .replayed(let original):
+                call.requestID.withLockedValue { $0 = original.id }
+                return Submitted(job: original, replayed: true)
+            case .conflict(let requestID):
+                throw APIError.validation(
+                    [.key("header"), .key("idempotency-key")],
+                    "this Idempotency-Key was already used for request \(requestID) with a different body or endpoint",
+                    type: "value_error.idempotency_key_reused")
+            }
         } catch let error as SubmitError {
             throw APIError(error)
         }
     }
+
+    /// The `Idempotency-Key` header, checked before the body is read.
+    /// - Throws: `APIError` 422 naming the header when it is too long, empty or not visible
+    ///   ASCII, or when this server's job store keeps no keys.
+    static func idempotencyKey(_ headers: HTTPFields, services: APIServices) throws -> String? {
+        guard let raw = headers[.idempotencyKey] else { return nil }
+        let loc: [LocationComponent] = [.key("header"), .key("idempotency-key")]
+        guard JobSubmitter.isValidIdempotencyKey(raw) else {
+            throw APIError.validation(
+                loc, "ensure this value has 1 to \(JobSubmitter.maxIdempotencyKeyBytes) visible ASCII characters",
+                type: "value_error.any_str.max_length")
+        }
+        guard services.submitter.idempotency != nil else {
+            throw APIError.validation(loc, "idempotency keys are not supported by this server's job store", type: "value_error")
+        }
+        return raw
+    }
+
+    /// Refuses at once, with 429 and `Retry-After`, a request whose forecast start is past its
+    /// `X-Fal-Request-Timeout`: it would only wait and end with 504. Without latency history
+    /// for the model there is no forecast and no refusal.
+    static func refuseHopeless(_ job: NewJob, options: SubmitOptions, services: APIServices) async throws {
+        guard let timeout = options.startTimeout, let predictor = services.predictor else { return }
+        let now = Date()
+        guard let forecast = try await predictor.forecastNew(
+            endpointID: job.endpointID, priority: job.priority, apiKeyID: job.apiKeyID, now: now)
+        else { return }
+        let wait = forecast.start.timeIntervalSince(now)
+        guard wait > timeout else { return }
+        // When the queue ahead will have drained enough for this timeout, if nothing else arrives.
+        let retryAfter = Int(min(max(1, (wait - timeout).rounded(.up)), 86_400))
+        var refusal = APIError.typed(
+            .tooManyRequests,
+            "Request would time out: its predicted start in \(Int(wait.rounded(.up))) s is past its X-Fal-Request-Timeout of "
+                + "\(SubmitOptions.format(timeout)) s. Retry later or with a longer timeout.",
+            type: "request_timeout")
+        refusal.headers[.retryAfter] = String(retryAfter)
+        throw refusal
+    }
+}
+
+extension HTTPField.Name {
+    /// `Idempotency-Key` on submit (the IETF draft's name, as Stripe and others use it).
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    /// `Idempotent-Replayed: true` on an answer that returns an earlier request.
+    static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
 }
 
 extension APIError {

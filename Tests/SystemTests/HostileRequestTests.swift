@@ -90,6 +90,21 @@ struct HostileRequestTests {
                 #expect((400..<500).contains(r.status), "status?\(query) -> \(r.status)")
                 try await expectAlive(server, http, after: "status?\(query)")
             }
+            let history = "/v1/models/requests/by-endpoint?endpoint_id=peregrine/realesr-animevideov3&"
+            for query in [
+                "limit=99999999999999999999999", "limit=-1", "limit=%00", "start=%00", "start=99999999-01-01",
+                "end=0000-00-00", "start=2025-01-01T99:99:99Z", "cursor=%00%FF", "cursor=" + String(repeating: "A", count: 5000),
+                "cursor=a.b.c", "status=%00", "expand=%FF", "request_id=" + String(repeating: "r", count: 5000),
+            ] {
+                let r = try await http.exchange(.GET, history + query, headers: [auth(server)])
+                #expect(r.status == 422, "history?\(query.prefix(60)) -> \(r.status)")
+                try await expectAlive(server, http, after: "history?\(query.prefix(60))")
+            }
+            for key in [String(repeating: "k", count: 4000), "", "a b", "a\tb"] {
+                let r = try await http.exchange(.POST, Self.endpoint, headers: [auth(server), json, ("Idempotency-Key", key)], body: body)
+                #expect((400..<500).contains(r.status), "Idempotency-Key of \(key.utf8.count) bytes -> \(r.status)")
+                try await expectAlive(server, http, after: "Idempotency-Key of \(key.utf8.count) bytes")
+            }
         }
     }
 
