@@ -38,6 +38,8 @@ public struct EmbeddedPlatform: Sendable {
     public let submitter: JobSubmitter
     /// The runner pool serving the models.
     public let pool: RunnerPool
+    /// Stored results of deterministic requests, shared by identical ones.
+    public let resultCache: ResultCache
     /// Runtime model settings (admin API, `peregrine models scale`).
     public let modelSettings: SQLiteModelSettingsStore
     /// The metrics registry `/metrics` exposes.
@@ -78,7 +80,12 @@ public struct EmbeddedPlatform: Sendable {
         uploads = try UploadIndex(directory: configuration.home.appendingPathComponent("upload-index", isDirectory: true))
         urlPolicy = URLPolicy(allowPrivate: configuration.allowPrivateURLs, resolver: hostResolver)
         files = BlobFileAccess(blobs: blobs, uploads: uploads, policy: urlPolicy, configuration: configuration)
-        submitter = JobSubmitter(registry: registry, store: store, urlPolicy: urlPolicy, configuration: configuration)
+        resultCache = ResultCache(
+            index: SQLiteResultCacheIndex(database: database), blobs: blobs, uploads: uploads, files: files, registry: registry,
+            configuration: configuration, logger: logger)
+        var submitter = JobSubmitter(registry: registry, store: store, urlPolicy: urlPolicy, configuration: configuration)
+        submitter.resultCache = resultCache
+        self.submitter = submitter
         metrics = PlatformMetrics()
         var runner = runnerConfiguration ?? RunnerConfiguration()
         runner.modelDirectory = modelsDirectory ?? configuration.modelsDirectory
@@ -89,7 +96,8 @@ public struct EmbeddedPlatform: Sendable {
         pool = RunnerPool(
             registry: registry, store: store, hub: hub, files: files,
             compute: ComputeResources(threads: compute.threadCount, handle: compute), configuration: runner,
-            settingsStore: modelSettings, logger: logger, metrics: metrics.poolMetrics(models: registry.endpointIDs))
+            settingsStore: modelSettings, logger: logger, metrics: metrics.poolMetrics(models: registry.endpointIDs),
+            resultCache: configuration.resultCacheBytes > 0 ? resultCache : nil)
         self.configuration = configuration
         self.logger = logger
     }

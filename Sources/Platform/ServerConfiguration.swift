@@ -59,6 +59,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Submits beyond it are answered 429, which fal's clients retry. Keys are also served in
     /// turn (see `JobStore.lease`), so the limit protects memory, not fairness.
     public var maxQueuedPerKey: Int = 10_000
+    /// Bytes the result cache may hold on disk, stored outputs and their files together
+    /// (default 1 GiB; 0 turns the cache and in-flight sharing off). Least recently used
+    /// entries are evicted beyond it.
+    public var resultCacheBytes: Int64 = 1 << 30
     /// The longest one remote input URL may take to download, in seconds (default 60). Inputs
     /// are fetched before the request takes a model slot; this bounds a host that trickles.
     public var inputDownloadTimeout: TimeInterval = 60
@@ -144,6 +148,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try int("MAX_UPLOAD_BYTES") { maxUploadBytes = v }
         if let v = try int("WEBHOOK_RETRY_INITIAL_SECONDS") { webhookRetryInitialDelay = TimeInterval(max(1, v)) }
         if let v = try int("MAX_QUEUED_PER_KEY") { maxQueuedPerKey = v }
+        if let v = try int("RESULT_CACHE_BYTES") { resultCacheBytes = Int64(v) }
         if let v = try int("STORAGE_TOKEN_LIFETIME") { storageTokenLifetime = TimeInterval(v) }
         if let v = try int("MAX_REQUEST_TIMEOUT") { maxRequestTimeout = TimeInterval(v) }
         if let v = try int("MAX_OBJECT_LIFETIME") { maxObjectLifetime = TimeInterval(v) }
@@ -171,6 +176,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         guard maxJSONBytes > 0, maxUploadBytes > 0 else { throw ConfigurationError("body limits must be positive") }
         guard maxQueuedPerKey >= 0 else { throw ConfigurationError("the per-key queue limit must not be negative") }
+        guard resultCacheBytes >= 0 else { throw ConfigurationError("the result cache budget must not be negative") }
         guard storageTokenLifetime >= 1, storageTokenLifetime <= Self.maxStorageTokenLifetime else {
             throw ConfigurationError("the storage token lifetime must be 1...\(Int(Self.maxStorageTokenLifetime)) seconds")
         }

@@ -37,12 +37,12 @@ enum QueueRoutes {
             throw APIError.detail(.notFound, "Endpoint '\(endpoint)' not found")
         }
         try call.allow(.post)
-        let job = try await Submission.submit(call, entry: entry, caller: caller, services: services, allowWebhook: true)
+        let submitted = try await Submission.submit(call, entry: entry, caller: caller, services: services, allowWebhook: true)
+        let job = submitted.job
         let position = try await services.store.queuePosition(id: job.id) ?? 0
         let urls = RequestURLs(base: appBase(call, endpointID: job.endpointID), requestID: job.id)
-        var headers = HTTPFields()
-        headers[.falRequestID] = job.id
-        return JSON.response(SubmitResponse(requestID: job.id, urls: urls, queuePosition: position), headers: headers)
+        return JSON.response(
+            SubmitResponse(requestID: job.id, urls: urls, queuePosition: position), headers: Submission.headers(submitted))
     }
 
     /// `https://host/queue/{owner}/{alias}`: queue URLs name the app only, never the full path.

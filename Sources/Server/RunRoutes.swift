@@ -25,12 +25,14 @@ enum RunRoutes {
         // Taken before the submit: a refused stream must not leave a job behind.
         let slot = streaming ? try StatusStream.openSlot(for: caller, services: services) : nil
         let submitted = try await Submission.submit(call, entry: entry, caller: caller, services: services, allowWebhook: false)
-        let id = submitted.id
+        let id = submitted.job.id
         let wakeups = services.hub.changes(of: id, includingProgress: streaming)
         let recheck = services.configuration.waitRecheckInterval
         if !streaming {
             let job = try await waitForEnd(of: id, wakeups: wakeups, recheckInterval: recheck, services: services)
-            return try await QueueRoutes.deliver(job, services: services)
+            var response = try await QueueRoutes.deliver(job, services: services)
+            if let verdict = submitted.cache { response.headers[.peregrineCache] = verdict.rawValue }
+            return response
         }
         let last = NIOLockedValueBox<Data?>(nil)
         let body = EventStream.body(

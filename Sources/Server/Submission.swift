@@ -16,12 +16,13 @@ enum Submission {
     ///   - entry: the model.
     ///   - caller: who submits it.
     ///   - allowWebhook: whether `?fal_webhook=` is honoured (queue submits only).
-    /// - Returns: the job as stored.
+    /// - Returns: the job as stored, and what the result cache made of it.
     /// - Throws: `APIError` 413/422 for bad input, 429 when the key's queue is full.
     static func submit(
         _ call: APICall, entry: ModelRegistry.Entry, caller: Caller, services: APIServices, allowWebhook: Bool
-    ) async throws -> Job {
+    ) async throws -> (job: Job, cache: CacheVerdict?) {
         let options = try SubmitOptions(headers: call.request.headers, limits: SubmitOptions.Limits(services.configuration))
+        let bypassCache = try cacheBypass(call.request.headers)
         let webhook = allowWebhook ? call.query("fal_webhook") : nil
         do {
             // Judged before the body is read: the URL needs no body.
@@ -30,10 +31,30 @@ enum Submission {
             let input = try JobSubmitter.input(fromBody: Data(buffer.readableBytesView))
             let job = try services.submitter.prepare(entry, input: input, options: options, webhookURL: webhook, apiKeyID: caller.keyID)
             call.requestID.withLockedValue { $0 = job.id }
-            return try await services.submitter.enqueue(job)
+            return try await services.submitter.enqueue(job, entry: entry, submitted: input, bypassCache: bypassCache)
         } catch let error as SubmitError {
             throw APIError(error)
         }
+    }
+
+    /// Reads `X-Peregrine-Cache`: `bypass` (any case) opts out of the result cache.
+    /// - Throws: `APIError` 422 naming the header for any other value.
+    static func cacheBypass(_ headers: HTTPFields) throws -> Bool {
+        guard let raw = headers[.peregrineCache] else { return false }
+        guard raw.trimmingCharacters(in: .whitespaces).lowercased() == "bypass" else {
+            throw APIError.validation(
+                [.key("header"), .key("x-peregrine-cache")], "value is not a valid enumeration member; permitted: 'bypass'",
+                type: "type_error.enum")
+        }
+        return true
+    }
+
+    /// The answer headers of a submit: its request id and, for a cached model, the cache verdict.
+    static func headers(_ submitted: (job: Job, cache: CacheVerdict?)) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[.falRequestID] = submitted.job.id
+        if let verdict = submitted.cache { headers[.peregrineCache] = verdict.rawValue }
+        return headers
     }
 }
 

@@ -36,6 +36,8 @@ struct ServerOptions: ParsableArguments {
     var maxUploadBytes: Int?
     @Option(name: .customLong("max-queued-per-key"), help: "Most queued requests per API key before 429 (default 10000; 0: no limit).")
     var maxQueuedPerKey: Int?
+    @Option(name: .customLong("result-cache-bytes"), help: "Disk budget of the result cache in bytes (default 1073741824; 0: off).")
+    var resultCacheBytes: Int64?
     @Option(name: .customLong("storage-token-lifetime"), help: "Seconds a storage upload token lives (default 3600, at most 86400).")
     var storageTokenLifetime: Int?
     @Option(name: .customLong("max-request-timeout"), help: "Largest X-Fal-Request-Timeout accepted, seconds (default 604800).")
@@ -86,6 +88,7 @@ struct ServerOptions: ParsableArguments {
         if let maxJSONBytes { c.maxJSONBytes = maxJSONBytes }
         if let maxUploadBytes { c.maxUploadBytes = maxUploadBytes }
         if let maxQueuedPerKey { c.maxQueuedPerKey = maxQueuedPerKey }
+        if let resultCacheBytes { c.resultCacheBytes = resultCacheBytes }
         if let storageTokenLifetime { c.storageTokenLifetime = TimeInterval(storageTokenLifetime) }
         if let maxRequestTimeout { c.maxRequestTimeout = TimeInterval(maxRequestTimeout) }
         if let maxObjectLifetime { c.maxObjectLifetime = TimeInterval(maxObjectLifetime) }
