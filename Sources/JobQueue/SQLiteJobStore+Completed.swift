@@ -8,7 +8,7 @@ extension SQLiteJobStore: CompletedJobRecording {
             guard try Row.fetchOne(db, sql: """
                 INSERT INTO jobs (id, endpoint_id, input, priority, state, max_attempts, enqueued_at, started_at,
                     start_deadline, webhook_url, store_io, runner_hint, api_key_id, object_lifetime)
-                VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 RETURNING *
                 """,
                 arguments: [

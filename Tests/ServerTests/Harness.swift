@@ -27,8 +27,9 @@ struct Harness: Sendable {
 
     var store: SQLiteJobStore { platform.store }
 
-    /// Builds a harness; `configure` adjusts the server settings.
-    static func make(_ configure: (inout ServerConfiguration) -> Void = { _ in }) throws -> Harness {
+    /// Builds a harness; `configure` adjusts the server settings; `extraModels` are served
+    /// beside the test models.
+    static func make(extraModels: [any Model] = [], _ configure: (inout ServerConfiguration) -> Void = { _ in }) throws -> Harness {
         var configuration = ServerConfiguration()
         configuration.home = FileManager.default.temporaryDirectory.appendingPathComponent("peregrine-test-\(UUID().uuidString)")
         configuration.authEnabled = false
@@ -39,7 +40,7 @@ struct Harness: Sendable {
         let models: [any Model] = [
             EchoModel(), EchoModel(endpointID: "test/multi/path"), GatedModel(gate: gate, started: startedContinuation),
             FailingModel(), FileModel(),
-        ]
+        ] + extraModels
         let platform = try EmbeddedPlatform(
             configuration: configuration, models: models,
             runnerConfiguration: RunnerConfiguration(leaseDuration: 60, shutdownGracePeriod: 1))
