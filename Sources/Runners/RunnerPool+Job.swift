@@ -22,8 +22,12 @@ extension RunnerPool {
 
         let input = job.input.flatMap { try? JSONValue(parsing: $0) } ?? .object([:])
         let cacheKey = await resultCache?.pendingKey(jobID: job.id)
+        // A computation shared by identical requests answers to its own handle: it stops when
+        // every request waiting on it left (see `executeShared`), not when the one that
+        // started it is cancelled.
+        let computeHandle = cacheKey != nil && resultCache != nil ? JobHandle(id: job.id, endpointID: job.endpointID) : handle
         let context = JobRunContext(
-            handle: handle, hub: hub, files: files, syncMode: input["sync_mode"]?.boolValue == true,
+            handle: computeHandle, hub: hub, files: files, syncMode: input["sync_mode"]?.boolValue == true,
             lifetime: job.objectLifetime, maxInputBytes: configuration.maxInputFileBytes)
         let clock = ContinuousClock()
         let started = clock.now
@@ -41,7 +45,8 @@ extension RunnerPool {
                 if let cacheKey, let resultCache {
                     outcome = await executeShared(
                         key: cacheKey, cache: resultCache, job: job, input: input, remoteInputs: remoteInputs, loader: loader,
-                        context: context, handle: handle, timing: timing, fetchingInputs: fetchingInputs)
+                        context: context, handle: handle, computeHandle: computeHandle, timing: timing,
+                        fetchingInputs: fetchingInputs)
                 } else {
                     outcome = await execute(
                         input: input, remoteInputs: remoteInputs, loader: loader, context: context, handle: handle, timing: timing,
@@ -82,7 +87,7 @@ extension RunnerPool {
     /// URLs to the same files).
     private func executeShared(
         key: String, cache: any JobResultCache, job: Job, input: JSONValue, remoteInputs: [(field: String, url: String)],
-        loader: ModelLoader, context: JobRunContext, handle: JobHandle, timing: RunTiming,
+        loader: ModelLoader, context: JobRunContext, handle: JobHandle, computeHandle: JobHandle, timing: RunTiming,
         fetchingInputs: @escaping @Sendable (Bool) -> Void
     ) async -> Result<JSONValue, any Error> {
         if let hit = await cache.output(for: key, lifetime: job.objectLifetime) {
@@ -93,7 +98,6 @@ extension RunnerPool {
         // A request waiting on another's computation holds no model slot: it is counted like
         // one fetching its inputs, so the lease loop leases others meanwhile.
         let joined = NIOLockedValueBox(false)
-        let flightHandle = JobHandle(id: job.id, endpointID: job.endpointID)
         let task = Task {
             let outcome = await sharedRuns.join(
                 key: key, waiter: job.id,
@@ -107,10 +111,10 @@ extension RunnerPool {
                 if await cache.contains(key: key) { return .success(.null) }
                 let outcome = await withTaskCancellationHandler {
                     await self.execute(
-                        input: input, remoteInputs: remoteInputs, loader: loader, context: context, handle: flightHandle,
+                        input: input, remoteInputs: remoteInputs, loader: loader, context: context, handle: computeHandle,
                         timing: timing, fetchingInputs: fetchingInputs)
                 } onCancel: {
-                    flightHandle.stop(.userCancelled)
+                    computeHandle.stop(.userCancelled)
                 }
                 if case .success(let output) = outcome {
                     await cache.record(
