@@ -141,7 +141,7 @@ let package = Package(
         ]),
 
         // A server whose gallery is the test fixtures, driven from outside by SystemTests.
-        .executableTarget(name: "peregrine-test-server", dependencies: ["Platform", "Server", "Runners", "ModelKit"], path: "Tests/Fixtures/TestServer"),
+        .executableTarget(name: "peregrine-test-server", dependencies: ["Platform", "Server", "Runners", "ModelKit", "JobQueue"], path: "Tests/Fixtures/TestServer"),
 
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),

@@ -55,11 +55,13 @@ public struct EmbeddedPlatform: Sendable {
     ///   - modelsDirectory: the weights cache (default `configuration.modelsDirectory`).
     ///   - logger: base logger.
     ///   - hostResolver: looks up webhook and input host names (default: the system resolver).
+    ///   - resultCacheIndex: wraps the result cache's index over the database (default: as is).
     /// - Throws: when the home directory, database or keys cannot be opened.
     public init(
         configuration: ServerConfiguration, models: [any Model], runnerConfiguration: RunnerConfiguration? = nil,
         modelsDirectory: URL? = nil, logger: Logger = Logger(label: "peregrine"),
-        hostResolver: any HostResolver = SystemResolver()
+        hostResolver: any HostResolver = SystemResolver(),
+        resultCacheIndex: (SQLiteResultCacheIndex) -> any ResultCacheIndex = { $0 }
     ) throws {
         try configuration.validate()
         let fm = FileManager.default
@@ -81,7 +83,7 @@ public struct EmbeddedPlatform: Sendable {
         urlPolicy = URLPolicy(allowPrivate: configuration.allowPrivateURLs, resolver: hostResolver)
         files = BlobFileAccess(blobs: blobs, uploads: uploads, policy: urlPolicy, configuration: configuration)
         resultCache = ResultCache(
-            index: SQLiteResultCacheIndex(database: database), blobs: blobs, uploads: uploads, files: files, registry: registry,
+            index: resultCacheIndex(SQLiteResultCacheIndex(database: database)), blobs: blobs, uploads: uploads, files: files, registry: registry,
             configuration: configuration, logger: logger)
         var submitter = JobSubmitter(registry: registry, store: store, urlPolicy: urlPolicy, configuration: configuration)
         submitter.resultCache = resultCache
