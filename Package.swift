@@ -134,6 +134,7 @@ let package = Package(
             path: "bench/pool/PoolBench"),
         .executableTarget(name: "peregrine", dependencies: [
             "Platform", "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit", "ExternalRunners", "Weights",
+            "Media", "Kernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
