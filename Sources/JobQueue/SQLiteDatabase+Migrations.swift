@@ -148,7 +148,8 @@ extension SQLiteDatabase {
                 ) WITHOUT ROWID;
                 CREATE TABLE result_cache_pending (
                     job_id TEXT PRIMARY KEY,
-                    key TEXT NOT NULL
+                    key TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
                 ) WITHOUT ROWID;
                 CREATE TABLE result_cache_models (
                     endpoint_id TEXT PRIMARY KEY,

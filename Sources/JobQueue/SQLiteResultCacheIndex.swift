@@ -112,8 +112,20 @@ public struct SQLiteResultCacheIndex: ResultCacheIndex {
     public func setPendingKey(_ key: String, jobID: String) async throws {
         // No fsync of its own: the job insert that follows commits through the same WAL.
         try await database.write(durable: false) { db in
+            // Keys of requests that ended without a runner (cancelled while queued, timed out,
+            // refused at insert) are dropped a few at a time here, so the table stays as small
+            // as the set of requests in flight.
+            // A key whose job is not there yet may belong to a submit in progress: only an old
+            // one is an orphan.
+            let nowMS = StoredTime.milliseconds(Date())
+            try db.execute(sql: """
+                DELETE FROM result_cache_pending WHERE job_id IN (
+                    SELECT p.job_id FROM result_cache_pending p LEFT JOIN jobs j ON j.id = p.job_id
+                    WHERE (j.id IS NULL AND p.created_at < ?) OR j.state NOT IN ('queued', 'running') LIMIT 8)
+                """, arguments: [nowMS - 600_000])
             try db.execute(
-                sql: "INSERT OR REPLACE INTO result_cache_pending (job_id, key) VALUES (?, ?)", arguments: [jobID, key])
+                sql: "INSERT OR REPLACE INTO result_cache_pending (job_id, key, created_at) VALUES (?, ?, ?)",
+                arguments: [jobID, key, nowMS])
         }
     }
 
