@@ -47,9 +47,10 @@ struct Harness: Sendable {
         return Harness(platform: platform, gate: gate, started: started)
     }
 
-    /// Runs `body` against the router with the platform's services running.
-    func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        defer { try? FileManager.default.removeItem(at: platform.configuration.home) }
+    /// Runs `body` against the router with the platform's services running; the home is
+    /// removed afterwards unless `keepHome` (a later harness reopens it, as a restart would).
+    func test(keepHome: Bool = false, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        defer { if !keepHome { try? FileManager.default.removeItem(at: platform.configuration.home) } }
         let app = Application(
             responder: APIResponder(services: services, scheme: "https"),
             services: [platform.maintenance(), platform.hub, platform.pool])

@@ -192,6 +192,31 @@ struct ResultCacheTests {
         try? FileManager.default.removeItem(at: h.platform.configuration.home)
     }
 
+    @Test("entries survive a restart; a new model version on the same home is a miss")
+    func restartAndVersion() async throws {
+        let counter = RunCounter()
+        let input: JSONValue = ["image_url": .string(dataURI(bytes(900)))]
+        let first = try Harness.make(extraModels: [CachedFileModel(counter: counter)])
+        let home = first.platform.configuration.home
+        defer { try? FileManager.default.removeItem(at: home) }
+        try await first.test(keepHome: true) { client in
+            let computed = try await client.send(.post, "/run/test/cached", json: input)
+            #expect(computed.headers[cacheHeader] == "miss")
+        }
+        let sameVersion = try Harness.make(extraModels: [CachedFileModel(counter: counter)]) { $0.home = home }
+        try await sameVersion.test(keepHome: true) { client in
+            let again = try await client.send(.post, "/run/test/cached", json: input)
+            #expect(again.headers[cacheHeader] == "hit")
+            #expect(try await client.fileBytes(try again.json) == Data(bytes(900).reversed()))
+        }
+        let newVersion = try Harness.make(extraModels: [CachedFileModel(version: "1.1.0", counter: counter)]) { $0.home = home }
+        try await newVersion.test(keepHome: true) { client in
+            let computed = try await client.send(.post, "/run/test/cached", json: input)
+            #expect(computed.headers[cacheHeader] == "miss")
+        }
+        #expect(counter.count == 2)
+    }
+
     @Test("10 concurrent identical submits run the model once; each has its own id and URL")
     func concurrentIdenticalRunOnce() async throws {
         let counter = RunCounter()
