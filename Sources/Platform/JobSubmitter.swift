@@ -126,7 +126,9 @@ public struct JobSubmitter: Sendable {
         if let recorder = store as? any CompletedJobRecording, let hit = await cache.output(for: key, lifetime: job.objectLifetime) {
             let now = Date()
             let line = JobLogLine(message: "Result cache hit: answered from a stored result, no model run", level: "INFO", timestamp: now)
-            let result = JobResult(status: 200, body: hit.output.encoded(), inferenceTime: hit.inferenceTime)
+            // No model ran for this request: its own inference time is zero (the output keeps the
+            // timings of the run that computed it).
+            let result = JobResult(status: 200, body: hit.output.encoded(), inferenceTime: 0)
             return (try await recorder.insertCompleted(job, result: result, logs: [line], now: now), .hit)
         }
         // Without its key the request still runs, only unshared: a failed write costs a computation.

@@ -129,7 +129,7 @@ extension RunnerPool {
         await task.value
         if joined.withLockedValue({ $0 }) {
             fetchingInputs(false)
-            context.log("Joined an identical request in flight: one computation for both", level: .info)
+            context.log("Joined an identical request in flight: one computation answered both", level: .info)
         }
         let outcome = result.withLockedValue { $0 }
         guard case .success(let computed) = outcome else { return outcome }
