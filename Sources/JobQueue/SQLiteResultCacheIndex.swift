@@ -24,7 +24,12 @@ public struct SQLiteResultCacheIndex: ResultCacheIndex {
     }
 
     public func entry(key: String, now: Date) async throws -> ResultCacheEntry? {
-        try await database.write(durable: false) { db in
+        // A miss (every new request) reads only: the writer is taken to mark an entry used.
+        let present = try await database.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM result_cache WHERE key = ?", arguments: [key]) ?? false
+        }
+        guard present else { return nil }
+        return try await database.write(durable: false) { db in
             guard let row = try Row.fetchOne(db, sql: """
                 UPDATE result_cache SET last_used_at = ? WHERE key = ?
                 RETURNING key, endpoint_id, output, files, bytes, inference_time
