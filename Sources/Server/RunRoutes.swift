@@ -55,7 +55,9 @@ enum RunRoutes {
             }
             return (changed ? [encoded] : [], false)
         }
-        return Response(status: .ok, headers: EventStream.headers(requestID: id), body: body)
+        var headers = EventStream.headers(requestID: id)
+        if let verdict = submitted.cache { headers[.peregrineCache] = verdict.rawValue }
+        return Response(status: .ok, headers: headers, body: body)
     }
 
     /// Waits until job `id` is terminal and returns it with its payloads. Woken by the job's

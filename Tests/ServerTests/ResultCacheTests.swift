@@ -118,6 +118,11 @@ struct ResultCacheTests {
             #expect(firstBytes == Data(bytes(3000).reversed()))
             #expect(try await client.fileBytes(b) == firstBytes)
 
+            // The streaming run says so too, and its last event is the stored output.
+            let streamed = try await client.send(.post, "/run/test/cached/stream", json: input, headers: [.accept: "text/event-stream"])
+            #expect(streamed.headers[cacheHeader] == "hit")
+            #expect(streamed.text.contains("out.png"))
+
             // Through the queue: answered COMPLETED at once, with a log line saying so.
             let queued = try await client.submit("test/cached", input)
             #expect(queued.cache == "hit")
