@@ -134,6 +134,7 @@ let package = Package(
             path: "bench/pool/PoolBench"),
         .executableTarget(name: "peregrine", dependencies: [
             "Platform", "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit", "ExternalRunners", "Weights",
+            "Media", "Kernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -141,7 +142,7 @@ let package = Package(
         ]),
 
         // A server whose gallery is the test fixtures, driven from outside by SystemTests.
-        .executableTarget(name: "peregrine-test-server", dependencies: ["Platform", "Server", "Runners", "ModelKit"], path: "Tests/Fixtures/TestServer"),
+        .executableTarget(name: "peregrine-test-server", dependencies: ["Platform", "Server", "Runners", "ModelKit", "JobQueue"], path: "Tests/Fixtures/TestServer"),
 
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensor", "CKernels"]),

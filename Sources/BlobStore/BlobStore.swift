@@ -29,6 +29,12 @@ public protocol BlobStore: Sendable {
     /// Deletes a blob; false when there was none.
     func delete(id: String) async throws -> Bool
 
+    /// Changes when `sweepExpired` may delete a blob (`nil`: never), durably. The result cache
+    /// pins the blobs its entries reference this way and hands them back to the sweeper, with
+    /// the latest lifetime any URL to them was promised, when no entry references them.
+    /// - Returns: false when there is no such blob (or it already expired).
+    func setExpiry(id: String, expiresAt: Date?) async throws -> Bool
+
     /// Deletes blobs whose `expiresAt` is at or before `now`, and abandoned multipart uploads.
     /// - Returns: the ids of the deleted blobs.
     func sweepExpired(now: Date) async throws -> [String]

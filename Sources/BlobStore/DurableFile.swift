@@ -11,7 +11,7 @@ import Darwin
 /// POSIX file operations with the fsyncs that make a write durable: data written to a temporary
 /// file, fsynced, renamed over the final name, then the directory fsynced so the rename itself
 /// survives a crash. A reader sees either no file or the whole file, never a partial one.
-enum DurableFile {
+public enum DurableFile {
     /// Creates `path` exclusively (mode 0600), lets `body` write through the descriptor, then
     /// fsyncs and closes it. On failure the file is removed.
     static func create(_ path: String, _ body: (Int32) throws -> Void) throws {
@@ -79,7 +79,9 @@ enum DurableFile {
 
     /// Writes `data` durably and atomically to `destination` via a temporary file in `temporaryDirectory`
     /// (same filesystem, so the rename is atomic).
-    static func write(_ data: Data, to destination: String, temporaryDirectory: String) throws {
+    /// - Throws: `BlobStoreError.storage` when a step fails (nothing is left at `destination`
+    ///   that was not there before).
+    public static func write(_ data: Data, to destination: String, temporaryDirectory: String) throws {
         let temporary = temporaryDirectory + "/" + UUID().uuidString
         try create(temporary) { fd in try write(data, to: fd, path: temporary) }
         do {

@@ -144,6 +144,45 @@ extension SQLiteDatabase {
                 CREATE INDEX jobs_history_time ON jobs (enqueued_at, seq);
                 """)
         }
+        migrator.registerMigration("resultCache v1: entries, blob references, pending keys, model switches") { db in
+            // Entries by content address, evicted least recently used first; each blob an entry
+            // names holds one reference per entry, and keeps the latest lifetime promised to any
+            // URL naming it (applied when its last reference goes). Pending keys name the cache
+            // key of queued requests that may join an identical computation.
+            try db.execute(sql: """
+                CREATE TABLE result_cache (
+                    key TEXT PRIMARY KEY,
+                    endpoint_id TEXT NOT NULL,
+                    output BLOB NOT NULL,
+                    files BLOB NOT NULL,
+                    bytes INTEGER NOT NULL,
+                    inference_time REAL,
+                    created_at INTEGER NOT NULL,
+                    last_used_at INTEGER NOT NULL
+                );
+                CREATE INDEX result_cache_lru ON result_cache (last_used_at);
+                CREATE TABLE result_cache_entry_blobs (
+                    key TEXT NOT NULL,
+                    blob_id TEXT NOT NULL,
+                    PRIMARY KEY (key, blob_id)
+                ) WITHOUT ROWID;
+                CREATE TABLE result_cache_blobs (
+                    blob_id TEXT PRIMARY KEY,
+                    refs INTEGER NOT NULL,
+                    release_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE result_cache_pending (
+                    job_id TEXT PRIMARY KEY,
+                    key TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE result_cache_models (
+                    endpoint_id TEXT PRIMARY KEY,
+                    enabled INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

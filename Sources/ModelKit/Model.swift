@@ -12,6 +12,16 @@ public protocol Model: Sendable {
     /// - Parameter context: where the weights live and how to report progress while loading.
     /// - Throws: `ModelError` when weights are missing, corrupt or do not match the architecture.
     func load(context: LoadContext) async throws -> any LoadedModel
+
+    /// The kernels and precision that decide this model's output bits on this machine (e.g.
+    /// `avx512bf16/bf16`), known without loading; part of every result cache key, so an output
+    /// computed on another path (bf16 against fp32) is never served for this one.
+    var computePath: String { get }
+}
+
+extension Model {
+    /// One path for models that compute nothing on the engine's kernels.
+    public var computePath: String { "" }
 }
 
 /// A model ready to serve requests. Must be safe to call concurrently up to the manifest's

@@ -21,12 +21,18 @@ public struct ModelManifest: Sendable, Equatable {
     public var maxConcurrency: Int
     /// Cores of the compute pool one request keeps busy (the runner pool budgets them).
     public var computeDemand: ComputeDemand
+    /// Whether outputs may be served from the result cache (default `.none`: never).
+    public var determinism: Determinism
+
+    /// The identity of the pinned weights: the sha256 of every weights file, in order, joined.
+    /// Part of every result cache key, so new weights never answer with old outputs.
+    public var weightsDigest: String { weights.map { "\($0.path)=\($0.sha256)" }.joined(separator: ";") }
 
     public init(
         endpointID: String, version: String = "1.0.0", category: String, displayName: String,
         description: String, inputSchema: JSONValue, outputSchema: JSONValue, schemaName: String,
         weights: [WeightsFile] = [], memoryEstimateBytes: Int = 64 << 20, maxConcurrency: Int = 1,
-        computeDemand: ComputeDemand = .none
+        computeDemand: ComputeDemand = .none, determinism: Determinism = .none
     ) {
         self.endpointID = endpointID
         self.version = version
@@ -40,6 +46,7 @@ public struct ModelManifest: Sendable, Equatable {
         self.memoryEstimateBytes = memoryEstimateBytes
         self.maxConcurrency = maxConcurrency
         self.computeDemand = computeDemand
+        self.determinism = determinism
     }
 }
 

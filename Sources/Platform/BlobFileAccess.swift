@@ -186,3 +186,16 @@ private struct DownloadFailure: Error {
     var why: String
     var status: Int
 }
+
+extension BlobFileAccess {
+    /// The file id in one of this server's own file URLs (`https://<own host>/files/{id}/...`),
+    /// or `nil` for any other string.
+    public func ownFileID(_ text: String) -> String? {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            let host = url.host, ownHosts.contains(Self.bare(host))
+        else { return nil }
+        let segments = url.path.split(separator: "/").map(String.init)
+        guard segments.count >= 2, segments[0] == "files", UploadIndex.isID(segments[1]) else { return nil }
+        return segments[1]
+    }
+}

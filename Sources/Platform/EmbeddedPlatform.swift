@@ -38,6 +38,8 @@ public struct EmbeddedPlatform: Sendable {
     public let submitter: JobSubmitter
     /// The runner pool serving the models.
     public let pool: RunnerPool
+    /// Stored results of deterministic requests, shared by identical ones.
+    public let resultCache: ResultCache
     /// Runtime model settings (admin API, `peregrine models scale`).
     public let modelSettings: SQLiteModelSettingsStore
     /// The metrics registry `/metrics` exposes.
@@ -53,11 +55,13 @@ public struct EmbeddedPlatform: Sendable {
     ///   - modelsDirectory: the weights cache (default `configuration.modelsDirectory`).
     ///   - logger: base logger.
     ///   - hostResolver: looks up webhook and input host names (default: the system resolver).
+    ///   - resultCacheIndex: wraps the result cache's index over the database (default: as is).
     /// - Throws: when the home directory, database or keys cannot be opened.
     public init(
         configuration: ServerConfiguration, models: [any Model], runnerConfiguration: RunnerConfiguration? = nil,
         modelsDirectory: URL? = nil, logger: Logger = Logger(label: "peregrine"),
-        hostResolver: any HostResolver = SystemResolver()
+        hostResolver: any HostResolver = SystemResolver(),
+        resultCacheIndex: (SQLiteResultCacheIndex) -> any ResultCacheIndex = { $0 }
     ) throws {
         try configuration.validate()
         let fm = FileManager.default
@@ -78,7 +82,12 @@ public struct EmbeddedPlatform: Sendable {
         uploads = try UploadIndex(directory: configuration.home.appendingPathComponent("upload-index", isDirectory: true))
         urlPolicy = URLPolicy(allowPrivate: configuration.allowPrivateURLs, resolver: hostResolver)
         files = BlobFileAccess(blobs: blobs, uploads: uploads, policy: urlPolicy, configuration: configuration)
-        submitter = JobSubmitter(registry: registry, store: store, urlPolicy: urlPolicy, configuration: configuration)
+        resultCache = ResultCache(
+            index: resultCacheIndex(SQLiteResultCacheIndex(database: database)), blobs: blobs, uploads: uploads, files: files, registry: registry,
+            configuration: configuration, logger: logger)
+        var submitter = JobSubmitter(registry: registry, store: store, urlPolicy: urlPolicy, configuration: configuration)
+        submitter.resultCache = resultCache
+        self.submitter = submitter
         metrics = PlatformMetrics()
         var runner = runnerConfiguration ?? RunnerConfiguration()
         runner.modelDirectory = modelsDirectory ?? configuration.modelsDirectory
@@ -89,7 +98,8 @@ public struct EmbeddedPlatform: Sendable {
         pool = RunnerPool(
             registry: registry, store: store, hub: hub, files: files,
             compute: ComputeResources(threads: compute.threadCount, handle: compute), configuration: runner,
-            settingsStore: modelSettings, logger: logger, metrics: metrics.poolMetrics(models: registry.endpointIDs))
+            settingsStore: modelSettings, logger: logger, metrics: metrics.poolMetrics(models: registry.endpointIDs),
+            resultCache: configuration.resultCacheBytes > 0 ? resultCache : nil)
         self.configuration = configuration
         self.logger = logger
     }

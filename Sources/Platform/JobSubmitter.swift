@@ -17,6 +17,8 @@ public struct JobSubmitter: Sendable {
     let urlPolicy: URLPolicy
     /// Most requests one API key may have queued (`nil`: no limit).
     let maxQueuedPerKey: Int?
+    /// Answers repeated deterministic requests at once (`nil`: every request is queued).
+    public var resultCache: ResultCache?
 
     /// - Parameters:
     ///   - registry: the served models.
@@ -100,6 +102,48 @@ public struct JobSubmitter: Sendable {
         }
     }
 
+    /// Inserts a prepared job, answering it at once from the result cache when an identical
+    /// request to a deterministic model was computed before (the job is stored `completed`, its
+    /// webhook queued, no model run); otherwise queues it with its cache key, so that its runner
+    /// joins an identical computation in flight and stores what it computes.
+    /// - Parameters:
+    ///   - job: from `prepare`.
+    ///   - entry: its model.
+    ///   - submitted: the body as the caller sent it (a seeded model is cached only when it
+    ///     names its seed itself).
+    ///   - bypassCache: the caller asked not to use the cache (`X-Peregrine-Cache: bypass`).
+    ///   - beforeQueueing: runs when the job is about to be queued (not answered from the cache);
+    ///     an error it throws refuses the submit with nothing stored.
+    /// - Returns: the stored job, and what the cache made of it (`nil`: the model is not cached).
+    /// - Throws: `SubmitError.queueFull` when its key has too many requests queued.
+    public func enqueue(
+        _ job: NewJob, entry: ModelRegistry.Entry, submitted: JSONValue, bypassCache: Bool,
+        beforeQueueing: () async throws -> Void = {}
+    ) async throws -> (job: Job, cache: CacheVerdict?) {
+        func queue() async throws -> Job {
+            try await beforeQueueing()
+            return try await enqueue(job)
+        }
+        guard let cache = resultCache, await cache.isEnabled(for: entry) else { return (try await queue(), nil) }
+        if bypassCache { return (try await queue(), .bypass) }
+        // Results the caller asked not to keep are neither stored nor shared.
+        guard job.storeIO, let validated = try? JSONValue(parsing: job.input),
+            let key = await cache.key(for: entry, submitted: submitted, validated: validated)
+        else { return (try await queue(), .miss) }
+        if let recorder = store as? any CompletedJobRecording, let hit = await cache.output(for: key, lifetime: job.objectLifetime) {
+            let now = Date()
+            let line = JobLogLine(message: "Result cache hit: answered from a stored result, no model run", level: "INFO", timestamp: now)
+            // No model ran for this request: its own inference time is zero (the output keeps the
+            // timings of the run that computed it).
+            let result = JobResult(status: 200, body: hit.output.encoded(), inferenceTime: 0)
+            return (try await recorder.insertCompleted(job, result: result, logs: [line], now: now), .hit)
+        }
+        try await beforeQueueing()
+        // Without its key the request still runs, only unshared: a failed write costs a computation.
+        try? await cache.index.setPendingKey(key, jobID: job.id)
+        return (try await enqueue(job), .miss)
+    }
+
     /// `prepare(_:input:options:webhookURL:apiKeyID:)` for the model serving `endpoint`.
     /// - Throws: `SubmitError` (unknown endpoint, invalid input).
     public func prepare(
@@ -118,6 +162,16 @@ public struct JobSubmitter: Sendable {
     ) async throws -> Job {
         try await enqueue(prepare(endpoint: endpoint, input: input, options: options, webhookURL: webhookURL, apiKeyID: apiKeyID))
     }
+}
+
+/// What the result cache made of a submit (the `X-Peregrine-Cache` answer header).
+public enum CacheVerdict: String, Sendable, Equatable {
+    /// Answered from a stored result, at once.
+    case hit
+    /// Queued to compute (possibly joining an identical request in flight).
+    case miss
+    /// The caller opted out for this request.
+    case bypass
 }
 
 /// Why a request was not queued.

@@ -64,6 +64,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var idempotencyWindow: TimeInterval = 24 * 3600
     /// Longest accepted idempotency window, in seconds (30 days).
     public static let maxIdempotencyWindow: TimeInterval = 30 * 24 * 3600
+    /// Bytes the result cache may hold on disk, stored outputs and their files together
+    /// (default 1 GiB; 0 turns the cache and in-flight sharing off). Least recently used
+    /// entries are evicted beyond it.
+    public var resultCacheBytes: Int64 = 1 << 30
     /// The longest one remote input URL may take to download, in seconds (default 60). Inputs
     /// are fetched before the request takes a model slot; this bounds a host that trickles.
     public var inputDownloadTimeout: TimeInterval = 60
@@ -150,6 +154,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try int("WEBHOOK_RETRY_INITIAL_SECONDS") { webhookRetryInitialDelay = TimeInterval(max(1, v)) }
         if let v = try int("MAX_QUEUED_PER_KEY") { maxQueuedPerKey = v }
         if let v = try int("IDEMPOTENCY_WINDOW") { idempotencyWindow = TimeInterval(v) }
+        if let v = try int("RESULT_CACHE_BYTES") { resultCacheBytes = Int64(v) }
         if let v = try int("STORAGE_TOKEN_LIFETIME") { storageTokenLifetime = TimeInterval(v) }
         if let v = try int("MAX_REQUEST_TIMEOUT") { maxRequestTimeout = TimeInterval(v) }
         if let v = try int("MAX_OBJECT_LIFETIME") { maxObjectLifetime = TimeInterval(v) }
@@ -180,6 +185,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         guard idempotencyWindow >= 1, idempotencyWindow <= Self.maxIdempotencyWindow else {
             throw ConfigurationError("the idempotency window must be 1...\(Int(Self.maxIdempotencyWindow)) seconds")
         }
+        guard resultCacheBytes >= 0 else { throw ConfigurationError("the result cache budget must not be negative") }
         guard storageTokenLifetime >= 1, storageTokenLifetime <= Self.maxStorageTokenLifetime else {
             throw ConfigurationError("the storage token lifetime must be 1...\(Int(Self.maxStorageTokenLifetime)) seconds")
         }

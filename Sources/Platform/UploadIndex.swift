@@ -1,3 +1,4 @@
+import BlobStore
 import Foundation
 
 /// Upload ids handed out before their blob exists (a file URL is promised when the upload
@@ -14,10 +15,13 @@ public struct UploadIndex: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
-    /// Records that upload `uploadID` became blob `blobID`.
+    /// Records that id `uploadID` names blob `blobID` (a completed upload, or a file URL the
+    /// result cache handed out for a stored output), durably: a request answered with the URL
+    /// must find the file after a crash.
     public func record(uploadID: String, blobID: String) throws {
         guard Self.isID(uploadID), Self.isID(blobID) else { return }
-        try Data(blobID.utf8).write(to: directory.appendingPathComponent(uploadID), options: .atomic)
+        // The temporary name is not an id, so `prune` and lookups never see a half-written entry.
+        try DurableFile.write(Data(blobID.utf8), to: directory.appendingPathComponent(uploadID).path, temporaryDirectory: directory.path)
     }
 
     /// The blob a completed upload became, or `nil`.

@@ -31,7 +31,7 @@ extension FetchedFile {
     ///   - maxBytes: largest decoded size accepted.
     /// - Throws: `ModelError` `file_download_error` naming the field: 413 when the payload is
     ///   larger than `maxBytes`, 422 when the URI is malformed.
-    static func decoding(dataURI uri: String, field: String, maxBytes: Int) throws -> FetchedFile {
+    public static func decoding(dataURI uri: String, field: String, maxBytes: Int) throws -> FetchedFile {
         do {
             let parsed = try DataURI(parsing: uri, maxBytes: maxBytes)
             return FetchedFile(data: Data(parsed.payload), contentType: parsed.mimeType, fileName: nil)

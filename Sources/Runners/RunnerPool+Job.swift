@@ -21,8 +21,13 @@ extension RunnerPool {
         defer { running.withLockedValue { _ = $0.removeValue(forKey: job.id) } }
 
         let input = job.input.flatMap { try? JSONValue(parsing: $0) } ?? .object([:])
+        let cacheKey = await resultCache?.pendingKey(jobID: job.id)
+        // A computation shared by identical requests answers to its own handle: it stops when
+        // every request waiting on it left (see `executeShared`), not when the one that
+        // started it is cancelled.
+        let computeHandle = cacheKey != nil && resultCache != nil ? JobHandle(id: job.id, endpointID: job.endpointID) : handle
         let context = JobRunContext(
-            handle: handle, hub: hub, files: files, syncMode: input["sync_mode"]?.boolValue == true,
+            handle: computeHandle, hub: hub, files: files, syncMode: input["sync_mode"]?.boolValue == true,
             lifetime: job.objectLifetime, maxInputBytes: configuration.maxInputFileBytes)
         let clock = ContinuousClock()
         let started = clock.now
@@ -35,9 +40,18 @@ extension RunnerPool {
             let outcome = await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.keepLease(id: job.id, leaseToken: lease, handle: handle) }
                 group.addTask { await self.watchCancellation(id: job.id, handle: handle) }
-                let outcome = await execute(
-                    input: input, remoteInputs: JobRunContext.remoteInputs(of: input, schema: entry.model.manifest.inputSchema),
-                    loader: loader, context: context, handle: handle, timing: timing, fetchingInputs: fetchingInputs)
+                let remoteInputs = JobRunContext.remoteInputs(of: input, schema: entry.model.manifest.inputSchema)
+                let outcome: Result<JSONValue, any Error>
+                if let cacheKey, let resultCache {
+                    outcome = await executeShared(
+                        key: cacheKey, cache: resultCache, job: job, input: input, remoteInputs: remoteInputs, loader: loader,
+                        context: context, handle: handle, computeHandle: computeHandle, timing: timing,
+                        fetchingInputs: fetchingInputs)
+                } else {
+                    outcome = await execute(
+                        input: input, remoteInputs: remoteInputs, loader: loader, context: context, handle: handle, timing: timing,
+                        fetchingInputs: fetchingInputs)
+                }
                 group.cancelAll()
                 return outcome
             }
@@ -61,6 +75,70 @@ extension RunnerPool {
         }
         if let inference = timing.inferenceSeconds { metrics.observe(.inference, model: job.endpointID, seconds: inference) }
         await conclude(job: job, leaseToken: lease, outcome: outcome, reason: handle.stopReason, seconds: seconds)
+        // A re-queued request keeps its key for its next attempt.
+        if cacheKey != nil, let resultCache, (try? await store.jobWithoutPayloads(id: job.id))?.state.isTerminal ?? true {
+            await resultCache.finished(jobID: job.id)
+        }
+    }
+
+    /// Answers a request that carries a cache key: from the stored result when there is one
+    /// (no model slot, no load), else by joining the identical computation in flight in this
+    /// process, or starting it. Each request gets the result made out for itself (its own file
+    /// URLs to the same files).
+    private func executeShared(
+        key: String, cache: any JobResultCache, job: Job, input: JSONValue, remoteInputs: [(field: String, url: String)],
+        loader: ModelLoader, context: JobRunContext, handle: JobHandle, computeHandle: JobHandle, timing: RunTiming,
+        fetchingInputs: @escaping @Sendable (Bool) -> Void
+    ) async -> Result<JSONValue, any Error> {
+        if let hit = await cache.output(for: key, lifetime: job.objectLifetime) {
+            context.log("Result cache hit: answered from a stored result, no model run", level: .info)
+            return .success(hit.output)
+        }
+        let result = NIOLockedValueBox<Result<JSONValue, any Error>>(.failure(CancellationError()))
+        // A request waiting on another's computation holds no model slot: it is counted like
+        // one fetching its inputs, so the lease loop leases others meanwhile.
+        let joined = NIOLockedValueBox(false)
+        let task = Task {
+            let outcome = await sharedRuns.join(
+                key: key, waiter: job.id,
+                joined: { didJoin in
+                    guard didJoin else { return }
+                    joined.withLockedValue { $0 = true }
+                    fetchingInputs(true)
+                }
+            ) {
+                // Stored between this request's lookup and now: nothing to compute.
+                if await cache.contains(key: key) { return .success(.null) }
+                let outcome = await withTaskCancellationHandler {
+                    await self.execute(
+                        input: input, remoteInputs: remoteInputs, loader: loader, context: context, handle: computeHandle,
+                        timing: timing, fetchingInputs: fetchingInputs)
+                } onCancel: {
+                    computeHandle.stop(.userCancelled)
+                }
+                if case .success(let output) = outcome {
+                    await cache.record(
+                        key: key, endpointID: job.endpointID, output: output, inferenceTime: timing.inferenceSeconds,
+                        lifetime: job.objectLifetime)
+                }
+                return outcome
+            }
+            result.withLockedValue { $0 = outcome }
+        }
+        handle.attach(task)
+        await task.value
+        if joined.withLockedValue({ $0 }) {
+            fetchingInputs(false)
+            context.log("Joined an identical request in flight: one computation answered both", level: .info)
+        }
+        let outcome = result.withLockedValue { $0 }
+        guard case .success(let computed) = outcome else { return outcome }
+        if let mine = await cache.output(for: key, lifetime: job.objectLifetime) { return .success(mine.output) }
+        if case .null = computed {
+            // The stored result vanished (evicted) between the check and now: compute again.
+            return .failure(CacheEntryVanished())
+        }
+        return .success(computed)
     }
 
     /// Fetches the remote inputs, then loads the model and runs it, on its own task, which
@@ -216,6 +294,12 @@ extension RunnerPool {
             }
         }
     }
+}
+
+/// A stored result was evicted between a computation's check and its waiters' reads: an
+/// infrastructure outcome, so the request is retried (and computes).
+private struct CacheEntryVanished: Error, CustomStringConvertible {
+    var description: String { "the stored result was evicted before it was read" }
 }
 
 /// When the model's run of one job started and how long it took (set from the job's task, read

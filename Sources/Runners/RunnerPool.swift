@@ -36,6 +36,10 @@ public final class RunnerPool: Service, Sendable {
     let settingsStore: (any ModelSettingsStore)?
     /// The process's compute pool, handed to every model's load; residency budgets its cores.
     public let compute: ComputeResources
+    /// Stored and shared results of deterministic requests (`nil`: every request computes).
+    let resultCache: (any JobResultCache)?
+    /// Computations in flight by cache key, joined by identical requests.
+    let sharedRuns = SharedRuns()
 
     /// - Parameters:
     ///   - registry: the models to serve.
@@ -49,11 +53,15 @@ public final class RunnerPool: Service, Sendable {
     ///   - logger: where the pool logs.
     ///   - metrics: where latencies, loads, starts and errors are recorded (default: the
     ///     process-wide metrics system).
+    ///   - resultCache: answers repeated deterministic requests and shares identical ones in
+    ///     flight (default: none).
     public init(
         registry: ModelRegistry, store: any JobStore, hub: JobEventHub, files: any FileAccess, compute: ComputeResources,
         configuration: RunnerConfiguration = RunnerConfiguration(), settingsStore: (any ModelSettingsStore)? = nil,
-        logger: Logger = Logger(label: "peregrine.runners"), metrics: PoolMetrics? = nil
+        logger: Logger = Logger(label: "peregrine.runners"), metrics: PoolMetrics? = nil,
+        resultCache: (any JobResultCache)? = nil
     ) {
+        self.resultCache = resultCache
         self.registry = registry
         self.store = store
         self.hub = hub

@@ -69,6 +69,8 @@ extension HTTPField.Name {
     static let falRequestTimeout = HTTPField.Name("X-Fal-Request-Timeout")!
     static let falNoRetry = HTTPField.Name("X-Fal-No-Retry")!
     static let falStoreIO = HTTPField.Name("X-Fal-Store-IO")!
+    /// `bypass` on a submit skips the result cache; answers say `hit`, `miss` or `bypass`.
+    static let peregrineCache = HTTPField.Name("X-Peregrine-Cache")!
     static let falRunnerHint = HTTPField.Name("X-Fal-Runner-Hint")!
     static let falObjectLifecycle = HTTPField.Name("X-Fal-Object-Lifecycle-Preference")!
     static let falObjectLifecycleCDN = HTTPField.Name("X-Fal-Object-Lifecycle")!

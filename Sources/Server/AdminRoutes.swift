@@ -9,7 +9,8 @@ import Runners
 /// - `GET /admin/models/{endpoint}/settings`: one model's settings in force and its overrides.
 /// - `PATCH /admin/models/{endpoint}/settings`: changes settings at once and persists them
 ///   (`keep_alive`, `startup_timeout` in seconds; `min_concurrency`, `max_concurrency`,
-///   `concurrency_buffer`; `null` restores the default).
+///   `concurrency_buffer`; `null` restores the default), and `result_cache` (`true`/`false`:
+///   whether this model's results are cached and shared; `null`: the model's own declaration).
 enum AdminRoutes {
     static func handle(_ call: APICall, services: APIServices) async throws -> Response {
         let s = call.segments
@@ -38,13 +39,21 @@ enum AdminRoutes {
             do { body = try JSONValue(parsing: Data(buffer.readableBytesView)) } catch {
                 throw APIError.validation([.key("body")], "invalid JSON", type: "value_error.jsondecode")
             }
-            override = try ModelSettingsPatch(parsing: body).applied(to: override)
+            let (settingsBody, cacheSwitch) = try ResultCacheSwitch.split(body)
+            override = try ModelSettingsPatch(parsing: settingsBody).applied(to: override)
             try ModelSettingsPatch.validate(defaults.applying(override))
             try await store.setOverride(override, for: endpoint, now: Date())
+            if let cacheSwitch, let cache = services.submitter.resultCache {
+                try await cache.index.setEnabled(cacheSwitch, endpointID: endpoint, now: Date())
+            }
             pool.apply(override, to: endpoint)
             services.logger.info("model settings changed", metadata: ["endpoint": "\(endpoint)"])
         }
         let settings = pool.settings(for: endpoint) ?? defaults.applying(override)
-        return JSON.response(ModelSettingsPatch.json(endpointID: endpoint, settings: settings, override: override).encoded())
+        var answer = ModelSettingsPatch.json(endpointID: endpoint, settings: settings, override: override)
+        if let cache = services.submitter.resultCache, let entry = services.registry.entry(for: endpoint) {
+            answer = ResultCacheSwitch.adding(await cache.isEnabled(for: entry), to: answer)
+        }
+        return JSON.response(answer.encoded())
     }
 }

@@ -41,10 +41,8 @@ enum QueueRoutes {
         let job = submitted.job
         let position = try await services.store.queuePosition(id: job.id) ?? 0
         let urls = RequestURLs(base: appBase(call, endpointID: job.endpointID), requestID: job.id)
-        var headers = HTTPFields()
-        headers[.falRequestID] = job.id
-        if submitted.replayed { headers[.idempotentReplayed] = "true" }
-        return JSON.response(SubmitResponse(requestID: job.id, urls: urls, queuePosition: position), headers: headers)
+        return JSON.response(
+            SubmitResponse(requestID: job.id, urls: urls, queuePosition: position), headers: Submission.headers(submitted))
     }
 
     /// `https://host/queue/{owner}/{alias}`: queue URLs name the app only, never the full path.

@@ -31,7 +31,9 @@ enum RunRoutes {
         let recheck = services.configuration.waitRecheckInterval
         if !streaming {
             let job = try await waitForEnd(of: id, wakeups: wakeups, recheckInterval: recheck, services: services)
-            return try await QueueRoutes.deliver(job, services: services)
+            var response = try await QueueRoutes.deliver(job, services: services)
+            if let verdict = submitted.cache { response.headers[.peregrineCache] = verdict.rawValue }
+            return response
         }
         let last = NIOLockedValueBox<Data?>(nil)
         let body = EventStream.body(
@@ -54,7 +56,9 @@ enum RunRoutes {
             }
             return (changed ? [encoded] : [], false)
         }
-        return Response(status: .ok, headers: EventStream.headers(requestID: id), body: body)
+        var headers = EventStream.headers(requestID: id)
+        if let verdict = submitted.cache { headers[.peregrineCache] = verdict.rawValue }
+        return Response(status: .ok, headers: headers, body: body)
     }
 
     /// Waits until job `id` is terminal and returns it with its payloads. Woken by the job's

@@ -15,6 +15,9 @@ enum Submission {
     struct Submitted: Sendable {
         var job: Job
         var replayed: Bool
+        /// What the result cache made of it (`nil`: the model is not cached, or the request
+        /// carried an idempotency key).
+        var cache: CacheVerdict? = nil
     }
 
     /// Validates and enqueues a request for `entry`.
@@ -23,7 +26,8 @@ enum Submission {
     ///   - entry: the model.
     ///   - caller: who submits it.
     ///   - allowWebhook: whether `?fal_webhook=` is honoured (queue submits only).
-    /// - Returns: the job as stored (or the original job of a repeated idempotency key).
+    /// - Returns: the job as stored (or the original job of a repeated idempotency key), and
+    ///   what the result cache made of it.
     /// - Throws: `APIError` 413/422 for bad input, 429 when the key's queue is full or the
     ///   request would miss its start timeout.
     static func submit(
@@ -31,6 +35,7 @@ enum Submission {
     ) async throws -> Submitted {
         let options = try SubmitOptions(headers: call.request.headers, limits: SubmitOptions.Limits(services.configuration))
         let idempotencyKey = try idempotencyKey(call.request.headers, services: services)
+        let bypassCache = try cacheBypass(call.request.headers)
         let webhook = allowWebhook ? call.query("fal_webhook") : nil
         do {
             // Judged before the body is read: the URL needs no body.
@@ -40,9 +45,14 @@ enum Submission {
             let job = try services.submitter.prepare(entry, input: input, options: options, webhookURL: webhook, apiKeyID: caller.keyID)
             call.requestID.withLockedValue { $0 = job.id }
             guard let idempotencyKey else {
-                try await refuseHopeless(job, options: options, services: services)
-                return Submitted(job: try await services.submitter.enqueue(job), replayed: false)
+                // A cache hit answers at once: only a request that queues can miss its start.
+                let (stored, verdict) = try await services.submitter.enqueue(
+                    job, entry: entry, submitted: input, bypassCache: bypassCache,
+                    beforeQueueing: { try await refuseHopeless(job, options: options, services: services) })
+                return Submitted(job: stored, replayed: false, cache: verdict)
             }
+            // Keyed requests are stored with their key in one transaction, outside the result
+            // cache (a replay must name the job the key was first given).
             let claim = IdempotencyClaim(
                 scope: caller.keyID ?? "", key: idempotencyKey,
                 fingerprint: JobSubmitter.fingerprint(endpointID: job.endpointID, input: input),
@@ -105,6 +115,27 @@ enum Submission {
             type: "request_timeout")
         refusal.headers[.retryAfter] = String(retryAfter)
         throw refusal
+    }
+
+    /// Reads `X-Peregrine-Cache`: `bypass` (any case) opts out of the result cache.
+    /// - Throws: `APIError` 422 naming the header for any other value.
+    static func cacheBypass(_ headers: HTTPFields) throws -> Bool {
+        guard let raw = headers[.peregrineCache] else { return false }
+        guard raw.trimmingCharacters(in: .whitespaces).lowercased() == "bypass" else {
+            throw APIError.validation(
+                [.key("header"), .key("x-peregrine-cache")], "value is not a valid enumeration member; permitted: 'bypass'",
+                type: "type_error.enum")
+        }
+        return true
+    }
+
+    /// The answer headers of a submit: its request id and, for a cached model, the cache verdict.
+    static func headers(_ submitted: Submitted) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[.falRequestID] = submitted.job.id
+        if submitted.replayed { headers[.idempotentReplayed] = "true" }
+        if let verdict = submitted.cache { headers[.peregrineCache] = verdict.rawValue }
+        return headers
     }
 }
 

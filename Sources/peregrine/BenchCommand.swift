@@ -10,7 +10,7 @@ import Server
 /// `peregrine bench queue`: queue overhead over loopback HTTPS with a model that does nothing.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks that print JSON.", subcommands: [Queue.self])
+        commandName: "bench", abstract: "Benchmarks that print JSON.", subcommands: [Queue.self, Cache.self])
 
     struct Queue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -38,6 +38,8 @@ struct ServerOptions: ParsableArguments {
     var maxQueuedPerKey: Int?
     @Option(name: .customLong("idempotency-window"), help: "Seconds an Idempotency-Key holds (default 86400, at most 2592000).")
     var idempotencyWindow: Int?
+    @Option(name: .customLong("result-cache-bytes"), help: "Disk budget of the result cache in bytes (default 1073741824; 0: off).")
+    var resultCacheBytes: Int64?
     @Option(name: .customLong("storage-token-lifetime"), help: "Seconds a storage upload token lives (default 3600, at most 86400).")
     var storageTokenLifetime: Int?
     @Option(name: .customLong("max-request-timeout"), help: "Largest X-Fal-Request-Timeout accepted, seconds (default 604800).")
@@ -89,6 +91,7 @@ struct ServerOptions: ParsableArguments {
         if let maxUploadBytes { c.maxUploadBytes = maxUploadBytes }
         if let maxQueuedPerKey { c.maxQueuedPerKey = maxQueuedPerKey }
         if let idempotencyWindow { c.idempotencyWindow = TimeInterval(idempotencyWindow) }
+        if let resultCacheBytes { c.resultCacheBytes = resultCacheBytes }
         if let storageTokenLifetime { c.storageTokenLifetime = TimeInterval(storageTokenLifetime) }
         if let maxRequestTimeout { c.maxRequestTimeout = TimeInterval(maxRequestTimeout) }
         if let maxObjectLifetime { c.maxObjectLifetime = TimeInterval(maxObjectLifetime) }

@@ -27,8 +27,9 @@ struct Harness: Sendable {
 
     var store: SQLiteJobStore { platform.store }
 
-    /// Builds a harness; `configure` adjusts the server settings.
-    static func make(_ configure: (inout ServerConfiguration) -> Void = { _ in }) throws -> Harness {
+    /// Builds a harness; `configure` adjusts the server settings; `extraModels` are served
+    /// beside the test models.
+    static func make(extraModels: [any Model] = [], _ configure: (inout ServerConfiguration) -> Void = { _ in }) throws -> Harness {
         var configuration = ServerConfiguration()
         configuration.home = FileManager.default.temporaryDirectory.appendingPathComponent("peregrine-test-\(UUID().uuidString)")
         configuration.authEnabled = false
@@ -39,16 +40,17 @@ struct Harness: Sendable {
         let models: [any Model] = [
             EchoModel(), EchoModel(endpointID: "test/multi/path"), GatedModel(gate: gate, started: startedContinuation),
             FailingModel(), FileModel(),
-        ]
+        ] + extraModels
         let platform = try EmbeddedPlatform(
             configuration: configuration, models: models,
             runnerConfiguration: RunnerConfiguration(leaseDuration: 60, shutdownGracePeriod: 1))
         return Harness(platform: platform, gate: gate, started: started)
     }
 
-    /// Runs `body` against the router with the platform's services running.
-    func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        defer { try? FileManager.default.removeItem(at: platform.configuration.home) }
+    /// Runs `body` against the router with the platform's services running; the home is
+    /// removed afterwards unless `keepHome` (a later harness reopens it, as a restart would).
+    func test(keepHome: Bool = false, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        defer { if !keepHome { try? FileManager.default.removeItem(at: platform.configuration.home) } }
         let app = Application(
             responder: APIResponder(services: services, scheme: "https"),
             services: [platform.maintenance(), platform.hub, platform.pool])

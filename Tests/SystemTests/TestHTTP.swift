@@ -20,6 +20,14 @@ struct TestHTTP: Sendable {
 
     /// Sends a request and returns status and JSON body (or `nil` when not JSON).
     func send(_ method: HTTPMethod, _ path: String, json: Any? = nil) async throws -> (status: Int, body: [String: Any]?) {
+        let answer = try await exchange(method, path, json: json)
+        return (answer.status, answer.body)
+    }
+
+    /// Sends a request and returns status, headers and JSON body (or `nil` when not JSON).
+    func exchange(_ method: HTTPMethod, _ path: String, json: Any? = nil) async throws
+        -> (status: Int, headers: HTTPHeaders, body: [String: Any]?)
+    {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
         if let json {
@@ -29,7 +37,7 @@ struct TestHTTP: Sendable {
         let response = try await client.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 32 << 20)
         let object = try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]
-        return (Int(response.status.code), object)
+        return (Int(response.status.code), response.headers, object)
     }
 
     /// Raw bytes of a GET.

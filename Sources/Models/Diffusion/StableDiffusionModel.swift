@@ -50,8 +50,13 @@ public struct StableDiffusionModel: Model {
             schemaName: schemaName,
             weights: [WeightsFile(path: definition.checkpoint, source: definition.source ?? "local:\(definition.checkpoint)",
                                   sha256: definition.sha256 ?? "", license: "as published by the checkpoint's authors")],
-            memoryEstimateBytes: estimate, maxConcurrency: definition.maxConcurrency, computeDemand: .wholePool)
+            memoryEstimateBytes: estimate, maxConcurrency: definition.maxConcurrency, computeDemand: .wholePool,
+            // Seeded sampling is reproducible only against a checkpoint pinned by its digest.
+            determinism: definition.sha256 == nil ? .none : .seeded)
     }
+
+    /// The kernel path and precision on this CPU.
+    public var computePath: String { KernelPath.current.summary(bf16Requested: precision == .bf16) }
 
     /// The Stable Diffusion manifest in `url`, or nil when the file is some other manifest.
     /// - Throws: ``ManifestError`` naming the file and field when it is a Stable Diffusion

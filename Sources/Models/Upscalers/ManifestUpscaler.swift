@@ -44,8 +44,11 @@ public struct ManifestUpscaler: Model {
             outputSchema: UpscalerSchema.output, schemaName: definition.schemaName,
             weights: WeightsCatalog.all.first { $0.name == definition.weightsPackage }?.weightsFiles ?? [],
             memoryEstimateBytes: definition.memoryEstimateBytes, maxConcurrency: definition.maxConcurrency,
-            computeDemand: .wholePool)
+            computeDemand: .wholePool, determinism: .deterministic)
     }
+
+    /// The kernel path and precision on this CPU (the same for every upscale it runs).
+    public var computePath: String { KernelPath.current.summary(bf16Requested: precision == .bf16) }
 
     /// Prepares the default network (so a broken file fails the load, not the first request).
     /// - Throws: `ModelError` `.weightsMissing` / `.weightsInvalid`.

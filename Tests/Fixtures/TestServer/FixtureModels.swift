@@ -104,3 +104,38 @@ struct FailFixture: Model {
         }
     }
 }
+
+/// `peregrine-test/cached`: a deterministic "upscale": `value` repeated to `size` bytes, stored
+/// as the output file. Its results go to the result cache.
+struct CachedFixture: Model {
+    var manifest: ModelManifest {
+        ModelManifest(
+            endpointID: "peregrine-test/cached", category: "image-to-image", displayName: "Cached (test)",
+            description: "A deterministic file output.",
+            inputSchema: [
+                "type": "object",
+                "properties": [
+                    "value": ["type": "string", "minLength": 1], "size": ["type": "integer", "minimum": 1, "maximum": 4_000_000, "default": 262_144],
+                ],
+                "required": ["value"],
+            ],
+            outputSchema: ["type": "object"], schemaName: "CachedFixture", maxConcurrency: 2, determinism: .deterministic)
+    }
+
+    func load(context: LoadContext) async throws -> any LoadedModel { Loaded() }
+
+    struct Loaded: LoadedModel {
+        var footprintBytes: Int { 0 }
+        func run(input: JSONValue, context: any RunContext) async throws -> JSONValue {
+            let data = CachedFixture.bytes(value: input["value"]?.stringValue ?? "", size: Int(input["size"]?.intValue ?? 1))
+            let stored = try await context.store(data, contentType: "application/octet-stream", fileName: "out.bin")
+            return ["file": stored.json()]
+        }
+    }
+
+    /// The output bytes for a value and size.
+    static func bytes(value: String, size: Int) -> Data {
+        let unit = Array(value.utf8)
+        return Data((0..<size).map { unit[$0 % unit.count] })
+    }
+}
