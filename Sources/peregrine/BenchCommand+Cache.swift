@@ -40,39 +40,8 @@ extension BenchCommand {
             let platform = try EmbeddedPlatform(
                 configuration: configuration, models: [model],
                 modelsDirectory: modelsDirectory.map { URL(fileURLWithPath: $0) } ?? ServerConfiguration().modelsDirectory)
-            let server = PeregrineServer(platform: platform)
-            let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
-            let group = try server.serviceGroup(signals: false) { scheme, port in
-                if scheme == "https" { portContinuation.yield(port) }
-            }
-            let certificate = try PeregrineServer.tlsConfiguration(for: configuration).certificatePath
-            let report: JSONValue = try await withThrowingTaskGroup(of: JSONValue?.self) { tasks in
-                tasks.addTask {
-                    try await group.run()
-                    return nil
-                }
-                tasks.addTask {
-                    var ports = portStream.makeAsyncIterator()
-                    guard let port = await ports.next() else { throw ValidationError("server did not start") }
-                    let http = try PeregrineClient.makeHTTPClient(trusting: certificate)
-                    do {
-                        let client = PeregrineClient(baseURL: "https://127.0.0.1:\(port)", key: "", httpClient: http)
-                        let result = try await measure(platform: platform, client: client, endpoint: endpoint, model: model)
-                        try await http.shutdown()
-                        return result
-                    } catch {
-                        try? await http.shutdown()
-                        throw error
-                    }
-                }
-                var report: JSONValue = nil
-                while let next = try await tasks.next() {
-                    if let value = next {
-                        report = value
-                        await group.triggerGracefulShutdown()
-                    }
-                }
-                return report
+            let report = try await BenchCommand.serving(platform, configuration: configuration, key: "") { client in
+                try await measure(platform: platform, client: client, endpoint: endpoint, model: model)
             }
             print(String(decoding: report.encoded(pretty: true), as: UTF8.self))
         }

@@ -12,6 +12,47 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print JSON.", subcommands: [Queue.self, Cache.self])
 
+    /// Serves `platform` on a loopback HTTPS port while `measure` runs with a client of it,
+    /// then shuts the server down and returns what `measure` returned.
+    static func serving(
+        _ platform: EmbeddedPlatform, configuration: ServerConfiguration, key: String,
+        measure: @escaping @Sendable (PeregrineClient) async throws -> JSONValue
+    ) async throws -> JSONValue {
+        let server = PeregrineServer(platform: platform)
+        let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
+        let group = try server.serviceGroup(signals: false) { scheme, port in
+            if scheme == "https" { portContinuation.yield(port) }
+        }
+        let certificate = try PeregrineServer.tlsConfiguration(for: configuration).certificatePath
+        return try await withThrowingTaskGroup(of: JSONValue?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return nil
+            }
+            tasks.addTask {
+                var ports = portStream.makeAsyncIterator()
+                guard let port = await ports.next() else { throw ValidationError("server did not start") }
+                let http = try PeregrineClient.makeHTTPClient(trusting: certificate)
+                do {
+                    let result = try await measure(PeregrineClient(baseURL: "https://127.0.0.1:\(port)", key: key, httpClient: http))
+                    try await http.shutdown()
+                    return result
+                } catch {
+                    try? await http.shutdown()
+                    throw error
+                }
+            }
+            var report: JSONValue = nil
+            while let next = try await tasks.next() {
+                if let value = next {
+                    report = value
+                    await group.triggerGracefulShutdown()
+                }
+            }
+            return report
+        }
+    }
+
     struct Queue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "queue",
@@ -33,39 +74,8 @@ struct BenchCommand: AsyncParsableCommand {
             let starts = StartTimes()
             let platform = try EmbeddedPlatform(configuration: configuration, models: [NoopModel(starts: starts)])
             let (key, secret) = try await platform.keys.createKey(name: "bench", now: Date())
-            let server = PeregrineServer(platform: platform)
-            let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
-            let group = try server.serviceGroup(signals: false) { scheme, port in
-                if scheme == "https" { portContinuation.yield(port) }
-            }
-            let certificate = try PeregrineServer.tlsConfiguration(for: configuration).certificatePath
-            let report: JSONValue = try await withThrowingTaskGroup(of: JSONValue?.self) { tasks in
-                tasks.addTask {
-                    try await group.run()
-                    return nil
-                }
-                tasks.addTask {
-                    var ports = portStream.makeAsyncIterator()
-                    guard let port = await ports.next() else { throw ValidationError("server did not start") }
-                    let http = try PeregrineClient.makeHTTPClient(trusting: certificate)
-                    do {
-                        let client = PeregrineClient(baseURL: "https://127.0.0.1:\(port)", key: "\(key.id):\(secret)", httpClient: http)
-                        let result = try await measure(platform: platform, client: client, starts: starts)
-                        try await http.shutdown()
-                        return result
-                    } catch {
-                        try? await http.shutdown()
-                        throw error
-                    }
-                }
-                var report: JSONValue = nil
-                while let next = try await tasks.next() {
-                    if let value = next {
-                        report = value
-                        await group.triggerGracefulShutdown()
-                    }
-                }
-                return report
+            let report = try await BenchCommand.serving(platform, configuration: configuration, key: "\(key.id):\(secret)") { client in
+                try await measure(platform: platform, client: client, starts: starts)
             }
             print(String(decoding: report.encoded(pretty: true), as: UTF8.self))
         }
