@@ -109,7 +109,10 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ],
+        // The playground's pages are compiled into the binary: `peregrine` stays one file
+        // that serves them with no resource bundle beside it.
+        resources: ["index.html", "playground.css", "playground.js"].map { .embedInCode("Playground/\($0)") }),
         .target(name: "ExternalRunners", dependencies: [
             "ModelKit",
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

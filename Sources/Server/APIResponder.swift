@@ -90,6 +90,8 @@ public struct APIResponder: HTTPResponder {
             return try await StorageRoutes.handle(call, services: services)
         case "files"?:
             return try await FileRoutes.handle(call, services: services)
+        case nil, "playground"?:
+            return try PlaygroundRoutes.handle(call)
         default:
             throw APIError.detail(.notFound, "Not Found")
         }

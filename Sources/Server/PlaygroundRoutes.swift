@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+
+/// The playground: plain HTML, CSS and JavaScript compiled into the binary (`PackageResources`),
+/// served at `/` and under `/playground/`. The pages are public and hold no secrets; every API
+/// call they make carries the key the user signed in with (kept in the tab's `sessionStorage`),
+/// so they authorize exactly as any other client does.
+enum PlaygroundRoutes {
+    /// One static asset.
+    struct Asset: Sendable {
+        let contentType: String
+        let bytes: [UInt8]
+    }
+
+    /// The page itself: every page path (`/`, `/playground`, `/playground/models/{endpoint}`,
+    /// `/playground/history`) answers it, and the script renders the view the path names.
+    static let page = Asset(contentType: "text/html; charset=utf-8", bytes: PackageResources.index_html)
+
+    /// Assets by file name under `/playground/`.
+    static let assets: [String: Asset] = [
+        "playground.css": Asset(contentType: "text/css; charset=utf-8", bytes: PackageResources.playground_css),
+        "playground.js": Asset(contentType: "text/javascript; charset=utf-8", bytes: PackageResources.playground_js),
+    ]
+
+    /// Same-origin only: no inline script or style, no external origin, no framing. Images and
+    /// media may also be `data:` (sync-mode results) and `blob:` (previews of picked files).
+    static let contentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; "
+        + "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+    /// `GET|HEAD /` and `/playground/...`.
+    static func handle(_ call: APICall) throws -> Response {
+        let s = call.segments
+        let asset: Asset
+        if s.isEmpty || (s.first == "playground" && (s.count == 1 || ["models", "history"].contains(s[1]))) {
+            asset = page
+        } else if s.count == 2, s[0] == "playground", let file = assets[s[1]] {
+            asset = file
+        } else {
+            throw APIError.detail(.notFound, "Not Found")
+        }
+        try call.allow(.get, .head)
+        return response(asset, head: call.method == .head)
+    }
+
+    /// The asset with its security headers.
+    static func response(_ asset: Asset, head: Bool) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = asset.contentType
+        headers[.contentLength] = String(asset.bytes.count)
+        headers[.contentSecurityPolicy] = contentSecurityPolicy
+        headers[.contentTypeOptions] = "nosniff"
+        headers[.referrerPolicy] = "no-referrer"
+        headers[.xFrameOptions] = "DENY"
+        headers[.crossOriginOpenerPolicy] = "same-origin"
+        // The pages change with the binary; revalidating costs one small request.
+        headers[.cacheControl] = "no-cache"
+        let body = head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: asset.bytes))
+        return Response(status: .ok, headers: headers, body: body)
+    }
+}
+
+extension HTTPField.Name {
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+    static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
+    static let crossOriginOpenerPolicy = HTTPField.Name("Cross-Origin-Opener-Policy")!
+}

@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""Drives the playground in headless Chromium over the DevTools protocol (Python stdlib only).
+
+Run by Tests/ServerTests/PlaygroundBrowserTests.swift against a live server: signs in with an
+API key, searches the gallery, opens a model page, uploads a real image through the file input,
+submits, waits for the result (events only, under one overall deadline), checks the DOM and
+saves a screenshot. Prints one JSON line with what it saw; exits non-zero on any failure.
+
+Chromium is driven through --remote-debugging-pipe: CDP messages are JSON terminated by NUL,
+read from the browser's fd 4 and written to its fd 3, so no port or WebSocket is involved.
+"""
+import argparse
+import base64
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+
+class Failure(Exception):
+    pass
+
+
+class Browser:
+    def __init__(self, chromium, deadline, extra_flags):
+        self.deadline = deadline
+        self.profile = tempfile.mkdtemp(prefix="peregrine-chromium-")
+        to_browser_r, self.to_browser = os.pipe()
+        self.from_browser, from_browser_w = os.pipe()
+        # Parked above the fds the child numbers itself, so the dup2s below never clobber them.
+        high_r = os.dup2(to_browser_r, 40)
+        high_w = os.dup2(from_browser_w, 41)
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+
+        def wire():
+            os.dup2(high_r, 3)
+            os.dup2(high_w, 4)
+
+        flags = [
+            "--headless=new", "--remote-debugging-pipe", "--user-data-dir=" + self.profile,
+            "--no-first-run", "--no-default-browser-check", "--disable-gpu", "--disable-extensions",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", "--ignore-certificate-errors", "--window-size=1280,1400",
+            "--password-store=basic", "--use-mock-keychain",
+        ] + extra_flags
+        self.log = open(os.path.join(self.profile, "chromium.log"), "wb")
+        self.process = subprocess.Popen(
+            [chromium] + flags + ["about:blank"], stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+            pass_fds=(3, 4), preexec_fn=wire)
+        os.close(high_r)
+        os.close(high_w)
+        self.buffer = b""
+        self.next_id = 0
+        self.events = []
+        self.session = None
+
+    def close(self):
+        try:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        except Exception:
+            self.process.kill()
+        for fd in (self.to_browser, self.from_browser):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.log.close()
+
+    def chromium_log(self):
+        try:
+            with open(os.path.join(self.profile, "chromium.log"), "rb") as f:
+                return f.read()[-4000:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def _read_message(self):
+        while b"\0" not in self.buffer:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise Failure("deadline passed waiting for the browser")
+            ready, _, _ = select.select([self.from_browser], [], [], min(left, 5))
+            if not ready:
+                if self.process.poll() is not None:
+                    raise Failure("chromium exited (%s): %s" % (self.process.returncode, self.chromium_log()))
+                continue
+            chunk = os.read(self.from_browser, 1 << 20)
+            if not chunk:
+                raise Failure("chromium closed the DevTools pipe: " + self.chromium_log())
+            self.buffer += chunk
+        raw, self.buffer = self.buffer.split(b"\0", 1)
+        return json.loads(raw)
+
+    def send(self, method, params=None, session=True):
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params or {}}
+        if session and self.session:
+            message["sessionId"] = self.session
+        data = json.dumps(message).encode() + b"\0"
+        while data:
+            written = os.write(self.to_browser, data)
+            data = data[written:]
+        while True:
+            reply = self._read_message()
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise Failure("%s: %s" % (method, reply["error"]))
+                return reply.get("result", {})
+            if "method" in reply:
+                self.events.append(reply)
+
+    def wait_event(self, method):
+        """The next event named `method` (events seen earlier are consumed first)."""
+        while True:
+            for i, event in enumerate(self.events):
+                if event["method"] == method:
+                    return self.events.pop(i)
+            reply = self._read_message()
+            if "method" in reply:
+                self.events.append(reply)
+
+    def evaluate(self, expression):
+        """Evaluates `expression` in the page, awaiting a promise; answers its JSON value."""
+        left = int(max(1, self.deadline - time.monotonic()) * 1000)
+        result = self.send("Runtime.evaluate", {
+            "expression": expression, "awaitPromise": True, "returnByValue": True, "timeout": left})
+        if "exceptionDetails" in result:
+            details = result["exceptionDetails"]
+            raise Failure("page script failed: %s" % (details.get("exception", {}).get("description") or details.get("text")))
+        return result.get("result", {}).get("value")
+
+
+# Resolves with the first value `probe()` answers that is not null, re-checked on every DOM
+# change: the page is never polled on a timer, and the driver's deadline bounds the wait.
+WAIT_FOR = """
+(probe) => new Promise((resolve) => {
+  const check = () => { const v = probe(); if (v !== null && v !== undefined) { observer.disconnect(); resolve(v); return true; } return false; };
+  const observer = new MutationObserver(check);
+  observer.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+  check();
+})
+"""
+
+
+def wait_for(browser, probe):
+    return browser.evaluate("(%s)(%s)" % (WAIT_FOR, probe))
+
+
+def navigate(browser, url):
+    browser.send("Page.navigate", {"url": url})
+    browser.wait_event("Page.loadEventFired")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chromium", required=True)
+    parser.add_argument("--base", required=True, help="server origin, e.g. https://127.0.0.1:8443")
+    parser.add_argument("--key", default="", help="API key to sign in with (empty: auth off)")
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--image", required=True)
+    parser.add_argument("--scale", type=int, required=True)
+    parser.add_argument("--expect-width", type=int, required=True)
+    parser.add_argument("--expect-height", type=int, required=True)
+    parser.add_argument("--screenshot", required=True)
+    parser.add_argument("--timeout", type=float, default=150)
+    parser.add_argument("--no-sandbox", action="store_true", help="needed when running as root (CI)")
+    args = parser.parse_args()
+
+    # The test's hang guard sends SIGTERM: end cleanly so the browser is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
+    deadline = time.monotonic() + args.timeout
+    browser = Browser(args.chromium, deadline, ["--no-sandbox"] if args.no_sandbox else [])
+    seen = {}
+    try:
+        targets = browser.send("Target.getTargets", session=False)["targetInfos"]
+        page = next(t for t in targets if t["type"] == "page")
+        browser.session = browser.send("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True}, session=False)["sessionId"]
+        browser.send("Page.enable")
+        browser.send("Runtime.enable")
+        browser.send("Log.enable")
+
+        # 1. The root answers the playground; with auth on it asks for a key first.
+        navigate(browser, args.base + "/")
+        if args.key:
+            wait_for(browser, "() => document.getElementById('api-key')")
+            browser.evaluate(
+                "(() => { document.getElementById('api-key').value = %s; document.querySelector('.signin form').requestSubmit(); })()"
+                % json.dumps(args.key))
+
+        # 2. The gallery lists the model under its category; search narrows the list.
+        card = "a.model-card[data-endpoint=%s]" % json.dumps(args.endpoint)
+        wait_for(browser, "() => document.querySelector(%s)" % json.dumps(card))
+        seen["gallery_models"] = browser.evaluate("document.querySelectorAll('a.model-card').length")
+        seen["gallery_categories"] = browser.evaluate("[...document.querySelectorAll('#gallery h2')].map(h => h.textContent)")
+        seen["search_hits"] = browser.evaluate(
+            "(() => { const s = document.getElementById('search'); s.value = %s; s.dispatchEvent(new Event('input'));"
+            " return document.querySelectorAll('a.model-card').length; })()" % json.dumps(args.endpoint.split("/")[-1]))
+        seen["search_miss"] = browser.evaluate(
+            "(() => { const s = document.getElementById('search'); s.value = 'no-such-model-xyz'; s.dispatchEvent(new Event('input'));"
+            " return document.querySelectorAll('a.model-card').length; })()")
+        browser.evaluate(
+            "(() => { const s = document.getElementById('search'); s.value = ''; s.dispatchEvent(new Event('input'));"
+            " document.querySelector(%s).click(); })()" % json.dumps(card))
+        browser.wait_event("Page.loadEventFired")
+
+        # 3. The model page's form comes from the input schema.
+        picker = "input[type=file][data-file-for=image_url]"
+        wait_for(browser, "() => document.querySelector(%s)" % json.dumps(picker))
+        seen["fields"] = browser.evaluate("[...document.querySelectorAll('#model-form [data-field]')].map(f => f.dataset.field)")
+        seen["advanced_folded"] = browser.evaluate("[...document.querySelectorAll('details.advanced [data-field]')].map(f => f.dataset.field)")
+        seen["scale_options"] = browser.evaluate("[...document.querySelectorAll('#f-scale option')].map(o => o.textContent)")
+        seen["tile_slider"] = browser.evaluate(
+            "(() => { const r = document.querySelector('[data-field=tile_size] input[type=range]'); return r ? [Number(r.min), Number(r.max)] : null; })()")
+
+        # 4. A real file through the file input, uploaded by the page through the storage API.
+        document = browser.send("DOM.getDocument", {"depth": 0})
+        node = browser.send("DOM.querySelector", {"nodeId": document["root"]["nodeId"], "selector": picker})["nodeId"]
+        browser.send("DOM.setFileInputFiles", {"files": [os.path.abspath(args.image)], "nodeId": node})
+        upload = wait_for(browser, "() => { const n = document.querySelector('.upload-state'); "
+                                   "return n && ['uploaded', 'failed'].includes(n.dataset.state) ? n.dataset.state + ': ' + n.textContent : null; }")
+        if not upload.startswith("uploaded"):
+            raise Failure("upload: " + upload)
+        seen["image_url"] = browser.evaluate("document.getElementById('f-image_url').value")
+
+        # 5. Choose the scale, submit, follow the status stream to the end.
+        browser.evaluate(
+            "(() => { const s = document.getElementById('f-scale'); s.value = [...s.options].find(o => o.textContent === %s).value;"
+            " s.dispatchEvent(new Event('change')); })()" % json.dumps(str(args.scale)))
+        seen["snippet_curl"] = browser.evaluate("document.getElementById('snippet').textContent")
+        browser.evaluate("document.getElementById('submit').click()")
+        seen["state"] = wait_for(browser, "() => { const s = document.getElementById('state'); "
+                                          "return s && ['COMPLETED', 'FAILED'].includes(s.dataset.state) ? s.dataset.state : null; }")
+        if seen["state"] != "COMPLETED":
+            raise Failure("request ended %s: %s" % (seen["state"], browser.evaluate("document.getElementById('result').textContent")))
+
+        # 6. The result as it should be seen: the upscaled image under a before/after slider.
+        seen["output"] = browser.evaluate("""
+          (async () => {
+            const img = document.querySelector('#result img[data-output=image]');
+            if (!img) return null;
+            if (!img.complete) await new Promise((ok, bad) => { img.onload = ok; img.onerror = () => bad(new Error('output image did not load')); });
+            const before = document.querySelector('#compare img.before');
+            return { width: img.naturalWidth, height: img.naturalHeight, src: img.src, compare: !!before,
+                     before_width: before ? before.naturalWidth : null };
+          })()""")
+        seen["request_id"] = browser.evaluate("document.getElementById('request-id').textContent")
+        seen["logs"] = browser.evaluate("document.getElementById('logs').textContent")
+        seen["history"] = browser.evaluate("JSON.parse(localStorage.getItem('peregrine.history') || '[]').map(h => [h.request_id, h.status])")
+        seen["key_in_local_storage"] = browser.evaluate(
+            "Object.keys(localStorage).some(k => (localStorage.getItem(k) || '').includes(%s))" % json.dumps(args.key or "\u0000"))
+
+        shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        with open(args.screenshot, "wb") as f:
+            f.write(base64.b64decode(shot["data"]))
+        seen["screenshot"] = args.screenshot
+
+        # Anything the page logged as an error (a CSP refusal, a failed load, an exception).
+        problems = []
+        for event in browser.events:
+            if event["method"] == "Runtime.exceptionThrown":
+                problems.append(event["params"]["exceptionDetails"].get("text", "exception"))
+            elif event["method"] == "Log.entryAdded" and event["params"]["entry"]["level"] == "error":
+                problems.append(event["params"]["entry"].get("text", ""))
+        seen["page_errors"] = problems
+
+        output = seen["output"] or {}
+        if output.get("width") != args.expect_width or output.get("height") != args.expect_height:
+            raise Failure("output image is %sx%s, expected %sx%s" % (output.get("width"), output.get("height"), args.expect_width, args.expect_height))
+        print(json.dumps(seen))
+    except Failure as failure:
+        print(json.dumps(seen))
+        print("FAILED: %s" % failure, file=sys.stderr)
+        sys.exit(1)
+    finally:
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
