@@ -641,6 +641,19 @@ function runPanel(endpoint, cancelButton) {
 
 // MARK: Results
 
+/**
+ * Where to load an output file from. Results name files by the server's public address, which
+ * need not be the address this page was opened at (localhost and 127.0.0.1, a proxy): the
+ * server's own files are loaded from this origin, which the page's CSP allows.
+ */
+function outputURL(url) {
+  if (typeof url !== "string" || url.startsWith("data:")) return url;
+  try {
+    const u = new URL(url, location.origin);
+    return u.pathname.startsWith("/files/") ? location.origin + u.pathname + u.search : url;
+  } catch (_) { return url; }
+}
+
 function sizeCaption(file) {
   return [file.width && file.height ? `${file.width}×${file.height}` : null, file.content_type, file.file_size ? `${Math.ceil(file.file_size / 1024)} KiB` : null]
     .filter(Boolean).join(" · ");
@@ -648,13 +661,13 @@ function sizeCaption(file) {
 
 function imageFigure(file, label) {
   return el("figure", {},
-    el("a", { href: file.url, target: "_blank", rel: "noopener" }, el("img", { src: file.url, alt: label || "output", "data-output": "image" })),
+    el("a", { href: outputURL(file.url), target: "_blank", rel: "noopener" }, el("img", { src: outputURL(file.url), alt: label || "output", "data-output": "image" })),
     el("figcaption", {}, (label ? label + " · " : "") + sizeCaption(file)));
 }
 
 /** Before/after: the output sets the size; the input is drawn over it, clipped at the slider. */
 function compare(beforeURL, after) {
-  const afterImage = el("img", { src: after.url, alt: "after", className: "after", "data-output": "image" });
+  const afterImage = el("img", { src: outputURL(after.url), alt: "after", className: "after", "data-output": "image" });
   const beforeImage = el("img", { src: beforeURL, alt: "before", className: "before" });
   const handle = el("div", { className: "handle" });
   const box = el("div", { className: "compare", id: "compare" }, afterImage, beforeImage, handle,
@@ -680,7 +693,7 @@ function renderResult(node, out, input) {
   clear(node);
   const o = out || {};
   if (o.video && o.video.url) {
-    node.append(el("figure", {}, el("video", { src: o.video.url, controls: true, loop: true, "data-output": "video" }), el("figcaption", {}, sizeCaption(o.video))));
+    node.append(el("figure", {}, el("video", { src: outputURL(o.video.url), controls: true, loop: true, "data-output": "video" }), el("figcaption", {}, sizeCaption(o.video))));
   } else if (Array.isArray(o.images) && Array.isArray(o.previews)) {
     // The terrain generator: each heightmap beside its shaded relief.
     o.images.forEach((image, i) => node.append(el("div", { className: "terrain" },
@@ -701,7 +714,7 @@ function renderResult(node, out, input) {
 function thumbnailOf(out) {
   const o = out || {};
   const file = (o.image) || (Array.isArray(o.previews) && o.previews[0]) || (Array.isArray(o.images) && o.images[0]);
-  return file && typeof file.url === "string" && !file.url.startsWith("data:") ? file.url : null;
+  return file && typeof file.url === "string" && !file.url.startsWith("data:") ? outputURL(file.url) : null;
 }
 
 // MARK: History (this browser only)
