@@ -114,6 +114,8 @@ struct PlaygroundBrowserTests {
         #expect(result["compare"] as? Bool == true && result["before_width"] as? Int == 40, "\(result)")
         let requestID = try #require(seen["request_id"] as? String)
         #expect((seen["history"] as? [[String]])?.first == [requestID, "COMPLETED"], "\(seen)")
+        #expect((seen["history_row"] as? String)?.contains(endpoint) == true, "\(seen)")
+        #expect(seen["rerun"] as? [String] == [seen["image_url"] as? String ?? "", "2"], "re-run fills the form with the request's input: \(seen)")
         #expect(seen["key_in_local_storage"] as? Bool == false, "the key must stay in sessionStorage")
         #expect((seen["page_errors"] as? [String]) == [], "\(seen)")
         #expect(FileManager.default.fileExists(atPath: screenshot.path))

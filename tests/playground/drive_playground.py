@@ -261,6 +261,15 @@ def main():
             f.write(base64.b64decode(shot["data"]))
         seen["screenshot"] = args.screenshot
 
+        # 7. The history page lists the request; re-run opens the model page with its input.
+        navigate(browser, args.base + "/playground/history")
+        row = "tr[data-request=%s]" % json.dumps(seen["request_id"])
+        seen["history_row"] = wait_for(browser, "() => { const r = document.querySelector(%s); return r ? r.textContent : null; }" % json.dumps(row))
+        browser.evaluate("document.querySelector(%s + ' button').click()" % json.dumps(row))
+        browser.wait_event("Page.loadEventFired")
+        seen["rerun"] = wait_for(browser, "() => { const u = document.getElementById('f-image_url'); const s = document.getElementById('f-scale');"
+                                          " return u && u.value ? [u.value, s.options[s.selectedIndex].textContent] : null; }")
+
         # Anything the page logged as an error (a CSP refusal, a failed load, an exception).
         problems = []
         for event in browser.events:

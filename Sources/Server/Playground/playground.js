@@ -158,7 +158,7 @@ async function gallery() {
     clear(list);
     if (!shown.length) list.append(el("p", { className: "muted" }, models.length ? "No model matches." : "No models are installed."));
     for (const category of [...byCategory.keys()].sort()) {
-      list.append(el("h2", {}, category.replace(/-/g, " ")),
+      list.append(el("h2", { className: "category" }, category.replace(/-/g, " ")),
         el("div", { className: "cards" }, byCategory.get(category).sort((a, b) => a.id.localeCompare(b.id)).map((m) =>
           el("a", { className: "card model-card", href: modelHref(m.id), "data-endpoint": m.id },
             el("div", { className: "id" }, m.id),
@@ -198,6 +198,10 @@ function inputSchema(doc, endpoint) {
 }
 
 const PRIMARY_FIELDS = ["prompt", "image_url", "video_url", "mask_url"];
+/** Never shown unfolded: tuning and transport options. */
+const ADVANCED_FIELDS = ["sync_mode", "tile_size", "output_format", "seed", "loras", "enable_safety_checker"];
+/** Besides required and primary fields, this many of the first fields in the schema's order stay unfolded. */
+const LEADING_FIELDS = 3;
 
 function fileKind(name, schema) {
   if (schema.type !== "string" || !/_url$/.test(name)) return null;
@@ -371,7 +375,7 @@ function fileWidget(name, schema, required, kind, onchange) {
   const picker = el("input", { type: "file", accept: kind + "/*", className: "pick", "data-file-for": name, "aria-label": "Choose a file for " + name });
   const preview = el("div", {});
   const note = el("div", { className: "hint upload-state" });
-  const drop = el("div", { className: "drop", "data-drop": name }, "Drop a " + kind + " here, or choose one: ", picker, preview, note);
+  const drop = el("div", { className: "drop", "data-drop": name }, `Drop ${kind === "image" ? "an" : "a"} ${kind} here, or choose one: `, picker, preview, note);
   let pending = Promise.resolve();
   const show = (src) => {
     clear(preview);
@@ -447,7 +451,8 @@ async function modelPage(endpoint) {
     for (const w of widgets) { const v = w.value(); if (v !== undefined) input[w.name] = v; }
     return input;
   };
-  const isPrimary = (w) => required.has(w.name) || PRIMARY_FIELDS.includes(w.name);
+  const leading = order.filter((k) => !ADVANCED_FIELDS.includes(k)).slice(0, LEADING_FIELDS);
+  const isPrimary = (w) => required.has(w.name) || PRIMARY_FIELDS.includes(w.name) || leading.includes(w.name);
   const advanced = widgets.filter((w) => !isPrimary(w));
   const form = el("form", { id: "model-form", noValidate: true },
     widgets.filter(isPrimary).map((w) => w.node),
@@ -678,6 +683,8 @@ function compare(beforeURL, after) {
     beforeImage.style.clipPath = `inset(0 ${100 - p}% 0 0)`;
     handle.style.left = p + "%";
   };
+  // A small output is magnified to the panel's width: keep its pixels sharp rather than blurred.
+  afterImage.addEventListener("load", () => box.classList.toggle("magnified", afterImage.naturalWidth < box.clientWidth));
   slider.addEventListener("input", place);
   box.addEventListener("pointermove", (e) => {
     if (e.buttons !== 1) return;
