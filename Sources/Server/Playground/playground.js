@@ -250,7 +250,8 @@ function textWidget(name, schema, required, onchange) {
   const id = "f-" + name;
   const long = /prompt/.test(name) || (schema.maxLength || 0) > 200;
   const input = long
-    ? el("textarea", { id, name, maxLength: schema.maxLength || undefined, placeholder: schema.default || "" })
+    ? el("textarea", { id, name, rows: /^prompt$/.test(name) ? 5 : 3, maxLength: schema.maxLength || undefined,
+      placeholder: schema.default || (name === "prompt" ? "Describe the image… (Ctrl+Enter to generate)" : "") })
     : el("input", { type: "text", id, name, maxLength: schema.maxLength || undefined, placeholder: schema.default || "" });
   let touched = false;
   input.addEventListener("input", () => { touched = true; onchange(); });
@@ -461,6 +462,8 @@ async function modelPage(endpoint) {
   const cancel = el("button", { type: "button", id: "cancel", disabled: true }, "Cancel");
   const reset = el("button", { type: "button", onclick: () => route() }, "Reset");
   form.append(el("div", { className: "actions" }, submit, cancel, reset));
+  // Ctrl/Cmd+Enter in the prompt (or any field) submits, as in most playgrounds.
+  form.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); } });
   const run = runPanel(endpoint, cancel);
   const formError = el("p", { className: "error", id: "form-error" });
 
@@ -561,10 +564,25 @@ function runPanel(endpoint, cancelButton) {
     }
   }
 
+  /** Polls the status once a second: when the stream is refused (429: the key's streams are all open). */
+  async function poll(urls) {
+    for (;;) {
+      const { json } = await api(localPath(urls.status_url) + "?logs=1", { accept: [202] });
+      showStatus(json);
+      if (json.status === "COMPLETED") return json;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+
   /** Reads the status stream (fetch, so the key can go in a header) until COMPLETED. */
-  async function follow(urls) {
+  async function follow(urls, attempt) {
     const response = await fetch(localPath(urls.status_url) + "/stream?logs=1", { headers: authHeaders({ Accept: "text/event-stream" }) });
-    if (!response.ok || !response.body) throw new APIError(response.status, null);
+    if (response.status === 429 || response.status >= 500) return poll(urls);
+    if (!response.ok || !response.body) {
+      let body = null;
+      try { body = await response.json(); } catch (_) { /* not JSON */ }
+      throw new APIError(response.status, body);
+    }
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
@@ -585,11 +603,9 @@ function runPanel(endpoint, cancelButton) {
       }
     }
     if (last && last.status === "COMPLETED") return last;
-    // The stream ended early (a proxy, a restart): ask once more.
-    const { json } = await api(localPath(urls.status_url) + "?logs=1", { accept: [202] });
-    showStatus(json);
-    if (json.status !== "COMPLETED") return follow(urls);
-    return json;
+    // The stream ended early (a proxy, a restart): reconnect, then poll if it keeps ending.
+    if ((attempt || 0) >= 3) return poll(urls);
+    return follow(urls, (attempt || 0) + 1);
   }
 
   async function watch(entry) {
