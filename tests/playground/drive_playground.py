@@ -243,10 +243,14 @@ def main():
         # 6. The result as it should be seen: the upscaled image under a before/after slider.
         seen["output"] = browser.evaluate("""
           (async () => {
+            const loaded = (image) => image.complete ? Promise.resolve() : new Promise((ok, bad) => {
+              image.addEventListener('load', ok);
+              image.addEventListener('error', () => bad(new Error(image.src + ' did not load')));
+            });
             const img = document.querySelector('#result img[data-output=image]');
             if (!img) return null;
-            if (!img.complete) await new Promise((ok, bad) => { img.onload = ok; img.onerror = () => bad(new Error('output image did not load')); });
             const before = document.querySelector('#compare img.before');
+            await Promise.all([img, before].filter(Boolean).map(loaded));
             return { width: img.naturalWidth, height: img.naturalHeight, src: img.src, compare: !!before,
                      before_width: before ? before.naturalWidth : null };
           })()""")
@@ -261,6 +265,22 @@ def main():
             f.write(base64.b64decode(shot["data"]))
         seen["screenshot"] = args.screenshot
 
+        # The other result kinds, drawn by the page's own renderer from outputs shaped like the
+        # generators', the terrain model's and the video models' (files from this run).
+        seen["renderers"] = browser.evaluate("""
+          (() => {
+            const file = { url: document.querySelector('#result img[data-output=image]').src, width: 80, height: 60, content_type: 'image/png' };
+            const draw = (out) => { const n = document.createElement('div'); renderResult(n, out, {}); return n; };
+            const grid = draw({ images: [file, file, file], seed: 7 });
+            const terrain = draw({ images: [file], previews: [file], seed: 1 });
+            const video = draw({ video: Object.assign({}, file, { content_type: 'video/mp4' }) });
+            return {
+              grid: grid.querySelectorAll('.grid figure img').length,
+              terrain: [...terrain.querySelectorAll('.terrain figcaption')].map(c => c.textContent.split(' ')[0]),
+              video: video.querySelectorAll('video[controls]').length,
+            };
+          })()""")
+
         # 7. The history page lists the request; re-run opens the model page with its input.
         navigate(browser, args.base + "/playground/history")
         row = "tr[data-request=%s]" % json.dumps(seen["request_id"])
@@ -269,6 +289,18 @@ def main():
         browser.wait_event("Page.loadEventFired")
         seen["rerun"] = wait_for(browser, "() => { const u = document.getElementById('f-image_url'); const s = document.getElementById('f-scale');"
                                           " return u && u.value ? [u.value, s.options[s.selectedIndex].textContent] : null; }")
+
+        # 8. Drag and drop: a file dropped on the drop zone is uploaded like a picked one.
+        seen["dropped"] = browser.evaluate("""
+          (async () => {
+            const blob = await (await fetch(document.querySelector('#f-image_url').value)).blob();
+            const data = new DataTransfer();
+            data.items.add(new File([blob], 'dropped.png', { type: 'image/png' }));
+            document.querySelector('[data-drop=image_url]').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+            return true;
+          })()""")
+        seen["dropped"] = wait_for(browser, "() => { const n = document.querySelector('.upload-state'); "
+                                            "return n && ['uploaded', 'failed'].includes(n.dataset.state) ? [n.dataset.state, document.getElementById('f-image_url').value] : null; }")
 
         # Anything the page logged as an error (a CSP refusal, a failed load, an exception).
         problems = []
