@@ -195,6 +195,7 @@ def main():
         # 2. The gallery lists the model under its category; search narrows the list.
         card = "a.model-card[data-endpoint=%s]" % json.dumps(args.endpoint)
         wait_for(browser, "() => document.querySelector(%s)" % json.dumps(card))
+        seen["asked_for_key"] = browser.evaluate("document.getElementById('api-key') !== null")
         # The 401 that sent the page to its sign-in form is expected; any page error from here on is not.
         browser.events.clear()
         seen["gallery_models"] = browser.evaluate("document.querySelectorAll('a.model-card').length")
