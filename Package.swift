@@ -112,7 +112,8 @@ let package = Package(
         ],
         // The playground's pages are compiled into the binary: `peregrine` stays one file
         // that serves them with no resource bundle beside it.
-        resources: ["index.html", "playground.css", "playground.js"].map { .embedInCode("Playground/\($0)") }),
+        resources: ["index.html", "playground.css", "main.js", "api.js", "form.js", "model.js", "run.js", "results.js", "history.js", "snippets.js"]
+            .map { .embedInCode("Playground/\($0)") }),
         .target(name: "ExternalRunners", dependencies: [
             "ModelKit",
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -17,10 +17,17 @@ enum PlaygroundRoutes {
     static let page = Asset(contentType: "text/html; charset=utf-8", bytes: PackageResources.index_html)
 
     /// Assets by file name under `/playground/`.
-    static let assets: [String: Asset] = [
-        "playground.css": Asset(contentType: "text/css; charset=utf-8", bytes: PackageResources.playground_css),
-        "playground.js": Asset(contentType: "text/javascript; charset=utf-8", bytes: PackageResources.playground_js),
-    ]
+    static let assets: [String: Asset] = {
+        let scripts: [(String, [UInt8])] = [
+            ("main.js", PackageResources.main_js), ("api.js", PackageResources.api_js), ("form.js", PackageResources.form_js),
+            ("model.js", PackageResources.model_js), ("run.js", PackageResources.run_js), ("results.js", PackageResources.results_js),
+            ("history.js", PackageResources.history_js), ("snippets.js", PackageResources.snippets_js),
+        ]
+        var assets = ["playground.css": Asset(contentType: "text/css; charset=utf-8", bytes: PackageResources.playground_css)]
+        // ES modules: served as JavaScript (nosniff makes browsers insist on it).
+        for (name, bytes) in scripts { assets[name] = Asset(contentType: "text/javascript; charset=utf-8", bytes: bytes) }
+        return assets
+    }()
 
     /// Same-origin only: no inline script or style, no external origin, no framing. Images and
     /// media may also be `data:` (sync-mode results) and `blob:` (previews of picked files).

@@ -28,7 +28,7 @@ struct AuthMiddlewareTests {
         ("/nowhere", .none),
         ("/", .none),
         ("/playground/models/test/echo", .none),
-        ("/playground/playground.js", .none),
+        ("/playground/main.js", .none),
     ])
     func requirements(path: String, expected: AuthMiddleware.Requirement) {
         let segments = path.split(separator: "/").map(String.init)

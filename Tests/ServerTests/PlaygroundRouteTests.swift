@@ -13,7 +13,8 @@ struct PlaygroundRouteTests {
             let cases: [(String, String)] = [
                 ("/", "text/html"), ("/playground", "text/html"), ("/playground/", "text/html"),
                 ("/playground/models/peregrine/realesr-animevideov3", "text/html"), ("/playground/history", "text/html"),
-                ("/playground/playground.js", "text/javascript"), ("/playground/playground.css", "text/css"),
+                ("/playground/main.js", "text/javascript"), ("/playground/results.js", "text/javascript"),
+                ("/playground/playground.css", "text/css"),
             ]
             for (path, type) in cases {
                 let response = try await client.execute(uri: path, method: .get)
@@ -28,9 +29,9 @@ struct PlaygroundRouteTests {
                 #expect(response.body.readableBytes > 0, "\(path)")
             }
             let page = try await client.execute(uri: "/", method: .get)
-            #expect(page.text.contains("/playground/playground.js"))
+            #expect(page.text.contains("/playground/main.js"))
             // The page loads nothing from another origin.
-            for asset in ["/", "/playground/playground.js", "/playground/playground.css"] {
+            for asset in ["/", "/playground/playground.css"] + PlaygroundRoutes.assets.keys.map({ "/playground/\($0)" }) {
                 let text = try await client.execute(uri: asset, method: .get).text
                 #expect(!text.contains("http://") && !text.contains("//cdn") && !text.contains("<script>"), "\(asset)")
             }
@@ -46,25 +47,35 @@ struct PlaygroundRouteTests {
         try await h.test { client in
             #expect(try await client.execute(uri: "/playground/nope.js", method: .get).status == .notFound)
             #expect(try await client.execute(uri: "/playground/../Package.swift", method: .get).status == .notFound)
-            #expect(try await client.execute(uri: "/playground/playground.js/x", method: .get).status == .notFound)
+            #expect(try await client.execute(uri: "/playground/main.js/x", method: .get).status == .notFound)
             let post = try await client.execute(uri: "/", method: .post, body: ByteBuffer(string: "x"))
             #expect(post.status == .methodNotAllowed)
-            let head = try await client.execute(uri: "/playground/playground.js", method: .head)
+            let head = try await client.execute(uri: "/playground/main.js", method: .head)
             #expect(head.status == .ok)
             #expect(head.body.readableBytes == 0)
-            #expect(Int(head.headers[.contentLength] ?? "") == PlaygroundRoutes.assets["playground.js"]?.bytes.count)
+            #expect(Int(head.headers[.contentLength] ?? "") == PlaygroundRoutes.assets["main.js"]?.bytes.count)
         }
     }
 
-    @Test("every page path the script links to is one the server answers with the page")
-    func pagePaths() {
-        let script = String(decoding: PlaygroundRoutes.assets["playground.js"]?.bytes ?? [], as: UTF8.self)
+    @Test("every page path the scripts link to is one the server answers with the page; every module they import is served")
+    func pagePaths() throws {
+        let scripts = PlaygroundRoutes.assets.filter { $0.key.hasSuffix(".js") }.mapValues { String(decoding: $0.bytes, as: UTF8.self) }
+        let all = scripts.values.joined(separator: "\n")
         for prefix in ["/playground/models/", "/playground/history"] {
-            #expect(script.contains("\"\(prefix)"), "\(prefix)")
+            #expect(all.contains("\"\(prefix)"), "\(prefix)")
         }
         let html = String(decoding: PlaygroundRoutes.page.bytes, as: UTF8.self)
-        for asset in PlaygroundRoutes.assets.keys {
-            #expect(html.contains("/playground/\(asset)"), "\(asset)")
+        #expect(html.contains("/playground/main.js") && html.contains("/playground/playground.css"))
+        // Each module is imported by another (or is the entry point), and each import names a served module.
+        let imports = try Regex(#"from "\./([a-z]+\.js)""#)
+        var imported: Set<String> = ["main.js"]
+        for (name, text) in scripts {
+            for match in text.matches(of: imports) {
+                let target = String(text[match.output[1].range!])
+                #expect(scripts[target] != nil, "\(name) imports \(target), which is not served")
+                imported.insert(target)
+            }
         }
+        #expect(imported == Set(scripts.keys))
     }
 }

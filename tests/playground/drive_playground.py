@@ -269,7 +269,8 @@ def main():
         # The other result kinds, drawn by the page's own renderer from outputs shaped like the
         # generators', the terrain model's and the video models' (files from this run).
         seen["renderers"] = browser.evaluate("""
-          (() => {
+          (async () => {
+            const { renderResult } = await import('/playground/results.js');
             const file = { url: document.querySelector('#result img[data-output=image]').src, width: 80, height: 60, content_type: 'image/png' };
             const draw = (out) => { const n = document.createElement('div'); renderResult(n, out, {}); return n; };
             const grid = draw({ images: [file, file, file], seed: 7 });
