@@ -1,5 +1,5 @@
 // Peregrine playground: one model's page (form, run panel, snippets).
-import { el, clear, main, api, APIError } from "./api.js";
+import { el, clear, main, api, APIError, modelHref } from "./api.js";
 import { resolve, inputSchema, widgetFor, PRIMARY_FIELDS, ADVANCED_FIELDS, LEADING_FIELDS } from "./form.js";
 import { runPanel } from "./run.js";
 import { snippetPanel } from "./snippets.js";
@@ -36,7 +36,8 @@ export async function modelPage(endpoint) {
     advanced.length ? el("details", { className: "advanced" }, el("summary", {}, `Advanced (${advanced.length})`), advanced.map((w) => w.node)) : null);
   const submit = el("button", { className: "primary", type: "submit", id: "submit" }, category === "text-to-image" ? "Generate" : "Run");
   const cancel = el("button", { type: "button", id: "cancel", disabled: true }, "Cancel");
-  const reset = el("button", { type: "button", onclick: () => route() }, "Reset");
+  // A fresh form: the page without `?request=`, so no earlier request is re-attached.
+  const reset = el("button", { type: "button", onclick: () => { history.replaceState(null, "", modelHref(endpoint)); route(); } }, "Reset");
   form.append(el("div", { className: "actions" }, submit, cancel, reset));
   // Ctrl/Cmd+Enter in the prompt (or any field) submits, as in most playgrounds.
   form.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); } });

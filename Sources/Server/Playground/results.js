@@ -9,11 +9,14 @@ import { el, clear } from "./api.js";
  * server's own files are loaded from this origin, which the page's CSP allows.
  */
 export function outputURL(url) {
-  if (typeof url !== "string" || url.startsWith("data:")) return url;
+  if (typeof url !== "string") return "";
   try {
     const u = new URL(url, location.origin);
+    // Only files and inline data are shown or linked: never a `javascript:` or other scheme.
+    if (u.protocol === "data:") return url;
+    if (u.protocol !== "https:" && u.protocol !== "http:") return "";
     return u.pathname.startsWith("/files/") ? location.origin + u.pathname + u.search : url;
-  } catch (_) { return url; }
+  } catch (_) { return ""; }
 }
 
 function sizeCaption(file) {
