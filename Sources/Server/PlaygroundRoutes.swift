@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 
@@ -10,6 +11,14 @@ enum PlaygroundRoutes {
     struct Asset: Sendable {
         let contentType: String
         let bytes: [UInt8]
+        /// A strong validator of the bytes, so a browser revalidates with one small request.
+        let etag: String
+
+        init(contentType: String, bytes: [UInt8]) {
+            self.contentType = contentType
+            self.bytes = bytes
+            etag = "\"" + SHA256.hash(data: bytes).prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
+        }
     }
 
     /// The page itself: every page path (`/`, `/playground`, `/playground/models/{endpoint}`,
@@ -47,12 +56,14 @@ enum PlaygroundRoutes {
             throw APIError.detail(.notFound, "Not Found")
         }
         try call.allow(.get, .head)
-        return response(asset, head: call.method == .head)
+        let cached = call.request.headers[.ifNoneMatch]?.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == asset.etag } ?? false
+        return response(asset, head: call.method == .head, notModified: cached)
     }
 
-    /// The asset with its security headers.
-    static func response(_ asset: Asset, head: Bool) -> Response {
+    /// The asset with its security headers; `notModified` answers 304 without the body.
+    static func response(_ asset: Asset, head: Bool, notModified: Bool = false) -> Response {
         var headers = HTTPFields()
+        headers[.eTag] = asset.etag
         headers[.contentType] = asset.contentType
         headers[.contentLength] = String(asset.bytes.count)
         headers[.contentSecurityPolicy] = contentSecurityPolicy
@@ -60,8 +71,12 @@ enum PlaygroundRoutes {
         headers[.referrerPolicy] = "no-referrer"
         headers[.xFrameOptions] = "DENY"
         headers[.crossOriginOpenerPolicy] = "same-origin"
-        // The pages change with the binary; revalidating costs one small request.
+        // The pages change with the binary: always revalidate (a 304 when the ETag matches).
         headers[.cacheControl] = "no-cache"
+        if notModified {
+            headers[.contentLength] = nil
+            return Response(status: .notModified, headers: headers, body: ResponseBody())
+        }
         let body = head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: asset.bytes))
         return Response(status: .ok, headers: headers, body: body)
     }

@@ -54,6 +54,13 @@ struct PlaygroundRouteTests {
             #expect(head.status == .ok)
             #expect(head.body.readableBytes == 0)
             #expect(Int(head.headers[.contentLength] ?? "") == PlaygroundRoutes.assets["main.js"]?.bytes.count)
+            // Revalidation: the ETag it was given answers 304 without a body, another one the file.
+            let etag = try #require(head.headers[.eTag])
+            let again = try await client.execute(uri: "/playground/main.js", method: .get, headers: [.ifNoneMatch: etag])
+            #expect(again.status == .notModified && again.body.readableBytes == 0)
+            #expect(again.headers[.contentSecurityPolicy] != nil)
+            let changed = try await client.execute(uri: "/playground/main.js", method: .get, headers: [.ifNoneMatch: "\"other\""])
+            #expect(changed.status == .ok && changed.body.readableBytes > 0)
         }
     }
 
