@@ -5,6 +5,7 @@ import Platform
 import Runners
 import Server
 import ServiceLifecycle
+import TestSupport
 import Testing
 import Weights
 
@@ -64,39 +65,10 @@ struct PlaygroundBrowserTests {
         let picture = work.appendingPathComponent("input.png")
         try Data(try Image(width: 40, height: 30, channels: 3, samples: .uint8(samples)).encoded(as: .png())).write(to: picture)
         let screenshot = work.appendingPathComponent("playground.png")
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../tests/playground/drive_playground.py").standardized.path
-
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let group = try PeregrineServer(platform: platform).serviceGroup(signals: false) { scheme, port in
-            if scheme == "https" { portContinuation.yield(port) }
-        }
-        let (status, output) = try await withThrowingTaskGroup(of: (Int32, String)?.self) { tasks in
-            tasks.addTask {
-                try await group.run()
-                return nil
-            }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw HarnessError("server did not start") }
-            tasks.addTask {
-                var arguments = [
-                    script, "--chromium", chromium, "--base", "https://127.0.0.1:\(port)", "--key", auth ? "\(key.id):\(secret)" : "",
-                    "--endpoint", endpoint, "--image", picture.path, "--scale", "2", "--expect-width", "80", "--expect-height", "60",
-                    "--screenshot", screenshot.path, "--timeout", "150",
-                ]
-                // Chromium's sandbox cannot start as root (CI runs as root); only this test turns it off.
-                if getuid() == 0 { arguments.append("--no-sandbox") }
-                return try await runProcess(python, arguments, environment: ProcessInfo.processInfo.environment, hangGuard: 240)
-            }
-            var result: (Int32, String)?
-            while let next = try await tasks.next() {
-                if let value = next {
-                    result = value
-                    await group.triggerGracefulShutdown()
-                }
-            }
-            return result ?? (-1, "no result")
-        }
+        let (status, output) = try await drive(platform, python: python, chromium: chromium, [
+            "--key", auth ? "\(key.id):\(secret)" : "", "--endpoint", endpoint, "--image", picture.path, "--scale", "2",
+            "--expect-width", "80", "--expect-height", "60", "--screenshot", screenshot.path,
+        ])
         print("playground screenshot: \(screenshot.path)")
         #expect(status == 0, "\(output)")
         let line = try #require(output.split(separator: "\n").last { $0.hasPrefix("{") }, "\(output)")
@@ -129,5 +101,73 @@ struct PlaygroundBrowserTests {
         #expect(FileManager.default.fileExists(atPath: screenshot.path))
         let job = try #require(try await platform.store.job(id: requestID))
         #expect(job.apiKeyID == (auth ? key.id : nil), "the page's calls were authorized with the signed-in key")
+    }
+
+    @Test(
+        "a running request shows its state and log line live, and the page's Cancel ends it cancelled",
+        .enabled(if: chromium != nil || inCI, "needs chromium (apt-get install chromium; scripts/setup.sh installs it)"))
+    func cancelInBrowser() async throws {
+        let chromium = try #require(chromium, "chromium is not installed: scripts/setup.sh installs it (apt-get install chromium)")
+        let python = try #require(executable("python3"), "python3 is needed to drive chromium")
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("peregrine-playground-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        var configuration = ServerConfiguration()
+        configuration.home = work.appendingPathComponent("home")
+        configuration.port = 0
+        configuration.authEnabled = false
+        defer { try? FileManager.default.removeItem(at: configuration.home) }
+        // The model holds every request running until the gate opens: the page is seen running.
+        let gate = Gate()
+        defer { gate.open() }
+        let (_, started) = AsyncStream<String>.makeStream()
+        let platform = try EmbeddedPlatform(
+            configuration: configuration, models: [GatedModel(gate: gate, started: started)],
+            runnerConfiguration: RunnerConfiguration(leaseDuration: 60, shutdownGracePeriod: 1))
+        let screenshot = work.appendingPathComponent("playground-cancel.png")
+        let (status, output) = try await drive(platform, python: python, chromium: chromium, [
+            "--flow", "cancel", "--endpoint", "test/gated", "--screenshot", screenshot.path,
+        ])
+        print("playground screenshot: \(screenshot.path)")
+        #expect(status == 0, "\(output)")
+        let line = try #require(output.split(separator: "\n").last { $0.hasPrefix("{") }, "\(output)")
+        let seen = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect((seen["running"] as? String)?.contains("waiting for the gate") == true, "\(seen)")
+        let ended = try #require(seen["ended"] as? [String], "\(seen)")
+        #expect(ended.prefix(2) == ["FAILED", "Cancelled"] && ended.last?.contains("request_cancelled") == true, "\(ended)")
+        let requestID = try #require(seen["request_id"] as? String)
+        #expect((seen["history"] as? [[String]])?.first == [requestID, "FAILED"], "\(seen)")
+        #expect(try await platform.store.job(id: requestID)?.state == .cancelled)
+    }
+
+    /// Serves `platform` on a real TLS socket and runs the driver against it, bounded in time.
+    private func drive(_ platform: EmbeddedPlatform, python: String, chromium: String, _ flowArguments: [String]) async throws -> (Int32, String) {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../tests/playground/drive_playground.py").standardized.path
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let group = try PeregrineServer(platform: platform).serviceGroup(signals: false) { scheme, port in
+            if scheme == "https" { portContinuation.yield(port) }
+        }
+        return try await withThrowingTaskGroup(of: (Int32, String)?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw HarnessError("server did not start") }
+            tasks.addTask {
+                var arguments = [script, "--chromium", chromium, "--base", "https://127.0.0.1:\(port)", "--timeout", "150"] + flowArguments
+                // Chromium's sandbox cannot start as root (CI runs as root); only this test turns it off.
+                if getuid() == 0 { arguments.append("--no-sandbox") }
+                return try await runProcess(python, arguments, environment: ProcessInfo.processInfo.environment, hangGuard: 240)
+            }
+            var result: (Int32, String)?
+            while let next = try await tasks.next() {
+                if let value = next {
+                    result = value
+                    await group.triggerGracefulShutdown()
+                }
+            }
+            return result ?? (-1, "no result")
+        }
     }
 }

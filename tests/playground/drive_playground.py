@@ -156,16 +156,41 @@ def navigate(browser, url):
     browser.wait_event("Page.loadEventFired")
 
 
+def cancel_flow(browser, args, seen):
+    """Opens the page of a model that holds each request running, submits, watches the running
+    state and the model's log line arrive over the status stream, cancels from the page and
+    waits for the cancelled end."""
+    navigate(browser, args.base + "/playground/models/" + args.endpoint)
+    wait_for(browser, "() => document.getElementById('submit')")
+    browser.evaluate("(() => { const n = document.getElementById('f-name'); n.value = 'held'; n.dispatchEvent(new Event('input')); "
+                     "document.getElementById('submit').click(); })()")
+    seen["running"] = wait_for(browser, "() => { const s = document.getElementById('state'); const l = document.getElementById('logs');"
+                                        " return s.dataset.state === 'IN_PROGRESS' && l.textContent.includes('waiting for the gate')"
+                                        " && !document.getElementById('cancel').disabled ? l.textContent : null; }")
+    browser.evaluate("document.getElementById('cancel').click()")
+    seen["ended"] = wait_for(browser, "() => { const s = document.getElementById('state'); "
+                                      "return s.dataset.state === 'FAILED' || s.dataset.state === 'COMPLETED' ? [s.dataset.state, s.textContent, "
+                                      "document.getElementById('result').textContent] : null; }")
+    seen["request_id"] = browser.evaluate("document.getElementById('request-id').textContent")
+    seen["history"] = browser.evaluate("JSON.parse(localStorage.getItem('peregrine.history') || '[]').map(h => [h.request_id, h.status])")
+    shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+    with open(args.screenshot, "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
+    seen["screenshot"] = args.screenshot
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--chromium", required=True)
     parser.add_argument("--base", required=True, help="server origin, e.g. https://127.0.0.1:8443")
     parser.add_argument("--key", default="", help="API key to sign in with (empty: auth off)")
+    parser.add_argument("--flow", choices=["upscale", "cancel"], default="upscale",
+                        help="upscale: the whole way to a result; cancel: a request held running, cancelled from the page")
     parser.add_argument("--endpoint", required=True)
-    parser.add_argument("--image", required=True)
-    parser.add_argument("--scale", type=int, required=True)
-    parser.add_argument("--expect-width", type=int, required=True)
-    parser.add_argument("--expect-height", type=int, required=True)
+    parser.add_argument("--image")
+    parser.add_argument("--scale", type=int)
+    parser.add_argument("--expect-width", type=int)
+    parser.add_argument("--expect-height", type=int)
     parser.add_argument("--screenshot", required=True)
     parser.add_argument("--timeout", type=float, default=150)
     parser.add_argument("--no-sandbox", action="store_true", help="needed when running as root (CI)")
@@ -183,6 +208,10 @@ def main():
         browser.send("Page.enable")
         browser.send("Runtime.enable")
         browser.send("Log.enable")
+        if args.flow == "cancel":
+            cancel_flow(browser, args, seen)
+            print(json.dumps(seen))
+            return
 
         # 1. The root answers the playground; with auth on it asks for a key first.
         navigate(browser, args.base + "/")

@@ -52,7 +52,10 @@ export function authHeaders(extra) {
   return h;
 }
 
-/** Calls the API; JSON in and out. A 401 sends the user to sign in. */
+/**
+ * Calls the API; JSON in and out. A 401 sends the user to sign in; other error statuses throw
+ * unless `accept` lists them (or is "any": a model's result carries the model's own status).
+ */
 export async function api(path, options) {
   const o = options || {};
   const headers = authHeaders(o.headers);
@@ -65,7 +68,7 @@ export async function api(path, options) {
   const text = await response.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch (_) { json = { detail: text }; }
-  if (!response.ok && !(o.accept || []).includes(response.status)) {
+  if (response.status === 401 || (!response.ok && o.accept !== "any" && !(o.accept || []).includes(response.status))) {
     if (response.status === 401) showSignIn("This server needs an API key.");
     throw new APIError(response.status, json);
   }

@@ -106,7 +106,7 @@ export function runPanel(endpoint, cancelButton) {
     }
     progress.hidden = true;
     position.textContent = final.metrics && final.metrics.inference_time != null ? `${final.metrics.inference_time.toFixed(2)} s` : "";
-    const { status, json } = await api(localPath(entry.response_url), { accept: [400, 404, 422, 500, 503, 504] });
+    const { status, json } = await api(localPath(entry.response_url), { accept: "any" });
     if (final.error || status >= 400) {
       setState(final.error_type === "request_cancelled" ? "Cancelled" : "Failed", "FAILED");
       result.append(el("p", { className: "error" }, final.error || APIError.describe(status, json)),
