@@ -109,7 +109,11 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ],
+        // The playground's pages are compiled into the binary: `peregrine` stays one file
+        // that serves them with no resource bundle beside it.
+        resources: ["index.html", "playground.css", "main.js", "api.js", "form.js", "model.js", "run.js", "results.js", "history.js", "snippets.js"]
+            .map { .embedInCode("Playground/\($0)") }),
         .target(name: "ExternalRunners", dependencies: [
             "ModelKit",
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

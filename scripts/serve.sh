@@ -23,6 +23,7 @@ CERT="$("$BIN" cert)"
 cat <<MSG
 
 Peregrine is starting on https://$HOST:$PORT
+Open the playground in a browser at https://$HOST:$PORT/ (sign in with the key above).
 
 Call it with fal's Python client (pip install fal-client):
   export FAL_KEY=<the key id:secret printed by 'peregrine keys create'>

@@ -7,6 +7,10 @@ PACKAGES=(pkg-config libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev libwebp-de
 if [[ "${PEREGRINE_SETUP_POSTGRES:-0}" == "1" ]]; then
     PACKAGES+=(postgresql)
 fi
+# The playground's browser test drives Debian's Chromium headless (scripts/test.sh asks for it).
+if [[ "${PEREGRINE_SETUP_CHROMIUM:-0}" == "1" ]]; then
+    PACKAGES+=(chromium)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PEREGRINE_SETUP_POSTGRES="${PEREGRINE_SETUP_POSTGRES:-0}" bash scripts/setup.sh
+PEREGRINE_SETUP_POSTGRES="${PEREGRINE_SETUP_POSTGRES:-0}" PEREGRINE_SETUP_CHROMIUM=1 bash scripts/setup.sh
 
 # Python environment for the client-compatibility test (fal's official client, pinned).
 VENV=.venv-compat

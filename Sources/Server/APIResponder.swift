@@ -92,6 +92,8 @@ public struct APIResponder: HTTPResponder {
             return try await FileRoutes.handle(call, services: services)
         case "v1"?:
             return try await HistoryRoutes.handle(call, services: services)
+        case nil, "playground"?:
+            return try PlaygroundRoutes.handle(call)
         default:
             throw APIError.detail(.notFound, "Not Found")
         }

@@ -8,7 +8,8 @@ struct AuthMiddleware: RouterMiddleware {
 
     /// What a route asks of its caller.
     enum Requirement: Sendable, Equatable {
-        /// Nothing: health, the JWKS, upload URLs (unguessable ids), stored files, unknown paths.
+        /// Nothing: health, the JWKS, upload URLs (unguessable ids), stored files, the
+        /// playground's pages (their API calls carry the user's key), unknown paths.
         case none
         /// Credentials of `scope`.
         case credentials(CredentialScope)

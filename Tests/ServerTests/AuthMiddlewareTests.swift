@@ -26,6 +26,9 @@ struct AuthMiddlewareTests {
         ("/files/upload/multipart", .credentials(.upload)),
         ("/files/0123456789abcdef0123456789abcdef/out.png", .none),
         ("/nowhere", .none),
+        ("/", .none),
+        ("/playground/models/test/echo", .none),
+        ("/playground/main.js", .none),
     ])
     func requirements(path: String, expected: AuthMiddleware.Requirement) {
         let segments = path.split(separator: "/").map(String.init)

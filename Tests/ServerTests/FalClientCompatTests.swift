@@ -60,7 +60,11 @@ struct FalClientCompatTests {
 }
 
 /// Runs a program to completion off the cooperative pool and returns its status and output.
-func runProcess(_ path: String, _ arguments: [String], environment: [String: String]) async throws -> (Int32, String) {
+/// With `hangGuard`, a program still running after that many seconds is sent SIGTERM (SIGKILL
+/// ten seconds later), so a hung program fails its test instead of hanging the suite.
+func runProcess(
+    _ path: String, _ arguments: [String], environment: [String: String], hangGuard: TimeInterval? = nil
+) async throws -> (Int32, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
@@ -75,6 +79,15 @@ func runProcess(_ path: String, _ arguments: [String], environment: [String: Str
     let status: Int32 = try await withCheckedThrowingContinuation { continuation in
         process.terminationHandler = { p in continuation.resume(returning: p.terminationStatus) }
         do { try process.run() } catch { continuation.resume(throwing: error) }
+        if let hangGuard {
+            DispatchQueue.global().asyncAfter(deadline: .now() + hangGuard) {
+                guard process.isRunning else { return }
+                process.terminate()
+                DispatchQueue.global().asyncAfter(deadline: .now() + 10) {
+                    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                }
+            }
+        }
     }
     try handle.close()
     return (status, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
