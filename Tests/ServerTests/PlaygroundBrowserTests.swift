@@ -93,6 +93,7 @@ struct PlaygroundBrowserTests {
         let requestID = try #require(seen["request_id"] as? String)
         #expect((seen["history"] as? [[String]])?.first == [requestID, "COMPLETED"], "\(seen)")
         #expect((seen["history_row"] as? String)?.contains(endpoint) == true, "\(seen)")
+        #expect(seen["history_source"] as? String == "server", "the server's request history lists it: \(seen)")
         #expect(seen["rerun"] as? [String] == [seen["image_url"] as? String ?? "", "2"], "re-run fills the form with the request's input: \(seen)")
         let dropped = try #require(seen["dropped"] as? [String], "\(seen)")
         #expect(dropped.first == "uploaded" && dropped.last?.hasSuffix("/dropped.png") == true, "a dropped file is uploaded: \(dropped)")

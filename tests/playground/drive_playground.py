@@ -316,6 +316,10 @@ def main():
         navigate(browser, args.base + "/playground/history")
         row = "tr[data-request=%s]" % json.dumps(seen["request_id"])
         seen["history_row"] = wait_for(browser, "() => { const r = document.querySelector(%s); return r ? r.textContent : null; }" % json.dumps(row))
+        # The server's history lists it too: with this browser's history cleared the row stays.
+        browser.evaluate("localStorage.removeItem('peregrine.history')")
+        navigate(browser, args.base + "/playground/history")
+        seen["history_source"] = wait_for(browser, "() => { const r = document.querySelector(%s); return r ? r.dataset.source : null; }" % json.dumps(row))
         browser.evaluate("document.querySelector(%s + ' button').click()" % json.dumps(row))
         browser.wait_event("Page.loadEventFired")
         seen["rerun"] = wait_for(browser, "() => { const u = document.getElementById('f-image_url'); const s = document.getElementById('f-scale');"
