@@ -3,10 +3,8 @@
 # Fast when everything is already installed: only missing packages trigger apt-get.
 set -euo pipefail
 
-PACKAGES=(pkg-config libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev libwebp-dev zlib1g-dev libsqlite3-dev ffmpeg)
-if [[ "${PEREGRINE_SETUP_POSTGRES:-0}" == "1" ]]; then
-    PACKAGES+=(postgresql)
-fi
+# postgresql: the cluster job store's tests (scripts/postgres.sh starts their private server).
+PACKAGES=(pkg-config libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev libwebp-dev zlib1g-dev libsqlite3-dev ffmpeg postgresql)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

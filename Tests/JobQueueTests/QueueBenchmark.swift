@@ -8,7 +8,7 @@ import Testing
 @Suite("Queue benchmark", .enabled(if: ProcessInfo.processInfo.environment["PEREGRINE_BENCH"] == "1"))
 struct QueueBenchmark {
     @Test func submitToLeaseAndStatusReads() async throws {
-        let store = try JobStoreFactory.sqlite.make().store
+        let store = try await JobStoreFactory.sqlite.make().store
         let count = 500
         var enqueue: [Double] = []
         var submitToStart: [Double] = []

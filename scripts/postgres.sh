@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Starts (or finds running) the private PostgreSQL cluster the tests use and prints its URL on
+# stdout, e.g. postgres://postgres@localhost/postgres?host=/path/.peregrine-test/postgres
+#
+# Installs Debian's postgresql package when its programs are missing. The cluster lives in its
+# own data directory (default: .peregrine-test/postgres under the project) and listens only on a
+# Unix socket in that directory, so clusters of several checkouts never collide on a port.
+# PostgreSQL refuses to run as root: as root, the cluster runs as the `postgres` user, and when
+# that user cannot reach the project directory (a checkout under /root) the cluster goes under
+# /var/tmp instead. Quick when already running. Tests create and drop their own databases in it.
+#
+#   scripts/postgres.sh          start if needed, print the URL
+#   scripts/postgres.sh stop     stop the cluster
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PROJECT="$PWD"
+
+find_bin() {
+    local dir
+    for dir in /usr/lib/postgresql/*/bin; do
+        if [[ -x "$dir/initdb" && -x "$dir/pg_ctl" ]]; then echo "$dir"; return 0; fi
+    done
+    return 1
+}
+
+BIN="$(find_bin || true)"
+if [[ -z "$BIN" ]]; then
+    echo "postgres: installing Debian's postgresql package" >&2
+    SUDO=""
+    if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    BIN="$(find_bin)"
+fi
+
+# Who runs the server, and a directory that user can reach.
+DIR="${PEREGRINE_TEST_POSTGRES_DIR:-$PROJECT/.peregrine-test/postgres}"
+RUN=()
+if [[ $(id -u) -eq 0 ]]; then
+    RUN=(runuser -u postgres --)
+    mkdir -p "$DIR"
+    chown postgres: "$DIR"
+    chmod 700 "$DIR"
+    if ! "${RUN[@]}" test -w "$DIR"; then
+        DIR="/var/tmp/peregrine-test-postgres-$(printf '%s' "$PROJECT" | sha256sum | cut -c1-12)"
+        mkdir -p "$DIR"
+        chown postgres: "$DIR"
+        chmod 700 "$DIR"
+    fi
+else
+    mkdir -p "$DIR"
+fi
+# Unix socket paths are limited to 107 bytes.
+if (( ${#DIR} > 90 )); then
+    echo "postgres: $DIR is too long for a socket path; set PEREGRINE_TEST_POSTGRES_DIR" >&2
+    exit 1
+fi
+
+PORT=5432
+URL="postgres://postgres@localhost:$PORT/postgres?host=$DIR"
+
+if [[ "${1:-}" == "stop" ]]; then
+    "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" -m fast stop >&2 || true
+    exit 0
+fi
+
+if [[ ! -f "$DIR/data/PG_VERSION" ]]; then
+    rm -rf "$DIR/data"
+    "${RUN[@]}" "$BIN/initdb" -D "$DIR/data" -A trust -U postgres --no-sync -E UTF8 >"$DIR/initdb.log" 2>&1 || {
+        cat "$DIR/initdb.log" >&2
+        exit 1
+    }
+fi
+
+if ! "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then
+    # Test-only settings: no fsync (the data is thrown away), enough connections for parallel
+    # suites that each open a pool.
+    "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
+        -o "-p $PORT -k $DIR -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500" \
+        start >&2 || {
+        tail -20 "$DIR/server.log" >&2
+        exit 1
+    }
+fi
+echo "$URL"
