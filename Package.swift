@@ -144,7 +144,7 @@ let package = Package(
             name: "PoolBench", dependencies: ["Platform", "Runners", "JobQueue", "Models", "Graph", "ModelFormats", "Tensor", "Media", "ModelKit", "Kernels", "Benchmarks"],
             path: "bench/pool/PoolBench"),
         .executableTarget(name: "peregrine", dependencies: [
-            "Platform", "Server", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit", "ExternalRunners", "Weights",
+            "Platform", "Server", "PostgresStore", "Models", "Graph", "Client", "APITypes", "JobQueue", "Runners", "ModelKit", "ExternalRunners", "Weights",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -10,7 +10,7 @@ import PostgresNIO
 /// nodes on commit) and published to this node's subscribers after the commit. PostgreSQL commits
 /// with `synchronous_commit` as the server is configured (on by default: an answered submit is on
 /// disk).
-public struct PostgresJobStore: JobStore {
+public struct PostgresJobStore: JobStore, QueuedJobCounting {
     /// The shared database (also used by the key and settings stores).
     public let database: ClusterDatabase
 
