@@ -210,7 +210,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "ServerTests", dependencies: [
-            "TestSupport", "Platform", "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "Models", "Media", "peregrine", "Client", "Weights", "ModelFormats", "Tensor", "Kernels",
+            "TestSupport", "PostgresStore", "PostgresTestSupport", "Platform", "Server", "JobQueue", "Runners", "Webhooks", "BlobStore", "APITypes", "ModelKit", "Models", "Media", "peregrine", "Client", "Weights", "ModelFormats", "Tensor", "Kernels",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -33,6 +33,17 @@ public actor PostgresTestCluster {
         return database
     }
 
+    /// A new, empty database as a URL (what `--database` takes). Not migrated.
+    public func makeDatabaseURL() async throws -> String {
+        let database = try await makeDatabase().database
+        guard var components = URLComponents(string: try Self.clusterURL()) else {
+            throw PostgresTestClusterError("the test cluster's URL does not parse")
+        }
+        components.path = "/" + database
+        guard let url = components.string else { throw PostgresTestClusterError("cannot build a database URL") }
+        return url
+    }
+
     /// Drops a database made by `makeDatabase` (closing whatever is still connected to it).
     public func dropDatabase(_ name: String) async throws {
         try await execute("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)", on: try await serverConfiguration())
