@@ -170,6 +170,7 @@ let package = Package(
         ], path: "Tests/PostgresTestSupport"),
         .testTarget(name: "JobQueueTests", dependencies: [
             "JobQueue", "APITypes", "PostgresStore", "PostgresTestSupport",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "WebhooksTests", dependencies: [

@@ -74,10 +74,13 @@ fi
 
 if ! "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then
     # Test-only settings: no fsync (the data is thrown away), enough connections for parallel
-    # suites that each open a pool.
-    "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
-        -o "-p $PORT -k $DIR -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500" \
-        start >&2 || {
+    # suites that each open a pool. PEREGRINE_TEST_POSTGRES_DURABLE=1 keeps PostgreSQL's durable
+    # defaults (for benchmarks compared with SQLite's fsynced commits).
+    OPTIONS="-p $PORT -k $DIR -c listen_addresses='' -c max_connections=500"
+    if [[ "${PEREGRINE_TEST_POSTGRES_DURABLE:-0}" != "1" ]]; then
+        OPTIONS+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    fi
+    "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 -o "$OPTIONS" start >&2 || {
         tail -20 "$DIR/server.log" >&2
         exit 1
     }

@@ -63,11 +63,17 @@ public final class ClusterDatabase: Service, Sendable {
 
     /// Runs `body` in a transaction on a pooled connection, committing when it returns and
     /// rolling back when it throws; database errors become `JobStoreError`.
-    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    ///
+    /// - Parameter durable: false for commits whose loss on a crash is harmless because the queue
+    ///   is at-least-once anyway (a log line), as in `SQLiteDatabase.write(durable:)`: the commit
+    ///   does not wait for its WAL flush (`synchronous_commit = off` for this transaction only).
+    ///   It still reaches the WAL in order, so a later durable commit's flush covers it.
+    func transaction<T: Sendable>(durable: Bool = true, _ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await client.withConnection { connection in
                 try await connection.query("BEGIN", logger: logger)
                 do {
+                    if !durable { try await connection.query("SET LOCAL synchronous_commit = off", logger: logger) }
                     let value = try await body(connection)
                     try await connection.query("COMMIT", logger: logger)
                     return value
@@ -85,6 +91,12 @@ public final class ClusterDatabase: Service, Sendable {
             throw Self.map(error)
         }
     }
+
+    /// Selected or returned by a single-statement transaction (a lease, a lease extension, a
+    /// webhook claim) whose commit need not wait for its WAL flush: what `transaction(durable:
+    /// false)` does, inside the statement itself. It must be evaluated for the statement to
+    /// write anything (it rides along with the rows the statement returns).
+    static let notDurable = "set_config('synchronous_commit', 'off', true)"
 
     /// Runs one statement (atomic on its own) and collects its rows.
     @discardableResult

@@ -22,7 +22,8 @@ extension PostgresJobStore {
         binds.append(StoredTime.milliseconds(now.addingTimeInterval(leaseDuration)))  // $5
         binds.append(ClusterDatabase.channel)  // $6
         binds.append(database.origin)  // $7
-        // The token is random per job and lease (`gen_random_uuid` draws from the server's strong
+        // Not flushed before it returns (as in SQLite): a lease lost to a crash leaves the job
+        // queued, to be leased again. The token is random per job and lease (`gen_random_uuid` draws from the server's strong
         // random source), so no two attempts, even by the same owner, share one. Each leased
         // job's key is recorded as served now, in lease order; rows are upserted in key order so
         // concurrent leasers never wait on each other in a cycle.
@@ -50,7 +51,8 @@ extension PostgresJobStore {
                 SELECT endpoint_id, COALESCE(api_key_id, ''), (SELECT COALESCE(MAX(last_served), 0) FROM key_turns) + MAX(ord)
                 FROM leased GROUP BY 1, 2 ORDER BY 1, 2
                 ON CONFLICT (endpoint_id, key) DO UPDATE SET last_served = excluded.last_served)
-            SELECT leased.*, pg_notify($6, json_build_array($7::text, 'c:' || leased.id)::text) AS notified
+            SELECT leased.*, pg_notify($6, json_build_array($7::text, 'c:' || leased.id)::text) AS notified,
+                \(ClusterDatabase.notDurable) AS not_durable
             FROM leased ORDER BY ord
             """, binds: binds)
         let leased = try await database.rows(query).map(Job.init(postgres:))
@@ -58,12 +60,13 @@ extension PostgresJobStore {
         return leased
     }
 
-    /// Lease extensions do not bump `version`: nothing a status reader sees has changed.
+    /// Lease extensions do not bump `version`: nothing a status reader sees has changed. Not
+    /// flushed before it returns: a lost extension only lets the lease expire sooner.
     public func extendLease(id: String, leaseToken: String, until: Date) async throws -> Bool {
-        try await !database.rows("""
-            UPDATE jobs SET lease_expires_at = \(StoredTime.milliseconds(until))
-            WHERE id = \(id) AND state = 'running' AND lease_token = \(leaseToken)
-            RETURNING 1
-            """).isEmpty
+        try await !database.rows(PostgresQuery(unsafeSQL: """
+            UPDATE jobs SET lease_expires_at = $1
+            WHERE id = $2 AND state = 'running' AND lease_token = $3
+            RETURNING \(ClusterDatabase.notDurable)
+            """, binds: Self.binds(StoredTime.milliseconds(until), id, leaseToken))).isEmpty
     }
 }

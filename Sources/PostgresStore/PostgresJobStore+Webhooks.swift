@@ -15,17 +15,19 @@ extension PostgresJobStore {
         guard limit > 0 else { return [] }
         let nowMS = StoredTime.milliseconds(now)
         let claimedUntil = StoredTime.milliseconds(now.addingTimeInterval(Self.webhookClaim))
-        let rows = try await database.rows("""
+        // A lost claim only makes the row due again: not flushed before it returns.
+        let rows = try await database.rows(PostgresQuery(unsafeSQL: """
             WITH due AS (
                 SELECT id, next_attempt_at AS due_at FROM webhook_outbox
-                WHERE state = 'pending' AND next_attempt_at <= \(nowMS)
+                WHERE state = 'pending' AND next_attempt_at <= $1
                 ORDER BY next_attempt_at, id
-                LIMIT \(limit)
+                LIMIT $2
                 FOR UPDATE SKIP LOCKED)
-            UPDATE webhook_outbox w SET next_attempt_at = \(claimedUntil)
+            UPDATE webhook_outbox w SET next_attempt_at = $3
             FROM due WHERE w.id = due.id
-            RETURNING w.id, w.request_id, w.user_id, w.url, w.body, w.attempts, due.due_at
-            """)
+            RETURNING w.id, w.request_id, w.user_id, w.url, w.body, w.attempts, due.due_at,
+                \(ClusterDatabase.notDurable) AS not_durable
+            """, binds: Self.binds(nowMS, limit, claimedUntil)))
         return try rows.map(WebhookDelivery.init(postgres:)).sorted {
             ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id)
         }

@@ -129,7 +129,9 @@ public struct PostgresJobStore: JobStore, QueuedJobCounting {
     public func appendLogs(id: String, lines: [JobLogLine]) async throws {
         guard !lines.isEmpty else { return }
         let notifications: [JobNotification] = [.changed(id: id)]
-        let changed = try await database.transaction { connection -> Bool in
+        // Log lines are not flushed one by one: a line lost to a crash costs nothing the
+        // durability rule protects.
+        let changed = try await database.transaction(durable: false) { connection -> Bool in
             let updated = try await connection.query(
                 "UPDATE jobs SET version = version + 1 WHERE id = \(id) RETURNING 1", logger: database.logger
             ).collect()
@@ -154,6 +156,14 @@ public struct PostgresJobStore: JobStore, QueuedJobCounting {
                 let (message, level, timestamp) = try row.decode((String, String, Int64).self)
                 return JobLogLine(message: message, level: level, timestamp: StoredTime.date(timestamp))
             }
+    }
+
+    /// Bindings of non-optional values, in order (`$1`, `$2`, ...), for statements whose text
+    /// is assembled from constants.
+    static func binds(_ values: any PostgresNonThrowingEncodable...) -> PostgresBindings {
+        var binds = PostgresBindings()
+        for value in values { binds.append(value) }
+        return binds
     }
 
     public func notifications() -> AsyncStream<JobNotification> {

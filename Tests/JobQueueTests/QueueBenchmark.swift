@@ -55,10 +55,3 @@ struct QueueBenchmark {
         print("BENCH queue_sqlite " + String(decoding: json, as: UTF8.self))
     }
 }
-
-extension Duration {
-    fileprivate var milliseconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
-    }
-}
