@@ -70,10 +70,12 @@ extension ClusterDatabase {
     }
 
     /// LISTENs on a connection of its own until cancelled, reconnecting after failures (with
-    /// backoff up to 5 s). Changes announced while it was disconnected are not replayed: waiters
-    /// re-read the store on their own schedule, which is what `version` numbers are for.
+    /// backoff up to 5 s). Announcements made while it was disconnected are lost, so after a
+    /// reconnect it wakes this node's leasers for every endpoint with queued jobs (runners lease
+    /// only when woken); status waiters re-read the store on their own schedule.
     func listen() async {
         var delay = Duration.milliseconds(100)
+        var listenedBefore = false
         while !Task.isCancelled {
             do {
                 let connection = try await PostgresConnection.connect(
@@ -82,6 +84,13 @@ extension ClusterDatabase {
                     try await connection.listen(on: Self.channel) { notifications in
                         listeningStarted()
                         delay = .milliseconds(100)
+                        if listenedBefore {
+                            let endpoints = try await connection.query(
+                                "SELECT DISTINCT endpoint_id FROM jobs WHERE state = 'queued'", logger: logger
+                            ).decode(String.self).gather()
+                            broadcaster.publish(endpoints.map { .enqueued(endpointID: $0) } + [.webhookPending])
+                        }
+                        listenedBefore = true
                         for try await notification in notifications {
                             if let decoded = Self.decode(notification.payload, skipping: origin) {
                                 broadcaster.publish(decoded)

@@ -53,6 +53,26 @@ struct PostgresClusterTests {
         await b.stop()
     }
 
+    @Test("after its listener reconnects, an instance wakes its leasers for every endpoint with queued jobs")
+    func listenerReconnectWakesLeasers() async throws {
+        let configuration = try await PostgresTestCluster.shared.makeDatabase()
+        let a = try await RunningClusterDatabase.open(configuration)
+        let b = try await RunningClusterDatabase.open(configuration)
+        let wakeUps = PostgresJobStore(database: a.database).notifications()
+        _ = try await PostgresJobStore(database: b.database).enqueue(newJob("waiting", endpoint: "acme/gap"))
+        _ = await collect(wakeUps) { $0.contains(.enqueued(endpointID: "acme/gap")) }
+        // Cut every listener off (as a network failure or a server restart would).
+        let cut = try await b.database.rows("""
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE datname = current_database() AND query ILIKE 'LISTEN%'
+            """)
+        #expect(cut.count == 2)
+        let seen = await collect(wakeUps) { $0.contains(.enqueued(endpointID: "acme/gap")) }
+        #expect(seen.contains(.enqueued(endpointID: "acme/gap")))
+        await a.stop()
+        await b.stop()
+    }
+
     @Test("concurrent leasers on two instances never take the same job")
     func concurrentLeasersSkipLockedRows() async throws {
         let configuration = try await PostgresTestCluster.shared.makeDatabase(maxConnections: 8)
