@@ -33,27 +33,21 @@ if [[ -z "$BIN" ]]; then
     BIN="$(find_bin)"
 fi
 
-# Who runs the server, and a directory that user can reach.
+# Who runs the server, and a directory that user can reach whose socket path fits the 107-byte
+# limit; otherwise a directory under /var/tmp named after the project.
 DIR="${PEREGRINE_TEST_POSTGRES_DIR:-$PROJECT/.peregrine-test/postgres}"
+FALLBACK="/var/tmp/peregrine-test-postgres-$(printf '%s' "$PROJECT" | sha256sum | cut -c1-12)"
 RUN=()
-if [[ $(id -u) -eq 0 ]]; then
-    RUN=(runuser -u postgres --)
-    mkdir -p "$DIR"
-    chown postgres: "$DIR"
-    chmod 700 "$DIR"
-    if ! "${RUN[@]}" test -w "$DIR"; then
-        DIR="/var/tmp/peregrine-test-postgres-$(printf '%s' "$PROJECT" | sha256sum | cut -c1-12)"
-        mkdir -p "$DIR"
-        chown postgres: "$DIR"
-        chmod 700 "$DIR"
+if [[ $(id -u) -eq 0 ]]; then RUN=(runuser -u postgres --); fi
+prepare() {
+    mkdir -p "$1" || return 1
+    if [[ $(id -u) -eq 0 ]]; then
+        chown postgres: "$1" && chmod 700 "$1" && "${RUN[@]}" test -w "$1"
     fi
-else
-    mkdir -p "$DIR"
-fi
-# Unix socket paths are limited to 107 bytes.
-if (( ${#DIR} > 90 )); then
-    echo "postgres: $DIR is too long for a socket path; set PEREGRINE_TEST_POSTGRES_DIR" >&2
-    exit 1
+}
+if (( ${#DIR} > 90 )) || ! prepare "$DIR"; then
+    DIR="$FALLBACK"
+    prepare "$DIR"
 fi
 
 PORT=5432
