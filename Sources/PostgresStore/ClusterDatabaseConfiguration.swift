@@ -13,7 +13,13 @@ import PostgresNIO
 public struct ClusterDatabaseConfiguration: Sendable, Equatable {
     /// How TLS is used on TCP connections.
     public enum TLSMode: String, Sendable, Equatable {
-        case disable, prefer, require
+        /// Plain TCP.
+        case disable
+        /// TLS when the server offers it, certificate unchecked.
+        case prefer
+        /// TLS always, certificate unchecked.
+        case require
+        /// TLS always, certificate and host name checked against the system's trust roots.
         case verifyFull = "verify-full"
     }
 
@@ -23,9 +29,13 @@ public struct ClusterDatabaseConfiguration: Sendable, Equatable {
     public var port: Int
     /// Directory holding the server's Unix socket, if connecting through it.
     public var socketDirectory: String?
+    /// Role to log in as (default `postgres`).
     public var username: String
+    /// Password, if the server asks for one.
     public var password: String?
+    /// Database name (default `postgres`).
     public var database: String
+    /// TLS on TCP connections (default `prefer`, as libpq).
     public var tls: TLSMode
     /// Most connections the store's pool opens to the server (one more is held for LISTEN).
     public var maxConnections: Int
