@@ -80,26 +80,25 @@ public struct PostgresJobStore: JobStore, QueuedJobCounting {
             """).first.map(Job.init(postgres:))
     }
 
+    /// Two statements, each on its own snapshot (a transaction would not change that at READ
+    /// COMMITTED): a job leased in between counts as position 0, which it just was.
     public func queuePosition(id: String) async throws -> Int? {
-        try await database.transaction { connection -> Int? in
-            guard let endpoint = try await connection.query(
-                "SELECT endpoint_id FROM jobs WHERE id = \(id) AND state = 'queued'", logger: database.logger
-            ).decode(String.self).gather().first
-            else { return nil }
-            // The queued jobs of the same endpoint that sort before this one in the fair lease
-            // order, so position 0 is the next job leased.
-            var binds = PostgresBindings()
-            binds.append([endpoint])
-            binds.append(StoredTime.milliseconds(Date()))
-            binds.append(id)
-            let query = PostgresQuery(unsafeSQL: """
-                WITH \(Self.fairOrderCTE)
-                SELECT COUNT(*) FROM ranked o, ranked me
-                WHERE me.id = $3 AND (o.priority, o.turn, o.served, o.enqueued_at, o.seq)
-                    < (me.priority, me.turn, me.served, me.enqueued_at, me.seq)
-                """, binds: binds)
-            return try await connection.query(query, logger: database.logger).decode(Int.self).gather().first ?? 0
-        }
+        guard let row = try await database.rows("SELECT endpoint_id FROM jobs WHERE id = \(id) AND state = 'queued'").first
+        else { return nil }
+        let endpoint = try row.decode(String.self)
+        // The queued jobs of the same endpoint that sort before this one in the fair lease
+        // order, so position 0 is the next job leased.
+        var binds = PostgresBindings()
+        binds.append([endpoint])
+        binds.append(StoredTime.milliseconds(Date()))
+        binds.append(id)
+        let query = PostgresQuery(unsafeSQL: """
+            WITH \(Self.fairOrderCTE)
+            SELECT COUNT(*) FROM ranked o, ranked me
+            WHERE me.id = $3 AND (o.priority, o.turn, o.served, o.enqueued_at, o.seq)
+                < (me.priority, me.turn, me.served, me.enqueued_at, me.seq)
+            """, binds: binds)
+        return try await database.rows(query).first?.decode(Int.self) ?? 0
     }
 
     /// The common table expressions `running` and `ranked` of the fair lease order over the
