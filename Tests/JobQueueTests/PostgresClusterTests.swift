@@ -112,6 +112,44 @@ struct PostgresClusterTests {
         await b.stop()
     }
 
+    @Test("concurrent submits of one key on two instances never overshoot its queue limit")
+    func queueLimitHoldsAcrossInstances() async throws {
+        let configuration = try await PostgresTestCluster.shared.makeDatabase(maxConnections: 8)
+        let a = try await RunningClusterDatabase.open(configuration)
+        let b = try await RunningClusterDatabase.open(configuration)
+        let stores = [PostgresJobStore(database: a.database), PostgresJobStore(database: b.database)]
+        let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<24 {
+                group.addTask {
+                    var job = newJob("k\(i)", apiKeyID: "busy")
+                    job.maxQueuedForKey = 5
+                    do {
+                        _ = try await stores[i % 2].enqueue(job)
+                        return true
+                    } catch let error as JobStoreError where error.code == .queueLimit {
+                        return false
+                    }
+                }
+            }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 5)
+        #expect(try await stores[0].queuedCounts() == ["acme/upscale": 5])
+        await a.stop()
+        await b.stop()
+    }
+
+    @Test("an unreachable server is a storage error naming the database, not a hang or a trap")
+    func unreachableServer() async throws {
+        let missing = FileManager.default.temporaryDirectory.appendingPathComponent("no-postgres-\(UUID().uuidString)").path
+        let database = ClusterDatabase(configuration: ClusterDatabaseConfiguration(socketDirectory: missing, database: "nowhere"))
+        await #expect {
+            try await database.migrate()
+        } throws: { error in
+            (error as? JobStoreError)?.code == .storage && "\(error)".contains("nowhere")
+        }
+    }
+
     @Test("nodes migrating a fresh database at once all succeed and the schema is applied once")
     func concurrentMigrations() async throws {
         let configuration = try await PostgresTestCluster.shared.makeDatabase()
