@@ -74,7 +74,15 @@ if ! "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then
     if [[ "${PEREGRINE_TEST_POSTGRES_DURABLE:-0}" != "1" ]]; then
         OPTIONS+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     fi
-    "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 -o "$OPTIONS" start >&2 || {
+    # The server outlives this script: it must not inherit the caller's descriptors (a pipe the
+    # caller reads to its end would never end), so everything above stderr is closed for it.
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd="${fd##*/}"
+            if (( fd > 2 )); then eval "exec ${fd}>&-" 2>/dev/null || true; fi
+        done
+        exec "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 -o "$OPTIONS" start </dev/null >&2
+    ) || {
         tail -20 "$DIR/server.log" >&2
         exit 1
     }

@@ -17,6 +17,7 @@ public actor PostgresTestCluster {
     public static let shared = PostgresTestCluster()
 
     private var server: ClusterDatabaseConfiguration?
+    private var serverURL: String?
     private var counter = 0
     private let logger = Logger(label: "peregrine.tests.postgres")
 
@@ -36,7 +37,7 @@ public actor PostgresTestCluster {
     /// A new, empty database as a URL (what `--database` takes). Not migrated.
     public func makeDatabaseURL() async throws -> String {
         let database = try await makeDatabase().database
-        guard var components = URLComponents(string: try Self.clusterURL()) else {
+        guard let serverURL, var components = URLComponents(string: serverURL) else {
             throw PostgresTestClusterError("the test cluster's URL does not parse")
         }
         components.path = "/" + database
@@ -54,6 +55,7 @@ public actor PostgresTestCluster {
         let url = try Self.clusterURL()
         let configuration = try ClusterDatabaseConfiguration(url: url)
         server = configuration
+        serverURL = url
         try await dropLeftovers(on: configuration)
         return configuration
     }
@@ -114,18 +116,26 @@ public actor PostgresTestCluster {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let script = root.appendingPathComponent("scripts/postgres.sh").path
+        // The URL comes back through a file, not a pipe: the server the script starts lives on,
+        // and a descriptor it kept would hold a pipe open forever.
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("peregrine-postgres-url-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: output.path, contents: nil),
+            let handle = FileHandle(forWritingAtPath: output.path)
+        else { throw PostgresTestClusterError("cannot create \(output.path)") }
+        defer { try? FileManager.default.removeItem(at: output) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [script]
-        let output = Pipe()
-        process.standardOutput = output
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = handle
         do {
             try process.run()
         } catch {
             throw PostgresTestClusterError("cannot run \(script): \(error)")
         }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        try? handle.close()
+        let data = (try? Data(contentsOf: output)) ?? Data()
         let url = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
         guard process.terminationStatus == 0, url.hasPrefix("postgres") else {
             throw PostgresTestClusterError(
