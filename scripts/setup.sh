@@ -4,6 +4,8 @@
 set -euo pipefail
 
 PACKAGES=(pkg-config libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev libwebp-dev zlib1g-dev libsqlite3-dev ffmpeg)
+# postgresql: the cluster job store's tests (scripts/postgres.sh starts their private server);
+# scripts/test.sh asks for it.
 if [[ "${PEREGRINE_SETUP_POSTGRES:-0}" == "1" ]]; then
     PACKAGES+=(postgresql)
 fi

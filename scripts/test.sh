@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Runs Peregrine's whole test suite on a fresh Debian 12 machine: installs what the tests need,
 # builds, and runs every test (engine kernels and models on real weights, the job store,
-# the server, the fal Python client against a live TLS server, the crash-durability test).
+# the server (SQLite and PostgreSQL stores), the fal Python client against a live TLS server, the crash-durability test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PEREGRINE_SETUP_POSTGRES="${PEREGRINE_SETUP_POSTGRES:-0}" PEREGRINE_SETUP_CHROMIUM=1 bash scripts/setup.sh
+PEREGRINE_SETUP_POSTGRES=1 PEREGRINE_SETUP_CHROMIUM=1 bash scripts/setup.sh
+
+# The PostgreSQL driver's tests run against a private cluster (installed and started by
+# scripts/postgres.sh; each test creates and drops its own databases in it).
+PEREGRINE_TEST_POSTGRES_URL="$(bash scripts/postgres.sh)"
+export PEREGRINE_TEST_POSTGRES_URL
 
 # Python environment for the client-compatibility test (fal's official client, pinned).
 VENV=.venv-compat

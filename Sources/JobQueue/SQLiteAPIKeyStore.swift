@@ -1,10 +1,8 @@
-import Crypto
 import Foundation
 import GRDB
 
-/// API keys in the embedded database. A key is `pk_<random>` plus a 32-byte random secret
-/// (base64url); only a per-key random salt and HMAC-SHA256(salt, secret) are stored, and the
-/// check is constant-time.
+/// API keys in the embedded database, made and checked by `APIKeySecret` (only a salted hash of
+/// each secret is stored).
 public struct SQLiteAPIKeyStore: APIKeyStore {
     /// The shared database (also used by `SQLiteJobStore`).
     public let database: SQLiteDatabase
@@ -15,10 +13,7 @@ public struct SQLiteAPIKeyStore: APIKeyStore {
     }
 
     public func createKey(name: String, isAdmin: Bool, now: Date) async throws -> (key: APIKey, secret: String) {
-        let id = "pk_" + Self.base64URL(Self.randomBytes(12))
-        let secret = Self.base64URL(Self.randomBytes(32))
-        let salt = Self.randomBytes(16)
-        let hash = Self.hash(secret: secret, salt: salt)
+        let (id, secret, salt, hash) = APIKeySecret.generate()
         let createdMS = StoredTime.milliseconds(now)
         try await database.write { db in
             try db.execute(
@@ -36,11 +31,10 @@ public struct SQLiteAPIKeyStore: APIKeyStore {
             return (Self.key(row: row), row["salt"], row["secret_hash"])
         }
         guard let stored else {
-            // Same work as a real check, so an unknown id is not told apart by timing.
-            _ = Self.matches(secret: secret, salt: Data(count: 16), hash: Data(count: 32))
+            APIKeySecret.matchNothing(secret: secret)
             return nil
         }
-        guard Self.matches(secret: secret, salt: stored.salt, hash: stored.hash) else { return nil }
+        guard APIKeySecret.matches(secret: secret, salt: stored.salt, hash: stored.hash) else { return nil }
         return stored.key.revokedAt == nil ? stored.key : nil
     }
 
@@ -71,26 +65,5 @@ public struct SQLiteAPIKeyStore: APIKeyStore {
         return APIKey(
             id: row["id"], name: row["name"], createdAt: StoredTime.date(row["created_at"]),
             revokedAt: revoked.map(StoredTime.date), isAdmin: row["admin"] ?? false)
-    }
-
-    static func hash(secret: String, salt: Data) -> Data {
-        Data(HMAC<SHA256>.authenticationCode(for: Data(secret.utf8), using: SymmetricKey(data: salt)))
-    }
-
-    /// `isValidAuthenticationCode` compares in constant time.
-    static func matches(secret: String, salt: Data, hash: Data) -> Bool {
-        HMAC<SHA256>.isValidAuthenticationCode(hash, authenticating: Data(secret.utf8), using: SymmetricKey(data: salt))
-    }
-
-    static func randomBytes(_ count: Int) -> Data {
-        var generator = SystemRandomNumberGenerator()
-        return Data((0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
-    }
-
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
     }
 }

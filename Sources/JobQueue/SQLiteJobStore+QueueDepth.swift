@@ -1,7 +1,13 @@
 import Foundation
 import GRDB
 
-extension SQLiteJobStore {
+/// A store that can count its queued jobs per endpoint cheaply (for `/metrics`).
+public protocol QueuedJobCounting: Sendable {
+    /// Queued (not yet leased) jobs per endpoint id; endpoints with none are absent.
+    func queuedCounts() async throws -> [String: Int]
+}
+
+extension SQLiteJobStore: QueuedJobCounting {
     /// Queued (not yet leased) jobs per endpoint id, for metrics; endpoints with none are absent.
     public func queuedCounts() async throws -> [String: Int] {
         try await database.read { db in

@@ -5,19 +5,21 @@ import Kernels
 import Logging
 import ModelKit
 import Runners
+import ServiceLifecycle
 import Webhooks
 
-/// The embedded deployment's parts under `$PEREGRINE_HOME`: SQLite job and key stores, files on
-/// disk, the webhook signing key, the storage-token key, and the runner-side plumbing (event hub,
+/// The deployment's parts: job, key and settings stores (SQLite under `$PEREGRINE_HOME`, or a
+/// cluster's PostgreSQL handed in as `PlatformStores`), files on disk under `$PEREGRINE_HOME`,
+/// the webhook signing key, the storage-token key, and the runner-side plumbing (event hub,
 /// file access, job submitter, runner pool, metrics) for a set of models, each built once and
 /// handed to what needs it.
 public struct EmbeddedPlatform: Sendable {
     /// Server settings.
     public let configuration: ServerConfiguration
     /// The job queue.
-    public let store: SQLiteJobStore
-    /// API keys (`nil` only when auth is off).
-    public let keys: SQLiteAPIKeyStore
+    public let store: any JobStore
+    /// API keys.
+    public let keys: any APIKeyStore
     /// Uploaded and produced files.
     public let blobs: FileBlobStore
     /// The webhook signing key.
@@ -38,16 +40,20 @@ public struct EmbeddedPlatform: Sendable {
     public let submitter: JobSubmitter
     /// The runner pool serving the models.
     public let pool: RunnerPool
-    /// Stored results of deterministic requests, shared by identical ones.
-    public let resultCache: ResultCache
+    /// Stored results of deterministic requests, shared by identical ones; nil where the
+    /// database keeps no result cache index (PostgreSQL, for now).
+    public let resultCache: ResultCache?
     /// Runtime model settings (admin API, `peregrine models scale`).
-    public let modelSettings: SQLiteModelSettingsStore
+    public let modelSettings: any ModelSettingsStore
+    /// What the stores' database needs running (first in the service group).
+    public let storeServices: [any Service]
     /// The metrics registry `/metrics` exposes.
     public let metrics: PlatformMetrics
     /// Where the platform logs.
     public let logger: Logger
 
-    /// Opens (creating on first use) everything under `configuration.home`.
+    /// Opens (creating on first use) everything under `configuration.home`, with the embedded
+    /// SQLite stores.
     /// - Parameters:
     ///   - configuration: server settings.
     ///   - models: the models to serve.
@@ -64,12 +70,34 @@ public struct EmbeddedPlatform: Sendable {
         resultCacheIndex: (SQLiteResultCacheIndex) -> any ResultCacheIndex = { $0 }
     ) throws {
         try configuration.validate()
+        try self.init(
+            configuration: configuration, stores: try .sqlite(configuration, resultCacheIndex: resultCacheIndex), models: models,
+            runnerConfiguration: runnerConfiguration, modelsDirectory: modelsDirectory, logger: logger,
+            hostResolver: hostResolver)
+    }
+
+    /// Opens everything under `configuration.home` around the given stores.
+    /// - Parameters:
+    ///   - configuration: server settings.
+    ///   - stores: the job, key and settings stores (and their database's services).
+    ///   - models: the models to serve.
+    ///   - runnerConfiguration: lease and shutdown settings.
+    ///   - modelsDirectory: the weights cache (default `configuration.modelsDirectory`).
+    ///   - logger: base logger.
+    ///   - hostResolver: looks up webhook and input host names (default: the system resolver).
+    /// - Throws: when the home directory, database or keys cannot be opened.
+    public init(
+        configuration: ServerConfiguration, stores: PlatformStores, models: [any Model],
+        runnerConfiguration: RunnerConfiguration? = nil, modelsDirectory: URL? = nil,
+        logger: Logger = Logger(label: "peregrine"), hostResolver: any HostResolver = SystemResolver()
+    ) throws {
+        try configuration.validate()
         let fm = FileManager.default
         try fm.createDirectory(at: configuration.home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let database = try SQLiteDatabase(path: configuration.databasePath.path)
-        store = SQLiteJobStore(database: database)
-        keys = SQLiteAPIKeyStore(database: database)
-        modelSettings = SQLiteModelSettingsStore(database: database)
+        store = stores.jobs
+        keys = stores.keys
+        modelSettings = stores.modelSettings
+        storeServices = stores.services
         blobs = try FileBlobStore(
             root: configuration.filesDirectory.path, configuration: FileBlobStoreConfiguration(
                 maxParts: configuration.maxUploadParts, maxUploadsPerOwner: configuration.maxPendingUploadsPerKey))
@@ -82,9 +110,13 @@ public struct EmbeddedPlatform: Sendable {
         uploads = try UploadIndex(directory: configuration.home.appendingPathComponent("upload-index", isDirectory: true))
         urlPolicy = URLPolicy(allowPrivate: configuration.allowPrivateURLs, resolver: hostResolver)
         files = BlobFileAccess(blobs: blobs, uploads: uploads, policy: urlPolicy, configuration: configuration)
-        resultCache = ResultCache(
-            index: resultCacheIndex(SQLiteResultCacheIndex(database: database)), blobs: blobs, uploads: uploads, files: files, registry: registry,
-            configuration: configuration, logger: logger)
+        // Only where the database keeps a result cache index (the embedded SQLite one).
+        let resultCache: ResultCache? = if let index = stores.resultCacheIndex {
+            ResultCache(index: index, blobs: blobs, uploads: uploads, files: files, registry: registry, configuration: configuration, logger: logger)
+        } else {
+            nil
+        }
+        self.resultCache = resultCache
         var submitter = JobSubmitter(registry: registry, store: store, urlPolicy: urlPolicy, configuration: configuration)
         submitter.resultCache = resultCache
         self.submitter = submitter
@@ -108,7 +140,7 @@ public struct EmbeddedPlatform: Sendable {
     /// expired idempotency keys.
     public func maintenance() -> JobMaintenanceService {
         JobMaintenanceService(
-            store: store, idempotency: store, configuration: JobMaintenanceConfiguration(resultTTL: configuration.resultTTL),
+            store: store, idempotency: store as? any IdempotencyStore, configuration: JobMaintenanceConfiguration(resultTTL: configuration.resultTTL),
             logger: logger)
     }
 

@@ -105,6 +105,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Threads of the process's compute pool, shared by every model (`nil`: the runner
     /// configuration's default).
     public var computeThreads: Int?
+    /// The cluster's PostgreSQL (`postgres://user@host:port/db`) holding jobs, keys and model
+    /// settings; `nil` (the default): the embedded SQLite database under `home`.
+    public var databaseURL: String?
 
     /// The defaults.
     public init() {}
@@ -147,6 +150,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let v = try int("IDLE_TIMEOUT") { idleTimeout = TimeInterval(v) }
         if let v = try int("MAX_CONNECTIONS") { maxConnections = v }
         if let v = try int("THREADS") { computeThreads = v }
+        if let v = value("DATABASE") { databaseURL = v }
         if let v = try bool("ALLOW_PRIVATE_URLS") { allowPrivateURLs = v }
         if let v = try int("RESULT_TTL") { resultTTL = TimeInterval(v) }
         if let v = try int("MAX_JSON_BYTES") { maxJSONBytes = v }
@@ -172,6 +176,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Checks combinations that cannot work.
     /// - Throws: `ConfigurationError` describing the problem.
     public func validate() throws {
+        if let databaseURL, !(databaseURL.hasPrefix("postgres://") || databaseURL.hasPrefix("postgresql://")) {
+            throw ConfigurationError("--database takes a postgres:// URL (postgres://user@host:port/db)")
+        }
         // Port 0 asks the system for a free port (tests, benchmarks).
         guard (0...65535).contains(port) else { throw ConfigurationError("port \(port) is out of range") }
         if let httpPort, !(0...65535).contains(httpPort) || (httpPort == port && port != 0) {

@@ -7,7 +7,7 @@ import JobQueue
 /// metrics.
 enum MetricsRoute {
     static func response(services: APIServices) async -> Response {
-        let queued = try? await (services.store as? SQLiteJobStore)?.queuedCounts()
+        let queued = try? await (services.store as? any QueuedJobCounting)?.queuedCounts()
         let text = services.metrics.exposition(
             queued: queued, models: services.registry.endpointIDs, residency: services.pool?.residencySnapshot)
         let data = Data(text.utf8)

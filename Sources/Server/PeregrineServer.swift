@@ -89,14 +89,16 @@ public struct PeregrineServer: Sendable {
         return apps
     }
 
-    /// The service group, in start order: store maintenance, file sweeper, event hub, runner
-    /// pool, webhook sender, HTTP listeners (shut down in reverse).
+    /// The service group, in start order: the stores' database (a cluster's connection pool and
+    /// listener), store maintenance, file sweeper, event hub, runner pool, webhook sender, HTTP
+    /// listeners (shut down in reverse).
     /// - Parameter signals: whether SIGINT/SIGTERM shut the group down (off for embedding).
     public func serviceGroup(
         signals: Bool = true, onServerRunning: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
     ) throws -> ServiceGroup {
         let services: [any Service] =
-            [platform.maintenance(), platform.fileSweeper(), platform.hub, platform.pool,
+            platform.storeServices
+            + [platform.maintenance(), platform.fileSweeper(), platform.hub, platform.pool,
              platform.webhookSender()]
             + (try applications(onServerRunning: onServerRunning))
         return ServiceGroup(

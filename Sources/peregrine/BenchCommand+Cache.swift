@@ -78,7 +78,7 @@ extension BenchCommand {
             // The cache's own work on a miss, timed directly: the key (canonical input, the
             // input file's digest) and the index lookup, for a file URL and for a 512² data URI.
             let entry = try require(platform.registry.entry(for: endpoint), "model entry")
-            let cache = platform.resultCache
+            let cache = try require(platform.resultCache, "result cache")
             let dataURI = JSONValue.string("data:image/png;base64," + (try png(seed: 10_000)).base64EncodedString())
             func lookupCost(_ image: JSONValue) async throws -> [Double] {
                 var times: [Double] = []

@@ -2,17 +2,17 @@ import APITypes
 import ArgumentParser
 import Foundation
 import JobQueue
+import Platform
 import Server
 
-/// `peregrine keys create|list|revoke`: API keys in `$PEREGRINE_HOME`.
+/// `peregrine keys create|list|revoke`: API keys in `$PEREGRINE_HOME` (or the cluster's database).
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys", abstract: "Manage API keys.", subcommands: [Create.self, List.self, Revoke.self])
 
-    static func store(_ options: ServerOptions) throws -> SQLiteAPIKeyStore {
-        let c = try options.resolve()
-        try FileManager.default.createDirectory(at: c.home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return SQLiteAPIKeyStore(database: try SQLiteDatabase(path: c.databasePath.path))
+    /// Runs `body` with the key store `options` name (`--database`, else SQLite under `--home`).
+    static func withStore<T: Sendable>(_ options: ServerOptions, _ body: @Sendable (any APIKeyStore) async throws -> T) async throws -> T {
+        try await PlatformStores.with(try options.resolve()) { stores in try await body(stores.keys) }
     }
 
     struct Create: AsyncParsableCommand {
@@ -26,7 +26,8 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            let (key, secret) = try await KeysCommand.store(options).createKey(name: name, isAdmin: admin, now: Date())
+            let (name, admin) = (name, admin)
+            let (key, secret) = try await KeysCommand.withStore(options) { try await $0.createKey(name: name, isAdmin: admin, now: Date()) }
             if !quiet {
                 FileHandle.standardError.write(Data("created \(admin ? "admin " : "")key '\(name)'; the secret is shown only now:\n".utf8))
             }
@@ -41,7 +42,7 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            let keys = try await KeysCommand.store(options).listKeys()
+            let keys = try await KeysCommand.withStore(options) { try await $0.listKeys() }
             if json {
                 let infos = keys.map { APIKeyInfo(id: $0.id, name: $0.name, createdAt: $0.createdAt, revokedAt: $0.revokedAt, admin: $0.isAdmin) }
                 let encoder = JSONEncoder()
@@ -63,7 +64,8 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            guard try await KeysCommand.store(options).revokeKey(id: id, now: Date()) else {
+            let id = id
+            guard try await KeysCommand.withStore(options, { try await $0.revokeKey(id: id, now: Date()) }) else {
                 throw ValidationError("no key with id \(id)")
             }
             print("revoked \(id)")

@@ -103,19 +103,20 @@ extension ModelsCommand {
             guard let model = try ShippedModels.all(configuration: configuration).first(where: { $0.manifest.endpointID == name }) else {
                 throw ValidationError("unknown model '\(name)'")
             }
-            try FileManager.default.createDirectory(at: configuration.home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let database = try SQLiteDatabase(path: configuration.databasePath.path)
-            let store = SQLiteModelSettingsStore(database: database)
             let defaults = RunnerConfiguration()
             let base = ResidencySettings(
                 estimatedBytes: model.manifest.memoryEstimateBytes, keepAlive: .seconds(defaults.modelKeepAlive),
                 maxConcurrency: model.manifest.maxConcurrency, startupTimeout: defaults.startupTimeout.map { .seconds($0) })
-            var override = try await store.override(for: name)
-            if body.objectValue?.isEmpty == false {
-                override = try ModelSettingsPatch.applying(body, to: override, defaults: base)
-                try await store.setOverride(override, for: name, now: Date())
+            let endpointID = name
+            let override = try await PlatformStores.with(configuration) { stores in
+                var override = try await stores.modelSettings.override(for: endpointID)
+                if body.objectValue?.isEmpty == false {
+                    override = try ModelSettingsPatch.applying(body, to: override, defaults: base)
+                    try await stores.modelSettings.setOverride(override, for: endpointID, now: Date())
+                }
+                return override
             }
-            return ModelSettingsPatch.json(endpointID: name, settings: base.applying(override), override: override)
+            return ModelSettingsPatch.json(endpointID: endpointID, settings: base.applying(override), override: override)
         }
     }
 }

@@ -23,6 +23,11 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         var configuration = try options.resolve()
+        // A one-shot run queues in a scratch database of its own: on a cluster's database other
+        // nodes could take the job.
+        guard configuration.databaseURL == nil else {
+            throw ValidationError("peregrine run works in a scratch home; --database is for serve, keys and models scale")
+        }
         let models = try ShippedModels.all(configuration: configuration)
         let modelsDirectory = configuration.modelsDirectory
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("peregrine-run-\(UUID().uuidString)")

@@ -11,12 +11,14 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.resolve()
-        let platform = try EmbeddedPlatform(configuration: configuration, models: try ShippedModels.all(configuration: configuration))
+        let stores = try await PlatformStores.open(configuration)
+        let platform = try EmbeddedPlatform(
+            configuration: configuration, stores: stores, models: try ShippedModels.all(configuration: configuration))
         let server = PeregrineServer(platform: platform)
         let (_, certificate) = try PeregrineServer.tlsConfiguration(for: configuration)
         let auth = configuration.authEnabled ? "on (create a key: peregrine keys create)" : "OFF"
         FileHandle.standardError.write(Data("""
-            peregrine: serving \(platform.registry.entries.count) model(s); auth \(auth)
+            peregrine: serving \(platform.registry.entries.count) model(s); auth \(auth); store \(configuration.databaseURL == nil ? "SQLite" : "PostgreSQL")
             peregrine: certificate \(certificate)
 
             """.utf8))

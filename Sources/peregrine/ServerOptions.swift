@@ -70,6 +70,8 @@ struct ServerOptions: ParsableArguments {
     var threads: Int?
     @Option(name: .customLong("max-connections"), help: "Most open connections per listener; more wait to be accepted (default 1024; 0: no limit).")
     var maxConnections: Int?
+    @Option(name: .customLong("database"), help: "PostgreSQL URL of a cluster's shared store (postgres://user@host:port/db; default: SQLite under --home).")
+    var database: String?
 
     /// Defaults, then the environment, then these flags.
     func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
@@ -107,6 +109,7 @@ struct ServerOptions: ParsableArguments {
         if let idleTimeout { c.idleTimeout = TimeInterval(idleTimeout) }
         if let maxConnections { c.maxConnections = maxConnections }
         if let threads { c.computeThreads = threads }
+        if let database { c.databaseURL = database }
         try c.validate()
         return c
     }

@@ -84,7 +84,7 @@ struct RunnerPlatform: Sendable {
             runnerConfiguration: RunnerConfiguration(leaseDuration: 60, shutdownGracePeriod: 1, modelKeepAlive: keepAlive))
     }
 
-    var store: SQLiteJobStore { platform.store }
+    var store: any JobStore { platform.store }
 
     /// Runs `body` with the platform's services running.
     func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {

@@ -7,7 +7,7 @@ import Testing
 struct ConformanceFailureTests {
     @Test(arguments: JobStoreFactory.all)
     func expiredLeasesAreRequeuedUntilAttemptsRunOut(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("x", maxAttempts: 2))
         _ = try await store.enqueue(newJob("y", maxAttempts: 2))
         let first = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r1", limit: 1, leaseDuration: 10, now: t0)
@@ -34,7 +34,7 @@ struct ConformanceFailureTests {
 
     @Test(arguments: JobStoreFactory.all)
     func extendedLeasesAreNotRescued(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("e"))
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r1", limit: 1, leaseDuration: 10, now: t0)
         #expect(try await store.extendLease(id: "e", leaseToken: store.leaseToken(of: "e"), until: t0.addingTimeInterval(60)))
@@ -45,7 +45,7 @@ struct ConformanceFailureTests {
 
     @Test(arguments: JobStoreFactory.all)
     func releaseRetriesOnlyRetryableFailuresWithAttemptsLeft(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("r", maxAttempts: 2))
         let infra = JobResult(status: 503, body: Data(#"{"detail":"runner crashed","error_type":"runner_disconnected"}"#.utf8), errorMessage: "runner crashed", errorType: "runner_disconnected")
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r1", limit: 1, leaseDuration: 10, now: t0)
@@ -67,7 +67,7 @@ struct ConformanceFailureTests {
 
     @Test(arguments: JobStoreFactory.all)
     func missedStartDeadlineEndsWith504(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("late", startDeadline: t0.addingTimeInterval(5)))
         _ = try await store.enqueue(newJob("free"))
         #expect(try await store.expireStartDeadlines(now: t0.addingTimeInterval(4)).isEmpty)
@@ -87,7 +87,7 @@ struct ConformanceFailureTests {
 
     @Test(arguments: JobStoreFactory.all)
     func cancelInEveryState(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         #expect(try await store.cancel(id: "missing", now: t0) == .notFound)
 
         _ = try await store.enqueue(newJob("q"))
@@ -115,7 +115,7 @@ struct ConformanceFailureTests {
 
     @Test(arguments: JobStoreFactory.all)
     func cancelRequestWinsOverRetry(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("a", maxAttempts: 3))
         _ = try await store.enqueue(newJob("b", maxAttempts: 3))
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 2, leaseDuration: 10, now: t0)

@@ -17,7 +17,7 @@ struct ConformanceFairnessTests {
 
     @Test(arguments: JobStoreFactory.all)
     func aFloodingKeyDoesNotStarveALaterKey(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         for i in 0..<6 { _ = try await store.enqueue(newJob("a\(i)", apiKeyID: "flood")) }
         _ = try await store.enqueue(newJob("b0", apiKeyID: "quiet"))
         _ = try await store.enqueue(newJob("b1", apiKeyID: "quiet"))
@@ -32,7 +32,7 @@ struct ConformanceFairnessTests {
 
     @Test(arguments: JobStoreFactory.all)
     func runningJobsCountAgainstTheirKeysTurn(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         for i in 0..<3 { _ = try await store.enqueue(newJob("a\(i)", apiKeyID: "flood")) }
         let first = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 2, leaseDuration: 30, now: t0)
         #expect(first.map(\.id) == ["a0", "a1"])
@@ -47,7 +47,7 @@ struct ConformanceFairnessTests {
 
     @Test(arguments: JobStoreFactory.all)
     func priorityStillComesBeforeFairness(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("low-quiet", priority: .low, apiKeyID: "quiet"))
         for i in 0..<3 { _ = try await store.enqueue(newJob("n\(i)", apiKeyID: "flood")) }
         _ = try await store.enqueue(newJob("anon"))
@@ -57,7 +57,7 @@ struct ConformanceFairnessTests {
 
     @Test(arguments: JobStoreFactory.all)
     func fairnessIsPerEndpointSet(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         // A key's running jobs on another endpoint do not cost it turns here.
         _ = try await store.enqueue(newJob("v0", endpoint: "acme/video", apiKeyID: "a"))
         _ = try await store.lease(endpointIDs: ["acme/video"], owner: "r", limit: 1, leaseDuration: 30, now: t0)
@@ -69,7 +69,7 @@ struct ConformanceFairnessTests {
 
     @Test(arguments: JobStoreFactory.all)
     func queueLimitPerKeyIsEnforcedAtInsert(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         func limited(_ id: String, key: String?) -> NewJob {
             var job = newJob(id, apiKeyID: key)
             job.maxQueuedForKey = 2
@@ -97,7 +97,7 @@ struct ConformanceFairnessTests {
 
     @Test(arguments: JobStoreFactory.all)
     func concurrentSubmitsCannotOvershootTheLimit(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         let stored = try await withThrowingTaskGroup(of: Bool.self) { group in
             for i in 0..<24 {
                 group.addTask {

@@ -15,7 +15,7 @@ struct ConformanceLeaseTokenTests {
 
     @Test(arguments: JobStoreFactory.all)
     func staleAttemptOfSameOwnerCannotFinishTheReLease(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("same", maxAttempts: 3))
         let stale = try await leaseOne(store, owner: "node-a/acme/upscale", now: t0)
         #expect(try await store.rescueExpiredLeases(now: t0.addingTimeInterval(10)) == ["same"])
@@ -43,7 +43,7 @@ struct ConformanceLeaseTokenTests {
 
     @Test(arguments: JobStoreFactory.all)
     func releasedAndReLeasedJobRefusesTheEarlierToken(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("again", maxAttempts: 3))
         let first = try await leaseOne(store, owner: "r", now: t0)
         let firstToken = try #require(first.leaseToken)
@@ -58,7 +58,7 @@ struct ConformanceLeaseTokenTests {
 
     @Test(arguments: JobStoreFactory.all)
     func tokensAreUniquePerJobInOneLease(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         for i in 0..<5 { _ = try await store.enqueue(newJob("many-\(i)")) }
         let leased = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 5, leaseDuration: 10, now: t0)
         let tokens = leased.compactMap(\.leaseToken)

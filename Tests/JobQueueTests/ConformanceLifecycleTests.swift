@@ -8,7 +8,7 @@ import Testing
 struct ConformanceLifecycleTests {
     @Test(arguments: JobStoreFactory.all)
     func enqueueStoresEverything(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         let request = NewJob(
             id: "req-1", endpointID: "acme/upscale/x4", input: Data(#"{"a":1}"#.utf8), priority: .low,
             startDeadline: t0.addingTimeInterval(30), maxAttempts: 2, webhookURL: "https://hooks.example/a",
@@ -42,7 +42,7 @@ struct ConformanceLifecycleTests {
 
     @Test(arguments: JobStoreFactory.all)
     func duplicateIDIsRejected(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("dup"))
         await #expect(throws: JobStoreError.self) { _ = try await store.enqueue(newJob("dup")) }
         do {
@@ -54,7 +54,7 @@ struct ConformanceLifecycleTests {
 
     @Test(arguments: JobStoreFactory.all)
     func leaseThenFinish(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         let queued = try await store.enqueue(newJob("j1"))
         let leased = try await store.lease(
             endpointIDs: ["acme/upscale"], owner: "node-a/r1", limit: 5, leaseDuration: 30, now: t0)
@@ -85,7 +85,7 @@ struct ConformanceLifecycleTests {
 
     @Test(arguments: JobStoreFactory.all)
     func finishIsGuardedByStateAndLease(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("g1"))
         // Not running yet.
         #expect(try await store.finish(id: "g1", leaseToken: "any", state: .completed, result: okResult, now: t0) == false)
@@ -112,7 +112,7 @@ struct ConformanceLifecycleTests {
 
     @Test(arguments: JobStoreFactory.all)
     func logsAreAppendedInOrderAndBumpVersion(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         let job = try await store.enqueue(newJob("l1"))
         let lines = (0..<5).map { JobLogLine(message: "step \($0)", level: $0 == 4 ? "WARN" : "INFO", timestamp: t0.addingTimeInterval(Double($0))) }
         try await store.appendLogs(id: "l1", lines: Array(lines[0..<2]))

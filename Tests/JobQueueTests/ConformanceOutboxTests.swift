@@ -7,7 +7,7 @@ import Testing
 struct ConformanceOutboxTests {
     @Test(arguments: JobStoreFactory.all)
     func finishWritesTheWebhookRowWithTheTerminalState(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("w1", webhookURL: "https://hooks.example/done", apiKeyID: "pk_user"))
         _ = try await store.enqueue(newJob("plain"))
         #expect(try await store.dueWebhooks(now: t0.addingTimeInterval(1e6), limit: 10).isEmpty)
@@ -32,7 +32,7 @@ struct ConformanceOutboxTests {
 
     @Test(arguments: JobStoreFactory.all)
     func everyTerminalPathWritesAnErrorWebhook(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         let hook = "https://hooks.example/h"
         _ = try await store.enqueue(newJob("cancelled", webhookURL: hook))
         _ = try await store.enqueue(newJob("timed-out", startDeadline: t0, webhookURL: hook))
@@ -63,7 +63,7 @@ struct ConformanceOutboxTests {
 
     @Test(arguments: JobStoreFactory.all)
     func webhookAttemptsAreBookedAndClaimed(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         for id in ["ok", "retry", "dead"] {
             _ = try await store.enqueue(newJob(id, webhookURL: "https://hooks.example/\(id)"))
             #expect(try await store.cancel(id: id, now: t0) == .cancelled)
@@ -91,7 +91,7 @@ struct ConformanceOutboxTests {
 
     @Test(arguments: JobStoreFactory.all)
     func unclaimedRowsComeBackAfterTheClaimLapses(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("c", webhookURL: "https://hooks.example/c"))
         _ = try await store.cancel(id: "c", now: t0)
         #expect(try await store.dueWebhooks(now: t0, limit: 1).count == 1)

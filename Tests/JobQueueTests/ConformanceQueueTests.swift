@@ -7,7 +7,7 @@ import Testing
 struct ConformanceQueueTests {
     @Test(arguments: JobStoreFactory.all)
     func normalBeforeLowAndFIFOWithin(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         for (id, priority) in [("a", JobPriority.low), ("b", .normal), ("c", .low), ("d", .normal), ("e", .normal)] {
             _ = try await store.enqueue(newJob(id, priority: priority))
         }
@@ -20,7 +20,7 @@ struct ConformanceQueueTests {
 
     @Test(arguments: JobStoreFactory.all)
     func batchLeaseReturnsLeaseOrder(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         for i in 0..<6 { _ = try await store.enqueue(newJob("j\(i)", priority: i % 2 == 0 ? .low : .normal)) }
         let leased = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 4, leaseDuration: 30, now: t0)
         #expect(leased.map(\.id) == ["j1", "j3", "j5", "j0"])
@@ -29,7 +29,7 @@ struct ConformanceQueueTests {
 
     @Test(arguments: JobStoreFactory.all)
     func queuePositionsFollowLeaseOrder(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         for (id, priority) in [("a", JobPriority.low), ("b", .normal), ("c", .low), ("d", .normal)] {
             _ = try await store.enqueue(newJob(id, priority: priority))
         }
@@ -48,7 +48,7 @@ struct ConformanceQueueTests {
 
     @Test(arguments: JobStoreFactory.all)
     func leasesOnlyTheAskedEndpoints(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("u1", endpoint: "acme/upscale"))
         _ = try await store.enqueue(newJob("d1", endpoint: "acme/denoise"))
         _ = try await store.enqueue(newJob("v1", endpoint: "acme/video"))
@@ -64,7 +64,7 @@ struct ConformanceQueueTests {
 
     @Test(arguments: JobStoreFactory.all)
     func concurrentEnqueuesAreAllStoredAndDuplicatesRefusedAlone(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("taken"))
         let outcomes = try await withThrowingTaskGroup(of: [(id: String, stored: Bool)].self) { group in
             for task in 0..<8 {
@@ -102,7 +102,7 @@ struct ConformanceQueueTests {
 
     @Test(arguments: JobStoreFactory.all)
     func concurrentLeasersNeverShareAJob(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         let total = 60
         for i in 0..<total { _ = try await store.enqueue(newJob("c\(i)", endpoint: i % 2 == 0 ? "acme/a" : "acme/b")) }
         let perLeaser = try await withThrowingTaskGroup(of: [String].self) { group in

@@ -8,7 +8,7 @@ import Testing
 struct ConformanceRetentionTests {
     @Test(arguments: JobStoreFactory.all)
     func sweepDeletesOnlyOldFinishedJobs(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         for id in ["old", "new", "running", "queued"] { _ = try await store.enqueue(newJob(id)) }
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 3, leaseDuration: 1e6, now: t0)
         _ = try await store.finish(id: "old", leaseToken: store.leaseToken(of: "old"), state: .completed, result: okResult, now: t0)
@@ -25,7 +25,7 @@ struct ConformanceRetentionTests {
 
     @Test(arguments: JobStoreFactory.all)
     func sweepKeepsPendingWebhooks(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("h", webhookURL: "https://hooks.example/h"))
         _ = try await store.cancel(id: "h", now: t0)
         #expect(try await store.sweep(finishedBefore: t0.addingTimeInterval(1)) == ["h"])
@@ -34,7 +34,7 @@ struct ConformanceRetentionTests {
 
     @Test(arguments: JobStoreFactory.all)
     func dropPayloadsClearsInputAndOutputOfFinishedJobs(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         _ = try await store.enqueue(newJob("p", storeIO: false))
         _ = try await store.enqueue(newJob("busy", storeIO: false))
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 2, leaseDuration: 10, now: t0)
@@ -53,7 +53,7 @@ struct ConformanceRetentionTests {
 
     @Test(arguments: JobStoreFactory.all)
     func notificationsReachEverySubscriber(factory: JobStoreFactory) async throws {
-        let store = try factory.make().store
+        let store = try await factory.make().store
         let first = store.notifications()
         let second = store.notifications()
         _ = try await store.enqueue(newJob("n", webhookURL: "https://hooks.example/n"))
@@ -72,7 +72,7 @@ struct ConformanceRetentionTests {
 
     @Test(arguments: JobStoreFactory.all)
     func reopeningKeepsEverything(factory: JobStoreFactory) async throws {
-        let instance = try factory.make()
+        let instance = try await factory.make()
         let store = instance.store
         _ = try await store.enqueue(newJob("queued", priority: .low, startDeadline: t0.addingTimeInterval(600)))
         _ = try await store.enqueue(newJob("running"))
@@ -83,9 +83,9 @@ struct ConformanceRetentionTests {
         try await store.appendLogs(id: "done", lines: [JobLogLine(message: "kept", level: "INFO", timestamp: t0)])
         var before: [Job] = []
         for id in ["queued", "running", "done"] { before.append(try #require(try await store.job(id: id))) }
-        try instance.close()
+        try await instance.close()
 
-        let reopened = try instance.reopen().store
+        let reopened = try await instance.reopen().store
         var after: [Job] = []
         for id in ["queued", "running", "done"] { after.append(try #require(try await reopened.job(id: id))) }
         #expect(after == before)

@@ -14,7 +14,7 @@ private final class SweptIDs: @unchecked Sendable {
 @Suite("JobMaintenanceService")
 struct JobMaintenanceServiceTests {
     @Test func onePassRescuesExpiresAndSweeps() async throws {
-        let store = try JobStoreFactory.sqlite.make().store
+        let store = try await JobStoreFactory.sqlite.make().store
         _ = try await store.enqueue(newJob("lost"))
         _ = try await store.enqueue(newJob("late", endpoint: "acme/b", startDeadline: t0.addingTimeInterval(5)))
         _ = try await store.enqueue(newJob("old", endpoint: "acme/c"))
@@ -38,7 +38,7 @@ struct JobMaintenanceServiceTests {
     }
 
     @Test func runLoopKeepsPassingUntilCancelled() async throws {
-        let store = try JobStoreFactory.sqlite.make().store
+        let store = try await JobStoreFactory.sqlite.make().store
         _ = try await store.enqueue(newJob("j"))
         _ = try await store.lease(endpointIDs: ["acme/upscale"], owner: "r", limit: 1, leaseDuration: 10, now: t0)
         _ = try await store.finish(id: "j", leaseToken: store.leaseToken(of: "j"), state: .completed, result: okResult, now: t0)

@@ -8,7 +8,7 @@ import Testing
 @Suite("Queue benchmark", .enabled(if: ProcessInfo.processInfo.environment["PEREGRINE_BENCH"] == "1"))
 struct QueueBenchmark {
     @Test func submitToLeaseAndStatusReads() async throws {
-        let store = try JobStoreFactory.sqlite.make().store
+        let store = try await JobStoreFactory.sqlite.make().store
         let count = 500
         var enqueue: [Double] = []
         var submitToStart: [Double] = []
@@ -53,12 +53,5 @@ struct QueueBenchmark {
         ]
         let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
         print("BENCH queue_sqlite " + String(decoding: json, as: UTF8.self))
-    }
-}
-
-extension Duration {
-    fileprivate var milliseconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
     }
 }

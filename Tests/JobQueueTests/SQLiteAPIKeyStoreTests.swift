@@ -56,7 +56,7 @@ struct SQLiteAPIKeyStoreTests {
         let (salt, hash, texts) = try #require(stored)
         #expect(salt.count == 16 && hash.count == 32)
         #expect(hash != Data(secret.utf8))
-        #expect(hash == SQLiteAPIKeyStore.hash(secret: secret, salt: salt))
+        #expect(hash == APIKeySecret.hash(secret: secret, salt: salt))
         #expect(texts.allSatisfy { !$0.contains(secret) })
     }
 }

@@ -69,3 +69,11 @@ extension JobStore {
         try await job(id: id)?.leaseToken ?? "not-leased"
     }
 }
+
+extension Duration {
+    /// The duration in milliseconds (the benchmarks' unit).
+    var milliseconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    }
+}

@@ -55,7 +55,7 @@ struct JobSubmitterTests {
                     #expect(issues.first?.loc == loc, "\(issues)")
                 }
             }
-            #expect(try await platform.store.queuedCounts()["test/echo"] ?? 0 == 0)
+            #expect(try await #require(platform.store as? any QueuedJobCounting).queuedCounts()["test/echo"] ?? 0 == 0)
         }
     }
 

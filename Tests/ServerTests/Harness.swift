@@ -25,7 +25,7 @@ struct Harness: Sendable {
         self.started = started
     }
 
-    var store: SQLiteJobStore { platform.store }
+    var store: any JobStore { platform.store }
 
     /// Builds a harness; `configure` adjusts the server settings; `extraModels` are served
     /// beside the test models.

@@ -67,7 +67,7 @@ struct IdempotencyRouteTests {
             #expect(elsewhere.status == .unprocessableContent)
 
             // Only one job came of the three submits of key a on test/echo.
-            let history = try await h.store.requestHistory(RequestHistoryQuery(
+            let history = try await #require(h.store as? SQLiteJobStore).requestHistory(RequestHistoryQuery(
                 endpointIDs: ["test/echo"], owner: .key(a.id), start: Date().addingTimeInterval(-3600), end: Date().addingTimeInterval(3600)))
             #expect(history.jobs.map(\.id) == [id])
         }
@@ -133,7 +133,7 @@ struct IdempotencyRouteTests {
             }
             return try #require(box.withLockedValue { $0 })
         }()
-        try first.store.database.close()
+        try #require(first.store as? SQLiteJobStore).database.close()
 
         let second = try platform()
         try await serve(second) { client in

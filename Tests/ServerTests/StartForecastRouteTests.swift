@@ -87,7 +87,7 @@ struct StartForecastRouteTests {
 
     /// The ids of every job of the gated model.
     private func gatedJobs(_ h: Harness) async throws -> [String] {
-        try await h.store.requestHistory(RequestHistoryQuery(
+        try await #require(h.store as? SQLiteJobStore).requestHistory(RequestHistoryQuery(
             endpointIDs: ["test/gated"], owner: .everyone, start: Date().addingTimeInterval(-3600),
             end: Date().addingTimeInterval(3600), limit: 100)).jobs.map(\.id)
     }
