@@ -4,19 +4,13 @@ import NIOCore
 import NIOHTTP1
 
 extension PeregrineClient {
-    /// Bytes above which ``upload(_:contentType:fileName:)`` sends parts (the server's default
-    /// upload limit is 100 MiB per request).
-    public static let multipartThreshold = 90 << 20
-    /// Size of one part of a multipart upload.
-    public static let partSize = 10 << 20
-
     /// Uploads bytes the way fal's JS client does (`/storage/upload/initiate` and a `PUT`, or
     /// the multipart flow for large files) and returns the file URL, which any input field
     /// taking a URL accepts.
     /// - Throws: ``ClientError`` (413 over the server's limits or the key's quota).
     public func upload(_ data: Data, contentType: String, fileName: String) async throws -> String {
         let request = JSON.encode(UploadInitiateRequest(contentType: contentType, fileName: fileName))
-        if data.count <= Self.multipartThreshold {
+        if data.count <= multipartThreshold {
             let initiate = try await send(
                 .POST, "\(baseURL)/storage/upload/initiate?storage_type=fal-cdn-v3", body: request, as: UploadInitiateResponse.self)
             _ = try await exchange(.PUT, initiate.uploadURL, body: nil, headers: [:], authenticated: false, bytes: data, contentType: contentType)
@@ -28,7 +22,7 @@ extension PeregrineClient {
         var offset = data.startIndex
         var number = 1
         while offset < data.endIndex {
-            let end = data.index(offset, offsetBy: Self.partSize, limitedBy: data.endIndex) ?? data.endIndex
+            let end = data.index(offset, offsetBy: max(1, partSize), limitedBy: data.endIndex) ?? data.endIndex
             let answer = try await exchange(
                 .PUT, "\(initiate.uploadURL)/\(number)", body: nil, headers: [:], authenticated: false,
                 bytes: data.subdata(in: offset..<end), contentType: contentType)

@@ -29,6 +29,11 @@ public struct PeregrineClient: Sendable {
     public var retry: RetryPolicy
     /// Longest time one HTTP exchange (not a status stream) may take.
     public var requestTimeout: Duration = .seconds(600)
+    /// Bytes above which an upload is sent in parts (the server's default limit is 100 MiB per
+    /// request).
+    public var multipartThreshold = 90 << 20
+    /// Size of one part of a multipart upload.
+    public var partSize = 10 << 20
 
     /// - Parameters:
     ///   - baseURL: scheme, host and port.
