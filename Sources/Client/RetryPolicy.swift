@@ -50,12 +50,14 @@ public struct RetryPolicy: Sendable {
     static let retriedStatuses: Set<Int> = [408, 409, 429, 502, 503, 504]
 
     /// Whether `error` is worth another try.
-    /// - Parameter serverErrorsAreOutcome: true for calls whose 5xx is a stored answer of the
-    ///   request itself (a result), which asking again would only repeat.
+    /// - Parameter serverErrorsAreOutcome: true for calls whose 5xx, when it names the request
+    ///   (`x-fal-request-id`), is the model's own answer (a result, a synchronous run): asking
+    ///   again would repeat it or run the model again. Without the header the 5xx came from
+    ///   something in front of the server (fal's ingress rule) and is retried.
     static func shouldRetry(_ error: ClientError, serverErrorsAreOutcome: Bool = false) -> Bool {
         if error.code == .transport { return true }
         guard let status = error.status, !error.isUserTimeout, retriedStatuses.contains(status) else { return false }
-        if serverErrorsAreOutcome && status >= 500 { return false }
+        if serverErrorsAreOutcome && status >= 500 && error.requestID != nil { return false }
         return true
     }
 
