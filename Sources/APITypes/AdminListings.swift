@@ -1,7 +1,8 @@
 import Foundation
 
 /// One unfinished request in `GET /admin/requests` (and the answer of
-/// `GET /admin/requests/{id}`, which also knows finished ones): what `peregrine ps` shows.
+/// `GET /admin/requests/{id}`, which also knows finished ones and can carry the logs): what
+/// `peregrine ps` and `peregrine logs` show.
 public struct RequestSummary: Sendable, Codable, Equatable {
     /// The request id.
     public var requestID: String
@@ -21,6 +22,8 @@ public struct RequestSummary: Sendable, Codable, Equatable {
     public var startedAt: String?
     /// The API key id that submitted it, if auth was on.
     public var apiKeyID: String?
+    /// Its log lines, when asked for (`?logs=1` on `GET /admin/requests/{id}`).
+    public var logs: [LogLine]?
 
     /// - Parameters: the request's fields, as stored.
     public init(
@@ -46,7 +49,11 @@ public struct RequestSummary: Sendable, Codable, Equatable {
         case enqueuedAt = "enqueued_at"
         case startedAt = "started_at"
         case apiKeyID = "api_key_id"
+        case logs
     }
+
+    /// Whether the request has finished (completed, failed or cancelled).
+    public var isFinished: Bool { ["completed", "failed", "cancelled"].contains(state) }
 }
 
 /// `GET /admin/requests`: `{"requests": [...]}`, running first, then queued in submit order.

@@ -9,10 +9,11 @@ extension PeregrineClient {
         try await send(.GET, "\(baseURL)/admin/requests?limit=\(max(0, limit))", as: RequestList.self).requests
     }
 
-    /// One request in any state, with its endpoint (`GET /admin/requests/{id}`, admin key).
+    /// One request in any state, of any key (`GET /admin/requests/{id}`, admin key).
+    /// - Parameter logs: include its log lines.
     /// - Throws: ``ClientError`` (404 for an unknown id).
-    public func request(_ requestID: String) async throws -> RequestSummary {
-        try await send(.GET, "\(baseURL)/admin/requests/\(Self.escape(requestID))", as: RequestSummary.self)
+    public func request(_ requestID: String, logs: Bool = false) async throws -> RequestSummary {
+        try await send(.GET, "\(baseURL)/admin/requests/\(Self.escape(requestID))" + (logs ? "?logs=1" : ""), as: RequestSummary.self)
     }
 
     /// Which models are in memory and their load (`GET /admin/residency`, admin key).

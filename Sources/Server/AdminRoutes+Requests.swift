@@ -1,12 +1,13 @@
 import APITypes
 import Foundation
 import Hummingbird
+import Platform
 import JobQueue
 import Runners
 
 /// The admin reads behind `peregrine ps` and `peregrine logs`:
 /// - `GET /admin/requests[?limit=N]`: unfinished requests, running first (default and most 1000).
-/// - `GET /admin/requests/{id}`: one request in any state (its endpoint, for following its logs).
+/// - `GET /admin/requests/{id}[?logs=1]`: one request in any state, of any key, with its logs.
 /// - `GET /admin/residency`: which models are in memory, their load and the memory budget.
 extension AdminRoutes {
     static let maxListedRequests = 1000
@@ -20,7 +21,11 @@ extension AdminRoutes {
             guard id.utf8.count <= 64, let job = try await services.store.jobWithoutPayloads(id: id) else {
                 throw APIError.requestNotFound
             }
-            return JSON.response(try await summary(job, services: services))
+            var summary = try await summary(job, services: services)
+            if SubmitOptions.flag(call.query("logs") ?? "0") ?? false {
+                summary.logs = try await services.store.logs(id: id).map { LogLine(message: $0.message, level: $0.level, timestamp: $0.timestamp) }
+            }
+            return JSON.response(summary)
         }
         guard s.count == 2 else { throw APIError.detail(.notFound, "Not Found") }
         guard let listing = services.store as? any ActiveJobListing else {

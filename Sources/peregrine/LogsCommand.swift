@@ -4,14 +4,14 @@ import Client
 import Foundation
 import NIOConcurrencyHelpers
 
-/// `peregrine logs REQUEST_ID [--follow] [--json]`: a request's log lines, read from its status
-/// (with `--follow`, from its status stream until it completes).
+/// `peregrine logs REQUEST_ID [--follow] [--json]`: a request's log lines.
 struct LogsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs", abstract: "Print a request's logs (--follow: until it completes).",
         discussion: """
-            The request's endpoint is looked up with the admin API unless --endpoint names it \
-            (then any key that submitted the request will do).
+            Without --endpoint the request is read through the admin API (an admin key, which sees every \
+            key's requests; --follow polls twice a second). With --endpoint it is read like any fal client \
+            reads it, with the key that submitted it (--follow uses the status stream).
             """)
 
     @Argument(help: "The request id.")
@@ -27,31 +27,39 @@ struct LogsCommand: AsyncParsableCommand {
     func run() async throws {
         let printed = NIOLockedValueBox(0)
         let json = json
-        let final: QueueStatus
+        // Each status carries every line so far: print the ones not printed yet, unbuffered, so
+        // a follower piped into another program sees each line as it comes.
+        let emit: @Sendable ([LogLine]) -> Void = { lines in
+            let fresh = printed.withLockedValue { count -> ArraySlice<LogLine> in
+                defer { count = max(count, lines.count) }
+                return lines.dropFirst(count)
+            }
+            let text = fresh.map { Self.format($0, json: json) + "\n" }.joined()
+            if !text.isEmpty { FileHandle.standardOutput.write(Data(text.utf8)) }
+        }
         do {
-            final = try await remote.withClient(keyVariables: endpoint == nil ? ["PEREGRINE_ADMIN_KEY", "FAL_KEY"] : ["FAL_KEY"]) { client in
-                let endpoint: String
-                if let given = self.endpoint { endpoint = given } else { endpoint = try await client.request(requestID).endpointID }
-                let emit: @Sendable (QueueStatus) -> Void = { status in
-                    guard case .lines(let lines) = status.logs else { return }
-                    let fresh = printed.withLockedValue { count -> ArraySlice<LogLine> in
-                        defer { count = max(count, lines.count) }
-                        return lines.dropFirst(count)
+            if let endpoint {
+                try await remote.withClient { client in
+                    let show: @Sendable (QueueStatus) -> Void = { status in if case .lines(let lines) = status.logs { emit(lines) } }
+                    if follow {
+                        try await client.follow(endpoint, requestID: requestID, logs: true, onUpdate: show)
+                    } else {
+                        show(try await client.status(endpoint, requestID: requestID, logs: true))
                     }
-                    // Written at once, unbuffered: a follower piped into another program sees each line as it comes.
-                    let text = fresh.map { Self.format($0, json: json) + "\n" }.joined()
-                    if !text.isEmpty { FileHandle.standardOutput.write(Data(text.utf8)) }
                 }
-                if follow { return try await client.follow(endpoint, requestID: requestID, logs: true, onUpdate: emit) }
-                let status = try await client.status(endpoint, requestID: requestID, logs: true)
-                emit(status)
-                return status
+            } else {
+                try await remote.withClient(keyVariables: ["PEREGRINE_ADMIN_KEY", "FAL_KEY"]) { client in
+                    var summary = try await client.request(requestID, logs: true)
+                    emit(summary.logs ?? [])
+                    while follow, !summary.isFinished {
+                        try await client.retry.sleep(.milliseconds(500))
+                        summary = try await client.request(requestID, logs: true)
+                        emit(summary.logs ?? [])
+                    }
+                }
             }
         } catch let error as ClientError {
             throw failing(error, server: (try? remote.baseURL()) ?? "")
-        }
-        if follow, let error = final.error {
-            FileHandle.standardError.write(Data("request ended: \(final.errorType ?? "error"): \(error)\n".utf8))
         }
     }
 
