@@ -6,8 +6,8 @@ import NIOConcurrencyHelpers
 /// lines otherwise, at most one every `interval` for byte counts so logs stay short.
 final class ProgressPrinter: Sendable {
     private let tty: Bool
-    /// The last line printed (plain mode prints only changes) and when.
-    private let last = NIOLockedValueBox((line: "", at: Date.distantPast))
+    /// The last line printed (plain mode prints only changes) and when the last byte count was.
+    private let last = NIOLockedValueBox((line: "", bytesAt: Date.distantPast))
     /// Seconds between plain byte-count lines.
     private let interval: TimeInterval
     private let sink: @Sendable (String) -> Void
@@ -56,8 +56,9 @@ final class ProgressPrinter: Sendable {
         let line = "progress \(percent)\(text)"
         let now = Date()
         let print = last.withLockedValue { value -> Bool in
-            guard value.line != line, !throttled || now.timeIntervalSince(value.at) >= interval else { return false }
-            value = (line, now)
+            guard value.line != line, !throttled || now.timeIntervalSince(value.bytesAt) >= interval else { return false }
+            value.line = line
+            if throttled { value.bytesAt = now }
             return true
         }
         if print { sink(line + "\n") }
