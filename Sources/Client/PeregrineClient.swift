@@ -59,6 +59,9 @@ public struct PeregrineClient: Sendable {
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
         configuration.timeout = .init(connect: .seconds(10))
+        // A refused connection fails at once and the retry policy decides what follows; left on,
+        // the HTTP client would retry it silently until each request's deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

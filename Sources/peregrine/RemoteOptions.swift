@@ -47,7 +47,10 @@ struct RemoteOptions: ParsableArguments {
     func withClient<T>(keyVariables: [String] = ["FAL_KEY"], _ body: (PeregrineClient) async throws -> T) async throws -> T {
         let http = try PeregrineClient.makeHTTPClient(trusting: try certificate())
         do {
-            let client = PeregrineClient(baseURL: try baseURL(), key: credentials(keyVariables), httpClient: http)
+            // Fewer tries than the SDK's default (about 1.5 s of waiting in all): someone at a
+            // terminal wants to hear soon that no server answers.
+            let client = PeregrineClient(
+                baseURL: try baseURL(), key: credentials(keyVariables), httpClient: http, retry: RetryPolicy(maxAttempts: 5))
             let value = try await body(client)
             try await http.shutdown()
             return value

@@ -55,7 +55,7 @@ struct ClientRetryTests {
     static func withClient(
         _ baseURL: String, retry: RetryPolicy, timeout: Duration = .seconds(60), _ body: (PeregrineClient) async throws -> Void
     ) async throws {
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let http = try PeregrineClient.makeHTTPClient(trusting: nil)
         do {
             var client = PeregrineClient(baseURL: baseURL, key: "k:s", httpClient: http, retry: retry)
             client.requestTimeout = timeout
@@ -180,8 +180,7 @@ struct ClientRetryTests {
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         let port = Int(UInt16(bigEndian: address.sin_port))
         close(fd)
-        // The HTTP client keeps retrying a refused connection until the request's deadline: a short one.
-        try await Self.withClient("http://127.0.0.1:\(port)", retry: Self.recordingPolicy(sleeps, maxAttempts: 3), timeout: .milliseconds(300)) { client in
+        try await Self.withClient("http://127.0.0.1:\(port)", retry: Self.recordingPolicy(sleeps, maxAttempts: 3)) { client in
             let error = await #expect(throws: ClientError.self) { try await client.status("a/b", requestID: "x") }
             #expect(error?.code == .transport)
             #expect(error?.status == nil)
