@@ -17,9 +17,10 @@ struct ClientExample {
         let http = try PeregrineClient.makeHTTPClient(trusting: env["PEREGRINE_CACERT"])
         let client = PeregrineClient(baseURL: env["PEREGRINE_SERVER"] ?? "https://127.0.0.1:8443", key: env["FAL_KEY"], httpClient: http)
         do {
-            let output = try await client.subscribe(endpoint, input: try JSONValue(parsing: Data(text.utf8)), logs: true) { status in
+            let input = try JSONValue(parsing: Data(text.utf8))
+            let output = try await client.subscribe(endpoint, input: input, logs: true, onUpdate: { status in
                 FileHandle.standardError.write(Data("\(status.status.rawValue) \(status.queuePosition.map { "position \($0)" } ?? "")\n".utf8))
-            }
+            })
             print(String(decoding: output.encoded(pretty: true), as: UTF8.self))
         } catch let error as ClientError {
             // Typed: the class of failure, fal's detail and error_type, whether it was a user timeout.
