@@ -11,9 +11,13 @@ import Runners
 ///   (`keep_alive`, `startup_timeout` in seconds; `min_concurrency`, `max_concurrency`,
 ///   `concurrency_buffer`; `null` restores the default), and `result_cache` (`true`/`false`:
 ///   whether this model's results are cached and shared; `null`: the model's own declaration).
+/// - `GET /admin/requests`, `GET /admin/requests/{id}`, `GET /admin/residency`: see
+///   `AdminRoutes+Requests.swift`.
 enum AdminRoutes {
     static func handle(_ call: APICall, services: APIServices) async throws -> Response {
         let s = call.segments
+        if s.count >= 2, s[1] == "requests" { return try await requests(call, services: services) }
+        if s == ["admin", "residency"] { return try residency(call, services: services) }
         guard s.count >= 2, s[1] == "models" else { throw APIError.detail(.notFound, "Not Found") }
         guard let pool = services.pool, let store = services.modelSettings else {
             throw APIError.typed(.serviceUnavailable, "No runner pool in this process", type: "runner_scheduling_failure")

@@ -113,7 +113,7 @@ struct BenchCommand: AsyncParsableCommand {
                 let t0 = clock.now
                 let submitted = try await client.submit(NoopModel.endpoint, input: ["tag": .string(tag)])
                 httpSubmit.append(ms(clock.now - t0))
-                for try await status in client.statusUpdates(NoopModel.endpoint, requestID: submitted.requestID) where status.status == .completed {
+                for try await status in client.statusStream(NoopModel.endpoint, requestID: submitted.requestID) where status.status == .completed {
                     break
                 }
                 _ = try await client.result(NoopModel.endpoint, requestID: submitted.requestID)

@@ -37,10 +37,13 @@ struct CheckpointDownload {
     ///   - url: the file's URL.
     ///   - destination: the final path; `destination.partial` holds an unfinished download.
     ///   - sha256: the expected digest; when given, a mismatch removes the download.
-    ///   - log: progress lines.
+    ///   - log: notices (resuming, already there).
+    ///   - progress: bytes so far and the file's size when known, after every chunk.
     /// - Returns: the file's SHA-256.
     /// - Throws: ``Failure`` naming the URL and what went wrong.
-    func fetch(_ url: URL, to destination: URL, sha256: String?, log: (String) -> Void) async throws -> String {
+    func fetch(
+        _ url: URL, to destination: URL, sha256: String?, log: (String) -> Void, progress: (Int64, Int64?) -> Void = { _, _ in }
+    ) async throws -> String {
         try Self.check(url)
         let fm = FileManager.default
         if fm.fileExists(atPath: destination.path) {
@@ -54,7 +57,7 @@ struct CheckpointDownload {
         try fm.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
         let partial = URL(fileURLWithPath: destination.path + ".partial")
         if !fm.fileExists(atPath: partial.path) { _ = fm.createFile(atPath: partial.path, contents: nil) }
-        try await download(url, into: partial, log: log)
+        try await download(url, into: partial, log: log, progress: progress)
         let digest = try FileDigest.sha256(ofFile: partial)
         if let sha256, digest != sha256 {
             // A complete file with the wrong digest is no use to resume from.
@@ -66,7 +69,7 @@ struct CheckpointDownload {
     }
 
     /// Appends the rest of `url` to `partial`, asking for the bytes after those it holds.
-    private func download(_ url: URL, into partial: URL, log: (String) -> Void) async throws {
+    private func download(_ url: URL, into partial: URL, log: (String) -> Void, progress: (Int64, Int64?) -> Void) async throws {
         let handle = try FileHandle(forWritingTo: partial)
         defer { try? handle.close() }
         var offset = Int64(try handle.seekToEnd())
@@ -101,17 +104,13 @@ struct CheckpointDownload {
             }
         }
         var received: Int64 = 0
-        var lastReport = Date()
         for try await buffer in response.body {
             received += Int64(buffer.readableBytes)
             guard offset + received <= maxBytes else {
                 throw Failure("\(url.absoluteString): more than the limit of \(maxBytes) bytes (--max-bytes); the partial download is kept")
             }
             try handle.write(contentsOf: buffer.readableBytesView)
-            if Date().timeIntervalSince(lastReport) > 5 {
-                lastReport = Date()
-                log("\(partial.lastPathComponent): \((offset + received) >> 20) MiB" + (remaining.map { " of \((offset + $0) >> 20) MiB" } ?? ""))
-            }
+            progress(offset + received, remaining.map { offset + $0 })
         }
         if let remaining, received != remaining {
             throw Failure("\(url.absoluteString): the connection ended after \(received) of \(remaining) bytes; run the command again to resume")

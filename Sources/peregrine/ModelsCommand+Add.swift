@@ -45,7 +45,9 @@ extension ModelsCommand {
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            let registered = try await register { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+            let progress = ProgressPrinter()
+            let registered = try await register(log: { progress.log($0) }, progress: progress)
+            progress.finish()
             let ids = registered.manifest.models.map(\.manifest.endpointID)
             print("\(endpoint): \(registered.manifest.family.rawValue) checkpoint \(registered.manifest.checkpoint)")
             print("registered \(ids.joined(separator: ", ")) in \(registered.file.path)")
@@ -54,7 +56,7 @@ extension ModelsCommand {
         /// Validates, downloads when needed, opens the checkpoint and writes the manifest.
         /// - Returns: the manifest and the file it was written to.
         /// - Throws: `ValidationError` naming the option or file that is wrong.
-        func register(log: (String) -> Void) async throws -> (manifest: StableDiffusionManifest, file: URL) {
+        func register(log: (String) -> Void, progress: ProgressPrinter? = nil) async throws -> (manifest: StableDiffusionManifest, file: URL) {
             if let problem = EndpointID.problem(endpoint) { throw ValidationError("ENDPOINT \(problem)") }
             let expected = sha256?.lowercased()
             if let expected, !StableDiffusionManifest.isDigest(expected) {
@@ -90,7 +92,9 @@ extension ModelsCommand {
                 var download = CheckpointDownload()
                 if let maxBytes { download.maxBytes = maxBytes }
                 do {
-                    digest = try await download.fetch(url, to: path, sha256: expected, log: log)
+                    digest = try await download.fetch(url, to: path, sha256: expected, log: log) { received, total in
+                        progress?.bytes(name, received: received, total: total)
+                    }
                 } catch let error as CheckpointDownload.Failure {
                     throw ValidationError(error.description)
                 }

@@ -52,13 +52,17 @@ struct ModelsCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try options.resolve()
             let puller = ModelPuller(modelDirectory: configuration.modelsDirectory)
-            for name in names.isEmpty ? ModelPuller.names : names {
-                guard ModelPuller.package(named: name) != nil else {
-                    throw ValidationError("unknown model '\(name)'; known: \(ModelPuller.names.joined(separator: ", "))")
-                }
-                let files = try await puller.pull(name) { line in
-                    FileHandle.standardError.write(Data("\(line)\n".utf8))
-                }
+            let chosen = names.isEmpty ? ModelPuller.names : names
+            for name in chosen where ModelPuller.package(named: name) == nil {
+                throw ValidationError("unknown model '\(name)'; known: \(ModelPuller.names.joined(separator: ", "))")
+            }
+            // Progress on stderr (a bar on a terminal); stdout keeps one result line per package.
+            let progress = ProgressPrinter()
+            for (index, name) in chosen.enumerated() {
+                progress.step(index, of: chosen.count, name)
+                let files = try await puller.pull(name) { line in progress.step(index, of: chosen.count, line) }
+                progress.step(index + 1, of: chosen.count, "\(name): done")
+                progress.finish()
                 print("\(name): \(files.count) file(s) in \(configuration.modelsDirectory.appendingPathComponent(name).path)")
             }
         }

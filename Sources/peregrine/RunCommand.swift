@@ -1,4 +1,5 @@
 import ArgumentParser
+import Client
 import Foundation
 import JobQueue
 import ModelKit
@@ -9,9 +10,14 @@ import Server
 
 /// `peregrine run ENDPOINT --input JSON|@file [--out DIR]`: runs one request in this process
 /// (a private queue in a temporary directory, so a running server never picks it up), showing
-/// progress, and writes the output files to DIR.
+/// progress, and writes the output files to DIR. With `--server URL` it runs the request on
+/// that server instead, through the client SDK (see `RunCommand+Remote.swift`).
 struct RunCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run one request in-process.")
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run one request in-process, or on a running server with --server.",
+        discussion: """
+            Progress and logs go to stderr, the result JSON to stdout. With --server, local files named by             `*_url` fields are uploaded to the server first, and --out downloads the output files.
+            """)
 
     @Argument(help: "Endpoint id, e.g. peregrine/realesr-animevideov3.")
     var endpoint: String
@@ -20,8 +26,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Directory to write output files to.")
     var out: String?
     @OptionGroup var options: ServerOptions
+    @OptionGroup var remote: RemoteOptions
 
     func run() async throws {
+        if remote.server != nil { return try await runRemote() }
         var configuration = try options.resolve()
         // A one-shot run queues in a scratch database of its own: on a cluster's database other
         // nodes could take the job.
@@ -35,9 +43,7 @@ struct RunCommand: AsyncParsableCommand {
         configuration.home = scratch
         configuration.authEnabled = false
         let platform = try EmbeddedPlatform(configuration: configuration, models: models, modelsDirectory: modelsDirectory)
-        let text = input.hasPrefix("@") ? try String(contentsOfFile: String(input.dropFirst()), encoding: .utf8) : input
-        let value: JSONValue
-        do { value = try JSONValue(parsing: Data(text.utf8)) } catch { throw ValidationError("--input is not JSON") }
+        let value = try parsedInput()
         // The same submitter as the HTTP routes: schema check with defaults, then one insert.
         let prepared: NewJob
         do {
@@ -85,32 +91,30 @@ struct RunCommand: AsyncParsableCommand {
         print(String(decoding: output.encoded(pretty: true), as: UTF8.self))
     }
 
+    /// `--input` as JSON (`@path` reads a file).
+    func parsedInput() throws -> JSONValue {
+        let text: String
+        if input.hasPrefix("@") {
+            do { text = try String(contentsOfFile: String(input.dropFirst()), encoding: .utf8) } catch {
+                throw ValidationError("--input: cannot read \(input.dropFirst()): \(error.localizedDescription)")
+            }
+        } else {
+            text = input
+        }
+        do { return try JSONValue(parsing: Data(text.utf8)) } catch { throw ValidationError("--input is not JSON") }
+    }
+
     /// Turns `*_url` fields that name local files into data URIs: the CLI runs in-process for
     /// the user who typed the path, so reading it is theirs to ask (the server never does this).
     static func inliningLocalFiles(_ value: JSONValue) throws -> JSONValue {
         guard var members = value.objectValue else { return value }
         for (key, member) in members where key.hasSuffix("_url") {
-            guard let text = member.stringValue, !text.hasPrefix("data:"), !text.hasPrefix("http://"), !text.hasPrefix("https://")
-            else { continue }
-            let path = text.hasPrefix("file://") ? String(text.dropFirst("file://".count)) : text
+            guard let path = localPath(member.stringValue) else { continue }
             guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(key): no such file '\(path)'") }
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            members[key] = .string("data:\(mimeType(forPath: path));base64,\(data.base64EncodedString())")
+            members[key] = .string("data:\(PeregrineClient.mediaType(forPath: path));base64,\(data.base64EncodedString())")
         }
         return .object(members)
-    }
-
-    static func mimeType(forPath path: String) -> String {
-        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
-        case "png": return "image/png"
-        case "jpg", "jpeg": return "image/jpeg"
-        case "webp": return "image/webp"
-        case "gif": return "image/gif"
-        case "mp4", "m4v": return "video/mp4"
-        case "webm": return "video/webm"
-        case "mov": return "video/quicktime"
-        default: return "application/octet-stream"
-        }
     }
 
     /// Replaces every stored-file URL in `value` by the path of a copy written to `directory`.
@@ -140,33 +144,4 @@ struct RunCommand: AsyncParsableCommand {
             return value
         }
     }
-}
-
-/// Progress on stderr: a redrawn bar on a terminal, plain lines otherwise.
-final class ProgressPrinter: Sendable {
-    private let tty = isatty(STDERR_FILENO) == 1
-    /// The last line printed (plain mode prints only changes).
-    private let last = NIOLockedValueBox("")
-
-    func show(_ p: ModelKit.Progress) {
-        let fraction = p.fraction ?? p.step.flatMap { s in p.total.map { Double(s) / Double(max($0, 1)) } }
-        let steps = p.step.map { s in p.total.map { " \(s)/\($0)" } ?? " \(s)" } ?? ""
-        let percent = fraction.map { String(format: "%3.0f%%", $0 * 100) } ?? ""
-        if tty {
-            let width = 30
-            let filled = Int((fraction ?? 0) * Double(width))
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: max(0, width - filled))
-            write("\r[\(bar)] \(percent)\(steps) \(p.message ?? "")\u{1B}[K")
-        } else {
-            let line = "progress \(percent)\(steps) \(p.message ?? "")"
-            let previous = last.withLockedValue { value in defer { value = line }; return value }
-            if previous != line { write(line + "\n") }
-        }
-    }
-
-    func log(_ line: String) { write((tty ? "\r\u{1B}[K" : "") + line + "\n") }
-
-    func finish() { if tty { write("\n") } }
-
-    private func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
 }
