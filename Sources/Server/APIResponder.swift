@@ -37,7 +37,7 @@ public struct APIResponder: HTTPResponder {
     /// making) the middleware's check runs on its own, so both ways authenticate the same.
     func answer(_ request: Request, context: Context? = nil) async throws -> Response {
         var request = request
-        if request.uri.path == "/proxy" || request.uri.path.hasPrefix("/proxy/") {
+        if ProxyRoute.handles(request.uri.path) {
             do {
                 request = try ProxyRoute.rewrite(request)
             } catch let error as APIError {

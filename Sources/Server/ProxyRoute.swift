@@ -1,11 +1,17 @@
 import Foundation
 import Hummingbird
 
-/// `/proxy`: the JS client's proxy mode (`proxyUrl: {url, when: "always"}`) sends every call here
+/// `/proxy` and `/api/fal/proxy`: the JS client's proxy mode (`proxyUrl: {url, when: "always"}`) sends every call here
 /// with the fal URL it meant in `x-fal-target-url`; the call is answered as if it had been made
 /// to this server's own route for that URL.
 enum ProxyRoute {
     static let targetHeader = HTTPField.Name("x-fal-target-url")!
+
+    /// Whether `path` is the proxy: `/proxy`, or `/api/fal/proxy`, where fal's server proxies
+    /// (`@fal-ai/server-proxy`) and the JS client's examples put it.
+    static func handles(_ path: String) -> Bool {
+        path == "/proxy" || path.hasPrefix("/proxy/") || path == "/api/fal/proxy" || path.hasPrefix("/api/fal/proxy/")
+    }
 
     /// The request rewritten to the local route its target URL names.
     /// - Throws: 422 when the header is missing or not a URL.
@@ -31,7 +37,7 @@ enum ProxyRoute {
             prefix = ""
         }
         let local = prefix + path
-        if local == "/proxy" || local.hasPrefix("/proxy/") {
+        if handles(local) {
             throw APIError.validation([.key("header"), .key("x-fal-target-url")], "the target may not be the proxy itself", type: "value_error.url")
         }
         return with(request, path: local, query: url.percentEncodedQuery)

@@ -7,32 +7,44 @@ import Testing
 
 @Suite("JS client proxy mode")
 struct ProxyTests {
-    @Test("x-fal-target-url reaches the route its fal URL names")
-    func proxy() async throws {
+    @Test("x-fal-target-url reaches the route its fal URL names", arguments: ["/proxy", "/api/fal/proxy"])
+    func proxy(_ proxy: String) async throws {
         let h = try Harness.make()
         try await h.test { client in
             var headers = HTTPFields()
             headers[HTTPField.Name("x-fal-target-url")!] = "https://queue.fal.run/test/echo"
-            let submitted = try await client.send(.post, "/proxy", json: ["prompt": "via proxy"], headers: headers)
+            let submitted = try await client.send(.post, proxy, json: ["prompt": "via proxy"], headers: headers)
             #expect(submitted.status == .ok)
             let statusURL = try #require(try submitted.json["status_url"]?.stringValue)
             let id = try #require(try submitted.json["request_id"]?.stringValue)
             _ = try await h.waitForJob(id) { $0.state.isTerminal }
             // Follow-up calls come through the proxy with the server's own URLs.
             headers[HTTPField.Name("x-fal-target-url")!] = statusURL + "?logs=1"
-            let status = try await client.execute(uri: "/proxy", method: .get, headers: headers)
+            let status = try await client.execute(uri: proxy, method: .get, headers: headers)
             #expect(try status.json["status"] == "COMPLETED")
+            // The result and the cancel, in the shapes the JS client sends them (fal's queue host,
+            // owner/alias only); the status stream likewise.
+            headers[HTTPField.Name("x-fal-target-url")!] = "https://queue.fal.run/test/echo/requests/\(id)"
+            let result = try await client.execute(uri: proxy, method: .get, headers: headers)
+            #expect(try result.json["echo"]?["prompt"] == "via proxy")
+            headers[HTTPField.Name("x-fal-target-url")!] = "https://queue.fal.run/test/echo/requests/\(id)/cancel"
+            let cancel = try await client.execute(uri: proxy, method: .put, headers: headers)
+            let cancelled = try cancel.json["status"]
+            #expect(cancel.status == .badRequest && cancelled == "ALREADY_COMPLETED", "\(cancel.text)")
+            headers[HTTPField.Name("x-fal-target-url")!] = "https://queue.fal.run/test/echo/requests/\(id)/status/stream?logs=1"
+            let stream = try await client.execute(uri: proxy, method: .get, headers: headers)
+            #expect(stream.status == .ok && stream.text.contains("COMPLETED"), "\(stream.text)")
             headers[HTTPField.Name("x-fal-target-url")!] = "https://fal.run/test/echo"
-            let run = try await client.send(.post, "/proxy", json: ["prompt": "run"], headers: headers)
+            let run = try await client.send(.post, proxy, json: ["prompt": "run"], headers: headers)
             #expect(try run.json["echo"]?["prompt"] == "run")
             headers[HTTPField.Name("x-fal-target-url")!] = "https://rest.alpha.fal.ai/storage/upload/initiate?storage_type=fal-cdn-v3"
-            let initiate = try await client.send(.post, "/proxy", json: ["content_type": "text/plain", "file_name": "p.txt"], headers: headers)
+            let initiate = try await client.send(.post, proxy, json: ["content_type": "text/plain", "file_name": "p.txt"], headers: headers)
             #expect(try initiate.json["upload_url"]?.stringValue != nil)
 
-            let missing = try await client.send(.post, "/proxy", json: [:])
+            let missing = try await client.send(.post, proxy, json: [:])
             #expect(missing.status == .unprocessableContent)
             headers[HTTPField.Name("x-fal-target-url")!] = "https://example.com/proxy"
-            let loop = try await client.send(.post, "/proxy", json: [:], headers: headers)
+            let loop = try await client.send(.post, proxy, json: [:], headers: headers)
             #expect(loop.status == .unprocessableContent)
         }
     }
