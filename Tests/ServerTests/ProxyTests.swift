@@ -39,7 +39,18 @@ struct ProxyTests {
             #expect(try run.json["echo"]?["prompt"] == "run")
             headers[HTTPField.Name("x-fal-target-url")!] = "https://rest.alpha.fal.ai/storage/upload/initiate?storage_type=fal-cdn-v3"
             let initiate = try await client.send(.post, proxy, json: ["content_type": "text/plain", "file_name": "p.txt"], headers: headers)
-            #expect(try initiate.json["upload_url"]?.stringValue != nil)
+            let uploadURL = try #require(try initiate.json["upload_url"]?.stringValue)
+            let fileURL = try #require(try initiate.json["file_url"]?.stringValue)
+            // The upload itself through the proxy too (a client that proxies every call), then
+            // the file as the file URL serves it.
+            headers[HTTPField.Name("x-fal-target-url")!] = uploadURL
+            headers[.contentType] = "text/plain"
+            let put = try await client.send(.put, proxy, raw: "proxied bytes", headers: headers)
+            #expect(put.status == .ok, "\(put.text)")
+            headers[.contentType] = nil
+            headers[HTTPField.Name("x-fal-target-url")!] = fileURL
+            let file = try await client.execute(uri: proxy, method: .get, headers: headers)
+            #expect(file.text == "proxied bytes")
 
             let missing = try await client.send(.post, proxy, json: [:])
             #expect(missing.status == .unprocessableContent)
