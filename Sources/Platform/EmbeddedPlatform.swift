@@ -117,10 +117,12 @@ public struct EmbeddedPlatform: Sendable {
             nil
         }
         self.resultCache = resultCache
+        let metrics = PlatformMetrics()
+        self.metrics = metrics
         var submitter = JobSubmitter(registry: registry, store: store, urlPolicy: urlPolicy, configuration: configuration)
         submitter.resultCache = resultCache
+        submitter.metrics = metrics
         self.submitter = submitter
-        metrics = PlatformMetrics()
         var runner = runnerConfiguration ?? RunnerConfiguration()
         runner.modelDirectory = modelsDirectory ?? configuration.modelsDirectory
         runner.maxInputFileBytes = configuration.maxUploadBytes

@@ -19,6 +19,8 @@ public struct JobSubmitter: Sendable {
     let maxQueuedPerKey: Int?
     /// Answers repeated deterministic requests at once (`nil`: every request is queued).
     public var resultCache: ResultCache?
+    /// Where submits to cached models are counted by verdict, if anywhere.
+    public var metrics: PlatformMetrics?
 
     /// - Parameters:
     ///   - registry: the served models.
@@ -119,6 +121,16 @@ public struct JobSubmitter: Sendable {
     public func enqueue(
         _ job: NewJob, entry: ModelRegistry.Entry, submitted: JSONValue, bypassCache: Bool,
         beforeQueueing: () async throws -> Void = {}
+    ) async throws -> (job: Job, cache: CacheVerdict?) {
+        let answer = try await enqueueThroughCache(job, entry: entry, submitted: submitted, bypassCache: bypassCache,
+                                                   beforeQueueing: beforeQueueing)
+        if let verdict = answer.cache { metrics?.recordCache(model: job.endpointID, verdict: verdict) }
+        return answer
+    }
+
+    private func enqueueThroughCache(
+        _ job: NewJob, entry: ModelRegistry.Entry, submitted: JSONValue, bypassCache: Bool,
+        beforeQueueing: () async throws -> Void
     ) async throws -> (job: Job, cache: CacheVerdict?) {
         func queue() async throws -> Job {
             try await beforeQueueing()

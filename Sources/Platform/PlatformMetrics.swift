@@ -16,17 +16,24 @@ public struct PlatformMetrics: Sendable {
     let residency: ResidencyMetrics
 
     static let queuedLabel = "peregrine_model_queued_requests"
+    static let cacheLabel = "peregrine_result_cache_requests_total"
 
     /// An empty registry.
     public init() {
         registry = PrometheusCollectorRegistry()
         var descriptions = PoolMetrics.descriptions.merging(ResidencyMetrics.descriptions) { a, _ in a }
         descriptions[Self.queuedLabel] = "Requests queued in the store, not yet taken by a runner."
+        descriptions[Self.cacheLabel] = "Submits to cached models by what the result cache made of them (hit, miss, bypass)."
         var prometheus = PrometheusMetricsFactory(registry: registry)
         let buckets = PoolMetrics.latencyBuckets.map { Duration.nanoseconds(Int64(($0 * 1e9).rounded())) }
         prometheus.defaultDurationHistogramBuckets = buckets
         factory = DescribedMetricsFactory(registry: registry, base: prometheus, descriptions: descriptions, durationBuckets: buckets)
         residency = ResidencyMetrics(factory: factory)
+    }
+
+    /// Counts a submit to a cached model under its verdict.
+    public func recordCache(model: String, verdict: CacheVerdict) {
+        Counter(label: Self.cacheLabel, dimensions: [("model", model), ("verdict", verdict.rawValue)], factory: factory).increment()
     }
 
     /// The runner pool's metrics for `models`, recorded into this registry.

@@ -132,6 +132,10 @@ struct ResultCacheTests {
             #expect(logs.contains { $0["message"]?.stringValue?.hasPrefix("Result cache hit") == true })
             #expect(try await client.fileBytes(try await client.result("test/cached", queued.id)) == firstBytes)
             #expect(counter.count == 1)
+            // /metrics counts them: one miss, then three hits (run, streaming run, queue).
+            let metrics = try await client.send(.get, "/metrics").text
+            #expect(metrics.contains(#"peregrine_result_cache_requests_total{model="test/cached",verdict="miss"} 1"#), "\(metrics)")
+            #expect(metrics.contains(#"peregrine_result_cache_requests_total{model="test/cached",verdict="hit"} 3"#), "\(metrics)")
         }
     }
 
