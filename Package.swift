@@ -174,12 +174,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/PostgresTestSupport"),
         .testTarget(name: "JobQueueTests", dependencies: [
-            "JobQueue", "APITypes", "Tensor", "PostgresStore", "PostgresTestSupport",
+            "JobQueue", "APITypes", "Tensor", "PostgresStore", "PostgresTestSupport", "TestSupport",
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "WebhooksTests", dependencies: [
-            "Webhooks", "JobQueue",
+            "Webhooks", "JobQueue", "TestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

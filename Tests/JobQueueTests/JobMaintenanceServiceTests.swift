@@ -1,6 +1,7 @@
 import Foundation
 import JobQueue
 import Testing
+import TestSupport
 
 /// Records the ids a maintenance service reports as swept.
 /// `@unchecked Sendable`: `ids` is only touched under `lock`.

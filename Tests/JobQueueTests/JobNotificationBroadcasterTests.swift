@@ -1,6 +1,7 @@
 import Foundation
 import JobQueue
 import Testing
+import TestSupport
 
 @Suite("JobNotificationBroadcaster")
 struct JobNotificationBroadcasterTests {

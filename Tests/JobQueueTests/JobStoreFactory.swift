@@ -3,6 +3,7 @@ import JobQueue
 import PostgresStore
 import PostgresTestSupport
 import Testing
+import TestSupport
 
 /// How the conformance suite gets a store: every driver adds one factory to `all`, and the
 /// suite runs unchanged against each.

@@ -45,18 +45,6 @@ func collect(
     }
 }
 
-/// Waits until `condition` holds, checking every few milliseconds, up to a deadline.
-func waitUntil(deadline: Duration = .seconds(120), _ condition: @Sendable () async throws -> Bool) async rethrows
-    -> Bool
-{
-    let end = ContinuousClock.now + deadline
-    while ContinuousClock.now < end {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return try await condition()
-}
-
 /// Parses a JSON object body.
 func jsonObject(_ data: Data) -> [String: Any]? {
     (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TestSupport
 import JobQueue
 import NIOCore
 import NIOHTTP1

@@ -29,16 +29,6 @@ func finishedJobWithWebhook(store: any JobStore, id: String, url: String, apiKey
         id: id, leaseToken: store.leaseToken(of: id), state: .completed, result: JobResult(status: 200, body: Data(#"{"ok":true}"#.utf8)), now: t0)
 }
 
-/// Waits until `condition` holds, checking every few milliseconds, up to a deadline.
-func waitUntil(deadline: Duration = .seconds(120), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
-    let end = ContinuousClock.now + deadline
-    while ContinuousClock.now < end {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return try await condition()
-}
-
 extension JobStore {
     /// The token of the job's current lease, or a token no lease has when it is not running.
     func leaseToken(of id: String) async throws -> String {

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import JobQueue
 import Testing
+import TestSupport
 import Webhooks
 
 @Suite("WebhookSender")
